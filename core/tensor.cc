@@ -1,0 +1,32 @@
+// Aligned allocation for Tensor.
+#include "core/tensor.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+namespace q8::core {
+
+Tensor::Tensor(DataType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
+  const int64_t bytes = byte_size();
+  // aligned_alloc needs a size that is a multiple of the alignment.
+  const size_t rounded = static_cast<size_t>((bytes + 63) / 64 * 64);
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, rounded == 0 ? 64 : rounded);
+  data_.reset(p);
+}
+
+Tensor Tensor::FromFloats(Dims dims, absl::Span<const float> values) {
+  Tensor t(DataType::kFloat32, std::move(dims));
+  std::memcpy(t.data(), values.data(), std::min<size_t>(values.size(), t.num_elements()) * sizeof(float));
+  return t;
+}
+
+Tensor Tensor::Clone() const {
+  Tensor t(dtype_, dims_);
+  if (byte_size() > 0) std::memcpy(t.data(), data(), byte_size());
+  return t;
+}
+
+}  // namespace q8::core

@@ -1,0 +1,83 @@
+// CompiledModel: what the server holds for one loaded model version. It owns
+// the optimized graph, the shared weights, and one execution plan per batch
+// size (built on first use, or at load for the warm-up sizes).
+//
+// Cheap vs expensive: Compile() (in compiler.h) does all parsing, graph passes
+// and the first plan. Run() only executes a cached plan; the first request of
+// a new batch size pays that size's plan creation once.
+//
+// Thread safety: all const methods may be called concurrently; Run() from
+// many threads at once is the normal case.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/tensor.h"
+
+namespace q8::engine {
+
+struct TensorInfo {
+  std::string name;
+  core::DataType dtype = core::DataType::kFloat32;
+  core::Dims dims;  // core::kDynamicDim (-1) marks the batch dimension
+};
+
+// Bytes the model holds, from the engine's own allocations.
+struct MemoryStats {
+  int64_t weights = 0;      // resident reordered weights and biases
+  int64_t activations = 0;  // sum of workspace arenas currently allocated
+  int64_t scratchpad = 0;   // sum of workspace scratchpads currently allocated
+  int64_t total() const { return weights + activations + scratchpad; }
+};
+
+// One oneDNN primitive of a plan, for reports and the no-reference-kernel check.
+struct PrimitiveInfo {
+  std::string node;  // ONNX node name (or inserted reorder)
+  std::string op;
+  std::string impl;  // oneDNN implementation name
+};
+
+struct CompileReport {
+  int onnx_nodes = 0;       // nodes in the uploaded graph
+  int optimized_nodes = 0;  // nodes after graph passes
+  std::vector<std::string> passes_applied;  // "fold_batchnorm x2", ...
+  std::string isa;          // oneDNN CPU ISA in use
+  double compile_seconds = 0;
+};
+
+class CompiledModel {
+ public:
+  virtual ~CompiledModel() = default;
+
+  virtual const std::vector<TensorInfo>& inputs() const = 0;
+  virtual const std::vector<TensorInfo>& outputs() const = 0;
+  virtual int64_t max_batch_size() const = 0;
+  virtual const CompileReport& report() const = 0;
+
+  // Checks names are not used here: inputs are positional, in inputs() order.
+  // INVALID_ARGUMENT when count, dtype, rank or a static dim differs, or the
+  // batch is < 1 or > max_batch_size().
+  virtual absl::Status ValidateInputs(absl::Span<const core::TensorView> inputs) const = 0;
+
+  // Output dims for a given batch size, in outputs() order.
+  virtual std::vector<core::Dims> OutputDims(int64_t batch) const = 0;
+
+  // Runs the model. `outputs` must be preallocated with OutputDims(batch) and
+  // the outputs' dtypes; inputs are validated first.
+  virtual absl::Status Run(absl::Span<const core::TensorView> inputs,
+                           absl::Span<const core::MutableTensorView> outputs) const = 0;
+
+  // Convenience for tests and tools: allocates the outputs.
+  absl::StatusOr<std::vector<core::Tensor>> Run(absl::Span<const core::TensorView> inputs) const;
+
+  virtual MemoryStats memory() const = 0;
+  // Primitives of the plan for `batch` (building it if needed).
+  virtual absl::StatusOr<std::vector<PrimitiveInfo>> Primitives(int64_t batch) const = 0;
+};
+
+}  // namespace q8::engine

@@ -1,0 +1,291 @@
+"""Tiny numpy interpreter for the ONNX graphs q8serve's tools export.
+
+Owns: an independent, dependency-free (numpy + onnx protobuf only) way to
+run an exported .onnx file, so the tools can check that the file on disk
+computes the same logits as the PyTorch model it came from.  No ONNX
+Runtime is available on this machine and onnx 1.12 has no reference
+evaluator, hence this file.
+
+It covers only the operators that appear in our exports (Conv,
+BatchNormalization, Relu, Clip, MaxPool, AveragePool, GlobalAveragePool,
+Flatten, Reshape, Gemm, MatMul, Add/Sub/Mul/Div, Constant, Shape, Gather,
+Unsqueeze, Concat, Identity) with the attributes opset 13 gives them.
+Anything else raises NotImplementedError naming the op.  Computation is
+done in float64 for a precise reference; outputs are cast back to the
+graph's declared element type.
+
+Library use:   onnx_numpy_ref.run(model_or_path, {"input": array}) -> dict
+Command line:  /usr/bin/python3 tools/onnx_numpy_ref.py MODEL.onnx IN.npy [GOLDEN.npy]
+"""
+
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+def _attrs(node):
+    """Node attributes as a plain dict of python / numpy values."""
+    out = {}
+    for a in node.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, onnx.TensorProto):
+            v = numpy_helper.to_array(v)
+        elif isinstance(v, bytes):
+            v = v.decode()
+        out[a.name] = v
+    return out
+
+
+def _windows(x, kernel, strides, dilations):
+    """Strided view of x [N,C,H,W] as [N,C,OH,OW,KH,KW] sliding windows."""
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    sh, sw = strides
+    dh, dw = dilations
+    oh = (h - (kh - 1) * dh - 1) // sh + 1
+    ow = (w - (kw - 1) * dw - 1) // sw + 1
+    s = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x, shape=(n, c, oh, ow, kh, kw),
+        strides=(s[0], s[1], s[2] * sh, s[3] * sw, s[2] * dh, s[3] * dw),
+        writeable=False)
+
+
+def _pad2d(x, pads, value):
+    """pads in ONNX order [top, left, bottom, right] for a 4-D NCHW tensor."""
+    t, l, b, r = pads
+    if not any(pads):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=value)
+
+
+def _spatial_args(a, kernel):
+    """Common pooling/conv attributes, 2-D only."""
+    if len(kernel) != 2:
+        raise NotImplementedError("only 2-D spatial ops are supported")
+    if a.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
+        raise NotImplementedError(f"auto_pad={a['auto_pad']}")
+    pads = list(a.get("pads", [0, 0, 0, 0]))
+    # ONNX pads are [x1_begin, x2_begin, x1_end, x2_end].
+    pads = [pads[0], pads[1], pads[2], pads[3]]
+    strides = list(a.get("strides", [1, 1]))
+    dilations = list(a.get("dilations", [1, 1]))
+    return pads, strides, dilations
+
+
+def _ceil_extra_pad(size, k, s, d, pb, pe):
+    """Extra end padding so that floor division emulates ceil_mode=1."""
+    eff = (k - 1) * d + 1
+    span = size + pb + pe - eff
+    out_ceil = -(-span // s) + 1
+    # PyTorch/ONNX rule: the last window must start inside the padded input.
+    if (out_ceil - 1) * s >= size + pb:
+        out_ceil -= 1
+    need = (out_ceil - 1) * s + eff - (size + pb + pe)
+    return max(0, need)
+
+
+# --------------------------------------------------------------------------
+# Operators: each takes (inputs list, attrs dict) and returns a list
+# --------------------------------------------------------------------------
+
+def op_conv(ins, a):
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 and ins[2] is not None else None
+    pads, strides, dilations = _spatial_args(a, w.shape[2:])
+    g = int(a.get("group", 1))
+    xp = _pad2d(x, pads, 0.0)
+    cols = _windows(xp, w.shape[2:], strides, dilations)  # N,C,OH,OW,KH,KW
+    n, c, oh, ow, kh, kw = cols.shape
+    m = w.shape[0]
+    if g == 1:
+        y = np.tensordot(cols, w, axes=([1, 4, 5], [1, 2, 3]))  # N,OH,OW,M
+        y = y.transpose(0, 3, 1, 2)
+    else:
+        cpg, mpg = c // g, m // g
+        cg = cols.reshape(n, g, cpg, oh, ow, kh, kw)
+        wg = w.reshape(g, mpg, cpg, kh, kw)
+        if cpg == 1:
+            # Depthwise: a broadcast multiply-add is far faster than einsum.
+            y = np.zeros((n, g, mpg, oh, ow), dtype=x.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    y += cg[:, :, :, :, :, i, j] * wg[None, :, :, 0, i, j, None, None]
+        else:
+            y = np.einsum("ngchwij,gmcij->ngmhw", cg, wg, optimize=True)
+        y = y.reshape(n, m, oh, ow)
+    if b is not None:
+        y = y + b.reshape(1, -1, 1, 1)
+    return [np.ascontiguousarray(y)]
+
+
+def op_batchnorm(ins, a):
+    x, scale, bias, mean, var = ins[:5]
+    eps = a.get("epsilon", 1e-5)
+    shp = (1, -1) + (1,) * (x.ndim - 2)
+    inv = scale / np.sqrt(var + eps)
+    return [(x - mean.reshape(shp)) * inv.reshape(shp) + bias.reshape(shp)]
+
+
+def _pool(ins, a, kind):
+    x = ins[0]
+    kernel = list(a["kernel_shape"])
+    pads, strides, dilations = _spatial_args(a, kernel)
+    if a.get("ceil_mode", 0):
+        h, w = x.shape[2:]
+        pads[2] += _ceil_extra_pad(h, kernel[0], strides[0], dilations[0], pads[0], pads[2])
+        pads[3] += _ceil_extra_pad(w, kernel[1], strides[1], dilations[1], pads[1], pads[3])
+    if kind == "max":
+        xp = _pad2d(x, pads, -np.inf)
+        return [_windows(xp, kernel, strides, dilations).max(axis=(4, 5))]
+    # Average pool: count_include_pad decides the divisor.
+    xp = _pad2d(x, pads, 0.0)
+    s = _windows(xp, kernel, strides, dilations).sum(axis=(4, 5))
+    if a.get("count_include_pad", 0):
+        return [s / (kernel[0] * kernel[1])]
+    ones = _pad2d(np.ones((1, 1) + x.shape[2:], x.dtype), pads, 0.0)
+    cnt = _windows(ones, kernel, strides, dilations).sum(axis=(4, 5))
+    return [s / cnt]
+
+
+def op_gemm(ins, a):
+    A, B = ins[0], ins[1]
+    C = ins[2] if len(ins) > 2 and ins[2] is not None else None
+    if a.get("transA", 0):
+        A = A.T
+    if a.get("transB", 0):
+        B = B.T
+    y = a.get("alpha", 1.0) * (A @ B)
+    if C is not None:
+        y = y + a.get("beta", 1.0) * C
+    return [y]
+
+
+def op_flatten(ins, a):
+    x = ins[0]
+    axis = a.get("axis", 1)
+    if axis < 0:
+        axis += x.ndim
+    lead = int(np.prod(x.shape[:axis])) if axis else 1
+    return [x.reshape(lead, -1)]
+
+
+def op_reshape(ins, a):
+    x, shape = ins[0], [int(s) for s in ins[1]]
+    if not a.get("allowzero", 0):
+        shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+    return [x.reshape(shape)]
+
+
+def op_clip(ins, a):
+    x = ins[0]
+    lo = ins[1] if len(ins) > 1 and ins[1] is not None else -np.inf
+    hi = ins[2] if len(ins) > 2 and ins[2] is not None else np.inf
+    return [np.clip(x, lo, hi)]
+
+
+def op_unsqueeze(ins, a):
+    x = ins[0]
+    axes = ins[1] if len(ins) > 1 else a["axes"]
+    nd = x.ndim + len(axes)
+    for ax in sorted(int(v) % nd for v in axes):
+        x = np.expand_dims(x, ax)
+    return [x]
+
+
+OPS = {
+    "Conv": op_conv,
+    "BatchNormalization": op_batchnorm,
+    "Relu": lambda i, a: [np.maximum(i[0], 0)],
+    "Clip": op_clip,
+    "MaxPool": lambda i, a: _pool(i, a, "max"),
+    "AveragePool": lambda i, a: _pool(i, a, "avg"),
+    "GlobalAveragePool": lambda i, a: [i[0].mean(axis=tuple(range(2, i[0].ndim)),
+                                                 keepdims=True)],
+    "Flatten": op_flatten,
+    "Reshape": op_reshape,
+    "Gemm": op_gemm,
+    "MatMul": lambda i, a: [i[0] @ i[1]],
+    "Add": lambda i, a: [i[0] + i[1]],
+    "Sub": lambda i, a: [i[0] - i[1]],
+    "Mul": lambda i, a: [i[0] * i[1]],
+    "Div": lambda i, a: [i[0] / i[1]],
+    "Identity": lambda i, a: [i[0]],
+    "Constant": lambda i, a: [np.asarray(a["value"])],
+    "Shape": lambda i, a: [np.asarray(i[0].shape, dtype=np.int64)],
+    "Gather": lambda i, a: [np.take(i[0], i[1].astype(np.int64), axis=a.get("axis", 0))],
+    "Unsqueeze": op_unsqueeze,
+    "Concat": lambda i, a: [np.concatenate(i, axis=a["axis"])],
+}
+
+
+# --------------------------------------------------------------------------
+# Graph execution
+# --------------------------------------------------------------------------
+
+def _as_compute(v):
+    """Floating tensors are computed in float64; integers stay as they are."""
+    v = np.asarray(v)
+    return v.astype(np.float64) if np.issubdtype(v.dtype, np.floating) else v
+
+
+def _np_dtype(elem_type):
+    """ONNX TensorProto element type -> numpy dtype (onnx 1.12 and later)."""
+    if hasattr(onnx.helper, "tensor_dtype_to_np_dtype"):
+        return onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+    return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[elem_type]
+
+
+def run(model, feeds):
+    """Execute an ONNX model (ModelProto or path) on a dict of numpy inputs.
+
+    Nodes are assumed to be in topological order, as the ONNX spec requires.
+    Returns {output_name: numpy array} in the graph's declared output dtype.
+    """
+    if isinstance(model, str):
+        model = onnx.load(model)
+    g = model.graph
+    env = {init.name: _as_compute(numpy_helper.to_array(init)) for init in g.initializer}
+    for name, value in feeds.items():
+        env[name] = _as_compute(value)
+    for node in g.node:
+        fn = OPS.get(node.op_type)
+        if fn is None or (node.domain not in ("", "ai.onnx")):
+            raise NotImplementedError(f"op {node.domain or 'ai.onnx'}::{node.op_type}")
+        ins = [env[n] if n else None for n in node.input]
+        outs = fn(ins, _attrs(node))
+        for name, val in zip(node.output, outs):
+            if name:
+                env[name] = val
+    result = {}
+    for o in g.output:
+        dt = _np_dtype(o.type.tensor_type.elem_type)
+        result[o.name] = np.asarray(env[o.name]).astype(dt)
+    return result
+
+
+def main(argv):
+    if len(argv) not in (3, 4):
+        print(__doc__)
+        return 2
+    model = onnx.load(argv[1])
+    x = np.load(argv[2])
+    name = model.graph.input[0].name
+    out = run(model, {name: x})
+    y = out[model.graph.output[0].name]
+    print(f"output {y.shape} {y.dtype}, |max| {np.abs(y).max():.4g}")
+    if len(argv) == 4:
+        gold = np.load(argv[3])
+        print(f"max|diff| vs golden {np.abs(y - gold).max():.4g}, argmax agreement "
+              f"{(y.argmax(1) == gold.argmax(1)).mean():.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
