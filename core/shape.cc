@@ -1,6 +1,8 @@
 // Shape helpers declared in shape.h.
 #include "core/shape.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_join.h"
 
 namespace q8::core {
@@ -27,6 +29,32 @@ Dims WithBatch(absl::Span<const int64_t> dims, int64_t batch) {
   for (int64_t& d : out) {
     if (d == kDynamicDim) d = batch;
   }
+  return out;
+}
+
+}  // namespace q8::core
+
+namespace q8::core {
+
+bool BroadcastShapes(absl::Span<const int64_t> a, absl::Span<const int64_t> b, Dims* out) {
+  const size_t rank = std::max(a.size(), b.size());
+  Dims pa = PadLeft(a, rank), pb = PadLeft(b, rank);
+  out->assign(rank, 0);
+  for (size_t i = 0; i < rank; ++i) {
+    if (pa[i] == pb[i] || pb[i] == 1) {
+      (*out)[i] = pa[i];
+    } else if (pa[i] == 1) {
+      (*out)[i] = pb[i];
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+Dims PadLeft(absl::Span<const int64_t> dims, size_t rank) {
+  Dims out(rank > dims.size() ? rank - dims.size() : 0, 1);
+  out.insert(out.end(), dims.begin(), dims.end());
   return out;
 }
 

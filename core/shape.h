@@ -23,3 +23,10 @@ std::string DimsToString(absl::Span<const int64_t> dims);
 Dims WithBatch(absl::Span<const int64_t> dims, int64_t batch);
 
 }  // namespace q8::core
+
+namespace q8::core {
+// Numpy-style broadcast of two shapes; false when they are incompatible.
+bool BroadcastShapes(absl::Span<const int64_t> a, absl::Span<const int64_t> b, Dims* out);
+// `dims` with leading 1s added up to `rank`.
+Dims PadLeft(absl::Span<const int64_t> dims, size_t rank);
+}  // namespace q8::core

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <memory>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,7 +23,7 @@ struct CompileOptions {
 // Errors: INVALID_ARGUMENT for bytes that are not a valid ONNX model, an
 // inconsistent graph, or an unsupported op (the message names op type and
 // node); the model is never partially usable.
-absl::StatusOr<std::shared_ptr<const CompiledModel>> Compile(std::string_view onnx_bytes,
+absl::StatusOr<std::shared_ptr<const CompiledModel>> Compile(absl::string_view onnx_bytes,
                                                              const CompileOptions& options = {});
 
 }  // namespace q8::engine

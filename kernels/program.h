@@ -69,7 +69,23 @@ struct ProgramSpec {
   int num_outputs = 0;
 };
 
-class Workspace;  // opaque; defined in kernels/
+// Per-caller execution state of one Program: arena, scratchpad, stream and
+// argument maps bound to them, made by Program::NewWorkspace. Used by one Run
+// at a time. Defined here (not only forward-declared) so that callers can own
+// and destroy it through std::unique_ptr; its contents stay private (pimpl).
+class Workspace {
+ public:
+  ~Workspace();
+  int64_t arena_bytes() const;
+  int64_t scratchpad_bytes() const;
+
+  struct Impl;
+
+ private:
+  friend class Program;
+  explicit Workspace(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 class Program {
  public:

@@ -1,0 +1,120 @@
+// Compile(): import -> validate -> passes -> lower -> metadata -> warm-up.
+#include "engine/compiler.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/status_macros.h"
+#include "engine/import/onnx_importer.h"
+#include "engine/onnx_model.h"
+#include "engine/passes/pipeline.h"
+#include "engine/plan/shape_inference.h"
+#include "kernels/program.h"
+
+namespace q8::engine {
+namespace {
+
+// Bytes of the constant tensors the lowered kernels still reference (the
+// kernels keep their own reordered copies in addition).
+int64_t SourceWeightBytes(const LoweredGraph& lg) {
+  std::set<const core::Tensor*> seen;
+  int64_t bytes = 0;
+  auto add = [&](const kernels::ConstTensorPtr& t) {
+    if (t && seen.insert(t.get()).second) bytes += t->byte_size();
+  };
+  for (const Lowering& l : lg.lowerings) {
+    std::visit(
+        [&](const auto& p) {
+          using P = std::decay_t<decltype(p)>;
+          if constexpr (std::is_same_v<P, kernels::ConvParams> || std::is_same_v<P, kernels::MatMulParams>) {
+            add(p.weights);
+            add(p.bias);
+          } else if constexpr (std::is_same_v<P, kernels::BinaryParams>) {
+            add(p.constant);
+          } else if constexpr (std::is_same_v<P, kernels::BatchNormParams>) {
+            add(p.scale), add(p.bias), add(p.mean), add(p.variance);
+          }
+        },
+        l.params);
+  }
+  return bytes;
+}
+
+// Public dims: infer at batch 1 and 2; dims that change are the batch dim.
+absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opset, bool batchable) {
+  Q8_ASSIGN_OR_RETURN(auto d1, InferValueDims(g, opset, 1));
+  std::vector<core::Dims> d2 = d1;
+  if (batchable) {
+    Q8_ASSIGN_OR_RETURN(d2, InferValueDims(g, opset, 2));
+  }
+  std::vector<TensorInfo> infos;
+  for (const GraphOutput& o : g.outputs()) {
+    TensorInfo info{o.name, core::DataType::kFloat32, d1[o.value]};
+    for (size_t k = 0; k < info.dims.size(); ++k) {
+      if (d2[o.value][k] != d1[o.value][k]) info.dims[k] = core::kDynamicDim;
+    }
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const CompiledModel>> Compile(absl::string_view onnx_bytes,
+                                                             const CompileOptions& options) {
+  const absl::Time start = absl::Now();
+  if (options.max_batch_size < 1) return absl::InvalidArgumentError("max_batch_size must be >= 1");
+  Q8_ASSIGN_OR_RETURN(ImportedModel imported, ImportOnnx(onnx_bytes));
+  OnnxModel::Parts parts;
+  parts.graph = std::make_unique<Graph>(std::move(imported.graph));
+  parts.opset = imported.opset;
+  parts.max_batch_size = options.max_batch_size;
+  Graph& g = *parts.graph;
+  parts.report.onnx_nodes = g.num_live_nodes();
+
+  Q8_ASSIGN_OR_RETURN(parts.report.passes_applied,
+                      RunPassPipeline(g, PassContext{parts.opset}, options.disabled_passes));
+  parts.report.optimized_nodes = g.num_live_nodes();
+
+  for (const GraphInput& in : g.inputs()) {
+    parts.batchable &= !in.dims.empty() && in.dims[0] == core::kDynamicDim;
+    parts.inputs.push_back({g.value(in.value).name, core::DataType::kFloat32, in.dims});
+  }
+  if (!parts.batchable) {
+    // Fixed-shape model: the batch dimension, if any, is whatever the model says.
+    for (GraphInput& in : g.inputs()) in.dims = core::WithBatch(in.dims, 1);
+    for (TensorInfo& info : parts.inputs) info.dims = core::WithBatch(info.dims, 1);
+  }
+  Q8_ASSIGN_OR_RETURN(parts.outputs, OutputInfos(g, parts.opset, parts.batchable));
+  Q8_ASSIGN_OR_RETURN(LoweredGraph lowered, LowerGraph(g, parts.opset));
+  parts.source_weight_bytes = SourceWeightBytes(lowered);
+  parts.report.isa = kernels::CpuIsa();
+
+  auto model = std::make_shared<OnnxModel>(std::move(parts), std::move(lowered));
+  // Warm-up builds the plans and touches every buffer once, so the first
+  // real request does not pay for primitive creation or page faults.
+  std::vector<int64_t> sizes = options.warmup_batch_sizes;
+  if (!model->inputs().empty() && model->inputs()[0].dims.size() > 0 &&
+      model->inputs()[0].dims[0] != core::kDynamicDim) {
+    sizes = {model->inputs()[0].dims[0]};
+  }
+  for (int64_t batch : sizes) {
+    if (batch < 1 || batch > options.max_batch_size) continue;
+    std::vector<core::Tensor> zeros;
+    std::vector<core::TensorView> views;
+    for (const TensorInfo& in : model->inputs()) {
+      zeros.emplace_back(in.dtype, core::WithBatch(in.dims, batch));
+      views.push_back(zeros.back().view());
+    }
+    auto warm = model->CompiledModel::Run(views);
+    if (!warm.ok()) {
+      return absl::Status(warm.status().code(),
+                          absl::StrCat("warm-up at batch ", batch, " failed: ", warm.status().message()));
+    }
+  }
+  model->mutable_report().compile_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return std::shared_ptr<const CompiledModel>(std::move(model));
+}
+
+}  // namespace q8::engine

@@ -1,0 +1,94 @@
+// Graph: the engine's mutable model representation between import and
+// planning. Values are numbered densely (ValueId); nodes refer to values by
+// id, never by name, so passes rewire integers. Names survive only for
+// messages and for the model's public input/output names.
+//
+// Not thread-safe: a Graph is owned by one compilation.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/tensor.h"
+#include "engine/graph/attributes.h"
+#include "kernels/kernel_params.h"
+
+namespace q8::engine {
+
+using ValueId = int;
+inline constexpr ValueId kNoValue = -1;  // an omitted optional input
+
+struct Value {
+  std::string name;
+  core::DataType dtype = core::DataType::kFloat32;
+  // Set for initializers and folded constants; null for runtime values.
+  std::shared_ptr<const core::Tensor> constant;
+  int producer = -1;  // node index, -1 for graph inputs and constants
+};
+
+struct Node {
+  std::string name;
+  std::string op_type;
+  std::vector<ValueId> inputs;
+  std::vector<ValueId> outputs;
+  Attributes attrs;
+  // Activations fused into this node by the fuse_activation pass.
+  std::vector<kernels::Activation> fused;
+  bool removed = false;  // passes mark nodes removed; Compact() drops them
+
+  // "node 'conv1' (Conv)", the form used in every message.
+  std::string Describe() const;
+};
+
+struct GraphInput {
+  ValueId value;
+  core::Dims dims;  // kDynamicDim for the batch dimension
+};
+
+struct GraphOutput {
+  std::string name;  // public name; survives rewiring of `value`
+  ValueId value;
+};
+
+class Graph {
+ public:
+  ValueId AddValue(Value v);
+  ValueId AddConstant(std::string name, std::shared_ptr<const core::Tensor> t);
+  int AddNode(Node n);  // sets producer of its outputs
+
+  Value& value(ValueId id) { return values_[id]; }
+  const Value& value(ValueId id) const { return values_[id]; }
+  int num_values() const { return static_cast<int>(values_.size()); }
+  std::vector<Node>& nodes() { return nodes_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  std::vector<GraphInput>& inputs() { return inputs_; }
+  const std::vector<GraphInput>& inputs() const { return inputs_; }
+  std::vector<GraphOutput>& outputs() { return outputs_; }
+  const std::vector<GraphOutput>& outputs() const { return outputs_; }
+
+  bool IsConstant(ValueId id) const { return id != kNoValue && values_[id].constant != nullptr; }
+  bool IsGraphOutput(ValueId id) const;
+  // Live nodes reading `id` (each node once).
+  std::vector<int> Consumers(ValueId id) const;
+  // Every use of `from` (node inputs and graph outputs) now reads `to`.
+  void ReplaceAllUses(ValueId from, ValueId to);
+  // Drops removed nodes and renumbers producers; values are kept.
+  void Compact();
+  int num_live_nodes() const;
+
+  // Nodes in topological order, every input defined before use, no value
+  // produced twice. INVALID_ARGUMENT naming the first offending node.
+  absl::Status Validate() const;
+  // Reorders nodes topologically (ONNX requires it, but be lenient).
+  absl::Status SortTopologically();
+
+ private:
+  std::vector<Value> values_;
+  std::vector<Node> nodes_;
+  std::vector<GraphInput> inputs_;
+  std::vector<GraphOutput> outputs_;
+};
+
+}  // namespace q8::engine

@@ -1,0 +1,226 @@
+// Converts ONNX protobuf into the engine Graph: values by id, initializers as
+// shared constant tensors, attributes as typed variants.
+#include "engine/import/onnx_importer.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "onnx/onnx_pb.h"
+
+namespace q8::engine {
+namespace {
+
+absl::Status Invalid(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("invalid ONNX model: ", what));
+}
+
+template <typename Src, typename Dst>
+void CopyRepeated(const google::protobuf::RepeatedField<Src>& from, core::Tensor& to) {
+  auto dst = to.span<Dst>();
+  for (int i = 0; i < from.size(); ++i) dst[i] = static_cast<Dst>(from.Get(i));
+}
+
+absl::StatusOr<std::shared_ptr<const core::Tensor>> ConvertTensor(const onnx::TensorProto& proto) {
+  const std::string name = proto.name().empty() ? "<unnamed>" : proto.name();
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    return Invalid(absl::StrCat("tensor '", name,
+                                "' keeps its data in an external file; upload a model with embedded weights "
+                                "(onnx.save(..., save_as_external_data=False))"));
+  }
+  auto dtype = core::FromOnnxCode(proto.data_type());
+  if (!dtype) {
+    return Invalid(absl::StrCat("tensor '", name, "' has unsupported data type ", proto.data_type()));
+  }
+  core::Dims dims(proto.dims().begin(), proto.dims().end());
+  for (int64_t d : dims) {
+    if (d < 0) return Invalid(absl::StrCat("tensor '", name, "' has a negative dimension"));
+  }
+  auto t = std::make_shared<core::Tensor>(*dtype, dims);
+  const int64_t n = t->num_elements();
+  if (proto.has_raw_data()) {
+    if (static_cast<int64_t>(proto.raw_data().size()) != t->byte_size()) {
+      return Invalid(absl::StrCat("tensor '", name, "' has shape ", core::DimsToString(dims), " (",
+                                  t->byte_size(), " bytes) but ", proto.raw_data().size(), " bytes of data"));
+    }
+    if (n > 0) std::memcpy(t->data(), proto.raw_data().data(), t->byte_size());
+    return std::shared_ptr<const core::Tensor>(std::move(t));
+  }
+  auto check_count = [&](int have) -> absl::Status {
+    if (have != n) {
+      return Invalid(absl::StrCat("tensor '", name, "' has shape ", core::DimsToString(dims), " (", n,
+                                  " elements) but ", have, " values"));
+    }
+    return absl::OkStatus();
+  };
+  switch (*dtype) {
+    case core::DataType::kFloat32:
+      Q8_RETURN_IF_ERROR(check_count(proto.float_data_size()));
+      CopyRepeated<float, float>(proto.float_data(), *t);
+      break;
+    case core::DataType::kFloat64:
+      Q8_RETURN_IF_ERROR(check_count(proto.double_data_size()));
+      CopyRepeated<double, double>(proto.double_data(), *t);
+      break;
+    case core::DataType::kInt64:
+      Q8_RETURN_IF_ERROR(check_count(proto.int64_data_size()));
+      CopyRepeated<int64_t, int64_t>(proto.int64_data(), *t);
+      break;
+    case core::DataType::kInt32:
+      Q8_RETURN_IF_ERROR(check_count(proto.int32_data_size()));
+      CopyRepeated<int32_t, int32_t>(proto.int32_data(), *t);
+      break;
+    case core::DataType::kInt8:
+      Q8_RETURN_IF_ERROR(check_count(proto.int32_data_size()));
+      CopyRepeated<int32_t, int8_t>(proto.int32_data(), *t);
+      break;
+    case core::DataType::kUInt8:
+    case core::DataType::kBool:
+      Q8_RETURN_IF_ERROR(check_count(proto.int32_data_size()));
+      CopyRepeated<int32_t, uint8_t>(proto.int32_data(), *t);
+      break;
+    default:
+      if (n != 0) {
+        return Invalid(absl::StrCat("tensor '", name, "' of type ", core::OipName(*dtype),
+                                    " must use raw_data"));
+      }
+  }
+  return std::shared_ptr<const core::Tensor>(std::move(t));
+}
+
+absl::StatusOr<AttrValue> ConvertAttribute(const onnx::AttributeProto& a, const std::string& owner) {
+  switch (a.type()) {
+    case onnx::AttributeProto::INT:
+      return AttrValue(a.i());
+    case onnx::AttributeProto::FLOAT:
+      return AttrValue(a.f());
+    case onnx::AttributeProto::STRING:
+      return AttrValue(a.s());
+    case onnx::AttributeProto::INTS:
+      return AttrValue(std::vector<int64_t>(a.ints().begin(), a.ints().end()));
+    case onnx::AttributeProto::FLOATS:
+      return AttrValue(std::vector<float>(a.floats().begin(), a.floats().end()));
+    case onnx::AttributeProto::STRINGS:
+      return AttrValue(std::vector<std::string>(a.strings().begin(), a.strings().end()));
+    case onnx::AttributeProto::TENSOR: {
+      Q8_ASSIGN_OR_RETURN(auto t, ConvertTensor(a.t()));
+      return AttrValue(std::move(t));
+    }
+    default:
+      return Invalid(absl::StrCat("attribute '", a.name(), "' of ", owner, " has unsupported type ",
+                                  onnx::AttributeProto::AttributeType_Name(a.type())));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
+  onnx::ModelProto model;
+  if (bytes.empty()) return Invalid("the model file is empty");
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Invalid("the bytes are not an ONNX protobuf (parsing failed; truncated or not an .onnx file?)");
+  }
+  if (!model.has_graph() || model.ir_version() <= 0) {
+    return Invalid("no graph or IR version: the bytes are not an ONNX model");
+  }
+  ImportedModel result;
+  result.producer = absl::StrCat(model.producer_name(), " ", model.producer_version());
+  for (const auto& opset : model.opset_import()) {
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") result.opset = opset.version();
+  }
+  if (result.opset == 0) return Invalid("the model imports no default-domain opset");
+
+  const onnx::GraphProto& g = model.graph();
+  if (g.node_size() == 0) return Invalid("the graph has no nodes");
+  Graph& graph = result.graph;
+  std::map<std::string, ValueId> by_name;
+
+  for (const onnx::TensorProto& init : g.initializer()) {
+    Q8_ASSIGN_OR_RETURN(auto t, ConvertTensor(init));
+    if (by_name.count(init.name())) return Invalid(absl::StrCat("initializer '", init.name(), "' is duplicated"));
+    by_name[init.name()] = graph.AddConstant(init.name(), std::move(t));
+  }
+  for (const onnx::ValueInfoProto& in : g.input()) {
+    if (by_name.count(in.name())) continue;  // older exporters list initializers as inputs too
+    const auto& type = in.type().tensor_type();
+    auto dtype = core::FromOnnxCode(type.elem_type());
+    if (!dtype || *dtype != core::DataType::kFloat32) {
+      return Invalid(absl::StrCat("graph input '", in.name(), "' has element type ", type.elem_type(),
+                                  "; q8serve serves float32 (FP32) inputs"));
+    }
+    if (!type.has_shape()) return Invalid(absl::StrCat("graph input '", in.name(), "' has no shape"));
+    GraphInput gi;
+    for (int d = 0; d < type.shape().dim_size(); ++d) {
+      const auto& dim = type.shape().dim(d);
+      if (dim.has_dim_value() && dim.dim_value() > 0) {
+        gi.dims.push_back(dim.dim_value());
+      } else if (d == 0) {
+        gi.dims.push_back(core::kDynamicDim);
+      } else {
+        return Invalid(absl::StrCat("graph input '", in.name(), "' has a dynamic dimension ", d,
+                                    "; only the first (batch) dimension may be dynamic"));
+      }
+    }
+    Value v;
+    v.name = in.name();
+    v.dtype = *dtype;
+    gi.value = graph.AddValue(std::move(v));
+    by_name[in.name()] = gi.value;
+    graph.inputs().push_back(std::move(gi));
+  }
+  if (graph.inputs().empty()) return Invalid("the graph has no runtime inputs");
+
+  // Node outputs first, so nodes listed out of order still resolve.
+  for (const onnx::NodeProto& np : g.node()) {
+    for (const std::string& out : np.output()) {
+      if (out.empty()) continue;
+      if (by_name.count(out)) {
+        return Invalid(absl::StrCat("value '", out, "' is defined twice (second time by node '", np.name(), "')"));
+      }
+      Value v;
+      v.name = out;
+      by_name[out] = graph.AddValue(std::move(v));
+    }
+  }
+  int unnamed = 0;
+  for (const onnx::NodeProto& np : g.node()) {
+    Node node;
+    node.name = np.name().empty() ? absl::StrCat(np.op_type(), "_", unnamed++) : np.name();
+    node.op_type = np.op_type();
+    if (!np.domain().empty() && np.domain() != "ai.onnx") {
+      return absl::InvalidArgumentError(absl::StrCat("unsupported op '", np.domain(), ".", np.op_type(),
+                                                     "' (node '", node.name, "'): only the default ONNX "
+                                                     "domain is supported"));
+    }
+    for (const std::string& in : np.input()) {
+      if (in.empty()) {
+        node.inputs.push_back(kNoValue);
+        continue;
+      }
+      auto it = by_name.find(in);
+      if (it == by_name.end()) {
+        return Invalid(absl::StrCat("node '", node.name, "' (", node.op_type, ") reads '", in,
+                                    "', which is not defined anywhere in the graph"));
+      }
+      node.inputs.push_back(it->second);
+    }
+    for (const std::string& out : np.output()) node.outputs.push_back(out.empty() ? kNoValue : by_name[out]);
+    const std::string owner = node.Describe();
+    for (const onnx::AttributeProto& a : np.attribute()) {
+      Q8_ASSIGN_OR_RETURN(AttrValue value, ConvertAttribute(a, owner));
+      node.attrs.Set(a.name(), std::move(value));
+    }
+    graph.AddNode(std::move(node));
+  }
+  for (const onnx::ValueInfoProto& out : g.output()) {
+    auto it = by_name.find(out.name());
+    if (it == by_name.end()) return Invalid(absl::StrCat("graph output '", out.name(), "' is never produced"));
+    graph.outputs().push_back({out.name(), it->second});
+  }
+  if (graph.outputs().empty()) return Invalid("the graph has no outputs");
+  Q8_RETURN_IF_ERROR(graph.SortTopologically());
+  Q8_RETURN_IF_ERROR(graph.Validate());
+  return result;
+}
+
+}  // namespace q8::engine

@@ -1,0 +1,108 @@
+// Request-time path of a compiled model: validate, lease a workspace, run.
+#include "engine/onnx_model.h"
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace q8::engine {
+
+absl::StatusOr<std::vector<core::Tensor>> CompiledModel::Run(absl::Span<const core::TensorView> inputs) const {
+  Q8_RETURN_IF_ERROR(ValidateInputs(inputs));
+  const int64_t batch = inputs.empty() || inputs[0].dims.empty() ? 1 : inputs[0].dims[0];
+  std::vector<core::Dims> dims = OutputDims(batch);
+  std::vector<core::Tensor> out;
+  std::vector<core::MutableTensorView> views;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    out.emplace_back(outputs()[i].dtype, dims[i]);
+    views.push_back(out.back().mutable_view());
+  }
+  Q8_RETURN_IF_ERROR(Run(inputs, views));
+  return out;
+}
+
+OnnxModel::OnnxModel(Parts parts, LoweredGraph lowered) : parts_(std::move(parts)), plans_(std::move(lowered)) {}
+
+absl::Status OnnxModel::ValidateInputs(absl::Span<const core::TensorView> inputs) const {
+  if (inputs.size() != parts_.inputs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected ", parts_.inputs.size(), " input tensor(s), got ", inputs.size()));
+  }
+  int64_t batch = -1;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorInfo& want = parts_.inputs[i];
+    const core::TensorView& got = inputs[i];
+    if (got.dtype != want.dtype) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", want.name, "' has datatype ", core::OipName(got.dtype),
+                                                     ", expected ", core::OipName(want.dtype)));
+    }
+    bool ok = got.dims.size() == want.dims.size();
+    for (size_t d = 0; ok && d < got.dims.size(); ++d) {
+      ok = want.dims[d] == core::kDynamicDim ? got.dims[d] >= 1 : got.dims[d] == want.dims[d];
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", want.name, "' has shape ", core::DimsToString(got.dims),
+                                                     ", expected ", core::DimsToString(want.dims),
+                                                     " (-1 = any batch size)"));
+    }
+    if (parts_.batchable) {
+      if (batch >= 0 && got.dims[0] != batch) {
+        return absl::InvalidArgumentError("all inputs must have the same batch size");
+      }
+      batch = got.dims[0];
+      if (batch > parts_.max_batch_size) {
+        return absl::InvalidArgumentError(absl::StrCat("batch size ", batch, " exceeds the model's max_batch_size ",
+                                                       parts_.max_batch_size));
+      }
+    }
+    if (got.data == nullptr && got.byte_size() > 0) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", want.name, "' has no data"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<core::Dims> OnnxModel::OutputDims(int64_t batch) const {
+  std::vector<core::Dims> dims;
+  for (const TensorInfo& o : parts_.outputs) dims.push_back(core::WithBatch(o.dims, batch));
+  return dims;
+}
+
+absl::Status OnnxModel::Run(absl::Span<const core::TensorView> inputs,
+                            absl::Span<const core::MutableTensorView> outputs) const {
+  Q8_RETURN_IF_ERROR(ValidateInputs(inputs));
+  const int64_t batch = parts_.batchable ? inputs[0].dims[0] : 0;
+  if (outputs.size() != parts_.outputs.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("expected ", parts_.outputs.size(), " output buffers"));
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const core::Dims want = core::WithBatch(parts_.outputs[i].dims, batch);
+    if (outputs[i].dims != want || outputs[i].dtype != parts_.outputs[i].dtype) {
+      return absl::InternalError(absl::StrCat("output buffer ", i, " has shape ", core::DimsToString(outputs[i].dims),
+                                              ", expected ", core::DimsToString(want)));
+    }
+  }
+  Q8_ASSIGN_OR_RETURN(PlanCache::Lease lease, plans_.Acquire(PlanKey(batch)));
+  absl::InlinedVector<const void*, 4> in_ptrs;
+  absl::InlinedVector<void*, 4> out_ptrs;
+  for (const core::TensorView& t : inputs) in_ptrs.push_back(t.data);
+  for (const core::MutableTensorView& t : outputs) out_ptrs.push_back(t.data);
+  return lease.program().Run(lease.workspace(), in_ptrs, out_ptrs);
+}
+
+MemoryStats OnnxModel::memory() const {
+  MemoryStats m;
+  m.weights = plans_.weight_bytes() + parts_.source_weight_bytes;
+  m.activations = plans_.arena_bytes();
+  m.scratchpad = plans_.scratchpad_bytes();
+  return m;
+}
+
+absl::StatusOr<std::vector<PrimitiveInfo>> OnnxModel::Primitives(int64_t batch) const {
+  Q8_ASSIGN_OR_RETURN(const kernels::Program* program, plans_.GetProgram(PlanKey(batch)));
+  std::vector<PrimitiveInfo> result;
+  for (const kernels::StepInfo& s : program->steps()) result.push_back({s.name, s.op, s.impl});
+  return result;
+}
+
+}  // namespace q8::engine

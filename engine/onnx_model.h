@@ -1,0 +1,48 @@
+// OnnxModel: the CompiledModel the compiler returns. Owns the optimized
+// graph, its lowering and the plan cache; answers metadata and validation
+// from data computed once at compile time.
+#pragma once
+
+#include <memory>
+
+#include "engine/compiled_model.h"
+#include "engine/graph/graph.h"
+#include "engine/plan/plan_cache.h"
+
+namespace q8::engine {
+
+class OnnxModel : public CompiledModel {
+ public:
+  struct Parts {
+    std::unique_ptr<Graph> graph;
+    int64_t opset = 13;
+    std::vector<TensorInfo> inputs, outputs;
+    bool batchable = true;  // every input has a dynamic first dim
+    int64_t max_batch_size = 64;
+    int64_t source_weight_bytes = 0;
+    CompileReport report;
+  };
+  // `lowered` must point into parts.graph.
+  OnnxModel(Parts parts, LoweredGraph lowered);
+
+  const std::vector<TensorInfo>& inputs() const override { return parts_.inputs; }
+  const std::vector<TensorInfo>& outputs() const override { return parts_.outputs; }
+  int64_t max_batch_size() const override { return parts_.max_batch_size; }
+  const CompileReport& report() const override { return parts_.report; }
+  CompileReport& mutable_report() { return parts_.report; }
+
+  absl::Status ValidateInputs(absl::Span<const core::TensorView> inputs) const override;
+  std::vector<core::Dims> OutputDims(int64_t batch) const override;
+  absl::Status Run(absl::Span<const core::TensorView> inputs,
+                   absl::Span<const core::MutableTensorView> outputs) const override;
+  MemoryStats memory() const override;
+  absl::StatusOr<std::vector<PrimitiveInfo>> Primitives(int64_t batch) const override;
+
+ private:
+  int64_t PlanKey(int64_t batch) const { return parts_.batchable ? batch : 0; }
+
+  Parts parts_;
+  mutable PlanCache plans_;
+};
+
+}  // namespace q8::engine

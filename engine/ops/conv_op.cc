@@ -1,0 +1,73 @@
+// Conv: 2-D convolution with constant weights (groups, depthwise, dilation,
+// auto_pad). Activations fused by passes arrive in node.fused.
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "engine/ops/op_impls.h"
+#include "engine/ops/spatial.h"
+
+namespace q8::engine::ops {
+namespace {
+
+struct ConvGeometry {
+  Window window;
+  int64_t groups = 1;
+  int64_t out_channels = 0;
+};
+
+absl::StatusOr<ConvGeometry> Resolve(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(Require4D(ctx));
+  const core::Tensor* w = ctx.constant(1);
+  if (w == nullptr) return ctx.Unsupported("weights that are not a constant initializer");
+  if (w->dtype() != core::DataType::kFloat32 || w->dims().size() != 4) {
+    return ctx.Error(absl::StrCat("weights must be float32 [OC, IC/group, KH, KW], got ",
+                                  core::DimsToString(w->dims())));
+  }
+  const core::Dims& x = ctx.input_dims[0];
+  ConvGeometry g;
+  Q8_ASSIGN_OR_RETURN(g.groups, ctx.node.attrs.GetInt("group", 1));
+  g.out_channels = w->dims()[0];
+  if (g.groups < 1 || x[1] % g.groups != 0 || g.out_channels % g.groups != 0 ||
+      w->dims()[1] * g.groups != x[1]) {
+    return ctx.Error(absl::StrCat("input has ", x[1], " channels, weights ", core::DimsToString(w->dims()),
+                                  " and group=", g.groups, " do not agree"));
+  }
+  std::vector<int64_t> kernel = {w->dims()[2], w->dims()[3]};
+  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> kshape, ctx.node.attrs.GetInts("kernel_shape", kernel));
+  if (kshape != kernel) return ctx.Error("kernel_shape does not match the weights");
+  Q8_ASSIGN_OR_RETURN(g.window, ResolveWindow(ctx, {x[2], x[3]}, kernel, /*allow_ceil_mode=*/false));
+  if (const core::Tensor* b = ctx.constant(2)) {
+    if (b->num_elements() != g.out_channels || b->dtype() != core::DataType::kFloat32) {
+      return ctx.Error(absl::StrCat("bias must be float32 [", g.out_channels, "]"));
+    }
+  } else if (ctx.has_input(2)) {
+    return ctx.Unsupported("a bias that is not a constant initializer");
+  }
+  return g;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<core::Dims>> InferConv(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(ConvGeometry g, Resolve(ctx));
+  const core::Dims& x = ctx.input_dims[0];
+  return std::vector<core::Dims>{{x[0], g.out_channels, g.window.output[0], g.window.output[1]}};
+}
+
+absl::StatusOr<Lowering> LowerConv(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(ConvGeometry g, Resolve(ctx));
+  kernels::ConvParams p;
+  p.weights = ctx.shared_constant(1);
+  p.bias = ctx.shared_constant(2);
+  p.strides = g.window.strides;
+  p.dilations = g.window.dilations;
+  p.pads_begin = g.window.pads_begin;
+  p.pads_end = g.window.pads_end;
+  p.groups = g.groups;
+  p.post_ops = ctx.node.fused;
+  Lowering l;
+  l.params = std::move(p);
+  l.runtime_inputs = {0};
+  return l;
+}
+
+}  // namespace q8::engine::ops

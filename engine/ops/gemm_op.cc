@@ -1,0 +1,131 @@
+// Gemm and MatMul, both lowered to one matmul kernel. Constant B operands are
+// transposed to [K, N] here, once per model, so every plan shares them.
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "engine/ops/op_impls.h"
+
+namespace q8::engine::ops {
+namespace {
+
+struct GemmAttrs {
+  float alpha = 1, beta = 1;
+  bool trans_a = false, trans_b = false;
+};
+
+absl::StatusOr<GemmAttrs> ReadGemmAttrs(const OpContext& ctx) {
+  GemmAttrs g;
+  const Attributes& a = ctx.node.attrs;
+  Q8_ASSIGN_OR_RETURN(g.alpha, a.GetFloat("alpha", 1.0f));
+  Q8_ASSIGN_OR_RETURN(g.beta, a.GetFloat("beta", 1.0f));
+  Q8_ASSIGN_OR_RETURN(int64_t ta, a.GetInt("transA", 0));
+  Q8_ASSIGN_OR_RETURN(int64_t tb, a.GetInt("transB", 0));
+  g.trans_a = ta != 0;
+  g.trans_b = tb != 0;
+  if (ctx.input_dims[0].size() != 2 || ctx.input_dims[1].size() != 2) {
+    return ctx.Error(absl::StrCat("Gemm needs 2-D A and B, got ", core::DimsToString(ctx.input_dims[0]), " and ",
+                                  core::DimsToString(ctx.input_dims[1])));
+  }
+  if (g.trans_a) return ctx.Unsupported("transA=1 (transpose A with a Transpose node instead)");
+  if (ctx.constant(0) != nullptr) return ctx.Unsupported("a constant A operand");
+  return g;
+}
+
+// [rows, cols] float tensor -> its transpose.
+std::shared_ptr<const core::Tensor> Transposed(const core::Tensor& t) {
+  const int64_t rows = t.dims()[0], cols = t.dims()[1];
+  auto out = std::make_shared<core::Tensor>(core::DataType::kFloat32, core::Dims{cols, rows});
+  auto src = t.span<float>();
+  auto dst = out->span<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<core::Dims>> InferGemm(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(GemmAttrs g, ReadGemmAttrs(ctx));
+  const core::Dims& a = ctx.input_dims[0];
+  const core::Dims& b = ctx.input_dims[1];
+  const int64_t k_b = g.trans_b ? b[1] : b[0];
+  const int64_t n = g.trans_b ? b[0] : b[1];
+  if (a[1] != k_b) {
+    return ctx.Error(absl::StrCat("A ", core::DimsToString(a), " and B ", core::DimsToString(b),
+                                  (g.trans_b ? " (transposed)" : ""), " disagree on K"));
+  }
+  return std::vector<core::Dims>{{a[0], n}};
+}
+
+absl::StatusOr<Lowering> LowerGemm(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(GemmAttrs g, ReadGemmAttrs(ctx));
+  kernels::MatMulParams p;
+  p.alpha = g.alpha;
+  p.post_ops = ctx.node.fused;
+  Lowering l;
+  l.runtime_inputs = {0};
+  const core::Tensor* b = ctx.constant(1);
+  if (b != nullptr) {
+    if (b->dtype() != core::DataType::kFloat32) return ctx.Error("B must be float32");
+    p.weights = g.trans_b ? Transposed(*b) : ctx.shared_constant(1);
+  } else {
+    if (g.trans_b) return ctx.Unsupported("transB=1 with a runtime B");
+    l.runtime_inputs.push_back(1);
+  }
+  const int64_t n = g.trans_b ? ctx.input_dims[1][0] : ctx.input_dims[1][1];
+  if (ctx.has_input(2)) {
+    const core::Tensor* c = ctx.constant(2);
+    if (c == nullptr) return ctx.Unsupported("a runtime C operand");
+    const core::Dims& cd = c->dims();
+    const bool row = c->num_elements() == n && (cd.size() == 1 || (cd.size() == 2 && cd[0] == 1));
+    const bool scalar = c->num_elements() == 1;
+    if (!row && !scalar) {
+      return ctx.Unsupported(absl::StrCat("C of shape ", core::DimsToString(cd), "; only [N], [1,N] or scalar"));
+    }
+    auto bias = std::make_shared<core::Tensor>(core::DataType::kFloat32, core::Dims{n});
+    auto src = c->span<float>();
+    auto dst = bias->span<float>();
+    // matmul computes alpha*(A*B) + bias, so fold beta (and not alpha) into the bias.
+    for (int64_t i = 0; i < n; ++i) dst[i] = g.beta * src[scalar ? 0 : i];
+    p.bias = std::move(bias);
+  }
+  l.params = std::move(p);
+  return l;
+}
+
+absl::StatusOr<std::vector<core::Dims>> InferMatMul(const OpContext& ctx) {
+  const core::Dims& a = ctx.input_dims[0];
+  const core::Dims& b = ctx.input_dims[1];
+  if (a.size() < 2 || b.size() < 2) return ctx.Unsupported("1-D MatMul operands");
+  if (a.back() != b[b.size() - 2]) {
+    return ctx.Error(absl::StrCat("A ", core::DimsToString(a), " and B ", core::DimsToString(b),
+                                  " disagree on K"));
+  }
+  core::Dims batch;
+  if (!core::BroadcastShapes(absl::MakeSpan(a).subspan(0, a.size() - 2),
+                             absl::MakeSpan(b).subspan(0, b.size() - 2), &batch)) {
+    return ctx.Error("batch dimensions of A and B do not broadcast");
+  }
+  batch.push_back(a[a.size() - 2]);
+  batch.push_back(b.back());
+  return std::vector<core::Dims>{batch};
+}
+
+absl::StatusOr<Lowering> LowerMatMul(const OpContext& ctx) {
+  if (ctx.constant(0) != nullptr) return ctx.Unsupported("a constant A operand");
+  kernels::MatMulParams p;
+  p.post_ops = ctx.node.fused;
+  Lowering l;
+  l.runtime_inputs = {0};
+  if (const core::Tensor* b = ctx.constant(1)) {
+    if (b->dims().size() != 2) return ctx.Unsupported("a constant B of rank other than 2");
+    if (b->dtype() != core::DataType::kFloat32) return ctx.Error("B must be float32");
+    p.weights = ctx.shared_constant(1);
+  } else {
+    l.runtime_inputs.push_back(1);
+  }
+  l.params = std::move(p);
+  return l;
+}
+
+}  // namespace q8::engine::ops

@@ -1,0 +1,36 @@
+// Declarations of the per-op shape and lowering functions that op_table.cc
+// lists. Internal to engine/ops.
+#pragma once
+
+#include "engine/ops/op_table.h"
+
+namespace q8::engine::ops {
+
+#define Q8_DECLARE_OP(Name)                                              \
+  absl::StatusOr<std::vector<core::Dims>> Infer##Name(const OpContext&); \
+  absl::StatusOr<Lowering> Lower##Name(const OpContext&)
+
+Q8_DECLARE_OP(Conv);
+Q8_DECLARE_OP(Gemm);
+Q8_DECLARE_OP(MatMul);
+Q8_DECLARE_OP(MaxPool);
+Q8_DECLARE_OP(AveragePool);
+Q8_DECLARE_OP(GlobalAveragePool);
+Q8_DECLARE_OP(Activation);  // Relu, Clip, Sigmoid
+Q8_DECLARE_OP(Binary);      // Add, Mul
+Q8_DECLARE_OP(Softmax);
+Q8_DECLARE_OP(BatchNormalization);
+Q8_DECLARE_OP(Flatten);
+Q8_DECLARE_OP(Reshape);
+Q8_DECLARE_OP(Transpose);
+Q8_DECLARE_OP(Concat);
+Q8_DECLARE_OP(Identity);  // Identity, Dropout
+
+#undef Q8_DECLARE_OP
+
+// Activation described by a Relu / Clip / Sigmoid node (Clip bounds from
+// attributes before opset 11, from constant inputs after). Used both to lower
+// standalone activations and by the fuse_activation pass.
+absl::StatusOr<kernels::Activation> ActivationOf(const OpContext& ctx);
+
+}  // namespace q8::engine::ops

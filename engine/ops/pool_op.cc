@@ -1,0 +1,84 @@
+// MaxPool, AveragePool and GlobalAveragePool on 4-D NCHW tensors.
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "engine/ops/op_impls.h"
+#include "engine/ops/spatial.h"
+
+namespace q8::engine::ops {
+namespace {
+
+absl::StatusOr<Window> PoolWindow(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(Require4D(ctx));
+  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, ctx.node.attrs.GetInts("kernel_shape", {}));
+  if (kernel.size() != 2) return ctx.Error("kernel_shape must have 2 entries");
+  if (ctx.node.outputs.size() > 1 && ctx.node.outputs[1] != kNoValue &&
+      !ctx.graph.Consumers(ctx.node.outputs[1]).empty()) {
+    return ctx.Unsupported("the Indices output of MaxPool");
+  }
+  Q8_ASSIGN_OR_RETURN(int64_t storage_order, ctx.node.attrs.GetInt("storage_order", 0));
+  if (storage_order != 0) return ctx.Unsupported("storage_order=1");
+  const core::Dims& x = ctx.input_dims[0];
+  return ResolveWindow(ctx, {x[2], x[3]}, kernel, /*allow_ceil_mode=*/true);
+}
+
+std::vector<core::Dims> PooledDims(const core::Dims& x, const Window& w) {
+  return {{x[0], x[1], w.output[0], w.output[1]}};
+}
+
+Lowering PoolLowering(const Window& w, kernels::PoolParams::Kind kind, bool count_include_pad) {
+  kernels::PoolParams p;
+  p.kind = kind;
+  p.kernel = w.kernel;
+  p.strides = w.strides;
+  p.dilations = w.dilations;
+  p.pads_begin = w.pads_begin;
+  p.pads_end = w.pads_end;
+  p.count_include_pad = count_include_pad;
+  Lowering l;
+  l.params = std::move(p);
+  l.runtime_inputs = {0};
+  return l;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<core::Dims>> InferMaxPool(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(Window w, PoolWindow(ctx));
+  return PooledDims(ctx.input_dims[0], w);
+}
+
+absl::StatusOr<Lowering> LowerMaxPool(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(Window w, PoolWindow(ctx));
+  return PoolLowering(w, kernels::PoolParams::Kind::kMax, false);
+}
+
+absl::StatusOr<std::vector<core::Dims>> InferAveragePool(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(Window w, PoolWindow(ctx));
+  return PooledDims(ctx.input_dims[0], w);
+}
+
+absl::StatusOr<Lowering> LowerAveragePool(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(Window w, PoolWindow(ctx));
+  if (w.dilations != std::vector<int64_t>{1, 1}) return ctx.Unsupported("dilated AveragePool");
+  Q8_ASSIGN_OR_RETURN(int64_t include_pad, ctx.node.attrs.GetInt("count_include_pad", 0));
+  return PoolLowering(w, kernels::PoolParams::Kind::kAverage, include_pad != 0);
+}
+
+absl::StatusOr<std::vector<core::Dims>> InferGlobalAveragePool(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(Require4D(ctx));
+  const core::Dims& x = ctx.input_dims[0];
+  return std::vector<core::Dims>{{x[0], x[1], 1, 1}};
+}
+
+absl::StatusOr<Lowering> LowerGlobalAveragePool(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(Require4D(ctx));
+  const core::Dims& x = ctx.input_dims[0];
+  Window w;
+  w.kernel = {x[2], x[3]};
+  w.strides = {1, 1};
+  w.dilations = {1, 1};
+  w.pads_begin = w.pads_end = {0, 0};
+  return PoolLowering(w, kernels::PoolParams::Kind::kAverage, false);
+}
+
+}  // namespace q8::engine::ops

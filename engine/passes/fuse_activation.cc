@@ -1,0 +1,47 @@
+// fuse_activation: Relu / Clip / Sigmoid following a Conv, Gemm, MatMul, Add or
+// Mul becomes a oneDNN post-op of that node, saving a pass over memory.
+// Preconditions: the producer's output feeds only the activation and is not a
+// graph output; Clip bounds are constants.
+#include "engine/ops/op_impls.h"
+#include "engine/passes/pass.h"
+
+namespace q8::engine {
+namespace {
+
+bool CanHostPostOps(const std::string& op) {
+  return op == "Conv" || op == "Gemm" || op == "MatMul" || op == "Add" || op == "Mul";
+}
+
+bool IsActivation(const std::string& op) { return op == "Relu" || op == "Clip" || op == "Sigmoid"; }
+
+class FuseActivationPass : public Pass {
+ public:
+  const char* name() const override { return "fuse_activation"; }
+
+  absl::StatusOr<int> Run(Graph& g, const PassContext& pctx) const override {
+    int changed = 0;
+    for (size_t ai = 0; ai < g.nodes().size(); ++ai) {
+      const Node& act = g.nodes()[ai];
+      if (act.removed || !IsActivation(act.op_type) || act.inputs.empty()) continue;
+      const ValueId x = act.inputs[0];
+      const int producer = x == kNoValue ? -1 : g.value(x).producer;
+      if (producer < 0) continue;
+      if (!CanHostPostOps(g.nodes()[producer].op_type)) continue;
+      if (g.IsGraphOutput(x) || g.Consumers(x).size() != 1) continue;
+      OpContext octx{g, act, pctx.opset, {}};
+      auto activation = ops::ActivationOf(octx);
+      if (!activation.ok()) continue;  // e.g. runtime Clip bounds: leave it standalone
+      g.nodes()[producer].fused.push_back(*activation);
+      g.ReplaceAllUses(act.outputs[0], x);
+      g.nodes()[ai].removed = true;
+      ++changed;
+    }
+    return changed;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> MakeFuseActivationPass() { return std::make_unique<FuseActivationPass>(); }
+
+}  // namespace q8::engine

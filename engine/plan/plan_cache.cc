@@ -1,0 +1,68 @@
+// Plan and workspace pooling.
+#include "engine/plan/plan_cache.h"
+
+#include "core/status_macros.h"
+
+namespace q8::engine {
+
+PlanCache::Lease::~Lease() {
+  if (ws_ != nullptr) cache_->Release(batch_, std::move(ws_));
+}
+
+absl::StatusOr<const kernels::Program*> PlanCache::GetProgram(int64_t batch) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(batch);
+    if (it != entries_.end()) return it->second.program.get();
+  }
+  absl::MutexLock build(&build_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(batch);
+    if (it != entries_.end()) return it->second.program.get();  // built while we waited
+  }
+  Q8_ASSIGN_OR_RETURN(kernels::ProgramSpec spec, PlanProgram(lowered_, batch));
+  Q8_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Program> program, kernels::Program::Create(std::move(spec), weights_));
+  absl::MutexLock lock(&mu_);
+  Entry& e = entries_[batch];
+  e.program = std::move(program);
+  return e.program.get();
+}
+
+absl::StatusOr<PlanCache::Lease> PlanCache::Acquire(int64_t batch) {
+  Q8_ASSIGN_OR_RETURN(const kernels::Program* program, GetProgram(batch));
+  {
+    absl::MutexLock lock(&mu_);
+    Entry& e = entries_[batch];
+    if (!e.idle.empty()) {
+      auto ws = std::move(e.idle.back());
+      e.idle.pop_back();
+      return Lease(this, program, std::move(ws), batch);
+    }
+  }
+  Q8_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Workspace> ws, program->NewWorkspace());
+  absl::MutexLock lock(&mu_);
+  ++entries_[batch].workspaces;
+  return Lease(this, program, std::move(ws), batch);
+}
+
+void PlanCache::Release(int64_t batch, std::unique_ptr<kernels::Workspace> ws) {
+  absl::MutexLock lock(&mu_);
+  entries_[batch].idle.push_back(std::move(ws));
+}
+
+int64_t PlanCache::arena_bytes() const {
+  absl::MutexLock lock(&mu_);
+  int64_t total = 0;
+  for (const auto& [batch, e] : entries_) total += e.workspaces * e.program->arena_bytes();
+  return total;
+}
+
+int64_t PlanCache::scratchpad_bytes() const {
+  absl::MutexLock lock(&mu_);
+  int64_t total = 0;
+  for (const auto& [batch, e] : entries_) total += e.workspaces * e.program->scratchpad_bytes();
+  return total;
+}
+
+}  // namespace q8::engine

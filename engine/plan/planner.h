@@ -1,0 +1,30 @@
+// Planner: optimized Graph + per-node Lowerings + a batch size -> the
+// kernels::ProgramSpec for that batch size. It decides each value's memory
+// layout (NHWC for conv-like sections, plain elsewhere, reorders only where
+// the two meet), turns Reshape/Flatten/Identity into aliases, writes graph
+// outputs straight into the caller's buffers when it can, and packs the
+// remaining buffers into one arena by liveness.
+#pragma once
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/graph/graph.h"
+#include "engine/ops/op_table.h"
+#include "kernels/program.h"
+
+namespace q8::engine {
+
+// Batch-independent lowering of every node, computed once per model.
+struct LoweredGraph {
+  const Graph* graph = nullptr;
+  int64_t opset = 13;
+  std::vector<const OpDef*> defs;       // per node
+  std::vector<Lowering> lowerings;      // per node
+};
+
+absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset);
+
+absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch);
+
+}  // namespace q8::engine

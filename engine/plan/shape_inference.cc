@@ -1,0 +1,54 @@
+// Walks nodes in topological order applying each op's shape function.
+#include "engine/plan/shape_inference.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/status_macros.h"
+
+namespace q8::engine {
+
+OpContext MakeOpContext(const Graph& graph, const Node& node, int64_t opset, const std::vector<core::Dims>& dims) {
+  OpContext ctx{graph, node, opset, {}};
+  for (ValueId in : node.inputs) ctx.input_dims.push_back(in == kNoValue ? core::Dims{} : dims[in]);
+  return ctx;
+}
+
+absl::StatusOr<std::vector<const OpDef*>> ResolveOps(const Graph& graph) {
+  std::vector<const OpDef*> defs;
+  for (const Node& n : graph.nodes()) {
+    const OpDef* def = FindOp(n.op_type);
+    if (def == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unsupported op '", n.op_type, "' (node '", n.name,
+                                                     "'); q8serve supports: ",
+                                                     absl::StrJoin(SupportedOps(), ", ")));
+    }
+    defs.push_back(def);
+  }
+  return defs;
+}
+
+absl::StatusOr<std::vector<core::Dims>> InferValueDims(const Graph& graph, int64_t opset, int64_t batch) {
+  std::vector<core::Dims> dims(graph.num_values());
+  for (ValueId v = 0; v < graph.num_values(); ++v) {
+    if (graph.value(v).constant) dims[v] = graph.value(v).constant->dims();
+  }
+  for (const GraphInput& in : graph.inputs()) dims[in.value] = core::WithBatch(in.dims, batch);
+  Q8_ASSIGN_OR_RETURN(std::vector<const OpDef*> defs, ResolveOps(graph));
+  for (size_t i = 0; i < graph.nodes().size(); ++i) {
+    const Node& n = graph.nodes()[i];
+    OpContext ctx = MakeOpContext(graph, n, opset, dims);
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      if (n.inputs[k] != kNoValue && graph.value(n.inputs[k]).dtype != core::DataType::kFloat32 &&
+          !graph.IsConstant(n.inputs[k])) {
+        return ctx.Unsupported("non-float runtime tensors");
+      }
+    }
+    Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> out, defs[i]->infer(ctx));
+    for (size_t k = 0; k < out.size() && k < n.outputs.size(); ++k) {
+      if (n.outputs[k] != kNoValue) dims[n.outputs[k]] = std::move(out[k]);
+    }
+  }
+  return dims;
+}
+
+}  // namespace q8::engine

@@ -1,0 +1,44 @@
+// Owns the BatchNorm kernel (inference, for the batch norms the engine could
+// not fold into a conv): y = scale * (x - mean) / sqrt(var + eps) + bias.
+// Uses the 2.6 flags use_global_stats | use_scale | use_shift, so scale and
+// shift stay two separate cached [C] tensors (no packed scale_shift copy).
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "kernels/internal/dnnl_kernel.h"
+#include "kernels/internal/dnnl_utils.h"
+#include "kernels/internal/weight_cache_impl.h"
+
+namespace q8::kernels::internal {
+
+KernelOr Create(const BatchNormParams& p, const KernelRequest& r) {
+  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  const ValueSpec& src = *r.inputs[0];
+  const ValueSpec& dst = *r.outputs[0];
+  if (src.dims.size() < 2) return Invalid(r, "input must be [N,C,...]");
+  if (src.dims != dst.dims || src.layout != dst.layout || src.dtype != dst.dtype) {
+    return Invalid(r, "input and output must have the same dims, layout and type");
+  }
+  const int64_t c = src.dims[1];
+  const ConstTensorPtr* stats[] = {&p.scale, &p.bias, &p.mean, &p.variance};
+  for (const ConstTensorPtr* t : stats) {
+    if (*t == nullptr || (*t)->dims() != core::Dims{c} || (*t)->dtype() != core::DataType::kFloat32) {
+      return Invalid(r, absl::StrCat("scale, bias, mean and variance must be f32 [", c, "]"));
+    }
+  }
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc md, DescOf(src));
+  const auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+                     dnnl::normalization_flags::use_shift;
+  dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md, p.epsilon, flags);
+  dnnl::batch_normalization_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
+
+  const dnnl::memory::desc c_md = PlainDesc({c}, dnnl::memory::data_type::f32);
+  ArgMap constants;
+  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_SCALE], r.weights.Get(p.scale, c_md, c_md));
+  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_SHIFT], r.weights.Get(p.bias, c_md, c_md));
+  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_MEAN], r.weights.Get(p.mean, c_md, c_md));
+  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_VARIANCE], r.weights.Get(p.variance, c_md, c_md));
+  return std::make_unique<Kernel>(dnnl::batch_normalization_forward(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, md}},
+                                  std::vector<Operand>{{DNNL_ARG_DST, md}}, std::move(constants));
+}
+
+}  // namespace q8::kernels::internal

@@ -1,0 +1,129 @@
+// Owns the oneDNN conversions every op file shares (see internal/dnnl_utils.h).
+#include "kernels/internal/dnnl_utils.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace q8::kernels::internal {
+
+using dt = dnnl::memory::data_type;
+
+const dnnl::engine& CpuEngine() {
+  static const dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
+}
+
+std::mutex& CreationMutex() {
+  static std::mutex* mu = new std::mutex;
+  return *mu;
+}
+
+absl::StatusOr<dt> ToDnnl(core::DataType dtype) {
+  switch (dtype) {
+    case core::DataType::kFloat32:
+      return dt::f32;
+    case core::DataType::kInt8:
+      return dt::s8;
+    case core::DataType::kUInt8:
+      return dt::u8;
+    case core::DataType::kInt32:
+      return dt::s32;
+    case core::DataType::kBFloat16:
+      return dt::bf16;
+    case core::DataType::kFloat16:
+      return dt::f16;
+    default:
+      return absl::UnimplementedError(
+          absl::StrCat("data type ", core::OipName(dtype), " is not supported by the oneDNN kernels"));
+  }
+}
+
+dnnl::memory::desc PlainDesc(const core::Dims& dims, dt type) {
+  dnnl::memory::dims d = dims.empty() ? dnnl::memory::dims{1} : dnnl::memory::dims(dims.begin(), dims.end());
+  dnnl::memory::dims strides(d.size(), 1);
+  for (int i = static_cast<int>(d.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * d[i + 1];
+  return dnnl::memory::desc(d, type, strides);
+}
+
+absl::StatusOr<dnnl::memory::desc> DescOf(const ValueSpec& value) {
+  auto type = ToDnnl(value.dtype);
+  if (!type.ok()) return type.status();
+  for (int64_t d : value.dims) {
+    if (d <= 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat("value dims must be static and positive, got ", core::DimsToString(value.dims)));
+  }
+  switch (value.layout) {
+    case Layout::kPlain:
+      return PlainDesc(value.dims, *type);
+    case Layout::kNhwc:
+      if (value.dims.size() != 4) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("NHWC layout needs a 4-D value, got ", core::DimsToString(value.dims)));
+      }
+      return dnnl::memory::desc(value.dims, *type, dnnl::memory::format_tag::acdb);
+  }
+  return absl::InvalidArgumentError("unknown layout");
+}
+
+bool SameBytesAsPlain(const ValueSpec& value) {
+  const core::Dims& d = value.dims;
+  return value.layout == Layout::kPlain || (d.size() == 4 && (d[1] == 1 || d[2] * d[3] == 1));
+}
+
+absl::StatusOr<dnnl::memory::dims> StridesOf(const dnnl::memory::desc& desc) {
+  const dnnl_memory_desc_t& c = desc.data;
+  if (c.format_kind != dnnl_blocked || c.format_desc.blocking.inner_nblks != 0) {
+    return absl::InvalidArgumentError("strides are only defined for non-blocked layouts");
+  }
+  return dnnl::memory::dims(c.format_desc.blocking.strides, c.format_desc.blocking.strides + c.ndims);
+}
+
+dnnl::algorithm EltwiseAlgorithm(const Activation& activation) {
+  switch (activation.kind) {
+    case Activation::Kind::kRelu:
+      return dnnl::algorithm::eltwise_relu;
+    case Activation::Kind::kClip:
+      return dnnl::algorithm::eltwise_clip;
+    case Activation::Kind::kSigmoid:
+      return dnnl::algorithm::eltwise_logistic;
+  }
+  return dnnl::algorithm::eltwise_relu;
+}
+
+dnnl::post_ops MakePostOps(absl::Span<const Activation> activations) {
+  dnnl::post_ops ops;
+  for (const Activation& a : activations) {
+    // alpha/beta: relu slope 0; clip bounds; unused by logistic.
+    const bool clip = a.kind == Activation::Kind::kClip;
+    ops.append_eltwise(1.0f, EltwiseAlgorithm(a), clip ? a.lo : 0.0f, clip ? a.hi : 0.0f);
+  }
+  return ops;
+}
+
+dnnl::primitive_attr MakeAttr(absl::Span<const Activation> post_ops) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (!post_ops.empty()) attr.set_post_ops(MakePostOps(post_ops));
+  return attr;
+}
+
+absl::Status ErrorToStatus(const dnnl::error& e, absl::string_view context) {
+  const std::string message = absl::StrCat(context, ": oneDNN: ", e.what());
+  switch (e.status) {
+    case dnnl_unimplemented:
+      return absl::UnimplementedError(absl::StrCat(message, " (no implementation on this CPU)"));
+    case dnnl_invalid_arguments:
+      return absl::InvalidArgumentError(message);
+    case dnnl_out_of_memory:
+      return absl::ResourceExhaustedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+std::string DescribeValue(const ValueSpec& value) {
+  return absl::StrCat(core::DimsToString(value.dims), " ", core::OipName(value.dtype),
+                      value.layout == Layout::kNhwc ? " nhwc" : "");
+}
+
+}  // namespace q8::kernels::internal

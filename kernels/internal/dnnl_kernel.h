@@ -1,0 +1,103 @@
+// The internal Kernel: one built step of a Program. Created once (expensive:
+// primitive descriptor, primitive, weight reorders through the WeightCache),
+// then bound once per Workspace (cheap: an argument map) and executed per Run
+// (only primitive::execute). dnnl-visible; never included by engine/.
+//
+// Thread safety: a Kernel is immutable after creation; Execute may run
+// concurrently with different argument maps (scratchpads are per Workspace).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "kernels/program.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace q8::kernels::internal {
+
+using ArgMap = std::unordered_map<int, dnnl::memory>;
+
+// A step's arguments bound to one Workspace. The C array is prebuilt so that
+// Execute allocates nothing (the C++ execute(stream, map) copies the map into
+// a fresh vector on every call); `memories` keeps the handles alive.
+struct BoundArgs {
+  ArgMap memories;
+  std::vector<dnnl_exec_arg_t> c_args;
+};
+
+// Everything a per-op Create overload needs besides its params.
+struct KernelRequest {
+  const StepSpec& step;
+  std::vector<const ValueSpec*> inputs;   // step.inputs resolved
+  std::vector<const ValueSpec*> outputs;  // step.outputs resolved
+  WeightCache::Impl& weights;
+};
+
+// How a kernel sees one of its step's values: the primitive argument it is
+// passed as, and the desc it is read/written under. The desc usually equals
+// DescOf(value) but may be another view of the same bytes (a permuted view
+// for Transpose, leading 1s or flattened batch dims for MatMul).
+struct Operand {
+  int arg = 0;
+  dnnl::memory::desc desc;
+};
+
+class Kernel {
+ public:
+  // `constants` are the pre-reordered weights/biases (owned by the cache).
+  Kernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd, std::vector<Operand> inputs,
+         std::vector<Operand> outputs, ArgMap constants = {});
+
+  const std::string& impl() const { return impl_; }
+  const dnnl::memory::desc& scratchpad_desc() const { return scratchpad_desc_; }
+  int64_t scratchpad_bytes() const { return static_cast<int64_t>(scratchpad_desc_.get_size()); }
+  const std::vector<Operand>& inputs() const { return inputs_; }
+  const std::vector<Operand>& outputs() const { return outputs_; }
+
+  // Argument map over memories built (by the Workspace) from inputs()/outputs()
+  // descs, plus the constants and the scratchpad (may be empty if none needed).
+  BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
+                 const dnnl::memory& scratchpad) const;
+  // Throws dnnl::error on failure (the caller converts it).
+  void Execute(dnnl::stream& stream, const BoundArgs& args) const;
+
+ private:
+  dnnl::primitive primitive_;
+  std::string impl_;
+  dnnl::memory::desc scratchpad_desc_;
+  std::vector<Operand> inputs_;
+  std::vector<Operand> outputs_;
+  ArgMap constants_;
+};
+
+// Per-op factories, one per KernelParams alternative (one .cc file each).
+// They may throw dnnl::error; CreateKernel converts it. Validation failures
+// are returned as INVALID_ARGUMENT naming the step.
+using KernelOr = absl::StatusOr<std::unique_ptr<Kernel>>;
+KernelOr Create(const ConvParams& p, const KernelRequest& r);
+KernelOr Create(const MatMulParams& p, const KernelRequest& r);
+KernelOr Create(const PoolParams& p, const KernelRequest& r);
+KernelOr Create(const EltwiseParams& p, const KernelRequest& r);
+KernelOr Create(const BinaryParams& p, const KernelRequest& r);
+KernelOr Create(const SoftmaxParams& p, const KernelRequest& r);
+KernelOr Create(const ConcatParams& p, const KernelRequest& r);
+KernelOr Create(const BatchNormParams& p, const KernelRequest& r);
+KernelOr Create(const ReorderParams& p, const KernelRequest& r);
+KernelOr Create(const TransposeParams& p, const KernelRequest& r);
+
+// Dispatches on step.params; never throws. Caller holds CreationMutex().
+KernelOr CreateKernel(const KernelRequest& request);
+
+// "step 'conv1' (Conv) inputs [..] outputs [..]": prefix for every message.
+std::string StepContext(const KernelRequest& request);
+// INVALID_ARGUMENT unless the step has exactly these many inputs/outputs.
+absl::Status ExpectArity(const KernelRequest& request, size_t inputs, size_t outputs);
+// INVALID_ARGUMENT "<context>: <what>".
+absl::Status Invalid(const KernelRequest& request, absl::string_view what);
+
+}  // namespace q8::kernels::internal

@@ -1,0 +1,55 @@
+// Owns the generic Kernel (primitive + operand descs + constants) and the
+// message helpers every op file uses.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "kernels/internal/dnnl_kernel.h"
+#include "kernels/internal/dnnl_utils.h"
+
+namespace q8::kernels::internal {
+
+Kernel::Kernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd, std::vector<Operand> inputs,
+               std::vector<Operand> outputs, ArgMap constants)
+    : primitive_(std::move(primitive)),
+      impl_(pd.impl_info_str()),
+      scratchpad_desc_(pd.scratchpad_desc()),
+      inputs_(std::move(inputs)),
+      outputs_(std::move(outputs)),
+      constants_(std::move(constants)) {}
+
+BoundArgs Kernel::Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
+                       const dnnl::memory& scratchpad) const {
+  BoundArgs bound;
+  bound.memories = constants_;
+  for (size_t i = 0; i < inputs_.size() && i < inputs.size(); ++i) bound.memories[inputs_[i].arg] = inputs[i];
+  for (size_t i = 0; i < outputs_.size() && i < outputs.size(); ++i) bound.memories[outputs_[i].arg] = outputs[i];
+  if (scratchpad_bytes() > 0) bound.memories[DNNL_ARG_SCRATCHPAD] = scratchpad;
+  for (const auto& [arg, memory] : bound.memories) bound.c_args.push_back({arg, memory.get()});
+  return bound;
+}
+
+void Kernel::Execute(dnnl::stream& stream, const BoundArgs& args) const {
+  dnnl::error::wrap_c_api(
+      dnnl_primitive_execute(primitive_.get(), stream.get(), static_cast<int>(args.c_args.size()), args.c_args.data()),
+      "could not execute a primitive");
+}
+
+std::string StepContext(const KernelRequest& request) {
+  auto describe = [](std::string* out, const ValueSpec* v) { out->append(DescribeValue(*v)); };
+  return absl::StrCat("step '", request.step.name, "' (", request.step.op, ") inputs {",
+                      absl::StrJoin(request.inputs, ", ", describe), "} outputs {",
+                      absl::StrJoin(request.outputs, ", ", describe), "}");
+}
+
+absl::Status Invalid(const KernelRequest& request, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(StepContext(request), ": ", what));
+}
+
+absl::Status ExpectArity(const KernelRequest& request, size_t inputs, size_t outputs) {
+  if (request.inputs.size() == inputs && request.outputs.size() == outputs) return absl::OkStatus();
+  return Invalid(request, absl::StrCat("expected ", inputs, " input(s) and ", outputs, " output(s), got ",
+                                       request.inputs.size(), " and ", request.outputs.size()));
+}
+
+}  // namespace q8::kernels::internal

@@ -1,0 +1,45 @@
+// Owns the Pool kernel: 2-D max / average pooling (global average is a
+// kernel the size of H, W). Always built as pooling_v2, the 2.6 primitive
+// that takes dilations; with dense windows it dispatches to the same
+// implementations as plain pooling. ceil_mode arrives as grown pads_end.
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "kernels/internal/dnnl_kernel.h"
+#include "kernels/internal/dnnl_utils.h"
+
+namespace q8::kernels::internal {
+
+KernelOr Create(const PoolParams& p, const KernelRequest& r) {
+  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  const ValueSpec& src = *r.inputs[0];
+  const ValueSpec& dst = *r.outputs[0];
+  if (src.dims.size() != 4) return Invalid(r, "input must be 4-D [N,C,H,W]");
+  auto pair = [](const std::vector<int64_t>& v, int64_t min) { return v.size() == 2 && v[0] >= min && v[1] >= min; };
+  if (!pair(p.kernel, 1) || !pair(p.strides, 1) || !pair(p.dilations, 1) || !pair(p.pads_begin, 0) ||
+      !pair(p.pads_end, 0)) {
+    return Invalid(r, "kernel/strides/dilations must be 2 values >= 1 and pads 2 values >= 0");
+  }
+  core::Dims expected{src.dims[0], src.dims[1], 0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t window = (p.kernel[i] - 1) * p.dilations[i] + 1;
+    expected[2 + i] = (src.dims[2 + i] + p.pads_begin[i] + p.pads_end[i] - window) / p.strides[i] + 1;
+  }
+  if (dst.dims != expected) return Invalid(r, absl::StrCat("output must be ", core::DimsToString(expected)));
+
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc src_md, DescOf(src));
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(dst));
+  dnnl::algorithm alg = dnnl::algorithm::pooling_max;
+  if (p.kind == PoolParams::Kind::kAverage) {
+    alg = p.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                              : dnnl::algorithm::pooling_avg_exclude_padding;
+  }
+  // forward_inference: max pooling needs no workspace of argmax indices.
+  const dnnl::memory::dims dilation{p.dilations[0] - 1, p.dilations[1] - 1};
+  dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_md, p.strides, p.kernel,
+                                      dilation, p.pads_begin, p.pads_end);
+  dnnl::pooling_v2_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
+  return std::make_unique<Kernel>(dnnl::pooling_v2_forward(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, src_md}},
+                                  std::vector<Operand>{{DNNL_ARG_DST, dst_md}});
+}
+
+}  // namespace q8::kernels::internal

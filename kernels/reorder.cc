@@ -1,0 +1,60 @@
+// Owns the data-movement kernels built on dnnl::reorder: Reorder (layout
+// change or copy between two ValueSpecs with the same dims, e.g. the
+// plain <-> NHWC conversions at graph boundaries) and Transpose (a reorder
+// whose source is the input described with permuted strides, so no separate
+// transpose code exists).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "kernels/internal/dnnl_kernel.h"
+#include "kernels/internal/dnnl_utils.h"
+
+namespace q8::kernels::internal {
+namespace {
+
+KernelOr MakeReorder(const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md) {
+  const dnnl::engine& engine = CpuEngine();
+  dnnl::reorder::primitive_desc pd(engine, src_md, engine, dst_md, MakeAttr());
+  return std::make_unique<Kernel>(dnnl::reorder(pd), pd, std::vector<Operand>{{DNNL_ARG_FROM, src_md}},
+                                  std::vector<Operand>{{DNNL_ARG_TO, dst_md}});
+}
+
+}  // namespace
+
+KernelOr Create(const ReorderParams&, const KernelRequest& r) {
+  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  if (r.inputs[0]->dims != r.outputs[0]->dims) return Invalid(r, "Reorder needs equal input and output dims");
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc src_md, DescOf(*r.inputs[0]));
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(*r.outputs[0]));
+  return MakeReorder(src_md, dst_md);
+}
+
+KernelOr Create(const TransposeParams& p, const KernelRequest& r) {
+  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  const ValueSpec& in = *r.inputs[0];
+  const ValueSpec& out = *r.outputs[0];
+  const size_t rank = in.dims.size();
+  std::vector<int64_t> sorted = p.perm;
+  std::sort(sorted.begin(), sorted.end());
+  bool is_permutation = sorted.size() == rank && rank > 0;
+  for (size_t i = 0; is_permutation && i < rank; ++i) is_permutation = sorted[i] == static_cast<int64_t>(i);
+  if (!is_permutation) {
+    return Invalid(r, absl::StrCat("perm ", core::DimsToString(p.perm), " is not a permutation of the input rank"));
+  }
+  core::Dims expected(rank);
+  for (size_t i = 0; i < rank; ++i) expected[i] = in.dims[p.perm[i]];
+  if (out.dims != expected) return Invalid(r, absl::StrCat("output must be ", core::DimsToString(expected)));
+
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc in_md, DescOf(in));
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::dims in_strides, StridesOf(in_md));
+  // Element out[i0..] lives at in offset sum_i idx_i * in_stride[perm[i]].
+  dnnl::memory::dims view_strides(rank);
+  for (size_t i = 0; i < rank; ++i) view_strides[i] = in_strides[p.perm[i]];
+  Q8_ASSIGN_OR_RETURN(auto dt, ToDnnl(in.dtype));
+  const dnnl::memory::desc view(expected, dt, view_strides);
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(out));
+  return MakeReorder(view, dst_md);
+}
+
+}  // namespace q8::kernels::internal

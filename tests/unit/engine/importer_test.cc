@@ -1,0 +1,130 @@
+// Bad models are rejected at import with INVALID_ARGUMENT and a message that
+// says what is wrong.
+#include <gtest/gtest.h>
+
+#include "engine/compiler.h"
+#include "engine/import/onnx_importer.h"
+#include "tests/testing/onnx_builder.h"
+#include "tests/unit/engine/test_util.h"
+
+namespace q8::engine {
+namespace {
+
+using q8::testing::OnnxBuilder;
+
+void ExpectInvalid(absl::string_view bytes, const std::string& fragment) {
+  auto model = Compile(bytes);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << model.status();
+  EXPECT_NE(model.status().message().find(fragment), std::string::npos) << model.status();
+}
+
+OnnxBuilder ReluModel() {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.Node("Relu", {"x"}, {"y"});
+  return b;
+}
+
+TEST(ImporterTest, AcceptsMinimalModel) {
+  auto model = Compile(ReluModel().Serialize());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->inputs()[0].dims, (core::Dims{-1, 4}));
+  EXPECT_EQ((*model)->outputs()[0].dims, (core::Dims{-1, 4}));
+}
+
+TEST(ImporterTest, RejectsNonOnnxBytes) {
+  ExpectInvalid("", "empty");
+  ExpectInvalid("this is certainly not a protobuf \xff\xff\xff", "ONNX");
+  ExpectInvalid(std::string(1000, '\0'), "ONNX");
+}
+
+TEST(ImporterTest, RejectsTruncatedModel) {
+  const std::string bytes = testing::ReadFile(testing::DataPath("fashion_cnn.onnx"));
+  ASSERT_GT(bytes.size(), 1000u);
+  auto model = Compile(absl::string_view(bytes).substr(0, bytes.size() / 2));
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << model.status();
+}
+
+TEST(ImporterTest, RejectsUnsupportedOpNamingIt) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.Node("Erf", {"x"}, {"y"}, "my_erf");
+  ExpectInvalid(b.Serialize(), "unsupported op 'Erf' (node 'my_erf')");
+}
+
+TEST(ImporterTest, RejectsForeignDomain) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.Node("FusedGemm", {"x"}, {"y"}).set_domain("com.microsoft");
+  ExpectInvalid(b.Serialize(), "com.microsoft.FusedGemm");
+}
+
+TEST(ImporterTest, RejectsUndefinedInput) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.Node("Add", {"x", "ghost"}, {"y"});
+  ExpectInvalid(b.Serialize(), "'ghost'");
+}
+
+TEST(ImporterTest, RejectsCycle) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.Node("Add", {"x", "z"}, {"y"});
+  b.Node("Relu", {"y"}, {"z"});
+  ExpectInvalid(b.Serialize(), "cycle");
+}
+
+TEST(ImporterTest, SortsNodesListedOutOfOrder) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("z");
+  b.Node("Relu", {"y"}, {"z"});
+  b.Node("Sigmoid", {"x"}, {"y"});
+  auto model = Compile(b.Serialize());
+  ASSERT_TRUE(model.ok()) << model.status();
+}
+
+TEST(ImporterTest, RejectsInitializerWithWrongByteCount) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.FloatInitializer("w", {4, 4}, std::vector<float>(15, 1.0f));
+  b.Node("MatMul", {"x", "w"}, {"y"});
+  ExpectInvalid(b.Serialize(), "'w' has shape [4,4]");
+}
+
+TEST(ImporterTest, RejectsExternalData) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.RandomInitializer("w", {4, 4});
+  b.model().mutable_graph()->mutable_initializer(0)->set_data_location(onnx::TensorProto::EXTERNAL);
+  b.Node("MatMul", {"x", "w"}, {"y"});
+  ExpectInvalid(b.Serialize(), "external");
+}
+
+TEST(ImporterTest, RejectsDynamicNonBatchDimension) {
+  OnnxBuilder b;
+  b.Input("x", {-1, -1}).Output("y");
+  b.Node("Relu", {"x"}, {"y"});
+  ExpectInvalid(b.Serialize(), "only the first (batch) dimension may be dynamic");
+}
+
+TEST(ImporterTest, RejectsNonFloatInput) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.model().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::INT64);
+  b.Node("Relu", {"x"}, {"y"});
+  ExpectInvalid(b.Serialize(), "float32");
+}
+
+TEST(ImporterTest, RejectsShapeMismatchAtCompile) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.RandomInitializer("w", {5, 3});
+  b.Node("MatMul", {"x", "w"}, {"y"}, "mm");
+  ExpectInvalid(b.Serialize(), "node 'mm' (MatMul)");
+}
+
+}  // namespace
+}  // namespace q8::engine

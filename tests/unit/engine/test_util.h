@@ -1,0 +1,51 @@
+// Helpers shared by the engine tests: loading test files and comparing
+// outputs with stated tolerances.
+#pragma once
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/npy.h"
+#include "engine/compiler.h"
+
+namespace q8::engine::testing {
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline std::string DataPath(const std::string& name) { return std::string(Q8_TEST_DATA_DIR) + "/" + name; }
+
+inline core::Tensor LoadNpy(const std::string& path) {
+  auto t = core::ReadNpyFile(path);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? std::move(*t) : core::Tensor();
+}
+
+// Rows [begin, begin+count) of a batch-major tensor as a view.
+inline core::TensorView Rows(const core::Tensor& t, int64_t begin, int64_t count) {
+  core::Dims dims = t.dims();
+  const int64_t row = t.num_elements() / dims[0];
+  dims[0] = count;
+  return {t.dtype(), dims, static_cast<const float*>(t.data()) + begin * row};
+}
+
+inline float MaxAbsDiff(absl::Span<const float> a, absl::Span<const float> b) {
+  float m = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return a.size() == b.size() ? m : std::numeric_limits<float>::infinity();
+}
+
+inline int ArgMax(const float* row, int n) {
+  int best = 0;
+  for (int i = 1; i < n; ++i) best = row[i] > row[best] ? i : best;
+  return best;
+}
+
+}  // namespace q8::engine::testing

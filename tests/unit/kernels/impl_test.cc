@@ -1,0 +1,61 @@
+// The hot-path check: every typical fp32 primitive must get an optimized
+// oneDNN implementation on this CPU, never a "ref" fallback. Impl strings are
+// printed so reports can quote them.
+#include <cstdio>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "tests/unit/kernels/test_util.h"
+
+namespace q8::kernels::testing {
+namespace {
+
+ConvParams MakeConv(int64_t ic, int64_t oc, int64_t k, int64_t groups) {
+  ConvParams p;
+  p.weights = Constant(RandomTensor({oc, ic / groups, k, k}, 1));
+  p.bias = Constant(RandomTensor({oc}, 2));
+  p.strides = p.dilations = {1, 1};
+  p.pads_begin = p.pads_end = {k / 2, k / 2};
+  p.groups = groups;
+  p.post_ops = {{Activation::Kind::kRelu}};
+  return p;
+}
+
+TEST(ImplTest, TypicalPrimitivesAreNotReference) {
+  SpecBuilder s;
+  const core::Dims x{1, 64, 28, 28};
+  const int in = s.Input(x);
+  const int xn = s.Arena(x, Layout::kNhwc), c3 = s.Arena(x, Layout::kNhwc),
+            c1 = s.Arena({1, 128, 28, 28}, Layout::kNhwc);
+  const int dw = s.Arena({1, 128, 28, 28}, Layout::kNhwc), pooled = s.Arena({1, 128, 14, 14}, Layout::kNhwc);
+  const int sum = s.Arena({1, 128, 14, 14}, Layout::kNhwc), act = s.Arena({1, 128, 14, 14}, Layout::kNhwc);
+  const int avg = s.Arena({1, 128, 1, 1}, Layout::kNhwc), flat = s.Alias(avg, {1, 128});
+  const int logits = s.Arena({1, 1000});
+  s.Step("Reorder", ReorderParams{}, {in}, {xn});
+  s.Step("Conv3x3", MakeConv(64, 64, 3, 1), {xn}, {c3});
+  s.Step("Conv1x1", MakeConv(64, 128, 1, 1), {c3}, {c1});
+  s.Step("DepthwiseConv", MakeConv(128, 128, 3, 128), {c1}, {dw});
+  PoolParams max{PoolParams::Kind::kMax, {2, 2}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, false};
+  s.Step("MaxPool", max, {dw}, {pooled});
+  s.Step("Add", BinaryParams{BinaryParams::Kind::kAdd, nullptr, {}}, {pooled, pooled}, {sum});
+  s.Step("Relu", EltwiseParams{{Activation::Kind::kRelu}}, {sum}, {act});
+  PoolParams gap{PoolParams::Kind::kAverage, {14, 14}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, false};
+  s.Step("GlobalAveragePool", gap, {act}, {avg});
+  MatMulParams fc;
+  fc.weights = Constant(RandomTensor({128, 1000}, 3));
+  fc.bias = Constant(RandomTensor({1000}, 4));
+  s.Step("MatMul", fc, {flat}, {logits});
+  s.Step("Softmax", SoftmaxParams{1}, {logits}, {s.Output({1, 1000})});
+
+  WeightCache cache;
+  auto program = Program::Create(s.Build(), cache);
+  ASSERT_TRUE(program.ok()) << program.status();
+  std::printf("isa %s, oneDNN %s\n", CpuIsa().c_str(), DnnlVersion().c_str());
+  for (const StepInfo& step : (*program)->steps()) {
+    std::printf("  %-18s %s\n", step.op.c_str(), step.impl.c_str());
+    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
+  }
+}
+
+}  // namespace
+}  // namespace q8::kernels::testing
