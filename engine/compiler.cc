@@ -7,7 +7,7 @@
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
 #include "engine/import/onnx_importer.h"
-#include "engine/onnx_model.h"
+#include "engine/model_builder.h"
 #include "engine/passes/pipeline.h"
 #include "engine/plan/shape_inference.h"
 #include "kernels/program.h"
@@ -15,8 +15,8 @@
 namespace q8::engine {
 namespace {
 
-// Bytes of the constant tensors the lowered kernels still reference (the
-// kernels keep their own reordered copies in addition).
+// Bytes of the constant tensors the lowered kernels reference (the kernels
+// keep their own reordered copies in addition, counted by the WeightCache).
 int64_t SourceWeightBytes(const LoweredGraph& lg) {
   std::set<const core::Tensor*> seen;
   int64_t bytes = 0;
@@ -29,6 +29,7 @@ int64_t SourceWeightBytes(const LoweredGraph& lg) {
           using P = std::decay_t<decltype(p)>;
           if constexpr (std::is_same_v<P, kernels::ConvParams> || std::is_same_v<P, kernels::MatMulParams>) {
             add(p.weights);
+            add(p.qweights.values);
             add(p.bias);
           } else if constexpr (std::is_same_v<P, kernels::BinaryParams>) {
             add(p.constant);
@@ -59,60 +60,80 @@ absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opse
   return infos;
 }
 
-}  // namespace
-
-absl::StatusOr<std::shared_ptr<const CompiledModel>> Compile(absl::string_view onnx_bytes,
-                                                             const CompileOptions& options) {
-  const absl::Time start = absl::Now();
-  if (options.max_batch_size < 1) return absl::InvalidArgumentError("max_batch_size must be >= 1");
-  Q8_ASSIGN_OR_RETURN(ImportedModel imported, ImportOnnx(onnx_bytes));
-  OnnxModel::Parts parts;
-  parts.graph = std::make_unique<Graph>(std::move(imported.graph));
-  parts.opset = imported.opset;
-  parts.max_batch_size = options.max_batch_size;
-  Graph& g = *parts.graph;
-  parts.report.onnx_nodes = g.num_live_nodes();
-
-  Q8_ASSIGN_OR_RETURN(parts.report.passes_applied,
-                      RunPassPipeline(g, PassContext{parts.opset}, options.disabled_passes));
-  parts.report.optimized_nodes = g.num_live_nodes();
-
-  for (const GraphInput& in : g.inputs()) {
-    parts.batchable &= !in.dims.empty() && in.dims[0] == core::kDynamicDim;
-    parts.inputs.push_back({g.value(in.value).name, core::DataType::kFloat32, in.dims});
-  }
-  if (!parts.batchable) {
-    // Fixed-shape model: the batch dimension, if any, is whatever the model says.
-    for (GraphInput& in : g.inputs()) in.dims = core::WithBatch(in.dims, 1);
-    for (TensorInfo& info : parts.inputs) info.dims = core::WithBatch(info.dims, 1);
-  }
-  Q8_ASSIGN_OR_RETURN(parts.outputs, OutputInfos(g, parts.opset, parts.batchable));
-  Q8_ASSIGN_OR_RETURN(LoweredGraph lowered, LowerGraph(g, parts.opset));
-  parts.source_weight_bytes = SourceWeightBytes(lowered);
-  parts.report.isa = kernels::CpuIsa();
-
-  auto model = std::make_shared<OnnxModel>(std::move(parts), std::move(lowered));
-  // Warm-up builds the plans and touches every buffer once, so the first
-  // real request does not pay for primitive creation or page faults.
-  std::vector<int64_t> sizes = options.warmup_batch_sizes;
-  if (!model->inputs().empty() && model->inputs()[0].dims.size() > 0 &&
-      model->inputs()[0].dims[0] != core::kDynamicDim) {
-    sizes = {model->inputs()[0].dims[0]};
-  }
+absl::Status WarmUp(const OnnxModel& model, const std::vector<int64_t>& sizes, int64_t max_batch) {
   for (int64_t batch : sizes) {
-    if (batch < 1 || batch > options.max_batch_size) continue;
+    if (batch < 1 || batch > max_batch) continue;
     std::vector<core::Tensor> zeros;
     std::vector<core::TensorView> views;
-    for (const TensorInfo& in : model->inputs()) {
+    for (const TensorInfo& in : model.inputs()) {
       zeros.emplace_back(in.dtype, core::WithBatch(in.dims, batch));
       views.push_back(zeros.back().view());
     }
-    auto warm = model->CompiledModel::Run(views);
+    auto warm = model.CompiledModel::Run(views);
     if (!warm.ok()) {
       return absl::Status(warm.status().code(),
                           absl::StrCat("warm-up at batch ", batch, " failed: ", warm.status().message()));
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedGraph> PrepareGraph(absl::string_view onnx_bytes, const CompileOptions& options) {
+  if (options.max_batch_size < 1) return absl::InvalidArgumentError("max_batch_size must be >= 1");
+  Q8_ASSIGN_OR_RETURN(ImportedModel imported, ImportOnnx(onnx_bytes));
+  auto graph = std::make_shared<Graph>(std::move(imported.graph));
+  PreparedGraph prepared;
+  prepared.opset = imported.opset;
+  prepared.report.onnx_nodes = graph->num_live_nodes();
+  Q8_ASSIGN_OR_RETURN(prepared.report.passes_applied,
+                      RunPassPipeline(*graph, PassContext{prepared.opset}, options.disabled_passes));
+  prepared.report.optimized_nodes = graph->num_live_nodes();
+  bool batchable = true;
+  for (const GraphInput& in : graph->inputs()) batchable &= !in.dims.empty() && in.dims[0] == core::kDynamicDim;
+  if (!batchable) {
+    // Fixed-shape model: the batch dimension, if any, is whatever the model says.
+    for (GraphInput& in : graph->inputs()) in.dims = core::WithBatch(in.dims, 1);
+  }
+  // Every op must be supported and every shape consistent before anything is built.
+  Q8_RETURN_IF_ERROR(InferValueDims(*graph, prepared.opset, 1).status());
+  prepared.graph = std::move(graph);
+  return prepared;
+}
+
+absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepared, const CompileOptions& options,
+                                                      std::shared_ptr<const QuantSpec> quant) {
+  const Graph& g = *prepared.graph;
+  OnnxModel::Parts parts;
+  parts.graph = prepared.graph;
+  parts.quant = quant;
+  parts.opset = prepared.opset;
+  parts.max_batch_size = options.max_batch_size;
+  parts.report = prepared.report;
+  for (const GraphInput& in : g.inputs()) {
+    parts.batchable &= !in.dims.empty() && in.dims[0] == core::kDynamicDim;
+    parts.inputs.push_back({g.value(in.value).name, core::DataType::kFloat32, in.dims});
+  }
+  Q8_ASSIGN_OR_RETURN(parts.outputs, OutputInfos(g, parts.opset, parts.batchable));
+  Q8_ASSIGN_OR_RETURN(LoweredGraph lowered, LowerGraph(g, parts.opset, quant.get()));
+  parts.source_weight_bytes = SourceWeightBytes(lowered);
+  parts.report.isa = kernels::CpuIsa();
+  auto model = std::make_shared<OnnxModel>(std::move(parts), std::move(lowered));
+  std::vector<int64_t> sizes = options.warmup_batch_sizes;
+  if (!model->inputs().empty() && !model->inputs()[0].dims.empty() &&
+      model->inputs()[0].dims[0] != core::kDynamicDim) {
+    sizes = {model->inputs()[0].dims[0]};
+  }
+  Q8_RETURN_IF_ERROR(WarmUp(*model, sizes, options.max_batch_size));
+  return model;
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledModel>> Compile(absl::string_view onnx_bytes,
+                                                             const CompileOptions& options) {
+  const absl::Time start = absl::Now();
+  Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, options));
+  Q8_ASSIGN_OR_RETURN(std::shared_ptr<OnnxModel> model, BuildModel(prepared, options));
   model->mutable_report().compile_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return std::shared_ptr<const CompiledModel>(std::move(model));
 }

@@ -8,13 +8,15 @@
 #include "engine/compiled_model.h"
 #include "engine/graph/graph.h"
 #include "engine/plan/plan_cache.h"
+#include "engine/quant/quant_spec.h"
 
 namespace q8::engine {
 
 class OnnxModel : public CompiledModel {
  public:
   struct Parts {
-    std::unique_ptr<Graph> graph;
+    std::shared_ptr<const Graph> graph;
+    std::shared_ptr<const QuantSpec> quant;  // null for fp32
     int64_t opset = 13;
     std::vector<TensorInfo> inputs, outputs;
     bool batchable = true;  // every input has a dynamic first dim
@@ -22,7 +24,7 @@ class OnnxModel : public CompiledModel {
     int64_t source_weight_bytes = 0;
     CompileReport report;
   };
-  // `lowered` must point into parts.graph.
+  // `lowered` must point into parts.graph (and parts.quant).
   OnnxModel(Parts parts, LoweredGraph lowered);
 
   const std::vector<TensorInfo>& inputs() const override { return parts_.inputs; }

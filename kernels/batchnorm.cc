@@ -14,6 +14,9 @@ KernelOr Create(const BatchNormParams& p, const KernelRequest& r) {
   Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
   const ValueSpec& src = *r.inputs[0];
   const ValueSpec& dst = *r.outputs[0];
+  if (src.dtype != core::DataType::kFloat32 || dst.dtype != core::DataType::kFloat32) {
+    return Invalid(r, "only f32 is supported (no int8 BatchNorm)");
+  }
   if (src.dims.size() < 2) return Invalid(r, "input must be [N,C,...]");
   if (src.dims != dst.dims || src.layout != dst.layout || src.dtype != dst.dtype) {
     return Invalid(r, "input and output must have the same dims, layout and type");

@@ -2,6 +2,13 @@
 // then fused activations. A constant in1 is copied once into WeightCache-owned
 // memory (so it counts as model weights) in in0's layout: a src1 whose layout
 // differs from src0 pushes oneDNN onto slower paths.
+//
+// int8: any mix of f32/u8/s8 inputs and output. oneDNN 2.6 binary scales
+// its sources (dst = c0*src0 op c1*src1, one scale per input), then post-ops,
+// then rounds and saturates into dst. With real = s*q and 1/s_out folded in
+// (when the post-ops commute with it): add c0 = s0/s_out, c1 = s1/s_out; mul
+// c0 = s0/s_out, c1 = s1. With a sigmoid post-op the sources stay real and the
+// last post-op carries 1/s_out (MakeQuantizedPostOps).
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
@@ -41,8 +48,28 @@ KernelOr Create(const BinaryParams& p, const KernelRequest& r) {
   } else {
     return Invalid(r, "a lower-rank input 1 must be plain");
   }
-  const auto alg = p.kind == BinaryParams::Kind::kAdd ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
-  dnnl::binary::primitive_desc pd(dnnl::binary::desc(alg, md0, md1, dst_md), MakeAttr(p.post_ops), CpuEngine());
+  const bool add = p.kind == BinaryParams::Kind::kAdd;
+  const auto alg = add ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
+  std::vector<const ValueSpec*> values{&in0, &out};
+  if (!constant) values.push_back(r.inputs[1]);
+  bool int8 = false;
+  for (const ValueSpec* v : values) {
+    if (v->dtype != core::DataType::kFloat32 && !IsInt8(v->dtype)) return Invalid(r, "types must be f32, u8 or s8");
+    if (IsInt8(v->dtype) && !ValidScale(v->scale)) return Invalid(r, "int8 scales must be finite and > 0");
+    int8 |= IsInt8(v->dtype);
+  }
+  dnnl::primitive_attr attr = MakeAttr();
+  if (int8) {
+    const QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(out));
+    const float s0 = RealScale(in0), s1 = constant ? 1.0f : RealScale(*r.inputs[1]);
+    const float c0 = s0 * post.output_factor, c1 = add ? s1 * post.output_factor : s1;
+    if (c0 != 1.0f) attr.set_scales(DNNL_ARG_SRC_0, 0, {c0});
+    if (c1 != 1.0f) attr.set_scales(DNNL_ARG_SRC_1, 0, {c1});
+    if (post.ops.len() > 0) attr.set_post_ops(post.ops);
+  } else if (!p.post_ops.empty()) {
+    attr.set_post_ops(MakePostOps(p.post_ops));
+  }
+  dnnl::binary::primitive_desc pd(dnnl::binary::desc(alg, md0, md1, dst_md), attr, CpuEngine());
 
   std::vector<Operand> inputs{{DNNL_ARG_SRC_0, md0}};
   ArgMap constants;

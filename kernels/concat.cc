@@ -1,5 +1,6 @@
 // Owns the Concat kernel: N inputs joined along one (normalised) axis into
-// the output's layout.
+// the output's layout. int8: every input and the output share one type and
+// one scale (a pure byte copy).
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
@@ -17,8 +18,12 @@ KernelOr Create(const ConcatParams& p, const KernelRequest& r) {
   expected[p.axis] = 0;
   std::vector<Operand> inputs;
   std::vector<dnnl::memory::desc> src_mds;
+  if (dst.dtype != core::DataType::kFloat32 && !IsInt8(dst.dtype)) return Invalid(r, "output must be f32, u8 or s8");
   for (size_t i = 0; i < r.inputs.size(); ++i) {
     const ValueSpec& v = *r.inputs[i];
+    if (v.dtype != dst.dtype || (IsInt8(v.dtype) && (!ValidScale(v.scale) || !SameScale(v.scale, dst.scale)))) {
+      return Invalid(r, absl::StrCat("input ", i, ": every input needs the output's type and (int8) scale"));
+    }
     core::Dims other = v.dims, first = r.inputs[0]->dims;
     if (static_cast<int>(other.size()) != rank) return Invalid(r, "inputs must have the output's rank");
     other[p.axis] = first[p.axis] = 0;

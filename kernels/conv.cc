@@ -1,8 +1,14 @@
 // Owns the Conv kernel: 2-D convolution (groups incl. depthwise, strides,
-// pads, dilations, bias, fused activations). src/dst use the layouts the
-// engine chose (NHWC for 4-D activations); weights are created as
-// format_tag::any and reordered once, through the WeightCache, into whatever
-// layout the selected implementation wants.
+// pads, dilations, bias, fused activations, fused residual sum), fp32 or
+// int8. src/dst use the layouts the engine chose (NHWC for 4-D activations);
+// weights are created as format_tag::any and reordered once, through the
+// WeightCache, into whatever layout the selected implementation wants
+// (int8: possibly with s8s8 compensation appended; never hand-packed).
+//
+// int8 (src u8/s8): acc = sum src_q * w_q (s32); bias enters the accumulator
+// domain as f32 b[oc] / (s_x * s_w[oc]); output scales per OC (mask 1<<1)
+// s_x * s_w[oc] / s_y, or s_x * s_w[oc] for an f32 dst; activations and the
+// residual sum as described by MakeQuantizedPostOps.
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
@@ -13,6 +19,7 @@ namespace q8::kernels::internal {
 namespace {
 
 using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
 
 absl::Status CheckPair(const KernelRequest& r, const std::vector<int64_t>& v, absl::string_view name, int64_t min) {
   if (v.size() != 2 || v[0] < min || v[1] < min) {
@@ -26,55 +33,140 @@ int64_t OutExtent(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64
   return (in + pb + pe - ((k - 1) * dilation + 1)) / stride + 1;
 }
 
+bool SameStorage(const ValueSpec& a, const ValueSpec& b) {
+  if (a.storage != b.storage) return false;
+  return a.storage == Storage::kArena ? a.offset == b.offset : a.slot == b.slot;
+}
+
+// The residual input of an accumulating conv: same dims, layout, storage and
+// element size as the output (oneDNN reads it from dst).
+absl::StatusOr<SumPostOp> ResidualSum(const KernelRequest& r, bool int8) {
+  const ValueSpec& res = *r.inputs[1];
+  const ValueSpec& dst = *r.outputs[0];
+  if (res.dims != dst.dims || res.layout != dst.layout || !SameStorage(res, dst)) {
+    return Invalid(r, "accumulate: input 1 must have the output's dims and layout and share its storage");
+  }
+  if (core::SizeOf(res.dtype) != core::SizeOf(dst.dtype) || IsInt8(res.dtype) != IsInt8(dst.dtype)) {
+    return Invalid(r, "accumulate: the residual and the output must both be f32 or both int8");
+  }
+  if (!int8 && res.dtype != core::DataType::kFloat32) return Invalid(r, "accumulate: fp32 conv needs an f32 residual");
+  SumPostOp sum;
+  if (IsInt8(res.dtype)) {
+    if (!ValidScale(res.scale)) return Invalid(r, "accumulate: residual scale must be finite and > 0");
+    sum.residual_scale = res.scale;
+    if (res.dtype != dst.dtype) {
+      Q8_ASSIGN_OR_RETURN(sum.data_type, ToDnnl(res.dtype));
+    }
+  }
+  return sum;
+}
+
 }  // namespace
 
 KernelOr Create(const ConvParams& p, const KernelRequest& r) {
-  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  Q8_RETURN_IF_ERROR(ExpectArity(r, p.accumulate ? 2 : 1, 1));
   const ValueSpec& src = *r.inputs[0];
   const ValueSpec& dst = *r.outputs[0];
-  if (p.weights == nullptr || p.weights->dims().size() != 4) return Invalid(r, "weights must be a 4-D tensor");
+  const bool int8 = IsInt8(src.dtype);
+  if (!int8 && src.dtype != core::DataType::kFloat32) return Invalid(r, "input must be f32, u8 or s8");
+  if (!int8 && dst.dtype != core::DataType::kFloat32) return Invalid(r, "an f32 conv must have an f32 output");
+  if (int8 && !IsInt8(dst.dtype) && dst.dtype != core::DataType::kFloat32) {
+    return Invalid(r, "an int8 conv's output must be u8, s8 or f32");
+  }
+  // Weights: the tensor, or (dropped by the engine) what the cache knows of its id.
+  const ConstTensorPtr& wt = int8 ? p.qweights.values : p.weights;
+  const core::DataType w_type = int8 ? core::DataType::kInt8 : core::DataType::kFloat32;
+  core::Dims w;
+  if (wt != nullptr) {
+    w = wt->dims();
+    if (wt->dtype() != w_type) return Invalid(r, int8 ? "qweights must be s8" : "weights must be f32");
+  } else if (auto known = p.weights_id != 0 ? r.weights.Lookup(p.weights_id) : std::nullopt; known.has_value()) {
+    w = known->dims;
+    if (known->dtype != w_type) return Invalid(r, "cached weights of this weights_id have another type");
+  } else {
+    return Invalid(r, int8 ? "qweights.values is null and weights_id has no cached copy"
+                           : "weights are null and weights_id has no cached copy");
+  }
+  if (w.size() != 4) return Invalid(r, "weights must be a 4-D tensor");
   if (src.dims.size() != 4) return Invalid(r, "input must be 4-D [N,C,H,W]");
   Q8_RETURN_IF_ERROR(CheckPair(r, p.strides, "strides", 1));
   Q8_RETURN_IF_ERROR(CheckPair(r, p.dilations, "dilations", 1));
   Q8_RETURN_IF_ERROR(CheckPair(r, p.pads_begin, "pads_begin", 0));
   Q8_RETURN_IF_ERROR(CheckPair(r, p.pads_end, "pads_end", 0));
-  const core::Dims& w = p.weights->dims();  // [OC, IC/g, KH, KW]
   const int64_t g = p.groups, oc = w[0], ic = src.dims[1];
   if (g < 1 || ic % g != 0 || oc % g != 0 || w[1] != ic / g) {
     return Invalid(r, absl::StrCat("weights ", core::DimsToString(w), " do not match ", ic, " input channels in ", g,
                                    " group(s)"));
   }
-  if (p.bias != nullptr && p.bias->dims() != core::Dims{oc}) {
-    return Invalid(r, absl::StrCat("bias ", core::DimsToString(p.bias->dims()), " must be [", oc, "]"));
+  if (p.bias != nullptr && (p.bias->dims() != core::Dims{oc} || p.bias->dtype() != core::DataType::kFloat32)) {
+    return Invalid(r, absl::StrCat("bias ", core::DimsToString(p.bias->dims()), " must be f32 [", oc, "]"));
   }
   const core::Dims expected{src.dims[0], oc,
                             OutExtent(src.dims[2], w[2], p.strides[0], p.dilations[0], p.pads_begin[0], p.pads_end[0]),
                             OutExtent(src.dims[3], w[3], p.strides[1], p.dilations[1], p.pads_begin[1], p.pads_end[1])};
   if (dst.dims != expected) return Invalid(r, absl::StrCat("output must be ", core::DimsToString(expected)));
+  if (int8) {
+    if (p.qweights.scales.size() != static_cast<size_t>(oc)) {
+      return Invalid(r, absl::StrCat("qweights.scales must have ", oc, " values"));
+    }
+    for (float s : p.qweights.scales) {
+      if (!ValidScale(s)) return Invalid(r, "qweights.scales must be finite and > 0");
+    }
+    if (!ValidScale(src.scale) || (IsInt8(dst.dtype) && !ValidScale(dst.scale))) {
+      return Invalid(r, "int8 input/output scales must be finite and > 0");
+    }
+  }
+  std::optional<SumPostOp> sum;
+  if (p.accumulate) {
+    Q8_ASSIGN_OR_RETURN(sum, ResidualSum(r, int8));
+  }
 
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc src_md, DescOf(src));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(dst));
-  Q8_ASSIGN_OR_RETURN(auto w_dt, ToDnnl(p.weights->dtype()));
+  const dt w_dt = int8 ? dt::s8 : dt::f32;
   // Grouped weights are [G, OC/G, IC/G, KH, KW]: the same bytes as ONNX's
   // [OC, IC/G, KH, KW], one more dim for oneDNN.
   const dnnl::memory::dims w_dims =
       g == 1 ? dnnl::memory::dims{oc, ic, w[2], w[3]} : dnnl::memory::dims{g, oc / g, ic / g, w[2], w[3]};
   const dnnl::memory::desc w_user(w_dims, w_dt, g == 1 ? tag::oihw : tag::goihw);
   const dnnl::memory::desc w_any(w_dims, w_dt, tag::any);
-  const dnnl::memory::desc bias_md =
-      p.bias != nullptr ? PlainDesc({oc}, dnnl::memory::data_type::f32) : dnnl::memory::desc();
+  const dnnl::memory::desc bias_md = p.bias != nullptr ? PlainDesc({oc}, dt::f32) : dnnl::memory::desc();
   // oneDNN counts dilation as the gap between taps (dense = 0).
   const dnnl::memory::dims dilation{p.dilations[0] - 1, p.dilations[1] - 1};
   dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
                                        w_any, bias_md, dst_md, p.strides, dilation, p.pads_begin, p.pads_end);
-  dnnl::convolution_forward::primitive_desc pd(desc, MakeAttr(p.post_ops), CpuEngine());
+  dnnl::primitive_attr attr = MakeAttr();
+  // Per-OC multiplier that takes the accumulator to real units (int8 only).
+  std::vector<float> acc_scale;
+  if (int8) {
+    const QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(dst), sum);
+    std::vector<float> oscale(oc);
+    acc_scale.resize(oc);
+    for (int64_t c = 0; c < oc; ++c) {
+      acc_scale[c] = src.scale * p.qweights.scales[c];
+      oscale[c] = acc_scale[c] * post.output_factor;
+    }
+    attr.set_output_scales(1 << 1, oscale);
+    if (post.ops.len() > 0) attr.set_post_ops(post.ops);
+  } else if (sum.has_value() || !p.post_ops.empty()) {
+    attr.set_post_ops(MakeQuantizedPostOps(p.post_ops, 1.0f, sum).ops);
+  }
+  dnnl::convolution_forward::primitive_desc pd(desc, attr, CpuEngine());
 
   ArgMap constants;
-  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS], r.weights.Get(p.weights, w_user, pd.weights_desc()));
+  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS],
+                      r.weights.Get({wt, p.weights_id, w_user, pd.weights_desc(), 0, {}}));
   if (p.bias != nullptr) {
-    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_BIAS], r.weights.Get(p.bias, bias_md, pd.bias_desc()));
+    std::vector<float> bias_scale;
+    for (float s : acc_scale) bias_scale.push_back(1.0f / s);
+    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_BIAS], r.weights.Get({p.bias, 0, bias_md, pd.bias_desc(), 1, bias_scale}));
   }
-  return std::make_unique<Kernel>(dnnl::convolution_forward(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, src_md}},
+  std::vector<Operand> inputs{{DNNL_ARG_SRC, src_md}};
+  if (p.accumulate) {
+    Q8_ASSIGN_OR_RETURN(dnnl::memory::desc res_md, DescOf(*r.inputs[1]));
+    inputs.push_back({kArgNone, res_md});  // read by the sum post-op from dst
+  }
+  return std::make_unique<Kernel>(dnnl::convolution_forward(pd), pd, std::move(inputs),
                                   std::vector<Operand>{{DNNL_ARG_DST, dst_md}}, std::move(constants));
 }
 

@@ -1,6 +1,9 @@
 // Owns the oneDNN conversions every op file shares (see internal/dnnl_utils.h).
 #include "kernels/internal/dnnl_utils.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace q8::kernels::internal {
@@ -98,6 +101,35 @@ dnnl::post_ops MakePostOps(absl::Span<const Activation> activations) {
     ops.append_eltwise(1.0f, EltwiseAlgorithm(a), clip ? a.lo : 0.0f, clip ? a.hi : 0.0f);
   }
   return ops;
+}
+
+bool IsInt8(core::DataType dtype) { return dtype == core::DataType::kUInt8 || dtype == core::DataType::kInt8; }
+
+float RealScale(const ValueSpec& value) { return IsInt8(value.dtype) ? value.scale : 1.0f; }
+
+bool ValidScale(float scale) { return std::isfinite(scale) && scale > 0.0f; }
+
+bool SameScale(float a, float b) { return std::fabs(a - b) <= 1e-6f * std::max(std::fabs(a), std::fabs(b)); }
+
+QuantizedPostOps MakeQuantizedPostOps(absl::Span<const Activation> activations, float dst_scale,
+                                      const std::optional<SumPostOp>& sum) {
+  bool homogeneous = true;
+  for (const Activation& a : activations) homogeneous &= a.kind != Activation::Kind::kSigmoid;
+  const float inv = 1.0f / dst_scale;
+  QuantizedPostOps out;
+  out.output_factor = homogeneous ? inv : 1.0f;
+  if (sum.has_value()) {
+    const float scale = sum->residual_scale * out.output_factor;
+    out.ops.append_sum(scale, sum->data_type);
+  }
+  for (size_t i = 0; i < activations.size(); ++i) {
+    const Activation& a = activations[i];
+    const bool clip = a.kind == Activation::Kind::kClip;
+    const float bound = homogeneous ? inv : 1.0f;
+    const float scale = !homogeneous && i + 1 == activations.size() ? inv : 1.0f;
+    out.ops.append_eltwise(scale, EltwiseAlgorithm(a), clip ? a.lo * bound : 0.0f, clip ? a.hi * bound : 0.0f);
+  }
+  return out;
 }
 
 dnnl::primitive_attr MakeAttr(absl::Span<const Activation> post_ops) {

@@ -22,16 +22,21 @@ BoundArgs Kernel::Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const d
                        const dnnl::memory& scratchpad) const {
   BoundArgs bound;
   bound.memories = constants_;
-  for (size_t i = 0; i < inputs_.size() && i < inputs.size(); ++i) bound.memories[inputs_[i].arg] = inputs[i];
+  for (size_t i = 0; i < inputs_.size() && i < inputs.size(); ++i) {
+    if (inputs_[i].arg != kArgNone) bound.memories[inputs_[i].arg] = inputs[i];
+  }
   for (size_t i = 0; i < outputs_.size() && i < outputs.size(); ++i) bound.memories[outputs_[i].arg] = outputs[i];
   if (scratchpad_bytes() > 0) bound.memories[DNNL_ARG_SCRATCHPAD] = scratchpad;
   for (const auto& [arg, memory] : bound.memories) bound.c_args.push_back({arg, memory.get()});
   return bound;
 }
 
-void Kernel::Execute(dnnl::stream& stream, const BoundArgs& args) const {
+void Kernel::Execute(dnnl::stream& stream, const BoundArgs& args) const { ExecuteC(primitive_, stream, args.c_args); }
+
+void Kernel::ExecuteC(const dnnl::primitive& primitive, dnnl::stream& stream,
+                      const std::vector<dnnl_exec_arg_t>& args) {
   dnnl::error::wrap_c_api(
-      dnnl_primitive_execute(primitive_.get(), stream.get(), static_cast<int>(args.c_args.size()), args.c_args.data()),
+      dnnl_primitive_execute(primitive.get(), stream.get(), static_cast<int>(args.size()), args.data()),
       "could not execute a primitive");
 }
 

@@ -25,25 +25,54 @@ struct Activation {
   float hi = 0.0f;  // kClip upper bound
 };
 
+// Weights quantized by the engine: symmetric s8, one scale per output
+// channel (real weight = scale[oc] * q). The kernel never re-quantizes.
+struct QuantizedWeights {
+  ConstTensorPtr values;      // s8, same dims as the float weights would have
+  std::vector<float> scales;  // one per output channel (OC for conv, N for matmul)
+};
+
+// How the int8 kernels learn about quantization: every int8 value carries
+// its scale in its ValueSpec (real = scale * q, zero point 0; u8 for
+// non-negative tensors, s8 otherwise), so a kernel derives its requantization
+// from its input and output specs. f32 values ignore the scale.
+
 // 2-D convolution, ONNX semantics. Input 0 is NCHW-logical [N,C,H,W].
+// fp32 when input 0 is f32 (uses `weights`); int8 when input 0 is u8/s8
+// (uses `qweights`; output may be u8, s8 or f32).
 struct ConvParams {
-  ConstTensorPtr weights;          // f32 [OC, IC/groups, KH, KW]
-  ConstTensorPtr bias;             // f32 [OC] or null
+  ConstTensorPtr weights;          // f32 [OC, IC/groups, KH, KW]; null for int8
+  QuantizedWeights qweights;       // int8 only
+  // Identifies the weights inside one model's WeightCache. Non-zero ids let
+  // the engine drop `weights`/`qweights.values` once a Program holds a
+  // reordered copy; later Programs then reorder from that copy.
+  uint64_t weights_id = 0;
+  ConstTensorPtr bias;             // f32 [OC] (real units) or null
   std::vector<int64_t> strides;    // {sh, sw}
   std::vector<int64_t> dilations;  // ONNX convention: 1 = dense
   std::vector<int64_t> pads_begin; // {top, left}
   std::vector<int64_t> pads_end;   // {bottom, right}
   int64_t groups = 1;
+  // Residual add fused as oneDNN's sum post-op: input 1 holds the tensor to
+  // add and shares the output's storage (the planner arranges it), so the
+  // conv accumulates into it. Applied before `post_ops`.
+  bool accumulate = false;
   std::vector<Activation> post_ops;
 };
 
 // Y = alpha * A x B + bias, then post-ops. A is input 0 ([..., M, K]).
 // B is `weights` ([K, N], already transposed by the engine) when constant,
 // otherwise input 1 ([..., K, N]). Leading dims broadcast as in ONNX MatMul.
+// int8 when input 0 is u8/s8 (static quantization, `qweights` [K, N] with
+// per-N scales). `dynamic`: input 0 stays f32 and is quantized per run from
+// its observed range (per-tensor), then multiplied with `qweights`; output f32.
 struct MatMulParams {
   ConstTensorPtr weights;  // f32 [K, N] or null (then B is input 1)
-  ConstTensorPtr bias;     // f32 [N] or null
+  QuantizedWeights qweights;
+  uint64_t weights_id = 0;  // see ConvParams::weights_id
+  ConstTensorPtr bias;     // f32 [N] (real units) or null
   float alpha = 1.0f;
+  bool dynamic = false;
   std::vector<Activation> post_ops;
 };
 
@@ -86,8 +115,9 @@ struct BatchNormParams {
   float epsilon = 1e-5f;
 };
 
-// Copies input 0 into output 0, converting layout (and dtype, where the
-// kernels support it). Also used for graph-boundary layout changes.
+// Copies input 0 into output 0, converting layout and data type: f32 -> int8
+// quantizes (q = round(x / out.scale), saturated), int8 -> f32 dequantizes
+// (x = in.scale * q), int8 -> int8 requantizes (scale in.scale / out.scale).
 struct ReorderParams {};
 
 // Output = input permuted: out.dims[i] = in.dims[perm[i]].

@@ -4,6 +4,12 @@
 // same bytes and gives brgemm one large GEMM. Runtime B (input 1) keeps its
 // batch dims; ONNX broadcasting maps onto oneDNN's size-1 batch dims after
 // left-padding the shorter operand with 1s. src/dst are plain (row-major).
+//
+// int8 (A u8/s8, static scales): constant B is `qweights` (s8 [K,N], per-N
+// scales, output-scale mask 1<<(ndims-1)); a runtime B must be s8 (one scale).
+// Output scales alpha*s_a*s_w[n]/s_y (f32 Y: without 1/s_y), bias in the
+// accumulator domain b[n]/(alpha*s_a*s_w[n]). `dynamic` lives in
+// matmul_dynamic.cc.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +21,8 @@
 namespace q8::kernels::internal {
 namespace {
 
+using dt = dnnl::memory::data_type;
+
 core::Dims PadTo(const core::Dims& dims, size_t rank) {
   core::Dims out(rank - dims.size(), 1);
   out.insert(out.end(), dims.begin(), dims.end());
@@ -24,7 +32,11 @@ core::Dims PadTo(const core::Dims& dims, size_t rank) {
 }  // namespace
 
 KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
-  const bool constant_b = p.weights != nullptr;
+  const bool int8 = !r.inputs.empty() && IsInt8(r.inputs[0]->dtype);
+  const bool quantized_b = int8 || p.dynamic;
+  // Constant B: its tensor, or only its weights_id once the engine dropped it.
+  const ConstTensorPtr& b_tensor = quantized_b ? p.qweights.values : p.weights;
+  const bool constant_b = b_tensor != nullptr || p.weights_id != 0;
   Q8_RETURN_IF_ERROR(ExpectArity(r, constant_b ? 1 : 2, 1));
   for (const auto* v : r.inputs) {
     if (v->layout != Layout::kPlain || v->dims.size() < 2)
@@ -33,8 +45,31 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   const ValueSpec& a = *r.inputs[0];
   const ValueSpec& y = *r.outputs[0];
   if (y.layout != Layout::kPlain) return Invalid(r, "MatMul output must be plain");
-  const core::Dims b_dims = constant_b ? p.weights->dims() : r.inputs[1]->dims;
+  if (!quantized_b && p.qweights.values != nullptr) return Invalid(r, "qweights need an int8 input or `dynamic`");
+  if (!int8 && a.dtype != core::DataType::kFloat32) return Invalid(r, "input 0 must be f32, u8 or s8");
+  core::Dims b_dims;
+  core::DataType b_type = core::DataType::kUndefined;
+  if (b_tensor != nullptr) {
+    b_dims = b_tensor->dims();
+    b_type = b_tensor->dtype();
+  } else if (constant_b) {
+    auto known = r.weights.Lookup(p.weights_id);
+    if (!known.has_value()) return Invalid(r, "constant weights are null and weights_id has no cached copy");
+    b_dims = known->dims;
+    b_type = known->dtype;
+  } else {
+    b_dims = r.inputs[1]->dims;
+    b_type = r.inputs[1]->dtype;
+  }
   if (constant_b && b_dims.size() != 2) return Invalid(r, "constant weights must be [K, N]");
+  if (quantized_b && b_type != core::DataType::kInt8) return Invalid(r, "int8 MatMul needs s8 weights");
+  if (!quantized_b && b_type != core::DataType::kFloat32) return Invalid(r, "an f32 MatMul needs f32 weights");
+  if (p.dynamic) {
+    if (!constant_b || a.dtype != core::DataType::kFloat32 || y.dtype != core::DataType::kFloat32) {
+      return Invalid(r, "dynamic MatMul needs an f32 input, constant qweights and an f32 output");
+    }
+    return CreateDynamicMatMul(p, r, b_dims);
+  }
   const size_t rank = std::max(a.dims.size(), b_dims.size());
   const core::Dims ad = PadTo(a.dims, rank), bd = PadTo(b_dims, rank);
   const int64_t m = ad[rank - 2], k = ad[rank - 1], n = bd[rank - 1];
@@ -47,41 +82,76 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   expected[rank - 2] = m;
   expected[rank - 1] = n;
   if (y.dims != expected) return Invalid(r, absl::StrCat("output must be ", core::DimsToString(expected)));
-  if (p.bias != nullptr && p.bias->dims() != core::Dims{n}) return Invalid(r, absl::StrCat("bias must be [", n, "]"));
+  if (p.bias != nullptr && (p.bias->dims() != core::Dims{n} || p.bias->dtype() != core::DataType::kFloat32)) {
+    return Invalid(r, absl::StrCat("bias must be f32 [", n, "]"));
+  }
   if (p.alpha == 0.0f) return absl::UnimplementedError(absl::StrCat(StepContext(r), ": alpha = 0"));
+  if (!int8 && y.dtype != core::DataType::kFloat32) return Invalid(r, "an f32 MatMul must have an f32 output");
+  if (int8) {
+    if (!IsInt8(y.dtype) && y.dtype != core::DataType::kFloat32) return Invalid(r, "output must be u8, s8 or f32");
+    if (!ValidScale(a.scale) || (IsInt8(y.dtype) && !ValidScale(y.scale))) {
+      return Invalid(r, "int8 input/output scales must be finite and > 0");
+    }
+    if (constant_b && p.qweights.scales.size() != static_cast<size_t>(n)) {
+      return Invalid(r, absl::StrCat("qweights.scales must have ", n, " values"));
+    }
+    for (float s : p.qweights.scales) {
+      if (!ValidScale(s)) return Invalid(r, "qweights.scales must be finite and > 0");
+    }
+    if (!constant_b && !ValidScale(r.inputs[1]->scale)) return Invalid(r, "input 1 scale must be finite and > 0");
+  }
 
   Q8_ASSIGN_OR_RETURN(auto a_dt, ToDnnl(a.dtype));
   Q8_ASSIGN_OR_RETURN(auto y_dt, ToDnnl(y.dtype));
-  Q8_ASSIGN_OR_RETURN(auto b_dt, ToDnnl(constant_b ? p.weights->dtype() : r.inputs[1]->dtype));
+  Q8_ASSIGN_OR_RETURN(auto b_dt, ToDnnl(b_type));
   dnnl::memory::desc a_md, b_md, y_md, bias_md;
   if (constant_b) {
     const int64_t rows = core::NumElements(a.dims) / k;
     a_md = PlainDesc({rows, k}, a_dt);
     y_md = PlainDesc({rows, n}, y_dt);
     b_md = dnnl::memory::desc({k, n}, b_dt, dnnl::memory::format_tag::any);
-    if (p.bias != nullptr) bias_md = PlainDesc({1, n}, dnnl::memory::data_type::f32);
+    if (p.bias != nullptr) bias_md = PlainDesc({1, n}, dt::f32);
   } else {
     a_md = PlainDesc(ad, a_dt);
     b_md = PlainDesc(bd, b_dt);
     y_md = PlainDesc(y.dims, y_dt);
-    if (p.bias != nullptr) bias_md = PlainDesc(PadTo({n}, rank), dnnl::memory::data_type::f32);
+    if (p.bias != nullptr) bias_md = PlainDesc(PadTo({n}, rank), dt::f32);
   }
-  dnnl::primitive_attr attr = MakeAttr(p.post_ops);
-  // 2.x applies the output scale after the bias: (A x B + bias) * alpha. The
-  // cached bias is therefore pre-divided by alpha.
-  if (p.alpha != 1.0f) attr.set_output_scales(0, {p.alpha});
+  // 2.x applies the output scale after the bias: (A x B + bias) * oscale. The
+  // cached bias is therefore divided by what multiplies the accumulator
+  // before the dst scale: alpha (f32), alpha * s_a * s_b[n] (int8).
+  dnnl::primitive_attr attr = MakeAttr();
+  const int y_ndims = static_cast<int>(y_md.dims().size());
+  int mask = 0;
+  std::vector<float> acc_scale{p.alpha};
+  if (int8 && constant_b) {
+    mask = 1 << (y_ndims - 1);
+    acc_scale.resize(n);
+    for (int64_t j = 0; j < n; ++j) acc_scale[j] = p.alpha * a.scale * p.qweights.scales[j];
+  } else if (int8) {
+    acc_scale[0] = p.alpha * a.scale * r.inputs[1]->scale;
+  }
+  const QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(y));
+  std::vector<float> oscale = acc_scale;
+  for (float& s : oscale) s *= post.output_factor;
+  if (mask != 0 || oscale[0] != 1.0f) attr.set_output_scales(mask, oscale);
+  if (post.ops.len() > 0) attr.set_post_ops(post.ops);
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, bias_md, y_md), attr, CpuEngine());
 
   ArgMap constants;
   std::vector<Operand> inputs{{DNNL_ARG_SRC, a_md}};
   if (constant_b) {
     Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS],
-                        r.weights.Get(p.weights, PlainDesc({k, n}, b_dt), pd.weights_desc()));
+                        r.weights.Get({b_tensor, p.weights_id, PlainDesc({k, n}, b_dt), pd.weights_desc(), 0, {}}));
   } else {
     inputs.push_back({DNNL_ARG_WEIGHTS, b_md});
   }
   if (p.bias != nullptr) {
-    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_BIAS], r.weights.Get(p.bias, bias_md, pd.bias_desc(), 1.0f / p.alpha));
+    std::vector<float> bias_scale;
+    for (float s : acc_scale) bias_scale.push_back(1.0f / s);
+    const int bias_mask = bias_scale.size() > 1 ? 1 << (bias_md.dims().size() - 1) : 0;
+    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_BIAS],
+                        r.weights.Get({p.bias, 0, bias_md, pd.bias_desc(), bias_mask, bias_scale}));
   }
   return std::make_unique<Kernel>(dnnl::matmul(pd), pd, std::move(inputs), std::vector<Operand>{{DNNL_ARG_DST, y_md}},
                                   std::move(constants));

@@ -2,6 +2,9 @@
 // kernel the size of H, W). Always built as pooling_v2, the 2.6 primitive
 // that takes dilations; with dense windows it dispatches to the same
 // implementations as plain pooling. ceil_mode arrives as grown pads_end.
+// int8 (u8/s8 -> same type, same scale; avg accumulates in s32 and rounds to
+// nearest-even) is only optimized in NHWC: other layouts run but get oneDNN's
+// reference kernel (visible in the impl string).
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
@@ -14,6 +17,12 @@ KernelOr Create(const PoolParams& p, const KernelRequest& r) {
   const ValueSpec& src = *r.inputs[0];
   const ValueSpec& dst = *r.outputs[0];
   if (src.dims.size() != 4) return Invalid(r, "input must be 4-D [N,C,H,W]");
+  if (src.dtype != dst.dtype || (src.dtype != core::DataType::kFloat32 && !IsInt8(src.dtype))) {
+    return Invalid(r, "input and output must both be f32, both u8 or both s8");
+  }
+  if (IsInt8(src.dtype) && (!ValidScale(src.scale) || !SameScale(src.scale, dst.scale))) {
+    return Invalid(r, "int8 pooling needs equal input and output scales");
+  }
   auto pair = [](const std::vector<int64_t>& v, int64_t min) { return v.size() == 2 && v[0] >= min && v[1] >= min; };
   if (!pair(p.kernel, 1) || !pair(p.strides, 1) || !pair(p.dilations, 1) || !pair(p.pads_begin, 0) ||
       !pair(p.pads_end, 0)) {

@@ -36,7 +36,8 @@ enum class Storage : uint8_t {
 };
 
 struct ValueSpec {
-  core::DataType dtype = core::DataType::kFloat32;
+  core::DataType dtype = core::DataType::kFloat32;  // f32, u8 or s8
+  float scale = 1.0f;  // u8/s8 only: real value = scale * q (zero point 0)
   core::Dims dims;  // static, logical (ONNX) order
   Layout layout = Layout::kPlain;
   Storage storage = Storage::kArena;
@@ -128,8 +129,11 @@ class WeightCache {
   WeightCache(const WeightCache&) = delete;
   WeightCache& operator=(const WeightCache&) = delete;
 
-  // Bytes held by reordered weights and biases (the model's resident weights).
+  // Bytes held by reordered weights and biases (the model's resident weights),
+  // including s8s8 compensation appended to int8 weights.
   int64_t bytes() const;
+  // The part of bytes() held in `dtype` (e.g. kInt8 weights vs kFloat32 biases).
+  int64_t bytes(core::DataType dtype) const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -2,7 +2,9 @@
 // change or copy between two ValueSpecs with the same dims, e.g. the
 // plain <-> NHWC conversions at graph boundaries) and Transpose (a reorder
 // whose source is the input described with permuted strides, so no separate
-// transpose code exists).
+// transpose code exists). Both convert between f32, u8 and s8 on the way:
+// dst = src * (s_in / s_out) with f32's scale taken as 1 (quantize,
+// dequantize, requantize), rounded to nearest-even and saturated.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -13,9 +15,19 @@
 namespace q8::kernels::internal {
 namespace {
 
-KernelOr MakeReorder(const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md) {
+absl::Status CheckTypes(const KernelRequest& r) {
+  for (const ValueSpec* v : {r.inputs[0], r.outputs[0]}) {
+    if (v->dtype != core::DataType::kFloat32 && !IsInt8(v->dtype)) return Invalid(r, "types must be f32, u8 or s8");
+    if (IsInt8(v->dtype) && !ValidScale(v->scale)) return Invalid(r, "int8 scales must be finite and > 0");
+  }
+  return absl::OkStatus();
+}
+
+KernelOr MakeReorder(const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md, float scale) {
   const dnnl::engine& engine = CpuEngine();
-  dnnl::reorder::primitive_desc pd(engine, src_md, engine, dst_md, MakeAttr());
+  dnnl::primitive_attr attr = MakeAttr();
+  if (scale != 1.0f) attr.set_output_scales(0, {scale});
+  dnnl::reorder::primitive_desc pd(engine, src_md, engine, dst_md, attr);
   return std::make_unique<Kernel>(dnnl::reorder(pd), pd, std::vector<Operand>{{DNNL_ARG_FROM, src_md}},
                                   std::vector<Operand>{{DNNL_ARG_TO, dst_md}});
 }
@@ -25,9 +37,10 @@ KernelOr MakeReorder(const dnnl::memory::desc& src_md, const dnnl::memory::desc&
 KernelOr Create(const ReorderParams&, const KernelRequest& r) {
   Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
   if (r.inputs[0]->dims != r.outputs[0]->dims) return Invalid(r, "Reorder needs equal input and output dims");
+  Q8_RETURN_IF_ERROR(CheckTypes(r));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc src_md, DescOf(*r.inputs[0]));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(*r.outputs[0]));
-  return MakeReorder(src_md, dst_md);
+  return MakeReorder(src_md, dst_md, RealScale(*r.inputs[0]) / RealScale(*r.outputs[0]));
 }
 
 KernelOr Create(const TransposeParams& p, const KernelRequest& r) {
@@ -46,6 +59,7 @@ KernelOr Create(const TransposeParams& p, const KernelRequest& r) {
   for (size_t i = 0; i < rank; ++i) expected[i] = in.dims[p.perm[i]];
   if (out.dims != expected) return Invalid(r, absl::StrCat("output must be ", core::DimsToString(expected)));
 
+  Q8_RETURN_IF_ERROR(CheckTypes(r));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc in_md, DescOf(in));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::dims in_strides, StridesOf(in_md));
   // Element out[i0..] lives at in offset sum_i idx_i * in_stride[perm[i]].
@@ -54,7 +68,7 @@ KernelOr Create(const TransposeParams& p, const KernelRequest& r) {
   Q8_ASSIGN_OR_RETURN(auto dt, ToDnnl(in.dtype));
   const dnnl::memory::desc view(expected, dt, view_strides);
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(out));
-  return MakeReorder(view, dst_md);
+  return MakeReorder(view, dst_md, RealScale(in) / RealScale(out));
 }
 
 }  // namespace q8::kernels::internal

@@ -11,6 +11,9 @@ KernelOr Create(const SoftmaxParams& p, const KernelRequest& r) {
   Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
   const ValueSpec& src = *r.inputs[0];
   const ValueSpec& dst = *r.outputs[0];
+  if (src.dtype != core::DataType::kFloat32 || dst.dtype != core::DataType::kFloat32) {
+    return Invalid(r, "only f32 is supported (no int8 Softmax)");
+  }
   if (src.dims != dst.dims) return Invalid(r, "input and output dims differ");
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc src_md, DescOf(src));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(dst));

@@ -7,17 +7,26 @@ Runtime is available on this machine and onnx 1.12 has no reference
 evaluator, hence this file.
 
 It covers only the operators that appear in our exports (Conv,
-BatchNormalization, Relu, Clip, MaxPool, AveragePool, GlobalAveragePool,
-Flatten, Reshape, Gemm, MatMul, Add/Sub/Mul/Div, Constant, Shape, Gather,
-Unsqueeze, Concat, Identity) with the attributes opset 13 gives them.
-Anything else raises NotImplementedError naming the op.  Computation is
-done in float64 for a precise reference; outputs are cast back to the
-graph's declared element type.
+BatchNormalization, Relu, Clip, Sigmoid, Softmax, MaxPool, AveragePool,
+GlobalAveragePool, Flatten, Reshape, Transpose, Gemm, MatMul,
+Add/Sub/Mul/Div, Constant, Shape, Gather, Unsqueeze, Concat, Identity, and
+QuantizeLinear/DequantizeLinear for q8serve's QDQ exports) with the
+attributes opset 13 gives them.  Anything else raises NotImplementedError
+naming the op.  Float computation is done in float64 for a precise
+reference (quantized tensors stay integer); outputs are cast back to the
+graph's declared element type.  --float32 computes in float32 instead: a
+second, equally valid rounding of the same model, which shows how much a
+quantized network's output moves when values near rounding boundaries of
+QuantizeLinear tip the other way.
 
 Library use:   onnx_numpy_ref.run(model_or_path, {"input": array}) -> dict
 Command line:  /usr/bin/python3 tools/onnx_numpy_ref.py MODEL.onnx IN.npy [GOLDEN.npy]
+                   [--out OUT.npy] [--float32] [--check]
+               (--out saves the first output, e.g. for a C++ test to compare;
+                --check first runs onnx.checker with full shape/type inference)
 """
 
+import argparse
 import sys
 
 import numpy as np
@@ -199,11 +208,54 @@ def op_unsqueeze(ins, a):
     return [x]
 
 
+def _per_axis(scale, x, axis):
+    """A 1-D per-axis parameter reshaped to broadcast along `axis` of x."""
+    scale = np.asarray(scale)
+    if scale.ndim == 0:
+        return scale
+    shape = [1] * x.ndim
+    shape[axis % x.ndim] = scale.size
+    return scale.reshape(shape)
+
+
+def op_quantize_linear(ins, a):
+    """saturate(round_half_to_even(x / scale) + zero_point); the zero
+    point's dtype (uint8 default, int8) sets the output type and range."""
+    x, scale = ins[0], ins[1]
+    zp = ins[2] if len(ins) > 2 and ins[2] is not None else np.zeros((), np.uint8)
+    axis = a.get("axis", 1)
+    q = np.rint(x / _per_axis(scale, x, axis)) + _per_axis(zp, x, axis).astype(x.dtype)
+    info = np.iinfo(zp.dtype)
+    return [np.clip(q, info.min, info.max).astype(zp.dtype)]
+
+
+def op_dequantize_linear(ins, a):
+    """(x - zero_point) * scale, per tensor or per `axis` slice."""
+    x, scale = ins[0], ins[1]
+    zp = ins[2] if len(ins) > 2 and ins[2] is not None else np.zeros((), x.dtype)
+    axis = a.get("axis", 1)
+    xf = x.astype(scale.dtype) - _per_axis(zp, x, axis).astype(scale.dtype)
+    return [xf * _per_axis(scale, x, axis)]
+
+
+def op_softmax(ins, a):
+    """Opset 13: softmax along one axis (default -1), no 2-D coercion."""
+    x = ins[0]
+    axis = a.get("axis", -1)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return [e / e.sum(axis=axis, keepdims=True)]
+
+
 OPS = {
     "Conv": op_conv,
     "BatchNormalization": op_batchnorm,
     "Relu": lambda i, a: [np.maximum(i[0], 0)],
     "Clip": op_clip,
+    "Sigmoid": lambda i, a: [1.0 / (1.0 + np.exp(-i[0]))],
+    "Softmax": op_softmax,
+    "Transpose": lambda i, a: [np.transpose(i[0], a.get("perm"))],
+    "QuantizeLinear": op_quantize_linear,
+    "DequantizeLinear": op_dequantize_linear,
     "MaxPool": lambda i, a: _pool(i, a, "max"),
     "AveragePool": lambda i, a: _pool(i, a, "avg"),
     "GlobalAveragePool": lambda i, a: [i[0].mean(axis=tuple(range(2, i[0].ndim)),
@@ -229,10 +281,13 @@ OPS = {
 # Graph execution
 # --------------------------------------------------------------------------
 
+_COMPUTE = np.float64  # see --float32
+
+
 def _as_compute(v):
-    """Floating tensors are computed in float64; integers stay as they are."""
+    """Floating tensors are computed in _COMPUTE; integers stay as they are."""
     v = np.asarray(v)
-    return v.astype(np.float64) if np.issubdtype(v.dtype, np.floating) else v
+    return v.astype(_COMPUTE) if np.issubdtype(v.dtype, np.floating) else v
 
 
 def _np_dtype(elem_type):
@@ -242,12 +297,15 @@ def _np_dtype(elem_type):
     return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[elem_type]
 
 
-def run(model, feeds):
+def run(model, feeds, compute_dtype=np.float64):
     """Execute an ONNX model (ModelProto or path) on a dict of numpy inputs.
 
     Nodes are assumed to be in topological order, as the ONNX spec requires.
+    Float tensors are computed in `compute_dtype` (float64 by default).
     Returns {output_name: numpy array} in the graph's declared output dtype.
     """
+    global _COMPUTE
+    _COMPUTE = compute_dtype
     if isinstance(model, str):
         model = onnx.load(model)
     g = model.graph
@@ -271,17 +329,26 @@ def run(model, feeds):
 
 
 def main(argv):
-    if len(argv) not in (3, 4):
-        print(__doc__)
-        return 2
-    model = onnx.load(argv[1])
-    x = np.load(argv[2])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model")
+    p.add_argument("inputs", help=".npy fed to the first graph input")
+    p.add_argument("golden", nargs="?", help=".npy to compare the first output with")
+    p.add_argument("--out", help="save the first output here (.npy)")
+    p.add_argument("--float32", action="store_true", help="compute in float32 instead of float64")
+    p.add_argument("--check", action="store_true", help="validate with onnx.checker (full_check) first")
+    args = p.parse_args(argv[1:])
+    model = onnx.load(args.model)
+    if args.check:
+        onnx.checker.check_model(model, full_check=True)
+    x = np.load(args.inputs)
     name = model.graph.input[0].name
-    out = run(model, {name: x})
+    out = run(model, {name: x}, np.float32 if args.float32 else np.float64)
     y = out[model.graph.output[0].name]
     print(f"output {y.shape} {y.dtype}, |max| {np.abs(y).max():.4g}")
-    if len(argv) == 4:
-        gold = np.load(argv[3])
+    if args.out:
+        np.save(args.out, y)
+    if args.golden:
+        gold = np.load(args.golden)
         print(f"max|diff| vs golden {np.abs(y - gold).max():.4g}, argmax agreement "
               f"{(y.argmax(1) == gold.argmax(1)).mean():.4f}")
     return 0

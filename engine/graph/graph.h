@@ -36,6 +36,9 @@ struct Node {
   Attributes attrs;
   // Activations fused into this node by the fuse_activation pass.
   std::vector<kernels::Activation> fused;
+  // Set by fuse_residual_add on a Conv: inputs[3] is added to the output
+  // (before `fused` activations), replacing a following Add node.
+  bool accumulate = false;
   bool removed = false;  // passes mark nodes removed; Compact() drops them
 
   // "node 'conv1' (Conv)", the form used in every message.

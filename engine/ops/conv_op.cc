@@ -64,9 +64,11 @@ absl::StatusOr<Lowering> LowerConv(const OpContext& ctx) {
   p.pads_end = g.window.pads_end;
   p.groups = g.groups;
   p.post_ops = ctx.node.fused;
+  p.accumulate = ctx.node.accumulate;
   Lowering l;
   l.params = std::move(p);
   l.runtime_inputs = {0};
+  if (ctx.node.accumulate) l.runtime_inputs.push_back(3);
   return l;
 }
 

@@ -26,6 +26,7 @@ class Pass {
 std::unique_ptr<Pass> MakeEliminateIdentityPass();
 std::unique_ptr<Pass> MakeFoldConstantsPass();
 std::unique_ptr<Pass> MakeFoldBatchNormPass();
+std::unique_ptr<Pass> MakeFuseResidualAddPass();
 std::unique_ptr<Pass> MakeFuseActivationPass();
 std::unique_ptr<Pass> MakeEliminateDeadNodesPass();
 

@@ -3,9 +3,11 @@
 //     initializers, which the later passes need to see as constants.
 //  2. eliminate_identity: Identity/Dropout would otherwise hide Conv->BN and
 //     Conv->Relu adjacency.
-//  3. fold_batchnorm before fuse_activation: the pattern is Conv->BN->Relu, and
+//  3. fold_batchnorm before the fusions: the pattern is Conv->BN->Relu, and
 //     Relu can only fuse once BN is gone.
-//  4. eliminate_dead_nodes last: folding leaves unused producers behind.
+//  4. fuse_residual_add before fuse_activation: in Conv->Add->Relu the sum must
+//     come first, and a Conv that already fused an activation cannot take it.
+//  5. eliminate_dead_nodes last: folding leaves unused producers behind.
 #include "engine/passes/pipeline.h"
 
 #include <algorithm>
@@ -22,6 +24,7 @@ std::vector<std::unique_ptr<Pass>> AllPasses() {
   passes.push_back(MakeFoldConstantsPass());
   passes.push_back(MakeEliminateIdentityPass());
   passes.push_back(MakeFoldBatchNormPass());
+  passes.push_back(MakeFuseResidualAddPass());
   passes.push_back(MakeFuseActivationPass());
   passes.push_back(MakeEliminateDeadNodesPass());
   return passes;

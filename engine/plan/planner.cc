@@ -1,8 +1,21 @@
-// Layout assignment, aliasing and arena packing (see planner.h).
+// Layout and precision assignment, aliasing, in-place accumulation and arena
+// packing (see planner.h).
+//
+// Precision rules, applied node by node in topological order:
+//  - an int8 layer (QuantSpec::layers) reads its input as int8 with the
+//    input value's scale, and writes int8 when its output is quantized and
+//    some consumer can read int8; otherwise it writes f32 directly;
+//  - transparent ops (pooling, Relu, Concat, aliases) stay in whatever
+//    precision their input arrives in;
+//  - every other op reads f32.
+// A value needed in another layout or precision gets one Reorder step,
+// shared by all consumers that need that form.
 #include "engine/plan/planner.h"
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -11,6 +24,7 @@
 namespace q8::engine {
 namespace {
 
+using core::DataType;
 using kernels::Layout;
 constexpr int64_t kAlign = 64;
 
@@ -20,11 +34,14 @@ struct Buffer {
   kernels::Storage storage = kernels::Storage::kArena;
   int slot = 0;
   int64_t offset = 0;
+  std::vector<ValueId> graph_values;  // graph values whose bytes live here
 };
 
 struct PlanValue {
   core::Dims dims;
   Layout layout = Layout::kPlain;
+  DataType dtype = DataType::kFloat32;
+  float scale = 1.0f;
   int buffer = -1;
   std::string name;
 };
@@ -32,18 +49,29 @@ struct PlanValue {
 // Plain and NHWC are the same bytes when there is nothing to interleave.
 bool SameBytes(const core::Dims& d) { return d.size() != 4 || d[1] == 1 || d[2] * d[3] == 1; }
 
+bool IsTransparent(const std::string& op) {
+  return op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "Relu" || op == "Concat";
+}
+
+struct Form {
+  Layout layout;
+  DataType dtype;
+  float scale;
+};
+
 class Planner {
  public:
   Planner(const LoweredGraph& lg, std::vector<core::Dims> dims) : lg_(lg), g_(*lg.graph), dims_(std::move(dims)) {}
 
   absl::StatusOr<kernels::ProgramSpec> Build() {
+    AnalyseConsumers();
     current_.assign(g_.num_values(), -1);
     for (size_t i = 0; i < g_.inputs().size(); ++i) {
       const ValueId v = g_.inputs()[i].value;
-      const int b = NewBuffer(dims_[v]);
+      const int b = NewBuffer(dims_[v], DataType::kFloat32);
       buffers_[b].storage = kernels::Storage::kInput;
       buffers_[b].slot = static_cast<int>(i);
-      current_[v] = NewValue(dims_[v], Layout::kPlain, b, g_.value(v).name);
+      current_[v] = NewValue(v, {Layout::kPlain, DataType::kFloat32, 1.0f}, b, g_.value(v).name);
     }
     for (size_t i = 0; i < g_.nodes().size(); ++i) Q8_RETURN_IF_ERROR(PlanNode(static_cast<int>(i)));
     Q8_RETURN_IF_ERROR(BindOutputs());
@@ -52,12 +80,50 @@ class Planner {
   }
 
  private:
-  int NewBuffer(const core::Dims& dims) {
-    buffers_.push_back({core::NumElements(dims) * 4, -1, -1});
+  // Per graph value: its last consumer node and whether any consumer reads int8.
+  void AnalyseConsumers() {
+    last_consumer_.assign(g_.num_values(), -1);
+    int8_reader_.assign(g_.num_values(), false);
+    for (size_t i = 0; i < g_.nodes().size(); ++i) {
+      const Node& n = g_.nodes()[i];
+      const bool reads_int8 = IsInt8Layer(static_cast<int>(i)) || IsTransparent(n.op_type) ||
+                              lg_.lowerings[i].kind == Lowering::Kind::kAlias;
+      for (ValueId in : n.inputs) {
+        if (in == kNoValue) continue;
+        last_consumer_[in] = static_cast<int>(i);
+        if (reads_int8) int8_reader_[in] = true;
+      }
+    }
+    for (const GraphOutput& o : g_.outputs()) last_consumer_[o.value] = static_cast<int>(g_.nodes().size());
+  }
+
+  bool IsInt8Layer(int node) const {
+    if (lg_.quant == nullptr) return false;
+    auto it = lg_.quant->layers.find(node);
+    return it != lg_.quant->layers.end() && !it->second.dynamic;
+  }
+  const ValueQuant* QuantOf(ValueId v) const {
+    if (lg_.quant == nullptr) return nullptr;
+    auto it = lg_.quant->values.find(v);
+    return it == lg_.quant->values.end() ? nullptr : &it->second;
+  }
+
+  int NewBuffer(const core::Dims& dims, DataType dtype) {
+    buffers_.push_back({core::NumElements(dims) * core::SizeOf(dtype)});
     return static_cast<int>(buffers_.size() - 1);
   }
-  int NewValue(core::Dims dims, Layout layout, int buffer, std::string name) {
-    values_.push_back({std::move(dims), layout, buffer, std::move(name)});
+  int NewValue(ValueId graph_value, Form form, int buffer, std::string name) {
+    values_.push_back({dims_[graph_value], form.layout, form.dtype, form.scale, buffer, std::move(name)});
+    if (graph_value != kNoValue) buffers_[buffer].graph_values.push_back(graph_value);
+    return static_cast<int>(values_.size() - 1);
+  }
+  int NewView(int of, core::Dims dims, Form form) {
+    PlanValue v = values_[of];
+    v.dims = std::move(dims);
+    v.layout = form.layout;
+    v.dtype = form.dtype;
+    v.scale = form.scale;
+    values_.push_back(std::move(v));
     return static_cast<int>(values_.size() - 1);
   }
   void Touch(int value, int step) {
@@ -65,30 +131,48 @@ class Planner {
     if (b.first < 0) b.first = step;
     b.last = std::max(b.last, step);
   }
-  int AddStep(kernels::StepSpec step) {
+  void AddStep(kernels::StepSpec step) {
     const int index = static_cast<int>(steps_.size());
     for (int in : step.inputs) Touch(in, index);
     for (int out : step.outputs) Touch(out, index);
     steps_.push_back(std::move(step));
-    return index;
   }
+  Form FormOf(int value) const { return {values_[value].layout, values_[value].dtype, values_[value].scale}; }
 
-  // The plan value holding graph value `v` in `layout`, adding a reorder (once) if needed.
-  int InLayout(ValueId v, Layout layout) {
+  // The plan value holding graph value `v` in `want`, adding a Reorder (once) if needed.
+  int InForm(ValueId v, Form want) {
     const int cur = current_[v];
-    if (values_[cur].layout == layout) return cur;
-    auto key = std::make_pair(v, layout);
+    const PlanValue& c = values_[cur];
+    if (c.layout == want.layout && c.dtype == want.dtype && (c.dtype == DataType::kFloat32 || c.scale == want.scale)) {
+      return cur;
+    }
+    auto key = std::make_tuple(v, want.layout, want.dtype, want.scale);
     if (auto it = converted_.find(key); it != converted_.end()) return it->second;
     int out;
-    if (SameBytes(values_[cur].dims)) {
-      out = NewValue(values_[cur].dims, layout, values_[cur].buffer, values_[cur].name);
+    if (c.dtype == want.dtype && c.scale == want.scale && SameBytes(c.dims)) {
+      out = NewView(cur, c.dims, want);
     } else {
-      out = NewValue(values_[cur].dims, layout, NewBuffer(values_[cur].dims),
-                     absl::StrCat(values_[cur].name, layout == Layout::kNhwc ? ":nhwc" : ":plain"));
-      AddStep({values_[out].name, "Reorder", kernels::ReorderParams{}, {cur}, {out}});
+      const std::string name = absl::StrCat(c.name, ":", want.layout == Layout::kNhwc ? "nhwc" : "plain", ":",
+                                            core::OipName(want.dtype));
+      out = NewValue(v, want, NewBuffer(c.dims, want.dtype), name);
+      AddStep({name, "Reorder", kernels::ReorderParams{}, {cur}, {out}});
     }
     converted_[key] = out;
     return out;
+  }
+
+  // True when the output may overwrite `residual`'s bytes: nothing reads
+  // them after this node, the node's main input is elsewhere (y = Conv(r) + r
+  // would read what it writes) and they are not the caller's.
+  bool CanAccumulateInPlace(int node, int input_value, int residual_value, const Form& out) const {
+    const PlanValue& r = values_[residual_value];
+    const Buffer& b = buffers_[r.buffer];
+    if (b.storage != kernels::Storage::kArena || values_[input_value].buffer == r.buffer) return false;
+    if (r.layout != out.layout || core::SizeOf(r.dtype) != core::SizeOf(out.dtype)) return false;
+    for (ValueId gv : b.graph_values) {
+      if (last_consumer_[gv] > node || g_.IsGraphOutput(gv)) return false;
+    }
+    return true;
   }
 
   absl::Status PlanNode(int index) {
@@ -103,42 +187,83 @@ class Planner {
                                                        "' is a constant where a runtime tensor is needed"));
       }
     }
-    auto wanted = [&](ValueId v, size_t pos) {
+    auto layout_for = [&](ValueId v, size_t pos) {
       if (policy == LayoutPolicy::kPlain) return Layout::kPlain;
       if (policy == LayoutPolicy::kChannelsLast) return dims_[v].size() == 4 ? Layout::kNhwc : Layout::kPlain;
-      // kFollowInput: operand 0 keeps its layout; others match it where rank allows.
       const Layout first = values_[current_[ins[0]]].layout;
       if (pos == 0) return first;
       return dims_[v].size() == 4 ? first : Layout::kPlain;
     };
-    std::vector<int> in_values;
-    for (size_t pos = 0; pos < ins.size(); ++pos) in_values.push_back(InLayout(ins[pos], wanted(ins[pos], pos)));
+
     const ValueId out_v = n.outputs[0];
+    const ValueQuant* out_q = QuantOf(out_v);
+    const bool int8_layer = IsInt8Layer(index) && QuantOf(ins[0]) != nullptr;
+    const PlanValue& first_in = values_[current_[ins[0]]];
+    const bool int8_passthrough = (IsTransparent(n.op_type) || l.kind == Lowering::Kind::kAlias) &&
+                                  first_in.dtype != DataType::kFloat32;
+
+    // Input precision.
+    std::vector<int> in_values;
+    for (size_t pos = 0; pos < ins.size(); ++pos) {
+      Form want{layout_for(ins[pos], pos), DataType::kFloat32, 1.0f};
+      if (int8_layer) {
+        if (const ValueQuant* q = QuantOf(ins[pos])) want = {want.layout, q->dtype, q->scale};
+      } else if (int8_passthrough) {
+        want = {want.layout, first_in.dtype, first_in.scale};
+      }
+      in_values.push_back(InForm(ins[pos], want));
+    }
+
+    // Output form.
     const core::Dims& out_dims = dims_[out_v];
-    Layout out_layout = Layout::kPlain;
-    if (policy == LayoutPolicy::kChannelsLast && out_dims.size() == 4) out_layout = Layout::kNhwc;
-    if (policy == LayoutPolicy::kFollowInput && out_dims.size() == 4) out_layout = values_[in_values[0]].layout;
+    Form out{Layout::kPlain, DataType::kFloat32, 1.0f};
+    if (policy == LayoutPolicy::kChannelsLast && out_dims.size() == 4) out.layout = Layout::kNhwc;
+    if (policy == LayoutPolicy::kFollowInput && out_dims.size() == 4) out.layout = values_[in_values[0]].layout;
+    if (int8_passthrough) {
+      out.dtype = first_in.dtype;
+      out.scale = first_in.scale;
+    } else if (int8_layer && out_q != nullptr && int8_reader_[out_v] && !g_.IsGraphOutput(out_v)) {
+      out.dtype = out_q->dtype;
+      out.scale = out_q->scale;
+    }
 
     if (l.kind == Lowering::Kind::kAlias) {
-      const PlanValue& src = values_[in_values[0]];
-      current_[out_v] = NewValue(out_dims, src.layout, src.buffer, g_.value(out_v).name);
-      Touch(in_values[0], static_cast<int>(steps_.size()) - 1);
+      const int src = in_values[0];
+      current_[out_v] = NewValue(out_v, FormOf(src), values_[src].buffer, g_.value(out_v).name);
       return absl::OkStatus();
     }
     // A lower-rank broadcast operand is viewed with leading 1s (same bytes).
     if (std::holds_alternative<kernels::BinaryParams>(l.params) && in_values.size() == 2 &&
         values_[in_values[1]].dims.size() < out_dims.size()) {
-      const PlanValue& b = values_[in_values[1]];
-      in_values[1] = NewValue(core::PadLeft(b.dims, out_dims.size()), Layout::kPlain, b.buffer, b.name);
+      const int b = in_values[1];
+      in_values[1] = NewView(b, core::PadLeft(values_[b].dims, out_dims.size()), FormOf(b));
     }
-    current_[out_v] = NewValue(out_dims, out_layout, NewBuffer(out_dims), g_.value(out_v).name);
+    int out_buffer;
+    const auto* conv = std::get_if<kernels::ConvParams>(&l.params);
+    if (conv != nullptr && conv->accumulate) {
+      // The conv adds into the residual's bytes; copy the residual first
+      // when those bytes are still needed elsewhere.
+      if (!CanAccumulateInPlace(index, in_values[0], in_values[1], out)) {
+        in_values[1] = InForm(ins[1], out);
+        if (!CanAccumulateInPlace(index, in_values[0], in_values[1], out)) {
+          const int copy = NewValue(ins[1], out, NewBuffer(out_dims, out.dtype),
+                                    absl::StrCat(values_[in_values[1]].name, ":acc"));
+          AddStep({values_[copy].name, "Reorder", kernels::ReorderParams{}, {in_values[1]}, {copy}});
+          in_values[1] = copy;
+        }
+      }
+      out_buffer = values_[in_values[1]].buffer;
+    } else {
+      out_buffer = NewBuffer(out_dims, out.dtype);
+    }
+    current_[out_v] = NewValue(out_v, out, out_buffer, g_.value(out_v).name);
     AddStep({n.name, n.op_type, l.params, in_values, {current_[out_v]}});
     return absl::OkStatus();
   }
 
-  // Graph outputs are plain, in the caller's buffers. The producing step writes
-  // there directly unless the bytes are also a graph input, another output, or
-  // NHWC; then one copy/reorder step fills the output.
+  // Graph outputs are plain f32, in the caller's buffers. The producing step
+  // writes there directly unless the bytes are also a graph input, another
+  // output, int8 or NHWC; then one Reorder fills the output.
   absl::Status BindOutputs() {
     for (size_t i = 0; i < g_.outputs().size(); ++i) {
       const GraphOutput& o = g_.outputs()[i];
@@ -148,13 +273,15 @@ class Planner {
       }
       const int v = current_[o.value];
       Buffer& b = buffers_[values_[v].buffer];
-      const bool direct = values_[v].layout == Layout::kPlain || SameBytes(values_[v].dims);
+      const bool direct = values_[v].dtype == DataType::kFloat32 &&
+                          (values_[v].layout == Layout::kPlain || SameBytes(values_[v].dims));
       if (direct && b.storage == kernels::Storage::kArena) {
         b.storage = kernels::Storage::kOutput;
         b.slot = static_cast<int>(i);
         continue;
       }
-      const int out = NewValue(values_[v].dims, Layout::kPlain, NewBuffer(values_[v].dims), o.name);
+      const int out = NewValue(o.value, {Layout::kPlain, DataType::kFloat32, 1.0f},
+                               NewBuffer(values_[v].dims, DataType::kFloat32), o.name);
       buffers_[values_[out].buffer].storage = kernels::Storage::kOutput;
       buffers_[values_[out].buffer].slot = static_cast<int>(i);
       AddStep({absl::StrCat(o.name, ":output"), "Reorder", kernels::ReorderParams{}, {v}, {out}});
@@ -168,7 +295,8 @@ class Planner {
     for (size_t b = 0; b < buffers_.size(); ++b) {
       if (buffers_[b].storage == kernels::Storage::kArena && buffers_[b].first >= 0) order.push_back(b);
     }
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return buffers_[a].bytes > buffers_[b].bytes; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return buffers_[a].bytes > buffers_[b].bytes; });
     std::vector<int> placed;
     for (int b : order) {
       Buffer& buf = buffers_[b];
@@ -194,7 +322,8 @@ class Planner {
     for (const PlanValue& v : values_) {
       const Buffer& b = buffers_[v.buffer];
       kernels::ValueSpec s;
-      s.dtype = core::DataType::kFloat32;
+      s.dtype = v.dtype;
+      s.scale = v.scale;
       s.dims = v.dims;
       s.layout = v.layout;
       s.storage = b.storage;
@@ -212,26 +341,49 @@ class Planner {
   const LoweredGraph& lg_;
   const Graph& g_;
   std::vector<core::Dims> dims_;
+  std::vector<int> last_consumer_;
+  std::vector<bool> int8_reader_;
   std::vector<int> current_;  // graph value -> plan value holding it
-  std::map<std::pair<ValueId, Layout>, int> converted_;
+  std::map<std::tuple<ValueId, Layout, DataType, float>, int> converted_;
   std::vector<PlanValue> values_;
   std::vector<Buffer> buffers_;
   std::vector<kernels::StepSpec> steps_;
   int64_t arena_bytes_ = 0;
 };
 
+// Swaps an int8 layer's float weights for the quantizer's.
+void ApplyLayerQuant(const LayerQuant& q, uint64_t id, kernels::KernelParams& params) {
+  auto apply = [&](auto& p) {
+    p.weights = nullptr;
+    p.qweights = {q.qweights, q.weight_scales};
+    p.weights_id = id;
+    if (q.bias) p.bias = q.bias;
+  };
+  if (auto* conv = std::get_if<kernels::ConvParams>(&params)) apply(*conv);
+  if (auto* mm = std::get_if<kernels::MatMulParams>(&params)) {
+    apply(*mm);
+    mm->dynamic = q.dynamic;
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset) {
+absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const QuantSpec* quant) {
   LoweredGraph lg;
   lg.graph = &graph;
   lg.opset = opset;
+  lg.quant = quant;
   Q8_ASSIGN_OR_RETURN(lg.defs, ResolveOps(graph));
   // Lowering is batch-independent; batch 1 dims give every static dim it needs.
   Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(graph, opset, 1));
   for (size_t i = 0; i < graph.nodes().size(); ++i) {
     OpContext ctx = MakeOpContext(graph, graph.nodes()[i], opset, dims);
     Q8_ASSIGN_OR_RETURN(Lowering l, lg.defs[i]->lower(ctx));
+    if (quant != nullptr) {
+      if (auto it = quant->layers.find(static_cast<int>(i)); it != quant->layers.end()) {
+        ApplyLayerQuant(it->second, i + 1, l.params);
+      }
+    }
     lg.lowerings.push_back(std::move(l));
   }
   return lg;

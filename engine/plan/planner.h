@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
 #include "engine/ops/op_table.h"
+#include "engine/quant/quant_spec.h"
 #include "kernels/program.h"
 
 namespace q8::engine {
@@ -21,9 +22,12 @@ struct LoweredGraph {
   int64_t opset = 13;
   std::vector<const OpDef*> defs;       // per node
   std::vector<Lowering> lowerings;      // per node
+  const QuantSpec* quant = nullptr;     // null for fp32 models
 };
 
-absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset);
+// `quant` (optional) switches the listed layers' params to int8 weights; it
+// must outlive the LoweredGraph.
+absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const QuantSpec* quant = nullptr);
 
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch);
 

@@ -28,6 +28,10 @@ using ArgMap = std::unordered_map<int, dnnl::memory>;
 struct BoundArgs {
   ArgMap memories;
   std::vector<dnnl_exec_arg_t> c_args;
+  // Kernels with their own Execute (see DynamicMatMul) keep further
+  // per-workspace memories and a second argument array here.
+  std::vector<dnnl::memory> extra;
+  std::vector<dnnl_exec_arg_t> c_args_alt;
 };
 
 // Everything a per-op Create overload needs besides its params.
@@ -39,11 +43,13 @@ struct KernelRequest {
 };
 
 // How a kernel sees one of its step's values: the primitive argument it is
-// passed as, and the desc it is read/written under. The desc usually equals
+// passed as (kArgNone: not passed, e.g. a conv's residual input, which
+// shares the output's bytes), and the desc it is read/written under. The desc usually equals
 // DescOf(value) but may be another view of the same bytes (a permuted view
 // for Transpose, leading 1s or flattened batch dims for MatMul).
+inline constexpr int kArgNone = 0;  // no DNNL_ARG_* is 0
 struct Operand {
-  int arg = 0;
+  int arg = kArgNone;
   dnnl::memory::desc desc;
 };
 
@@ -52,6 +58,7 @@ class Kernel {
   // `constants` are the pre-reordered weights/biases (owned by the cache).
   Kernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd, std::vector<Operand> inputs,
          std::vector<Operand> outputs, ArgMap constants = {});
+  virtual ~Kernel() = default;
 
   const std::string& impl() const { return impl_; }
   const dnnl::memory::desc& scratchpad_desc() const { return scratchpad_desc_; }
@@ -61,10 +68,17 @@ class Kernel {
 
   // Argument map over memories built (by the Workspace) from inputs()/outputs()
   // descs, plus the constants and the scratchpad (may be empty if none needed).
-  BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
-                 const dnnl::memory& scratchpad) const;
+  virtual BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
+                         const dnnl::memory& scratchpad) const;
   // Throws dnnl::error on failure (the caller converts it).
-  void Execute(dnnl::stream& stream, const BoundArgs& args) const;
+  virtual void Execute(dnnl::stream& stream, const BoundArgs& args) const;
+
+ protected:
+  // For kernels that run more than their one primitive.
+  void set_impl(std::string impl) { impl_ = std::move(impl); }
+  void set_scratchpad_desc(const dnnl::memory::desc& desc) { scratchpad_desc_ = desc; }
+  static void ExecuteC(const dnnl::primitive& primitive, dnnl::stream& stream,
+                       const std::vector<dnnl_exec_arg_t>& args);
 
  private:
   dnnl::primitive primitive_;
@@ -89,6 +103,8 @@ KernelOr Create(const ConcatParams& p, const KernelRequest& r);
 KernelOr Create(const BatchNormParams& p, const KernelRequest& r);
 KernelOr Create(const ReorderParams& p, const KernelRequest& r);
 KernelOr Create(const TransposeParams& p, const KernelRequest& r);
+// MatMulParams::dynamic (matmul_dynamic.cc); `b_dims` is [K, N].
+KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, const core::Dims& b_dims);
 
 // Dispatches on step.params; never throws. Caller holds CreationMutex().
 KernelOr CreateKernel(const KernelRequest& request);

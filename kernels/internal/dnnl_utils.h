@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -49,6 +50,35 @@ absl::StatusOr<dnnl::memory::dims> StridesOf(const dnnl::memory::desc& desc);
 // hi), sigmoid -> eltwise_logistic.
 dnnl::post_ops MakePostOps(absl::Span<const Activation> activations);
 dnnl::algorithm EltwiseAlgorithm(const Activation& activation);
+
+// int8 helpers. Quantized values are u8/s8 with real = scale * q, zero
+// point 0 (ValueSpec::scale); f32 values have scale 1.
+bool IsInt8(core::DataType dtype);
+float RealScale(const ValueSpec& value);  // ValueSpec::scale for int8, else 1
+bool ValidScale(float scale);             // finite and > 0
+bool SameScale(float a, float b);         // equal up to float noise (1e-6 relative)
+
+// The residual add of ConvParams::accumulate as a sum post-op.
+struct SumPostOp {
+  float residual_scale = 1.0f;  // real = residual_scale * stored residual (1 for f32)
+  dnnl::memory::data_type data_type = dnnl::memory::data_type::undef;  // set when it differs from dst
+};
+
+// Post-ops of a primitive whose f32 result (after output scales) is the real
+// value times `output_factor`, written to a dst with scale `dst_scale` (1 for
+// f32). oneDNN 2.6 applies output scales, then post-ops in order, then rounds
+// (nearest-even) and saturates into dst. When every activation commutes with
+// a positive scale (relu, clip with scaled bounds), 1/dst_scale is folded into
+// the output scales (output_factor = 1/dst_scale), clip bounds and the sum
+// scale are divided by dst_scale. Otherwise (sigmoid) the chain runs in real
+// units (output_factor = 1) and the last eltwise post-op carries 1/dst_scale
+// as its scale. The sum, if any, comes first.
+struct QuantizedPostOps {
+  dnnl::post_ops ops;
+  float output_factor = 1.0f;
+};
+QuantizedPostOps MakeQuantizedPostOps(absl::Span<const Activation> activations, float dst_scale,
+                                      const std::optional<SumPostOp>& sum = std::nullopt);
 
 // Every primitive we build uses a user scratchpad so that one primitive can
 // run concurrently from several Workspaces (the library-owned scratchpad is

@@ -141,5 +141,18 @@ TEST(PassesTest, ResidualAddReluFuses) {
   ExpectSameOutputs(b.Serialize(), RandomInput({3, 8, 6, 6}, 3), 3);
 }
 
+// Regression: y = Conv(r) + r. Accumulating in place into r's bytes would
+// overwrite the conv's own input while it is being read.
+TEST(PassesTest, ResidualThatIsAlsoTheConvInputIsNotOverwritten) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 8, 8, 8}).Output("y");
+  b.RandomInitializer("w1", {8, 8, 3, 3}, -0.3, 0.3).RandomInitializer("w2", {8, 8, 3, 3}, -0.3, 0.3);
+  OnnxBuilder::AttrInts(b.Node("Conv", {"x", "w1"}, {"c1"}), "pads", {1, 1, 1, 1});
+  b.Node("Relu", {"c1"}, {"r"});
+  OnnxBuilder::AttrInts(b.Node("Conv", {"r", "w2"}, {"c2"}), "pads", {1, 1, 1, 1});
+  b.Node("Add", {"c2", "r"}, {"y"});
+  ExpectSameOutputs(b.Serialize(), RandomInput({2, 8, 8, 8}, 5), 2);
+}
+
 }  // namespace
 }  // namespace q8::engine

@@ -10,26 +10,45 @@
 namespace q8::kernels::testing {
 namespace {
 
-int64_t Bytes(const core::Dims& dims) { return core::NumElements(dims) * 4; }
+int64_t Bytes(const core::Dims& dims, core::DataType dtype) { return core::NumElements(dims) * core::SizeOf(dtype); }
 
 }  // namespace
 
-int SpecBuilder::Input(core::Dims dims) {
-  spec_.values.push_back(
-      {core::DataType::kFloat32, std::move(dims), Layout::kPlain, Storage::kInput, 0, spec_.num_inputs++});
+int SpecBuilder::Input(core::Dims dims, DT dtype, float scale) {
+  spec_.values.push_back({.dtype = dtype,
+                          .scale = scale,
+                          .dims = std::move(dims),
+                          .storage = Storage::kInput,
+                          .slot = spec_.num_inputs++});
   return static_cast<int>(spec_.values.size()) - 1;
 }
 
-int SpecBuilder::Output(core::Dims dims) {
-  spec_.values.push_back(
-      {core::DataType::kFloat32, std::move(dims), Layout::kPlain, Storage::kOutput, 0, spec_.num_outputs++});
+int SpecBuilder::Output(core::Dims dims, DT dtype, float scale) {
+  spec_.values.push_back({.dtype = dtype,
+                          .scale = scale,
+                          .dims = std::move(dims),
+                          .storage = Storage::kOutput,
+                          .slot = spec_.num_outputs++});
   return static_cast<int>(spec_.values.size()) - 1;
 }
 
-int SpecBuilder::Arena(core::Dims dims, Layout layout) {
+int SpecBuilder::Arena(core::Dims dims, Layout layout, DT dtype, float scale) {
   const int64_t offset = spec_.arena_bytes;
-  spec_.arena_bytes += (Bytes(dims) + 63) / 64 * 64;
-  spec_.values.push_back({core::DataType::kFloat32, std::move(dims), layout, Storage::kArena, offset, 0});
+  spec_.arena_bytes += (Bytes(dims, dtype) + 63) / 64 * 64;
+  spec_.values.push_back({.dtype = dtype,
+                          .scale = scale,
+                          .dims = std::move(dims),
+                          .layout = layout,
+                          .storage = Storage::kArena,
+                          .offset = offset});
+  return static_cast<int>(spec_.values.size()) - 1;
+}
+
+int SpecBuilder::Retype(int value, DT dtype, float scale) {
+  ValueSpec v = spec_.values[value];
+  v.dtype = dtype;
+  v.scale = scale;
+  spec_.values.push_back(v);
   return static_cast<int>(spec_.values.size()) - 1;
 }
 

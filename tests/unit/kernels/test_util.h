@@ -17,11 +17,15 @@ namespace q8::kernels::testing {
 
 class SpecBuilder {
  public:
-  int Input(core::Dims dims);   // next input slot, plain
-  int Output(core::Dims dims);  // next output slot, plain
-  int Arena(core::Dims dims, Layout layout = Layout::kPlain);
+  using DT = core::DataType;
+  // next input / output slot, plain; scale only matters for u8/s8
+  int Input(core::Dims dims, DT dtype = DT::kFloat32, float scale = 1.0f);
+  int Output(core::Dims dims, DT dtype = DT::kFloat32, float scale = 1.0f);
+  int Arena(core::Dims dims, Layout layout = Layout::kPlain, DT dtype = DT::kFloat32, float scale = 1.0f);
   // A second view of `value`'s storage (same offset or slot).
   int Alias(int value, core::Dims dims, Layout layout = Layout::kPlain);
+  // Same storage, dims and layout, another type / scale.
+  int Retype(int value, DT dtype, float scale);
   void Step(std::string op, KernelParams params, std::vector<int> inputs, std::vector<int> outputs);
   ProgramSpec& spec() { return spec_; }
   ProgramSpec Build() const { return spec_; }

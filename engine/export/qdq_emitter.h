@@ -1,0 +1,71 @@
+// QdqEmitter: writes an optimized Graph into an onnx::GraphProto as float
+// ONNX ops, with QuantizeLinear -> DequantizeLinear pairs wherever the
+// engine's plan stores or reads a value as int8 and with int8 layers'
+// weights as DequantizeLinear(int8 initializer). Every consumer reads the
+// dequantized tensor, so the file computes what the engine computes, up to
+// float accumulation order. Internal to engine/export (see qdq_exporter.h).
+#pragma once
+
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/export/onnx_graph_writer.h"
+#include "engine/export/precision_plan.h"
+#include "engine/plan/planner.h"
+#include "engine/quant/quant_spec.h"
+
+namespace q8::engine {
+
+struct QdqSource {
+  const Graph& graph;
+  const LoweredGraph& fp32;                     // float params: windows, Softmax axis, Clip bounds
+  const QuantSpec* quant;                       // null or empty for a float export
+  const std::vector<NodePrecision>& precision;  // per node, from PlanPrecision
+};
+
+class QdqEmitter {
+ public:
+  QdqEmitter(const QdqSource& src, OnnxGraphWriter& w) : src_(src), w_(w) {}
+
+  // Emits every node; afterwards each graph output's public name is a
+  // tensor of the GraphProto. Graph input/output value infos are the
+  // caller's.
+  absl::Status EmitAll();
+
+ private:
+  // One op after a node's main op: a bias/residual Add, alpha Mul or a
+  // fused activation, taking the running tensor as input 0.
+  struct TailOp {
+    std::string op;
+    std::vector<std::string> extra_inputs;
+  };
+
+  // qdq_emitter.cc: naming, reading values in a precision, Q/DQ placement.
+  absl::Status EmitNode(int index);
+  std::string OutputName(ValueId v, const std::string& suffix);
+  std::string Read(ValueId v, const ValuePrecision& p);
+  std::string Constant(ValueId v);
+  std::vector<std::string> NodeInputs(int index);
+
+  // qdq_ops.cc: the ops themselves.
+  absl::Status EmitFloatOp(int index, const std::vector<std::string>& ins, const std::string& out);
+  absl::Status EmitLayer(int index, const LayerQuant& lq, const std::vector<std::string>& ins, const std::string& out);
+  std::vector<TailOp> ActivationTail(const Node& n);
+  // Main op writes to a fresh tensor (or `out` when `tail` is empty); then
+  // the tail ops in order, the last writing `out`. Returns the main op.
+  onnx::NodeProto& EmitWithTail(const Node& n, const std::string& op, std::vector<std::string> ins,
+                                const std::vector<TailOp>& tail, const std::string& out);
+
+  const QdqSource& src_;
+  OnnxGraphWriter& w_;
+  std::vector<std::string> real_;                          // per value: the tensor holding its (dequantized) value
+  std::vector<ValuePrecision> stored_;                     // per value: how the engine stores it
+  std::multimap<ValueId, std::string> unclaimed_outputs_;  // graph output names not yet produced
+  std::map<ValueId, std::string> constants_;
+  std::map<std::tuple<ValueId, core::DataType, float>, std::string> requantized_;
+};
+
+}  // namespace q8::engine

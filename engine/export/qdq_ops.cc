@@ -1,0 +1,184 @@
+// The ONNX ops each graph node becomes. Float nodes keep their op type and
+// the attributes opset 13 defines for it (legacy attributes of older opsets
+// are dropped or, where their meaning differs, replaced by what the engine
+// resolved: explicit pads for auto_pad, Softmax's axis, Clip bounds as
+// inputs). What the passes fused into a node comes back out as separate ops:
+// the residual Add of an accumulating Conv, then the fused activations, in
+// the order the kernels apply them.
+//
+// Int8 layers (static or dynamic) become float ops over
+// DequantizeLinear(int8 weights, per-channel scales): Conv keeps its
+// geometry; Gemm/MatMul become MatMul(A, W[K,N]) (* alpha) + bias, because
+// the quantized weights are stored already transposed. The bias is the
+// layer's own (bias-corrected) one. A dynamic layer's activation stays
+// float: ONNX's DynamicQuantizeLinear is u8-asymmetric, not our symmetric
+// per-request scheme, so the export reproduces the weight quantization
+// exactly but not the per-request activation rounding.
+#include <limits>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "engine/export/qdq_emitter.h"
+
+namespace q8::engine {
+namespace {
+
+// Attributes copied as they are: the opset-13 attributes of each op.
+const std::set<std::string>& CopiedAttributes(const std::string& op) {
+  static const auto* table = new std::map<std::string, std::set<std::string>>{
+      {"Conv", {"dilations", "group", "kernel_shape", "pads", "strides", "auto_pad"}},
+      {"MaxPool", {"dilations", "kernel_shape", "pads", "strides", "ceil_mode", "auto_pad"}},
+      {"AveragePool", {"kernel_shape", "pads", "strides", "ceil_mode", "count_include_pad", "auto_pad"}},
+      {"Gemm", {"alpha", "beta", "transA", "transB"}},
+      {"BatchNormalization", {"epsilon", "momentum"}},
+      {"Flatten", {"axis"}},
+      {"Concat", {"axis"}},
+      {"Transpose", {"perm"}},
+  };
+  static const std::set<std::string> kNone;
+  auto it = table->find(op);
+  return it == table->end() ? kNone : it->second;
+}
+
+// Explicit pads for a window the engine resolved from auto_pad (and, for
+// pools, already grown for ceil_mode, which is then dropped too).
+std::vector<int64_t> ResolvedPads(const kernels::KernelParams& params) {
+  std::vector<int64_t> pads;
+  auto append = [&](const auto& p) {
+    pads = p.pads_begin;
+    pads.insert(pads.end(), p.pads_end.begin(), p.pads_end.end());
+  };
+  if (const auto* c = std::get_if<kernels::ConvParams>(&params)) append(*c);
+  if (const auto* p = std::get_if<kernels::PoolParams>(&params)) append(*p);
+  return pads;
+}
+
+}  // namespace
+
+std::vector<QdqEmitter::TailOp> QdqEmitter::ActivationTail(const Node& n) {
+  std::vector<TailOp> tail;
+  for (const kernels::Activation& a : n.fused) {
+    switch (a.kind) {
+      case kernels::Activation::Kind::kRelu:
+        tail.push_back({"Relu", {}});
+        break;
+      case kernels::Activation::Kind::kSigmoid:
+        tail.push_back({"Sigmoid", {}});
+        break;
+      case kernels::Activation::Kind::kClip:
+        tail.push_back({"Clip",
+                        {w_.FloatScalar(absl::StrCat(n.name, "_clip_min"), a.lo),
+                         w_.FloatScalar(absl::StrCat(n.name, "_clip_max"), a.hi)}});
+        break;
+    }
+  }
+  return tail;
+}
+
+onnx::NodeProto& QdqEmitter::EmitWithTail(const Node& n, const std::string& op, std::vector<std::string> ins,
+                                          const std::vector<TailOp>& tail, const std::string& out) {
+  std::string x = tail.empty() ? out : w_.Fresh(absl::StrCat(n.name, "_", op));
+  onnx::NodeProto& main = w_.Node(op, n.name, std::move(ins), {x});
+  for (size_t i = 0; i < tail.size(); ++i) {
+    const std::string y = i + 1 == tail.size() ? out : w_.Fresh(absl::StrCat(n.name, "_", tail[i].op));
+    std::vector<std::string> args{x};
+    args.insert(args.end(), tail[i].extra_inputs.begin(), tail[i].extra_inputs.end());
+    w_.Node(tail[i].op, absl::StrCat(n.name, "_", tail[i].op), std::move(args), {y});
+    x = y;
+  }
+  return main;
+}
+
+absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& ins, const std::string& out) {
+  const Node& n = src_.graph.nodes()[index];
+  const kernels::KernelParams& params = src_.fp32.lowerings[index].params;
+  std::string op = n.op_type == "Dropout" ? "Identity" : n.op_type;
+  std::vector<std::string> args = ins;
+  std::vector<TailOp> tail;
+  if (op == "Conv") {
+    args.resize(3);  // input 3 is the fused residual
+    if (n.accumulate) tail.push_back({"Add", {ins[3]}});
+  } else if (op == "BatchNormalization") {
+    args.resize(5);
+  } else if (op == "Identity") {
+    args.resize(1);
+  } else if (op == "Clip") {
+    // Bounds as inputs (opset >= 11), whatever the source opset used.
+    const kernels::Activation& a = std::get<kernels::EltwiseParams>(params).op;
+    args = {ins[0], w_.FloatScalar(absl::StrCat(n.name, "_min"), a.lo),
+            w_.FloatScalar(absl::StrCat(n.name, "_max"), a.hi)};
+  } else if (op == "Reshape") {
+    Q8_ASSIGN_OR_RETURN(int64_t allowzero, n.attrs.GetInt("allowzero", 0));
+    const core::Tensor& shape = *src_.graph.value(n.inputs[1]).constant;
+    auto dims = shape.span<int64_t>();
+    if (allowzero != 0 && std::find(dims.begin(), dims.end(), 0) != dims.end()) {
+      return absl::UnimplementedError(absl::StrCat(n.Describe(),
+                                                   ": Reshape allowzero=1 with a 0 in the shape "
+                                                   "has no opset-13 equivalent"));
+    }
+  }
+  std::vector<TailOp> acts = ActivationTail(n);
+  tail.insert(tail.end(), acts.begin(), acts.end());
+  onnx::NodeProto& main = EmitWithTail(n, op, std::move(args), tail, out);
+
+  const std::set<std::string>& copied = CopiedAttributes(op);
+  Q8_ASSIGN_OR_RETURN(std::string auto_pad, n.attrs.GetString("auto_pad", "NOTSET"));
+  const bool resolve_pads = auto_pad != "NOTSET";
+  for (const auto& [name, value] : n.attrs.all()) {
+    if (!copied.count(name)) continue;
+    if (resolve_pads && (name == "auto_pad" || name == "pads" || name == "ceil_mode")) continue;
+    OnnxGraphWriter::SetAttribute(main, name, value);
+  }
+  if (resolve_pads) OnnxGraphWriter::SetAttribute(main, "pads", ResolvedPads(params));
+  if (op == "Softmax") {
+    // Normalised by the engine, so an old-opset default (1) reads the same in opset 13.
+    OnnxGraphWriter::SetAttribute(main, "axis", int64_t{std::get<kernels::SoftmaxParams>(params).axis});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QdqEmitter::EmitLayer(int index, const LayerQuant& lq, const std::vector<std::string>& ins,
+                                   const std::string& out) {
+  const Node& n = src_.graph.nodes()[index];
+  const kernels::KernelParams& params = src_.fp32.lowerings[index].params;
+  const bool conv = std::holds_alternative<kernels::ConvParams>(params);
+  if (!conv && !std::holds_alternative<kernels::MatMulParams>(params)) {
+    return absl::InternalError(absl::StrCat(n.Describe(), " is quantized but is neither a Conv nor a matmul"));
+  }
+  if (lq.qweights == nullptr) return absl::InternalError(absl::StrCat(n.Describe(), ": no int8 weights"));
+  const std::string w =
+      w_.DequantizedWeights(absl::StrCat(n.name, "_weight"), *lq.qweights, lq.weight_scales, conv ? 0 : 1);
+  // The layer's bias as the kernel uses it: the quantizer's when it set one.
+  const kernels::ConstTensorPtr& float_bias =
+      conv ? std::get<kernels::ConvParams>(params).bias : std::get<kernels::MatMulParams>(params).bias;
+  const kernels::ConstTensorPtr& bias = lq.bias != nullptr ? lq.bias : float_bias;
+  const std::string b = bias != nullptr ? w_.Initializer(absl::StrCat(n.name, "_bias"), *bias) : "";
+  std::vector<TailOp> tail;
+  if (conv) {
+    if (n.accumulate) tail.push_back({"Add", {ins[3]}});
+  } else {
+    // alpha * (A x W) + bias, as the matmul kernel computes it.
+    const float alpha = std::get<kernels::MatMulParams>(params).alpha;
+    if (alpha != 1.0f) tail.push_back({"Mul", {w_.FloatScalar(absl::StrCat(n.name, "_alpha"), alpha)}});
+    if (!b.empty()) tail.push_back({"Add", {b}});
+  }
+  std::vector<TailOp> acts = ActivationTail(n);
+  tail.insert(tail.end(), acts.begin(), acts.end());
+  if (!conv) {
+    EmitWithTail(n, "MatMul", {ins[0], w}, tail, out);
+    return absl::OkStatus();
+  }
+  onnx::NodeProto& main = EmitWithTail(n, "Conv", {ins[0], w, b}, tail, out);
+  // Geometry from the node, with auto_pad resolved as for float Conv.
+  const auto& p = std::get<kernels::ConvParams>(params);
+  std::vector<int64_t> pads = ResolvedPads(params);
+  OnnxGraphWriter::SetAttribute(main, "strides", p.strides);
+  OnnxGraphWriter::SetAttribute(main, "dilations", p.dilations);
+  OnnxGraphWriter::SetAttribute(main, "pads", pads);
+  OnnxGraphWriter::SetAttribute(main, "group", int64_t{p.groups});
+  return absl::OkStatus();
+}
+
+}  // namespace q8::engine

@@ -1,0 +1,119 @@
+// Evaluation helpers for the quantizer's accuracy check.
+#include "engine/quant/accuracy_check.h"
+
+#include <cmath>
+
+#include "core/status_macros.h"
+
+namespace q8::engine {
+namespace {
+
+constexpr int64_t kEvalBatch = 32;
+
+int64_t ArgMax(const float* row, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i) best = row[i] > row[best] ? i : best;
+  return best;
+}
+
+}  // namespace
+
+double SqnrDb(double signal, double noise) {
+  if (noise <= 0) return 100.0;
+  if (signal <= 0) return 0.0;
+  return std::min(100.0, 10.0 * std::log10(signal / noise));
+}
+
+absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin,
+                                    int64_t end, const core::Tensor* labels) {
+  EvalSet e;
+  e.samples = &samples;
+  e.begin = begin;
+  e.end = end;
+  e.labels = labels;
+  Q8_RETURN_IF_ERROR(RunInBatches(fp32, samples, begin, end, kEvalBatch, [&](std::vector<core::Tensor>& outs) {
+    auto s = outs[0].span<float>();
+    e.fp32_scores.insert(e.fp32_scores.end(), s.begin(), s.end());
+    return absl::OkStatus();
+  }));
+  e.classes = e.rows() > 0 ? static_cast<int64_t>(e.fp32_scores.size()) / e.rows() : 0;
+  if (labels != nullptr && e.rows() > 0) {
+    int64_t correct = 0;
+    for (int64_t r = 0; r < e.rows(); ++r) {
+      correct += ArgMax(&e.fp32_scores[r * e.classes], e.classes) == labels->span<int64_t>()[begin + r];
+    }
+    e.fp32_top1 = static_cast<double>(correct) / e.rows();
+  }
+  return e;
+}
+
+absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSet& eval) {
+  Evaluation result;
+  int64_t row = 0, correct = 0, agree = 0;
+  double signal = 0, noise = 0;
+  Q8_RETURN_IF_ERROR(RunInBatches(candidate, *eval.samples, eval.begin, eval.end, kEvalBatch,
+                                  [&](std::vector<core::Tensor>& outs) {
+                                    auto s = outs[0].span<float>();
+                                    const int64_t rows = static_cast<int64_t>(s.size()) / eval.classes;
+                                    for (int64_t r = 0; r < rows; ++r, ++row) {
+                                      const float* ref = &eval.fp32_scores[row * eval.classes];
+                                      const float* got = s.data() + r * eval.classes;
+                                      const int64_t top = ArgMax(got, eval.classes);
+                                      agree += top == ArgMax(ref, eval.classes);
+                                      if (eval.labels != nullptr) {
+                                        correct += top == eval.labels->span<int64_t>()[eval.begin + row];
+                                      }
+                                      for (int64_t c = 0; c < eval.classes; ++c) {
+                                        signal += double(ref[c]) * ref[c];
+                                        noise += double(ref[c] - got[c]) * (ref[c] - got[c]);
+                                      }
+                                    }
+                                    return absl::OkStatus();
+                                  }));
+  if (row > 0) {
+    result.top1 = static_cast<double>(correct) / row;
+    result.agreement = static_cast<double>(agree) / row;
+  }
+  result.sqnr_db = SqnrDb(signal, noise);
+  return result;
+}
+
+double Drop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric) {
+  if (metric == AccuracyMetric::kTop1 && eval.labels != nullptr) return eval.fp32_top1 - e.top1;
+  return 1.0 - e.agreement;
+}
+
+absl::StatusOr<std::map<ValueId, double>> PerTensorSqnr(const CaptureGraph& capture, const CompiledModel& reference,
+                                                        const CompiledModel& candidate, const EvalSet& eval,
+                                                        int64_t max_rows) {
+  std::map<ValueId, double> signal, noise;
+  const int64_t end = std::min(eval.end, eval.begin + max_rows);
+  for (int64_t b = eval.begin; b < end; b += kEvalBatch) {
+    const int64_t stop = std::min(end, b + kEvalBatch);
+    std::vector<core::Tensor> ref, got;
+    Q8_RETURN_IF_ERROR(RunInBatches(reference, *eval.samples, b, stop, kEvalBatch, [&](std::vector<core::Tensor>& o) {
+      ref = std::move(o);
+      return absl::OkStatus();
+    }));
+    Q8_RETURN_IF_ERROR(RunInBatches(candidate, *eval.samples, b, stop, kEvalBatch, [&](std::vector<core::Tensor>& o) {
+      got = std::move(o);
+      return absl::OkStatus();
+    }));
+    for (size_t i = 0; i < capture.values.size(); ++i) {
+      auto r = ref[capture.first_capture_output + i].span<float>();
+      auto g = got[capture.first_capture_output + i].span<float>();
+      double s = 0, n = 0;
+      for (size_t k = 0; k < r.size(); ++k) {
+        s += double(r[k]) * r[k];
+        n += double(r[k] - g[k]) * (r[k] - g[k]);
+      }
+      signal[capture.values[i]] += s;
+      noise[capture.values[i]] += n;
+    }
+  }
+  std::map<ValueId, double> sqnr;
+  for (const auto& [v, s] : signal) sqnr[v] = SqnrDb(s, noise[v]);
+  return sqnr;
+}
+
+}  // namespace q8::engine

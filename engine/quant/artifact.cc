@@ -1,0 +1,108 @@
+// Artifact JSON. Nodes are keyed by index in the optimized graph and checked
+// by name, values by name: both are deterministic for a given model file and
+// q8serve version, and the format version guards the rest.
+#include "engine/quant/artifact.h"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "engine/quant/quantizer.h"
+
+namespace q8::engine {
+
+using nlohmann::json;
+
+namespace {
+constexpr int kFormatVersion = 1;
+constexpr const char* kFormat = "q8serve-quantization";
+
+std::vector<float> Floats(const core::Tensor& t) {
+  auto s = t.span<float>();
+  return {s.begin(), s.end()};
+}
+}  // namespace
+
+std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const QuantizationOptions& options) {
+  json j;
+  j["format"] = kFormat;
+  j["version"] = kFormatVersion;
+  j["mode"] = ToString(options.mode);
+  json values = json::array();
+  for (const auto& [v, q] : spec.values) {
+    values.push_back({{"name", graph.value(v).name}, {"dtype", core::OipName(q.dtype)}, {"scale", q.scale}});
+  }
+  j["values"] = std::move(values);
+  json layers = json::array();
+  for (const auto& [i, lq] : spec.layers) {
+    json l = {{"index", i}, {"node", graph.nodes()[i].name}, {"dynamic", lq.dynamic},
+              {"weight_scales", lq.weight_scales}};
+    l["bias"] = lq.bias ? json(Floats(*lq.bias)) : json(nullptr);
+    layers.push_back(std::move(l));
+  }
+  j["layers"] = std::move(layers);
+  return j.dump(1);
+}
+
+absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std::string& artifact) {
+  const Graph& g = *fp32.graph;
+  json j = json::parse(artifact, nullptr, /*allow_exceptions=*/false);
+  ParsedArtifact parsed;
+  try {
+    if (j.is_discarded() || !j.is_object() || !j.contains("format") || j.at("format") != kFormat) {
+      return absl::DataLossError("quantization artifact is not a q8serve quantization file");
+    }
+    if (j.at("version") != kFormatVersion) {
+      return absl::DataLossError(absl::StrCat("quantization artifact has format version ", j.at("version").dump(),
+                                              "; this q8serve reads version ", kFormatVersion));
+    }
+    auto mode = ParseQuantMode(j.at("mode").get<std::string>());
+    if (!mode.ok()) return absl::DataLossError(mode.status().message());
+    parsed.mode = *mode;
+    std::map<std::string, ValueId> by_name;
+    for (ValueId v = 0; v < g.num_values(); ++v) by_name[g.value(v).name] = v;
+    for (const json& v : j.at("values")) {
+      auto it = by_name.find(v.at("name").get<std::string>());
+      auto dtype = core::FromOipName(v.at("dtype").get<std::string>());
+      if (it == by_name.end() || !dtype) {
+        return absl::DataLossError(absl::StrCat("quantization artifact names tensor '", v.at("name").get<std::string>(),
+                                                "', which the model does not have"));
+      }
+      parsed.spec.values[it->second] = {*dtype, v.at("scale").get<float>()};
+    }
+    for (const json& l : j.at("layers")) {
+      const int index = l.at("index").get<int>();
+      if (index < 0 || index >= static_cast<int>(g.nodes().size()) ||
+          g.nodes()[index].name != l.at("node").get<std::string>()) {
+        return absl::DataLossError(absl::StrCat("quantization artifact layer '", l.at("node").get<std::string>(),
+                                                "' does not match the model's node ", index));
+      }
+      const Lowering& low = fp32.lowerings[index];
+      const auto* conv = std::get_if<kernels::ConvParams>(&low.params);
+      const auto* mm = std::get_if<kernels::MatMulParams>(&low.params);
+      const kernels::ConstTensorPtr weights = conv ? conv->weights : mm ? mm->weights : nullptr;
+      if (weights == nullptr) return absl::DataLossError(absl::StrCat("layer ", index, " has no float weights"));
+      LayerQuant lq;
+      lq.dynamic = l.at("dynamic").get<bool>();
+      lq.weight_scales = l.at("weight_scales").get<std::vector<float>>();
+      const int axis = conv ? 0 : 1;
+      if (static_cast<int64_t>(lq.weight_scales.size()) != weights->dims()[axis]) {
+        return absl::DataLossError(absl::StrCat("layer ", index, " has ", lq.weight_scales.size(), " weight scales"));
+      }
+      lq.qweights = QuantizeWithScales(*weights, axis, lq.weight_scales);
+      if (!l.at("bias").is_null()) {
+        auto b = l.at("bias").get<std::vector<float>>();
+        lq.bias = std::make_shared<core::Tensor>(core::Tensor::FromFloats({static_cast<int64_t>(b.size())}, b));
+      } else {
+        lq.bias = conv ? conv->bias : mm->bias;
+      }
+      parsed.spec.layers[index] = std::move(lq);
+    }
+  } catch (const json::exception& e) {
+    return absl::DataLossError(absl::StrCat("quantization artifact is malformed: ", e.what()));
+  }
+  return parsed;
+}
+
+}  // namespace q8::engine

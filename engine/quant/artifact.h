@@ -1,0 +1,29 @@
+// The persisted form of a quantization: per-tensor scales, per-layer weight
+// scales and corrected biases, as JSON stored beside model.onnx. It holds no
+// timings, so quantizing the same model with the same data and options gives
+// the same bytes (the report, with timings, is stored separately). Reloading replays it on the same float model without
+// calibration data; int8 weights are recomputed from the float weights and
+// the stored scales, so the artifact stays small and the result identical.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/plan/planner.h"
+#include "engine/quant/quant_spec.h"
+#include "engine/quant/quantization_options.h"
+
+namespace q8::engine {
+
+std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const QuantizationOptions& options);
+
+struct ParsedArtifact {
+  QuantSpec spec;
+  QuantMode mode = QuantMode::kNone;
+};
+
+// `fp32` is the float lowering of the same graph (source of the weights).
+// DATA_LOSS when the artifact is malformed or does not match the model.
+absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std::string& artifact);
+
+}  // namespace q8::engine

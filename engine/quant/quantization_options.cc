@@ -1,0 +1,75 @@
+// Option validation and the enum <-> name tables.
+#include "engine/quant/quantization_options.h"
+
+#include <array>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace q8::engine {
+namespace {
+
+template <typename E, size_t N>
+absl::StatusOr<E> Parse(const std::array<std::pair<E, const char*>, N>& table, const std::string& s,
+                        const char* what) {
+  std::vector<std::string> names;
+  for (const auto& [value, name] : table) {
+    if (s == name) return value;
+    names.push_back(name);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ", what, " '", s, "'; expected one of: ", absl::StrJoin(names, ", ")));
+}
+
+template <typename E, size_t N>
+std::string Name(const std::array<std::pair<E, const char*>, N>& table, E e) {
+  for (const auto& [value, name] : table) {
+    if (value == e) return name;
+  }
+  return "?";
+}
+
+constexpr std::array<std::pair<QuantMode, const char*>, 3> kModes = {
+    {{QuantMode::kStatic, "static"}, {QuantMode::kDynamic, "dynamic"}, {QuantMode::kNone, "none"}}};
+constexpr std::array<std::pair<CalibrationMethod, const char*>, 4> kMethods = {
+    {{CalibrationMethod::kMinMax, "minmax"},
+     {CalibrationMethod::kPercentile, "percentile"},
+     {CalibrationMethod::kEntropy, "entropy"},
+     {CalibrationMethod::kMse, "mse"}}};
+constexpr std::array<std::pair<AccuracyMetric, const char*>, 2> kMetrics = {
+    {{AccuracyMetric::kTop1, "top1"}, {AccuracyMetric::kAgreement, "agreement"}}};
+
+}  // namespace
+
+std::string ToString(QuantMode m) { return Name(kModes, m); }
+std::string ToString(CalibrationMethod m) { return Name(kMethods, m); }
+std::string ToString(AccuracyMetric m) { return Name(kMetrics, m); }
+absl::StatusOr<QuantMode> ParseQuantMode(const std::string& s) { return Parse(kModes, s, "quantization mode"); }
+absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(const std::string& s) {
+  return Parse(kMethods, s, "calibration method");
+}
+absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s) {
+  return Parse(kMetrics, s, "accuracy metric");
+}
+
+absl::Status ValidateOptions(const QuantizationOptions& o) {
+  if (!(o.max_drop >= 0.0 && o.max_drop <= 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat("accuracy.max_drop must be in [0, 1] (an absolute fraction, "
+                                                   "e.g. 0.005 for half a point), got ", o.max_drop));
+  }
+  if (!(o.eval_fraction >= 0.0 && o.eval_fraction <= 0.9)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("accuracy.eval_fraction must be in [0, 0.9], got ", o.eval_fraction));
+  }
+  if (!(o.percentile > 50.0 && o.percentile <= 100.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("calibration.percentile must be in (50, 100], got ", o.percentile));
+  }
+  if (o.max_samples < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("calibration.max_samples must be >= 1, got ", o.max_samples));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace q8::engine

@@ -1,0 +1,57 @@
+// JSON (de)serialisation of the report via nlohmann::json.
+#include "engine/quant/quantization_report.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace q8::engine {
+
+using nlohmann::json;
+
+#define Q8_REPORT_LAYER_FIELDS(X) \
+  X(node) X(op) X(precision) X(input_dtype) X(input_scale) X(output_scale) X(weight_scale_min) \
+  X(weight_scale_max) X(sqnr_db) X(sensitivity_db)
+#define Q8_REPORT_FIELDS(X)                                                                                  \
+  X(mode) X(method) X(metric) X(max_drop) X(target_met) X(calibration_samples) X(eval_samples) X(has_labels) \
+  X(fp32_top1) X(int8_top1) X(agreement) X(drop) X(output_sqnr_db) X(fallback_layers) X(blocking_layers)     \
+  X(weight_bytes_fp32) X(weight_bytes_int8) X(quantization_seconds) X(latency_fp32_b1_ms)                    \
+  X(latency_int8_b1_ms) X(latency_fp32_b16_ms) X(latency_int8_b16_ms) X(isa)
+
+std::string QuantizationReport::ToJson(int indent) const {
+  json j;
+#define Q8_PUT(f) j[#f] = f;
+  Q8_REPORT_FIELDS(Q8_PUT)
+  json layer_list = json::array();
+  for (const LayerReport& layer : layers) {
+    json l;
+#define Q8_PUT_LAYER(f) l[#f] = layer.f;
+    Q8_REPORT_LAYER_FIELDS(Q8_PUT_LAYER)
+    layer_list.push_back(std::move(l));
+  }
+  j["layers"] = std::move(layer_list);
+  return j.dump(indent);
+}
+
+absl::StatusOr<QuantizationReport> QuantizationReport::FromJson(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::DataLossError("quantization report is not a JSON object");
+  QuantizationReport r;
+  try {
+#define Q8_GET(f) \
+  if (j.contains(#f)) j.at(#f).get_to(r.f);
+    Q8_REPORT_FIELDS(Q8_GET)
+    for (const json& l : j.value("layers", json::array())) {
+      LayerReport layer;
+#define Q8_GET_LAYER(f) \
+  if (l.contains(#f)) l.at(#f).get_to(layer.f);
+      Q8_REPORT_LAYER_FIELDS(Q8_GET_LAYER)
+      r.layers.push_back(std::move(layer));
+    }
+  } catch (const json::exception& e) {
+    return absl::DataLossError(absl::StrCat("quantization report has a malformed field: ", e.what()));
+  }
+  return r;
+}
+
+}  // namespace q8::engine

@@ -1,0 +1,52 @@
+// QuantizationReport: what quantize-on-upload cost in accuracy and bought in
+// speed and memory, per model and per layer. Returned to the uploader,
+// persisted with the model, exported as metrics. JSON round-trips exactly.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace q8::engine {
+
+struct LayerReport {
+  std::string node;
+  std::string op;
+  std::string precision;   // "int8", "int8-dynamic" or "fp32"
+  std::string input_dtype;  // "UINT8"/"INT8"/"FP32"
+  float input_scale = 0;
+  float output_scale = 0;   // 0 when the layer writes f32
+  float weight_scale_min = 0, weight_scale_max = 0;
+  double sqnr_db = 0;       // of this layer's output vs fp32 on evaluation samples
+  double sensitivity_db = 0;  // SQNR lost across this layer (input SQNR - output SQNR)
+};
+
+struct QuantizationReport {
+  std::string mode;    // static | dynamic | none
+  std::string method;  // calibration method (static)
+  std::string metric;  // top1 | agreement
+  double max_drop = 0;
+  bool target_met = true;
+  int64_t calibration_samples = 0;
+  int64_t eval_samples = 0;
+  bool has_labels = false;
+  double fp32_top1 = 0, int8_top1 = 0;  // valid when has_labels
+  double agreement = 1;                  // top-1 agreement int8 vs fp32
+  double drop = 0;                       // by `metric`
+  double output_sqnr_db = 0;
+  std::vector<std::string> fallback_layers;  // returned to fp32
+  std::vector<std::string> blocking_layers;  // still too sensitive when the target is missed
+  int64_t weight_bytes_fp32 = 0;
+  int64_t weight_bytes_int8 = 0;  // resident weights of the served model
+  double quantization_seconds = 0;
+  double latency_fp32_b1_ms = 0, latency_int8_b1_ms = 0;
+  double latency_fp32_b16_ms = 0, latency_int8_b16_ms = 0;
+  std::string isa;
+  std::vector<LayerReport> layers;
+
+  std::string ToJson(int indent = -1) const;
+  static absl::StatusOr<QuantizationReport> FromJson(const std::string& json);
+};
+
+}  // namespace q8::engine

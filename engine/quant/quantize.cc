@@ -1,0 +1,289 @@
+// Quantize(): validate -> calibrate -> build int8 candidate -> accuracy check
+// -> fallback of sensitive layers -> report -> artifact.
+#include "engine/quantize.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/status_macros.h"
+#include "engine/model_builder.h"
+#include "engine/quant/accuracy_check.h"
+#include "engine/quant/artifact.h"
+#include "engine/quant/quantizer.h"
+
+namespace q8::engine {
+namespace {
+
+constexpr int kMaxFallbackSteps = 16;
+constexpr int64_t kSqnrRows = 64;
+
+absl::Status ValidateData(const CompiledModel& fp32, const CalibrationData& d) {
+  if (fp32.inputs().size() != 1) {
+    return absl::FailedPreconditionError(absl::StrCat("calibration supports single-input models; this model has ",
+                                                      fp32.inputs().size(), " inputs (use mode \"dynamic\")"));
+  }
+  const TensorInfo& in = fp32.inputs()[0];
+  const core::Tensor& x = d.inputs;
+  if (x.dtype() != core::DataType::kFloat32) {
+    return absl::InvalidArgumentError(absl::StrCat("calibration inputs have dtype ", core::OipName(x.dtype()),
+                                                   "; expected float32 (FP32) like the model input '", in.name, "'"));
+  }
+  bool shape_ok = x.dims().size() == in.dims.size() && !x.dims().empty() && x.dims()[0] >= 1;
+  for (size_t i = 1; shape_ok && i < in.dims.size(); ++i) shape_ok = x.dims()[i] == in.dims[i];
+  if (!shape_ok) {
+    return absl::InvalidArgumentError(absl::StrCat("calibration inputs have shape ", core::DimsToString(x.dims()),
+                                                   "; the model input '", in.name, "' is ",
+                                                   core::DimsToString(in.dims), " (N samples along dim 0)"));
+  }
+  auto values = x.span<float>();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("calibration inputs contain NaN or Inf (first at flat index ", i, ")"));
+    }
+  }
+  if (d.labels) {
+    const core::Tensor& y = *d.labels;
+    if (y.dtype() != core::DataType::kInt64 || y.dims().size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("calibration labels must be a 1-D int64 array of class ids, got ",
+                                                     core::OipName(y.dtype()), " ", core::DimsToString(y.dims())));
+    }
+    if (y.dims()[0] != x.dims()[0]) {
+      return absl::InvalidArgumentError(absl::StrCat("calibration labels count ", y.dims()[0],
+                                                     " does not match the ", x.dims()[0], " input samples"));
+    }
+    const int64_t classes = fp32.outputs()[0].dims.empty() ? 0 : fp32.outputs()[0].dims.back();
+    for (int64_t i = 0; i < y.dims()[0]; ++i) {
+      const int64_t label = y.span<int64_t>()[i];
+      if (label < 0 || (classes > 0 && label >= classes)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("calibration label ", label, " at row ", i, " is outside [0, ", classes, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+double MedianLatencyMs(const CompiledModel& model, int64_t batch) {
+  batch = std::min(batch, model.max_batch_size());
+  std::vector<core::Tensor> inputs;
+  std::vector<core::TensorView> views;
+  for (const TensorInfo& in : model.inputs()) {
+    inputs.emplace_back(in.dtype, core::WithBatch(in.dims, batch));
+    views.push_back(inputs.back().view());
+  }
+  if (!model.Run(views).ok()) return 0;
+  std::vector<double> ms;
+  const auto budget = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (ms.size() < 3 || (ms.size() < 15 && std::chrono::steady_clock::now() < budget)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!model.Run(views).ok()) return 0;
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+  return ms[ms.size() / 2];
+}
+
+struct Candidate {
+  std::shared_ptr<const QuantSpec> spec;
+  std::shared_ptr<OnnxModel> model;
+  Evaluation eval;
+  double drop = 0;
+  std::set<int> fp32_layers;
+};
+
+std::string PrecisionOf(const QuantSpec& spec, int node) {
+  auto it = spec.layers.find(node);
+  if (it == spec.layers.end()) return "fp32";
+  return it->second.dynamic ? "int8-dynamic" : "int8";
+}
+
+void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec& spec,
+                      const std::map<ValueId, double>& sqnr, QuantizationReport& report) {
+  auto sqnr_of = [&](ValueId v) {
+    auto it = sqnr.find(v);
+    return it == sqnr.end() ? 100.0 : it->second;
+  };
+  for (int i : QuantizableLayers(fp32)) {
+    const Node& n = g.nodes()[i];
+    const ValueId in = n.inputs[fp32.lowerings[i].runtime_inputs[0]];
+    LayerReport l;
+    l.node = n.name;
+    l.op = n.op_type;
+    l.precision = PrecisionOf(spec, i);
+    l.input_dtype = "FP32";
+    if (auto q = spec.values.find(in); q != spec.values.end() && l.precision == "int8") {
+      l.input_dtype = std::string(core::OipName(q->second.dtype));
+      l.input_scale = q->second.scale;
+    }
+    if (auto q = spec.values.find(n.outputs[0]); q != spec.values.end() && l.precision == "int8") {
+      l.output_scale = q->second.scale;
+    }
+    if (auto lq = spec.layers.find(i); lq != spec.layers.end()) {
+      l.weight_scale_min = *std::min_element(lq->second.weight_scales.begin(), lq->second.weight_scales.end());
+      l.weight_scale_max = *std::max_element(lq->second.weight_scales.begin(), lq->second.weight_scales.end());
+    }
+    l.sqnr_db = sqnr_of(n.outputs[0]);
+    l.sensitivity_db = sqnr_of(in) - l.sqnr_db;
+    report.layers.push_back(std::move(l));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<QuantizationResult> Quantize(absl::string_view onnx_bytes, const CompileOptions& compile,
+                                            const QuantizationOptions& options, const CalibrationData* data,
+                                            const ProgressFn& progress) {
+  const absl::Time start = absl::Now();
+  Q8_RETURN_IF_ERROR(ValidateOptions(options));
+  Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
+  Q8_ASSIGN_OR_RETURN(std::shared_ptr<OnnxModel> fp32, BuildModel(prepared, compile));
+  QuantizationResult result;
+  result.fp32_model = fp32;
+  QuantizationReport& report = result.report;
+  report.mode = ToString(options.mode);
+  report.max_drop = options.max_drop;
+  report.isa = fp32->report().isa;
+
+  if (options.mode == QuantMode::kStatic && data == nullptr) {
+    return absl::FailedPreconditionError(
+        "static quantization needs calibration data: send file:calibration/inputs.npy (and optionally "
+        "file:calibration/labels.npy), or choose quantization mode \"dynamic\" or \"none\"");
+  }
+  if (data != nullptr) Q8_RETURN_IF_ERROR(ValidateData(*fp32, *data));
+  const bool labels = data != nullptr && data->labels.has_value();
+  const AccuracyMetric metric = options.metric.value_or(labels ? AccuracyMetric::kTop1 : AccuracyMetric::kAgreement);
+  if (metric == AccuracyMetric::kTop1 && data != nullptr && !labels) {
+    return absl::InvalidArgumentError(
+        "accuracy.metric \"top1\" needs labels: send file:calibration/labels.npy or use \"agreement\"");
+  }
+  report.metric = ToString(metric);
+  report.has_labels = labels;
+
+  // Split: the last eval_fraction of the samples is held out for the check.
+  const int64_t n = data != nullptr ? data->inputs.dims()[0] : 0;
+  int64_t n_eval = static_cast<int64_t>(std::llround(n * options.eval_fraction));
+  if (options.eval_fraction > 0 && n >= 2) n_eval = std::clamp<int64_t>(n_eval, 1, n - 1);
+  const int64_t n_cal = std::min(n - n_eval, options.max_samples);
+  const int64_t eval_begin = n_eval > 0 ? n - n_eval : 0;  // no hold-out: check on the calibration rows
+  report.calibration_samples = options.mode == QuantMode::kStatic ? n_cal : 0;
+  report.eval_samples = n - eval_begin;
+  if (options.mode == QuantMode::kStatic) report.method = ToString(options.method);
+
+  std::optional<EvalSet> eval;
+  if (data != nullptr && n > 0) {
+    Q8_ASSIGN_OR_RETURN(eval, MakeEvalSet(*fp32, data->inputs, eval_begin, n, labels ? &*data->labels : nullptr));
+    report.fp32_top1 = eval->fp32_top1;
+  }
+
+  Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered, LowerGraph(*prepared.graph, prepared.opset));
+  CaptureGraph capture = MakeCaptureGraph(prepared);
+  CompileOptions capture_options = compile;
+  capture_options.warmup_batch_sizes = {};
+  std::shared_ptr<OnnxModel> fp32_capture;
+  std::map<ValueId, ValueStats> stats;
+  if (options.mode == QuantMode::kStatic) {
+    Q8_ASSIGN_OR_RETURN(fp32_capture, BuildModel(capture.prepared, capture_options));
+    Q8_ASSIGN_OR_RETURN(stats, CollectStats(capture, *fp32_capture, data->inputs, n_cal,
+                                            options.method != CalibrationMethod::kMinMax, progress));
+  }
+
+  auto build = [&](std::set<int> fp32_layers) -> absl::StatusOr<Candidate> {
+    Candidate c;
+    c.fp32_layers = std::move(fp32_layers);
+    Q8_ASSIGN_OR_RETURN(QuantSpec spec, BuildQuantSpec(fp32_lowered, stats, options, c.fp32_layers));
+    c.spec = std::make_shared<const QuantSpec>(std::move(spec));
+    Q8_ASSIGN_OR_RETURN(c.model, BuildModel(prepared, compile, c.spec));
+    if (eval) {
+      Q8_ASSIGN_OR_RETURN(c.eval, Evaluate(*c.model, *eval));
+      c.drop = Drop(c.eval, *eval, metric);
+    }
+    return c;
+  };
+  if (progress) progress({"quantization", 0, 1, "building the int8 model"});
+  Q8_ASSIGN_OR_RETURN(Candidate best, build({}));
+  if (progress) progress({"evaluation", 1, 1, absl::StrCat("drop ", best.drop)});
+
+  std::map<ValueId, double> sqnr;
+  auto measure_sqnr = [&](const Candidate& c) -> absl::Status {
+    if (!eval || options.mode != QuantMode::kStatic) return absl::OkStatus();
+    Q8_ASSIGN_OR_RETURN(auto capture_int8, BuildModel(capture.prepared, capture_options, c.spec));
+    Q8_ASSIGN_OR_RETURN(sqnr, PerTensorSqnr(capture, *fp32_capture, *capture_int8, *eval, kSqnrRows));
+    return absl::OkStatus();
+  };
+  Q8_RETURN_IF_ERROR(measure_sqnr(best));
+
+  if (eval && best.drop > options.max_drop && options.mode != QuantMode::kNone) {
+    // Rank int8 layers by the SQNR they lose and return them to fp32 one at a time.
+    std::vector<std::pair<double, int>> ranked;
+    for (const auto& [i, lq] : best.spec->layers) {
+      const Node& node = prepared.graph->nodes()[i];
+      const ValueId in = node.inputs[fp32_lowered.lowerings[i].runtime_inputs[0]];
+      const double in_sqnr = sqnr.count(in) ? sqnr[in] : 100.0;
+      const double out_sqnr = sqnr.count(node.outputs[0]) ? sqnr[node.outputs[0]] : 100.0;
+      ranked.push_back({in_sqnr - out_sqnr, i});
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    std::set<int> fp32_layers;
+    const int steps = std::min<int>(kMaxFallbackSteps, static_cast<int>(ranked.size()));
+    for (int k = 0; k < steps; ++k) {
+      fp32_layers.insert(ranked[k].second);
+      Q8_ASSIGN_OR_RETURN(Candidate c, build(fp32_layers));
+      if (progress) {
+        progress({"fallback", k + 1, steps,
+                  absl::StrCat(prepared.graph->nodes()[ranked[k].second].name, " -> fp32, drop ", c.drop)});
+      }
+      const bool met = c.drop <= options.max_drop;
+      if (c.drop < best.drop) best = std::move(c);
+      if (met) break;
+    }
+    if (best.drop > options.max_drop) {
+      for (const auto& [s, i] : ranked) {
+        if (!best.fp32_layers.count(i) && report.blocking_layers.size() < 3) {
+          report.blocking_layers.push_back(prepared.graph->nodes()[i].name);
+        }
+      }
+    }
+    Q8_RETURN_IF_ERROR(measure_sqnr(best));
+  }
+  for (int i : best.fp32_layers) report.fallback_layers.push_back(prepared.graph->nodes()[i].name);
+  report.target_met = !eval || best.drop <= options.max_drop;
+  report.drop = best.drop;
+  report.int8_top1 = best.eval.top1;
+  report.agreement = eval ? best.eval.agreement : 1.0;
+  report.output_sqnr_db = eval ? best.eval.sqnr_db : 0.0;
+  FillLayerReports(*prepared.graph, fp32_lowered, *best.spec, sqnr, report);
+
+  if (progress) progress({"benchmark", 0, 1, "fp32 vs int8 latency"});
+  report.latency_fp32_b1_ms = MedianLatencyMs(*fp32, 1);
+  report.latency_int8_b1_ms = MedianLatencyMs(*best.model, 1);
+  report.latency_fp32_b16_ms = MedianLatencyMs(*fp32, 16);
+  report.latency_int8_b16_ms = MedianLatencyMs(*best.model, 16);
+  report.weight_bytes_fp32 = fp32->memory().weights;
+  report.weight_bytes_int8 = best.model->memory().weights;
+  report.quantization_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+
+  result.model = best.model;
+  result.artifact = SerializeArtifact(*prepared.graph, *best.spec, options);
+  return result;
+}
+
+absl::StatusOr<QuantizationResult> LoadQuantized(absl::string_view onnx_bytes, absl::string_view artifact,
+                                                 absl::string_view report_json, const CompileOptions& compile) {
+  Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
+  Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered, LowerGraph(*prepared.graph, prepared.opset));
+  Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32_lowered, std::string(artifact)));
+  QuantizationResult result;
+  Q8_ASSIGN_OR_RETURN(result.fp32_model, BuildModel(prepared, compile));
+  auto spec = std::make_shared<const QuantSpec>(std::move(parsed.spec));
+  Q8_ASSIGN_OR_RETURN(result.model, BuildModel(prepared, compile, spec));
+  Q8_ASSIGN_OR_RETURN(result.report, QuantizationReport::FromJson(std::string(report_json)));
+  result.artifact = std::string(artifact);
+  return result;
+}
+
+}  // namespace q8::engine

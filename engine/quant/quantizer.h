@@ -1,0 +1,46 @@
+// Quantizer: calibration statistics + options -> QuantSpec. Decides which
+// layers run int8, every tensor's scale and signedness, quantizes weights per
+// output channel and applies bias correction.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "absl/status/statusor.h"
+#include "engine/plan/planner.h"
+#include "engine/quant/calibrator.h"
+#include "engine/quant/quant_spec.h"
+#include "engine/quant/quantization_options.h"
+
+namespace q8::engine {
+
+// Symmetric s8 quantization of float weights: scale per output channel
+// (`axis` of `w`: 0 for conv OIHW, 1 for matmul [K,N]) or one for the whole
+// tensor; q = round_half_even(w / scale), clamped to [-127, 127].
+struct QuantizedTensor {
+  std::shared_ptr<core::Tensor> values;  // s8
+  std::vector<float> scales;             // one per channel of `axis` (repeated when per-tensor)
+};
+QuantizedTensor QuantizeWeights(const core::Tensor& w, int axis, bool per_channel);
+// Same, with given scales (when reloading a persisted model).
+std::shared_ptr<core::Tensor> QuantizeWithScales(const core::Tensor& w, int axis, const std::vector<float>& scales);
+
+// Bias correction: the expected output error of a layer whose weights were
+// quantized is (Wq*s - W) . E[x]; subtracting it from the bias removes the
+// mean shift. `input_mean` is the per-channel mean of the layer's input
+// (conv: per input channel, ignoring padding; matmul: per K).
+std::shared_ptr<core::Tensor> CorrectBias(const core::Tensor& w, const QuantizedTensor& q, int axis,
+                                          const core::Tensor* bias, const std::vector<double>& input_mean,
+                                          int64_t groups);
+
+// The activation clipping threshold for one tensor under `options`.
+float Threshold(const ValueStats& stats, const QuantizationOptions& options, bool unsigned_range);
+
+// Builds the spec. `fp32_layers` are nodes forced to stay fp32 (fallback).
+absl::StatusOr<QuantSpec> BuildQuantSpec(const LoweredGraph& fp32, const std::map<ValueId, ValueStats>& stats,
+                                         const QuantizationOptions& options, const std::set<int>& fp32_layers);
+
+// Nodes that can run int8: Conv, and Gemm/MatMul with constant weights.
+std::vector<int> QuantizableLayers(const LoweredGraph& fp32);
+
+}  // namespace q8::engine

@@ -1,0 +1,263 @@
+#include "server/inference_service.h"
+
+#include <chrono>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "core/logging.h"
+#include "core/status_macros.h"
+#include "server/grpc_status.h"
+#include "server/tensor_codec.h"
+
+#ifndef Q8SERVE_VERSION
+#define Q8SERVE_VERSION "0.0.0"
+#endif
+
+namespace q8::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t NanosSince(Clock::time_point start) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+
+uint64_t NowMillisSinceEpoch() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+void SetDuration(inference::StatisticDuration* d, uint64_t count, uint64_t ns) {
+  d->set_count(count);
+  d->set_ns(ns);
+}
+
+void FillTensorMetadata(const engine::TensorInfo& info, inference::ModelMetadataResponse::TensorMetadata* out) {
+  out->set_name(info.name);
+  out->set_datatype(std::string(core::OipName(info.dtype)));
+  for (int64_t d : info.dims) out->add_shape(d);
+}
+
+// Counts a call as in flight for WaitIdle().
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>* counter) : counter_(counter) { counter_->fetch_add(1); }
+  ~InFlight() { counter_->fetch_sub(1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<int>* counter_;
+};
+
+}  // namespace
+
+bool InferenceService::WaitIdle(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (in_flight_.load() > 0) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+grpc::Status InferenceService::ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
+                                          inference::ServerLiveResponse* response) {
+  response->set_live(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
+                                           inference::ServerReadyResponse* response) {
+  response->set_ready(phase() == ServingPhase::kServing);
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
+                                          inference::ModelReadyResponse* response) {
+  // Like Triton: an unknown model is simply not ready (no error).
+  response->set_ready(registry_->Get(request->name(), request->version()).ok());
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
+                                              inference::ServerMetadataResponse* response) {
+  response->set_name(kServerName);
+  response->set_version(Q8SERVE_VERSION);
+  response->add_extensions("model_repository");
+  response->add_extensions("statistics");
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
+                                             inference::ModelMetadataResponse* response) {
+  return ToGrpcStatus(Metadata(*request, response));
+}
+
+absl::Status InferenceService::Metadata(const inference::ModelMetadataRequest& request,
+                                        inference::ModelMetadataResponse* response) {
+  Q8_ASSIGN_OR_RETURN(ModelHandle handle, registry_->Get(request.name(), request.version()));
+  const engine::CompiledModel& model = *handle.model;
+  response->set_name(handle.name);
+  for (int64_t v : registry_->ReadyVersions(handle.name)) response->add_versions(std::to_string(v));
+  response->set_platform(kPlatform);
+  for (const auto& info : model.inputs()) FillTensorMetadata(info, response->add_inputs());
+  for (const auto& info : model.outputs()) FillTensorMetadata(info, response->add_outputs());
+  auto& props = *response->mutable_properties();
+  const engine::CompileReport& report = model.report();
+  props["version"] = std::to_string(handle.version);
+  props["max_batch_size"] = std::to_string(model.max_batch_size());
+  props["isa"] = report.isa;
+  props["onnx_nodes"] = std::to_string(report.onnx_nodes);
+  props["optimized_nodes"] = std::to_string(report.optimized_nodes);
+  props["passes_applied"] = absl::StrJoin(report.passes_applied, ",");
+  props["memory_bytes"] = std::to_string(model.memory().total());
+  return absl::OkStatus();
+}
+
+grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
+                                          inference::ModelInferResponse* response) {
+  InFlight scope(&in_flight_);
+  absl::Status status = Infer(context, *request, response);
+  if (!status.ok()) {
+    Q8_LOG(Debug, "ModelInfer '", request->model_name(), "' failed: ", status.ToString());
+    response->Clear();
+  }
+  return ToGrpcStatus(status);
+}
+
+absl::Status InferenceService::Infer(grpc::ServerContext* context, const inference::ModelInferRequest& request,
+                                     inference::ModelInferResponse* response) {
+  const auto start = Clock::now();
+  if (phase() == ServingPhase::kStarting) {
+    return absl::UnavailableError("server is starting: models are still loading");
+  }
+  if (phase() == ServingPhase::kStopping) return absl::UnavailableError("server is shutting down");
+  Q8_ASSIGN_OR_RETURN(ModelHandle handle, registry_->Get(request.model_name(), request.model_version()));
+  ModelStats& stats = *handle.stats;
+  const engine::CompiledModel& model = *handle.model;
+  const std::string label = absl::StrCat(handle.name, ":", handle.version);
+
+  auto run = [&]() -> absl::Status {
+    if (context != nullptr && context->deadline() < std::chrono::system_clock::now()) {
+      return absl::DeadlineExceededError("deadline expired before the model ran");
+    }
+    Q8_ASSIGN_OR_RETURN(DecodedInputs inputs, DecodeInputs(request, model.inputs(), model.max_batch_size(), label));
+    Q8_ASSIGN_OR_RETURN(OutputEncoder outputs, OutputEncoder::Prepare(request, model.outputs(),
+                                                                      model.OutputDims(inputs.batch), inputs.raw,
+                                                                      label, response));
+    const auto infer_start = Clock::now();
+    stats.compute_input_ns.fetch_add(NanosSince(start));
+    Q8_RETURN_IF_ERROR(model.Run(inputs.tensors, outputs.views()));
+    const auto output_start = Clock::now();
+    stats.compute_infer_ns.fetch_add(NanosSince(infer_start));
+    outputs.Finish();
+    response->set_model_name(handle.name);
+    response->set_model_version(std::to_string(handle.version));
+    response->set_id(request.id());
+    stats.compute_output_ns.fetch_add(NanosSince(output_start));
+    stats.inference_count.fetch_add(static_cast<uint64_t>(inputs.batch));
+    stats.execution_count.fetch_add(1);
+    return absl::OkStatus();
+  };
+  absl::Status status = run();
+  const uint64_t total = NanosSince(start);
+  if (status.ok()) {
+    stats.success_count.fetch_add(1);
+    stats.success_ns.fetch_add(total);
+    stats.last_inference_ms.store(NowMillisSinceEpoch());
+  } else {
+    stats.fail_count.fetch_add(1);
+    stats.fail_ns.fetch_add(total);
+  }
+  return status;
+}
+
+grpc::Status InferenceService::ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* request,
+                                               inference::ModelStatisticsResponse* response) {
+  return ToGrpcStatus(Statistics(*request, response));
+}
+
+absl::Status InferenceService::Statistics(const inference::ModelStatisticsRequest& request,
+                                          inference::ModelStatisticsResponse* response) {
+  if (!request.name().empty() || !request.version().empty()) {
+    // Produces the NOT_FOUND message for unknown models/versions.
+    Q8_RETURN_IF_ERROR(registry_->Get(request.name(), request.version()).status());
+  }
+  for (const ModelHandle& h : registry_->ReadyHandles(request.name())) {
+    if (!request.version().empty() && std::to_string(h.version) != request.version()) continue;
+    const ModelStats& s = *h.stats;
+    auto* out = response->add_model_stats();
+    out->set_name(h.name);
+    out->set_version(std::to_string(h.version));
+    out->set_last_inference(s.last_inference_ms.load());
+    out->set_inference_count(s.inference_count.load());
+    out->set_execution_count(s.execution_count.load());
+    auto* infer = out->mutable_inference_stats();
+    SetDuration(infer->mutable_success(), s.success_count.load(), s.success_ns.load());
+    SetDuration(infer->mutable_fail(), s.fail_count.load(), s.fail_ns.load());
+    SetDuration(infer->mutable_queue(), s.success_count.load(), 0);  // no queue yet
+    SetDuration(infer->mutable_compute_input(), s.success_count.load(), s.compute_input_ns.load());
+    SetDuration(infer->mutable_compute_infer(), s.success_count.load(), s.compute_infer_ns.load());
+    SetDuration(infer->mutable_compute_output(), s.success_count.load(), s.compute_output_ns.load());
+    auto* memory = out->add_memory_usage();
+    memory->set_type("CPU");
+    memory->set_id(0);
+    memory->set_byte_size(static_cast<uint64_t>(h.model->memory().total()));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status InferenceService::RepositoryIndex(grpc::ServerContext*, const inference::RepositoryIndexRequest* request,
+                                               inference::RepositoryIndexResponse* response) {
+  for (const IndexEntry& e : registry_->Index()) {
+    if (request->ready() && e.state != ModelState::kReady) continue;
+    auto* m = response->add_models();
+    m->set_name(e.name);
+    m->set_version(e.version > 0 ? std::to_string(e.version) : "");
+    m->set_state(std::string(ToString(e.state)));
+    m->set_reason(e.reason);
+  }
+  return grpc::Status::OK;
+}
+
+absl::Status InferenceService::CheckCanChangeRepository() const {
+  switch (phase()) {
+    case ServingPhase::kStarting:
+      return absl::UnavailableError("server is starting: repository changes are accepted once it is ready");
+    case ServingPhase::kDraining:
+    case ServingPhase::kStopping:
+      return absl::UnavailableError("server is shutting down: repository changes are refused");
+    case ServingPhase::kServing:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext*,
+                                                   const inference::RepositoryModelLoadRequest* request,
+                                                   inference::RepositoryModelLoadResponse*) {
+  InFlight scope(&in_flight_);
+  absl::Status status = [&]() -> absl::Status {
+    Q8_RETURN_IF_ERROR(CheckCanChangeRepository());
+    Q8_ASSIGN_OR_RETURN(LoadRequest load, ParseLoadRequest(*request, max_upload_bytes_));
+    return loader_->Load(load);
+  }();
+  if (!status.ok()) Q8_LOG(Warning, "RepositoryModelLoad '", request->model_name(), "': ", status.ToString());
+  return ToGrpcStatus(status);
+}
+
+grpc::Status InferenceService::RepositoryModelUnload(grpc::ServerContext*,
+                                                     const inference::RepositoryModelUnloadRequest* request,
+                                                     inference::RepositoryModelUnloadResponse*) {
+  InFlight scope(&in_flight_);
+  absl::Status status = CheckCanChangeRepository();
+  if (status.ok()) status = loader_->Unload(request->model_name());
+  if (!status.ok()) Q8_LOG(Warning, "RepositoryModelUnload '", request->model_name(), "': ", status.ToString());
+  return ToGrpcStatus(status);
+}
+
+}  // namespace q8::server

@@ -1,0 +1,201 @@
+#include "server/model_registry.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/logging.h"
+#include "server/model_repository.h"
+
+namespace q8::server {
+
+ModelRegistry::OperationGuard::OperationGuard(OperationGuard&& other) noexcept
+    : registry_(std::exchange(other.registry_, nullptr)), name_(std::move(other.name_)) {}
+
+ModelRegistry::OperationGuard::~OperationGuard() {
+  if (registry_ != nullptr) registry_->EndOperation(name_);
+}
+
+absl::StatusOr<ModelRegistry::OperationGuard> ModelRegistry::BeginOperation(absl::string_view name,
+                                                                            absl::string_view what) {
+  absl::MutexLock lock(&mu_);
+  auto it = busy_.find(name);
+  if (it != busy_.end()) {
+    return absl::AbortedError(absl::StrCat("model '", name, "': a ", it->second,
+                                           " of this model is already in progress; retry after it completes"));
+  }
+  busy_.emplace(std::string(name), std::string(what));
+  return OperationGuard(this, std::string(name));
+}
+
+void ModelRegistry::EndOperation(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  busy_.erase(name);
+}
+
+void ModelRegistry::Transition(VersionEntry& entry, ModelState to, std::string reason) {
+  if (!IsLegalTransition(entry.state, to)) {
+    // A bug in the caller, not a client error: log loudly and keep going.
+    Q8_LOG(Error, "model registry: illegal transition ", ToString(entry.state), " -> ", ToString(to));
+  }
+  entry.state = to;
+  entry.reason = std::move(reason);
+}
+
+absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::string_view version) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = models_.find(name);
+  if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
+  const ModelEntry& model = it->second;
+  auto handle = [&](int64_t v, const VersionEntry& e) {
+    return ModelHandle{std::string(name), v, e.model, e.stats};
+  };
+  if (version.empty()) {
+    for (auto v = model.versions.rbegin(); v != model.versions.rend(); ++v) {
+      if (v->second.state == ModelState::kReady) return handle(v->first, v->second);
+    }
+    std::vector<std::string> states;
+    for (const auto& [v, e] : model.versions) {
+      states.push_back(absl::StrCat("version ", v, " ", ToString(e.state), e.reason.empty() ? "" : ": ", e.reason));
+    }
+    if (states.empty() && !model.reason.empty()) states.push_back(model.reason);
+    return absl::NotFoundError(absl::StrCat("model '", name, "' has no ready version",
+                                            states.empty() ? "" : " (", absl::StrJoin(states, "; "),
+                                            states.empty() ? "" : ")"));
+  }
+  std::optional<int64_t> v = ParseVersion(version);
+  auto vit = v ? model.versions.find(*v) : model.versions.end();
+  if (vit == model.versions.end()) {
+    std::vector<int64_t> known;
+    for (const auto& [k, e] : model.versions) known.push_back(k);
+    return absl::NotFoundError(absl::StrCat("model '", name, "' has no version '", version, "' (versions: ",
+                                            known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
+  }
+  const VersionEntry& e = vit->second;
+  switch (e.state) {
+    case ModelState::kReady:
+      return handle(*v, e);
+    case ModelState::kLoading:
+      return absl::UnavailableError(absl::StrCat("model '", name, "' version ", *v, " is still loading"));
+    default:
+      return absl::NotFoundError(absl::StrCat("model '", name, "' version ", *v, " is ", ToString(e.state),
+                                              e.reason.empty() ? "" : ": ", e.reason));
+  }
+}
+
+bool ModelRegistry::Contains(absl::string_view name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return models_.find(name) != models_.end();
+}
+
+bool ModelRegistry::AnyReady(absl::string_view name) const { return !ReadyVersions(name).empty(); }
+
+std::vector<int64_t> ModelRegistry::ReadyVersions(absl::string_view name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<int64_t> out;
+  auto it = models_.find(name);
+  if (it == models_.end()) return out;
+  for (const auto& [v, e] : it->second.versions) {
+    if (e.state == ModelState::kReady) out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<IndexEntry> ModelRegistry::Index() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<IndexEntry> out;
+  for (const auto& [name, model] : models_) {
+    if (model.versions.empty()) {
+      out.push_back({name, 0, ModelState::kUnavailable, model.reason});
+    }
+    for (const auto& [v, e] : model.versions) out.push_back({name, v, e.state, e.reason});
+  }
+  return out;
+}
+
+std::vector<ModelHandle> ModelRegistry::ReadyHandles(absl::string_view name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<ModelHandle> out;
+  for (const auto& [n, model] : models_) {
+    if (!name.empty() && n != name) continue;
+    for (const auto& [v, e] : model.versions) {
+      if (e.state == ModelState::kReady) out.push_back({n, v, e.model, e.stats});
+    }
+  }
+  return out;
+}
+
+void ModelRegistry::MarkLoading(absl::string_view name, const std::vector<int64_t>& versions) {
+  absl::MutexLock lock(&mu_);
+  ModelEntry& model = models_[std::string(name)];
+  for (int64_t v : versions) {
+    auto [it, inserted] = model.versions.try_emplace(v);
+    if (inserted) continue;  // new entries start as kLoading
+    if (it->second.state == ModelState::kUnavailable) Transition(it->second, ModelState::kLoading, "");
+  }
+}
+
+void ModelRegistry::MarkFailed(absl::string_view name, const std::vector<int64_t>& versions,
+                               absl::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  auto it = models_.find(name);
+  if (it == models_.end()) return;
+  for (int64_t v : versions) {
+    auto vit = it->second.versions.find(v);
+    if (vit != it->second.versions.end() && vit->second.state == ModelState::kLoading) {
+      Transition(vit->second, ModelState::kUnavailable, std::string(reason));
+    }
+  }
+}
+
+void ModelRegistry::Publish(absl::string_view name,
+                            std::map<int64_t, std::shared_ptr<const engine::CompiledModel>> models) {
+  std::map<int64_t, VersionEntry> old;  // destroyed after the lock is released
+  {
+    absl::MutexLock lock(&mu_);
+    ModelEntry& model = models_[std::string(name)];
+    old = std::move(model.versions);
+    model.versions.clear();
+    model.reason.clear();
+    for (auto& [v, compiled] : models) {
+      VersionEntry entry;
+      auto prev = old.find(v);
+      if (prev != old.end()) {
+        entry.state = prev->second.state;
+        entry.stats = prev->second.stats;
+      }
+      if (entry.stats == nullptr) entry.stats = std::make_shared<ModelStats>();
+      entry.model = std::move(compiled);
+      if (entry.state == ModelState::kUnavailable) entry.state = ModelState::kLoading;
+      Transition(entry, ModelState::kReady, "");
+      model.versions.emplace(v, std::move(entry));
+    }
+  }
+}
+
+void ModelRegistry::SetModelUnavailable(absl::string_view name, absl::string_view reason) {
+  std::map<int64_t, VersionEntry> old;  // declared before the lock: destroyed after unlock
+  absl::MutexLock lock(&mu_);
+  ModelEntry& model = models_[std::string(name)];
+  old = std::move(model.versions);
+  model.versions.clear();
+  model.reason = std::string(reason);
+}
+
+absl::Status ModelRegistry::Unload(absl::string_view name) {
+  std::vector<std::shared_ptr<const engine::CompiledModel>> released;  // freed after unlock
+  absl::MutexLock lock(&mu_);
+  auto it = models_.find(name);
+  if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
+  for (auto& [v, e] : it->second.versions) {
+    if (e.state == ModelState::kReady) Transition(e, ModelState::kUnloading, "");
+    if (e.state == ModelState::kUnloading) {
+      released.push_back(std::move(e.model));
+      Transition(e, ModelState::kUnavailable, "unloaded");
+    }
+  }
+  if (it->second.versions.empty()) it->second.reason = "unloaded";
+  return absl::OkStatus();
+}
+
+}  // namespace q8::server

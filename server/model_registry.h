@@ -1,0 +1,124 @@
+// ModelRegistry: the in-memory truth about which model versions exist and
+// which can serve. name -> version -> {state, reason, compiled model, stats}.
+//
+// Readers (every ModelInfer/ModelMetadata) call Get() and receive a
+// ModelHandle: a copy of the version's shared_ptr<const CompiledModel>. An
+// unload or a hot swap only drops the registry's reference, so in-flight
+// requests finish on the model they started with; the last handle frees it.
+// Hold a handle for one request, never longer.
+//
+// Writers (ModelLoader) first take the per-name OperationGuard: one load or
+// unload per model name at a time; a second one for the same name fails fast
+// with ABORTED instead of racing (see server/README.md). Writers then move
+// versions through the ModelState transitions in model_state.h.
+//
+// Thread safety: all methods are thread-safe; one absl::Mutex guards the maps
+// (reader lock for lookups). Compiled models are released outside the lock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/compiled_model.h"
+#include "server/model_state.h"
+#include "server/model_stats.h"
+
+namespace q8::server {
+
+struct ModelHandle {
+  std::string name;
+  int64_t version = 0;
+  std::shared_ptr<const engine::CompiledModel> model;
+  std::shared_ptr<ModelStats> stats;
+};
+
+struct IndexEntry {
+  std::string name;
+  int64_t version = 0;  // 0: the model as a whole (no version known)
+  ModelState state = ModelState::kUnavailable;
+  std::string reason;
+};
+
+class ModelRegistry {
+ public:
+  // Exclusive right to change one model name; released on destruction.
+  class OperationGuard {
+   public:
+    OperationGuard(OperationGuard&& other) noexcept;
+    OperationGuard& operator=(OperationGuard&&) = delete;
+    OperationGuard(const OperationGuard&) = delete;
+    ~OperationGuard();
+    const std::string& name() const { return name_; }
+
+   private:
+    friend class ModelRegistry;
+    OperationGuard(ModelRegistry* registry, std::string name) : registry_(registry), name_(std::move(name)) {}
+    ModelRegistry* registry_;
+    std::string name_;
+  };
+
+  ModelRegistry() = default;
+  ModelRegistry(const ModelRegistry&) = delete;
+  ModelRegistry& operator=(const ModelRegistry&) = delete;
+
+  // ABORTED if another operation on `name` is in progress. `what` ("load",
+  // "unload") appears in the other caller's error message.
+  absl::StatusOr<OperationGuard> BeginOperation(absl::string_view name, absl::string_view what);
+
+  // `version` "" = the highest READY version. NOT_FOUND (naming the model and
+  // version) for an unknown model/version or one that is not READY;
+  // UNAVAILABLE while the requested version is still LOADING.
+  absl::StatusOr<ModelHandle> Get(absl::string_view name, absl::string_view version) const;
+
+  bool Contains(absl::string_view name) const;
+  bool AnyReady(absl::string_view name) const;
+  std::vector<int64_t> ReadyVersions(absl::string_view name) const;
+  // Sorted by name, then version.
+  std::vector<IndexEntry> Index() const;
+  // Ready handles, for statistics: all models if `name` is empty.
+  std::vector<ModelHandle> ReadyHandles(absl::string_view name) const;
+
+  // ---- Writers: the caller holds the OperationGuard for `name`. ----
+  // Versions that are absent or UNAVAILABLE become LOADING; READY ones stay
+  // READY (they keep serving during a reload).
+  void MarkLoading(absl::string_view name, const std::vector<int64_t>& versions);
+  // LOADING versions among `versions` become UNAVAILABLE with `reason`.
+  void MarkFailed(absl::string_view name, const std::vector<int64_t>& versions, absl::string_view reason);
+  // Makes `models` the complete version set of `name`, all READY. Versions
+  // not listed are dropped (stats of kept version numbers are preserved).
+  void Publish(absl::string_view name, std::map<int64_t, std::shared_ptr<const engine::CompiledModel>> models);
+  // Lists `name` with no servable version, e.g. a model unloaded before a
+  // restart or one whose config is broken.
+  void SetModelUnavailable(absl::string_view name, absl::string_view reason);
+  // READY versions -> UNLOADING -> UNAVAILABLE ("unloaded"). NOT_FOUND for an
+  // unknown name; unloading an already unloaded model is OK.
+  absl::Status Unload(absl::string_view name);
+
+ private:
+  struct VersionEntry {
+    ModelState state = ModelState::kLoading;
+    std::string reason;
+    std::shared_ptr<const engine::CompiledModel> model;
+    std::shared_ptr<ModelStats> stats;
+  };
+  struct ModelEntry {
+    std::map<int64_t, VersionEntry> versions;
+    std::string reason;  // shown when there are no versions
+  };
+
+  void EndOperation(const std::string& name);
+  static void Transition(VersionEntry& entry, ModelState to, std::string reason);
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, ModelEntry, std::less<>> models_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string, std::less<>> busy_ ABSL_GUARDED_BY(mu_);  // name -> what
+};
+
+}  // namespace q8::server

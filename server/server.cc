@@ -1,0 +1,99 @@
+#include "server/server.h"
+
+#include <algorithm>
+#include <climits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/logging.h"
+#include "core/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+
+namespace q8::server {
+
+int ReceiveLimitFor(int64_t max_upload_bytes) {
+  constexpr int64_t kFraming = int64_t{1} << 20;
+  constexpr int64_t kMinimum = int64_t{64} << 20;
+  return static_cast<int>(std::clamp<int64_t>(max_upload_bytes + kFraming, kMinimum, INT_MAX));
+}
+
+Server::Server(const ServerOptions& options, CompileFn compile)
+    : options_(options), repository_(options.model_repository) {
+  LoaderOptions loader_options;
+  loader_options.compile = std::move(compile);
+  loader_options.default_config.max_batch_size = options.default_max_batch_size;
+  loader_options.on_ready_changed = [this](const std::string& name, bool ready) {
+    if (health_ != nullptr) health_->SetModelReady(name, ready);
+  };
+  loader_ = std::make_unique<ModelLoader>(std::move(loader_options), &repository_, &registry_);
+  service_ = std::make_unique<InferenceService>(&registry_, loader_.get(), options.max_upload_bytes);
+}
+
+Server::~Server() {
+  if (grpc_server_ != nullptr) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now());
+    grpc_server_->Wait();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, CompileFn compile) {
+  if (options.max_upload_bytes < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_upload_bytes must be >= 1, got ", options.max_upload_bytes));
+  }
+  if (options.default_max_batch_size < 1 || options.default_max_batch_size > kMaxConfigBatchSize) {
+    return absl::InvalidArgumentError(absl::StrCat("max_batch_size must be in [1, ", kMaxConfigBatchSize, "], got ",
+                                                   options.default_max_batch_size));
+  }
+  std::unique_ptr<Server> server(new Server(options, std::move(compile)));
+  Q8_RETURN_IF_ERROR(server->repository_.Init());
+
+  EnableHealthService();
+  if (options.enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(ReceiveLimitFor(options.max_upload_bytes));
+  builder.SetMaxSendMessageSize(INT_MAX);
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    server->grpc_server_.reset();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.grpc_address));
+  }
+  server->health_ = std::make_unique<HealthReporter>(server->grpc_server_->GetHealthCheckService());
+  server->health_->SetServerReady(false);
+  Q8_LOG(Info, "q8serve listening on ", options.grpc_address, " (port ", server->port_, "), repository ",
+         options.model_repository);
+  return server;
+}
+
+absl::Status Server::LoadRepository() {
+  Q8_RETURN_IF_ERROR(loader_->LoadAll());
+  if (service_->FinishStartup()) {
+    health_->SetServerReady(true);
+    Q8_LOG(Info, "q8serve ready");
+  }
+  return absl::OkStatus();
+}
+
+void Server::Drain() {
+  Q8_LOG(Info, "draining: health NOT_SERVING, repository changes refused");
+  service_->SetPhase(ServingPhase::kDraining);
+  health_->Shutdown();
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  Q8_LOG(Info, "shutting down: in-flight calls have ", absl::FormatDuration(grace));
+  // grpc's Shutdown(deadline) also waits for idle client connections to go
+  // away, which clients may not do until the deadline. So refuse new calls,
+  // wait for the running ones ourselves, then stop grpc with what is left.
+  const absl::Time deadline = absl::Now() + grace;
+  service_->SetPhase(ServingPhase::kStopping);
+  const bool idle = service_->WaitIdle(grace);
+  Q8_LOG(Info, idle ? "no calls in flight; stopping" : "grace period over; cancelling remaining calls");
+  grpc_server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(100))));
+}
+
+void Server::Wait() { grpc_server_->Wait(); }
+
+}  // namespace q8::server

@@ -1,0 +1,59 @@
+// Server: owns and wires everything one q8serve process runs — repository,
+// registry, loader, OIP service, health — and the grpc::Server itself
+// (reflection, message size limits). main.cc adds flags and signals; the
+// integration tests drive the real binary.
+//
+// Lifecycle: Create() (listening; health "" NOT_SERVING, RPCs that need
+// models answer UNAVAILABLE) -> LoadRepository() (startup loads, then ready)
+// -> [Drain() -> Shutdown(grace)] -> Wait() returns.
+// Drain/Shutdown may be called from any thread, but never from a signal handler.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "server/health.h"
+#include "server/inference_service.h"
+#include "server/model_loader.h"
+#include "server/model_registry.h"
+#include "server/model_repository.h"
+#include "server/server_options.h"
+
+namespace q8::server {
+
+class Server {
+ public:
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options, CompileFn compile);
+  ~Server();
+
+  // Port actually bound (useful with ":0").
+  int port() const { return port_; }
+  // Loads every model found in the repository, then reports ready.
+  absl::Status LoadRepository();
+  // Health NOT_SERVING everywhere, refuse repository changes; keeps serving inference.
+  void Drain();
+  // Stops accepting calls; in-flight calls get until now + grace, then are cancelled.
+  void Shutdown(absl::Duration grace);
+  // Blocks until Shutdown() completes.
+  void Wait();
+
+ private:
+  Server(const ServerOptions& options, CompileFn compile);
+
+  ServerOptions options_;
+  ModelRepository repository_;
+  ModelRegistry registry_;
+  std::unique_ptr<HealthReporter> health_;
+  std::unique_ptr<ModelLoader> loader_;
+  std::unique_ptr<InferenceService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int port_ = 0;
+};
+
+// gRPC receive limit for a given upload limit: room for the upload plus the
+// protobuf framing, at least 64 MiB for inference, at most INT32_MAX.
+int ReceiveLimitFor(int64_t max_upload_bytes);
+
+}  // namespace q8::server

@@ -1,0 +1,27 @@
+// ServerOptions: every knob of the server as a plain struct. main.cc turns
+// the command-line flags into one of these; tests build it directly. Nothing
+// below main.cc reads a flag.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace q8::server {
+
+struct ServerOptions {
+  // host:port to listen on ("127.0.0.1:0" picks a free port; see Server::port()).
+  std::string grpc_address = "0.0.0.0:8001";
+  // Root of the model repository: DIR/<model>/config.json, DIR/<model>/<version>/model.onnx.
+  std::string model_repository;
+  // Largest accepted RepositoryModelLoad payload (config + all files), in bytes.
+  int64_t max_upload_bytes = int64_t{1} << 30;
+  // After SIGTERM: seconds to keep serving with health NOT_SERVING, then
+  // seconds in-flight calls get before they are cancelled.
+  double drain_seconds = 0;
+  double shutdown_grace_seconds = 20;
+  bool enable_reflection = true;
+  // max_batch_size for models whose config.json does not set one.
+  int64_t default_max_batch_size = 64;
+};
+
+}  // namespace q8::server

@@ -1,0 +1,209 @@
+#include "tests/integration/server_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace q8::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+int PickFreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return 0;
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// True once something accepts TCP connections on 127.0.0.1:port.
+bool PortAccepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+int DecodeWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+std::string ServerBinary() { return Q8SERVE_BINARY; }
+std::string TestDataPath(const std::string& file) { return std::string(Q8_TEST_DATA_DIR) + "/" + file; }
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return "";
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  fs::path dir = fs::temp_directory_path() /
+                 (prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter.fetch_add(1)));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(INT_MAX);
+  args.SetMaxSendMessageSize(INT_MAX);
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  // Start() polls before the server listens: keep reconnect backoff short so
+  // readiness is seen within ~100 ms instead of grpc's exponential 1 s+.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+::testing::AssertionResult ServerProcess::Start(const std::string& repository, std::vector<std::string> flags,
+                                                double timeout_seconds) {
+  log_path_ = repository + ".server.log";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    int port = PickFreePort();
+    if (port == 0) return ::testing::AssertionFailure() << "no free port";
+    address_ = "127.0.0.1:" + std::to_string(port);
+    std::vector<std::string> args = {ServerBinary(), "--grpc_address=" + address_,
+                                     "--model_repository=" + repository};
+    args.insert(args.end(), flags.begin(), flags.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (log >= 0) {
+        ::dup2(log, STDOUT_FILENO);
+        ::dup2(log, STDERR_FILENO);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      std::_Exit(127);
+    }
+    if (pid_ < 0) return ::testing::AssertionFailure() << "fork failed";
+    channel_.reset();
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);
+    while (Clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;  // died (maybe the port was taken): retry
+      }
+      // Create the channel only once the port is open: a first failed
+      // connect would put it into reconnect backoff (seconds).
+      if (channel_ == nullptr) {
+        if (!PortAccepts(port)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          continue;
+        }
+        channel_ = MakeChannel("ipv4:" + address_);
+      }
+      grpc::health::v1::HealthCheckResponse::ServingStatus serving{};
+      if (HealthCheck("", &serving).ok() && serving == grpc::health::v1::HealthCheckResponse::SERVING) {
+        return ::testing::AssertionSuccess();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (pid_ > 0) {
+      return ::testing::AssertionFailure() << "q8serve not ready after " << timeout_seconds << " s\n" << Log();
+    }
+  }
+  return ::testing::AssertionFailure() << "q8serve failed to start\n" << Log();
+}
+
+void ServerProcess::Signal(int signo) {
+  if (pid_ > 0) ::kill(pid_, signo);
+}
+
+int ServerProcess::WaitForExit(double timeout_seconds) {
+  if (pid_ <= 0) return -1;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return DecodeWaitStatus(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+int ServerProcess::Stop(double timeout_seconds) {
+  Signal(SIGTERM);
+  return WaitForExit(timeout_seconds);
+}
+
+std::unique_ptr<inference::GRPCInferenceService::Stub> ServerProcess::Stub() const {
+  return inference::GRPCInferenceService::NewStub(channel_);
+}
+
+grpc::Status ServerProcess::HealthCheck(const std::string& service,
+                                        grpc::health::v1::HealthCheckResponse::ServingStatus* serving) const {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = stub->Check(&ctx, req, &resp);
+  *serving = resp.status();
+  return s;
+}
+
+std::string ServerProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << "---- q8serve log (" << log_path_ << ") ----\n" << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace q8::testing

@@ -1,0 +1,101 @@
+// Quantize(): persistence round trip, determinism, memory, bad calibration data.
+#include <gtest/gtest.h>
+
+
+#include "engine/quantize.h"
+#include "tests/unit/engine/test_util.h"
+
+namespace q8::engine {
+namespace {
+
+using testing::DataPath;
+using testing::ReadFile;
+
+CalibrationData FashionSample(int64_t n) {
+  core::Tensor images = testing::LoadNpy(DataPath("fashion_test_images.npy"));
+  core::Tensor labels = testing::LoadNpy(DataPath("fashion_test_labels.npy"));
+  core::Tensor x(core::DataType::kFloat32, {n, 1, 28, 28});
+  core::Tensor y(core::DataType::kInt64, {n});
+  std::memcpy(x.data(), images.data(), x.byte_size());
+  std::memcpy(y.data(), labels.data(), y.byte_size());
+  return {std::move(x), std::move(y)};
+}
+
+TEST(QuantizeTest, ArtifactReloadsToIdenticalOutputsAndIsDeterministic) {
+  const std::string onnx = ReadFile(DataPath("fashion_cnn.onnx"));
+  CalibrationData data = FashionSample(200);
+  QuantizationOptions o;
+  o.method = CalibrationMethod::kEntropy;
+  auto a = Quantize(onnx, {}, o, &data);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = Quantize(onnx, {}, o, &data);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->artifact, b->artifact) << "same model, data and options must give the same bytes";
+
+  auto loaded = LoadQuantized(onnx, a->artifact, a->report.ToJson(), {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->report.ToJson(), a->report.ToJson());
+  auto x = testing::Rows(data.inputs, 0, 32);
+  auto out_a = a->model->Run({x});
+  auto out_l = loaded->model->Run({x});
+  ASSERT_TRUE(out_a.ok() && out_l.ok());
+  EXPECT_EQ(testing::MaxAbsDiff((*out_a)[0].span<float>(), (*out_l)[0].span<float>()), 0.0f);
+
+  // A corrupted artifact is refused, never half-applied.
+  EXPECT_EQ(LoadQuantized(onnx, "{\"format\": 1}", "{}", {}).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(QuantizeTest, Int8WeightsAreAQuarterOfFp32) {
+  CalibrationData data = FashionSample(100);
+  auto r = Quantize(ReadFile(DataPath("fashion_cnn.onnx")), {}, QuantizationOptions{}, &data);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->report.weight_bytes_fp32, 800000);
+  EXPECT_LE(r->report.weight_bytes_int8, 0.27 * r->report.weight_bytes_fp32)
+      << r->report.weight_bytes_int8 << " vs " << r->report.weight_bytes_fp32;
+  EXPECT_EQ(r->model->memory().weights, r->report.weight_bytes_int8);
+}
+
+struct BadData {
+  const char* name;
+  std::function<void(CalibrationData&)> corrupt;
+  absl::StatusCode code;
+  const char* fragment;
+};
+
+TEST(QuantizeTest, BadCalibrationDataIsRejectedWithAClearMessage) {
+  const std::string onnx = ReadFile(DataPath("fashion_cnn.onnx"));
+  const std::vector<BadData> cases = {
+      {"wrong shape", [](CalibrationData& d) { d.inputs.Reshape({10, 28, 28, 1}); },
+       absl::StatusCode::kInvalidArgument, "shape [10,28,28,1]"},
+      {"wrong dtype", [](CalibrationData& d) { d.inputs = core::Tensor(core::DataType::kFloat64, {10, 1, 28, 28}); },
+       absl::StatusCode::kInvalidArgument, "FP64"},
+      {"NaN", [](CalibrationData& d) { d.inputs.span<float>()[77] = std::nanf(""); },
+       absl::StatusCode::kInvalidArgument, "NaN or Inf"},
+      {"Inf", [](CalibrationData& d) { d.inputs.span<float>()[3] = INFINITY; },
+       absl::StatusCode::kInvalidArgument, "NaN or Inf"},
+      {"label count", [](CalibrationData& d) { d.labels = core::Tensor(core::DataType::kInt64, {9}); },
+       absl::StatusCode::kInvalidArgument, "labels count 9"},
+      {"label range", [](CalibrationData& d) { d.labels->span<int64_t>()[4] = 12; },
+       absl::StatusCode::kInvalidArgument, "label 12 at row 4"},
+      {"label dtype", [](CalibrationData& d) { d.labels = core::Tensor(core::DataType::kFloat32, {10}); },
+       absl::StatusCode::kInvalidArgument, "int64"},
+  };
+  for (const BadData& c : cases) {
+    CalibrationData d = FashionSample(10);
+    c.corrupt(d);
+    auto r = Quantize(onnx, {}, QuantizationOptions{}, &d);
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.status().code(), c.code) << c.name << ": " << r.status();
+    EXPECT_NE(r.status().message().find(c.fragment), std::string::npos) << c.name << ": " << r.status();
+  }
+  auto no_data = Quantize(onnx, {}, QuantizationOptions{}, nullptr);
+  EXPECT_EQ(no_data.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(no_data.status().message().find("dynamic"), std::string::npos);
+  QuantizationOptions bad;
+  bad.max_drop = -0.1;
+  CalibrationData d = FashionSample(10);
+  EXPECT_EQ(Quantize(onnx, {}, bad, &d).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace q8::engine

@@ -1,0 +1,64 @@
+// FakeModel: a CompiledModel without the engine, for server unit tests.
+// Input "x" FP32 [-1,2]; outputs "sum" FP32 [-1,1] (x0+x1) and "sign" INT8
+// [-1,1] (sign of x0). Compile via FakeCompile: bytes "bad" fail.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/compiled_model.h"
+#include "engine/compiler.h"
+
+namespace q8::server::testing {
+
+class FakeModel : public engine::CompiledModel {
+ public:
+  explicit FakeModel(int64_t max_batch = 8, std::atomic<int>* alive = nullptr) : max_batch_(max_batch), alive_(alive) {
+    inputs_ = {{"x", core::DataType::kFloat32, {-1, 2}}};
+    outputs_ = {{"sum", core::DataType::kFloat32, {-1, 1}}, {"sign", core::DataType::kInt8, {-1, 1}}};
+    if (alive_ != nullptr) ++*alive_;
+  }
+  ~FakeModel() override {
+    if (alive_ != nullptr) --*alive_;
+  }
+  const std::vector<engine::TensorInfo>& inputs() const override { return inputs_; }
+  const std::vector<engine::TensorInfo>& outputs() const override { return outputs_; }
+  int64_t max_batch_size() const override { return max_batch_; }
+  const engine::CompileReport& report() const override { return report_; }
+  absl::Status ValidateInputs(absl::Span<const core::TensorView> inputs) const override {
+    if (inputs.size() != 1) return absl::InvalidArgumentError("want 1 input");
+    return absl::OkStatus();
+  }
+  std::vector<core::Dims> OutputDims(int64_t batch) const override { return {{batch, 1}, {batch, 1}}; }
+  absl::Status Run(absl::Span<const core::TensorView> inputs,
+                   absl::Span<const core::MutableTensorView> outputs) const override {
+    const float* x = static_cast<const float*>(inputs[0].data);
+    float* sum = static_cast<float*>(outputs[0].data);
+    int8_t* sign = static_cast<int8_t*>(outputs[1].data);
+    for (int64_t b = 0; b < inputs[0].dims[0]; ++b) {
+      sum[b] = x[2 * b] + x[2 * b + 1];
+      sign[b] = x[2 * b] > 0 ? 1 : (x[2 * b] < 0 ? -1 : 0);
+    }
+    return absl::OkStatus();
+  }
+  engine::MemoryStats memory() const override { return {100, 0, 0}; }
+  absl::StatusOr<std::vector<engine::PrimitiveInfo>> Primitives(int64_t) const override {
+    return std::vector<engine::PrimitiveInfo>{};
+  }
+
+ private:
+  int64_t max_batch_;
+  std::atomic<int>* alive_;
+  std::vector<engine::TensorInfo> inputs_, outputs_;
+  engine::CompileReport report_;
+};
+
+inline absl::StatusOr<std::shared_ptr<const engine::CompiledModel>> FakeCompile(
+    absl::string_view bytes, const engine::CompileOptions& options) {
+  if (bytes == "bad") return absl::InvalidArgumentError("unsupported op 'Erf' (node 'n0')");
+  return std::shared_ptr<const engine::CompiledModel>(std::make_shared<FakeModel>(options.max_batch_size));
+}
+
+}  // namespace q8::server::testing

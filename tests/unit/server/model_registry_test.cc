@@ -1,0 +1,150 @@
+#include "server/model_registry.h"
+
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/server/fake_model.h"
+
+namespace q8::server {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::FakeModel;
+
+std::shared_ptr<const engine::CompiledModel> Fake(std::atomic<int>* alive = nullptr) {
+  return std::make_shared<FakeModel>(8, alive);
+}
+
+TEST(ModelRegistryTest, UnknownModelIsNotFoundWithName) {
+  ModelRegistry r;
+  auto h = r.Get("ghost", "");
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(h.status().message()), HasSubstr("'ghost'"));
+}
+
+TEST(ModelRegistryTest, EmptyVersionIsLatestReady) {
+  ModelRegistry r;
+  r.Publish("m", {{1, Fake()}, {3, Fake()}});
+  auto h = r.Get("m", "");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->version, 3);
+  EXPECT_EQ(r.Get("m", "1")->version, 1);
+  auto missing = r.Get("m", "2");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("no version '2' (versions: 1, 3)"));
+  EXPECT_EQ(r.Get("m", "abc").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ModelRegistryTest, HandleOutlivesUnload) {
+  std::atomic<int> alive{0};
+  ModelRegistry r;
+  r.Publish("m", {{1, Fake(&alive)}});
+  EXPECT_EQ(alive, 1);
+  auto h = r.Get("m", "");
+  ASSERT_TRUE(h.ok());
+  ASSERT_TRUE(r.Unload("m").ok());
+  EXPECT_EQ(r.Get("m", "").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(alive, 1);  // the in-flight handle keeps it alive
+  h->model.reset();
+  EXPECT_EQ(alive, 0);
+  auto index = r.Index();
+  ASSERT_EQ(index.size(), 1u);
+  EXPECT_EQ(index[0].state, ModelState::kUnavailable);
+  EXPECT_EQ(index[0].reason, "unloaded");
+  EXPECT_TRUE(r.Unload("m").ok());  // idempotent
+  EXPECT_EQ(r.Unload("ghost").code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ModelRegistryTest, HotSwapKeepsOldHandleAndStats) {
+  std::atomic<int> alive{0};
+  ModelRegistry r;
+  r.Publish("m", {{1, Fake(&alive)}});
+  auto old = r.Get("m", "1");
+  old->stats->success_count = 5;
+  r.Publish("m", {{1, Fake(&alive)}});
+  EXPECT_EQ(alive, 2);
+  auto fresh = r.Get("m", "1");
+  EXPECT_NE(fresh->model, old->model);
+  EXPECT_EQ(fresh->stats, old->stats);
+  old->model.reset();
+  EXPECT_EQ(alive, 1);
+}
+
+TEST(ModelRegistryTest, LoadingAndFailedStates) {
+  ModelRegistry r;
+  r.Publish("m", {{1, Fake()}});
+  r.MarkLoading("m", {1, 2});
+  EXPECT_TRUE(r.Get("m", "1").ok());  // READY stays READY during reload
+  EXPECT_EQ(r.Get("m", "2").status().code(), absl::StatusCode::kUnavailable);
+  r.MarkFailed("m", {1, 2}, "unsupported op Erf");
+  EXPECT_TRUE(r.Get("m", "1").ok());
+  auto failed = r.Get("m", "2");
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("UNAVAILABLE: unsupported op Erf"));
+  auto index = r.Index();
+  ASSERT_EQ(index.size(), 2u);
+  EXPECT_EQ(index[0].state, ModelState::kReady);
+  EXPECT_EQ(index[1].state, ModelState::kUnavailable);
+  EXPECT_EQ(index[1].reason, "unsupported op Erf");
+}
+
+TEST(ModelRegistryTest, ModelLevelUnavailable) {
+  ModelRegistry r;
+  r.SetModelUnavailable("m", "unloaded");
+  EXPECT_TRUE(r.Contains("m"));
+  EXPECT_FALSE(r.AnyReady("m"));
+  auto h = r.Get("m", "");
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(h.status().message()), HasSubstr("no ready version (unloaded)"));
+  auto index = r.Index();
+  ASSERT_EQ(index.size(), 1u);
+  EXPECT_EQ(index[0].version, 0);
+}
+
+TEST(ModelRegistryTest, OneOperationPerName) {
+  ModelRegistry r;
+  {
+    auto g = r.BeginOperation("m", "load");
+    ASSERT_TRUE(g.ok());
+    auto second = r.BeginOperation("m", "unload");
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kAborted);
+    EXPECT_THAT(std::string(second.status().message()), HasSubstr("a load of this model is already in progress"));
+    EXPECT_TRUE(r.BeginOperation("other", "load").ok());
+  }
+  EXPECT_TRUE(r.BeginOperation("m", "load").ok());
+}
+
+TEST(ModelRegistryTest, ConcurrentReadersAndWriters) {
+  ModelRegistry r;
+  r.Publish("m", {{1, Fake()}});
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> readers;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto h = r.Get("m", "");
+        if (h.ok()) {
+          ASSERT_NE(h->model, nullptr);
+          ++ok;
+        } else {
+          ASSERT_EQ(h.status().code(), absl::StatusCode::kNotFound);
+        }
+      }
+    });
+  }
+  // At least 200 swaps, and keep going until readers have seen the model.
+  for (int i = 0; (i < 200 || ok < 50) && i < 10000000; ++i) {
+    r.Publish("m", {{1, Fake()}});
+    if (i % 3 == 0) {
+      ASSERT_TRUE(r.Unload("m").ok());
+    }
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_GT(ok, 0);
+}
+
+}  // namespace
+}  // namespace q8::server
