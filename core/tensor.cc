@@ -17,6 +17,13 @@ Tensor::Tensor(DataType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)
   data_.reset(p);
 }
 
+Tensor Tensor::Placeholder(DataType dtype, Dims dims) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.dims_ = std::move(dims);
+  return t;
+}
+
 Tensor Tensor::FromFloats(Dims dims, absl::Span<const float> values) {
   Tensor t(DataType::kFloat32, std::move(dims));
   std::memcpy(t.data(), values.data(), std::min<size_t>(values.size(), t.num_elements()) * sizeof(float));
@@ -24,6 +31,7 @@ Tensor Tensor::FromFloats(Dims dims, absl::Span<const float> values) {
 }
 
 Tensor Tensor::Clone() const {
+  if (!has_storage()) return Placeholder(dtype_, dims_);
   Tensor t(dtype_, dims_);
   if (byte_size() > 0) std::memcpy(t.data(), data(), byte_size());
   return t;

@@ -53,6 +53,11 @@ class Tensor {
   Tensor(const Tensor&) = delete;
   Tensor& operator=(const Tensor&) = delete;
 
+  // Dims and dtype without storage (data() is null). Lets a graph keep the
+  // shape of a constant whose bytes now live elsewhere (kernel weights).
+  static Tensor Placeholder(DataType dtype, Dims dims);
+  bool has_storage() const { return data_ != nullptr; }
+
   // Builds a float tensor from values (size must match dims).
   static Tensor FromFloats(Dims dims, absl::Span<const float> values);
   Tensor Clone() const;

@@ -1,8 +1,6 @@
 // Compile(): import -> validate -> passes -> lower -> metadata -> warm-up.
 #include "engine/compiler.h"
 
-#include <set>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
@@ -15,32 +13,9 @@
 namespace q8::engine {
 namespace {
 
-// Bytes of the constant tensors the lowered kernels reference (the kernels
-// keep their own reordered copies in addition, counted by the WeightCache).
-int64_t SourceWeightBytes(const LoweredGraph& lg) {
-  std::set<const core::Tensor*> seen;
-  int64_t bytes = 0;
-  auto add = [&](const kernels::ConstTensorPtr& t) {
-    if (t && seen.insert(t.get()).second) bytes += t->byte_size();
-  };
-  for (const Lowering& l : lg.lowerings) {
-    std::visit(
-        [&](const auto& p) {
-          using P = std::decay_t<decltype(p)>;
-          if constexpr (std::is_same_v<P, kernels::ConvParams> || std::is_same_v<P, kernels::MatMulParams>) {
-            add(p.weights);
-            add(p.qweights.values);
-            add(p.bias);
-          } else if constexpr (std::is_same_v<P, kernels::BinaryParams>) {
-            add(p.constant);
-          } else if constexpr (std::is_same_v<P, kernels::BatchNormParams>) {
-            add(p.scale), add(p.bias), add(p.mean), add(p.variance);
-          }
-        },
-        l.params);
-  }
-  return bytes;
-}
+// Float constants at least this big are weights; smaller ones (shapes,
+// scalars) stay in the model's graph.
+constexpr int64_t kStripConstantBytes = 1024;
 
 // Public dims: infer at batch 1 and 2; dims that change are the batch dim.
 absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opset, bool batchable) {
@@ -117,7 +92,17 @@ absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepa
   }
   Q8_ASSIGN_OR_RETURN(parts.outputs, OutputInfos(g, parts.opset, parts.batchable));
   Q8_ASSIGN_OR_RETURN(LoweredGraph lowered, LowerGraph(g, parts.opset, quant.get()));
-  parts.source_weight_bytes = SourceWeightBytes(lowered);
+  // The lowering now holds every weight the kernels need. The model keeps a
+  // graph without the big float constants and a spec without int8 weights,
+  // so once warm-up has handed the weights to the kernels nothing else pins them.
+  parts.graph = std::make_shared<const Graph>(g.WithoutLargeConstants(kStripConstantBytes));
+  lowered.graph = parts.graph.get();
+  if (quant) {
+    auto light = std::make_shared<QuantSpec>(*quant);
+    for (auto& [node, layer] : light->layers) layer.qweights = nullptr;
+    parts.quant = light;
+    lowered.quant = light.get();
+  }
   parts.report.isa = kernels::CpuIsa();
   auto model = std::make_shared<OnnxModel>(std::move(parts), std::move(lowered));
   std::vector<int64_t> sizes = options.warmup_batch_sizes;
@@ -126,6 +111,7 @@ absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepa
     sizes = {model->inputs()[0].dims[0]};
   }
   Q8_RETURN_IF_ERROR(WarmUp(*model, sizes, options.max_batch_size));
+  if (model->has_programs()) model->ReleaseWeightSources();
   return model;
 }
 

@@ -1,11 +1,44 @@
 // Request-time path of a compiled model: validate, lease a workspace, run.
 #include "engine/onnx_model.h"
 
+#include <set>
+
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 
 namespace q8::engine {
+namespace {
+
+// Bytes of constant tensors the lowering still references: what the model
+// pins besides the kernels' own weight copies (biases, BN params, binary
+// constants, and weights until ReleaseWeightSources).
+int64_t SourceWeightBytes(const LoweredGraph& lg) {
+  std::set<const core::Tensor*> seen;
+  int64_t bytes = 0;
+  auto add = [&](const kernels::ConstTensorPtr& t) {
+    if (t && t->has_storage() && seen.insert(t.get()).second) bytes += t->byte_size();
+  };
+  for (const Lowering& l : lg.lowerings) {
+    std::visit(
+        [&](const auto& p) {
+          using P = std::decay_t<decltype(p)>;
+          if constexpr (std::is_same_v<P, kernels::ConvParams> || std::is_same_v<P, kernels::MatMulParams>) {
+            add(p.weights);
+            add(p.qweights.values);
+            add(p.bias);
+          } else if constexpr (std::is_same_v<P, kernels::BinaryParams>) {
+            add(p.constant);
+          } else if constexpr (std::is_same_v<P, kernels::BatchNormParams>) {
+            add(p.scale), add(p.bias), add(p.mean), add(p.variance);
+          }
+        },
+        l.params);
+  }
+  return bytes;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<core::Tensor>> CompiledModel::Run(absl::Span<const core::TensorView> inputs) const {
   Q8_RETURN_IF_ERROR(ValidateInputs(inputs));
@@ -92,7 +125,7 @@ absl::Status OnnxModel::Run(absl::Span<const core::TensorView> inputs,
 
 MemoryStats OnnxModel::memory() const {
   MemoryStats m;
-  m.weights = plans_.weight_bytes() + parts_.source_weight_bytes;
+  m.weights = plans_.weight_bytes() + SourceWeightBytes(plans_.lowered());
   m.activations = plans_.arena_bytes();
   m.scratchpad = plans_.scratchpad_bytes();
   return m;

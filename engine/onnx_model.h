@@ -21,7 +21,6 @@ class OnnxModel : public CompiledModel {
     std::vector<TensorInfo> inputs, outputs;
     bool batchable = true;  // every input has a dynamic first dim
     int64_t max_batch_size = 64;
-    int64_t source_weight_bytes = 0;
     CompileReport report;
   };
   // `lowered` must point into parts.graph (and parts.quant).
@@ -38,6 +37,9 @@ class OnnxModel : public CompiledModel {
   absl::Status Run(absl::Span<const core::TensorView> inputs,
                    absl::Span<const core::MutableTensorView> outputs) const override;
   MemoryStats memory() const override;
+  // True once a plan exists (the kernels then hold the weights).
+  bool has_programs() const { return plans_.num_programs() > 0; }
+  void ReleaseWeightSources() { plans_.ReleaseWeightSources(); }
   absl::StatusOr<std::vector<PrimitiveInfo>> Primitives(int64_t batch) const override;
 
  private:

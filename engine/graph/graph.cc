@@ -170,4 +170,14 @@ absl::Status Graph::SortTopologically() {
   return absl::OkStatus();
 }
 
+Graph Graph::WithoutLargeConstants(int64_t min_bytes) const {
+  Graph copy = *this;
+  for (Value& v : copy.values_) {
+    if (v.constant && v.constant->dtype() == core::DataType::kFloat32 && v.constant->byte_size() >= min_bytes) {
+      v.constant = std::make_shared<core::Tensor>(core::Tensor::Placeholder(v.constant->dtype(), v.constant->dims()));
+    }
+  }
+  return copy;
+}
+
 }  // namespace q8::engine

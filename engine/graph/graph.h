@@ -87,6 +87,11 @@ class Graph {
   // Reorders nodes topologically (ONNX requires it, but be lenient).
   absl::Status SortTopologically();
 
+  // A copy whose float constants of at least `min_bytes` keep their dims but
+  // drop their bytes (core::Tensor::Placeholder). For models whose kernels
+  // already hold those weights: shapes stay inferable, memory is not paid twice.
+  Graph WithoutLargeConstants(int64_t min_bytes) const;
+
  private:
   std::vector<Value> values_;
   std::vector<Node> nodes_;

@@ -51,6 +51,25 @@ void PlanCache::Release(int64_t batch, std::unique_ptr<kernels::Workspace> ws) {
   entries_[batch].idle.push_back(std::move(ws));
 }
 
+void PlanCache::ReleaseWeightSources() {
+  absl::MutexLock build(&build_mu_);
+  for (Lowering& l : lowered_.lowerings) {
+    if (auto* conv = std::get_if<kernels::ConvParams>(&l.params); conv && conv->weights_id != 0) {
+      conv->weights = nullptr;
+      conv->qweights.values = nullptr;
+    }
+    if (auto* mm = std::get_if<kernels::MatMulParams>(&l.params); mm && mm->weights_id != 0) {
+      mm->weights = nullptr;
+      mm->qweights.values = nullptr;
+    }
+  }
+}
+
+size_t PlanCache::num_programs() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
 int64_t PlanCache::arena_bytes() const {
   absl::MutexLock lock(&mu_);
   int64_t total = 0;

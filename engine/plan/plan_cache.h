@@ -44,6 +44,12 @@ class PlanCache {
   absl::StatusOr<const kernels::Program*> GetProgram(int64_t batch);
 
   int64_t weight_bytes() const { return weights_.bytes(); }
+  size_t num_programs() const;
+  const LoweredGraph& lowered() const { return lowered_; }
+  // Drops the lowering's references to weights the kernels now hold (those
+  // with a weights_id). Later plans reorder from the kernels' copies. Call
+  // only after one Program was built.
+  void ReleaseWeightSources();
   // Arena and scratchpad bytes of every workspace allocated so far.
   int64_t arena_bytes() const;
   int64_t scratchpad_bytes() const;

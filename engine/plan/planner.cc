@@ -49,10 +49,6 @@ struct PlanValue {
 // Plain and NHWC are the same bytes when there is nothing to interleave.
 bool SameBytes(const core::Dims& d) { return d.size() != 4 || d[1] == 1 || d[2] * d[3] == 1; }
 
-bool IsTransparent(const std::string& op) {
-  return op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "Relu" || op == "Concat";
-}
-
 struct Form {
   Layout layout;
   DataType dtype;
@@ -86,7 +82,7 @@ class Planner {
     int8_reader_.assign(g_.num_values(), false);
     for (size_t i = 0; i < g_.nodes().size(); ++i) {
       const Node& n = g_.nodes()[i];
-      const bool reads_int8 = IsInt8Layer(static_cast<int>(i)) || IsTransparent(n.op_type) ||
+      const bool reads_int8 = IsInt8Layer(static_cast<int>(i)) || KeepsInputScale(n.op_type) ||
                               lg_.lowerings[i].kind == Lowering::Kind::kAlias;
       for (ValueId in : n.inputs) {
         if (in == kNoValue) continue;
@@ -199,7 +195,7 @@ class Planner {
     const ValueQuant* out_q = QuantOf(out_v);
     const bool int8_layer = IsInt8Layer(index) && QuantOf(ins[0]) != nullptr;
     const PlanValue& first_in = values_[current_[ins[0]]];
-    const bool int8_passthrough = (IsTransparent(n.op_type) || l.kind == Lowering::Kind::kAlias) &&
+    const bool int8_passthrough = (KeepsInputScale(n.op_type) || l.kind == Lowering::Kind::kAlias) &&
                                   first_in.dtype != DataType::kFloat32;
 
     // Input precision.
@@ -368,6 +364,10 @@ void ApplyLayerQuant(const LayerQuant& q, uint64_t id, kernels::KernelParams& pa
 
 }  // namespace
 
+// GCC 12 at -O3 reports the variant's shared_ptr members as maybe-uninitialized
+// after the StatusOr move below (a known false positive with std::variant).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const QuantSpec* quant) {
   LoweredGraph lg;
   lg.graph = &graph;
@@ -379,15 +379,26 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const
   for (size_t i = 0; i < graph.nodes().size(); ++i) {
     OpContext ctx = MakeOpContext(graph, graph.nodes()[i], opset, dims);
     Q8_ASSIGN_OR_RETURN(Lowering l, lg.defs[i]->lower(ctx));
+    // Ids let the kernels keep weights once built, so the model can drop its copies.
+    const uint64_t weights_id = i + 1;
+    std::visit(
+        [&](auto& p) {
+          using P = std::decay_t<decltype(p)>;
+          if constexpr (std::is_same_v<P, kernels::ConvParams> || std::is_same_v<P, kernels::MatMulParams>) {
+            if (p.weights != nullptr) p.weights_id = weights_id;  // a runtime B has nothing to keep
+          }
+        },
+        l.params);
     if (quant != nullptr) {
       if (auto it = quant->layers.find(static_cast<int>(i)); it != quant->layers.end()) {
-        ApplyLayerQuant(it->second, i + 1, l.params);
+        ApplyLayerQuant(it->second, weights_id, l.params);
       }
     }
     lg.lowerings.push_back(std::move(l));
   }
   return lg;
 }
+#pragma GCC diagnostic pop
 
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch) {
   Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(*lowered.graph, lowered.opset, batch));

@@ -25,8 +25,7 @@ class ScaleGroups {
 };
 
 bool SharesScale(const std::string& op, const Lowering& l) {
-  return l.kind == Lowering::Kind::kAlias || op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
-         op == "Relu" || op == "Concat";
+  return l.kind == Lowering::Kind::kAlias || KeepsInputScale(op);
 }
 
 const kernels::ConstTensorPtr* FloatWeights(const Lowering& l) {
