@@ -11,7 +11,8 @@ BUILD_PKGS=(
   prometheus-cpp-dev libabsl-dev libgtest-dev libgmock-dev libonnx-dev nlohmann-json3-dev
 )
 # Tests compare against PyTorch and export torchvision models at test time.
-TEST_PKGS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-grpcio dataset-fashion-mnist)
+TEST_PKGS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-grpcio python3-yaml
+           dataset-fashion-mnist prometheus)  # prometheus provides promtool
 
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

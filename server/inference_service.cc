@@ -41,27 +41,46 @@ void FillTensorMetadata(const engine::TensorInfo& info, inference::ModelMetadata
   for (int64_t d : info.dims) out->add_shape(d);
 }
 
-// Counts a call as in flight for WaitIdle().
-class InFlight {
- public:
-  explicit InFlight(std::atomic<int>* counter) : counter_(counter) { counter_->fetch_add(1); }
-  ~InFlight() { counter_->fetch_sub(1); }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-
- private:
-  std::atomic<int>* counter_;
-};
-
 }  // namespace
 
-bool InferenceService::WaitIdle(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (in_flight_.load() > 0) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
+void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::string, std::string>* properties) {
+  auto& props = *properties;
+  const engine::CompiledModel& model = *handle.model;
+  const engine::CompileReport& report = model.report();
+  props["version"] = std::to_string(handle.version);
+  props["max_batch_size"] = std::to_string(model.max_batch_size());
+  props["isa"] = report.isa;
+  props["onnx_nodes"] = std::to_string(report.onnx_nodes);
+  props["optimized_nodes"] = std::to_string(report.optimized_nodes);
+  props["passes_applied"] = absl::StrJoin(report.passes_applied, ",");
+  props["memory_bytes"] = std::to_string(model.memory().total());
+  const QuantizationInfo* q = handle.served.quantization.get();
+  if (q == nullptr) {
+    props["precision"] = "fp32";
+    props["quantization_mode"] = "none";
+    return;
   }
-  return true;
+  const engine::QuantizationReport& r = q->report;
+  props["precision"] = q->int8 ? "int8" : "fp32";
+  props["quantization_mode"] = r.mode;
+  props["quantization_summary"] = q->summary;
+  if (!r.isa.empty()) props["isa"] = r.isa;
+  if (!r.method.empty()) props["calibration_method"] = r.method;
+  props["accuracy_metric"] = r.metric;
+  if (r.has_labels) {
+    props["accuracy_fp32"] = absl::StrCat(r.fp32_top1);
+    props["accuracy_int8"] = absl::StrCat(r.int8_top1);
+  }
+  props["agreement"] = absl::StrCat(r.agreement);
+  props["accuracy_drop"] = absl::StrCat(r.drop);
+  props["max_drop"] = absl::StrCat(r.max_drop);
+  props["target_met"] = r.target_met ? "true" : "false";
+  props["eval_samples"] = std::to_string(r.eval_samples);
+  props["calibration_samples"] = std::to_string(r.calibration_samples);
+  props["weight_bytes_fp32"] = std::to_string(r.weight_bytes_fp32);
+  props["weight_bytes_int8"] = std::to_string(r.weight_bytes_int8);
+  props["fallback_layers"] = absl::StrJoin(r.fallback_layers, ",");
+  props["quantization_report"] = q->report_json;
 }
 
 grpc::Status InferenceService::ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
@@ -72,7 +91,7 @@ grpc::Status InferenceService::ServerLive(grpc::ServerContext*, const inference:
 
 grpc::Status InferenceService::ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
                                            inference::ServerReadyResponse* response) {
-  response->set_ready(phase() == ServingPhase::kServing);
+  response->set_ready(state_->phase() == ServingPhase::kServing);
   return grpc::Status::OK;
 }
 
@@ -103,24 +122,16 @@ absl::Status InferenceService::Metadata(const inference::ModelMetadataRequest& r
   const engine::CompiledModel& model = *handle.model;
   response->set_name(handle.name);
   for (int64_t v : registry_->ReadyVersions(handle.name)) response->add_versions(std::to_string(v));
-  response->set_platform(kPlatform);
+  response->set_platform(PlatformOf(handle.served));
   for (const auto& info : model.inputs()) FillTensorMetadata(info, response->add_inputs());
   for (const auto& info : model.outputs()) FillTensorMetadata(info, response->add_outputs());
-  auto& props = *response->mutable_properties();
-  const engine::CompileReport& report = model.report();
-  props["version"] = std::to_string(handle.version);
-  props["max_batch_size"] = std::to_string(model.max_batch_size());
-  props["isa"] = report.isa;
-  props["onnx_nodes"] = std::to_string(report.onnx_nodes);
-  props["optimized_nodes"] = std::to_string(report.optimized_nodes);
-  props["passes_applied"] = absl::StrJoin(report.passes_applied, ",");
-  props["memory_bytes"] = std::to_string(model.memory().total());
+  FillModelProperties(handle, response->mutable_properties());
   return absl::OkStatus();
 }
 
 grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
                                           inference::ModelInferResponse* response) {
-  InFlight scope(&in_flight_);
+  ServingState::Call scope(state_);
   absl::Status status = Infer(context, *request, response);
   if (!status.ok()) {
     Q8_LOG(Debug, "ModelInfer '", request->model_name(), "' failed: ", status.ToString());
@@ -132,10 +143,10 @@ grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const in
 absl::Status InferenceService::Infer(grpc::ServerContext* context, const inference::ModelInferRequest& request,
                                      inference::ModelInferResponse* response) {
   const auto start = Clock::now();
-  if (phase() == ServingPhase::kStarting) {
+  if (state_->phase() == ServingPhase::kStarting) {
     return absl::UnavailableError("server is starting: models are still loading");
   }
-  if (phase() == ServingPhase::kStopping) return absl::UnavailableError("server is shutting down");
+  if (state_->phase() == ServingPhase::kStopping) return absl::UnavailableError("server is shutting down");
   Q8_ASSIGN_OR_RETURN(ModelHandle handle, registry_->Get(request.model_name(), request.model_version()));
   ModelStats& stats = *handle.stats;
   const engine::CompiledModel& model = *handle.model;
@@ -224,25 +235,12 @@ grpc::Status InferenceService::RepositoryIndex(grpc::ServerContext*, const infer
   return grpc::Status::OK;
 }
 
-absl::Status InferenceService::CheckCanChangeRepository() const {
-  switch (phase()) {
-    case ServingPhase::kStarting:
-      return absl::UnavailableError("server is starting: repository changes are accepted once it is ready");
-    case ServingPhase::kDraining:
-    case ServingPhase::kStopping:
-      return absl::UnavailableError("server is shutting down: repository changes are refused");
-    case ServingPhase::kServing:
-      break;
-  }
-  return absl::OkStatus();
-}
-
 grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext*,
                                                    const inference::RepositoryModelLoadRequest* request,
                                                    inference::RepositoryModelLoadResponse*) {
-  InFlight scope(&in_flight_);
+  ServingState::Call scope(state_);
   absl::Status status = [&]() -> absl::Status {
-    Q8_RETURN_IF_ERROR(CheckCanChangeRepository());
+    Q8_RETURN_IF_ERROR(state_->CheckCanChangeRepository());
     Q8_ASSIGN_OR_RETURN(LoadRequest load, ParseLoadRequest(*request, max_upload_bytes_));
     return loader_->Load(load);
   }();
@@ -253,8 +251,8 @@ grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext*,
 grpc::Status InferenceService::RepositoryModelUnload(grpc::ServerContext*,
                                                      const inference::RepositoryModelUnloadRequest* request,
                                                      inference::RepositoryModelUnloadResponse*) {
-  InFlight scope(&in_flight_);
-  absl::Status status = CheckCanChangeRepository();
+  ServingState::Call scope(state_);
+  absl::Status status = state_->CheckCanChangeRepository();
   if (status.ok()) status = loader_->Unload(request->model_name());
   if (!status.ok()) Q8_LOG(Warning, "RepositoryModelUnload '", request->model_name(), "': ", status.ToString());
   return ToGrpcStatus(status);

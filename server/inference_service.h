@@ -4,48 +4,34 @@
 // lookup is the registry's, wire<->tensor conversion the codec's, lifecycle
 // the loader's.
 //
-// Phases: while kStarting (startup loads running) ModelInfer and repository
-// changes are UNAVAILABLE; while kDraining inference keeps working (that is
-// the point of draining) but loads/unloads are UNAVAILABLE; while kStopping
-// everything but health/liveness is UNAVAILABLE and WaitIdle() lets the
-// server stop as soon as the calls already running have finished.
+// Lifecycle phases and the in-flight count live in ServingState (shared with
+// ModelService); see serving_state.h.
 //
 // Thread safety: every RPC may run concurrently (grpc++ sync server pool).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "absl/time/time.h"
 #include "inference.grpc.pb.h"
 #include "server/model_loader.h"
 #include "server/model_registry.h"
+#include "server/serving_state.h"
 
 namespace q8::server {
 
-// kStopping: after the drain, before the grpc::Server stops; new inference
-// calls are refused so that in-flight ones can be counted down to zero.
-enum class ServingPhase { kStarting, kServing, kDraining, kStopping };
-
 inline constexpr char kServerName[] = "q8serve";
-inline constexpr char kPlatform[] = "q8serve_onnx";
+
+// ModelMetadata properties of a served version: version, max_batch_size,
+// compile report, memory, and the quantization highlights (precision,
+// quantization_mode, accuracy_*, agreement, target_met, weight_bytes_*,
+// fallback_layers, quantization_report = the full report JSON).
+void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::string, std::string>* properties);
 
 class InferenceService final : public inference::GRPCInferenceService::Service {
  public:
-  InferenceService(ModelRegistry* registry, ModelLoader* loader, int64_t max_upload_bytes)
-      : registry_(registry), loader_(loader), max_upload_bytes_(max_upload_bytes) {}
-
-  void SetPhase(ServingPhase phase) { phase_.store(phase); }
-  // kStarting -> kServing unless a drain began meanwhile; true if it moved.
-  bool FinishStartup() {
-    ServingPhase expected = ServingPhase::kStarting;
-    return phase_.compare_exchange_strong(expected, ServingPhase::kServing);
-  }
-  ServingPhase phase() const { return phase_.load(); }
-  // Waits until no ModelInfer/RepositoryModel* call is running, or `timeout`.
-  // Returns true if idle.
-  bool WaitIdle(absl::Duration timeout);
+  InferenceService(ModelRegistry* registry, ModelLoader* loader, ServingState* state, int64_t max_upload_bytes)
+      : registry_(registry), loader_(loader), state_(state), max_upload_bytes_(max_upload_bytes) {}
 
   grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
                           inference::ServerLiveResponse* response) override;
@@ -74,13 +60,11 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
   absl::Status Metadata(const inference::ModelMetadataRequest& request, inference::ModelMetadataResponse* response);
   absl::Status Statistics(const inference::ModelStatisticsRequest& request,
                           inference::ModelStatisticsResponse* response);
-  absl::Status CheckCanChangeRepository() const;
 
   ModelRegistry* registry_;
   ModelLoader* loader_;
+  ServingState* state_;
   int64_t max_upload_bytes_;
-  std::atomic<ServingPhase> phase_{ServingPhase::kStarting};
-  std::atomic<int> in_flight_{0};  // ModelInfer + repository calls running
 };
 
 }  // namespace q8::server

@@ -15,7 +15,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/logging.h"
-#include "engine/compiler.h"
 #include "server/server.h"
 #include "server/server_options.h"
 
@@ -23,7 +22,8 @@ ABSL_FLAG(std::string, grpc_address, "0.0.0.0:8001", "host:port for the gRPC API
 ABSL_FLAG(std::string, model_repository, "",
           "model repository directory: DIR/<model>/config.json, DIR/<model>/<version>/model.onnx (required)");
 ABSL_FLAG(int64_t, max_upload_bytes, int64_t{1} << 30,
-          "largest RepositoryModelLoad payload in bytes; larger uploads get RESOURCE_EXHAUSTED");
+          "largest upload in bytes (config + model + calibration files, RepositoryModelLoad or "
+          "ModelService.Upload); larger uploads get RESOURCE_EXHAUSTED");
 ABSL_FLAG(double, drain_seconds, 0, "on SIGTERM: seconds to keep serving with health NOT_SERVING");
 ABSL_FLAG(double, shutdown_grace_seconds, 20, "on SIGTERM, after draining: seconds in-flight calls may take");
 ABSL_FLAG(bool, enable_reflection, true, "serve grpc.reflection.v1alpha");
@@ -64,10 +64,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto compile = [](absl::string_view bytes, const q8::engine::CompileOptions& compile_options) {
-    return q8::engine::Compile(bytes, compile_options);
-  };
-  auto server = q8::server::Server::Create(options, compile);
+  auto server = q8::server::Server::Create(options, q8::server::RealEngine());
   if (!server.ok()) {
     Q8_LOG(Error, "q8serve: ", server.status().ToString());
     return 1;

@@ -32,6 +32,128 @@ absl::StatusOr<int64_t> ReadBatch(const Json& j, absl::string_view key, absl::st
   return v;
 }
 
+// Readers for the "quantization" section: `path` is the dotted key
+// ("quantization.calibration.method") used in every message.
+absl::Status FieldError(absl::string_view model_name, absl::string_view path, absl::string_view what) {
+  return ConfigError(model_name, absl::StrCat("'", path, "' ", what));
+}
+
+absl::StatusOr<std::string> ReadString(const Json& j, absl::string_view path, absl::string_view model_name) {
+  if (!j.is_string()) {
+    return FieldError(model_name, path, absl::StrCat("must be a string, got ", TypeName(j), " ", j.dump()));
+  }
+  return j.get<std::string>();
+}
+
+absl::StatusOr<double> ReadNumber(const Json& j, absl::string_view path, absl::string_view model_name) {
+  if (!j.is_number()) {
+    return FieldError(model_name, path, absl::StrCat("must be a number, got ", TypeName(j), " ", j.dump()));
+  }
+  return j.get<double>();
+}
+
+// Parses with one of the engine's Parse* helpers; their message lists the
+// accepted names.
+template <typename E>
+absl::StatusOr<E> ReadEnum(const Json& j, absl::string_view path, absl::string_view model_name,
+                           absl::StatusOr<E> (*parse)(const std::string&)) {
+  auto text = ReadString(j, path, model_name);
+  if (!text.ok()) return text.status();
+  auto value = parse(*text);
+  if (!value.ok()) return FieldError(model_name, path, absl::StrCat("is invalid: ", value.status().message()));
+  return value;
+}
+
+absl::Status CheckObject(const Json& j, absl::string_view path, absl::string_view model_name,
+                         std::initializer_list<const char*> keys) {
+  if (!j.is_object()) {
+    return FieldError(model_name, path, absl::StrCat("must be a JSON object, got ", TypeName(j)));
+  }
+  for (const auto& [key, value] : j.items()) {
+    bool known = false;
+    for (const char* k : keys) known = known || key == k;
+    if (!known) {
+      return ConfigError(model_name, absl::StrCat("unknown key '", path, ".", key, "'; expected one of: ",
+                                                  absl::StrJoin(keys, ", ")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+#define Q8_CONFIG_ASSIGN(lhs, expr) \
+  do {                              \
+    auto _v = (expr);               \
+    if (!_v.ok()) return _v.status(); \
+    lhs = *std::move(_v);           \
+  } while (false)
+
+absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engine::QuantizationOptions& o) {
+  if (absl::Status s = CheckObject(q, "quantization", model_name, {"mode", "calibration", "per_channel", "accuracy"});
+      !s.ok()) {
+    return s;
+  }
+  if (q.contains("mode")) {
+    Q8_CONFIG_ASSIGN(o.mode, ReadEnum(q["mode"], "quantization.mode", model_name, &engine::ParseQuantMode));
+  }
+  if (q.contains("per_channel")) {
+    const Json& pc = q["per_channel"];
+    if (!pc.is_boolean()) {
+      return FieldError(model_name, "quantization.per_channel",
+                        absl::StrCat("must be true or false, got ", TypeName(pc), " ", pc.dump()));
+    }
+    o.per_channel = pc.get<bool>();
+  }
+  if (q.contains("calibration")) {
+    const Json& c = q["calibration"];
+    if (absl::Status s =
+            CheckObject(c, "quantization.calibration", model_name, {"method", "percentile", "max_samples"});
+        !s.ok()) {
+      return s;
+    }
+    if (c.contains("method")) {
+      Q8_CONFIG_ASSIGN(o.method, ReadEnum(c["method"], "quantization.calibration.method", model_name,
+                                          &engine::ParseCalibrationMethod));
+    }
+    if (c.contains("percentile")) {
+      Q8_CONFIG_ASSIGN(o.percentile, ReadNumber(c["percentile"], "quantization.calibration.percentile", model_name));
+    }
+    if (c.contains("max_samples")) {
+      const Json& m = c["max_samples"];
+      if (!m.is_number_integer()) {
+        return FieldError(model_name, "quantization.calibration.max_samples",
+                          absl::StrCat("must be an integer, got ", TypeName(m), " ", m.dump()));
+      }
+      o.max_samples = m.get<int64_t>();
+    }
+  }
+  if (q.contains("accuracy")) {
+    const Json& a = q["accuracy"];
+    if (absl::Status s = CheckObject(a, "quantization.accuracy", model_name, {"metric", "max_drop", "eval_fraction"});
+        !s.ok()) {
+      return s;
+    }
+    if (a.contains("metric")) {
+      Q8_CONFIG_ASSIGN(o.metric, ReadEnum(a["metric"], "quantization.accuracy.metric", model_name,
+                                          &engine::ParseAccuracyMetric));
+    }
+    if (a.contains("max_drop")) {
+      Q8_CONFIG_ASSIGN(o.max_drop, ReadNumber(a["max_drop"], "quantization.accuracy.max_drop", model_name));
+    }
+    if (a.contains("eval_fraction")) {
+      Q8_CONFIG_ASSIGN(o.eval_fraction,
+                       ReadNumber(a["eval_fraction"], "quantization.accuracy.eval_fraction", model_name));
+    }
+  }
+  // Ranges are the engine's; its messages name the field without the
+  // "quantization." prefix.
+  if (absl::Status s = engine::ValidateOptions(o); !s.ok()) {
+    return ConfigError(model_name, absl::StrCat("quantization.", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+#undef Q8_CONFIG_ASSIGN
+
 }  // namespace
 
 absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::string_view model_name,
@@ -68,6 +190,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
         config.warmup_batch_sizes.push_back(*v);
       }
       warmup_given = true;
+    } else if (key == "quantization") {
+      if (absl::Status s = ParseQuantization(value, model_name, config.quantization); !s.ok()) return s;
     } else {
       Q8_LOG(Warning, "config.json of model '", model_name, "': ignoring unknown key '", key, "'");
     }

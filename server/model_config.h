@@ -1,15 +1,32 @@
 // ModelConfig: the per-model config.json (what RepositoryModelLoad's "config"
 // parameter carries and what the repository stores next to the versions).
 //
-// Schema (all keys optional; unknown keys are accepted and logged, so later
-// issues can add sections such as "quantization" without breaking old files):
+// Schema (all keys optional; unknown top-level keys are accepted and logged,
+// so later releases can add sections without breaking old files):
 //   {
 //     "name": "fashion_cnn",            // if present, must equal the model name
 //     "max_batch_size": 64,             // integer >= 1
-//     "warmup_batch_sizes": [1, 8]      // integers in [1, max_batch_size]
+//     "warmup_batch_sizes": [1, 8],     // integers in [1, max_batch_size]
+//     "quantization": {                 // every key optional; defaults shown
+//       "mode": "static",               // static | dynamic | none
+//       "calibration": {
+//         "method": "percentile",       // minmax | percentile | entropy | mse
+//         "percentile": 99.99,          // in (50, 100]
+//         "max_samples": 512            // integer >= 1
+//       },
+//       "per_channel": true,
+//       "accuracy": {
+//         "metric": "top1",             // top1 | agreement; default: top1 with labels, else agreement
+//         "max_drop": 0.01,             // absolute, in [0, 1]
+//         "eval_fraction": 0.2          // in [0, 0.9]
+//       }
+//     }
 //   }
 // Malformed JSON, a non-object document, or a wrong type/range is
-// INVALID_ARGUMENT with the key named. Parsing is cheap and thread-safe.
+// INVALID_ARGUMENT with the key named ("quantization.calibration.method").
+// Unlike the top level, unknown keys inside "quantization" are errors: a
+// misspelt "max_drop" must not silently fall back to the default.
+// Parsing is cheap and thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -19,12 +36,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/compiler.h"
+#include "engine/quant/quantization_options.h"
 
 namespace q8::server {
 
 struct ModelConfig {
   int64_t max_batch_size = 64;
   std::vector<int64_t> warmup_batch_sizes = {1};
+  engine::QuantizationOptions quantization;  // engine defaults = documented defaults
 };
 
 // Largest max_batch_size a config may ask for.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "core/logging.h"
+#include "core/npy.h"
 #include "core/status_macros.h"
 
 namespace q8::server {
@@ -17,13 +18,135 @@ namespace {
 
 constexpr absl::string_view kConfigParam = "config";
 constexpr absl::string_view kFilePrefix = "file:";
+constexpr absl::string_view kCalibrationDir = "calibration/";
 
 // Keeps the code, prefixes the message with context.
 absl::Status WithContext(const absl::Status& s, absl::string_view context) {
   return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
 }
 
+std::string VersionContext(absl::string_view name, int64_t version) {
+  return absl::StrCat("model '", name, "' version ", version);
+}
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// .npy bytes -> tensor; any parse failure is INVALID_ARGUMENT naming the file.
+absl::StatusOr<core::Tensor> ParseNpyFile(const UploadedFile& file) {
+  auto tensor = core::ParseNpy(file.bytes);
+  if (!tensor.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file.label, " is not a valid .npy file: ", tensor.status().message()));
+  }
+  return tensor;
+}
+
+absl::StatusOr<engine::CalibrationData> ParseCalibration(const UploadedFile& inputs,
+                                                         const std::optional<UploadedFile>& labels) {
+  engine::CalibrationData data;
+  Q8_ASSIGN_OR_RETURN(data.inputs, ParseNpyFile(inputs));
+  if (labels) {
+    Q8_ASSIGN_OR_RETURN(core::Tensor y, ParseNpyFile(*labels));
+    data.labels = std::move(y);
+  }
+  return data;
+}
+
 }  // namespace
+
+EngineFns RealEngine() {
+  EngineFns fns;
+  fns.compile = [](absl::string_view bytes, const engine::CompileOptions& options) {
+    return engine::Compile(bytes, options);
+  };
+  fns.quantize = [](absl::string_view bytes, const engine::CompileOptions& compile,
+                    const engine::QuantizationOptions& options, const engine::CalibrationData* data,
+                    const engine::ProgressFn& progress) {
+    return engine::Quantize(bytes, compile, options, data, progress);
+  };
+  fns.load_quantized = [](absl::string_view bytes, absl::string_view artifact, absl::string_view report_json,
+                          const engine::CompileOptions& compile) {
+    return engine::LoadQuantized(bytes, artifact, report_json, compile);
+  };
+  return fns;
+}
+
+// ---- Upload parsing ----
+
+absl::Status UploadFiles::Add(absl::string_view path, absl::string_view bytes, std::string label) {
+  const std::string accepted =
+      "expected <version>/model.onnx, [<version>/]calibration/inputs.npy or [<version>/]calibration/labels.npy";
+  Pending* target = &shared_;
+  absl::string_view rest = path;
+  if (!absl::StartsWith(path, kCalibrationDir)) {
+    const size_t slash = path.find('/');
+    std::optional<int64_t> version =
+        slash == absl::string_view::npos ? std::nullopt : ParseVersion(path.substr(0, slash));
+    if (!version) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("upload file '", label, "': ", accepted, ", with a numeric version >= 1"));
+    }
+    target = &versions_[*version];
+    rest = path.substr(slash + 1);
+  }
+  std::optional<UploadedFile>* slot = nullptr;
+  if (rest == kModelFileName && target != &shared_) {
+    slot = &target->model;
+  } else if (rest == kCalibrationInputsFile) {
+    slot = &target->inputs;
+  } else if (rest == kCalibrationLabelsFile) {
+    slot = &target->labels;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("upload file '", label, "': unsupported file '", rest, "'; ",
+                                                   accepted));
+  }
+  if (slot->has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("upload file '", label, "' given twice"));
+  }
+  *slot = UploadedFile{bytes, std::move(label)};
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<int64_t, UploadedVersion>> UploadFiles::Finish() const {
+  std::map<int64_t, UploadedVersion> out;
+  for (const auto& [version, pending] : versions_) {
+    if (!pending.model) {
+      const UploadedFile& any = pending.inputs ? *pending.inputs : *pending.labels;
+      return absl::InvalidArgumentError(absl::StrCat("upload file '", any.label, "': version ", version,
+                                                     " has calibration data but no ", kModelFileName));
+    }
+    if (pending.labels && !pending.inputs) {
+      return absl::InvalidArgumentError(absl::StrCat("upload file '", pending.labels->label,
+                                                     "': labels need calibration inputs (", version, "/",
+                                                     kCalibrationInputsFile, ")"));
+    }
+    UploadedVersion v;
+    v.model = *pending.model;
+    const Pending& calibration = pending.inputs ? pending : shared_;
+    v.calibration_inputs = calibration.inputs;
+    v.calibration_labels = calibration.labels;
+    if (v.calibration_labels && !v.calibration_inputs) {
+      return absl::InvalidArgumentError(absl::StrCat("upload file '", v.calibration_labels->label,
+                                                     "': labels need calibration inputs (",
+                                                     kCalibrationInputsFile, ")"));
+    }
+    out.emplace(version, std::move(v));
+  }
+  if (out.empty() && (shared_.inputs || shared_.labels)) {
+    const UploadedFile& any = shared_.inputs ? *shared_.inputs : *shared_.labels;
+    return absl::InvalidArgumentError(
+        absl::StrCat("upload file '", any.label, "': calibration data needs a model in the same upload"));
+  }
+  return out;
+}
+
+absl::Status UploadTooLarge(absl::string_view name, int64_t total, int64_t limit) {
+  return absl::ResourceExhaustedError(absl::StrCat("upload of model '", name, "' is ", total,
+                                                   " bytes, over the server's upload limit of ", limit,
+                                                   " bytes (--max_upload_bytes)"));
+}
 
 absl::StatusOr<LoadRequest> ParseLoadRequest(const inference::RepositoryModelLoadRequest& request,
                                              int64_t max_upload_bytes) {
@@ -31,6 +154,7 @@ absl::StatusOr<LoadRequest> ParseLoadRequest(const inference::RepositoryModelLoa
   out.name = request.model_name();
   Q8_RETURN_IF_ERROR(ValidateModelName(out.name));
   int64_t total = 0;
+  UploadFiles files;
   for (const auto& [key, param] : request.parameters()) {
     if (key == kConfigParam) {
       if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kStringParam) {
@@ -43,34 +167,22 @@ absl::StatusOr<LoadRequest> ParseLoadRequest(const inference::RepositoryModelLoa
     absl::string_view path = key;
     if (!absl::ConsumePrefix(&path, kFilePrefix)) {
       return absl::InvalidArgumentError(absl::StrCat("unknown load parameter '", key,
-                                                     "'; expected 'config' or 'file:<version>/model.onnx'"));
-    }
-    size_t slash = path.find('/');
-    std::optional<int64_t> version =
-        slash == absl::string_view::npos ? std::nullopt : ParseVersion(path.substr(0, slash));
-    if (!version) {
-      return absl::InvalidArgumentError(absl::StrCat("load parameter '", key,
-                                                     "': expected 'file:<version>/model.onnx' with a numeric "
-                                                     "version >= 1"));
-    }
-    if (path.substr(slash + 1) != kModelFileName) {
-      return absl::InvalidArgumentError(absl::StrCat("load parameter '", key, "': unsupported file '",
-                                                     path.substr(slash + 1), "'; only ", kModelFileName,
-                                                     " is accepted"));
+                                                     "'; expected 'config' or 'file:<version>/model.onnx' "
+                                                     "(plus optional 'file:calibration/inputs.npy', "
+                                                     "'file:calibration/labels.npy')"));
     }
     if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kBytesParam) {
       return absl::InvalidArgumentError(absl::StrCat("load parameter '", key, "' must be a bytes_param"));
     }
-    out.files[*version] = param.bytes_param();
+    Q8_RETURN_IF_ERROR(files.Add(path, param.bytes_param(), key));
     total += static_cast<int64_t>(param.bytes_param().size());
   }
-  if (total > max_upload_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("upload of model '", out.name, "' is ", total,
-                                                     " bytes, over the server's upload limit of ", max_upload_bytes,
-                                                     " bytes (--max_upload_bytes)"));
-  }
+  if (total > max_upload_bytes) return UploadTooLarge(out.name, total, max_upload_bytes);
+  Q8_ASSIGN_OR_RETURN(out.files, files.Finish());
   return out;
 }
+
+// ---- Building versions ----
 
 absl::StatusOr<ModelConfig> ModelLoader::EffectiveConfig(absl::string_view name,
                                                          const std::optional<std::string>& json) const {
@@ -80,25 +192,158 @@ absl::StatusOr<ModelConfig> ModelLoader::EffectiveConfig(absl::string_view name,
   return ParseModelConfig(*on_disk, name, options_.default_config);
 }
 
-absl::StatusOr<std::shared_ptr<const engine::CompiledModel>> ModelLoader::CompileVersion(
-    absl::string_view name, int64_t version, absl::string_view bytes, const ModelConfig& config) const {
-  auto start = std::chrono::steady_clock::now();
-  auto compiled = options_.compile(bytes, ToCompileOptions(config));
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+absl::StatusOr<ServedModel> ModelLoader::Compile(absl::string_view name, int64_t version, absl::string_view bytes,
+                                                 const ModelConfig& config) const {
+  const auto start = std::chrono::steady_clock::now();
+  auto compiled = options_.engine.compile(bytes, ToCompileOptions(config));
+  const double ms = MillisSince(start);
   if (!compiled.ok()) {
-    Q8_LOG(Warning, "model '", name, "' version ", version, ": compile failed after ", ms,
-           " ms: ", compiled.status().ToString());
-    return WithContext(compiled.status(), absl::StrCat("model '", name, "' version ", version));
+    Q8_LOG(Warning, VersionContext(name, version), ": compile failed after ", ms, " ms: ",
+           compiled.status().ToString());
+    return compiled.status();
   }
-  if (*compiled == nullptr) {
-    return absl::InternalError(absl::StrCat("model '", name, "' version ", version, ": compiler returned null"));
-  }
-  Q8_LOG(Info, "model '", name, "' version ", version, ": compiled in ", ms, " ms (", bytes.size(), " bytes, ",
-         (*compiled)->report().onnx_nodes, " -> ", (*compiled)->report().optimized_nodes, " nodes)");
-  return compiled;
+  if (*compiled == nullptr) return absl::InternalError("compiler returned null");
+  Q8_LOG(Info, VersionContext(name, version), ": compiled (fp32, quantization mode none) in ", ms, " ms (",
+         bytes.size(), " bytes, ", (*compiled)->report().onnx_nodes, " -> ", (*compiled)->report().optimized_nodes,
+         " nodes)");
+  ServedModel served(*std::move(compiled));
+  served.onnx_fingerprint = Fingerprint(bytes);
+  return served;
 }
 
-absl::Status ModelLoader::Load(const LoadRequest& request) {
+absl::StatusOr<ServedModel> ModelLoader::Quantize(absl::string_view name, int64_t version, absl::string_view bytes,
+                                                  const ModelConfig& config, const engine::CalibrationData* data,
+                                                  absl::string_view data_source,
+                                                  const LoadProgressFn& progress) const {
+  const engine::QuantizationOptions& options = config.quantization;
+  Q8_LOG(Info, VersionContext(name, version), ": quantizing (", engine::ToString(options.mode),
+         options.mode == engine::QuantMode::kStatic ? absl::StrCat(", ", engine::ToString(options.method)) : "",
+         ") with ",
+         data != nullptr ? absl::StrCat(data->inputs.dims().empty() ? 0 : data->inputs.dims()[0],
+                                        " calibration samples from ", data_source)
+                         : std::string("no calibration data"));
+  engine::ProgressFn engine_progress;
+  if (progress) {
+    engine_progress = [&progress, version](const engine::QuantizationProgress& p) { progress(version, p); };
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto result = options_.engine.quantize(bytes, ToCompileOptions(config), options, data, engine_progress);
+  const double ms = MillisSince(start);
+  if (!result.ok()) {
+    Q8_LOG(Warning, VersionContext(name, version), ": quantization failed after ", ms, " ms: ",
+           result.status().ToString());
+    return result.status();
+  }
+  if (result->model == nullptr || result->fp32_model == nullptr) {
+    return absl::InternalError("quantizer returned no model");
+  }
+  ServedModel served;
+  served.model = std::move(result->model);
+  served.fp32_model = std::move(result->fp32_model);
+  std::string report_json = result->report.ToJson(2);
+  served.quantization =
+      MakeQuantizationInfo(std::move(result->report), std::move(report_json), std::move(result->artifact));
+  served.onnx_fingerprint = Fingerprint(bytes);
+  Q8_LOG(Info, VersionContext(name, version), ": quantized in ", ms, " ms: ", served.quantization->summary);
+  return served;
+}
+
+absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareUpload(absl::string_view name, int64_t version,
+                                                                 const UploadedVersion& files,
+                                                                 const ModelConfig& config,
+                                                                 const LoadProgressFn& progress) const {
+  Prepared prepared;
+  prepared.model_bytes = files.model.bytes;
+  if (config.quantization.mode == engine::QuantMode::kNone) {
+    if (files.calibration_inputs) {
+      Q8_LOG(Info, VersionContext(name, version), ": quantization mode none; ignoring the calibration data");
+    }
+    Q8_ASSIGN_OR_RETURN(prepared.served, Compile(name, version, files.model.bytes, config));
+    return prepared;
+  }
+  std::optional<engine::CalibrationData> data;
+  if (files.calibration_inputs) {
+    Q8_ASSIGN_OR_RETURN(data, ParseCalibration(*files.calibration_inputs, files.calibration_labels));
+  }
+  Q8_ASSIGN_OR_RETURN(prepared.served, Quantize(name, version, files.model.bytes, config, data ? &*data : nullptr,
+                                                "the upload", progress));
+  prepared.write_quantization = true;
+  return prepared;
+}
+
+absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_view name, int64_t version,
+                                                                   const ModelConfig& config,
+                                                                   const LoadProgressFn& progress) const {
+  Q8_ASSIGN_OR_RETURN(std::string bytes, repository_->ReadModel(name, version));
+  Prepared prepared;
+  Q8_ASSIGN_OR_RETURN(std::optional<std::string> artifact,
+                      repository_->ReadVersionFile(name, version, kArtifactFileName));
+  if (artifact) {
+    // quantization.json is written last: when it exists, model.onnx and
+    // report.json are the ones it was made from.
+    Q8_ASSIGN_OR_RETURN(std::optional<std::string> report,
+                        repository_->ReadVersionFile(name, version, kReportFileName));
+    if (!report) {
+      return absl::DataLossError(absl::StrCat(kArtifactFileName, " exists but ", kReportFileName,
+                                              " is missing; delete ", kArtifactFileName, " to quantize again"));
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto result = options_.engine.load_quantized(bytes, *artifact, *report, ToCompileOptions(config));
+    if (!result.ok()) {
+      return WithContext(result.status(), absl::StrCat("cannot reload ", kArtifactFileName));
+    }
+    prepared.served.model = std::move(result->model);
+    prepared.served.fp32_model = std::move(result->fp32_model);
+    prepared.served.quantization = MakeQuantizationInfo(std::move(result->report), *std::move(report),
+                                                        *std::move(artifact));
+    prepared.served.onnx_fingerprint = Fingerprint(bytes);
+    Q8_LOG(Info, VersionContext(name, version), ": loaded from ", kArtifactFileName, " in ", MillisSince(start),
+           " ms (no calibration): ", prepared.served.quantization->summary);
+    return prepared;
+  }
+  if (config.quantization.mode == engine::QuantMode::kNone) {
+    Q8_ASSIGN_OR_RETURN(prepared.served, Compile(name, version, bytes, config));
+    return prepared;
+  }
+  Q8_ASSIGN_OR_RETURN(std::optional<std::string> inputs,
+                      repository_->ReadVersionFile(name, version, kCalibrationInputsFile));
+  std::optional<std::string> labels;
+  std::optional<engine::CalibrationData> data;
+  if (inputs) {
+    Q8_ASSIGN_OR_RETURN(labels, repository_->ReadVersionFile(name, version, kCalibrationLabelsFile));
+    std::optional<UploadedFile> labels_file;
+    if (labels) labels_file = UploadedFile{*labels, absl::StrCat(version, "/", kCalibrationLabelsFile)};
+    const UploadedFile inputs_file{*inputs, absl::StrCat(version, "/", kCalibrationInputsFile)};
+    Q8_ASSIGN_OR_RETURN(data, ParseCalibration(inputs_file, labels_file));
+  }
+  Q8_ASSIGN_OR_RETURN(prepared.served, Quantize(name, version, bytes, config, data ? &*data : nullptr,
+                                                "the repository", progress));
+  prepared.write_quantization = true;
+  return prepared;
+}
+
+// Order matters for crash safety: quantization.json is the commit marker of a
+// quantized version, so it is removed first and written last. A crash in
+// between leaves a version without artifact, which is rebuilt from the config
+// (never an artifact paired with the wrong model.onnx).
+absl::Status ModelLoader::Persist(absl::string_view name, int64_t version, const Prepared& prepared) const {
+  if (prepared.model_bytes) {
+    Q8_RETURN_IF_ERROR(repository_->RemoveVersionFile(name, version, kArtifactFileName));
+    Q8_RETURN_IF_ERROR(repository_->RemoveVersionFile(name, version, kReportFileName));
+    Q8_RETURN_IF_ERROR(repository_->WriteModel(name, version, *prepared.model_bytes));
+  }
+  if (prepared.write_quantization && prepared.served.quantization != nullptr) {
+    const QuantizationInfo& q = *prepared.served.quantization;
+    Q8_RETURN_IF_ERROR(repository_->WriteVersionFile(name, version, kReportFileName, q.report_json));
+    Q8_RETURN_IF_ERROR(repository_->WriteVersionFile(name, version, kArtifactFileName, q.artifact));
+  }
+  return absl::OkStatus();
+}
+
+// ---- Operations ----
+
+absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn& progress,
+                               std::map<int64_t, ServedModel>* published) {
   const std::string& name = request.name;
   Q8_RETURN_IF_ERROR(ValidateModelName(name));
   Q8_ASSIGN_OR_RETURN(ModelRegistry::OperationGuard guard, registry_->BeginOperation(name, "load"));
@@ -117,7 +362,7 @@ absl::Status ModelLoader::Load(const LoadRequest& request) {
   Q8_ASSIGN_OR_RETURN(ModelConfig config, EffectiveConfig(name, request.config_json));
 
   std::set<int64_t> versions(on_disk.begin(), on_disk.end());
-  for (const auto& [v, bytes] : request.files) versions.insert(v);
+  for (const auto& [v, files] : request.files) versions.insert(v);
   if (versions.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("model '", name, "' has no versions in the repository; "
                                                       "upload one with 'file:<version>/model.onnx'"));
@@ -125,33 +370,33 @@ absl::Status ModelLoader::Load(const LoadRequest& request) {
   std::vector<int64_t> version_list(versions.begin(), versions.end());
   registry_->MarkLoading(name, version_list);
 
-  // Compile everything first; nothing is written or published on failure.
-  std::map<int64_t, std::shared_ptr<const engine::CompiledModel>> compiled;
+  // Build everything first; nothing is written or published on failure.
+  std::map<int64_t, Prepared> prepared;
   for (int64_t v : version_list) {
     auto file = request.files.find(v);
-    absl::StatusOr<std::shared_ptr<const engine::CompiledModel>> model;
+    absl::StatusOr<Prepared> version;
     if (file != request.files.end()) {
-      model = CompileVersion(name, v, file->second, config);
+      version = PrepareUpload(name, v, file->second, config, progress);
     } else {
       // A version already serving with the same config is kept as is.
       auto current = registry_->Get(name, std::to_string(v));
       if (current.ok() && !request.config_json) {
-        compiled[v] = current->model;
+        prepared[v].served = current->served;
         continue;
       }
-      auto bytes = repository_->ReadModel(name, v);
-      model = bytes.ok() ? CompileVersion(name, v, *bytes, config) : absl::StatusOr<std::shared_ptr<const engine::CompiledModel>>(bytes.status());
+      version = PrepareFromDisk(name, v, config, progress);
     }
-    if (!model.ok()) {
-      registry_->MarkFailed(name, version_list, model.status().message());
-      return model.status();
+    if (!version.ok()) {
+      absl::Status error = WithContext(version.status(), VersionContext(name, v));
+      registry_->MarkFailed(name, version_list, error.message());
+      return error;
     }
-    compiled[v] = *std::move(model);
+    prepared[v] = *std::move(version);
   }
 
   absl::Status written = absl::OkStatus();
-  for (const auto& [v, bytes] : request.files) {
-    if (written.ok()) written = repository_->WriteModel(name, v, bytes);
+  for (const auto& [v, p] : prepared) {
+    if (written.ok()) written = Persist(name, v, p);
   }
   if (written.ok() && request.config_json) written = repository_->WriteConfig(name, *request.config_json);
   if (written.ok()) written = repository_->SetUnloaded(name, false);
@@ -160,7 +405,10 @@ absl::Status ModelLoader::Load(const LoadRequest& request) {
     return WithContext(written, absl::StrCat("model '", name, "': cannot store in the repository"));
   }
 
-  registry_->Publish(name, std::move(compiled));
+  std::map<int64_t, ServedModel> models;
+  for (auto& [v, p] : prepared) models[v] = std::move(p.served);
+  if (published != nullptr) *published = models;
+  registry_->Publish(name, std::move(models));
   Q8_LOG(Info, "model '", name, "': READY, versions ", absl::StrJoin(version_list, ","));
   Notify(name);
   return absl::OkStatus();
@@ -209,24 +457,28 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
     return;
   }
   registry_->MarkLoading(name, model.versions);
-  std::map<int64_t, std::shared_ptr<const engine::CompiledModel>> ready;
+  std::map<int64_t, ServedModel> ready;
   std::map<int64_t, std::string> failed;
   for (int64_t v : model.versions) {
-    auto bytes = repository_->ReadModel(name, v);
-    auto compiled = bytes.ok() ? CompileVersion(name, v, *bytes, *config)
-                               : absl::StatusOr<std::shared_ptr<const engine::CompiledModel>>(bytes.status());
-    if (compiled.ok()) {
-      ready[v] = *std::move(compiled);
-    } else {
-      failed[v] = std::string(compiled.status().message());
+    auto prepared = PrepareFromDisk(name, v, *config, nullptr);
+    if (!prepared.ok()) {
+      failed[v] = std::string(WithContext(prepared.status(), VersionContext(name, v)).message());
+      continue;
     }
+    // Quantized at load (calibration data in the repository, or dynamic):
+    // persist so the next start reloads without calibrating. A failed write
+    // only costs that; the version still serves.
+    if (absl::Status s = Persist(name, v, *prepared); !s.ok()) {
+      Q8_LOG(Warning, VersionContext(name, v), ": serving, but the quantization could not be saved: ", s.ToString());
+    }
+    ready[v] = std::move(prepared->served);
   }
   // Publish the good versions, then list the bad ones as UNAVAILABLE.
   registry_->Publish(name, std::move(ready));
   for (const auto& [v, reason] : failed) {
     registry_->MarkLoading(name, {v});
     registry_->MarkFailed(name, {v}, reason);
-    Q8_LOG(Error, "model '", name, "' version ", v, ": UNAVAILABLE: ", reason);
+    Q8_LOG(Error, "UNAVAILABLE: ", reason);
   }
   Notify(name);
 }

@@ -1,10 +1,21 @@
 // ModelLoader: the only code that changes which models serve. It drives one
 // model name at a time (holding the registry's OperationGuard) through
-//   parse parameters -> compile every version (engine) -> write to the
-//   repository atomically -> publish READY in the registry -> notify health.
-// Compiling is the expensive step and happens before anything is written or
-// published, so a model that fails to compile changes nothing on disk and
-// the previously loaded versions keep serving.
+//   parse parameters -> build every version (engine: compile, or quantize)
+//   -> write to the repository atomically -> publish READY in the registry
+//   -> notify health.
+// Building is the expensive step and happens before anything is written or
+// published, so a model that fails to compile or quantize changes nothing on
+// disk and the previously loaded versions keep serving.
+//
+// How a version is built (see server/README.md, "Quantization"):
+//   uploaded files        config mode: none -> Compile; static/dynamic ->
+//                         Quantize with the uploaded calibration data (if any)
+//   on disk, with quantization.json
+//                         LoadQuantized (no calibration)
+//   on disk, with calibration/inputs.npy (a hand-populated repository)
+//                         Quantize with that data, then persist the artifact
+//   on disk, neither      config mode (static without data fails with the
+//                         engine's FAILED_PRECONDITION)
 //
 // Startup (LoadAll) loads every model in the repository, version by version:
 // a broken version or model is recorded as UNAVAILABLE with the error as its
@@ -24,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/compiler.h"
+#include "engine/quantize.h"
 #include "inference.pb.h"
 #include "server/model_config.h"
 #include "server/model_registry.h"
@@ -31,26 +43,80 @@
 
 namespace q8::server {
 
-// engine::Compile, or a fake in unit tests.
+// The engine entry points the loader uses; the real ones (RealEngine()) or
+// fakes in unit tests.
 using CompileFn = std::function<absl::StatusOr<std::shared_ptr<const engine::CompiledModel>>(
     absl::string_view onnx_bytes, const engine::CompileOptions& options)>;
+using QuantizeFn = std::function<absl::StatusOr<engine::QuantizationResult>(
+    absl::string_view onnx_bytes, const engine::CompileOptions& compile, const engine::QuantizationOptions& options,
+    const engine::CalibrationData* data, const engine::ProgressFn& progress)>;
+using LoadQuantizedFn = std::function<absl::StatusOr<engine::QuantizationResult>(
+    absl::string_view onnx_bytes, absl::string_view artifact, absl::string_view report_json,
+    const engine::CompileOptions& compile)>;
 
-// A parsed RepositoryModelLoad. `files` views the RPC request's bytes.
+struct EngineFns {
+  CompileFn compile;
+  QuantizeFn quantize;
+  LoadQuantizedFn load_quantized;
+};
+// engine::Compile, engine::Quantize, engine::LoadQuantized.
+EngineFns RealEngine();
+
+// One uploaded file: its bytes (a view into the RPC's buffers) and how the
+// client named it, for messages ("file:calibration/inputs.npy").
+struct UploadedFile {
+  absl::string_view bytes;
+  std::string label;
+};
+
+struct UploadedVersion {
+  UploadedFile model;  // model.onnx
+  std::optional<UploadedFile> calibration_inputs;
+  std::optional<UploadedFile> calibration_labels;
+};
+
+// A parsed upload (RepositoryModelLoad or ModelService.Upload). The views
+// must outlive Load().
 struct LoadRequest {
   std::string name;
   std::optional<std::string> config_json;
-  std::map<int64_t, absl::string_view> files;  // version -> model.onnx bytes
+  std::map<int64_t, UploadedVersion> files;  // empty: reload from the repository
 };
 
-// Parameters: "config" (string_param JSON) and "file:<version>/model.onnx"
-// (bytes_param). INVALID_ARGUMENT for other keys, wrong parameter kinds or
-// a non-numeric version; RESOURCE_EXHAUSTED when config + files exceed
+// Collects upload files by their path relative to the model directory:
+//   <version>/model.onnx
+//   <version>/calibration/inputs.npy, <version>/calibration/labels.npy
+//   calibration/inputs.npy, calibration/labels.npy   (for every uploaded version)
+// INVALID_ARGUMENT (naming `label`) for any other path, a non-numeric
+// version, a file given twice, or calibration data without a model.onnx.
+class UploadFiles {
+ public:
+  absl::Status Add(absl::string_view path, absl::string_view bytes, std::string label);
+  absl::StatusOr<std::map<int64_t, UploadedVersion>> Finish() const;
+
+ private:
+  struct Pending {
+    std::optional<UploadedFile> model, inputs, labels;
+  };
+  std::map<int64_t, Pending> versions_;
+  Pending shared_;  // calibration/* without a version
+};
+
+// Parameters: "config" (string_param JSON) and "file:<path>" (bytes_param)
+// with the paths of UploadFiles. INVALID_ARGUMENT for other keys, wrong
+// parameter kinds or bad paths; RESOURCE_EXHAUSTED when config + files exceed
 // `max_upload_bytes` (the message names the limit).
 absl::StatusOr<LoadRequest> ParseLoadRequest(const inference::RepositoryModelLoadRequest& request,
                                              int64_t max_upload_bytes);
 
+// Upload: the RESOURCE_EXHAUSTED error for `total` bytes over `limit`.
+absl::Status UploadTooLarge(absl::string_view name, int64_t total, int64_t limit);
+
+// Quantization progress of one version of an upload.
+using LoadProgressFn = std::function<void(int64_t version, const engine::QuantizationProgress& progress)>;
+
 struct LoaderOptions {
-  CompileFn compile;
+  EngineFns engine;
   ModelConfig default_config;
   // Called after an operation changed whether `name` has a READY version.
   std::function<void(const std::string& name, bool ready)> on_ready_changed;
@@ -62,8 +128,11 @@ class ModelLoader {
       : options_(std::move(options)), repository_(repository), registry_(registry) {}
 
   // Upload (files given) or reload from the repository (no files). All or
-  // nothing: every version must compile before anything is written.
-  absl::Status Load(const LoadRequest& request);
+  // nothing: every version must build before anything is written.
+  // `progress` sees the engine's quantization stages; `published`, if not
+  // null, receives what was published on success.
+  absl::Status Load(const LoadRequest& request, const LoadProgressFn& progress = nullptr,
+                    std::map<int64_t, ServedModel>* published = nullptr);
   // Unloads from memory and marks the model unloaded on disk (files kept).
   absl::Status Unload(absl::string_view name);
   // Startup: every model in the repository. Errors are only repository I/O
@@ -71,10 +140,24 @@ class ModelLoader {
   absl::Status LoadAll();
 
  private:
+  // A built version and what must be written for it.
+  struct Prepared {
+    ServedModel served;
+    std::optional<absl::string_view> model_bytes;  // uploaded: write model.onnx
+    bool write_quantization = false;               // write report.json + quantization.json
+  };
+
   absl::StatusOr<ModelConfig> EffectiveConfig(absl::string_view name, const std::optional<std::string>& json) const;
-  absl::StatusOr<std::shared_ptr<const engine::CompiledModel>> CompileVersion(absl::string_view name, int64_t version,
-                                                                              absl::string_view bytes,
-                                                                              const ModelConfig& config) const;
+  absl::StatusOr<Prepared> PrepareUpload(absl::string_view name, int64_t version, const UploadedVersion& files,
+                                         const ModelConfig& config, const LoadProgressFn& progress) const;
+  absl::StatusOr<Prepared> PrepareFromDisk(absl::string_view name, int64_t version, const ModelConfig& config,
+                                           const LoadProgressFn& progress) const;
+  absl::StatusOr<ServedModel> Compile(absl::string_view name, int64_t version, absl::string_view bytes,
+                                      const ModelConfig& config) const;
+  absl::StatusOr<ServedModel> Quantize(absl::string_view name, int64_t version, absl::string_view bytes,
+                                       const ModelConfig& config, const engine::CalibrationData* data,
+                                       absl::string_view data_source, const LoadProgressFn& progress) const;
+  absl::Status Persist(absl::string_view name, int64_t version, const Prepared& prepared) const;
   void LoadAtStartup(const ScannedModel& model);
   void Notify(const std::string& name) const;
 

@@ -48,7 +48,7 @@ absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::str
   if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
   const ModelEntry& model = it->second;
   auto handle = [&](int64_t v, const VersionEntry& e) {
-    return ModelHandle{std::string(name), v, e.model, e.stats};
+    return ModelHandle{std::string(name), v, e.served.model, e.stats, e.served};
   };
   if (version.empty()) {
     for (auto v = model.versions.rbegin(); v != model.versions.rend(); ++v) {
@@ -108,7 +108,11 @@ std::vector<IndexEntry> ModelRegistry::Index() const {
     if (model.versions.empty()) {
       out.push_back({name, 0, ModelState::kUnavailable, model.reason});
     }
-    for (const auto& [v, e] : model.versions) out.push_back({name, v, e.state, e.reason});
+    for (const auto& [v, e] : model.versions) {
+      std::string reason = e.reason;
+      if (e.state == ModelState::kReady && e.served.quantization != nullptr) reason = e.served.quantization->summary;
+      out.push_back({name, v, e.state, std::move(reason)});
+    }
   }
   return out;
 }
@@ -119,7 +123,7 @@ std::vector<ModelHandle> ModelRegistry::ReadyHandles(absl::string_view name) con
   for (const auto& [n, model] : models_) {
     if (!name.empty() && n != name) continue;
     for (const auto& [v, e] : model.versions) {
-      if (e.state == ModelState::kReady) out.push_back({n, v, e.model, e.stats});
+      if (e.state == ModelState::kReady) out.push_back({n, v, e.served.model, e.stats, e.served});
     }
   }
   return out;
@@ -148,8 +152,7 @@ void ModelRegistry::MarkFailed(absl::string_view name, const std::vector<int64_t
   }
 }
 
-void ModelRegistry::Publish(absl::string_view name,
-                            std::map<int64_t, std::shared_ptr<const engine::CompiledModel>> models) {
+void ModelRegistry::Publish(absl::string_view name, std::map<int64_t, ServedModel> models) {
   std::map<int64_t, VersionEntry> old;  // destroyed after the lock is released
   {
     absl::MutexLock lock(&mu_);
@@ -157,7 +160,7 @@ void ModelRegistry::Publish(absl::string_view name,
     old = std::move(model.versions);
     model.versions.clear();
     model.reason.clear();
-    for (auto& [v, compiled] : models) {
+    for (auto& [v, served] : models) {
       VersionEntry entry;
       auto prev = old.find(v);
       if (prev != old.end()) {
@@ -165,7 +168,7 @@ void ModelRegistry::Publish(absl::string_view name,
         entry.stats = prev->second.stats;
       }
       if (entry.stats == nullptr) entry.stats = std::make_shared<ModelStats>();
-      entry.model = std::move(compiled);
+      entry.served = std::move(served);
       if (entry.state == ModelState::kUnavailable) entry.state = ModelState::kLoading;
       Transition(entry, ModelState::kReady, "");
       model.versions.emplace(v, std::move(entry));
@@ -183,14 +186,14 @@ void ModelRegistry::SetModelUnavailable(absl::string_view name, absl::string_vie
 }
 
 absl::Status ModelRegistry::Unload(absl::string_view name) {
-  std::vector<std::shared_ptr<const engine::CompiledModel>> released;  // freed after unlock
+  std::vector<ServedModel> released;  // freed after unlock
   absl::MutexLock lock(&mu_);
   auto it = models_.find(name);
   if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
   for (auto& [v, e] : it->second.versions) {
     if (e.state == ModelState::kReady) Transition(e, ModelState::kUnloading, "");
     if (e.state == ModelState::kUnloading) {
-      released.push_back(std::move(e.model));
+      released.push_back(std::exchange(e.served, ServedModel()));
       Transition(e, ModelState::kUnavailable, "unloaded");
     }
   }

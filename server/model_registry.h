@@ -29,21 +29,23 @@
 #include "engine/compiled_model.h"
 #include "server/model_state.h"
 #include "server/model_stats.h"
+#include "server/served_model.h"
 
 namespace q8::server {
 
 struct ModelHandle {
   std::string name;
   int64_t version = 0;
-  std::shared_ptr<const engine::CompiledModel> model;
+  std::shared_ptr<const engine::CompiledModel> model;  // == served.model
   std::shared_ptr<ModelStats> stats;
+  ServedModel served;  // model, fp32 reference, quantization report
 };
 
 struct IndexEntry {
   std::string name;
   int64_t version = 0;  // 0: the model as a whole (no version known)
   ModelState state = ModelState::kUnavailable;
-  std::string reason;
+  std::string reason;  // READY quantized versions: the quantization summary
 };
 
 class ModelRegistry {
@@ -93,7 +95,7 @@ class ModelRegistry {
   void MarkFailed(absl::string_view name, const std::vector<int64_t>& versions, absl::string_view reason);
   // Makes `models` the complete version set of `name`, all READY. Versions
   // not listed are dropped (stats of kept version numbers are preserved).
-  void Publish(absl::string_view name, std::map<int64_t, std::shared_ptr<const engine::CompiledModel>> models);
+  void Publish(absl::string_view name, std::map<int64_t, ServedModel> models);
   // Lists `name` with no servable version, e.g. a model unloaded before a
   // restart or one whose config is broken.
   void SetModelUnavailable(absl::string_view name, absl::string_view reason);
@@ -105,7 +107,7 @@ class ModelRegistry {
   struct VersionEntry {
     ModelState state = ModelState::kLoading;
     std::string reason;
-    std::shared_ptr<const engine::CompiledModel> model;
+    ServedModel served;
     std::shared_ptr<ModelStats> stats;
   };
   struct ModelEntry {

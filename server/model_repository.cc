@@ -246,6 +246,30 @@ absl::Status ModelRepository::WriteModel(absl::string_view name, int64_t version
   return AtomicWriteFile((fs::path(dir) / std::string(kModelFileName)).string(), bytes);
 }
 
+absl::StatusOr<std::optional<std::string>> ModelRepository::ReadVersionFile(absl::string_view name, int64_t version,
+                                                                            absl::string_view file) const {
+  auto bytes = ReadFile((fs::path(VersionDir(name, version)) / std::string(file)).string());
+  if (absl::IsNotFound(bytes.status())) return std::optional<std::string>();
+  if (!bytes.ok()) return bytes.status();
+  return std::optional<std::string>(*std::move(bytes));
+}
+
+absl::Status ModelRepository::WriteVersionFile(absl::string_view name, int64_t version, absl::string_view file,
+                                               absl::string_view bytes) const {
+  return AtomicWriteFile((fs::path(VersionDir(name, version)) / std::string(file)).string(), bytes);
+}
+
+absl::Status ModelRepository::RemoveVersionFile(absl::string_view name, int64_t version,
+                                                absl::string_view file) const {
+  const std::string dir = VersionDir(name, version);
+  const std::string path = (fs::path(dir) / std::string(file)).string();
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoError("cannot remove", path, errno);
+  }
+  return FsyncPath(dir, O_RDONLY | O_DIRECTORY);
+}
+
 absl::Status ModelRepository::SetUnloaded(absl::string_view name, bool unloaded) const {
   std::string marker = (fs::path(ModelDir(name)) / std::string(kUnloadedMarker)).string();
   if (unloaded) {

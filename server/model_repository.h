@@ -2,7 +2,14 @@
 // (no compiling, no serving state).
 //
 //   ROOT/<model>/config.json            optional; see model_config.h
-//   ROOT/<model>/<version>/model.onnx   <version> is a decimal integer >= 1
+//   ROOT/<model>/<version>/model.onnx   <version> is a decimal integer >= 1;
+//                                       the float model as uploaded
+//   ROOT/<model>/<version>/quantization.json   engine artifact (scales): the
+//                                       version reloads without calibration
+//   ROOT/<model>/<version>/report.json  quantization report
+//   ROOT/<model>/<version>/calibration/inputs.npy, labels.npy
+//                                       optional, placed by hand: calibration
+//                                       data for a version without artifact
 //   ROOT/<model>/UNLOADED               marker: the model was unloaded; a
 //                                       restart lists it but does not load it
 //
@@ -30,6 +37,10 @@ namespace q8::server {
 inline constexpr absl::string_view kModelFileName = "model.onnx";
 inline constexpr absl::string_view kConfigFileName = "config.json";
 inline constexpr absl::string_view kUnloadedMarker = "UNLOADED";
+inline constexpr absl::string_view kArtifactFileName = "quantization.json";
+inline constexpr absl::string_view kReportFileName = "report.json";
+inline constexpr absl::string_view kCalibrationInputsFile = "calibration/inputs.npy";
+inline constexpr absl::string_view kCalibrationLabelsFile = "calibration/labels.npy";
 
 // Model names double as directory names and health service names:
 // 1-128 chars of [A-Za-z0-9_.-], not starting with '.'. INVALID_ARGUMENT otherwise.
@@ -68,6 +79,16 @@ class ModelRepository {
   absl::Status WriteConfig(absl::string_view name, absl::string_view json) const;
   absl::Status WriteModel(absl::string_view name, int64_t version, absl::string_view bytes) const;
   absl::Status SetUnloaded(absl::string_view name, bool unloaded) const;
+
+  // Other files of a version directory; `file` is relative to it
+  // ("report.json", "calibration/inputs.npy"). Read: nullopt if absent.
+  // Write: atomic, the version directory must exist (WriteModel first).
+  // Remove: OK if absent.
+  absl::StatusOr<std::optional<std::string>> ReadVersionFile(absl::string_view name, int64_t version,
+                                                             absl::string_view file) const;
+  absl::Status WriteVersionFile(absl::string_view name, int64_t version, absl::string_view file,
+                                absl::string_view bytes) const;
+  absl::Status RemoveVersionFile(absl::string_view name, int64_t version, absl::string_view file) const;
 
   std::string ModelDir(absl::string_view name) const;
   std::string VersionDir(absl::string_view name, int64_t version) const;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/logging.h"
 #include "core/status_macros.h"
+#include "engine/export/qdq_exporter.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 
@@ -18,16 +19,19 @@ int ReceiveLimitFor(int64_t max_upload_bytes) {
   return static_cast<int>(std::clamp<int64_t>(max_upload_bytes + kFraming, kMinimum, INT_MAX));
 }
 
-Server::Server(const ServerOptions& options, CompileFn compile)
+Server::Server(const ServerOptions& options, EngineFns engine)
     : options_(options), repository_(options.model_repository) {
   LoaderOptions loader_options;
-  loader_options.compile = std::move(compile);
+  loader_options.engine = std::move(engine);
   loader_options.default_config.max_batch_size = options.default_max_batch_size;
   loader_options.on_ready_changed = [this](const std::string& name, bool ready) {
     if (health_ != nullptr) health_->SetModelReady(name, ready);
   };
   loader_ = std::make_unique<ModelLoader>(std::move(loader_options), &repository_, &registry_);
-  service_ = std::make_unique<InferenceService>(&registry_, loader_.get(), options.max_upload_bytes);
+  service_ = std::make_unique<InferenceService>(&registry_, loader_.get(), &state_, options.max_upload_bytes);
+  model_service_ = std::make_unique<ModelService>(
+      &registry_, loader_.get(), &repository_, &state_, options.max_upload_bytes,
+      [](absl::string_view onnx, absl::string_view artifact) { return engine::ExportQdqOnnx(onnx, artifact); });
 }
 
 Server::~Server() {
@@ -37,7 +41,7 @@ Server::~Server() {
   }
 }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, CompileFn compile) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, EngineFns engine) {
   if (options.max_upload_bytes < 1) {
     return absl::InvalidArgumentError(absl::StrCat("max_upload_bytes must be >= 1, got ", options.max_upload_bytes));
   }
@@ -45,7 +49,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
     return absl::InvalidArgumentError(absl::StrCat("max_batch_size must be in [1, ", kMaxConfigBatchSize, "], got ",
                                                    options.default_max_batch_size));
   }
-  std::unique_ptr<Server> server(new Server(options, std::move(compile)));
+  std::unique_ptr<Server> server(new Server(options, std::move(engine)));
   Q8_RETURN_IF_ERROR(server->repository_.Init());
 
   EnableHealthService();
@@ -53,6 +57,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->model_service_.get());
   builder.SetMaxReceiveMessageSize(ReceiveLimitFor(options.max_upload_bytes));
   builder.SetMaxSendMessageSize(INT_MAX);
   server->grpc_server_ = builder.BuildAndStart();
@@ -69,7 +74,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
 
 absl::Status Server::LoadRepository() {
   Q8_RETURN_IF_ERROR(loader_->LoadAll());
-  if (service_->FinishStartup()) {
+  if (state_.FinishStartup()) {
     health_->SetServerReady(true);
     Q8_LOG(Info, "q8serve ready");
   }
@@ -78,7 +83,7 @@ absl::Status Server::LoadRepository() {
 
 void Server::Drain() {
   Q8_LOG(Info, "draining: health NOT_SERVING, repository changes refused");
-  service_->SetPhase(ServingPhase::kDraining);
+  state_.SetPhase(ServingPhase::kDraining);
   health_->Shutdown();
 }
 
@@ -88,8 +93,8 @@ void Server::Shutdown(absl::Duration grace) {
   // away, which clients may not do until the deadline. So refuse new calls,
   // wait for the running ones ourselves, then stop grpc with what is left.
   const absl::Time deadline = absl::Now() + grace;
-  service_->SetPhase(ServingPhase::kStopping);
-  const bool idle = service_->WaitIdle(grace);
+  state_.SetPhase(ServingPhase::kStopping);
+  const bool idle = state_.WaitIdle(grace);
   Q8_LOG(Info, idle ? "no calls in flight; stopping" : "grace period over; cancelling remaining calls");
   grpc_server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(100))));
 }

@@ -19,13 +19,16 @@
 #include "server/model_loader.h"
 #include "server/model_registry.h"
 #include "server/model_repository.h"
+#include "server/model_service.h"
 #include "server/server_options.h"
+#include "server/serving_state.h"
 
 namespace q8::server {
 
 class Server {
  public:
-  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options, CompileFn compile);
+  // `engine`: RealEngine() in production, fakes in tests.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options, EngineFns engine);
   ~Server();
 
   // Port actually bound (useful with ":0").
@@ -40,14 +43,16 @@ class Server {
   void Wait();
 
  private:
-  Server(const ServerOptions& options, CompileFn compile);
+  Server(const ServerOptions& options, EngineFns engine);
 
   ServerOptions options_;
   ModelRepository repository_;
   ModelRegistry registry_;
+  ServingState state_;
   std::unique_ptr<HealthReporter> health_;
   std::unique_ptr<ModelLoader> loader_;
   std::unique_ptr<InferenceService> service_;
+  std::unique_ptr<ModelService> model_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
 };

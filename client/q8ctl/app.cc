@@ -21,13 +21,21 @@ int UsageError(const std::string& message, const CommandSpec* command, std::ostr
   return kExitUsage;
 }
 
-absl::Status Dispatch(const ParsedArgs& args, Client& client, std::ostream& out) {
+absl::Status Dispatch(const ParsedArgs& args, Client& client, std::ostream& out, std::ostream& err) {
   const std::string& name = args.command->name;
   if (name == "health") return RunHealth(client, out);
   if (name == "list") return RunList(GetListOptions(args), client, out);
   if (name == "upload") {
     absl::StatusOr<UploadOptions> options = GetUploadOptions(args);
-    return options.ok() ? RunUpload(*options, client, out) : options.status();
+    return options.ok() ? RunUpload(*options, client, out, err) : options.status();
+  }
+  if (name == "report") {
+    absl::StatusOr<ReportOptions> options = GetReportOptions(args);
+    return options.ok() ? RunReport(*options, client, out) : options.status();
+  }
+  if (name == "export") {
+    absl::StatusOr<ExportOptions> options = GetExportOptions(args);
+    return options.ok() ? RunExport(*options, client, out) : options.status();
   }
   if (name == "infer") {
     absl::StatusOr<InferOptions> options = GetInferOptions(args);
@@ -47,6 +55,8 @@ absl::Status ValidateOptions(const ParsedArgs& args) {
   const std::string& name = args.command->name;
   if (name == "upload") return GetUploadOptions(args).status();
   if (name == "infer") return GetInferOptions(args).status();
+  if (name == "report") return GetReportOptions(args).status();
+  if (name == "export") return GetExportOptions(args).status();
   if (name == "unload" || name == "metadata") return GetModelOptions(args).status();
   return absl::OkStatus();
 }
@@ -69,7 +79,7 @@ int RunQ8ctl(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
 
   std::unique_ptr<Client> client = factory ? factory(*client_options) : Client::Connect(*client_options);
-  status = Dispatch(parsed, *client, out);
+  status = Dispatch(parsed, *client, out, err);
   if (status.ok()) return kExitOk;
   if (status.code() == absl::StatusCode::kDeadlineExceeded) {
     status = absl::DeadlineExceededError(

@@ -18,14 +18,41 @@ std::vector<CommandSpec> BuildCommands() {
        "Exit status 0 when the server is live and ready, 1 otherwise.", {}},
       {"list", "[--ready]", {}, "List the repository's models as a table: name, version, state, reason.", "",
        {{"ready", "", "only models that are READY"}}},
-      {"upload", "NAME MODEL.onnx [--version N] [--config CONFIG.json | --max_batch_size N]",
+      {"upload",
+       "NAME MODEL.onnx [--version N] [--config CONFIG.json | --max_batch_size N] "
+       "[--quantization static|dynamic|none] [--calibration INPUTS.npy [--labels LABELS.npy]] "
+       "[--method M] [--percentile P] [--max_samples N] [--metric top1|agreement] [--max_drop X] "
+       "[--eval_fraction F]",
        {"NAME", "MODEL.onnx"}, "Upload a float ONNX model; the server quantizes it and loads it.",
-       "Sends RepositoryModelLoad with the parameters \"file:<N>/model.onnx\" (the model bytes)\n"
-       "and \"config\" (JSON: the --config file as is, else {} or {\"max_batch_size\": N}).\n"
-       "Prints how long the call took (quantization happens before it returns).",
+       "Streams the model (and calibration data) with q8serve.v1.ModelService/Upload in 1 MiB\n"
+       "chunks, shows the server's progress on stderr (bytes received, then the quantization\n"
+       "stages calibration / quantization / evaluation / fallback / benchmark) and prints the\n"
+       "quantization report: per-layer precision and SQNR, fp32 vs int8 accuracy, weight sizes\n"
+       "and latency. The config is the --config file (else {} or {\"max_batch_size\": N});\n"
+       "quantization flags override the same keys of its \"quantization\" section.\n"
+       "Static quantization (the server's default) needs --calibration: float32 samples shaped\n"
+       "like the model input, [N, ...]; --labels adds int64 class ids [N] for a top-1 check.\n"
+       "Raise --timeout_seconds for large models: the call returns when the model serves.",
        {{"version", "N", "model version to create (default 1)"},
         {"config", "CONFIG.json", "model configuration JSON file"},
-        {"max_batch_size", "N", "config {\"max_batch_size\": N} (when no --config is given)"}}},
+        {"max_batch_size", "N", "config {\"max_batch_size\": N} (when no --config is given)"},
+        {"quantization", "MODE", "static (default), dynamic or none (serve fp32)"},
+        {"calibration", "INPUTS.npy", "calibration/evaluation samples (float32 [N, ...])"},
+        {"labels", "LABELS.npy", "class ids of the samples (int64 [N]); enables the top1 metric"},
+        {"method", "M", "calibration method: minmax, percentile (default), entropy, mse"},
+        {"percentile", "P", "percentile for --method percentile (default 99.99)"},
+        {"max_samples", "N", "calibration samples used at most (default 512)"},
+        {"metric", "METRIC", "accuracy metric: top1 (default with labels) or agreement"},
+        {"max_drop", "X", "largest accepted accuracy drop, absolute (default 0.01)"},
+        {"eval_fraction", "F", "share of the samples held out for the accuracy check (default 0.2)"}}},
+      {"report", "NAME [--version V] [--json]", {"NAME"},
+       "Print a model's quantization report (layers, accuracy, size, latency).", "",
+       {{"version", "V", "model version (default: the highest ready one)"},
+        {"json", "", "print the report JSON as stored by the server"}}},
+      {"export", "NAME OUT.onnx [--version V]", {"NAME", "OUT.onnx"},
+       "Save the served model as a standard QDQ ONNX file (QuantizeLinear/DequantizeLinear).",
+       "Any ONNX runtime can run the file; fp32 models export their optimized float graph.",
+       {{"version", "V", "model version (default: the highest ready one)"}}},
       {"infer", "NAME --input [TENSOR=]X.npy [--input ...] [--output Y.npy] [--version V] [--top_k K] [--typed]",
        {"NAME"}, "Run inference on .npy inputs; save the first output and print its top-k classes.",
        "A model with one input takes --input X.npy (the name comes from ModelMetadata);\n"

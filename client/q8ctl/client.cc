@@ -1,7 +1,9 @@
 // Client implementation: channel setup, deadlines, status conversion.
 #include "client/q8ctl/client.h"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include <grpcpp/client_context.h>
@@ -9,6 +11,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "absl/strings/str_cat.h"
 #include "client/q8ctl/grpc_status.h"
 
 namespace q8::client {
@@ -25,7 +28,10 @@ std::unique_ptr<Client> Client::Connect(const ClientOptions& options) {
 }
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-    : channel_(std::move(channel)), stub_(inference::GRPCInferenceService::NewStub(channel_)), timeout_(timeout) {}
+    : channel_(std::move(channel)),
+      stub_(inference::GRPCInferenceService::NewStub(channel_)),
+      model_stub_(q8serve::v1::ModelService::NewStub(channel_)),
+      timeout_(timeout) {}
 
 template <typename Request, typename Response>
 absl::StatusOr<Response> Client::Call(Method<Request, Response> method, const Request& request) {
@@ -88,6 +94,85 @@ absl::Status Client::RepositoryModelUnload(const std::string& name) {
   inference::RepositoryModelUnloadRequest request;
   request.set_model_name(name);
   return Call(&Stub::RepositoryModelUnload, request).status();
+}
+
+absl::StatusOr<q8serve::v1::UploadResult> Client::Upload(const UploadSpec& spec, const UploadEventFn& on_event) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+  auto stream = model_stub_->Upload(&context);
+
+  // Events are read on their own thread so that progress shows while the
+  // chunks are still being written.
+  std::optional<q8serve::v1::UploadResult> result;
+  std::thread reader([&] {
+    q8serve::v1::UploadEvent event;
+    while (stream->Read(&event)) {
+      if (event.has_result()) result = event.result();
+      if (on_event) on_event(event);
+    }
+  });
+
+  q8serve::v1::UploadRequest header;
+  header.mutable_header()->set_model_name(spec.model_name);
+  header.mutable_header()->set_version(spec.version);
+  if (spec.config_json) header.mutable_header()->set_config_json(*spec.config_json);
+  int64_t total = 0;
+  for (const auto& [path, bytes] : spec.files) total += static_cast<int64_t>(bytes.size());
+  header.mutable_header()->set_total_bytes(total);
+  const size_t chunk = std::max<size_t>(spec.chunk_bytes, 1);
+  // A failed Write means the server already ended the call: stop sending and
+  // let Finish() report its status.
+  bool ok = stream->Write(header);
+  for (const auto& [path, bytes] : spec.files) {
+    for (size_t offset = 0; ok && offset < bytes.size(); offset += chunk) {
+      q8serve::v1::UploadRequest request;
+      request.mutable_chunk()->set_path(path);
+      request.mutable_chunk()->set_data(bytes.data() + offset, std::min(chunk, bytes.size() - offset));
+      ok = stream->Write(request);
+    }
+  }
+  if (ok) stream->WritesDone();
+  reader.join();
+  absl::Status status = FromGrpcStatus(stream->Finish());
+  if (!status.ok()) return status;
+  if (!result) return absl::InternalError("the server ended the upload without a result");
+  return *std::move(result);
+}
+
+absl::StatusOr<q8serve::v1::GetReportResponse> Client::GetReport(const std::string& name, int64_t version) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+  q8serve::v1::GetReportRequest request;
+  request.set_model_name(name);
+  request.set_version(version);
+  q8serve::v1::GetReportResponse response;
+  absl::Status status = FromGrpcStatus(model_stub_->GetReport(&context, request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<std::string> Client::Export(const std::string& name, int64_t version, int64_t* exported_version) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+  q8serve::v1::ExportRequest request;
+  request.set_model_name(name);
+  request.set_version(version);
+  auto reader = model_stub_->Export(&context, request);
+  std::string bytes;
+  q8serve::v1::ExportChunk chunk;
+  int64_t total = -1;
+  while (reader->Read(&chunk)) {
+    if (bytes.empty() && chunk.total_bytes() > 0) bytes.reserve(static_cast<size_t>(chunk.total_bytes()));
+    bytes.append(chunk.data());
+    total = chunk.total_bytes();
+    if (exported_version != nullptr) *exported_version = chunk.version();
+  }
+  absl::Status status = FromGrpcStatus(reader->Finish());
+  if (!status.ok()) return status;
+  if (total != static_cast<int64_t>(bytes.size())) {
+    return absl::DataLossError(absl::StrCat("export ended after ", bytes.size(), " of ", total, " bytes"));
+  }
+  return bytes;
 }
 
 }  // namespace q8::client

@@ -4,8 +4,12 @@
 // both directions so that large models upload and large outputs come back.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <grpcpp/channel.h>
 
@@ -13,12 +17,25 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "inference.grpc.pb.h"
+#include "q8serve/v1/model_service.grpc.pb.h"
 
 namespace q8::client {
 
 inline constexpr int kMaxMessageBytes = 1 << 30;  // 1 GiB
 inline constexpr absl::Duration kDefaultTimeout = absl::Seconds(60);
 inline constexpr char kDefaultServer[] = "localhost:8001";
+inline constexpr size_t kUploadChunkBytes = size_t{1} << 20;  // 1 MiB per streamed chunk
+
+// A streamed upload (q8serve.v1.ModelService/Upload).
+struct UploadSpec {
+  std::string model_name;
+  int64_t version = 1;
+  std::optional<std::string> config_json;
+  // (path, bytes): "model.onnx", "calibration/inputs.npy", "calibration/labels.npy".
+  std::vector<std::pair<std::string, std::string>> files;
+  size_t chunk_bytes = kUploadChunkBytes;
+};
+using UploadEventFn = std::function<void(const q8serve::v1::UploadEvent&)>;
 
 struct ClientOptions {
   std::string server = kDefaultServer;  // host:port (any gRPC target string)
@@ -48,6 +65,13 @@ class Client {
   absl::Status RepositoryModelLoad(const inference::RepositoryModelLoadRequest& request);
   absl::Status RepositoryModelUnload(const std::string& name);
 
+  // q8serve.v1.ModelService. Upload streams the files and calls `on_event`
+  // (from another thread) for every event; returns the final result.
+  absl::StatusOr<q8serve::v1::UploadResult> Upload(const UploadSpec& spec, const UploadEventFn& on_event);
+  absl::StatusOr<q8serve::v1::GetReportResponse> GetReport(const std::string& name, int64_t version);
+  // The QDQ ONNX bytes; `exported_version` (if not null) gets the version.
+  absl::StatusOr<std::string> Export(const std::string& name, int64_t version, int64_t* exported_version);
+
  private:
   using Stub = inference::GRPCInferenceService::Stub;
   template <typename Request, typename Response>
@@ -59,6 +83,7 @@ class Client {
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
+  std::unique_ptr<q8serve::v1::ModelService::Stub> model_stub_;
   absl::Duration timeout_;
 };
 

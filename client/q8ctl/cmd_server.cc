@@ -92,7 +92,14 @@ absl::Status RunMetadata(const ModelOptions& options, Client& client, std::ostre
   std::vector<std::pair<std::string, std::string>> properties(metadata->properties().begin(),
                                                               metadata->properties().end());
   std::sort(properties.begin(), properties.end());
-  for (const auto& [key, value] : properties) out << "  " << key << ": " << value << "\n";
+  for (const auto& [key, value] : properties) {
+    // The full report is long JSON; `q8ctl report` formats it.
+    if (key == "quantization_report") {
+      out << "  " << key << ": (" << value.size() << " bytes of JSON; see 'q8ctl report " << options.name << "')\n";
+      continue;
+    }
+    out << "  " << key << ": " << value << "\n";
+  }
   return absl::OkStatus();
 }
 

@@ -17,8 +17,10 @@ absl::Status RunHealth(Client& client, std::ostream& out);
 absl::Status RunList(const ListOptions& options, Client& client, std::ostream& out);
 absl::Status RunMetadata(const ModelOptions& options, Client& client, std::ostream& out);
 
-// cmd_model.cc: model lifecycle.
-absl::Status RunUpload(const UploadOptions& options, Client& client, std::ostream& out);
+// cmd_model.cc: model lifecycle. Upload shows live progress on `err`.
+absl::Status RunUpload(const UploadOptions& options, Client& client, std::ostream& out, std::ostream& err);
+absl::Status RunReport(const ReportOptions& options, Client& client, std::ostream& out);
+absl::Status RunExport(const ExportOptions& options, Client& client, std::ostream& out);
 absl::Status RunUnload(const ModelOptions& options, Client& client, std::ostream& out);
 
 // cmd_infer.cc: inference from .npy files.

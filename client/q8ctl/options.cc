@@ -5,6 +5,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "client/q8ctl/requests.h"
+#include "nlohmann/json.hpp"
 
 namespace q8::client {
 namespace {
@@ -21,6 +23,16 @@ absl::StatusOr<int64_t> GetInt(const ParsedArgs& args, const std::string& flag, 
     return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be >= ", min_value, ", got ", value));
   }
   return value;
+}
+
+absl::StatusOr<std::optional<double>> GetDouble(const ParsedArgs& args, const std::string& flag) {
+  std::optional<std::string> text = args.Get(flag);
+  if (!text.has_value()) return std::optional<double>();
+  double value = 0;
+  if (!absl::SimpleAtod(*text, &value) || !std::isfinite(value)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs a number, got '", *text, "'"));
+  }
+  return std::optional<double>(value);
 }
 
 absl::Status NeedPositionals(const ParsedArgs& args, size_t count) {
@@ -71,6 +83,80 @@ absl::StatusOr<UploadOptions> GetUploadOptions(const ParsedArgs& args) {
     if (!batch.ok()) return batch.status();
     options.max_batch_size = *batch;
   }
+  QuantizationFlags& q = options.quantization;
+  q.mode = args.Get("quantization");
+  q.method = args.Get("method");
+  q.metric = args.Get("metric");
+  for (auto [flag, slot] : {std::pair{"percentile", &q.percentile}, std::pair{"max_drop", &q.max_drop},
+                            std::pair{"eval_fraction", &q.eval_fraction}}) {
+    absl::StatusOr<std::optional<double>> value = GetDouble(args, flag);
+    if (!value.ok()) return value.status();
+    *slot = *value;
+  }
+  if (args.Has("max_samples")) {
+    absl::StatusOr<int64_t> samples = GetInt(args, "max_samples", 0, 1);
+    if (!samples.ok()) return samples.status();
+    q.max_samples = *samples;
+  }
+  options.calibration_path = args.Get("calibration");
+  options.labels_path = args.Get("labels");
+  if (options.labels_path && !options.calibration_path) {
+    return absl::InvalidArgumentError("--labels needs --calibration (the inputs the labels belong to)");
+  }
+  return options;
+}
+
+absl::StatusOr<std::string> UploadConfigJson(const UploadOptions& options,
+                                             const std::optional<std::string>& config_file) {
+  std::string base = config_file ? *config_file : DefaultConfigJson(options.max_batch_size);
+  const QuantizationFlags& q = options.quantization;
+  if (!q.any()) return base;
+  using Json = nlohmann::json;
+  Json config = Json::parse(base, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded() || !config.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--config ", options.config_path.value_or(""),
+                     " is not a JSON object, so the quantization flags cannot be merged into it"));
+  }
+  Json& section = config["quantization"];
+  if (!section.is_object()) section = Json::object();
+  if (q.mode) section["mode"] = *q.mode;
+  if (q.method || q.percentile || q.max_samples) {
+    Json& calibration = section["calibration"];
+    if (!calibration.is_object()) calibration = Json::object();
+    if (q.method) calibration["method"] = *q.method;
+    if (q.percentile) calibration["percentile"] = *q.percentile;
+    if (q.max_samples) calibration["max_samples"] = *q.max_samples;
+  }
+  if (q.metric || q.max_drop || q.eval_fraction) {
+    Json& accuracy = section["accuracy"];
+    if (!accuracy.is_object()) accuracy = Json::object();
+    if (q.metric) accuracy["metric"] = *q.metric;
+    if (q.max_drop) accuracy["max_drop"] = *q.max_drop;
+    if (q.eval_fraction) accuracy["eval_fraction"] = *q.eval_fraction;
+  }
+  return config.dump();
+}
+
+absl::StatusOr<ReportOptions> GetReportOptions(const ParsedArgs& args) {
+  if (absl::Status status = NeedPositionals(args, 1); !status.ok()) return status;
+  ReportOptions options;
+  options.name = args.positionals[0];
+  absl::StatusOr<int64_t> version = GetInt(args, "version", 0, 1);
+  if (!version.ok()) return version.status();
+  options.version = *version;
+  options.json = args.GetBool("json");
+  return options;
+}
+
+absl::StatusOr<ExportOptions> GetExportOptions(const ParsedArgs& args) {
+  if (absl::Status status = NeedPositionals(args, 2); !status.ok()) return status;
+  ExportOptions options;
+  options.name = args.positionals[0];
+  options.output_path = args.positionals[1];
+  absl::StatusOr<int64_t> version = GetInt(args, "version", 0, 1);
+  if (!version.ok()) return version.status();
+  options.version = *version;
   return options;
 }
 

@@ -23,14 +23,39 @@ struct ListOptions {
 };
 ListOptions GetListOptions(const ParsedArgs& args);
 
+// Quantization flags of `upload`: each one given overrides the same key of
+// the config's "quantization" section. Names are checked by the server.
+struct QuantizationFlags {
+  std::optional<std::string> mode;    // --quantization static|dynamic|none
+  std::optional<std::string> method;  // --method minmax|percentile|entropy|mse
+  std::optional<double> percentile;
+  std::optional<int64_t> max_samples;
+  std::optional<std::string> metric;  // --metric top1|agreement
+  std::optional<double> max_drop;
+  std::optional<double> eval_fraction;
+  bool any() const {
+    return mode || method || percentile || max_samples || metric || max_drop || eval_fraction;
+  }
+};
+
 struct UploadOptions {
   std::string name;
   std::string model_path;
   int64_t version = 1;                   // >= 1
   std::optional<std::string> config_path;
   std::optional<int64_t> max_batch_size;  // >= 0; exclusive with config_path
+  QuantizationFlags quantization;
+  std::optional<std::string> calibration_path;  // inputs .npy
+  std::optional<std::string> labels_path;       // labels .npy (needs calibration_path)
 };
 absl::StatusOr<UploadOptions> GetUploadOptions(const ParsedArgs& args);
+
+// The config JSON an upload sends: `config_file` (the --config file's text)
+// or {} / {"max_batch_size": N}, with the quantization flags merged into its
+// "quantization" section. Without quantization flags the file is sent as is.
+// INVALID_ARGUMENT if flags must be merged into a file that is not a JSON object.
+absl::StatusOr<std::string> UploadConfigJson(const UploadOptions& options,
+                                             const std::optional<std::string>& config_file);
 
 struct InferInput {
   std::string tensor;  // empty: the model's only input (from ModelMetadata)
@@ -50,6 +75,20 @@ struct InferOptions {
   bool typed = false;
 };
 absl::StatusOr<InferOptions> GetInferOptions(const ParsedArgs& args);
+
+struct ReportOptions {
+  std::string name;
+  int64_t version = 0;  // 0: the server's choice (highest READY)
+  bool json = false;    // print the raw report JSON
+};
+absl::StatusOr<ReportOptions> GetReportOptions(const ParsedArgs& args);
+
+struct ExportOptions {
+  std::string name;
+  std::string output_path;
+  int64_t version = 0;
+};
+absl::StatusOr<ExportOptions> GetExportOptions(const ParsedArgs& args);
 
 // unload and metadata.
 struct ModelOptions {

@@ -35,9 +35,13 @@ bool InferOk(Stub& stub, const std::string& model) {
   return s.ok() && Logits(resp).size() == 10;
 }
 
-void PlaceModel(const std::string& repo, const std::string& name, const std::string& bytes) {
+// A hand-populated model directory; the config serves it in fp32 (without
+// calibration data the default static quantization would refuse it).
+void PlaceModel(const std::string& repo, const std::string& name, const std::string& bytes,
+                const std::string& config = kFp32Config) {
   fs::create_directories(fs::path(repo) / name / "1");
   std::ofstream(fs::path(repo) / name / "1" / "model.onnx", std::ios::binary) << bytes;
+  std::ofstream(fs::path(repo) / name / "config.json") << config;
 }
 
 TEST(LifecycleTest, RestartServesUploadedModelsAndRemembersUnloads) {

@@ -13,8 +13,11 @@ namespace q8::testing {
 
 using Stub = inference::GRPCInferenceService::Stub;
 
+// Config that serves the float model as uploaded (no calibration data needed).
+inline constexpr char kFp32Config[] = R"({"quantization":{"mode":"none"}})";
+
 grpc::Status UploadModel(Stub& stub, const std::string& name, const std::string& onnx_bytes,
-                         const std::string& config_json = "{}", const std::string& version = "1");
+                         const std::string& config_json = kFp32Config, const std::string& version = "1");
 grpc::Status Unload(Stub& stub, const std::string& name);
 
 // Request for a [batch,1,28,28] slice of `images` starting at `first`.

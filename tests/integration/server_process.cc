@@ -186,6 +186,10 @@ std::unique_ptr<inference::GRPCInferenceService::Stub> ServerProcess::Stub() con
   return inference::GRPCInferenceService::NewStub(channel_);
 }
 
+std::unique_ptr<q8serve::v1::ModelService::Stub> ServerProcess::ModelStub() const {
+  return q8serve::v1::ModelService::NewStub(channel_);
+}
+
 grpc::Status ServerProcess::HealthCheck(const std::string& service,
                                         grpc::health::v1::HealthCheckResponse::ServingStatus* serving) const {
   auto stub = grpc::health::v1::Health::NewStub(channel_);

@@ -17,6 +17,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "inference.grpc.pb.h"
+#include "q8serve/v1/model_service.grpc.pb.h"
 
 namespace q8::testing {
 
@@ -47,6 +48,7 @@ class ServerProcess {
 
   const std::string& address() const { return address_; }
   std::unique_ptr<inference::GRPCInferenceService::Stub> Stub() const;
+  std::unique_ptr<q8serve::v1::ModelService::Stub> ModelStub() const;
   // Health Check; returns the gRPC status and fills `serving`.
   grpc::Status HealthCheck(const std::string& service, grpc::health::v1::HealthCheckResponse::ServingStatus* status) const;
   std::string Log() const;

@@ -32,7 +32,7 @@ class ServingTest : public ::testing::Test {
     ASSERT_TRUE(server_->Start(*repo_));
     auto stub = server_->Stub();
     grpc::Status s = UploadModel(*stub, kCnn, ReadFileOrDie(TestDataPath("fashion_cnn.onnx")),
-                                 R"({"max_batch_size":64,"warmup_batch_sizes":[1,8]})");
+                                 R"({"max_batch_size":64,"warmup_batch_sizes":[1,8],"quantization":{"mode":"none"}})");
     ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server_->Log();
   }
   static void TearDownTestSuite() {
@@ -133,7 +133,9 @@ TEST_F(ServingTest, ServerAndModelMetadata) {
   inference::ModelMetadataResponse md;
   ASSERT_TRUE(stub_->ModelMetadata(&c2, req, &md).ok());
   EXPECT_EQ(md.name(), kCnn);
-  EXPECT_EQ(md.platform(), "q8serve_onnx");
+  EXPECT_EQ(md.platform(), "q8serve_onnx_fp32");
+  EXPECT_EQ(md.properties().at("precision"), "fp32");
+  EXPECT_EQ(md.properties().at("quantization_mode"), "none");
   EXPECT_THAT(md.versions(), ElementsAre("1"));
   ASSERT_EQ(md.inputs_size(), 1);
   EXPECT_EQ(md.inputs(0).name(), "input");
@@ -252,7 +254,7 @@ TEST_F(ServingTest, UploadUnsupportedOp) {
 }
 
 TEST_F(ServingTest, FailedReplaceKeepsOldVersionServing) {
-  grpc::Status s = UploadModel(*stub_, kCnn, "garbage", "{}", "1");
+  grpc::Status s = UploadModel(*stub_, kCnn, "garbage", kFp32Config, "1");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   ExpectStillServes();
   CompareWithGolden(0, 8, true);
@@ -341,7 +343,8 @@ TEST_F(ServingTest, ConcurrentUploadsOfSameName) {
       auto stub = server_->Stub();
       ++ready;
       while (ready < kThreads) std::this_thread::yield();
-      results[t] = UploadModel(*stub, "race", bytes, R"({"warmup_batch_sizes":[1,8,16,32]})");
+      results[t] =
+          UploadModel(*stub, "race", bytes, R"({"warmup_batch_sizes":[1,8,16,32],"quantization":{"mode":"none"}})");
     });
   }
   for (auto& t : threads) t.join();

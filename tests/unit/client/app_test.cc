@@ -14,6 +14,7 @@
 namespace q8::client {
 namespace {
 
+using fake::FakeModelService;
 using fake::FakeServer;
 using fake::FakeService;
 
@@ -44,7 +45,7 @@ TEST_F(AppTest, HelpExitsZeroOnStdout) {
   EXPECT_EQ(general.code, 0);
   EXPECT_TRUE(general.err.empty());
   EXPECT_NE(general.out.find("usage: q8ctl <command>"), std::string::npos);
-  for (const char* command : {"health", "list", "upload", "infer", "unload", "metadata"}) {
+  for (const char* command : {"health", "list", "upload", "report", "export", "infer", "unload", "metadata"}) {
     Result one = Run({command, "--help"});
     EXPECT_EQ(one.code, 0) << command;
     EXPECT_EQ(one.out.rfind(std::string("usage: q8ctl ") + command, 0), 0u) << one.out;
@@ -120,27 +121,118 @@ TEST_F(AppTest, ListTable) {
             "bert      2        UNAVAILABLE  unsupported op: Foo\n");
 }
 
-TEST_F(AppTest, UploadSendsFileAndConfig) {
+TEST_F(AppTest, UploadStreamsFilesAndConfig) {
   const std::string model = TempPath("model.onnx");
   std::ofstream(model, std::ios::binary) << std::string("onnx\0bytes", 10);
-  Result r = Run({"upload", "mnist", model, "--version", "3", "--max_batch_size", "8"});
+  FakeModelService& ms = server_.model_service();
+  ms.result.set_model_name("mnist");
+  ms.result.set_version(3);
+  ms.result.set_platform("q8serve_onnx_fp32");
+  ms.result.set_summary("fp32 (quantization mode none)");
+  Result r = Run({"upload", "mnist", model, "--version", "3", "--max_batch_size", "8", "--quantization", "none"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("uploaded mnist version 3 (0.0 MiB) in ", 0), 0u) << r.out;
-  const auto& request = service().last_load_request;
-  EXPECT_EQ(request.model_name(), "mnist");
-  EXPECT_EQ(request.parameters().at("file:3/model.onnx").bytes_param(), std::string("onnx\0bytes", 10));
-  EXPECT_EQ(request.parameters().at("config").string_param(), "{\"max_batch_size\": 8}");
+  EXPECT_EQ(r.out.rfind("uploaded mnist version 3 in ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("fp32 (quantization mode none) (q8serve_onnx_fp32)"), std::string::npos) << r.out;
+  EXPECT_EQ(ms.last_header.model_name(), "mnist");
+  EXPECT_EQ(ms.last_header.version(), 3);
+  EXPECT_EQ(ms.last_header.total_bytes(), 10);
+  EXPECT_EQ(ms.last_files.at("model.onnx"), std::string("onnx\0bytes", 10));
+  EXPECT_EQ(ms.last_header.config_json(), R"({"max_batch_size":8,"quantization":{"mode":"none"}})");
+  EXPECT_NE(r.err.find("upload: 0.00 / 0.00 MiB received (100%)"), std::string::npos) << r.err;
 
+  // --config is sent as is without quantization flags, merged with them.
   const std::string config = TempPath("config.json");
   std::ofstream(config) << "{\"max_batch_size\": 4, \"instance_group\": []}";
   ASSERT_EQ(Run({"upload", "mnist", model, "--config", config}).code, 0);
-  EXPECT_EQ(service().last_load_request.parameters().at("config").string_param(),
-            "{\"max_batch_size\": 4, \"instance_group\": []}");
-  EXPECT_EQ(service().last_load_request.parameters().count("file:1/model.onnx"), 1u);
+  EXPECT_EQ(ms.last_header.config_json(), "{\"max_batch_size\": 4, \"instance_group\": []}");
+  EXPECT_EQ(ms.last_header.version(), 1);
+  ASSERT_EQ(Run({"upload", "mnist", model, "--config", config, "--method", "mse", "--max_drop", "0.02",
+                 "--max_samples", "100"})
+                .code,
+            0);
+  EXPECT_EQ(ms.last_header.config_json(),
+            R"({"instance_group":[],"max_batch_size":4,"quantization":{"accuracy":{"max_drop":0.02},)"
+            R"("calibration":{"max_samples":100,"method":"mse"}}})");
 
   Result missing = Run({"upload", "mnist", TempPath("nope.onnx")});
   EXPECT_EQ(missing.code, 1);
   EXPECT_EQ(missing.err.rfind("error: NOT_FOUND: cannot open ", 0), 0u) << missing.err;
+}
+
+TEST_F(AppTest, UploadWithCalibrationShowsProgressAndReport) {
+  const std::string model = TempPath("model.onnx");
+  std::ofstream(model, std::ios::binary) << std::string(3 << 20, 'm');  // 3 chunks
+  const std::string inputs = TempPath("inputs.npy"), labels = TempPath("labels.npy");
+  std::ofstream(inputs, std::ios::binary) << "xx";
+  std::ofstream(labels, std::ios::binary) << "yy";
+  FakeModelService& ms = server_.model_service();
+  for (auto [stage, done] : {std::pair{"calibration", 1}, std::pair{"calibration", 2}, std::pair{"benchmark", 1}}) {
+    q8serve::v1::UploadEvent e;
+    e.mutable_progress()->set_stage(stage);
+    e.mutable_progress()->set_done(done);
+    e.mutable_progress()->set_total(2);
+    ms.progress.push_back(e);
+  }
+  ms.result.set_model_name("cnn");
+  ms.result.set_version(1);
+  ms.result.set_platform("q8serve_onnx_int8");
+  ms.result.set_summary("int8 static, target met");
+  ms.result.set_report_json(R"({"mode":"static","method":"percentile","eval_samples":60,"target_met":true,
+      "metric":"top1","has_labels":true,"fp32_top1":0.9,"int8_top1":0.9,"agreement":1,"drop":0,"max_drop":0.01,
+      "layers":[{"node":"conv1","op":"Conv","precision":"int8","sqnr_db":35.5}],"weight_bytes_fp32":4000,
+      "weight_bytes_int8":1000,"latency_fp32_b1_ms":0.2,"latency_int8_b1_ms":0.1,"isa":"avx2"})");
+  Result r = Run({"upload", "cnn", model, "--calibration", inputs, "--labels", labels});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ms.chunks, 5);
+  EXPECT_EQ(ms.last_files.at("calibration/inputs.npy"), "xx");
+  EXPECT_EQ(ms.last_files.at("calibration/labels.npy"), "yy");
+  EXPECT_FALSE(ms.last_header.has_config_json() && ms.last_header.config_json() != "{}");
+  EXPECT_NE(r.err.find("calibration: 1/2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("benchmark: 1/2"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("int8 static, target met (q8serve_onnx_int8)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("conv1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("35.5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("latency batch 1:  fp32 0.200 ms, int8 0.100 ms (2.00x)"), std::string::npos) << r.out;
+
+  ms.status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "static quantization needs calibration data");
+  Result refused = Run({"upload", "cnn", model});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("error: FAILED_PRECONDITION: static quantization needs calibration data [q8ctl: "
+                             "pass --calibration"),
+            std::string::npos)
+      << refused.err;
+}
+
+TEST_F(AppTest, ReportAndExport) {
+  FakeModelService& ms = server_.model_service();
+  ms.report_json = R"({"mode":"dynamic","layers":[]})";
+  Result json = Run({"report", "cnn", "--json", "--version", "4"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_EQ(json.out, ms.report_json + "\n");
+  EXPECT_EQ(ms.last_report_request.version(), 4);
+  Result table = Run({"report", "cnn"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_EQ(table.out.rfind("model cnn version 1\nquantization: dynamic, target not checked", 0), 0u) << table.out;
+  EXPECT_EQ(ms.last_report_request.version(), 0);
+
+  ms.exported = "0123456789";
+  const std::string out = TempPath("out.onnx");
+  Result exported = Run({"export", "cnn", out});
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  EXPECT_EQ(exported.out, "exported cnn version 2 as QDQ ONNX to " + out + " (10 bytes)\n");
+  std::ifstream in(out, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "0123456789");
+
+  ms.report_json = "nope";
+  Result bad = Run({"report", "cnn"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(bad.err, "error: INVALID_ARGUMENT: the quantization report is not a JSON object\n");
+
+  ms.status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no report");
+  EXPECT_EQ(Run({"report", "cnn"}).code, 1);
+  EXPECT_EQ(Run({"export", "cnn", out}).code, 1);
+  EXPECT_EQ(Run({"export", "cnn"}).code, 2);
+  EXPECT_EQ(Run({"report", "cnn", "--version", "0"}).code, 2);
 }
 
 TEST_F(AppTest, Unload) {

@@ -61,6 +61,68 @@ TEST(UploadOptionsTest, Errors) {
   EXPECT_FALSE(GetUploadOptions(Args({"upload", "", "m.onnx"})).ok());
 }
 
+TEST(UploadOptionsTest, QuantizationFlags) {
+  absl::StatusOr<UploadOptions> o = GetUploadOptions(
+      Args({"upload", "m", "m.onnx", "--quantization", "static", "--method", "entropy", "--percentile", "99.9",
+            "--max_samples", "128", "--metric", "agreement", "--max_drop", "0.005", "--eval_fraction", "0.3",
+            "--calibration", "x.npy", "--labels", "y.npy"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  const QuantizationFlags& q = o->quantization;
+  EXPECT_TRUE(q.any());
+  EXPECT_EQ(q.mode, "static");
+  EXPECT_EQ(q.method, "entropy");
+  EXPECT_EQ(q.percentile, 99.9);
+  EXPECT_EQ(q.max_samples, 128);
+  EXPECT_EQ(q.metric, "agreement");
+  EXPECT_EQ(q.max_drop, 0.005);
+  EXPECT_EQ(q.eval_fraction, 0.3);
+  EXPECT_EQ(o->calibration_path, "x.npy");
+  EXPECT_EQ(o->labels_path, "y.npy");
+  absl::StatusOr<std::string> config = UploadConfigJson(*o, std::nullopt);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(*config,
+            R"({"quantization":{"accuracy":{"eval_fraction":0.3,"max_drop":0.005,"metric":"agreement"},)"
+            R"("calibration":{"max_samples":128,"method":"entropy","percentile":99.9},"mode":"static"}})");
+  // Flags override the file's keys and keep the others.
+  config = UploadConfigJson(*o, std::string(R"({"quantization":{"per_channel":false,"mode":"dynamic"}})"));
+  ASSERT_TRUE(config.ok());
+  EXPECT_NE(config->find(R"("per_channel":false)"), std::string::npos) << *config;
+  EXPECT_NE(config->find(R"("mode":"static")"), std::string::npos) << *config;
+  EXPECT_EQ(UploadConfigJson(*o, std::string("[1]")).status().code(), absl::StatusCode::kInvalidArgument);
+  // Without flags the file goes as is, even if the server will reject it.
+  absl::StatusOr<UploadOptions> plain = GetUploadOptions(Args({"upload", "m", "m.onnx"}));
+  EXPECT_FALSE(plain->quantization.any());
+  EXPECT_EQ(*UploadConfigJson(*plain, std::string("not json")), "not json");
+  EXPECT_EQ(*UploadConfigJson(*plain, std::nullopt), "{}");
+}
+
+TEST(UploadOptionsTest, QuantizationFlagErrors) {
+  EXPECT_EQ(GetUploadOptions(Args({"upload", "m", "m.onnx", "--max_drop", "lots"})).status().message(),
+            "--max_drop needs a number, got 'lots'");
+  EXPECT_EQ(GetUploadOptions(Args({"upload", "m", "m.onnx", "--percentile", "nan"})).status().message(),
+            "--percentile needs a number, got 'nan'");
+  EXPECT_EQ(GetUploadOptions(Args({"upload", "m", "m.onnx", "--max_samples", "0"})).status().message(),
+            "--max_samples must be >= 1, got 0");
+  EXPECT_EQ(GetUploadOptions(Args({"upload", "m", "m.onnx", "--labels", "y.npy"})).status().message(),
+            "--labels needs --calibration (the inputs the labels belong to)");
+}
+
+TEST(ReportExportOptionsTest, Parse) {
+  absl::StatusOr<ReportOptions> r = GetReportOptions(Args({"report", "m", "--json", "--version", "3"}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->name, "m");
+  EXPECT_EQ(r->version, 3);
+  EXPECT_TRUE(r->json);
+  r = GetReportOptions(Args({"report", "m"}));
+  EXPECT_EQ(r->version, 0);
+  EXPECT_FALSE(r->json);
+  absl::StatusOr<ExportOptions> e = GetExportOptions(Args({"export", "m", "out.onnx"}));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->output_path, "out.onnx");
+  EXPECT_EQ(e->version, 0);
+  EXPECT_FALSE(GetExportOptions(Args({"export", "m", "o.onnx", "--version", "x"})).ok());
+}
+
 TEST(InferInputTest, NameOrPath) {
   auto check = [](const std::string& value, const std::string& tensor, const std::string& path) {
     InferInput input = ParseInferInput(value);

@@ -8,8 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "engine/compiled_model.h"
 #include "engine/compiler.h"
+#include "engine/quantize.h"
 
 namespace q8::server::testing {
 
@@ -60,5 +63,63 @@ inline absl::StatusOr<std::shared_ptr<const engine::CompiledModel>> FakeCompile(
   if (bytes == "bad") return absl::InvalidArgumentError("unsupported op 'Erf' (node 'n0')");
   return std::shared_ptr<const engine::CompiledModel>(std::make_shared<FakeModel>(options.max_batch_size));
 }
+
+// Engine quantization without the engine. Quantize: "bad" bytes fail like
+// Compile; static without data is FAILED_PRECONDITION (as the engine); data
+// whose first value is negative is INVALID_ARGUMENT ("calibration inputs
+// contain NaN or Inf"); otherwise a FakeModel, a report with one int8 layer
+// ("fc") and the artifact "artifact:<mode>:<samples>". Progress: one event per
+// stage. LoadQuantized: DATA_LOSS unless the artifact starts with "artifact:".
+struct FakeQuantizer {
+  std::atomic<int> quantize_calls{0};
+  std::atomic<int> load_calls{0};
+
+  absl::StatusOr<engine::QuantizationResult> Quantize(absl::string_view bytes, const engine::CompileOptions& compile,
+                                                      const engine::QuantizationOptions& options,
+                                                      const engine::CalibrationData* data,
+                                                      const engine::ProgressFn& progress) {
+    ++quantize_calls;
+    auto model = FakeCompile(bytes, compile);
+    if (!model.ok()) return model.status();
+    if (options.mode == engine::QuantMode::kStatic && data == nullptr) {
+      return absl::FailedPreconditionError("static quantization needs calibration data");
+    }
+    if (data != nullptr && data->inputs.num_elements() > 0 && data->inputs.dtype() == core::DataType::kFloat32 &&
+        data->inputs.span<float>()[0] < 0) {
+      return absl::InvalidArgumentError("calibration inputs contain NaN or Inf");
+    }
+    const int64_t samples = data != nullptr && !data->inputs.dims().empty() ? data->inputs.dims()[0] : 0;
+    if (progress) {
+      for (const char* stage : {"calibration", "quantization", "evaluation", "benchmark"}) progress({stage, 1, 1, ""});
+    }
+    engine::QuantizationResult r;
+    r.model = *model;
+    r.fp32_model = *FakeCompile(bytes, compile);
+    r.report.mode = engine::ToString(options.mode);
+    r.report.metric = "agreement";
+    r.report.eval_samples = samples / 5;
+    r.report.calibration_samples = samples - samples / 5;
+    r.report.quantization_seconds = 0.25;  // a timing: differs between runs in the real engine
+    r.report.layers.push_back({"fc", "Gemm", "int8", "INT8", 0.1f, 0.2f, 0.01f, 0.02f, 40, 1});
+    r.artifact = absl::StrCat("artifact:", r.report.mode, ":", samples);
+    return r;
+  }
+  absl::StatusOr<engine::QuantizationResult> LoadQuantized(absl::string_view bytes, absl::string_view artifact,
+                                                           absl::string_view report_json,
+                                                           const engine::CompileOptions& compile) {
+    ++load_calls;
+    if (!absl::StartsWith(artifact, "artifact:")) return absl::DataLossError("not a q8serve quantization file");
+    auto model = FakeCompile(bytes, compile);
+    if (!model.ok()) return model.status();
+    auto report = engine::QuantizationReport::FromJson(std::string(report_json));
+    if (!report.ok()) return report.status();
+    engine::QuantizationResult r;
+    r.model = *model;
+    r.fp32_model = *FakeCompile(bytes, compile);
+    r.report = *std::move(report);
+    r.artifact = std::string(artifact);
+    return r;
+  }
+};
 
 }  // namespace q8::server::testing

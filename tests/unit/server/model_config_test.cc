@@ -33,7 +33,7 @@ TEST(ModelConfigTest, ParsesKnownKeys) {
 }
 
 TEST(ModelConfigTest, UnknownKeysAreAccepted) {
-  auto c = ParseModelConfig(R"({"quantization":{"mode":"int8"},"max_batch_size":4})", "m", Defaults());
+  auto c = ParseModelConfig(R"({"metrics":{"shadow":true},"max_batch_size":4})", "m", Defaults());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->max_batch_size, 4);
 }
@@ -67,6 +67,81 @@ TEST(ModelConfigTest, DefaultWarmupIsClippedToSmallMaxBatch) {
   auto c = ParseModelConfig(R"({"max_batch_size":4})", "m", d);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->warmup_batch_sizes, std::vector<int64_t>{1});
+}
+
+TEST(ModelConfigTest, QuantizationDefaultsAreTheDocumentedOnes) {
+  auto c = ParseModelConfig("{}", "m", ModelConfig());
+  ASSERT_TRUE(c.ok()) << c.status();
+  const engine::QuantizationOptions& q = c->quantization;
+  EXPECT_EQ(q.mode, engine::QuantMode::kStatic);
+  EXPECT_EQ(q.method, engine::CalibrationMethod::kPercentile);
+  EXPECT_DOUBLE_EQ(q.percentile, 99.99);
+  EXPECT_EQ(q.max_samples, 512);
+  EXPECT_TRUE(q.per_channel);
+  EXPECT_FALSE(q.metric.has_value());  // top1 with labels, else agreement
+  EXPECT_DOUBLE_EQ(q.max_drop, 0.01);
+  EXPECT_DOUBLE_EQ(q.eval_fraction, 0.2);
+}
+
+TEST(ModelConfigTest, ParsesQuantizationSection) {
+  auto c = ParseModelConfig(R"({"quantization":{"mode":"dynamic","per_channel":false,
+      "calibration":{"method":"entropy","percentile":99.9,"max_samples":64},
+      "accuracy":{"metric":"agreement","max_drop":0.005,"eval_fraction":0.5}}})",
+                            "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  const engine::QuantizationOptions& q = c->quantization;
+  EXPECT_EQ(q.mode, engine::QuantMode::kDynamic);
+  EXPECT_FALSE(q.per_channel);
+  EXPECT_EQ(q.method, engine::CalibrationMethod::kEntropy);
+  EXPECT_DOUBLE_EQ(q.percentile, 99.9);
+  EXPECT_EQ(q.max_samples, 64);
+  EXPECT_EQ(q.metric, engine::AccuracyMetric::kAgreement);
+  EXPECT_DOUBLE_EQ(q.max_drop, 0.005);
+  EXPECT_DOUBLE_EQ(q.eval_fraction, 0.5);
+  // Integers are numbers too.
+  c = ParseModelConfig(R"({"quantization":{"calibration":{"percentile":100},"accuracy":{"max_drop":0}}})", "m",
+                       Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_DOUBLE_EQ(c->quantization.percentile, 100);
+  EXPECT_DOUBLE_EQ(c->quantization.max_drop, 0);
+}
+
+TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
+  auto error = [](const std::string& json) {
+    auto c = ParseModelConfig(json, "m", Defaults());
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << json;
+    return std::string(c.status().message());
+  };
+  EXPECT_THAT(error(R"({"quantization":"static"})"), HasSubstr("'quantization' must be a JSON object"));
+  EXPECT_THAT(error(R"({"quantization":{"mode":"int4"}})"),
+              HasSubstr("'quantization.mode' is invalid: unknown quantization mode 'int4'; expected one of: "
+                        "static, dynamic, none"));
+  EXPECT_THAT(error(R"({"quantization":{"mode":1}})"), HasSubstr("'quantization.mode' must be a string"));
+  EXPECT_THAT(error(R"({"quantization":{"calibration":{"method":"kl"}}})"),
+              HasSubstr("'quantization.calibration.method' is invalid: unknown calibration method 'kl'"));
+  EXPECT_THAT(error(R"({"quantization":{"calibration":{"percentile":"high"}}})"),
+              HasSubstr("'quantization.calibration.percentile' must be a number"));
+  EXPECT_THAT(error(R"({"quantization":{"calibration":{"percentile":40}}})"),
+              HasSubstr("quantization.calibration.percentile must be in (50, 100]"));
+  EXPECT_THAT(error(R"({"quantization":{"calibration":{"max_samples":1.5}}})"),
+              HasSubstr("'quantization.calibration.max_samples' must be an integer"));
+  EXPECT_THAT(error(R"({"quantization":{"calibration":{"max_samples":0}}})"),
+              HasSubstr("quantization.calibration.max_samples must be >= 1"));
+  EXPECT_THAT(error(R"({"quantization":{"per_channel":1}})"),
+              HasSubstr("'quantization.per_channel' must be true or false"));
+  EXPECT_THAT(error(R"({"quantization":{"accuracy":{"metric":"top5"}}})"),
+              HasSubstr("'quantization.accuracy.metric' is invalid: unknown accuracy metric 'top5'"));
+  EXPECT_THAT(error(R"({"quantization":{"accuracy":{"max_drop":-0.1}}})"),
+              HasSubstr("quantization.accuracy.max_drop must be in [0, 1]"));
+  EXPECT_THAT(error(R"({"quantization":{"accuracy":{"eval_fraction":0.95}}})"),
+              HasSubstr("quantization.accuracy.eval_fraction must be in [0, 0.9]"));
+  EXPECT_THAT(error(R"({"quantization":{"accuracy":[]}})"),
+              HasSubstr("'quantization.accuracy' must be a JSON object"));
+  EXPECT_THAT(error(R"({"quantization":{"max_dorp":0.1}})"),
+              HasSubstr("unknown key 'quantization.max_dorp'; expected one of: mode, calibration, per_channel, "
+                        "accuracy"));
+  EXPECT_THAT(error(R"({"quantization":{"accuracy":{"maxdrop":0.1}}})"),
+              HasSubstr("unknown key 'quantization.accuracy.maxdrop'"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "core/npy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/server/fake_model.h"
@@ -26,24 +27,48 @@ class LoaderTest : public ::testing::Test {
     MakeLoader(testing::FakeCompile);
   }
   void TearDown() override { fs::remove_all(root_); }
-  void MakeLoader(CompileFn compile) {
+  // Tests of the fp32 lifecycle default to quantization mode none.
+  void MakeLoader(CompileFn compile, engine::QuantMode default_mode = engine::QuantMode::kNone,
+                  ModelRegistry* registry = nullptr) {
     LoaderOptions o;
-    o.compile = std::move(compile);
+    o.engine.compile = std::move(compile);
+    o.engine.quantize = [this](absl::string_view b, const engine::CompileOptions& c,
+                               const engine::QuantizationOptions& q, const engine::CalibrationData* d,
+                               const engine::ProgressFn& p) { return quantizer_.Quantize(b, c, q, d, p); };
+    o.engine.load_quantized = [this](absl::string_view b, absl::string_view a, absl::string_view r,
+                                     const engine::CompileOptions& c) { return quantizer_.LoadQuantized(b, a, r, c); };
+    o.default_config.quantization.mode = default_mode;
     o.on_ready_changed = [this](const std::string& name, bool ready) { notified_[name] = ready; };
-    loader_ = std::make_unique<ModelLoader>(std::move(o), repo_.get(), &registry_);
+    loader_ = std::make_unique<ModelLoader>(std::move(o), repo_.get(), registry != nullptr ? registry : &registry_);
   }
   static LoadRequest Upload(const std::string& name, int64_t version, absl::string_view bytes) {
     LoadRequest r;
     r.name = name;
-    r.files[version] = bytes;
+    r.files[version].model = {bytes, "file:1/model.onnx"};
     return r;
+  }
+  // An upload with calibration data whose first value is `first` (negative:
+  // the fake quantizer rejects it).
+  LoadRequest QuantUpload(const std::string& name, int64_t version, absl::string_view bytes, float first = 1) {
+    core::Tensor x(core::DataType::kFloat32, {10, 2});
+    x.span<float>()[0] = first;
+    npy_.push_back(std::make_unique<std::string>(core::SerializeNpy(x.view())));
+    LoadRequest r = Upload(name, version, bytes);
+    r.files[version].calibration_inputs = UploadedFile{*npy_.back(), "file:calibration/inputs.npy"};
+    return r;
+  }
+  std::string ReadIfExists(const fs::path& p) {
+    auto bytes = ReadFile(p.string());
+    return bytes.ok() ? *bytes : "";
   }
 
   fs::path root_;
   std::unique_ptr<ModelRepository> repo_;
   ModelRegistry registry_;
+  testing::FakeQuantizer quantizer_;
   std::unique_ptr<ModelLoader> loader_;
   std::map<std::string, bool> notified_;
+  std::vector<std::unique_ptr<std::string>> npy_;
 };
 
 TEST_F(LoaderTest, UploadWritesPublishesAndNotifies) {
@@ -149,6 +174,140 @@ TEST_F(LoaderTest, StartupLoadsRepositoryAndRecordsFailures) {
   EXPECT_TRUE(notified_["a"]);
 }
 
+// ---- Quantization ----
+
+TEST_F(LoaderTest, StaticUploadPersistsArtifactAndReportAfterSuccess) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  std::vector<std::string> stages;
+  std::map<int64_t, ServedModel> published;
+  absl::Status s = loader_->Load(
+      QuantUpload("q", 1, "good"),
+      [&](int64_t v, const engine::QuantizationProgress& p) { stages.push_back(absl::StrCat(v, ":", p.stage)); },
+      &published);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_THAT(stages, ::testing::ElementsAre("1:calibration", "1:quantization", "1:evaluation", "1:benchmark"));
+  ASSERT_EQ(published.count(1), 1u);
+  ASSERT_NE(published[1].quantization, nullptr);
+  EXPECT_EQ(published[1].quantization->summary, "int8 static, target met");
+  EXPECT_EQ(PlatformOf(published[1]), kPlatformInt8);
+  EXPECT_NE(published[1].fp32_model, nullptr);
+  EXPECT_NE(published[1].fp32_model, published[1].model);
+
+  EXPECT_EQ(ReadIfExists(root_ / "q" / "1" / "model.onnx"), "good");
+  EXPECT_EQ(ReadIfExists(root_ / "q" / "1" / "quantization.json"), "artifact:static:10");
+  EXPECT_EQ(ReadIfExists(root_ / "q" / "1" / "report.json"), published[1].quantization->report_json);
+  EXPECT_FALSE(fs::exists(root_ / "q" / "1" / "calibration"));  // uploaded data is not kept
+  auto h = registry_.Get("q", "");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->served.quantization, published[1].quantization);
+  EXPECT_EQ(registry_.Index()[0].reason, "int8 static, target met");
+}
+
+TEST_F(LoaderTest, StaticWithoutDataIsFailedPreconditionAndWritesNothing) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  absl::Status s = loader_->Load(Upload("q", 1, "good"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("model 'q' version 1: static quantization needs calibration data"));
+  EXPECT_FALSE(fs::exists(root_ / "q"));
+  // Dynamic and none need no data.
+  LoadRequest dynamic = Upload("d", 1, "good");
+  dynamic.config_json = R"({"quantization":{"mode":"dynamic"}})";
+  ASSERT_TRUE(loader_->Load(dynamic).ok());
+  EXPECT_EQ(ReadIfExists(root_ / "d" / "1" / "quantization.json"), "artifact:dynamic:0");
+  EXPECT_EQ(registry_.Get("d", "")->served.quantization->summary, "int8 dynamic, accuracy not checked");
+}
+
+TEST_F(LoaderTest, NonNpyCalibrationIsInvalidArgumentNamingTheFile) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  LoadRequest r = Upload("q", 1, "good");
+  r.files[1].calibration_inputs = UploadedFile{"not numpy", "file:calibration/inputs.npy"};
+  absl::Status s = loader_->Load(r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("model 'q' version 1: file:calibration/inputs.npy is not a valid .npy file"));
+  EXPECT_FALSE(fs::exists(root_ / "q"));
+  EXPECT_EQ(quantizer_.quantize_calls, 0);
+}
+
+TEST_F(LoaderTest, FailedQuantizationLeavesThePreviousVersionUntouched) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  ASSERT_TRUE(loader_->Load(QuantUpload("q", 1, "good")).ok());
+  const std::string report = ReadIfExists(root_ / "q" / "1" / "report.json");
+  auto before = registry_.Get("q", "1");
+  absl::Status s = loader_->Load(QuantUpload("q", 1, "other", /*first=*/-1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadIfExists(root_ / "q" / "1" / "model.onnx"), "good");
+  EXPECT_EQ(ReadIfExists(root_ / "q" / "1" / "report.json"), report);
+  EXPECT_EQ(ReadIfExists(root_ / "q" / "1" / "quantization.json"), "artifact:static:10");
+  EXPECT_EQ(registry_.Get("q", "1")->model, before->model);
+  s = loader_->Load(QuantUpload("q", 2, "good", -1));
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(fs::exists(root_ / "q" / "2"));
+}
+
+TEST_F(LoaderTest, ReuploadInModeNoneRemovesTheStaleArtifact) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  ASSERT_TRUE(loader_->Load(QuantUpload("q", 1, "good")).ok());
+  LoadRequest fp32 = Upload("q", 1, "good2");
+  fp32.config_json = R"({"quantization":{"mode":"none"}})";
+  ASSERT_TRUE(loader_->Load(fp32).ok());
+  EXPECT_FALSE(fs::exists(root_ / "q" / "1" / "quantization.json"));
+  EXPECT_FALSE(fs::exists(root_ / "q" / "1" / "report.json"));
+  auto h = registry_.Get("q", "");
+  EXPECT_EQ(h->served.quantization, nullptr);
+  EXPECT_EQ(PlatformOf(h->served), kPlatformFp32);
+}
+
+TEST_F(LoaderTest, RestartReloadsTheArtifactWithoutRecalibrating) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  ASSERT_TRUE(loader_->Load(QuantUpload("q", 1, "good")).ok());
+  const std::string report = registry_.Get("q", "")->served.quantization->report_json;
+  ModelRegistry fresh;
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic, &fresh);
+  quantizer_.quantize_calls = 0;
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  EXPECT_EQ(quantizer_.quantize_calls, 0);
+  EXPECT_EQ(quantizer_.load_calls, 1);
+  auto h = fresh.Get("q", "");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->served.quantization->report_json, report);
+  EXPECT_EQ(h->served.quantization->artifact, "artifact:static:10");
+
+  // A corrupt artifact makes the version UNAVAILABLE with the reason.
+  ASSERT_TRUE(repo_->WriteVersionFile("q", 1, kArtifactFileName, "garbage").ok());
+  ModelRegistry third;
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic, &third);
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  EXPECT_FALSE(third.AnyReady("q"));
+  EXPECT_THAT(third.Index()[0].reason, HasSubstr("cannot reload quantization.json: not a q8serve quantization file"));
+}
+
+TEST_F(LoaderTest, StartupQuantizesWithRepositoryCalibrationDataAndPersists) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  ASSERT_TRUE(repo_->WriteModel("h", 1, "good").ok());
+  fs::create_directories(root_ / "h" / "1" / "calibration");
+  core::Tensor x(core::DataType::kFloat32, {5, 2});
+  ASSERT_TRUE(repo_->WriteVersionFile("h", 1, kCalibrationInputsFile, core::SerializeNpy(x.view())).ok());
+  ASSERT_TRUE(repo_->WriteModel("nodata", 1, "good").ok());
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  EXPECT_EQ(quantizer_.quantize_calls, 2);
+  EXPECT_TRUE(registry_.AnyReady("h"));
+  EXPECT_EQ(ReadIfExists(root_ / "h" / "1" / "quantization.json"), "artifact:static:5");
+  EXPECT_FALSE(ReadIfExists(root_ / "h" / "1" / "report.json").empty());
+  EXPECT_FALSE(registry_.AnyReady("nodata"));
+  std::map<std::string, std::string> reasons;
+  for (const auto& e : registry_.Index()) reasons[e.name] = e.reason;
+  EXPECT_THAT(reasons["nodata"], HasSubstr("model 'nodata' version 1: static quantization needs calibration data"));
+  EXPECT_FALSE(fs::exists(root_ / "nodata" / "1" / "quantization.json"));
+
+  ModelRegistry fresh;
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic, &fresh);
+  quantizer_.quantize_calls = 0;
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  EXPECT_EQ(quantizer_.quantize_calls, 1);  // only 'nodata' tries again; 'h' reloads its artifact
+  EXPECT_TRUE(fresh.AnyReady("h"));
+}
+
 // ---- RepositoryModelLoad parameter parsing ----
 
 inference::RepositoryModelLoadRequest LoadProto(const std::string& name) {
@@ -167,8 +326,9 @@ TEST(ParseLoadRequestTest, ConfigAndFiles) {
   EXPECT_EQ(p->name, "m");
   EXPECT_EQ(*p->config_json, "{}");
   ASSERT_EQ(p->files.size(), 2u);
-  EXPECT_EQ(p->files.at(1), "abc");
-  EXPECT_EQ(p->files.at(12), "de");
+  EXPECT_EQ(p->files.at(1).model.bytes, "abc");
+  EXPECT_EQ(p->files.at(12).model.bytes, "de");
+  EXPECT_FALSE(p->files.at(1).calibration_inputs.has_value());
 }
 
 void ExpectParseError(const inference::RepositoryModelLoadRequest& r, absl::StatusCode code,
@@ -189,7 +349,7 @@ TEST(ParseLoadRequestTest, Errors) {
   ExpectParseError(r, absl::StatusCode::kInvalidArgument, "unsupported file 'weights.bin'");
   r = LoadProto("m");
   (*r.mutable_parameters())["file:1"].set_bytes_param("a");
-  ExpectParseError(r, absl::StatusCode::kInvalidArgument, "file:<version>/model.onnx");
+  ExpectParseError(r, absl::StatusCode::kInvalidArgument, "expected <version>/model.onnx");
   r = LoadProto("m");
   (*r.mutable_parameters())["file:1/model.onnx"].set_string_param("a");
   ExpectParseError(r, absl::StatusCode::kInvalidArgument, "must be a bytes_param");
@@ -202,6 +362,56 @@ TEST(ParseLoadRequestTest, Errors) {
   r = LoadProto("m");
   (*r.mutable_parameters())["file:1/model.onnx"].set_bytes_param(std::string(101, 'x'));
   ExpectParseError(r, absl::StatusCode::kResourceExhausted, "101 bytes, over the server's upload limit of 100");
+  r = LoadProto("m");
+  (*r.mutable_parameters())["file:calibration/inputs.npy"].set_bytes_param("a");
+  ExpectParseError(r, absl::StatusCode::kInvalidArgument, "calibration data needs a model in the same upload");
+  r = LoadProto("m");
+  (*r.mutable_parameters())["file:1/model.onnx"].set_bytes_param("a");
+  (*r.mutable_parameters())["file:2/calibration/inputs.npy"].set_bytes_param("a");
+  ExpectParseError(r, absl::StatusCode::kInvalidArgument, "version 2 has calibration data but no model.onnx");
+  r = LoadProto("m");
+  (*r.mutable_parameters())["file:1/model.onnx"].set_bytes_param("a");
+  (*r.mutable_parameters())["file:calibration/labels.npy"].set_bytes_param("a");
+  ExpectParseError(r, absl::StatusCode::kInvalidArgument,
+                   "'file:calibration/labels.npy': labels need calibration inputs");
+  r = LoadProto("m");
+  (*r.mutable_parameters())["file:1/model.onnx"].set_bytes_param("a");
+  (*r.mutable_parameters())["file:1/calibration/data.csv"].set_bytes_param("a");
+  ExpectParseError(r, absl::StatusCode::kInvalidArgument, "unsupported file 'calibration/data.csv'");
+}
+
+TEST(ParseLoadRequestTest, CalibrationFilesSharedOrPerVersion) {
+  auto r = LoadProto("m");
+  auto& p = *r.mutable_parameters();
+  p["file:1/model.onnx"].set_bytes_param("m1");
+  p["file:2/model.onnx"].set_bytes_param("m2");
+  p["file:3/model.onnx"].set_bytes_param("m3");
+  p["file:calibration/inputs.npy"].set_bytes_param("shared-x");
+  p["file:calibration/labels.npy"].set_bytes_param("shared-y");
+  p["file:2/calibration/inputs.npy"].set_bytes_param("own-x");
+  auto parsed = ParseLoadRequest(r, 1000);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const auto& v1 = parsed->files.at(1);
+  EXPECT_EQ(v1.calibration_inputs->bytes, "shared-x");
+  EXPECT_EQ(v1.calibration_inputs->label, "file:calibration/inputs.npy");
+  EXPECT_EQ(v1.calibration_labels->bytes, "shared-y");
+  const auto& v2 = parsed->files.at(2);  // its own inputs, and no labels of its own
+  EXPECT_EQ(v2.calibration_inputs->bytes, "own-x");
+  EXPECT_EQ(v2.calibration_inputs->label, "file:2/calibration/inputs.npy");
+  EXPECT_FALSE(v2.calibration_labels.has_value());
+  EXPECT_EQ(parsed->files.at(3).calibration_inputs->bytes, "shared-x");
+}
+
+TEST(UploadFilesTest, DuplicatesAndStreamedNames) {
+  UploadFiles files;
+  ASSERT_TRUE(files.Add("4/model.onnx", "m", "model.onnx").ok());
+  ASSERT_TRUE(files.Add("4/calibration/inputs.npy", "x", "calibration/inputs.npy").ok());
+  absl::Status twice = files.Add("4/model.onnx", "m", "model.onnx");
+  EXPECT_EQ(twice.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(twice.message()), HasSubstr("'model.onnx' given twice"));
+  auto done = files.Finish();
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->at(4).calibration_inputs->label, "calibration/inputs.npy");
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ TEST(ModelRegistryTest, HandleOutlivesUnload) {
   ASSERT_TRUE(r.Unload("m").ok());
   EXPECT_EQ(r.Get("m", "").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(alive, 1);  // the in-flight handle keeps it alive
-  h->model.reset();
+  *h = ModelHandle();  // the request finishes
   EXPECT_EQ(alive, 0);
   auto index = r.Index();
   ASSERT_EQ(index.size(), 1u);
@@ -67,8 +67,35 @@ TEST(ModelRegistryTest, HotSwapKeepsOldHandleAndStats) {
   auto fresh = r.Get("m", "1");
   EXPECT_NE(fresh->model, old->model);
   EXPECT_EQ(fresh->stats, old->stats);
-  old->model.reset();
+  *old = ModelHandle();
   EXPECT_EQ(alive, 1);
+}
+
+TEST(ModelRegistryTest, KeepsFp32ReferenceAndQuantizationSummary) {
+  ModelRegistry r;
+  ServedModel served;
+  served.model = Fake();
+  served.fp32_model = Fake();
+  engine::QuantizationReport report;
+  report.mode = "static";
+  report.eval_samples = 60;
+  report.layers.push_back({"fc", "Gemm", "int8"});
+  served.quantization = MakeQuantizationInfo(report, "{}", "artifact");
+  r.Publish("q", {{1, served}});
+  auto h = r.Get("q", "");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->model, served.model);
+  EXPECT_EQ(h->served.fp32_model, served.fp32_model);
+  EXPECT_EQ(PlatformOf(h->served), kPlatformInt8);
+  ASSERT_EQ(r.Index().size(), 1u);
+  EXPECT_EQ(r.Index()[0].reason, "int8 static, target met");
+  report.target_met = false;
+  report.drop = 0.03;
+  report.max_drop = 0.01;
+  report.metric = "top1";
+  EXPECT_EQ(QuantizationSummary(report), "int8 static, target missed (top1 drop 0.03 > 0.01)");
+  report.layers[0].precision = "fp32";
+  EXPECT_EQ(QuantizationSummary(report), "fp32 (static: every layer fell back)");
 }
 
 TEST(ModelRegistryTest, LoadingAndFailedStates) {

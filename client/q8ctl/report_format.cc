@@ -1,0 +1,124 @@
+#include "client/q8ctl/report_format.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+
+namespace q8::client {
+namespace {
+
+using Json = nlohmann::json;
+
+double Num(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+std::string Str(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+bool Bool(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+std::vector<std::string> Strings(const Json& j, const char* key) {
+  std::vector<std::string> out;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return out;
+  for (const Json& v : *it) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+std::string MiB(double bytes) { return absl::StrFormat("%.2f MiB", bytes / (1 << 20)); }
+std::string Percent(double fraction) { return absl::StrFormat("%.2f%%", 100 * fraction); }
+
+void AppendTable(const std::vector<std::vector<std::string>>& rows, std::string* out) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()), 0);
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  for (const auto& row : rows) {
+    std::string line = "  ";
+    for (size_t c = 0; c < row.size(); ++c) {
+      absl::StrAppend(&line, row[c]);
+      if (c + 1 < row.size()) line.append(width[c] - row[c].size() + 2, ' ');
+    }
+    absl::StrAppend(out, line, "\n");
+  }
+}
+
+std::string Latency(double fp32, double int8) {
+  if (fp32 <= 0 || int8 <= 0) return "n/a";
+  return absl::StrFormat("fp32 %.3f ms, int8 %.3f ms (%.2fx)", fp32, int8, fp32 / int8);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
+  const Json r = Json::parse(report_json, nullptr, /*allow_exceptions=*/false);
+  if (r.is_discarded() || !r.is_object()) {
+    return absl::InvalidArgumentError("the quantization report is not a JSON object");
+  }
+  std::string out;
+  const std::string mode = Str(r, "mode");
+  const bool checked = Num(r, "eval_samples") > 0;
+  absl::StrAppend(&out, "quantization: ", mode.empty() ? "?" : mode);
+  if (!Str(r, "method").empty()) absl::StrAppend(&out, " (", Str(r, "method"), " calibration, ",
+                                                 static_cast<int64_t>(Num(r, "calibration_samples")), " samples)");
+  absl::StrAppend(&out, ", target ",
+                  !checked ? "not checked (no evaluation data)" : (Bool(r, "target_met") ? "met" : "MISSED"), "\n");
+
+  // Layers.
+  auto layers = r.find("layers");
+  if (layers != r.end() && layers->is_array() && !layers->empty()) {
+    std::vector<std::vector<std::string>> rows = {{"LAYER", "OP", "PRECISION", "SQNR dB"}};
+    for (const Json& l : *layers) {
+      const bool has_sqnr = checked && Str(l, "precision") != "fp32";
+      rows.push_back({Str(l, "node"), Str(l, "op"), Str(l, "precision"),
+                      has_sqnr ? absl::StrFormat("%.1f", Num(l, "sqnr_db")) : "-"});
+    }
+    absl::StrAppend(&out, "layers:\n");
+    AppendTable(rows, &out);
+  }
+
+  // Accuracy.
+  if (checked) {
+    const std::string metric = Str(r, "metric");
+    absl::StrAppend(&out, "accuracy (", metric, " on ", static_cast<int64_t>(Num(r, "eval_samples")),
+                    " held-out samples):\n");
+    if (Bool(r, "has_labels")) {
+      absl::StrAppend(&out, "  top-1     fp32 ", Percent(Num(r, "fp32_top1")), "  int8 ", Percent(Num(r, "int8_top1")),
+                      "\n");
+    }
+    absl::StrAppend(&out, "  agreement ", Percent(Num(r, "agreement")), " (int8 top-1 == fp32 top-1)\n");
+    absl::StrAppend(&out, "  drop      ", absl::StrFormat("%.4f", Num(r, "drop")), " (max ",
+                    absl::StrFormat("%.4f", Num(r, "max_drop")), "): target ",
+                    Bool(r, "target_met") ? "met" : "MISSED", "\n");
+  }
+  const std::vector<std::string> fallback = Strings(r, "fallback_layers");
+  absl::StrAppend(&out, "fallback to fp32: ", fallback.empty() ? "none" : absl::StrJoin(fallback, ", "), "\n");
+  const std::vector<std::string> blocking = Strings(r, "blocking_layers");
+  if (!blocking.empty()) absl::StrAppend(&out, "still too sensitive: ", absl::StrJoin(blocking, ", "), "\n");
+
+  // Size and speed.
+  const double w32 = Num(r, "weight_bytes_fp32"), w8 = Num(r, "weight_bytes_int8");
+  absl::StrAppend(&out, "weights: fp32 ", MiB(w32), " -> served ", MiB(w8));
+  if (w8 > 0) absl::StrAppend(&out, absl::StrFormat(" (%.2fx smaller)", w32 / w8));
+  absl::StrAppend(&out, "\n");
+  absl::StrAppend(&out, "latency batch 1:  ", Latency(Num(r, "latency_fp32_b1_ms"), Num(r, "latency_int8_b1_ms")),
+                  "\n");
+  absl::StrAppend(&out, "latency batch 16: ", Latency(Num(r, "latency_fp32_b16_ms"), Num(r, "latency_int8_b16_ms")),
+                  "\n");
+  absl::StrAppend(&out, "isa: ", Str(r, "isa").empty() ? "?" : Str(r, "isa"), "\n");
+  absl::StrAppend(&out, absl::StrFormat("quantized in %.2f s\n", Num(r, "quantization_seconds")));
+  return out;
+}
+
+}  // namespace q8::client

@@ -1,0 +1,53 @@
+// ServedModel: everything the server keeps about one loaded model version:
+// the CompiledModel that answers requests, the fp32 reference it was derived
+// from (shadow evaluation, export) and, for quantized versions, the report
+// and artifact. Immutable once published; shared by the registry and
+// in-flight requests through shared_ptrs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "engine/compiled_model.h"
+#include "engine/quant/quantization_report.h"
+
+namespace q8::server {
+
+inline constexpr char kPlatformInt8[] = "q8serve_onnx_int8";
+inline constexpr char kPlatformFp32[] = "q8serve_onnx_fp32";
+
+struct QuantizationInfo {
+  engine::QuantizationReport report;
+  std::string report_json;  // byte for byte what <version>/report.json holds
+  std::string artifact;     // <version>/quantization.json (for Export)
+  bool int8 = false;        // at least one layer runs in int8
+  std::string summary;      // "int8 static, target met" (RepositoryIndex reason)
+};
+
+struct ServedModel {
+  ServedModel() = default;
+  // A plain fp32 model (quantization mode "none"): serves as its own reference.
+  ServedModel(std::shared_ptr<const engine::CompiledModel> fp32)  // NOLINT: implicit on purpose
+      : model(fp32), fp32_model(std::move(fp32)) {}
+
+  std::shared_ptr<const engine::CompiledModel> model;       // what ModelInfer runs
+  std::shared_ptr<const engine::CompiledModel> fp32_model;  // float reference (== model for fp32)
+  std::shared_ptr<const QuantizationInfo> quantization;     // null: not quantized (mode "none")
+  // Fingerprint of the model.onnx bytes this was built from (0: unknown).
+  // Export compares it with the file on disk to detect a concurrent replace.
+  uint64_t onnx_fingerprint = 0;
+};
+
+// "q8serve_onnx_int8" when some layer runs in int8, else "q8serve_onnx_fp32".
+std::string PlatformOf(const ServedModel& served);
+// Builds the QuantizationInfo (int8 flag, summary) for a report.
+std::shared_ptr<const QuantizationInfo> MakeQuantizationInfo(engine::QuantizationReport report,
+                                                              std::string report_json, std::string artifact);
+// "int8 static, target met", "int8 static, target missed (drop 0.031 > 0.01)",
+// "int8 dynamic, accuracy not checked", "fp32 (every layer fell back)".
+std::string QuantizationSummary(const engine::QuantizationReport& report);
+uint64_t Fingerprint(absl::string_view bytes);
+
+}  // namespace q8::server

@@ -1,0 +1,129 @@
+// The real q8ctl binary against a real q8serve: upload with calibration data
+// (streamed, with progress on stderr and the report on stdout), report (table
+// and JSON), export to a parseable QDQ ONNX file, infer, and the exit codes of
+// a refused upload and a usage error.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "onnx/onnx_pb.h"
+#include "tests/integration/oip_helpers.h"
+#include "tests/integration/quant_helpers.h"
+#include "tests/integration/server_process.h"
+
+namespace q8::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct CommandResult {
+  int code = -1;
+  std::string out, err;
+};
+
+CommandResult RunQ8ctl(const std::string& server, std::vector<std::string> args, const std::string& tmp) {
+  static int counter = 0;
+  const std::string out_path = tmp + "/q8ctl.out." + std::to_string(counter);
+  const std::string err_path = tmp + "/q8ctl.err." + std::to_string(counter++);
+  args.insert(args.begin(), Q8CTL_BINARY);
+  args.push_back("--server=" + server);
+  args.push_back("--timeout_seconds=120");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* out = std::freopen(out_path.c_str(), "w", stdout);
+    FILE* err = std::freopen(err_path.c_str(), "w", stderr);
+    if (out == nullptr || err == nullptr) std::_Exit(126);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  CommandResult result;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = ReadFileOrDie(out_path);
+  result.err = ReadFileOrDie(err_path);
+  return result;
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
+  TestImages();
+  const std::string repo = MakeTempDir("q8_ctl");
+  const std::string tmp = MakeTempDir("q8_ctl_files");
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(repo));
+  const std::string addr = server.address();
+  WriteFile(tmp + "/inputs.npy", CalibrationInputsNpy());
+  WriteFile(tmp + "/labels.npy", CalibrationLabelsNpy());
+  WriteFile(tmp + "/images.npy", CalibrationInputsNpy(4));
+  const std::string model = TestDataPath("fashion_cnn.onnx");
+
+  CommandResult up = RunQ8ctl(addr,
+                              {"upload", "cnn", model, "--calibration", tmp + "/inputs.npy", "--labels",
+                               tmp + "/labels.npy", "--method", "percentile", "--max_drop", "0.02"},
+                              tmp);
+  ASSERT_EQ(up.code, 0) << up.out << up.err << server.Log();
+  EXPECT_THAT(up.out, HasSubstr("uploaded cnn version 1 in "));
+  EXPECT_THAT(up.out, HasSubstr("int8 static, target met (q8serve_onnx_int8)"));
+  EXPECT_THAT(up.out, HasSubstr("LAYER"));
+  EXPECT_THAT(up.out, HasSubstr("top-1     fp32 "));
+  EXPECT_THAT(up.out, HasSubstr("latency batch 16: fp32 "));
+  EXPECT_THAT(up.err, HasSubstr("upload: "));
+  EXPECT_THAT(up.err, HasSubstr("(100%)"));
+  EXPECT_THAT(up.err, HasSubstr("calibration: "));
+  EXPECT_THAT(up.err, HasSubstr("benchmark: "));
+
+  CommandResult report = RunQ8ctl(addr, {"report", "cnn"}, tmp);
+  ASSERT_EQ(report.code, 0) << report.err;
+  EXPECT_THAT(report.out, HasSubstr("model cnn version 1"));
+  EXPECT_THAT(report.out, HasSubstr("target met"));
+  CommandResult json = RunQ8ctl(addr, {"report", "cnn", "--version", "1", "--json"}, tmp);
+  ASSERT_EQ(json.code, 0) << json.err;
+  auto parsed = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << json.out;
+  EXPECT_EQ(parsed["max_drop"], 0.02);
+  EXPECT_EQ(parsed["method"], "percentile");
+
+  CommandResult exported = RunQ8ctl(addr, {"export", "cnn", tmp + "/cnn_qdq.onnx"}, tmp);
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  EXPECT_THAT(exported.out, HasSubstr("exported cnn version 1"));
+  onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(ReadFileOrDie(tmp + "/cnn_qdq.onnx")));
+  int qdq = 0;
+  for (const auto& node : proto.graph().node()) qdq += node.op_type() == "QuantizeLinear";
+  EXPECT_GT(qdq, 0);
+
+  CommandResult infer = RunQ8ctl(addr, {"infer", "cnn", "--input", tmp + "/images.npy", "--top_k", "1"}, tmp);
+  ASSERT_EQ(infer.code, 0) << infer.err;
+  EXPECT_THAT(infer.out, HasSubstr("cnn version 1"));
+
+  // Refused by the server: exit 1 with the code and a hint; usage error: exit 2.
+  CommandResult no_data = RunQ8ctl(addr, {"upload", "nodata", model}, tmp);
+  EXPECT_EQ(no_data.code, 1);
+  EXPECT_THAT(no_data.err, HasSubstr("error: FAILED_PRECONDITION: model 'nodata' version 1: static quantization"));
+  EXPECT_THAT(no_data.err, HasSubstr("--calibration"));
+  CommandResult bad_mode = RunQ8ctl(addr, {"upload", "badmode", model, "--quantization", "int4"}, tmp);
+  EXPECT_EQ(bad_mode.code, 1);
+  EXPECT_THAT(bad_mode.err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(bad_mode.err, HasSubstr("quantization.mode"));
+  CommandResult usage = RunQ8ctl(addr, {"upload", "x", model, "--labels", tmp + "/labels.npy"}, tmp);
+  EXPECT_EQ(usage.code, 2);
+  EXPECT_THAT(usage.err, HasSubstr("--labels needs --calibration"));
+  EXPECT_FALSE(fs::exists(fs::path(repo) / "nodata"));
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
+}
+
+}  // namespace
+}  // namespace q8::testing
