@@ -41,7 +41,7 @@ absl::StatusOr<std::string> ExportQdqOnnx(absl::string_view float_onnx_bytes, ab
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(float_onnx_bytes, CompileOptions{}));
   if (artifact.empty()) return ExportQdqGraph(prepared, nullptr, "q8serve optimized graph, fp32");
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32, LowerGraph(*prepared.graph, prepared.opset));
-  Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32, std::string(artifact)));
+  Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32, std::string(artifact), float_onnx_bytes));
   return ExportQdqGraph(prepared, &parsed.spec,
                         absl::StrCat("q8serve optimized graph, quantization mode ", ToString(parsed.mode),
                                      "; int8 storage as QuantizeLinear/DequantizeLinear (zero point 0)"));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "engine/quant/quantizer.h"
 
 namespace q8::engine {
@@ -18,16 +19,29 @@ namespace {
 constexpr int kFormatVersion = 1;
 constexpr const char* kFormat = "q8serve-quantization";
 
+// FNV-1a 64 and the size: cheap, deterministic, and enough to tell two model
+// files apart (this guards against mistakes, not adversaries).
+std::string Fingerprint(absl::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return absl::StrCat(absl::Hex(h, absl::kZeroPad16), "-", bytes.size());
+}
+
 std::vector<float> Floats(const core::Tensor& t) {
   auto s = t.span<float>();
   return {s.begin(), s.end()};
 }
 }  // namespace
 
-std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const QuantizationOptions& options) {
+std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const QuantizationOptions& options,
+                              absl::string_view model_bytes) {
   json j;
   j["format"] = kFormat;
   j["version"] = kFormatVersion;
+  if (!model_bytes.empty()) j["model_fingerprint"] = Fingerprint(model_bytes);
   j["mode"] = ToString(options.mode);
   json values = json::array();
   for (const auto& [v, q] : spec.values) {
@@ -45,7 +59,8 @@ std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const Q
   return j.dump(1);
 }
 
-absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std::string& artifact) {
+absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std::string& artifact,
+                                             absl::string_view model_bytes) {
   const Graph& g = *fp32.graph;
   json j = json::parse(artifact, nullptr, /*allow_exceptions=*/false);
   ParsedArtifact parsed;
@@ -56,6 +71,12 @@ absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std
     if (j.at("version") != kFormatVersion) {
       return absl::DataLossError(absl::StrCat("quantization artifact has format version ", j.at("version").dump(),
                                               "; this q8serve reads version ", kFormatVersion));
+    }
+    if (!model_bytes.empty() && j.contains("model_fingerprint") &&
+        j.at("model_fingerprint").get<std::string>() != Fingerprint(model_bytes)) {
+      return absl::DataLossError(
+          "quantization artifact was made for a different model file (fingerprint mismatch); delete "
+          "quantization.json and report.json to quantize this model again");
     }
     auto mode = ParseQuantMode(j.at("mode").get<std::string>());
     if (!mode.ok()) return absl::DataLossError(mode.status().message());

@@ -15,7 +15,10 @@
 
 namespace q8::engine {
 
-std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const QuantizationOptions& options);
+// `model_bytes` (the float ONNX file) is fingerprinted into the artifact so a
+// replaced model.onnx is detected on reload instead of silently reusing scales.
+std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const QuantizationOptions& options,
+                              absl::string_view model_bytes = {});
 
 struct ParsedArtifact {
   QuantSpec spec;
@@ -23,7 +26,9 @@ struct ParsedArtifact {
 };
 
 // `fp32` is the float lowering of the same graph (source of the weights).
-// DATA_LOSS when the artifact is malformed or does not match the model.
-absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std::string& artifact);
+// DATA_LOSS when the artifact is malformed or does not match the model
+// (checked against `model_bytes` when both carry a fingerprint).
+absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std::string& artifact,
+                                             absl::string_view model_bytes = {});
 
 }  // namespace q8::engine

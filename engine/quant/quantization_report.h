@@ -19,7 +19,9 @@ struct LayerReport {
   float output_scale = 0;   // 0 when the layer writes f32
   float weight_scale_min = 0, weight_scale_max = 0;
   double sqnr_db = 0;       // of this layer's output vs fp32 on evaluation samples
-  double sensitivity_db = 0;  // SQNR lost across this layer (input SQNR - output SQNR)
+  // Noise this layer adds relative to its output signal, in dB (e.g. -40);
+  // higher = more sensitive. Fallback returns layers to fp32 in this order.
+  double sensitivity_db = 0;
 };
 
 struct QuantizationReport {

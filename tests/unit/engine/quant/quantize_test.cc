@@ -43,6 +43,12 @@ TEST(QuantizeTest, ArtifactReloadsToIdenticalOutputsAndIsDeterministic) {
 
   // A corrupted artifact is refused, never half-applied.
   EXPECT_EQ(LoadQuantized(onnx, "{\"format\": 1}", "{}", {}).status().code(), absl::StatusCode::kDataLoss);
+  // So is an artifact of another model file (here: the same graph with one weight changed).
+  std::string changed = onnx;
+  changed[changed.size() / 2] ^= 0x01;
+  auto stale = LoadQuantized(changed, a->artifact, a->report.ToJson(), {});
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kDataLoss) << stale.status();
+  EXPECT_NE(stale.status().message().find("different model"), std::string::npos) << stale.status();
 }
 
 TEST(QuantizeTest, Int8WeightsAreAQuarterOfFp32) {
