@@ -56,8 +56,8 @@ import torch.nn as nn
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_export import OPSET, export_onnx  # noqa: E402
 
-OPSET = 13
 BATCH = 4
 ALL_MODELS = ("resnet18", "resnet50", "mobilenet_v2")
 
@@ -168,16 +168,7 @@ def export_one(name, out_dir, seed, verify):
     np.save(os.path.join(out_dir, f"{name}_input.npy"), x)
     np.save(os.path.join(out_dir, f"{name}_golden.npy"), golden)
     path = os.path.join(out_dir, f"{name}.onnx")
-    torch.onnx.export(
-        model, torch.from_numpy(x[:1]), path,
-        opset_version=OPSET,
-        input_names=["input"],
-        output_names=["logits"],
-        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        do_constant_folding=True,
-    )
-    m = onnx.load(path)
-    onnx.checker.check_model(m)
+    m = export_onnx(model, path, torch.from_numpy(x[:1]))
     ops = collections.Counter(n.op_type for n in m.graph.node)
     entry = {
         "onnx": f"{name}.onnx",

@@ -44,11 +44,11 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fashion_mnist  # noqa: E402
 import onnx_numpy_ref  # noqa: E402
+from onnx_export import OPSET, export_onnx  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(REPO_ROOT, "tests", "data")
 NUM_COMMITTED = 1000  # how many test images are committed with goldens
-OPSET = 13
 
 
 # --------------------------------------------------------------------------
@@ -160,22 +160,6 @@ def train(name, model, x_train, y_train, epochs, lr, seed, batch_size=128):
 # --------------------------------------------------------------------------
 # Export
 # --------------------------------------------------------------------------
-
-def export_onnx(model, path, sample):
-    """Export with the project's fixed conventions and validate the file."""
-    model.eval()
-    torch.onnx.export(
-        model, sample, path,
-        opset_version=OPSET,
-        input_names=["input"],
-        output_names=["logits"],
-        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        do_constant_folding=True,
-    )
-    m = onnx.load(path)
-    onnx.checker.check_model(m)
-    return m
-
 
 def op_summary(m):
     """Ordered list of node op types plus a count per op type."""

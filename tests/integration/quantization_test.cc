@@ -19,6 +19,7 @@
 #include "tests/integration/oip_helpers.h"
 #include "tests/integration/quant_helpers.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/shared_server_suite.h"
 
 namespace q8::testing {
 namespace {
@@ -63,34 +64,21 @@ int CountOps(const std::string& onnx_bytes, const std::string& op) {
   return n;
 }
 
-class QuantizationTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class QuantizationTest : public SharedServerSuite<QuantizationTest> {
+ public:
+  static constexpr char kRepoPrefix[] = "q8_quant";
+  static void PrepareServer(ServerProcess& server) {
     TestImages();
     TestLabels();
     GoldenLogits();
-    repo_ = new std::string(MakeTempDir("q8_quant"));
-    server_ = new ServerProcess();
-    ASSERT_TRUE(server_->Start(*repo_));
-    auto stub = server_->Stub();
-    grpc::Status s = UploadModel(*stub, kAnchor, ReadFileOrDie(TestDataPath("fashion_mlp.onnx")));
-    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server_->Log();
+    grpc::Status s = UploadModel(*server.Stub(), kAnchor, ReadFileOrDie(TestDataPath("fashion_mlp.onnx")));
+    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.Log();
   }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_EQ(server_->Stop(), 0) << server_->Log();
-      delete server_;
-    }
-    server_ = nullptr;
-  }
+
+ protected:
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->running());
-    stub_ = server_->Stub();
+    SharedServerSuite::SetUp();
     model_stub_ = server_->ModelStub();
-  }
-  void TearDown() override {
-    if (HasFailure()) std::cerr << server_->Log();
   }
 
   // The upload of `name` failed with `code` and a message containing
@@ -109,14 +97,8 @@ class QuantizationTest : public ::testing::Test {
     return StreamUpload(*model_stub_, name, 1, config, files);
   }
 
-  static std::string* repo_;
-  static ServerProcess* server_;
-  std::unique_ptr<Stub> stub_;
   std::unique_ptr<ModelStub> model_stub_;
 };
-
-std::string* QuantizationTest::repo_ = nullptr;
-ServerProcess* QuantizationTest::server_ = nullptr;
 
 TEST_F(QuantizationTest, StreamingUploadQuantizesCnnToInt8) {
   StreamedUpload up = StreamUpload(*model_stub_, "cnn_stream", 1, kStaticConfig, CnnWithCalibration(),

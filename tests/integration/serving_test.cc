@@ -11,6 +11,7 @@
 #include "tests/integration/oip_helpers.h"
 #include "tests/integration/onnx_fixtures.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/shared_server_suite.h"
 
 namespace q8::testing {
 namespace {
@@ -21,36 +22,19 @@ using Health = grpc::health::v1::HealthCheckResponse;
 
 constexpr char kCnn[] = "fashion_cnn";
 
-class ServingTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class ServingTest : public SharedServerSuite<ServingTest> {
+ public:
+  static constexpr char kRepoPrefix[] = "q8_serving";
+  static void PrepareServer(ServerProcess& server) {
     TestImages();
     TestLabels();
     GoldenLogits();
-    repo_ = new std::string(MakeTempDir("q8_serving"));
-    server_ = new ServerProcess();
-    ASSERT_TRUE(server_->Start(*repo_));
-    auto stub = server_->Stub();
-    grpc::Status s = UploadModel(*stub, kCnn, ReadFileOrDie(TestDataPath("fashion_cnn.onnx")),
+    grpc::Status s = UploadModel(*server.Stub(), kCnn, ReadFileOrDie(TestDataPath("fashion_cnn.onnx")),
                                  R"({"max_batch_size":64,"warmup_batch_sizes":[1,8],"quantization":{"mode":"none"}})");
-    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server_->Log();
-  }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_EQ(server_->Stop(), 0) << server_->Log();
-      delete server_;
-    }
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->running());
-    stub_ = server_->Stub();
-  }
-  void TearDown() override {
-    if (HasFailure()) std::cerr << server_->Log();
+    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.Log();
   }
 
+ protected:
   // The shared model still answers correctly (after an error elsewhere).
   void ExpectStillServes() {
     inference::ModelInferResponse resp;
@@ -87,13 +71,7 @@ class ServingTest : public ::testing::Test {
     EXPECT_LE(max_diff, 1e-4f) << "batch " << batch << (raw ? " raw" : " typed");
   }
 
-  static std::string* repo_;
-  static ServerProcess* server_;
-  std::unique_ptr<Stub> stub_;
 };
-
-std::string* ServingTest::repo_ = nullptr;
-ServerProcess* ServingTest::server_ = nullptr;
 
 TEST_F(ServingTest, ReadinessAndHealth) {
   grpc::ClientContext c1;
