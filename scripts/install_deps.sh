@@ -9,6 +9,7 @@ BUILD_PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libdnnl-dev ocl-icd-opencl-dev   # oneDNN's CMake config looks for OpenCL headers
   prometheus-cpp-dev libabsl-dev libgtest-dev libgmock-dev libonnx-dev nlohmann-json3-dev
+  grpc-proto                       # grpc/health/v1/health.proto for the integration tests' client
 )
 # Tests compare against PyTorch and export torchvision models at test time.
 TEST_PKGS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-grpcio python3-yaml
