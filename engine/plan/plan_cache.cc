@@ -30,16 +30,17 @@ absl::StatusOr<const kernels::Program*> PlanCache::GetProgram(int64_t batch) {
 }
 
 absl::StatusOr<PlanCache::Lease> PlanCache::Acquire(int64_t batch) {
-  Q8_ASSIGN_OR_RETURN(const kernels::Program* program, GetProgram(batch));
   {
+    // Steady state: one lock, an existing plan and an idle workspace.
     absl::MutexLock lock(&mu_);
-    Entry& e = entries_[batch];
-    if (!e.idle.empty()) {
-      auto ws = std::move(e.idle.back());
-      e.idle.pop_back();
-      return Lease(this, program, std::move(ws), batch);
+    auto it = entries_.find(batch);
+    if (it != entries_.end() && !it->second.idle.empty()) {
+      auto ws = std::move(it->second.idle.back());
+      it->second.idle.pop_back();
+      return Lease(this, it->second.program.get(), std::move(ws), batch);
     }
   }
+  Q8_ASSIGN_OR_RETURN(const kernels::Program* program, GetProgram(batch));
   Q8_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Workspace> ws, program->NewWorkspace());
   absl::MutexLock lock(&mu_);
   ++entries_[batch].workspaces;

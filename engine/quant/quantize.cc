@@ -88,22 +88,6 @@ double MedianLatencyMs(const CompiledModel& model, int64_t batch) {
   return ms[ms.size() / 2];
 }
 
-// SQNR of rows [begin, end) of `x` against their int8 rounding under `q`
-// (round half to even, saturated), as the quantizing reorder computes it.
-double QuantizedSqnrDb(const core::Tensor& x, int64_t begin, int64_t end, const ValueQuant& q) {
-  const int64_t row = x.num_elements() / std::max<int64_t>(x.dims()[0], 1);
-  const bool u8 = q.dtype == core::DataType::kUInt8;
-  const float lo = u8 ? 0.0f : -127.0f, hi = u8 ? 255.0f : 127.0f;
-  double signal = 0, noise = 0;
-  for (int64_t i = begin * row; i < end * row; ++i) {
-    const float v = x.span<float>()[i];
-    const float back = std::clamp(std::nearbyint(v / q.scale), lo, hi) * q.scale;
-    signal += double(v) * v;
-    noise += double(v - back) * (v - back);
-  }
-  return SqnrDb(signal, noise);
-}
-
 // The noise a layer adds, relative to its output signal, in dB (higher = more
 // sensitive): 10*log10(N_out/S_out - N_in/S_in). Differences of SQNRs would
 // rank a layer going from exact (100 dB) to 44 dB above one going from 44 to
@@ -238,15 +222,6 @@ absl::StatusOr<QuantizationResult> Quantize(absl::string_view onnx_bytes, const 
     if (!eval || options.mode != QuantMode::kStatic) return absl::OkStatus();
     Q8_ASSIGN_OR_RETURN(auto capture_int8, BuildModel(capture.prepared, capture_options, c.spec));
     Q8_ASSIGN_OR_RETURN(sqnr, PerTensorSqnr(capture, *fp32_capture, *capture_int8, *eval, kSqnrRows));
-    // A graph input is captured before the first layer quantizes it, so its
-    // SQNR reads as exact; use what the layer actually sees, or the first
-    // layer would always rank as the most sensitive.
-    for (const GraphInput& in : prepared.graph->inputs()) {
-      if (auto q = c.spec->values.find(in.value); q != c.spec->values.end()) {
-        sqnr[in.value] = QuantizedSqnrDb(data->inputs, eval->begin, std::min(eval->end, eval->begin + kSqnrRows),
-                                         q->second);
-      }
-    }
     return absl::OkStatus();
   };
   Q8_RETURN_IF_ERROR(measure_sqnr(best));
