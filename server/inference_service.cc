@@ -153,25 +153,29 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
   const std::string label = absl::StrCat(handle.name, ":", handle.version);
 
   auto run = [&]() -> absl::Status {
-    if (context != nullptr && context->deadline() < std::chrono::system_clock::now()) {
+    const auto deadline = context != nullptr ? context->deadline() : std::chrono::system_clock::time_point::max();
+    if (deadline < std::chrono::system_clock::now()) {
       return absl::DeadlineExceededError("deadline expired before the model ran");
     }
+    if (handle.served.executor == nullptr) return absl::InternalError(absl::StrCat(label, " has no executor"));
     Q8_ASSIGN_OR_RETURN(DecodedInputs inputs, DecodeInputs(request, model.inputs(), model.max_batch_size(), label));
     Q8_ASSIGN_OR_RETURN(OutputEncoder outputs, OutputEncoder::Prepare(request, model.outputs(),
                                                                       model.OutputDims(inputs.batch), inputs.raw,
                                                                       label, response));
-    const auto infer_start = Clock::now();
     stats.compute_input_ns.fetch_add(NanosSince(start));
-    Q8_RETURN_IF_ERROR(model.Run(inputs.tensors, outputs.views()));
+    ExecutionTiming timing;
+    Q8_RETURN_IF_ERROR(handle.served.executor->Execute({inputs.tensors, outputs.views(), inputs.batch, deadline},
+                                                       &timing));
     const auto output_start = Clock::now();
-    stats.compute_infer_ns.fetch_add(NanosSince(infer_start));
+    stats.queue_ns.fetch_add(static_cast<uint64_t>(timing.queue_seconds * 1e9));
+    stats.compute_infer_ns.fetch_add(static_cast<uint64_t>(timing.compute_seconds * 1e9));
+    if (timing.first_in_execution) stats.execution_count.fetch_add(1);
     outputs.Finish();
     response->set_model_name(handle.name);
     response->set_model_version(std::to_string(handle.version));
     response->set_id(request.id());
     stats.compute_output_ns.fetch_add(NanosSince(output_start));
     stats.inference_count.fetch_add(static_cast<uint64_t>(inputs.batch));
-    stats.execution_count.fetch_add(1);
     return absl::OkStatus();
   };
   absl::Status status = run();
@@ -210,7 +214,7 @@ absl::Status InferenceService::Statistics(const inference::ModelStatisticsReques
     auto* infer = out->mutable_inference_stats();
     SetDuration(infer->mutable_success(), s.success_count.load(), s.success_ns.load());
     SetDuration(infer->mutable_fail(), s.fail_count.load(), s.fail_ns.load());
-    SetDuration(infer->mutable_queue(), s.success_count.load(), 0);  // no queue yet
+    SetDuration(infer->mutable_queue(), s.success_count.load(), s.queue_ns.load());
     SetDuration(infer->mutable_compute_input(), s.success_count.load(), s.compute_input_ns.load());
     SetDuration(infer->mutable_compute_infer(), s.success_count.load(), s.compute_infer_ns.load());
     SetDuration(infer->mutable_compute_output(), s.success_count.load(), s.compute_output_ns.load());

@@ -28,11 +28,16 @@ ABSL_FLAG(double, drain_seconds, 0, "on SIGTERM: seconds to keep serving with he
 ABSL_FLAG(double, shutdown_grace_seconds, 20, "on SIGTERM, after draining: seconds in-flight calls may take");
 ABSL_FLAG(bool, enable_reflection, true, "serve grpc.reflection.v1alpha");
 ABSL_FLAG(int64_t, max_batch_size, 64, "max_batch_size for models whose config.json does not set one");
+ABSL_FLAG(std::string, execution_preset, "latency",
+          "execution streams of models whose config.json sets none: latency (one stream using every CPU) or "
+          "throughput (one single-threaded stream per CPU)");
+ABSL_FLAG(int, cpus, 0,
+          "CPUs the presets divide among streams; 0 = detect (CPU affinity, capped by the container's CPU limit)");
 ABSL_FLAG(bool, verbose, false, "log debug lines (e.g. every failed inference)");
 
 namespace {
 
-q8::server::ServerOptions OptionsFromFlags() {
+absl::StatusOr<q8::server::ServerOptions> OptionsFromFlags() {
   q8::server::ServerOptions o;
   o.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   o.model_repository = absl::GetFlag(FLAGS_model_repository);
@@ -41,6 +46,10 @@ q8::server::ServerOptions OptionsFromFlags() {
   o.shutdown_grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
   o.enable_reflection = absl::GetFlag(FLAGS_enable_reflection);
   o.default_max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  auto preset = q8::server::ParseExecutionPreset(absl::GetFlag(FLAGS_execution_preset));
+  if (!preset.ok()) return preset.status();
+  o.execution_preset = *preset;
+  o.cpus = absl::GetFlag(FLAGS_cpus);
   return o;
 }
 
@@ -50,7 +59,12 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("q8serve --model_repository=DIR [--grpc_address=0.0.0.0:8001] [flags]");
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_verbose)) q8::core::SetMinLogLevel(q8::core::LogLevel::kDebug);
-  const q8::server::ServerOptions options = OptionsFromFlags();
+  const absl::StatusOr<q8::server::ServerOptions> parsed = OptionsFromFlags();
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "q8serve: %s\n", std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  const q8::server::ServerOptions& options = *parsed;
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "q8serve: --model_repository is required\n");
     return 2;

@@ -152,6 +152,65 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engi
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> ReadIntInRange(const Json& j, absl::string_view path, absl::string_view model_name,
+                                       int64_t lo, int64_t hi) {
+  if (!j.is_number_integer()) {
+    return FieldError(model_name, path, absl::StrCat("must be an integer, got ", TypeName(j), " ", j.dump()));
+  }
+  const int64_t v = j.get<int64_t>();
+  if (v < lo || v > hi) return FieldError(model_name, path, absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
+  return v;
+}
+
+absl::Status ParseExecution(const Json& e, absl::string_view model_name, ExecutionConfig& o) {
+  if (absl::Status s = CheckObject(e, "execution", model_name, {"preset", "streams", "threads_per_stream"}); !s.ok()) {
+    return s;
+  }
+  if (e.contains("preset")) {
+    auto text = ReadString(e["preset"], "execution.preset", model_name);
+    if (!text.ok()) return text.status();
+    auto preset = ParseExecutionPreset(*text);
+    if (!preset.ok()) return FieldError(model_name, "execution.preset", absl::StrCat("is invalid: ",
+                                                                                     preset.status().message()));
+    o.preset = *preset;
+  }
+  if (e.contains("streams")) {
+    Q8_CONFIG_ASSIGN(o.streams, ReadIntInRange(e["streams"], "execution.streams", model_name, 1, kMaxStreams));
+  }
+  if (e.contains("threads_per_stream")) {
+    Q8_CONFIG_ASSIGN(o.threads_per_stream, ReadIntInRange(e["threads_per_stream"], "execution.threads_per_stream",
+                                                          model_name, 1, kMaxThreadsPerStream));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseDynamicBatching(const Json& b, absl::string_view model_name, DynamicBatchingConfig& o) {
+  if (absl::Status s = CheckObject(b, "dynamic_batching", model_name, {"max_queue_delay_us", "preferred_batch_sizes"});
+      !s.ok()) {
+    return s;
+  }
+  o.enabled = true;
+  if (b.contains("max_queue_delay_us")) {
+    Q8_CONFIG_ASSIGN(o.max_queue_delay_us, ReadIntInRange(b["max_queue_delay_us"], "dynamic_batching.max_queue_delay_us",
+                                                          model_name, 0, kMaxQueueDelayUs));
+  }
+  if (b.contains("preferred_batch_sizes")) {
+    const Json& sizes = b["preferred_batch_sizes"];
+    if (!sizes.is_array()) {
+      return FieldError(model_name, "dynamic_batching.preferred_batch_sizes",
+                        absl::StrCat("must be an array, got ", TypeName(sizes)));
+    }
+    o.preferred_batch_sizes.clear();
+    for (const Json& item : sizes) {
+      int64_t v = 0;
+      Q8_CONFIG_ASSIGN(v, ReadIntInRange(item, "dynamic_batching.preferred_batch_sizes[]", model_name, 1,
+                                         kMaxConfigBatchSize));
+      o.preferred_batch_sizes.push_back(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
 #undef Q8_CONFIG_ASSIGN
 
 }  // namespace
@@ -192,6 +251,10 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
       warmup_given = true;
     } else if (key == "quantization") {
       if (absl::Status s = ParseQuantization(value, model_name, config.quantization); !s.ok()) return s;
+    } else if (key == "execution") {
+      if (absl::Status s = ParseExecution(value, model_name, config.execution); !s.ok()) return s;
+    } else if (key == "dynamic_batching") {
+      if (absl::Status s = ParseDynamicBatching(value, model_name, config.execution.batching); !s.ok()) return s;
     } else {
       Q8_LOG(Warning, "config.json of model '", model_name, "': ignoring unknown key '", key, "'");
     }
@@ -204,6 +267,12 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
         break;
       }
       return ConfigError(model_name, absl::StrCat("warmup batch size ", b, " exceeds max_batch_size ",
+                                                  config.max_batch_size));
+    }
+  }
+  for (int64_t b : config.execution.batching.preferred_batch_sizes) {
+    if (b > config.max_batch_size) {
+      return ConfigError(model_name, absl::StrCat("preferred batch size ", b, " exceeds max_batch_size ",
                                                   config.max_batch_size));
     }
   }

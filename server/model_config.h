@@ -7,6 +7,15 @@
 //     "name": "fashion_cnn",            // if present, must equal the model name
 //     "max_batch_size": 64,             // integer >= 1
 //     "warmup_batch_sizes": [1, 8],     // integers in [1, max_batch_size]
+//     "execution": {                    // streams; defaults from --execution_preset
+//       "preset": "latency",            // latency (1 stream x all CPUs) | throughput (1 per CPU)
+//       "streams": 2,                   // integer in [1, 256]; overrides the preset
+//       "threads_per_stream": 1         // integer in [1, 256]; overrides the preset
+//     },
+//     "dynamic_batching": {             // present (even {}) = merge concurrent requests
+//       "max_queue_delay_us": 500,      // integer in [0, 10000000]
+//       "preferred_batch_sizes": [8]    // integers in [1, max_batch_size]
+//     },
 //     "quantization": {                 // every key optional; defaults shown
 //       "mode": "static",               // static | dynamic | none
 //       "calibration": {
@@ -24,7 +33,7 @@
 //   }
 // Malformed JSON, a non-object document, or a wrong type/range is
 // INVALID_ARGUMENT with the key named ("quantization.calibration.method").
-// Unlike the top level, unknown keys inside "quantization" are errors: a
+// Unlike the top level, unknown keys inside the sections are errors: a
 // misspelt "max_drop" must not silently fall back to the default.
 // Parsing is cheap and thread-safe.
 #pragma once
@@ -37,6 +46,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/compiler.h"
 #include "engine/quant/quantization_options.h"
+#include "server/execution/execution_config.h"
 
 namespace q8::server {
 
@@ -44,10 +54,14 @@ struct ModelConfig {
   int64_t max_batch_size = 64;
   std::vector<int64_t> warmup_batch_sizes = {1};
   engine::QuantizationOptions quantization;  // engine defaults = documented defaults
+  ExecutionConfig execution;                 // streams and dynamic batching
 };
 
 // Largest max_batch_size a config may ask for.
 inline constexpr int64_t kMaxConfigBatchSize = 1 << 16;
+inline constexpr int64_t kMaxStreams = 256;
+inline constexpr int64_t kMaxThreadsPerStream = 256;
+inline constexpr int64_t kMaxQueueDelayUs = 10'000'000;
 
 // Parses `json`; keys it does not set keep the value from `defaults`.
 // `model_name` is used for the "name" check and in messages.

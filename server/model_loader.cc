@@ -322,6 +322,23 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_
   return prepared;
 }
 
+absl::Status ModelLoader::StartExecution(absl::string_view name, int64_t version, const ModelConfig& config,
+                                         ServedModel& served) const {
+  if (served.executor != nullptr || served.model == nullptr) return absl::OkStatus();
+  ExecutorOptions options;
+  options.layout = ResolveStreams(config.execution, options_.default_preset, options_.cpus);
+  options.batching = config.execution.batching;
+  options.warmup_batch_sizes = config.warmup_batch_sizes;
+  const auto start = std::chrono::steady_clock::now();
+  Q8_ASSIGN_OR_RETURN(served.executor, ModelExecutor::Create(served.model, std::move(options)));
+  const ModelExecutor& e = *served.executor;
+  Q8_LOG(Info, VersionContext(name, version), ": ", e.layout().streams, " execution stream(s) x ",
+         e.layout().threads_per_stream, " thread(s), dynamic batching ",
+         e.batching().enabled ? absl::StrCat("on (max delay ", e.batching().max_queue_delay_us, " us)") : "off",
+         ", warmed up in ", MillisSince(start), " ms");
+  return absl::OkStatus();
+}
+
 // Order matters for crash safety: quantization.json is the commit marker of a
 // quantized version, so it is removed first and written last. A crash in
 // between leaves a version without artifact, which is rebuilt from the config
@@ -385,6 +402,9 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
         continue;
       }
       version = PrepareFromDisk(name, v, config, progress);
+    }
+    if (version.ok()) {
+      if (absl::Status s = StartExecution(name, v, config, version->served); !s.ok()) version = s;
     }
     if (!version.ok()) {
       absl::Status error = WithContext(version.status(), VersionContext(name, v));
@@ -461,6 +481,9 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
   std::map<int64_t, std::string> failed;
   for (int64_t v : model.versions) {
     auto prepared = PrepareFromDisk(name, v, *config, nullptr);
+    if (prepared.ok()) {
+      if (absl::Status s = StartExecution(name, v, *config, prepared->served); !s.ok()) prepared = s;
+    }
     if (!prepared.ok()) {
       failed[v] = std::string(WithContext(prepared.status(), VersionContext(name, v)).message());
       continue;

@@ -118,6 +118,9 @@ using LoadProgressFn = std::function<void(int64_t version, const engine::Quantiz
 struct LoaderOptions {
   EngineFns engine;
   ModelConfig default_config;
+  // Execution streams of models whose config sets no layout.
+  ExecutionPreset default_preset = ExecutionPreset::kLatency;
+  int cpus = 1;  // the CPU budget presets divide
   // Called after an operation changed whether `name` has a READY version.
   std::function<void(const std::string& name, bool ready)> on_ready_changed;
 };
@@ -158,6 +161,9 @@ class ModelLoader {
                                        const ModelConfig& config, const engine::CalibrationData* data,
                                        absl::string_view data_source, const LoadProgressFn& progress) const;
   absl::Status Persist(absl::string_view name, int64_t version, const Prepared& prepared) const;
+  // Starts `served`'s execution streams (and warms them up) unless it has them.
+  absl::Status StartExecution(absl::string_view name, int64_t version, const ModelConfig& config,
+                              ServedModel& served) const;
   void LoadAtStartup(const ScannedModel& model);
   void Notify(const std::string& name) const;
 

@@ -14,6 +14,7 @@ struct ModelStats {
   std::atomic<uint64_t> success_ns{0};
   std::atomic<uint64_t> fail_count{0};
   std::atomic<uint64_t> fail_ns{0};
+  std::atomic<uint64_t> queue_ns{0};  // waiting for an execution stream
   std::atomic<uint64_t> compute_input_ns{0};
   std::atomic<uint64_t> compute_infer_ns{0};
   std::atomic<uint64_t> compute_output_ns{0};

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/compiled_model.h"
 #include "engine/quant/quantization_report.h"
+#include "server/execution/model_executor.h"
 
 namespace q8::server {
 
@@ -35,6 +36,9 @@ struct ServedModel {
   std::shared_ptr<const engine::CompiledModel> model;       // what ModelInfer runs
   std::shared_ptr<const engine::CompiledModel> fp32_model;  // float reference (== model for fp32)
   std::shared_ptr<const QuantizationInfo> quantization;     // null: not quantized (mode "none")
+  // Runs `model`'s requests (streams, dynamic batching). Set by the loader
+  // just before the version is published.
+  std::shared_ptr<ModelExecutor> executor;
   // Fingerprint of the model.onnx bytes this was built from (0: unknown).
   // Export compares it with the file on disk to detect a concurrent replace.
   uint64_t onnx_fingerprint = 0;

@@ -1,3 +1,4 @@
+#include "server/execution/cpu_budget.h"
 #include "server/server.h"
 
 #include <algorithm>
@@ -24,6 +25,8 @@ Server::Server(const ServerOptions& options, EngineFns engine)
   LoaderOptions loader_options;
   loader_options.engine = std::move(engine);
   loader_options.default_config.max_batch_size = options.default_max_batch_size;
+  loader_options.default_preset = options.execution_preset;
+  loader_options.cpus = options.cpus > 0 ? options.cpus : ReadCpuBudget().cpus;
   loader_options.on_ready_changed = [this](const std::string& name, bool ready) {
     if (health_ != nullptr) health_->SetModelReady(name, ready);
   };
@@ -49,6 +52,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
     return absl::InvalidArgumentError(absl::StrCat("max_batch_size must be in [1, ", kMaxConfigBatchSize, "], got ",
                                                    options.default_max_batch_size));
   }
+  if (options.cpus < 0) return absl::InvalidArgumentError(absl::StrCat("cpus must be >= 0, got ", options.cpus));
   std::unique_ptr<Server> server(new Server(options, std::move(engine)));
   Q8_RETURN_IF_ERROR(server->repository_.Init());
 

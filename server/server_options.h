@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "server/execution/execution_config.h"
+
 namespace q8::server {
 
 struct ServerOptions {
@@ -22,6 +24,10 @@ struct ServerOptions {
   bool enable_reflection = true;
   // max_batch_size for models whose config.json does not set one.
   int64_t default_max_batch_size = 64;
+  // Execution streams of models whose config.json has no "execution"
+  // section, over `cpus` CPUs (0: the affinity mask / container CPU limit).
+  ExecutionPreset execution_preset = ExecutionPreset::kLatency;
+  int cpus = 0;
 };
 
 }  // namespace q8::server

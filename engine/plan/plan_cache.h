@@ -1,13 +1,17 @@
-// One compiled Program per batch size, each with a pool of Workspaces so
-// concurrent requests never share an arena or scratchpad. Plans are built on
-// first use and kept; workspaces are reused, so a steady request stream
-// allocates nothing.
+// One compiled Program per (batch size, intra-op thread count), each with a
+// pool of Workspaces so concurrent requests never share an arena or
+// scratchpad. Plans are built on first use and kept; workspaces are reused,
+// so a steady request stream allocates nothing. The thread count is the
+// calling thread's (kernels/threading.h): oneDNN fixes it at primitive
+// creation, so an execution stream with 1 thread must not reuse a plan built
+// for 2.
 //
 // Thread-safe.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -22,11 +26,13 @@ class PlanCache {
  public:
   explicit PlanCache(LoweredGraph lowered) : lowered_(std::move(lowered)) {}
 
+  using Key = std::pair<int64_t, int>;  // batch size, intra-op threads
+
   // A workspace checked out for one run; returns itself to the pool.
   class Lease {
    public:
-    Lease(PlanCache* cache, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws, int64_t batch)
-        : cache_(cache), program_(program), ws_(std::move(ws)), batch_(batch) {}
+    Lease(PlanCache* cache, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws, Key key)
+        : cache_(cache), program_(program), ws_(std::move(ws)), key_(key) {}
     Lease(Lease&&) = default;
     ~Lease();
     const kernels::Program& program() const { return *program_; }
@@ -36,11 +42,12 @@ class PlanCache {
     PlanCache* cache_;
     const kernels::Program* program_;
     std::unique_ptr<kernels::Workspace> ws_;
-    int64_t batch_;
+    Key key_;
   };
 
+  // For `batch` at the calling thread's intra-op thread count.
   absl::StatusOr<Lease> Acquire(int64_t batch);
-  // The Program for `batch`, building it if needed.
+  // The Program for `batch` at the calling thread's thread count, building it if needed.
   absl::StatusOr<const kernels::Program*> GetProgram(int64_t batch);
 
   int64_t weight_bytes() const { return weights_.bytes(); }
@@ -60,12 +67,14 @@ class PlanCache {
     std::vector<std::unique_ptr<kernels::Workspace>> idle;
     int workspaces = 0;
   };
-  void Release(int64_t batch, std::unique_ptr<kernels::Workspace> ws);
+  static Key KeyFor(int64_t batch);
+  absl::StatusOr<const kernels::Program*> GetProgram(Key key);
+  void Release(Key key, std::unique_ptr<kernels::Workspace> ws);
 
   LoweredGraph lowered_;
   kernels::WeightCache weights_;
   mutable absl::Mutex mu_;
-  std::map<int64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
   absl::Mutex build_mu_;  // serialises plan builds (oneDNN creation is not thread-safe in 2.6)
 };
 

@@ -144,5 +144,47 @@ TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
               HasSubstr("unknown key 'quantization.accuracy.maxdrop'"));
 }
 
+TEST(ModelConfigTest, ParsesExecutionAndDynamicBatching) {
+  auto c = ParseModelConfig("{}", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->execution.batching.enabled);
+  EXPECT_FALSE(c->execution.preset.has_value());
+  c = ParseModelConfig(R"({"execution":{"preset":"throughput","streams":2,"threads_per_stream":1},
+                           "dynamic_batching":{"max_queue_delay_us":250,"preferred_batch_sizes":[4,8]}})",
+                       "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->execution.preset, ExecutionPreset::kThroughput);
+  EXPECT_EQ(c->execution.streams, 2);
+  EXPECT_EQ(c->execution.threads_per_stream, 1);
+  EXPECT_TRUE(c->execution.batching.enabled);
+  EXPECT_EQ(c->execution.batching.max_queue_delay_us, 250);
+  EXPECT_EQ(c->execution.batching.preferred_batch_sizes, (std::vector<int64_t>{4, 8}));
+  c = ParseModelConfig(R"({"dynamic_batching":{}})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->execution.batching.enabled);  // {} turns it on with the default delay
+  EXPECT_EQ(c->execution.batching.max_queue_delay_us, 500);
+}
+
+TEST(ModelConfigTest, ExecutionErrorsNameTheField) {
+  auto error = [](const std::string& json) {
+    auto c = ParseModelConfig(json, "m", Defaults());
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << json;
+    return std::string(c.status().message());
+  };
+  EXPECT_THAT(error(R"({"execution":{"preset":"fast"}})"),
+              HasSubstr("'execution.preset' is invalid: unknown execution preset 'fast'"));
+  EXPECT_THAT(error(R"({"execution":{"streams":0}})"), HasSubstr("'execution.streams' must be in [1, 256], got 0"));
+  EXPECT_THAT(error(R"({"execution":{"threads_per_stream":"2"}})"),
+              HasSubstr("'execution.threads_per_stream' must be an integer"));
+  EXPECT_THAT(error(R"({"execution":{"stream":2}})"), HasSubstr("unknown key 'execution.stream'"));
+  EXPECT_THAT(error(R"({"dynamic_batching":true})"), HasSubstr("'dynamic_batching' must be a JSON object"));
+  EXPECT_THAT(error(R"({"dynamic_batching":{"max_queue_delay_us":-1}})"),
+              HasSubstr("'dynamic_batching.max_queue_delay_us' must be in [0, 10000000], got -1"));
+  EXPECT_THAT(error(R"({"dynamic_batching":{"preferred_batch_sizes":4}})"),
+              HasSubstr("'dynamic_batching.preferred_batch_sizes' must be an array"));
+  EXPECT_THAT(error(R"({"max_batch_size":8,"dynamic_batching":{"preferred_batch_sizes":[16]}})"),
+              HasSubstr("preferred batch size 16 exceeds max_batch_size 8"));
+}
+
 }  // namespace
 }  // namespace q8::server

@@ -1,0 +1,31 @@
+// Owns preset names and the preset -> stream layout rule.
+#include "server/execution/execution_config.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace q8::server {
+
+absl::StatusOr<ExecutionPreset> ParseExecutionPreset(absl::string_view name) {
+  if (name == "latency") return ExecutionPreset::kLatency;
+  if (name == "throughput") return ExecutionPreset::kThroughput;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown execution preset '", name, "' (expected latency or throughput)"));
+}
+
+absl::string_view ToString(ExecutionPreset preset) {
+  return preset == ExecutionPreset::kLatency ? "latency" : "throughput";
+}
+
+StreamLayout ResolveStreams(const ExecutionConfig& config, ExecutionPreset server_default, int cpus) {
+  cpus = std::max(1, cpus);
+  const ExecutionPreset preset = config.preset.value_or(server_default);
+  StreamLayout layout = preset == ExecutionPreset::kLatency ? StreamLayout{1, cpus} : StreamLayout{cpus, 1};
+  if (config.streams > 0 && config.threads_per_stream > 0) return {config.streams, config.threads_per_stream};
+  if (config.streams > 0) return {config.streams, std::max(1, cpus / config.streams)};
+  if (config.threads_per_stream > 0) return {std::max(1, cpus / config.threads_per_stream), config.threads_per_stream};
+  return layout;
+}
+
+}  // namespace q8::server

@@ -1,0 +1,193 @@
+// Owns the execution streams: queueing, grouping for dynamic batching,
+// warm-up and shutdown.
+#include "server/execution/model_executor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/logging.h"
+#include "engine/threading.h"
+#include "server/execution/batch_assembler.h"
+
+namespace q8::server {
+namespace {
+
+double SecondsBetween(absl::Time a, absl::Time b) { return absl::ToDoubleSeconds(b - a); }
+
+}  // namespace
+
+// Lives on the requesting thread's stack while it waits in Execute().
+struct ModelExecutor::Pending {
+  const ExecutionRequest* request = nullptr;
+  absl::Time enqueued;
+  absl::Status status;
+  ExecutionTiming timing;
+  bool done = false;
+};
+
+// Per-stream state, touched only by that stream's thread.
+class ModelExecutor::Stream {
+ public:
+  explicit Stream(const engine::CompiledModel& model) : assembler(model) {}
+  BatchAssembler assembler;
+  std::vector<Pending*> group;            // reused: no allocation per execution
+  std::vector<const ExecutionRequest*> parts;
+};
+
+ModelExecutor::ModelExecutor(std::shared_ptr<const engine::CompiledModel> model, ExecutorOptions options)
+    : model_(std::move(model)),
+      options_(std::move(options)),
+      can_merge_(options_.batching.enabled && !model_->inputs().empty() && !model_->inputs()[0].dims.empty() &&
+                 model_->inputs()[0].dims[0] == core::kDynamicDim && model_->max_batch_size() > 1) {}
+
+absl::StatusOr<std::shared_ptr<ModelExecutor>> ModelExecutor::Create(
+    std::shared_ptr<const engine::CompiledModel> model, ExecutorOptions options) {
+  if (model == nullptr) return absl::InternalError("executor without a model");
+  options.layout.streams = std::max(1, options.layout.streams);
+  options.layout.threads_per_stream = std::max(1, options.layout.threads_per_stream);
+  std::shared_ptr<ModelExecutor> executor(new ModelExecutor(std::move(model), std::move(options)));
+  ModelExecutor& e = *executor;
+  {
+    absl::MutexLock lock(&e.mu_);
+    e.warming_ = e.options_.layout.streams;
+  }
+  for (int i = 0; i < e.options_.layout.streams; ++i) {
+    e.streams_.push_back(std::make_unique<Stream>(*e.model_));
+    e.threads_.emplace_back(&ModelExecutor::StreamMain, &e, e.streams_.back().get());
+  }
+  absl::MutexLock lock(&e.mu_);
+  e.mu_.Await(absl::Condition(
+      +[](int* warming) { return *warming == 0; }, &e.warming_));
+  if (!e.warmup_status_.ok()) return e.warmup_status_;  // the destructor joins the streams
+  return executor;
+}
+
+ModelExecutor::~ModelExecutor() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+int64_t ModelExecutor::queue_depth() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(queue_.size());
+}
+
+absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTiming* timing) {
+  Pending pending;
+  pending.request = &request;
+  pending.enqueued = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("the model version is being unloaded");
+    queue_.push_back(&pending);
+    mu_.Await(absl::Condition(&pending.done));
+  }
+  if (timing != nullptr) *timing = pending.timing;
+  return pending.status;
+}
+
+bool ModelExecutor::IsPreferred(int64_t batch) const {
+  const auto& sizes = options_.batching.preferred_batch_sizes;
+  return std::find(sizes.begin(), sizes.end(), batch) != sizes.end();
+}
+
+void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
+  group->push_back(queue_.front());
+  queue_.pop_front();
+  if (!can_merge_) return;
+  const int64_t max_batch = model_->max_batch_size();
+  int64_t total = group->front()->request->batch;
+  const absl::Time deadline = group->front()->enqueued + absl::Microseconds(options_.batching.max_queue_delay_us);
+  auto queued_or_stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
+  while (total < max_batch && !IsPreferred(total)) {
+    // FIFO: requests join in arrival order; one that does not fit ends the group.
+    while (!queue_.empty() && total + queue_.front()->request->batch <= max_batch) {
+      total += queue_.front()->request->batch;
+      group->push_back(queue_.front());
+      queue_.pop_front();
+      if (IsPreferred(total)) return;
+    }
+    if (!queue_.empty() || stopping_) return;
+    if (!mu_.AwaitWithDeadline(absl::Condition(&queued_or_stopping), deadline)) return;
+  }
+}
+
+void ModelExecutor::StreamMain(Stream* stream) {
+  engine::SetIntraOpThreads(options_.layout.threads_per_stream);
+  // Warm-up on this thread, so the plans are the ones built for its thread
+  // count, and its workspaces exist before the first request.
+  absl::Status warm = absl::OkStatus();
+  const bool batchable = model_->inputs().empty() || model_->inputs()[0].dims.empty() ||
+                         model_->inputs()[0].dims[0] == core::kDynamicDim;
+  const std::vector<int64_t> sizes = batchable ? options_.warmup_batch_sizes : std::vector<int64_t>{0};
+  for (int64_t b : sizes) {
+    std::vector<core::Tensor> inputs;
+    std::vector<core::TensorView> views;
+    for (const engine::TensorInfo& in : model_->inputs()) {
+      inputs.emplace_back(in.dtype, batchable ? core::WithBatch(in.dims, b) : in.dims);
+      views.push_back(inputs.back().view());
+    }
+    auto run = model_->Run(views);
+    if (!run.ok()) {
+      warm = absl::Status(run.status().code(), absl::StrCat("warm-up at batch ", b, ": ", run.status().message()));
+      break;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (!warm.ok() && warmup_status_.ok()) warmup_status_ = warm;
+    --warming_;
+  }
+
+  std::vector<Pending*>& group = stream->group;
+  std::vector<const ExecutionRequest*>& parts = stream->parts;
+  while (true) {
+    group.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
+      mu_.Await(absl::Condition(&has_work));
+      if (queue_.empty()) return;  // stopping, and nothing left to finish
+      TakeGroup(&group);
+    }
+    const absl::Time start = absl::Now();
+    const auto wall_now = std::chrono::system_clock::now();
+    // Requests whose deadline passed while queued do not run.
+    parts.clear();
+    int64_t total = 0;
+    for (Pending* p : group) {
+      if (p->request->deadline < wall_now) {
+        p->status = absl::DeadlineExceededError("deadline expired while queued for execution");
+        continue;
+      }
+      parts.push_back(p->request);
+      total += p->request->batch;
+    }
+    absl::Status status = absl::OkStatus();
+    if (parts.size() == 1) {
+      status = model_->Run(parts[0]->inputs, parts[0]->outputs);
+    } else if (parts.size() > 1) {
+      stream->assembler.Gather(parts);
+      status = model_->Run(stream->assembler.inputs(), stream->assembler.outputs());
+      if (status.ok()) stream->assembler.Scatter(parts);
+    }
+    const absl::Time end = absl::Now();
+    if (!parts.empty() && options_.on_execution) options_.on_execution(total);
+    absl::MutexLock lock(&mu_);
+    bool first = !parts.empty();
+    for (Pending* p : group) {
+      if (p->status.ok()) p->status = status;
+      p->timing = {SecondsBetween(p->enqueued, start), SecondsBetween(start, end), total, first && p->status.ok()};
+      first = first && !p->status.ok();
+      p->done = true;
+    }
+  }
+}
+
+}  // namespace q8::server

@@ -1,0 +1,88 @@
+// ModelExecutor: runs one model version's requests on its execution streams.
+//
+// Each stream is a thread with its own intra-op thread count (so two
+// single-threaded streams on a 2-CPU pod do not fight over cores) and its own
+// workspaces; all streams share the model's read-only weights. Requests wait
+// in one FIFO queue; a free stream takes the oldest. With dynamic batching
+// on, the stream first lets the oldest request wait up to
+// max_queue_delay_us for others to join it (stopping early at max_batch_size
+// or a preferred size), runs them as one batch and splits the outputs back.
+// A request that runs alone runs straight on its own buffers (the request's
+// bytes in, the response's bytes out): no copy.
+//
+// Lifetime: shared by every copy of the ServedModel; the destructor finishes
+// what is queued and joins the streams. Requests block in Execute(), so a
+// caller that holds the executor keeps it alive while it waits.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "engine/compiled_model.h"
+#include "server/execution/execution_config.h"
+#include "server/execution/execution_request.h"
+
+namespace q8::server {
+
+struct ExecutorOptions {
+  StreamLayout layout;
+  DynamicBatchingConfig batching;
+  // Plans every stream builds (and runs once) before the model is READY.
+  std::vector<int64_t> warmup_batch_sizes = {1};
+  // Called on the stream thread after each execution with its batch size
+  // (metrics); must be cheap and thread-safe.
+  std::function<void(int64_t batch)> on_execution;
+};
+
+class ModelExecutor {
+ public:
+  // Starts the streams and waits until each has warmed up. A warm-up
+  // failure (e.g. a batch size the model cannot take) is returned.
+  static absl::StatusOr<std::shared_ptr<ModelExecutor>> Create(std::shared_ptr<const engine::CompiledModel> model,
+                                                               ExecutorOptions options);
+  ~ModelExecutor();
+  ModelExecutor(const ModelExecutor&) = delete;
+  ModelExecutor& operator=(const ModelExecutor&) = delete;
+
+  // Blocks until the request ran (or its deadline passed before it could).
+  absl::Status Execute(const ExecutionRequest& request, ExecutionTiming* timing);
+
+  // Requests waiting for a stream (not those running).
+  int64_t queue_depth() const;
+  const StreamLayout& layout() const { return options_.layout; }
+  const DynamicBatchingConfig& batching() const { return options_.batching; }
+
+ private:
+  struct Pending;
+  class Stream;
+
+  ModelExecutor(std::shared_ptr<const engine::CompiledModel> model, ExecutorOptions options);
+  void StreamMain(Stream* stream);
+  // With mu_ held: moves the next group of requests to run together into `group`.
+  void TakeGroup(std::vector<Pending*>* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IsPreferred(int64_t batch) const;
+
+  const std::shared_ptr<const engine::CompiledModel> model_;
+  const ExecutorOptions options_;
+  const bool can_merge_;  // batching on and the model has a batch dimension
+
+  mutable absl::Mutex mu_;
+  std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int warming_ ABSL_GUARDED_BY(mu_) = 0;  // streams still warming up
+  absl::Status warmup_status_ ABSL_GUARDED_BY(mu_);
+
+  std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace q8::server

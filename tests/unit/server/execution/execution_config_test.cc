@@ -1,0 +1,112 @@
+// Presets and explicit stream layouts, and the CPU budget probe (cgroup
+// v1/v2 files in a temp directory standing in for /sys/fs/cgroup).
+#include <gtest/gtest.h>
+#include <sched.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "server/execution/cpu_budget.h"
+#include "server/execution/execution_config.h"
+
+namespace q8::server {
+namespace {
+
+TEST(ResolveStreamsTest, PresetsDivideTheCpus) {
+  ExecutionConfig c;
+  StreamLayout l = ResolveStreams(c, ExecutionPreset::kLatency, 4);
+  EXPECT_EQ(l.streams, 1);
+  EXPECT_EQ(l.threads_per_stream, 4);
+  l = ResolveStreams(c, ExecutionPreset::kThroughput, 4);
+  EXPECT_EQ(l.streams, 4);
+  EXPECT_EQ(l.threads_per_stream, 1);
+  c.preset = ExecutionPreset::kLatency;  // the model's own preset wins
+  EXPECT_EQ(ResolveStreams(c, ExecutionPreset::kThroughput, 4).streams, 1);
+}
+
+TEST(ResolveStreamsTest, ExplicitCountsOverrideTheirHalf) {
+  ExecutionConfig c;
+  c.streams = 2;
+  StreamLayout l = ResolveStreams(c, ExecutionPreset::kLatency, 8);
+  EXPECT_EQ(l.streams, 2);
+  EXPECT_EQ(l.threads_per_stream, 4);
+  c = {};
+  c.threads_per_stream = 3;
+  l = ResolveStreams(c, ExecutionPreset::kLatency, 8);
+  EXPECT_EQ(l.streams, 2);
+  EXPECT_EQ(l.threads_per_stream, 3);
+  c.streams = 5;
+  l = ResolveStreams(c, ExecutionPreset::kLatency, 2);
+  EXPECT_EQ(l.streams, 5);
+  EXPECT_EQ(l.threads_per_stream, 3);
+  c = {};
+  c.streams = 4;  // more streams than CPUs: still one thread each
+  EXPECT_EQ(ResolveStreams(c, ExecutionPreset::kLatency, 2).threads_per_stream, 1);
+}
+
+TEST(ExecutionPresetTest, ParsesNamesAndRejectsOthers) {
+  EXPECT_EQ(*ParseExecutionPreset("latency"), ExecutionPreset::kLatency);
+  EXPECT_EQ(*ParseExecutionPreset("throughput"), ExecutionPreset::kThroughput);
+  auto bad = ParseExecutionPreset("fast");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("latency or throughput"), std::string::npos);
+}
+
+TEST(CpuBudgetTest, ParsesCgroupV2CpuMax) {
+  EXPECT_FALSE(ParseCgroupV2CpuMax("max 100000").has_value());
+  EXPECT_DOUBLE_EQ(*ParseCgroupV2CpuMax("150000 100000"), 1.5);
+  EXPECT_DOUBLE_EQ(*ParseCgroupV2CpuMax("200000 100000\n"), 2.0);
+  EXPECT_FALSE(ParseCgroupV2CpuMax("garbage").has_value());
+  EXPECT_FALSE(ParseCgroupV2CpuMax("-1 100000").has_value());
+}
+
+int AffinityCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  return CPU_COUNT(&set);
+}
+
+class CgroupDir {
+ public:
+  CgroupDir() : root_(std::filesystem::temp_directory_path() / ("q8_cgroup_" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_ / "cpu");
+  }
+  ~CgroupDir() { std::filesystem::remove_all(root_); }
+  void Write(const std::string& rel, const std::string& text) { std::ofstream(root_ / rel) << text; }
+  std::string root() const { return root_.string(); }
+
+ private:
+  std::filesystem::path root_;
+};
+
+TEST(CpuBudgetTest, FractionalLimitRoundsUpAndNeverExceedsAffinity) {
+  CgroupDir dir;
+  dir.Write("cpu.max", "50000 100000\n");  // half a CPU -> 1
+  CpuBudget b = ReadCpuBudget(dir.root());
+  EXPECT_EQ(b.affinity_cpus, AffinityCpus());
+  ASSERT_TRUE(b.limit.has_value());
+  EXPECT_DOUBLE_EQ(*b.limit, 0.5);
+  EXPECT_EQ(b.cpus, 1);
+  dir.Write("cpu.max", "6400000 100000\n");  // 64 CPUs: capped by affinity
+  EXPECT_EQ(ReadCpuBudget(dir.root()).cpus, AffinityCpus());
+  dir.Write("cpu.max", "max 100000\n");
+  b = ReadCpuBudget(dir.root());
+  EXPECT_FALSE(b.limit.has_value());
+  EXPECT_EQ(b.cpus, AffinityCpus());
+}
+
+TEST(CpuBudgetTest, ReadsCgroupV1Quota) {
+  CgroupDir dir;
+  dir.Write("cpu/cpu.cfs_quota_us", "100000\n");
+  dir.Write("cpu/cpu.cfs_period_us", "100000\n");
+  CpuBudget b = ReadCpuBudget(dir.root());
+  ASSERT_TRUE(b.limit.has_value());
+  EXPECT_EQ(b.cpus, 1);
+  dir.Write("cpu/cpu.cfs_quota_us", "-1\n");
+  EXPECT_FALSE(ReadCpuBudget(dir.root()).limit.has_value());
+}
+
+}  // namespace
+}  // namespace q8::server

@@ -1,0 +1,254 @@
+// ModelExecutor on the real Fashion CNN (oneDNN underneath): merged
+// executions give each request what it would get alone, groups respect
+// max_batch_size and preferred sizes, deadlines, streams run concurrently on
+// their own thread counts, warm-up failures surface.
+#include "server/execution/model_executor.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "core/npy.h"
+#include "engine/compiler.h"
+#include "engine/threading.h"
+
+namespace q8::server {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class ModelExecutorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto model = engine::Compile(ReadFile(std::string(Q8_TEST_DATA_DIR) + "/fashion_cnn.onnx"),
+                                 {.max_batch_size = 8, .warmup_batch_sizes = {1}});
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = new std::shared_ptr<const engine::CompiledModel>(*model);
+    auto images = core::ReadNpyFile(std::string(Q8_TEST_DATA_DIR) + "/fashion_test_images.npy");
+    ASSERT_TRUE(images.ok()) << images.status();
+    images_ = new core::Tensor(std::move(*images));
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    delete images_;
+  }
+
+  // One request over images [first, first + batch) with its own output buffer.
+  struct Request {
+    core::TensorView input;
+    core::Tensor output;
+    core::MutableTensorView output_view;
+    ExecutionRequest request;
+  };
+  static std::unique_ptr<Request> MakeRequest(int64_t first, int64_t batch) {
+    auto r = std::make_unique<Request>();
+    core::Dims dims = images_->dims();
+    const int64_t row = images_->num_elements() / dims[0];
+    dims[0] = batch;
+    r->input = {core::DataType::kFloat32, dims, static_cast<const float*>(images_->data()) + first * row};
+    r->output = core::Tensor(core::DataType::kFloat32, model().OutputDims(batch)[0]);
+    r->output_view = r->output.mutable_view();
+    r->request.inputs = absl::MakeConstSpan(&r->input, 1);
+    r->request.outputs = absl::MakeConstSpan(&r->output_view, 1);
+    r->request.batch = batch;
+    return r;
+  }
+  // What the model gives for the same rows run on their own.
+  static core::Tensor Alone(int64_t first, int64_t batch) {
+    auto r = MakeRequest(first, batch);
+    auto out = model().Run(absl::MakeConstSpan(&r->input, 1));
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? std::move((*out)[0]) : core::Tensor();
+  }
+  static void ExpectClose(const core::Tensor& got, const core::Tensor& want) {
+    ASSERT_EQ(got.dims(), want.dims());
+    // Different batch sizes may take differently blocked fp32 kernels:
+    // allow rounding-level differences of the logits (|logit| ~ 10).
+    for (int64_t i = 0; i < got.num_elements(); ++i) {
+      EXPECT_NEAR(got.span<float>()[i], want.span<float>()[i], 1e-4) << "element " << i;
+    }
+  }
+  static const engine::CompiledModel& model() { return **model_; }
+  static std::shared_ptr<const engine::CompiledModel> shared_model() { return *model_; }
+
+  static std::shared_ptr<const engine::CompiledModel>* model_;
+  static core::Tensor* images_;
+};
+std::shared_ptr<const engine::CompiledModel>* ModelExecutorTest::model_ = nullptr;
+core::Tensor* ModelExecutorTest::images_ = nullptr;
+
+ExecutorOptions Options(int streams, int threads, bool batching, int64_t delay_us = 0,
+                        std::vector<int64_t> preferred = {}) {
+  ExecutorOptions o;
+  o.layout = {streams, threads};
+  o.batching.enabled = batching;
+  o.batching.max_queue_delay_us = delay_us;
+  o.batching.preferred_batch_sizes = std::move(preferred);
+  return o;
+}
+
+TEST_F(ModelExecutorTest, SingleRequestMatchesDirectRun) {
+  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, false));
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto r = MakeRequest(3, 2);
+  ExecutionTiming timing;
+  ASSERT_TRUE((*executor)->Execute(r->request, &timing).ok());
+  EXPECT_EQ(timing.executed_batch, 2);
+  EXPECT_TRUE(timing.first_in_execution);
+  EXPECT_GE(timing.queue_seconds, 0);
+  EXPECT_GT(timing.compute_seconds, 0);
+  ExpectClose(r->output, Alone(3, 2));
+}
+
+// Concurrent requests wait for each other (long delay, preferred size = all
+// of them), run as one batch of 1+2+1+3 = 7, and each gets its own rows.
+TEST_F(ModelExecutorTest, MergedRequestsEachGetTheirUnbatchedResult) {
+  const std::vector<std::pair<int64_t, int64_t>> parts = {{0, 1}, {10, 2}, {20, 1}, {30, 3}};
+  std::atomic<int> executions{0};
+  std::atomic<int64_t> executed{0};
+  ExecutorOptions o = Options(1, 1, true, /*delay_us=*/5'000'000, /*preferred=*/{7});
+  o.on_execution = [&](int64_t batch) {
+    executions.fetch_add(1);
+    executed.store(batch);
+  };
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  std::vector<std::unique_ptr<Request>> requests;
+  std::vector<ExecutionTiming> timings(parts.size());
+  std::vector<absl::Status> statuses(parts.size());
+  for (auto [first, batch] : parts) requests.push_back(MakeRequest(first, batch));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    threads.emplace_back([&, i] { statuses[i] = (*executor)->Execute(requests[i]->request, &timings[i]); });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(executions.load(), 1);
+  EXPECT_EQ(executed.load(), 7);
+  int firsts = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i];
+    EXPECT_EQ(timings[i].executed_batch, 7);
+    firsts += timings[i].first_in_execution;
+    ExpectClose(requests[i]->output, Alone(parts[i].first, parts[i].second));
+  }
+  EXPECT_EQ(firsts, 1);
+}
+
+// Without a preferred size, a lone request runs once the delay has passed.
+TEST_F(ModelExecutorTest, LoneRequestRunsAfterTheQueueDelay) {
+  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/50'000));
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto r = MakeRequest(5, 1);
+  ExecutionTiming timing;
+  ASSERT_TRUE((*executor)->Execute(r->request, &timing).ok());
+  EXPECT_GE(timing.queue_seconds, 0.045);
+  EXPECT_EQ(timing.executed_batch, 1);
+  ExpectClose(r->output, Alone(5, 1));
+}
+
+// Groups never exceed max_batch_size (8): 5 + 5 cannot merge.
+TEST_F(ModelExecutorTest, GroupsRespectMaxBatchSize) {
+  std::atomic<int> executions{0};
+  ExecutorOptions o = Options(1, 1, true, /*delay_us=*/200'000);
+  o.on_execution = [&](int64_t batch) {
+    EXPECT_LE(batch, 8);
+    executions.fetch_add(1);
+  };
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto a = MakeRequest(0, 5), b = MakeRequest(40, 5);
+  absl::Status sa, sb;
+  std::thread ta([&] { sa = (*executor)->Execute(a->request, nullptr); });
+  std::thread tb([&] { sb = (*executor)->Execute(b->request, nullptr); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(sa.ok()) << sa;
+  ASSERT_TRUE(sb.ok()) << sb;
+  EXPECT_EQ(executions.load(), 2);
+  ExpectClose(a->output, Alone(0, 5));
+  ExpectClose(b->output, Alone(40, 5));
+}
+
+TEST_F(ModelExecutorTest, ExpiredDeadlineIsNotRunAndOthersAreUnaffected) {
+  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/100'000, {2}));
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto late = MakeRequest(0, 1), fine = MakeRequest(1, 1);
+  late->request.deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(20);
+  absl::Status s_late, s_fine;
+  std::thread t1([&] { s_late = (*executor)->Execute(late->request, nullptr); });
+  t1.join();  // waited out the 100 ms delay alone, past its 20 ms deadline
+  EXPECT_EQ(s_late.code(), absl::StatusCode::kDeadlineExceeded) << s_late;
+  std::thread t2([&] { s_fine = (*executor)->Execute(fine->request, nullptr); });
+  t2.join();
+  ASSERT_TRUE(s_fine.ok()) << s_fine;
+  ExpectClose(fine->output, Alone(1, 1));
+}
+
+// Two streams run two executions at the same time, each on its own
+// intra-op thread count: each execution's callback waits for the other, which
+// would time out with one stream.
+TEST_F(ModelExecutorTest, StreamsRunConcurrentlyWithTheirThreadCount) {
+  std::atomic<int> arrived{0};
+  std::atomic<int> saw_both{0};
+  std::atomic<int> threads_seen{0};
+  ExecutorOptions o = Options(2, 1, false);
+  o.on_execution = [&](int64_t) {
+    threads_seen.store(engine::IntraOpThreads());
+    arrived.fetch_add(1);
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (arrived.load() < 2 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+    if (arrived.load() >= 2) saw_both.fetch_add(1);
+  };
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto a = MakeRequest(0, 1), b = MakeRequest(1, 1);
+  std::thread ta([&] { EXPECT_TRUE((*executor)->Execute(a->request, nullptr).ok()); });
+  std::thread tb([&] { EXPECT_TRUE((*executor)->Execute(b->request, nullptr).ok()); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(saw_both.load(), 2);
+  EXPECT_EQ(threads_seen.load(), 1);
+}
+
+TEST_F(ModelExecutorTest, WarmupFailureIsReported) {
+  ExecutorOptions o = Options(1, 1, false);
+  o.warmup_batch_sizes = {1, 9};  // the model takes at most 8
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_FALSE(executor.ok());
+  EXPECT_EQ(executor.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(executor.status().message().find("warm-up at batch 9"), std::string::npos) << executor.status();
+}
+
+// Destroying the executor (last handle dropped) finishes what is queued.
+TEST_F(ModelExecutorTest, DestructionFinishesQueuedRequests) {
+  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/300'000));
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  std::shared_ptr<ModelExecutor> e = *executor;
+  auto r = MakeRequest(2, 1);
+  absl::Status status;
+  absl::Notification started;
+  std::thread t([&, keep = e] {
+    started.Notify();
+    status = keep->Execute(r->request, nullptr);
+  });
+  started.WaitForNotification();
+  e.reset();
+  executor->reset();  // only the request thread's reference remains
+  t.join();
+  ASSERT_TRUE(status.ok()) << status;
+  ExpectClose(r->output, Alone(2, 1));
+}
+
+}  // namespace
+}  // namespace q8::server
