@@ -24,6 +24,14 @@ std::string DimsToString(absl::Span<const int64_t> dims) {
   return "[" + absl::StrJoin(dims, ",") + "]";
 }
 
+bool MatchesWithBatch(absl::Span<const int64_t> dims, absl::Span<const int64_t> pattern, int64_t batch) {
+  if (dims.size() != pattern.size()) return false;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] != (pattern[i] == kDynamicDim ? batch : pattern[i])) return false;
+  }
+  return true;
+}
+
 Dims WithBatch(absl::Span<const int64_t> dims, int64_t batch) {
   Dims out(dims.begin(), dims.end());
   for (int64_t& d : out) {

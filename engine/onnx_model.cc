@@ -109,10 +109,11 @@ absl::Status OnnxModel::Run(absl::Span<const core::TensorView> inputs,
     return absl::InvalidArgumentError(absl::StrCat("expected ", parts_.outputs.size(), " output buffers"));
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
-    const core::Dims want = core::WithBatch(parts_.outputs[i].dims, batch);
-    if (outputs[i].dims != want || outputs[i].dtype != parts_.outputs[i].dtype) {
+    if (!core::MatchesWithBatch(outputs[i].dims, parts_.outputs[i].dims, batch) ||
+        outputs[i].dtype != parts_.outputs[i].dtype) {
       return absl::InternalError(absl::StrCat("output buffer ", i, " has shape ", core::DimsToString(outputs[i].dims),
-                                              ", expected ", core::DimsToString(want)));
+                                              ", expected ",
+                                              core::DimsToString(core::WithBatch(parts_.outputs[i].dims, batch))));
     }
   }
   Q8_ASSIGN_OR_RETURN(PlanCache::Lease lease, plans_.Acquire(PlanKey(batch)));

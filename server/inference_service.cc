@@ -54,6 +54,12 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
   props["optimized_nodes"] = std::to_string(report.optimized_nodes);
   props["passes_applied"] = absl::StrJoin(report.passes_applied, ",");
   props["memory_bytes"] = std::to_string(model.memory().total());
+  if (const ModelExecutor* e = handle.served.executor.get()) {
+    props["execution_streams"] = std::to_string(e->layout().streams);
+    props["threads_per_stream"] = std::to_string(e->layout().threads_per_stream);
+    props["dynamic_batching"] = e->batching().enabled ? "true" : "false";
+    if (e->batching().enabled) props["max_queue_delay_us"] = std::to_string(e->batching().max_queue_delay_us);
+  }
   const QuantizationInfo* q = handle.served.quantization.get();
   if (q == nullptr) {
     props["precision"] = "fp32";
