@@ -11,4 +11,17 @@ namespace q8::engine {
 inline int IntraOpThreads() { return kernels::IntraOpThreads(); }
 inline void SetIntraOpThreads(int n) { kernels::SetIntraOpThreads(n); }
 
+// Sets this thread's count for a scope (e.g. a load that should build its
+// warm-up plans, and measure, at the thread count the model will serve with).
+class ScopedIntraOpThreads {
+ public:
+  explicit ScopedIntraOpThreads(int n) : saved_(IntraOpThreads()) { SetIntraOpThreads(n); }
+  ~ScopedIntraOpThreads() { SetIntraOpThreads(saved_); }
+  ScopedIntraOpThreads(const ScopedIntraOpThreads&) = delete;
+  ScopedIntraOpThreads& operator=(const ScopedIntraOpThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 }  // namespace q8::engine

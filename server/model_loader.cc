@@ -12,6 +12,7 @@
 #include "core/logging.h"
 #include "core/npy.h"
 #include "core/status_macros.h"
+#include "engine/threading.h"
 
 namespace q8::server {
 namespace {
@@ -322,11 +323,16 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_
   return prepared;
 }
 
+int ModelLoader::StreamThreads(const ModelConfig& config) const {
+  return ResolveStreams(config.execution, options_.default_preset, options_.cpus).threads_per_stream;
+}
+
 absl::Status ModelLoader::StartExecution(absl::string_view name, int64_t version, const ModelConfig& config,
                                          ServedModel& served) const {
   if (served.executor != nullptr || served.model == nullptr) return absl::OkStatus();
   ExecutorOptions options;
   options.layout = ResolveStreams(config.execution, options_.default_preset, options_.cpus);
+
   options.batching = config.execution.batching;
   options.warmup_batch_sizes = config.warmup_batch_sizes;
   const auto start = std::chrono::steady_clock::now();
@@ -389,6 +395,10 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
 
   // Build everything first; nothing is written or published on failure.
   std::map<int64_t, Prepared> prepared;
+  // Warm-up plans, calibration and the report's latencies run at the
+  // thread count the streams will use, so their plans (and weight layouts)
+  // are the ones serving reuses.
+  engine::ScopedIntraOpThreads threads(StreamThreads(config));
   for (int64_t v : version_list) {
     auto file = request.files.find(v);
     absl::StatusOr<Prepared> version;
@@ -477,6 +487,7 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
     return;
   }
   registry_->MarkLoading(name, model.versions);
+  engine::ScopedIntraOpThreads threads(StreamThreads(*config));
   std::map<int64_t, ServedModel> ready;
   std::map<int64_t, std::string> failed;
   for (int64_t v : model.versions) {

@@ -161,6 +161,7 @@ class ModelLoader {
                                        const ModelConfig& config, const engine::CalibrationData* data,
                                        absl::string_view data_source, const LoadProgressFn& progress) const;
   absl::Status Persist(absl::string_view name, int64_t version, const Prepared& prepared) const;
+  int StreamThreads(const ModelConfig& config) const;
   // Starts `served`'s execution streams (and warms them up) unless it has them.
   absl::Status StartExecution(absl::string_view name, int64_t version, const ModelConfig& config,
                               ServedModel& served) const;
