@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/logging.h"
+#include "server/health_probe.h"
 #include "server/server.h"
 #include "server/server_options.h"
 
@@ -29,6 +30,17 @@ ABSL_FLAG(double, shutdown_grace_seconds, 20, "on SIGTERM, after draining: secon
 ABSL_FLAG(bool, enable_reflection, true, "serve grpc.reflection.v1alpha");
 ABSL_FLAG(int64_t, max_batch_size, 64, "max_batch_size for models whose config.json does not set one");
 ABSL_FLAG(bool, verbose, false, "log debug lines (e.g. every failed inference)");
+ABSL_FLAG(double, repository_poll_seconds, 0,
+          "replicas sharing one repository: every N seconds load what other replicas uploaded, drop what they "
+          "unloaded (0 = off)");
+ABSL_FLAG(double, max_connection_age_seconds, 0,
+          "close client connections after this many seconds so they reconnect and spread over replicas "
+          "(GRPC_ARG_MAX_CONNECTION_AGE_MS; 0 = never)");
+ABSL_FLAG(double, max_connection_age_grace_seconds, 30,
+          "after --max_connection_age_seconds: time in-flight calls get before the connection is closed");
+ABSL_FLAG(bool, health_probe, false,
+          "do not serve: check grpc.health.v1 \"\" of the server at --grpc_address (wildcard host -> loopback) "
+          "and exit 0 if SERVING, else 1 (Docker HEALTHCHECK)");
 
 namespace {
 
@@ -41,6 +53,9 @@ q8::server::ServerOptions OptionsFromFlags() {
   o.shutdown_grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
   o.enable_reflection = absl::GetFlag(FLAGS_enable_reflection);
   o.default_max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  o.repository_poll_seconds = absl::GetFlag(FLAGS_repository_poll_seconds);
+  o.max_connection_age_seconds = absl::GetFlag(FLAGS_max_connection_age_seconds);
+  o.max_connection_age_grace_seconds = absl::GetFlag(FLAGS_max_connection_age_grace_seconds);
   return o;
 }
 
@@ -51,6 +66,13 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_verbose)) q8::core::SetMinLogLevel(q8::core::LogLevel::kDebug);
   const q8::server::ServerOptions options = OptionsFromFlags();
+  if (absl::GetFlag(FLAGS_health_probe)) {
+    const std::string target = q8::server::ProbeTarget(options.grpc_address);
+    const absl::Status health = q8::server::ProbeHealth(target, "", absl::Seconds(2));
+    std::fprintf(stderr, "q8serve --health_probe: %s\n",
+                 health.ok() ? ("SERVING at " + target).c_str() : health.ToString().c_str());
+    return health.ok() ? 0 : 1;
+  }
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "q8serve: --model_repository is required\n");
     return 2;

@@ -22,6 +22,15 @@ struct ServerOptions {
   bool enable_reflection = true;
   // max_batch_size for models whose config.json does not set one.
   int64_t default_max_batch_size = 64;
+  // Replicas sharing one repository: every this many seconds, adopt what
+  // others wrote (new/changed quantized versions, unloads, deletions).
+  // 0 = off. See server/repository_poller.h.
+  double repository_poll_seconds = 0;
+  // GRPC_ARG_MAX_CONNECTION_AGE_MS / _GRACE_MS: clients reconnect after this
+  // long (so new replicas behind a Kubernetes Service get load); in-flight
+  // calls then get the grace period. 0 = unlimited (gRPC's default).
+  double max_connection_age_seconds = 0;
+  double max_connection_age_grace_seconds = 30;
 };
 
 }  // namespace q8::server
