@@ -64,8 +64,12 @@ class ReplicasTest : public ::testing::Test {
     TestImages();
   }
   void TearDown() override {
-    if (a_.running()) EXPECT_EQ(a_.Stop(), 0) << a_.Log();
-    if (b_.running()) EXPECT_EQ(b_.Stop(), 0) << b_.Log();
+    if (a_.running()) {
+      EXPECT_EQ(a_.Stop(), 0) << a_.Log();
+    }
+    if (b_.running()) {
+      EXPECT_EQ(b_.Stop(), 0) << b_.Log();
+    }
   }
 
   std::string repo_;
