@@ -43,7 +43,7 @@ RUN apt-get update \
       libprometheus-cpp-pull1.0 \
       libprotobuf32 \
       ocl-icd-libopencl1 \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 # Fixed non-root UID/GID so volume permissions are predictable (Kubernetes: fsGroup 10001).
 RUN groupadd --gid 10001 q8serve \
  && useradd --no-log-init --uid 10001 --gid 10001 --no-create-home --home-dir /models \
