@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs q8serve's build and test dependencies from Debian 12 packages,
 # only those that are missing (so a second run costs nothing).
-# Usage: scripts/install_deps.sh [--runtime-only]
+# Usage: scripts/install_deps.sh [--build-only]   (--build-only: just what compiling needs; the Dockerfile uses it)
 set -euo pipefail
 
 BUILD_PKGS=(
@@ -13,7 +13,10 @@ BUILD_PKGS=(
 )
 # Tests compare against PyTorch and export torchvision models at test time.
 TEST_PKGS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-grpcio python3-yaml
-           dataset-fashion-mnist prometheus)  # prometheus provides promtool
+           dataset-fashion-mnist prometheus   # prometheus provides promtool
+           yamllint nodejs                    # deploy/k8s checks (node runs the npm kubernetes-models schemas;
+                                              # kubectl with kustomize comes with the machine image)
+           podman buildah debootstrap)        # deploy/container/build_and_smoke.sh (image build + smoke test)
 
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

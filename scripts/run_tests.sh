@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
 # The one command that installs what is missing, builds, and runs every test.
 # Usage: scripts/run_tests.sh [extra ctest args, e.g. -L unit]
+# Without ctest args it also builds the container image and smoke-tests it
+# (deploy/container/build_and_smoke.sh; Q8_CONTAINER_SMOKE=0 skips it,
+# Q8_CONTAINER_SMOKE=1 forces it with args).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
+container=${Q8_CONTAINER_SMOKE:-$(( $# == 0 ))}
+container_rc=0
+if [[ "$container" == 1 ]]; then
+  # Before ctest so the two do not compete for the cores.
+  deploy/container/build_and_smoke.sh || container_rc=$?
+fi
 cd "${BUILD_DIR:-build}"
-ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@"
+ctest_rc=0
+ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@" || ctest_rc=$?
+if [[ "$container" == 1 ]]; then
+  if ((container_rc)); then echo "container smoke test FAILED (exit $container_rc; output above ctest's)"; fi
+fi
+exit $(( ctest_rc || container_rc ))

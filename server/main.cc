@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/logging.h"
+#include "server/health_probe.h"
 #include "server/server.h"
 #include "server/server_options.h"
 
@@ -34,6 +35,17 @@ ABSL_FLAG(std::string, execution_preset, "latency",
 ABSL_FLAG(int, cpus, 0,
           "CPUs the presets divide among streams; 0 = detect (CPU affinity, capped by the container's CPU limit)");
 ABSL_FLAG(bool, verbose, false, "log debug lines (e.g. every failed inference)");
+ABSL_FLAG(double, repository_poll_seconds, 0,
+          "replicas sharing one repository: every N seconds load what other replicas uploaded, drop what they "
+          "unloaded (0 = off)");
+ABSL_FLAG(double, max_connection_age_seconds, 0,
+          "close client connections after this many seconds so they reconnect and spread over replicas "
+          "(GRPC_ARG_MAX_CONNECTION_AGE_MS; 0 = never)");
+ABSL_FLAG(double, max_connection_age_grace_seconds, 30,
+          "after --max_connection_age_seconds: time in-flight calls get before the connection is closed");
+ABSL_FLAG(bool, health_probe, false,
+          "do not serve: check grpc.health.v1 \"\" of the server at --grpc_address (wildcard host -> loopback) "
+          "and exit 0 if SERVING, else 1 (Docker HEALTHCHECK)");
 
 namespace {
 
@@ -50,6 +62,9 @@ absl::StatusOr<q8::server::ServerOptions> OptionsFromFlags() {
   if (!preset.ok()) return preset.status();
   o.execution_preset = *preset;
   o.cpus = absl::GetFlag(FLAGS_cpus);
+  o.repository_poll_seconds = absl::GetFlag(FLAGS_repository_poll_seconds);
+  o.max_connection_age_seconds = absl::GetFlag(FLAGS_max_connection_age_seconds);
+  o.max_connection_age_grace_seconds = absl::GetFlag(FLAGS_max_connection_age_grace_seconds);
   return o;
 }
 
@@ -65,6 +80,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   const q8::server::ServerOptions& options = *parsed;
+  if (absl::GetFlag(FLAGS_health_probe)) {
+    const std::string target = q8::server::ProbeTarget(options.grpc_address);
+    const absl::Status health = q8::server::ProbeHealth(target, "", absl::Seconds(2));
+    std::fprintf(stderr, "q8serve --health_probe: %s\n",
+                 health.ok() ? ("SERVING at " + target).c_str() : health.ToString().c_str());
+    return health.ok() ? 0 : 1;
+  }
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "q8serve: --model_repository is required\n");
     return 2;

@@ -288,18 +288,8 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_
       return absl::DataLossError(absl::StrCat(kArtifactFileName, " exists but ", kReportFileName,
                                               " is missing; delete ", kArtifactFileName, " to quantize again"));
     }
-    const auto start = std::chrono::steady_clock::now();
-    auto result = options_.engine.load_quantized(bytes, *artifact, *report, ToCompileOptions(config));
-    if (!result.ok()) {
-      return WithContext(result.status(), absl::StrCat("cannot reload ", kArtifactFileName));
-    }
-    prepared.served.model = std::move(result->model);
-    prepared.served.fp32_model = std::move(result->fp32_model);
-    prepared.served.quantization = MakeQuantizationInfo(std::move(result->report), *std::move(report),
-                                                        *std::move(artifact));
-    prepared.served.onnx_fingerprint = Fingerprint(bytes);
-    Q8_LOG(Info, VersionContext(name, version), ": loaded from ", kArtifactFileName, " in ", MillisSince(start),
-           " ms (no calibration): ", prepared.served.quantization->summary);
+    Q8_ASSIGN_OR_RETURN(prepared.served,
+                        LoadPersisted(name, version, bytes, *std::move(artifact), *std::move(report), config));
     return prepared;
   }
   if (config.quantization.mode == engine::QuantMode::kNone) {
@@ -343,6 +333,24 @@ absl::Status ModelLoader::StartExecution(absl::string_view name, int64_t version
          e.batching().enabled ? absl::StrCat("on (max delay ", e.batching().max_queue_delay_us, " us)") : "off",
          ", warmed up in ", MillisSince(start), " ms");
   return absl::OkStatus();
+}
+
+absl::StatusOr<ServedModel> ModelLoader::LoadPersisted(absl::string_view name, int64_t version,
+                                                       absl::string_view bytes, std::string artifact,
+                                                       std::string report, const ModelConfig& config) const {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = options_.engine.load_quantized(bytes, artifact, report, ToCompileOptions(config));
+  if (!result.ok()) {
+    return WithContext(result.status(), absl::StrCat("cannot reload ", kArtifactFileName));
+  }
+  ServedModel served;
+  served.model = std::move(result->model);
+  served.fp32_model = std::move(result->fp32_model);
+  served.quantization = MakeQuantizationInfo(std::move(result->report), std::move(report), std::move(artifact));
+  served.onnx_fingerprint = Fingerprint(bytes);
+  Q8_LOG(Info, VersionContext(name, version), ": loaded from ", kArtifactFileName, " in ", MillisSince(start),
+         " ms (no calibration): ", served.quantization->summary);
+  return served;
 }
 
 // Order matters for crash safety: quantization.json is the commit marker of a
@@ -515,6 +523,105 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
     Q8_LOG(Error, "UNAVAILABLE: ", reason);
   }
   Notify(name);
+}
+
+// ---- Adopting another replica's writes ----
+
+absl::StatusOr<std::optional<ServedModel>> ModelLoader::AdoptVersion(absl::string_view name, int64_t version,
+                                                                     const ModelConfig& config,
+                                                                     const ServedModel* current,
+                                                                     bool* unchanged) const {
+  *unchanged = false;
+  // Read order artifact -> report -> model, the reverse of the writer's
+  // (model, report, artifact; see Persist): a model.onnx older than the
+  // artifact read first cannot happen, and a newer one fails LoadQuantized's
+  // fingerprint check (the writer's next file then changes the snapshot and
+  // the poller tries again).
+  Q8_ASSIGN_OR_RETURN(std::optional<std::string> artifact,
+                      repository_->ReadVersionFile(name, version, kArtifactFileName));
+  if (!artifact) {
+    if (config.quantization.mode != engine::QuantMode::kNone) return std::optional<ServedModel>();
+    Q8_ASSIGN_OR_RETURN(std::string bytes, repository_->ReadModel(name, version));
+    if (current != nullptr && current->quantization == nullptr && current->onnx_fingerprint == Fingerprint(bytes)) {
+      *unchanged = true;
+      return std::optional<ServedModel>(*current);
+    }
+    Q8_ASSIGN_OR_RETURN(ServedModel served, Compile(name, version, bytes, config));
+    return std::optional<ServedModel>(std::move(served));
+  }
+  Q8_ASSIGN_OR_RETURN(std::optional<std::string> report, repository_->ReadVersionFile(name, version, kReportFileName));
+  if (!report) {
+    return absl::DataLossError(absl::StrCat(kArtifactFileName, " exists but ", kReportFileName, " is missing"));
+  }
+  Q8_ASSIGN_OR_RETURN(std::string bytes, repository_->ReadModel(name, version));
+  if (current != nullptr && current->quantization != nullptr && current->quantization->artifact == *artifact &&
+      current->quantization->report_json == *report && current->onnx_fingerprint == Fingerprint(bytes)) {
+    *unchanged = true;
+    return std::optional<ServedModel>(*current);
+  }
+  Q8_ASSIGN_OR_RETURN(ServedModel served,
+                      LoadPersisted(name, version, bytes, *std::move(artifact), *std::move(report), config));
+  return std::optional<ServedModel>(std::move(served));
+}
+
+absl::Status ModelLoader::SyncFromRepository(absl::string_view name, bool config_changed) {
+  Q8_RETURN_IF_ERROR(ValidateModelName(name));
+  Q8_ASSIGN_OR_RETURN(ModelRegistry::OperationGuard guard, registry_->BeginOperation(name, "repository sync"));
+  const std::string model(name);
+  // Never delete temp files here: they may be another replica's write in progress.
+  auto scanned = repository_->ScanModel(name, /*remove_stale_temp_files=*/false);
+  if (!scanned.ok() && !absl::IsNotFound(scanned.status())) return scanned.status();
+  if (!scanned.ok() || scanned->unloaded) {
+    if (!registry_->Contains(name)) return absl::OkStatus();
+    const bool was_ready = registry_->AnyReady(name);
+    if (was_ready) Q8_RETURN_IF_ERROR(registry_->Unload(name));
+    if (!scanned.ok()) registry_->SetModelUnavailable(name, "deleted from the repository");
+    if (was_ready) {
+      Q8_LOG(Info, "model '", name, "': unloaded (", scanned.ok() ? "UNLOADED marker" : "directory deleted",
+             " in the shared repository)");
+    }
+    Notify(model);
+    return absl::OkStatus();
+  }
+  Q8_ASSIGN_OR_RETURN(ModelConfig config, EffectiveConfig(name, std::nullopt));
+
+  std::map<int64_t, ServedModel> next;
+  std::vector<std::string> errors;
+  bool changed = false;
+  engine::ScopedIntraOpThreads threads(StreamThreads(config));
+  for (int64_t v : scanned->versions) {
+    auto current = registry_->Get(name, std::to_string(v));
+    const ServedModel* served = current.ok() && !config_changed ? &current->served : nullptr;
+    bool unchanged = false;
+    auto adopted = AdoptVersion(name, v, config, served, &unchanged);
+    if (adopted.ok() && adopted->has_value()) {
+      if (absl::Status s = StartExecution(name, v, config, **adopted); !s.ok()) adopted = s;
+    }
+    if (adopted.ok() && adopted->has_value()) {
+      next[v] = **std::move(adopted);
+      changed = changed || !unchanged;
+      continue;
+    }
+    if (!adopted.ok()) {
+      errors.push_back(std::string(WithContext(adopted.status(), VersionContext(name, v)).message()));
+    }
+    // Not complete yet, or broken: what serves keeps serving.
+    if (current.ok()) next[v] = current->served;
+  }
+  std::vector<int64_t> ready = registry_->ReadyVersions(name);
+  for (int64_t v : ready) changed = changed || next.count(v) == 0;
+  changed = changed || (ready.empty() && !next.empty());
+  if (changed) {
+    std::vector<int64_t> versions;
+    for (const auto& [v, unused] : next) versions.push_back(v);
+    registry_->Publish(name, std::move(next));
+    if (versions.empty()) registry_->SetModelUnavailable(name, "no complete version in the repository");
+    Q8_LOG(Info, "model '", name, "': adopted from the shared repository, READY versions ",
+           absl::StrJoin(versions, ","));
+    Notify(model);
+  }
+  if (!errors.empty()) return absl::FailedPreconditionError(absl::StrJoin(errors, "; "));
+  return absl::OkStatus();
 }
 
 void ModelLoader::Notify(const std::string& name) const {

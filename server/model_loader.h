@@ -141,6 +141,23 @@ class ModelLoader {
   // Startup: every model in the repository. Errors are only repository I/O
   // failures; model failures are recorded in the registry.
   absl::Status LoadAll();
+  // Adopts what another replica wrote to a shared repository (the repository
+  // poller calls this for a model whose files changed). Read-only: never
+  // writes, never calibrates or quantizes. Per version on disk:
+  //   quantization.json + report.json   LoadQuantized (the persisted artifact)
+  //   model.onnx only, config mode none compiled as fp32
+  //   model.onnx only, quantizing mode  not yet complete (the writer is between
+  //                                     model.onnx and quantization.json, or the
+  //                                     version needs quantizing by whoever put
+  //                                     it there): skipped; a version already
+  //                                     serving keeps serving
+  // Versions whose files equal what is served (model fingerprint, artifact
+  // bytes) are kept as they are unless `config_changed`. Versions gone from
+  // disk are dropped; an UNLOADED marker or a deleted model directory unloads
+  // the model. ABORTED while another operation on `name` runs (retry later);
+  // other errors name the versions that could not be adopted (the rest is
+  // published).
+  absl::Status SyncFromRepository(absl::string_view name, bool config_changed);
 
  private:
   // A built version and what must be written for it.
@@ -165,6 +182,15 @@ class ModelLoader {
   // Starts `served`'s execution streams (and warms them up) unless it has them.
   absl::Status StartExecution(absl::string_view name, int64_t version, const ModelConfig& config,
                               ServedModel& served) const;
+  // quantization.json + report.json (+ model.onnx bytes) -> served model, no calibration.
+  absl::StatusOr<ServedModel> LoadPersisted(absl::string_view name, int64_t version, absl::string_view bytes,
+                                            std::string artifact, std::string report,
+                                            const ModelConfig& config) const;
+  // One version for SyncFromRepository: nullopt when not complete on disk;
+  // `*unchanged` when it equals `current`.
+  absl::StatusOr<std::optional<ServedModel>> AdoptVersion(absl::string_view name, int64_t version,
+                                                          const ModelConfig& config, const ServedModel* current,
+                                                          bool* unchanged) const;
   void LoadAtStartup(const ScannedModel& model);
   void Notify(const std::string& name) const;
 

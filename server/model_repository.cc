@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -55,15 +56,14 @@ absl::Status WriteAll(int fd, absl::string_view bytes, const std::string& path) 
   return absl::OkStatus();
 }
 
-bool IsTempFile(const std::string& filename) {
-  return !filename.empty() && filename[0] == '.' && absl::StrContains(filename, kTempInfix);
-}
-
-// Deletes temp files a crash may have left in `dir` (not recursive).
+// Deletes temp files a crash may have left in `dir` (not recursive). Young
+// ones are kept: on a shared repository they are another replica's writes.
 void RemoveStaleTempFiles(const fs::path& dir) {
   std::error_code ec;
+  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::seconds(kStaleTempFileAgeSeconds);
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_regular_file(ec) && IsTempFile(entry.path().filename().string())) {
+    if (entry.is_regular_file(ec) && IsTempFileName(entry.path().filename().string()) &&
+        entry.last_write_time(ec) < cutoff && !ec) {
       Q8_LOG(Warning, "removing stale temp file ", entry.path().string());
       fs::remove(entry.path(), ec);
     }
@@ -71,6 +71,10 @@ void RemoveStaleTempFiles(const fs::path& dir) {
 }
 
 }  // namespace
+
+bool IsTempFileName(absl::string_view filename) {
+  return !filename.empty() && filename[0] == '.' && absl::StrContains(filename, kTempInfix);
+}
 
 absl::Status ValidateModelName(absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("model name is empty");
@@ -186,7 +190,8 @@ absl::StatusOr<std::vector<ScannedModel>> ModelRepository::Scan() const {
   return models;
 }
 
-absl::StatusOr<ScannedModel> ModelRepository::ScanModel(absl::string_view name) const {
+absl::StatusOr<ScannedModel> ModelRepository::ScanModel(absl::string_view name,
+                                                        bool remove_stale_temp_files) const {
   absl::Status valid = ValidateModelName(name);
   if (!valid.ok()) return valid;
   fs::path dir = ModelDir(name);
@@ -194,7 +199,7 @@ absl::StatusOr<ScannedModel> ModelRepository::ScanModel(absl::string_view name) 
   if (!fs::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
   }
-  RemoveStaleTempFiles(dir);
+  if (remove_stale_temp_files) RemoveStaleTempFiles(dir);
   ScannedModel model;
   model.name = std::string(name);
   model.unloaded = fs::exists(dir / std::string(kUnloadedMarker), ec);
@@ -203,7 +208,7 @@ absl::StatusOr<ScannedModel> ModelRepository::ScanModel(absl::string_view name) 
     if (!entry.is_directory(ec)) continue;
     std::optional<int64_t> version = ParseVersion(entry.path().filename().string());
     if (!version) continue;
-    RemoveStaleTempFiles(entry.path());
+    if (remove_stale_temp_files) RemoveStaleTempFiles(entry.path());
     if (fs::is_regular_file(entry.path() / std::string(kModelFileName), ec)) {
       model.versions.push_back(*version);
     }

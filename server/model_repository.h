@@ -17,7 +17,8 @@
 // directory (".<name>.tmp-<pid>-<n>"), which is fsync'ed, renamed over the
 // final name, and the directory is fsync'ed. A crash leaves either the old
 // file or the new one, plus possibly a stale temp file that ScanModel()
-// deletes. Directories whose name is not a valid model name/version, and
+// deletes once it is older than kStaleTempFileAge (replicas sharing the
+// directory must not delete each other's writes in progress). Directories whose name is not a valid model name/version, and
 // files other than the ones above, are ignored.
 //
 // Thread safety: methods may be called concurrently for different models;
@@ -41,6 +42,11 @@ inline constexpr absl::string_view kArtifactFileName = "quantization.json";
 inline constexpr absl::string_view kReportFileName = "report.json";
 inline constexpr absl::string_view kCalibrationInputsFile = "calibration/inputs.npy";
 inline constexpr absl::string_view kCalibrationLabelsFile = "calibration/labels.npy";
+// A temp file untouched for this long is left over from a crash.
+inline constexpr int64_t kStaleTempFileAgeSeconds = 600;
+
+// ".model.onnx.tmp-<pid>-<n>": a write in progress (or a crash's leftover).
+bool IsTempFileName(absl::string_view filename);
 
 // Model names double as directory names and health service names:
 // 1-128 chars of [A-Za-z0-9_.-], not starting with '.'. INVALID_ARGUMENT otherwise.
@@ -69,8 +75,10 @@ class ModelRepository {
 
   // Every model directory, sorted by name.
   absl::StatusOr<std::vector<ScannedModel>> Scan() const;
-  // One model; NOT_FOUND if its directory does not exist. Removes stale temp files.
-  absl::StatusOr<ScannedModel> ScanModel(absl::string_view name) const;
+  // One model; NOT_FOUND if its directory does not exist. Removes stale temp
+  // files (older than kStaleTempFileAge: a younger one may be another
+  // replica's write in progress) unless `remove_stale_temp_files` is false.
+  absl::StatusOr<ScannedModel> ScanModel(absl::string_view name, bool remove_stale_temp_files = true) const;
 
   // nullopt when the model has no config.json.
   absl::StatusOr<std::optional<std::string>> ReadConfig(absl::string_view name) const;

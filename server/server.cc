@@ -20,6 +20,13 @@ int ReceiveLimitFor(int64_t max_upload_bytes) {
   return static_cast<int>(std::clamp<int64_t>(max_upload_bytes + kFraming, kMinimum, INT_MAX));
 }
 
+// Seconds -> a channel argument in milliseconds (saturating).
+namespace {
+int MillisArg(double seconds) {
+  return static_cast<int>(std::clamp(seconds * 1000.0, 0.0, static_cast<double>(INT_MAX)));
+}
+}  // namespace
+
 Server::Server(const ServerOptions& options, EngineFns engine)
     : options_(options), repository_(options.model_repository) {
   LoaderOptions loader_options;
@@ -38,6 +45,7 @@ Server::Server(const ServerOptions& options, EngineFns engine)
 }
 
 Server::~Server() {
+  if (poller_ != nullptr) poller_->Stop();
   if (grpc_server_ != nullptr) {
     grpc_server_->Shutdown(std::chrono::system_clock::now());
     grpc_server_->Wait();
@@ -53,6 +61,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
                                                    options.default_max_batch_size));
   }
   if (options.cpus < 0) return absl::InvalidArgumentError(absl::StrCat("cpus must be >= 0, got ", options.cpus));
+  if (!(options.repository_poll_seconds >= 0) || !(options.max_connection_age_seconds >= 0) ||
+      !(options.max_connection_age_grace_seconds >= 0)) {
+    return absl::InvalidArgumentError(
+        "repository_poll_seconds, max_connection_age_seconds and max_connection_age_grace_seconds must be >= 0");
+  }
   std::unique_ptr<Server> server(new Server(options, std::move(engine)));
   Q8_RETURN_IF_ERROR(server->repository_.Init());
 
@@ -64,6 +77,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   builder.RegisterService(server->model_service_.get());
   builder.SetMaxReceiveMessageSize(ReceiveLimitFor(options.max_upload_bytes));
   builder.SetMaxSendMessageSize(INT_MAX);
+  if (options.max_connection_age_seconds > 0) {
+    // Clients get GOAWAY after this age and reconnect, possibly to another
+    // replica: without it a Kubernetes Service pins every RPC of a client
+    // to the pod its one HTTP/2 connection went to.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, MillisArg(options.max_connection_age_seconds));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               MillisArg(options.max_connection_age_grace_seconds));
+  }
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
     server->grpc_server_.reset();
@@ -77,10 +98,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
 }
 
 absl::Status Server::LoadRepository() {
+  // Taken before loading: whatever changes during the startup loads is
+  // picked up by the first poll.
+  RepositorySnapshot baseline;
+  if (options_.repository_poll_seconds > 0) {
+    Q8_ASSIGN_OR_RETURN(baseline, SnapshotRepository(repository_.root()));
+  }
   Q8_RETURN_IF_ERROR(loader_->LoadAll());
   if (state_.FinishStartup()) {
     health_->SetServerReady(true);
     Q8_LOG(Info, "q8serve ready");
+    if (options_.repository_poll_seconds > 0) {
+      poller_ = std::make_unique<RepositoryPoller>(
+          repository_.root(), absl::Seconds(options_.repository_poll_seconds),
+          [this](const std::string& name, bool config_changed) {
+            return loader_->SyncFromRepository(name, config_changed);
+          });
+      poller_->Start(std::move(baseline));
+    }
   }
   return absl::OkStatus();
 }
@@ -89,6 +124,7 @@ void Server::Drain() {
   Q8_LOG(Info, "draining: health NOT_SERVING, repository changes refused");
   state_.SetPhase(ServingPhase::kDraining);
   health_->Shutdown();
+  if (poller_ != nullptr) poller_->Stop();
 }
 
 void Server::Shutdown(absl::Duration grace) {

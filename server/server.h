@@ -20,6 +20,7 @@
 #include "server/model_registry.h"
 #include "server/model_repository.h"
 #include "server/model_service.h"
+#include "server/repository_poller.h"
 #include "server/server_options.h"
 #include "server/serving_state.h"
 
@@ -33,9 +34,11 @@ class Server {
 
   // Port actually bound (useful with ":0").
   int port() const { return port_; }
-  // Loads every model found in the repository, then reports ready.
+  // Loads every model found in the repository, then reports ready (and
+  // starts polling the repository, if configured).
   absl::Status LoadRepository();
-  // Health NOT_SERVING everywhere, refuse repository changes; keeps serving inference.
+  // Health NOT_SERVING everywhere, refuse repository changes, stop polling;
+  // keeps serving inference.
   void Drain();
   // Stops accepting calls; in-flight calls get until now + grace, then are cancelled.
   void Shutdown(absl::Duration grace);
@@ -55,6 +58,8 @@ class Server {
   std::unique_ptr<ModelService> model_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
+  // With --repository_poll_seconds; last, so it stops before what it uses goes away.
+  std::unique_ptr<RepositoryPoller> poller_;
 };
 
 // gRPC receive limit for a given upload limit: room for the upload plus the

@@ -28,6 +28,15 @@ struct ServerOptions {
   // section, over `cpus` CPUs (0: the affinity mask / container CPU limit).
   ExecutionPreset execution_preset = ExecutionPreset::kLatency;
   int cpus = 0;
+  // Replicas sharing one repository: every this many seconds, adopt what
+  // others wrote (new/changed quantized versions, unloads, deletions).
+  // 0 = off. See server/repository_poller.h.
+  double repository_poll_seconds = 0;
+  // GRPC_ARG_MAX_CONNECTION_AGE_MS / _GRACE_MS: clients reconnect after this
+  // long (so new replicas behind a Kubernetes Service get load); in-flight
+  // calls then get the grace period. 0 = unlimited (gRPC's default).
+  double max_connection_age_seconds = 0;
+  double max_connection_age_grace_seconds = 30;
 };
 
 }  // namespace q8::server

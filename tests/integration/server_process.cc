@@ -103,7 +103,7 @@ ServerProcess::~ServerProcess() {
 
 ::testing::AssertionResult ServerProcess::Start(const std::string& repository, std::vector<std::string> flags,
                                                 double timeout_seconds) {
-  log_path_ = repository + ".server.log";
+  log_path_ = repository + log_suffix_;
   for (int attempt = 0; attempt < 3; ++attempt) {
     int port = PickFreePort();
     if (port == 0) return ::testing::AssertionFailure() << "no free port";

@@ -45,6 +45,9 @@ class ServerProcess {
   // Waits for exit; same return convention as Stop().
   int WaitForExit(double timeout_seconds);
   bool running() const { return pid_ > 0; }
+  // The log goes to <repository><suffix>; servers sharing a repository need
+  // different suffixes. Call before Start().
+  void set_log_suffix(std::string suffix) { log_suffix_ = std::move(suffix); }
 
   const std::string& address() const { return address_; }
   std::unique_ptr<inference::GRPCInferenceService::Stub> Stub() const;
@@ -57,6 +60,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   std::string address_;
   std::string log_path_;
+  std::string log_suffix_ = ".server.log";
   std::shared_ptr<grpc::Channel> channel_;
 };
 

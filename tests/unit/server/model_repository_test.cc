@@ -118,6 +118,10 @@ TEST_F(RepositoryTest, ScanRemovesStaleTempFiles) {
   Touch(root_ / "m" / "1" / "model.onnx");
   Touch(root_ / "m" / "1" / ".model.onnx.tmp-123-0");
   Touch(root_ / "m" / ".config.json.tmp-123-1");
+  // Only temp files older than kStaleTempFileAgeSeconds are a crash's leftovers.
+  for (const char* f : {"1/.model.onnx.tmp-123-0", ".config.json.tmp-123-1"}) {
+    fs::last_write_time(root_ / "m" / f, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  }
   auto model = repo_->ScanModel("m");
   ASSERT_TRUE(model.ok());
   EXPECT_THAT(FilesIn(root_), ElementsAre("m/1/model.onnx"));
