@@ -85,11 +85,31 @@ absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTi
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("the model version is being unloaded");
-    queue_.push_back(&pending);
-    mu_.Await(absl::Condition(&pending.done));
+    if (can_merge_ || !queue_.empty() || running_ >= options_.layout.streams) {
+      queue_.push_back(&pending);
+      mu_.Await(absl::Condition(&pending.done));
+      if (timing != nullptr) *timing = pending.timing;
+      return pending.status;
+    }
+    ++running_;
   }
-  if (timing != nullptr) *timing = pending.timing;
-  return pending.status;
+  // A stream is free: run here. The thread count is this thread's from now
+  // on, which is harmless: only executions run oneDNN on request threads.
+  if (engine::IntraOpThreads() != options_.layout.threads_per_stream) {
+    engine::SetIntraOpThreads(options_.layout.threads_per_stream);
+  }
+  const absl::Time start = absl::Now();
+  absl::Status status = request.deadline < std::chrono::system_clock::now()
+                            ? absl::DeadlineExceededError("deadline expired before the model ran")
+                            : model_->Run(request.inputs, request.outputs);
+  const absl::Time end = absl::Now();
+  if (status.ok() && options_.on_execution) options_.on_execution(request.batch);
+  if (timing != nullptr) {
+    *timing = {SecondsBetween(pending.enqueued, start), SecondsBetween(start, end), request.batch, status.ok()};
+  }
+  absl::MutexLock lock(&mu_);
+  --running_;
+  return status;
 }
 
 bool ModelExecutor::IsPreferred(int64_t batch) const {
@@ -151,9 +171,12 @@ void ModelExecutor::StreamMain(Stream* stream) {
     group.clear();
     {
       absl::MutexLock lock(&mu_);
-      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
+      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return (!queue_.empty() && running_ < options_.layout.streams) || (stopping_ && queue_.empty());
+      };
       mu_.Await(absl::Condition(&has_work));
       if (queue_.empty()) return;  // stopping, and nothing left to finish
+      ++running_;
       TakeGroup(&group);
     }
     const absl::Time start = absl::Now();
@@ -180,6 +203,7 @@ void ModelExecutor::StreamMain(Stream* stream) {
     const absl::Time end = absl::Now();
     if (!parts.empty() && options_.on_execution) options_.on_execution(total);
     absl::MutexLock lock(&mu_);
+    --running_;
     bool first = !parts.empty();
     for (Pending* p : group) {
       if (p->status.ok()) p->status = status;
