@@ -24,6 +24,8 @@ uint64_t NanosSince(Clock::time_point start) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
 }
 
+double Seconds(uint64_t ns) { return static_cast<double>(ns) * 1e-9; }
+
 uint64_t NowMillisSinceEpoch() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -149,8 +151,15 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
   if (state_->phase() == ServingPhase::kStopping) return absl::UnavailableError("server is shutting down");
   Q8_ASSIGN_OR_RETURN(ModelHandle handle, registry_->Get(request.model_name(), request.model_version()));
   ModelStats& stats = *handle.stats;
+  metrics::ModelMetrics* metrics = handle.metrics.get();  // null: metrics disabled
+  metrics::ModelMetrics::Inflight inflight(metrics);
   const engine::CompiledModel& model = *handle.model;
   const std::string label = absl::StrCat(handle.name, ":", handle.version);
+  // Requests run as soon as they arrive: no queue time yet. A batcher
+  // supplies queue time and the execution's batch size here.
+  const uint64_t queue_ns = 0;
+  uint64_t compute_ns = 0;
+  int64_t batch = 0;
 
   auto run = [&]() -> absl::Status {
     if (context != nullptr && context->deadline() < std::chrono::system_clock::now()) {
@@ -164,7 +173,10 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
     stats.compute_input_ns.fetch_add(NanosSince(start));
     Q8_RETURN_IF_ERROR(model.Run(inputs.tensors, outputs.views()));
     const auto output_start = Clock::now();
-    stats.compute_infer_ns.fetch_add(NanosSince(infer_start));
+    compute_ns = NanosSince(infer_start);
+    batch = inputs.batch;
+    stats.compute_infer_ns.fetch_add(compute_ns);
+    if (metrics != nullptr) metrics->MaybeShadow(inputs.tensors, outputs.views());
     outputs.Finish();
     response->set_model_name(handle.name);
     response->set_model_version(std::to_string(handle.version));
@@ -176,9 +188,13 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
   };
   absl::Status status = run();
   const uint64_t total = NanosSince(start);
+  if (metrics != nullptr) {
+    metrics->RecordRequest(status.code(), {Seconds(total), Seconds(queue_ns), Seconds(compute_ns), batch});
+  }
   if (status.ok()) {
     stats.success_count.fetch_add(1);
     stats.success_ns.fetch_add(total);
+    stats.queue_ns.fetch_add(queue_ns);
     stats.last_inference_ms.store(NowMillisSinceEpoch());
   } else {
     stats.fail_count.fetch_add(1);
@@ -210,7 +226,7 @@ absl::Status InferenceService::Statistics(const inference::ModelStatisticsReques
     auto* infer = out->mutable_inference_stats();
     SetDuration(infer->mutable_success(), s.success_count.load(), s.success_ns.load());
     SetDuration(infer->mutable_fail(), s.fail_count.load(), s.fail_ns.load());
-    SetDuration(infer->mutable_queue(), s.success_count.load(), 0);  // no queue yet
+    SetDuration(infer->mutable_queue(), s.success_count.load(), s.queue_ns.load());
     SetDuration(infer->mutable_compute_input(), s.success_count.load(), s.compute_input_ns.load());
     SetDuration(infer->mutable_compute_infer(), s.success_count.load(), s.compute_infer_ns.load());
     SetDuration(infer->mutable_compute_output(), s.success_count.load(), s.compute_output_ns.load());

@@ -28,6 +28,11 @@ ABSL_FLAG(double, drain_seconds, 0, "on SIGTERM: seconds to keep serving with he
 ABSL_FLAG(double, shutdown_grace_seconds, 20, "on SIGTERM, after draining: seconds in-flight calls may take");
 ABSL_FLAG(bool, enable_reflection, true, "serve grpc.reflection.v1alpha");
 ABSL_FLAG(int64_t, max_batch_size, 64, "max_batch_size for models whose config.json does not set one");
+ABSL_FLAG(int32_t, metrics_port, 8002,
+          "Prometheus metrics port (path /metrics, all interfaces); 0 picks a free port, -1 disables metrics");
+ABSL_FLAG(double, shadow_fraction, 0.01,
+          "share of successful requests of int8 models also run in fp32 to measure live accuracy, in [0, 1] "
+          "(config.json \"shadow_fraction\" overrides it per model)");
 ABSL_FLAG(bool, verbose, false, "log debug lines (e.g. every failed inference)");
 
 namespace {
@@ -41,6 +46,8 @@ q8::server::ServerOptions OptionsFromFlags() {
   o.shutdown_grace_seconds = absl::GetFlag(FLAGS_shutdown_grace_seconds);
   o.enable_reflection = absl::GetFlag(FLAGS_enable_reflection);
   o.default_max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  o.shadow_fraction = absl::GetFlag(FLAGS_shadow_fraction);
   return o;
 }
 

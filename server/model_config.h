@@ -7,6 +7,7 @@
 //     "name": "fashion_cnn",            // if present, must equal the model name
 //     "max_batch_size": 64,             // integer >= 1
 //     "warmup_batch_sizes": [1, 8],     // integers in [1, max_batch_size]
+//     "shadow_fraction": 0.01,          // in [0, 1]; default: the server's --shadow_fraction
 //     "quantization": {                 // every key optional; defaults shown
 //       "mode": "static",               // static | dynamic | none
 //       "calibration": {
@@ -30,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,9 @@ struct ModelConfig {
   int64_t max_batch_size = 64;
   std::vector<int64_t> warmup_batch_sizes = {1};
   engine::QuantizationOptions quantization;  // engine defaults = documented defaults
+  // Share of successful requests of an int8 version re-run through its fp32
+  // reference (shadow evaluation); unset: the server's --shadow_fraction.
+  std::optional<double> shadow_fraction;
 };
 
 // Largest max_batch_size a config may ask for.

@@ -14,6 +14,7 @@ struct ModelStats {
   std::atomic<uint64_t> success_ns{0};
   std::atomic<uint64_t> fail_count{0};
   std::atomic<uint64_t> fail_ns{0};
+  std::atomic<uint64_t> queue_ns{0};  // of successful requests (0 until requests are queued)
   std::atomic<uint64_t> compute_input_ns{0};
   std::atomic<uint64_t> compute_infer_ns{0};
   std::atomic<uint64_t> compute_output_ns{0};

@@ -22,6 +22,12 @@ struct ServerOptions {
   bool enable_reflection = true;
   // max_batch_size for models whose config.json does not set one.
   int64_t default_max_batch_size = 64;
+  // Prometheus endpoint (http://host:port/metrics) on all interfaces; 0 picks
+  // a free port (logged), -1 disables metrics and shadow evaluation.
+  int metrics_port = 8002;
+  // Share of successful requests of int8 versions also run through the fp32
+  // reference (shadow evaluation), in [0, 1]; config.json may override it.
+  double shadow_fraction = 0.01;
 };
 
 }  // namespace q8::server
