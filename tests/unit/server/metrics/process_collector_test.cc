@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -64,12 +65,22 @@ TEST(ProcessCollectorTest, CountsOpenFdsAndThreads) {
   EXPECT_EQ(*during.threads, *before.threads + 1);
 }
 
-TEST(ProcessCollectorTest, CpuTimeGrowsWithWork) {
+double CpuClockSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+TEST(ProcessCollectorTest, CpuTimeFollowsTheCpuClock) {
+  // Busy until the kernel's CPU clock (independent of /proc parsing) says
+  // 0.2 s were used; /proc counts in clock ticks (10 ms), hence the margin.
   const double before = *ReadProcessStats().cpu_seconds;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(150);
+  const double clock_before = CpuClockSeconds();
   volatile double x = 0;
-  while (std::chrono::steady_clock::now() < until) x = x + 1;
-  EXPECT_GE(*ReadProcessStats().cpu_seconds, before + 0.05);
+  while (CpuClockSeconds() < clock_before + 0.2) x = x + 1;
+  const double after = *ReadProcessStats().cpu_seconds;
+  EXPECT_GE(after - before, 0.15);
+  EXPECT_LE(after - before, 0.2 + 0.1 + (CpuClockSeconds() - clock_before - 0.2));
 }
 
 TEST(ProcessCollectorTest, ExportsStandardNamesAndTypes) {
