@@ -24,6 +24,8 @@ uint64_t NanosSince(Clock::time_point start) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
 }
 
+double Seconds(uint64_t ns) { return static_cast<double>(ns) * 1e-9; }
+
 uint64_t NowMillisSinceEpoch() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -155,8 +157,18 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
   if (state_->phase() == ServingPhase::kStopping) return absl::UnavailableError("server is shutting down");
   Q8_ASSIGN_OR_RETURN(ModelHandle handle, registry_->Get(request.model_name(), request.model_version()));
   ModelStats& stats = *handle.stats;
+  metrics::ModelMetrics* metrics = handle.metrics.get();  // null: metrics disabled
+  metrics::ModelMetrics::Inflight inflight(metrics);
   const engine::CompiledModel& model = *handle.model;
   const std::string label = absl::StrCat(handle.name, ":", handle.version);
+  // Filled in by the execution: time queued for a stream (incl. the dynamic
+  // batching delay), the execution's time, and its merged batch size (only
+  // on the one request that counts the execution, so the batch size
+  // histogram sees each execution once).
+  uint64_t queue_ns = 0;
+  uint64_t compute_ns = 0;
+  int64_t batch = 0;
+  int64_t executed_batch = 0;
 
   auto run = [&]() -> absl::Status {
     const auto deadline = context != nullptr ? context->deadline() : std::chrono::system_clock::time_point::max();
@@ -173,9 +185,16 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
     Q8_RETURN_IF_ERROR(handle.served.executor->Execute({inputs.tensors, outputs.views(), inputs.batch, deadline},
                                                        &timing));
     const auto output_start = Clock::now();
-    stats.queue_ns.fetch_add(static_cast<uint64_t>(timing.queue_seconds * 1e9));
-    stats.compute_infer_ns.fetch_add(static_cast<uint64_t>(timing.compute_seconds * 1e9));
+    queue_ns = static_cast<uint64_t>(timing.queue_seconds * 1e9);
+    compute_ns = static_cast<uint64_t>(timing.compute_seconds * 1e9);
+    batch = inputs.batch;
+    executed_batch = timing.first_in_execution ? timing.executed_batch : 0;
+    stats.compute_infer_ns.fetch_add(compute_ns);
     if (timing.first_in_execution) stats.execution_count.fetch_add(1);
+    if (metrics != nullptr) {
+      metrics->SetQueueDepth(handle.served.executor->queue_depth());
+      metrics->MaybeShadow(inputs.tensors, outputs.views());
+    }
     outputs.Finish();
     response->set_model_name(handle.name);
     response->set_model_version(std::to_string(handle.version));
@@ -186,9 +205,13 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
   };
   absl::Status status = run();
   const uint64_t total = NanosSince(start);
+  if (metrics != nullptr) {
+    metrics->RecordRequest(status.code(), {Seconds(total), Seconds(queue_ns), Seconds(compute_ns), batch, executed_batch});
+  }
   if (status.ok()) {
     stats.success_count.fetch_add(1);
     stats.success_ns.fetch_add(total);
+    stats.queue_ns.fetch_add(queue_ns);
     stats.last_inference_ms.store(NowMillisSinceEpoch());
   } else {
     stats.fail_count.fetch_add(1);

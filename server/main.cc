@@ -34,6 +34,11 @@ ABSL_FLAG(std::string, execution_preset, "latency",
           "throughput (one single-threaded stream per CPU)");
 ABSL_FLAG(int, cpus, 0,
           "CPUs the presets divide among streams; 0 = detect (CPU affinity, capped by the container's CPU limit)");
+ABSL_FLAG(int32_t, metrics_port, 8002,
+          "Prometheus metrics port (path /metrics, all interfaces); 0 picks a free port, -1 disables metrics");
+ABSL_FLAG(double, shadow_fraction, 0.01,
+          "share of successful requests of int8 models also run in fp32 to measure live accuracy, in [0, 1] "
+          "(config.json \"shadow_fraction\" overrides it per model)");
 ABSL_FLAG(bool, verbose, false, "log debug lines (e.g. every failed inference)");
 ABSL_FLAG(double, repository_poll_seconds, 0,
           "replicas sharing one repository: every N seconds load what other replicas uploaded, drop what they "
@@ -65,6 +70,8 @@ absl::StatusOr<q8::server::ServerOptions> OptionsFromFlags() {
   o.repository_poll_seconds = absl::GetFlag(FLAGS_repository_poll_seconds);
   o.max_connection_age_seconds = absl::GetFlag(FLAGS_max_connection_age_seconds);
   o.max_connection_age_grace_seconds = absl::GetFlag(FLAGS_max_connection_age_grace_seconds);
+  o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  o.shadow_fraction = absl::GetFlag(FLAGS_shadow_fraction);
   return o;
 }
 

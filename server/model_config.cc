@@ -255,6 +255,13 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
       if (absl::Status s = ParseExecution(value, model_name, config.execution); !s.ok()) return s;
     } else if (key == "dynamic_batching") {
       if (absl::Status s = ParseDynamicBatching(value, model_name, config.execution.batching); !s.ok()) return s;
+    } else if (key == "shadow_fraction") {
+      auto v = ReadNumber(value, key, model_name);
+      if (!v.ok()) return v.status();
+      if (!(*v >= 0 && *v <= 1)) {
+        return FieldError(model_name, key, absl::StrCat("must be in [0, 1], got ", value.dump()));
+      }
+      config.shadow_fraction = *v;
     } else {
       Q8_LOG(Warning, "config.json of model '", model_name, "': ignoring unknown key '", key, "'");
     }

@@ -16,6 +16,7 @@
 //       "max_queue_delay_us": 500,      // integer in [0, 10000000]
 //       "preferred_batch_sizes": [8]    // integers in [1, max_batch_size]
 //     },
+//     "shadow_fraction": 0.01,          // in [0, 1]; default: the server's --shadow_fraction
 //     "quantization": {                 // every key optional; defaults shown
 //       "mode": "static",               // static | dynamic | none
 //       "calibration": {
@@ -39,6 +40,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,9 @@ struct ModelConfig {
   std::vector<int64_t> warmup_batch_sizes = {1};
   engine::QuantizationOptions quantization;  // engine defaults = documented defaults
   ExecutionConfig execution;                 // streams and dynamic batching
+  // Share of successful requests of an int8 version re-run through its fp32
+  // reference (shadow evaluation); unset: the server's --shadow_fraction.
+  std::optional<double> shadow_fraction;
 };
 
 // Largest max_batch_size a config may ask for.

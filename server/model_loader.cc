@@ -34,6 +34,13 @@ double MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// What the metrics report about a freshly built version: how long it took
+// and the config's shadow fraction.
+void Stamp(ServedModel& served, std::chrono::steady_clock::time_point start, const ModelConfig& config) {
+  served.load_seconds = MillisSince(start) / 1000;
+  served.shadow_fraction = config.shadow_fraction;
+}
+
 // .npy bytes -> tensor; any parse failure is INVALID_ARGUMENT naming the file.
 absl::StatusOr<core::Tensor> ParseNpyFile(const UploadedFile& file) {
   auto tensor = core::ParseNpy(file.bytes);
@@ -410,6 +417,7 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
   for (int64_t v : version_list) {
     auto file = request.files.find(v);
     absl::StatusOr<Prepared> version;
+    const auto start = std::chrono::steady_clock::now();
     if (file != request.files.end()) {
       version = PrepareUpload(name, v, file->second, config, progress);
     } else {
@@ -430,6 +438,7 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
       return error;
     }
     prepared[v] = *std::move(version);
+    Stamp(prepared[v].served, start, config);
   }
 
   absl::Status written = absl::OkStatus();
@@ -499,6 +508,7 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
   std::map<int64_t, ServedModel> ready;
   std::map<int64_t, std::string> failed;
   for (int64_t v : model.versions) {
+    const auto start = std::chrono::steady_clock::now();
     auto prepared = PrepareFromDisk(name, v, *config, nullptr);
     if (prepared.ok()) {
       if (absl::Status s = StartExecution(name, v, *config, prepared->served); !s.ok()) prepared = s;
@@ -513,6 +523,7 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
     if (absl::Status s = Persist(name, v, *prepared); !s.ok()) {
       Q8_LOG(Warning, VersionContext(name, v), ": serving, but the quantization could not be saved: ", s.ToString());
     }
+    Stamp(prepared->served, start, *config);
     ready[v] = std::move(prepared->served);
   }
   // Publish the good versions, then list the bad ones as UNAVAILABLE.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "core/logging.h"
 #include "server/model_repository.h"
+#include "server/served_model_metrics.h"
 
 namespace q8::server {
 
@@ -48,7 +49,7 @@ absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::str
   if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
   const ModelEntry& model = it->second;
   auto handle = [&](int64_t v, const VersionEntry& e) {
-    return ModelHandle{std::string(name), v, e.served.model, e.stats, e.served};
+    return ModelHandle{std::string(name), v, e.served.model, e.stats, e.metrics, e.served};
   };
   if (version.empty()) {
     for (auto v = model.versions.rbegin(); v != model.versions.rend(); ++v) {
@@ -123,7 +124,7 @@ std::vector<ModelHandle> ModelRegistry::ReadyHandles(absl::string_view name) con
   for (const auto& [n, model] : models_) {
     if (!name.empty() && n != name) continue;
     for (const auto& [v, e] : model.versions) {
-      if (e.state == ModelState::kReady) out.push_back({n, v, e.served.model, e.stats, e.served});
+      if (e.state == ModelState::kReady) out.push_back({n, v, e.served.model, e.stats, e.metrics, e.served});
     }
   }
   return out;
@@ -166,13 +167,32 @@ void ModelRegistry::Publish(absl::string_view name, std::map<int64_t, ServedMode
       if (prev != old.end()) {
         entry.state = prev->second.state;
         entry.stats = prev->second.stats;
+        // Same compiled model (a reload that kept the version): same series.
+        if (prev->second.served.model == served.model) entry.metrics = prev->second.metrics;
       }
       if (entry.stats == nullptr) entry.stats = std::make_shared<ModelStats>();
+      if (entry.metrics == nullptr && metrics_ != nullptr) {
+        // Replaces a previous registration of this version (its counters
+        // restart from 0, which Prometheus reads as a counter reset).
+        entry.metrics =
+            metrics_->Register(DescribeForMetrics(std::string(name), v, served, metrics_->default_shadow_fraction()));
+      }
       entry.served = std::move(served);
       if (entry.state == ModelState::kUnavailable) entry.state = ModelState::kLoading;
       Transition(entry, ModelState::kReady, "");
       model.versions.emplace(v, std::move(entry));
     }
+    // Versions no longer published lose their series (replaced ones were
+    // replaced by Register above).
+    UnregisterMetrics(old, &models);
+  }
+}
+
+void ModelRegistry::UnregisterMetrics(const std::map<int64_t, VersionEntry>& versions,
+                                      const std::map<int64_t, ServedModel>* kept) {
+  if (metrics_ == nullptr) return;
+  for (const auto& [v, e] : versions) {
+    if (kept == nullptr || kept->count(v) == 0) metrics_->Unregister(e.metrics);
   }
 }
 
@@ -183,6 +203,7 @@ void ModelRegistry::SetModelUnavailable(absl::string_view name, absl::string_vie
   old = std::move(model.versions);
   model.versions.clear();
   model.reason = std::string(reason);
+  UnregisterMetrics(old);
 }
 
 absl::Status ModelRegistry::Unload(absl::string_view name) {
@@ -194,6 +215,8 @@ absl::Status ModelRegistry::Unload(absl::string_view name) {
     if (e.state == ModelState::kReady) Transition(e, ModelState::kUnloading, "");
     if (e.state == ModelState::kUnloading) {
       released.push_back(std::exchange(e.served, ServedModel()));
+      if (metrics_ != nullptr) metrics_->Unregister(e.metrics);
+      e.metrics.reset();
       Transition(e, ModelState::kUnavailable, "unloaded");
     }
   }

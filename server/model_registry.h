@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/compiled_model.h"
+#include "server/metrics/metrics_registry.h"
 #include "server/model_state.h"
 #include "server/model_stats.h"
 #include "server/served_model.h"
@@ -38,6 +39,8 @@ struct ModelHandle {
   int64_t version = 0;
   std::shared_ptr<const engine::CompiledModel> model;  // == served.model
   std::shared_ptr<ModelStats> stats;
+  // The version's Prometheus series (null when metrics are disabled).
+  std::shared_ptr<metrics::ModelMetrics> metrics;
   ServedModel served;  // model, fp32 reference, quantization report
 };
 
@@ -66,7 +69,10 @@ class ModelRegistry {
     std::string name_;
   };
 
-  ModelRegistry() = default;
+  // `metrics` (may be null: metrics disabled) must outlive the registry. A
+  // version's series are registered when it is published READY and removed
+  // when it is unloaded, replaced or dropped.
+  explicit ModelRegistry(metrics::MetricsRegistry* metrics = nullptr) : metrics_(metrics) {}
   ModelRegistry(const ModelRegistry&) = delete;
   ModelRegistry& operator=(const ModelRegistry&) = delete;
 
@@ -109,6 +115,7 @@ class ModelRegistry {
     std::string reason;
     ServedModel served;
     std::shared_ptr<ModelStats> stats;
+    std::shared_ptr<metrics::ModelMetrics> metrics;
   };
   struct ModelEntry {
     std::map<int64_t, VersionEntry> versions;
@@ -116,8 +123,12 @@ class ModelRegistry {
   };
 
   void EndOperation(const std::string& name);
+  // Stops exporting the series of `versions`, except those in `kept`.
+  void UnregisterMetrics(const std::map<int64_t, VersionEntry>& versions,
+                         const std::map<int64_t, ServedModel>* kept = nullptr);
   static void Transition(VersionEntry& entry, ModelState to, std::string reason);
 
+  metrics::MetricsRegistry* const metrics_;
   mutable absl::Mutex mu_;
   std::map<std::string, ModelEntry, std::less<>> models_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string, std::less<>> busy_ ABSL_GUARDED_BY(mu_);  // name -> what

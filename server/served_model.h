@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -42,6 +43,11 @@ struct ServedModel {
   // Fingerprint of the model.onnx bytes this was built from (0: unknown).
   // Export compares it with the file on disk to detect a concurrent replace.
   uint64_t onnx_fingerprint = 0;
+  // Wall time the loader took to build this version (compile, quantize or
+  // rebuild from the artifact), for q8serve_model_load_duration_seconds.
+  double load_seconds = 0;
+  // config.json "shadow_fraction"; unset: the server's --shadow_fraction.
+  std::optional<double> shadow_fraction;
 };
 
 // "q8serve_onnx_int8" when some layer runs in int8, else "q8serve_onnx_fp32".

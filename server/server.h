@@ -16,6 +16,7 @@
 #include "grpcpp/server.h"
 #include "server/health.h"
 #include "server/inference_service.h"
+#include "server/metrics/metrics_registry.h"
 #include "server/model_loader.h"
 #include "server/model_registry.h"
 #include "server/model_repository.h"
@@ -36,6 +37,11 @@ class Server {
   int port() const { return port_; }
   // Loads every model found in the repository, then reports ready (and
   // starts polling the repository, if configured).
+  // Metrics port actually bound; 0 when metrics are disabled.
+  int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
+  // Null when metrics are disabled (--metrics_port=-1).
+  metrics::MetricsRegistry* metrics() { return metrics_.get(); }
+  // Loads every model found in the repository, then reports ready.
   absl::Status LoadRepository();
   // Health NOT_SERVING everywhere, refuse repository changes, stop polling;
   // keeps serving inference.
@@ -46,10 +52,11 @@ class Server {
   void Wait();
 
  private:
-  Server(const ServerOptions& options, EngineFns engine);
+  Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<metrics::MetricsRegistry> metrics);
 
   ServerOptions options_;
   ModelRepository repository_;
+  std::unique_ptr<metrics::MetricsRegistry> metrics_;  // before registry_, which reports to it
   ModelRegistry registry_;
   ServingState state_;
   std::unique_ptr<HealthReporter> health_;

@@ -37,6 +37,12 @@ struct ServerOptions {
   // calls then get the grace period. 0 = unlimited (gRPC's default).
   double max_connection_age_seconds = 0;
   double max_connection_age_grace_seconds = 30;
+  // Prometheus endpoint (http://host:port/metrics) on all interfaces; 0 picks
+  // a free port (logged), -1 disables metrics and shadow evaluation.
+  int metrics_port = 8002;
+  // Share of successful requests of int8 versions also run through the fp32
+  // reference (shadow evaluation), in [0, 1]; config.json may override it.
+  double shadow_fraction = 0.01;
 };
 
 }  // namespace q8::server

@@ -73,10 +73,7 @@ ModelExecutor::~ModelExecutor() {
   for (std::thread& t : threads_) t.join();
 }
 
-int64_t ModelExecutor::queue_depth() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int64_t>(queue_.size());
-}
+int64_t ModelExecutor::queue_depth() const { return queued_.load(std::memory_order_relaxed); }
 
 absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTiming* timing) {
   Pending pending;
@@ -87,6 +84,7 @@ absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTi
     if (stopping_) return absl::UnavailableError("the model version is being unloaded");
     if (can_merge_ || !queue_.empty() || running_ >= options_.layout.streams) {
       queue_.push_back(&pending);
+      queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
       mu_.Await(absl::Condition(&pending.done));
       if (timing != nullptr) *timing = pending.timing;
       return pending.status;
@@ -178,6 +176,7 @@ void ModelExecutor::StreamMain(Stream* stream) {
       if (queue_.empty()) return;  // stopping, and nothing left to finish
       ++running_;
       TakeGroup(&group);
+      queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
     }
     const absl::Time start = absl::Now();
     const auto wall_now = std::chrono::system_clock::now();

@@ -22,6 +22,7 @@
 // caller that holds the executor keeps it alive while it waits.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -85,6 +86,7 @@ class ModelExecutor {
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<int64_t> queued_{0};  // queue_.size(), readable without mu_
   int warming_ ABSL_GUARDED_BY(mu_) = 0;  // streams still warming up
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // executions in progress (<= streams)
   absl::Status warmup_status_ ABSL_GUARDED_BY(mu_);

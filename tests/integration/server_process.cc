@@ -110,6 +110,10 @@ ServerProcess::~ServerProcess() {
     address_ = "127.0.0.1:" + std::to_string(port);
     std::vector<std::string> args = {ServerBinary(), "--grpc_address=" + address_,
                                      "--model_repository=" + repository};
+    // Tests run in parallel: never the fixed default metrics port.
+    bool metrics_port_given = false;
+    for (const auto& f : flags) metrics_port_given = metrics_port_given || f.rfind("--metrics_port=", 0) == 0;
+    if (!metrics_port_given) args.push_back("--metrics_port=0");
     args.insert(args.end(), flags.begin(), flags.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -201,6 +205,19 @@ grpc::Status ServerProcess::HealthCheck(const std::string& service,
   grpc::Status s = stub->Check(&ctx, req, &resp);
   *serving = resp.status();
   return s;
+}
+
+int ServerProcess::MetricsPort() const {
+  // Server::Create logs "metrics listening on 0.0.0.0:N (port N), path /metrics".
+  std::ifstream in(log_path_);
+  std::string line;
+  int port = 0;
+  while (std::getline(in, line)) {
+    const size_t at = line.find("metrics listening on ");
+    const size_t p = line.find("(port ", at);
+    if (at != std::string::npos && p != std::string::npos) port = std::atoi(line.c_str() + p + 6);
+  }
+  return port;
 }
 
 std::string ServerProcess::Log() const {

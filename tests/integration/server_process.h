@@ -55,6 +55,9 @@ class ServerProcess {
   // Health Check; returns the gRPC status and fills `serving`.
   grpc::Status HealthCheck(const std::string& service, grpc::health::v1::HealthCheckResponse::ServingStatus* status) const;
   std::string Log() const;
+  // Port of the Prometheus endpoint, from the server's log (0 if not found).
+  // Start() passes --metrics_port=0 unless the flags set it.
+  int MetricsPort() const;
 
  private:
   pid_t pid_ = -1;

@@ -1,5 +1,6 @@
 #include "server/model_config.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -7,6 +8,8 @@ namespace q8::server {
 namespace {
 
 using ::testing::HasSubstr;
+
+void ExpectInvalid(absl::string_view json, absl::string_view needle);
 
 ModelConfig Defaults() {
   ModelConfig c;
@@ -30,6 +33,20 @@ TEST(ModelConfigTest, ParsesKnownKeys) {
   engine::CompileOptions o = ToCompileOptions(*c);
   EXPECT_EQ(o.max_batch_size, 16);
   EXPECT_EQ(o.warmup_batch_sizes, (std::vector<int64_t>{1, 8, 16}));
+}
+
+TEST(ModelConfigTest, ShadowFraction) {
+  auto unset = ParseModelConfig("{}", "m", Defaults());
+  ASSERT_TRUE(unset.ok());
+  EXPECT_FALSE(unset->shadow_fraction.has_value());  // the server's --shadow_fraction applies
+  for (double f : {0.0, 0.25, 1.0}) {
+    auto c = ParseModelConfig(absl::StrCat(R"({"shadow_fraction":)", f, "}"), "m", Defaults());
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->shadow_fraction, f);
+  }
+  ExpectInvalid(R"({"shadow_fraction":1.5})", "'shadow_fraction' must be in [0, 1], got 1.5");
+  ExpectInvalid(R"({"shadow_fraction":-0.01})", "'shadow_fraction' must be in [0, 1], got -0.01");
+  ExpectInvalid(R"({"shadow_fraction":"all"})", "'shadow_fraction' must be a number");
 }
 
 TEST(ModelConfigTest, UnknownKeysAreAccepted) {

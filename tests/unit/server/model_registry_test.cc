@@ -5,12 +5,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/server/fake_model.h"
+#include "tests/unit/server/metrics/scrape_text.h"
 
 namespace q8::server {
 namespace {
 
 using ::testing::HasSubstr;
 using testing::FakeModel;
+namespace testing_metrics = ::q8::server::metrics::testing;
 
 std::shared_ptr<const engine::CompiledModel> Fake(std::atomic<int>* alive = nullptr) {
   return std::make_shared<FakeModel>(8, alive);
@@ -96,6 +98,98 @@ TEST(ModelRegistryTest, KeepsFp32ReferenceAndQuantizationSummary) {
   EXPECT_EQ(QuantizationSummary(report), "int8 static, target missed (top1 drop 0.03 > 0.01)");
   report.layers[0].precision = "fp32";
   EXPECT_EQ(QuantizationSummary(report), "fp32 (static: every layer fell back)");
+}
+
+// ---- Metrics lifecycle: series exist exactly while a version is READY ----
+
+std::unique_ptr<metrics::MetricsRegistry> NoEndpointMetrics() {
+  metrics::MetricsOptions options;
+  options.port = -1;
+  return *metrics::MetricsRegistry::Create(options);
+}
+
+int SeriesOf(const metrics::MetricsRegistry& m, const std::string& model, int64_t version) {
+  return testing_metrics::CountLines(m.Scrape(), "{model=\"" + model + "\",version=\"" + std::to_string(version) + "\"");
+}
+
+TEST(ModelRegistryMetricsTest, PublishRegistersAndUnloadRemoves) {
+  auto metrics = NoEndpointMetrics();
+  ModelRegistry r(metrics.get());
+  r.Publish("m", {{1, Fake()}, {2, Fake()}});
+  r.Publish("other", {{1, Fake()}});
+  EXPECT_EQ(metrics->registered(), 3u);
+  auto h = r.Get("m", "2");
+  ASSERT_TRUE(h.ok());
+  ASSERT_NE(h->metrics, nullptr);
+  EXPECT_EQ(h->metrics->description().model, "m");
+  EXPECT_EQ(h->metrics->description().version, 2);
+  EXPECT_GT(SeriesOf(*metrics, "m", 2), 20);
+
+  ASSERT_TRUE(r.Unload("m").ok());
+  EXPECT_EQ(metrics->registered(), 1u);
+  EXPECT_EQ(SeriesOf(*metrics, "m", 1), 0);
+  EXPECT_EQ(SeriesOf(*metrics, "m", 2), 0);
+  EXPECT_GT(SeriesOf(*metrics, "other", 1), 20);
+  // The in-flight request still updates its (now unexported) object.
+  h->metrics->RecordRequest(absl::StatusCode::kOk, {0.001, 0, 0.001, 1});
+  EXPECT_EQ(SeriesOf(*metrics, "m", 2), 0);
+
+  r.SetModelUnavailable("other", "config broken");
+  EXPECT_EQ(metrics->registered(), 0u);
+}
+
+TEST(ModelRegistryMetricsTest, ReplaceRestartsSeriesAndDroppedVersionsDisappear) {
+  auto metrics = NoEndpointMetrics();
+  ModelRegistry r(metrics.get());
+  auto v1 = Fake();
+  r.Publish("m", {{1, v1}, {2, Fake()}});
+  auto first = r.Get("m", "1")->metrics;
+  first->RecordRequest(absl::StatusCode::kOk, {0.001, 0, 0.001, 1});
+  // A reload that kept version 1's compiled model keeps its series.
+  ServedModel kept(v1);
+  r.Publish("m", {{1, kept}, {2, Fake()}});
+  EXPECT_EQ(r.Get("m", "1")->metrics, first);
+  // A new model for version 1 (re-upload): new series; version 2 not published any more.
+  r.Publish("m", {{1, Fake()}});
+  auto second = r.Get("m", "1")->metrics;
+  EXPECT_NE(second, first);
+  EXPECT_EQ(second->requests(absl::StatusCode::kOk), 0);
+  EXPECT_EQ(metrics->registered(), 1u);
+  EXPECT_EQ(SeriesOf(*metrics, "m", 2), 0);
+  EXPECT_GT(SeriesOf(*metrics, "m", 1), 20);
+}
+
+TEST(ModelRegistryMetricsTest, ShadowFractionFromConfigOrServerDefault) {
+  metrics::MetricsOptions options;
+  options.port = -1;
+  options.shadow_fraction = 0.2;
+  auto metrics = *metrics::MetricsRegistry::Create(options);
+  ModelRegistry r(metrics.get());
+  auto quantized = [](std::optional<double> fraction) {
+    ServedModel s;
+    s.model = Fake();
+    s.fp32_model = Fake();
+    engine::QuantizationReport report;
+    report.mode = "static";
+    report.layers.push_back({"fc", "Gemm", "int8"});
+    s.quantization = MakeQuantizationInfo(report, "{}", "artifact");
+    s.shadow_fraction = fraction;
+    return s;
+  };
+  r.Publish("default", {{1, quantized(std::nullopt)}});
+  r.Publish("own", {{1, quantized(0.75)}});
+  r.Publish("fp32", {{1, Fake()}});
+  EXPECT_EQ(r.Get("default", "")->metrics->description().shadow_fraction, 0.2);
+  EXPECT_EQ(r.Get("own", "")->metrics->description().shadow_fraction, 0.75);
+  EXPECT_EQ(r.Get("fp32", "")->metrics->description().shadow_fraction, 0);  // nothing to compare with
+  EXPECT_EQ(r.Get("own", "")->metrics->description().precision, "int8");
+  EXPECT_EQ(r.Get("fp32", "")->metrics->description().precision, "fp32");
+}
+
+TEST(ModelRegistryMetricsTest, DisabledMetricsGiveNullHandles) {
+  ModelRegistry r;
+  r.Publish("m", {{1, Fake()}});
+  EXPECT_EQ(r.Get("m", "")->metrics, nullptr);
 }
 
 TEST(ModelRegistryTest, LoadingAndFailedStates) {
