@@ -176,6 +176,8 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
       return absl::DeadlineExceededError("deadline expired before the model ran");
     }
     if (handle.served.executor == nullptr) return absl::InternalError(absl::StrCat(label, " has no executor"));
+    // From here until queued, dynamic batching knows this request is coming.
+    ModelExecutor::Arrival arrival(handle.served.executor.get());
     Q8_ASSIGN_OR_RETURN(DecodedInputs inputs, DecodeInputs(request, model.inputs(), model.max_batch_size(), label));
     Q8_ASSIGN_OR_RETURN(OutputEncoder outputs, OutputEncoder::Prepare(request, model.outputs(),
                                                                       model.OutputDims(inputs.batch), inputs.raw,
@@ -183,7 +185,7 @@ absl::Status InferenceService::Infer(grpc::ServerContext* context, const inferen
     stats.compute_input_ns.fetch_add(NanosSince(start));
     ExecutionTiming timing;
     Q8_RETURN_IF_ERROR(handle.served.executor->Execute({inputs.tensors, outputs.views(), inputs.batch, deadline},
-                                                       &timing));
+                                                       &timing, &arrival));
     const auto output_start = Clock::now();
     queue_ns = static_cast<uint64_t>(timing.queue_seconds * 1e9);
     compute_ns = static_cast<uint64_t>(timing.compute_seconds * 1e9);

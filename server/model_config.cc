@@ -185,7 +185,7 @@ absl::Status ParseExecution(const Json& e, absl::string_view model_name, Executi
 }
 
 absl::Status ParseDynamicBatching(const Json& b, absl::string_view model_name, DynamicBatchingConfig& o) {
-  if (absl::Status s = CheckObject(b, "dynamic_batching", model_name, {"max_queue_delay_us", "preferred_batch_sizes"});
+  if (absl::Status s = CheckObject(b, "dynamic_batching", model_name, {"max_queue_delay_us", "preferred_batch_sizes", "eager"});
       !s.ok()) {
     return s;
   }
@@ -193,6 +193,14 @@ absl::Status ParseDynamicBatching(const Json& b, absl::string_view model_name, D
   if (b.contains("max_queue_delay_us")) {
     Q8_CONFIG_ASSIGN(o.max_queue_delay_us, ReadIntInRange(b["max_queue_delay_us"], "dynamic_batching.max_queue_delay_us",
                                                           model_name, 0, kMaxQueueDelayUs));
+  }
+  if (b.contains("eager")) {
+    const Json& e = b["eager"];
+    if (!e.is_boolean()) {
+      return FieldError(model_name, "dynamic_batching.eager",
+                        absl::StrCat("must be true or false, got ", TypeName(e), " ", e.dump()));
+    }
+    o.eager = e.get<bool>();
   }
   if (b.contains("preferred_batch_sizes")) {
     const Json& sizes = b["preferred_batch_sizes"];

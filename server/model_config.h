@@ -14,7 +14,8 @@
 //     },
 //     "dynamic_batching": {             // present (even {}) = merge concurrent requests
 //       "max_queue_delay_us": 500,      // integer in [0, 10000000]
-//       "preferred_batch_sizes": [8]    // integers in [1, max_batch_size]
+//       "preferred_batch_sizes": [8],   // integers in [1, max_batch_size]
+//       "eager": true                   // false: always wait out the delay
 //     },
 //     "shadow_fraction": 0.01,          // in [0, 1]; default: the server's --shadow_fraction
 //     "quantization": {                 // every key optional; defaults shown

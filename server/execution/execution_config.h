@@ -30,6 +30,12 @@ struct DynamicBatchingConfig {
   // An execution starts as soon as its merged batch reaches one of these
   // (or max_batch_size), without waiting out the delay.
   std::vector<int64_t> preferred_batch_sizes;
+  // Eager: wait (up to the delay) only while more requests for the model are
+  // already being received; with none on the way, run what is queued now.
+  // Under load requests queue up behind busy streams and merge anyway;
+  // alone, a request is not delayed for company that is not coming. Not
+  // eager: always wait out the delay unless the batch fills (Triton's rule).
+  bool eager = true;
 };
 
 struct ExecutionConfig {

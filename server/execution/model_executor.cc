@@ -75,12 +75,31 @@ ModelExecutor::~ModelExecutor() {
 
 int64_t ModelExecutor::queue_depth() const { return queued_.load(std::memory_order_relaxed); }
 
-absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTiming* timing) {
+ModelExecutor::Arrival::Arrival(ModelExecutor* executor) : executor_(executor) {
+  if (executor_ == nullptr || !executor_->can_merge_) {
+    executor_ = nullptr;  // only batching waits for arrivals
+    return;
+  }
+  absl::MutexLock lock(&executor_->mu_);
+  ++executor_->arriving_;
+}
+
+ModelExecutor::Arrival::~Arrival() {
+  if (executor_ == nullptr) return;
+  absl::MutexLock lock(&executor_->mu_);
+  --executor_->arriving_;
+}
+
+absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTiming* timing, Arrival* arrival) {
   Pending pending;
   pending.request = &request;
   pending.enqueued = absl::Now();
   {
     absl::MutexLock lock(&mu_);
+    if (arrival != nullptr && arrival->executor_ == this) {
+      --arriving_;  // under the same lock as the enqueue below: no gap a stream could see
+      arrival->executor_ = nullptr;
+    }
     if (stopping_) return absl::UnavailableError("the model version is being unloaded");
     if (can_merge_ || !queue_.empty() || running_ >= options_.layout.streams) {
       queue_.push_back(&pending);
@@ -122,7 +141,10 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
   const int64_t max_batch = model_->max_batch_size();
   int64_t total = group->front()->request->batch;
   const absl::Time deadline = group->front()->enqueued + absl::Microseconds(options_.batching.max_queue_delay_us);
-  auto queued_or_stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
+  const bool eager = options_.batching.eager;
+  auto wake = [this, eager]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || stopping_ || (eager && arriving_ == 0);
+  };
   while (total < max_batch && !IsPreferred(total)) {
     // FIFO: requests join in arrival order; one that does not fit ends the group.
     while (!queue_.empty() && total + queue_.front()->request->batch <= max_batch) {
@@ -132,7 +154,8 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
       if (IsPreferred(total)) return;
     }
     if (!queue_.empty() || stopping_) return;
-    if (!mu_.AwaitWithDeadline(absl::Condition(&queued_or_stopping), deadline)) return;
+    if (eager && arriving_ == 0) return;  // nobody on the way: run what we have
+    if (!mu_.AwaitWithDeadline(absl::Condition(&wake), deadline)) return;
   }
 }
 

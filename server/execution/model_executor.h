@@ -61,8 +61,25 @@ class ModelExecutor {
   ModelExecutor(const ModelExecutor&) = delete;
   ModelExecutor& operator=(const ModelExecutor&) = delete;
 
+  // A request on its way to Execute() (being received and decoded): eager
+  // dynamic batching waits for it. Obtain one as soon as a request for the
+  // model arrives; Execute() consumes it, destruction (e.g. a decode error)
+  // withdraws it.
+  class Arrival {
+   public:
+    explicit Arrival(ModelExecutor* executor);
+    Arrival(const Arrival&) = delete;
+    Arrival& operator=(const Arrival&) = delete;
+    ~Arrival();
+
+   private:
+    friend class ModelExecutor;
+    ModelExecutor* executor_;
+  };
+
   // Blocks until the request ran (or its deadline passed before it could).
-  absl::Status Execute(const ExecutionRequest& request, ExecutionTiming* timing);
+  // `arrival` (optional) is the request's own, ended as it is queued.
+  absl::Status Execute(const ExecutionRequest& request, ExecutionTiming* timing, Arrival* arrival = nullptr);
 
   // Requests waiting for a stream (not those running).
   int64_t queue_depth() const;
@@ -87,6 +104,7 @@ class ModelExecutor {
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<int64_t> queued_{0};  // queue_.size(), readable without mu_
+  int arriving_ ABSL_GUARDED_BY(mu_) = 0;  // live Arrivals
   int warming_ ABSL_GUARDED_BY(mu_) = 0;  // streams still warming up
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // executions in progress (<= streams)
   absl::Status warmup_status_ ABSL_GUARDED_BY(mu_);

@@ -25,13 +25,14 @@ class BatchingTest : public SharedServerSuite<BatchingTest> {
     TestImages();
     GoldenLogits();
     const std::string onnx = ReadFileOrDie(TestDataPath("fashion_cnn.onnx"));
-    // A long delay and a preferred size equal to what the clients send in
-    // total make the grouping deterministic: all requests form one batch.
+    // A long delay (not eager: always waited out) and a preferred size equal
+    // to what the clients send in total make the grouping deterministic: all
+    // requests form one batch.
     grpc::Status s = UploadModel(*server.Stub(), kBatched, onnx,
                                  R"({"max_batch_size":16,"quantization":{"mode":"none"},
                                      "execution":{"streams":1},
                                      "dynamic_batching":{"max_queue_delay_us":3000000,
-                                                         "preferred_batch_sizes":[12]}})");
+                                                         "preferred_batch_sizes":[12], "eager":false}})");
     ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.Log();
     s = UploadModel(*server.Stub(), kAlone, onnx,
                     R"({"max_batch_size":16,"quantization":{"mode":"none"},"execution":{"preset":"throughput"}})");

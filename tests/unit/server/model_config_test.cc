@@ -180,6 +180,10 @@ TEST(ModelConfigTest, ParsesExecutionAndDynamicBatching) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->execution.batching.enabled);  // {} turns it on with the default delay
   EXPECT_EQ(c->execution.batching.max_queue_delay_us, 500);
+  EXPECT_TRUE(c->execution.batching.eager);
+  c = ParseModelConfig(R"({"dynamic_batching":{"eager":false}})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->execution.batching.eager);
 }
 
 TEST(ModelConfigTest, ExecutionErrorsNameTheField) {
@@ -197,6 +201,8 @@ TEST(ModelConfigTest, ExecutionErrorsNameTheField) {
   EXPECT_THAT(error(R"({"dynamic_batching":true})"), HasSubstr("'dynamic_batching' must be a JSON object"));
   EXPECT_THAT(error(R"({"dynamic_batching":{"max_queue_delay_us":-1}})"),
               HasSubstr("'dynamic_batching.max_queue_delay_us' must be in [0, 10000000], got -1"));
+  EXPECT_THAT(error(R"({"dynamic_batching":{"eager":"yes"}})"),
+              HasSubstr("'dynamic_batching.eager' must be true or false"));
   EXPECT_THAT(error(R"({"dynamic_batching":{"preferred_batch_sizes":4}})"),
               HasSubstr("'dynamic_batching.preferred_batch_sizes' must be an array"));
   EXPECT_THAT(error(R"({"max_batch_size":8,"dynamic_batching":{"preferred_batch_sizes":[16]}})"),

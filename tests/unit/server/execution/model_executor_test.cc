@@ -89,12 +89,13 @@ std::shared_ptr<const engine::CompiledModel>* ModelExecutorTest::model_ = nullpt
 core::Tensor* ModelExecutorTest::images_ = nullptr;
 
 ExecutorOptions Options(int streams, int threads, bool batching, int64_t delay_us = 0,
-                        std::vector<int64_t> preferred = {}) {
+                        std::vector<int64_t> preferred = {}, bool eager = true) {
   ExecutorOptions o;
   o.layout = {streams, threads};
   o.batching.enabled = batching;
   o.batching.max_queue_delay_us = delay_us;
   o.batching.preferred_batch_sizes = std::move(preferred);
+  o.batching.eager = eager;
   return o;
 }
 
@@ -112,7 +113,8 @@ TEST_F(ModelExecutorTest, SingleRequestMatchesDirectRun) {
 }
 
 // Concurrent requests wait for each other (long delay, preferred size = all
-// of them), run as one batch of 1+2+1+3 = 7, and each gets its own rows.
+// of them; all four announced as arriving before any is queued), run as one
+// batch of 1+2+1+3 = 7, and each gets its own rows.
 TEST_F(ModelExecutorTest, MergedRequestsEachGetTheirUnbatchedResult) {
   const std::vector<std::pair<int64_t, int64_t>> parts = {{0, 1}, {10, 2}, {20, 1}, {30, 3}};
   std::atomic<int> executions{0};
@@ -128,9 +130,12 @@ TEST_F(ModelExecutorTest, MergedRequestsEachGetTheirUnbatchedResult) {
   std::vector<ExecutionTiming> timings(parts.size());
   std::vector<absl::Status> statuses(parts.size());
   for (auto [first, batch] : parts) requests.push_back(MakeRequest(first, batch));
+  std::vector<std::unique_ptr<ModelExecutor::Arrival>> arrivals;
+  for (size_t i = 0; i < parts.size(); ++i) arrivals.push_back(std::make_unique<ModelExecutor::Arrival>(executor->get()));
   std::vector<std::thread> threads;
   for (size_t i = 0; i < parts.size(); ++i) {
-    threads.emplace_back([&, i] { statuses[i] = (*executor)->Execute(requests[i]->request, &timings[i]); });
+    threads.emplace_back(
+        [&, i] { statuses[i] = (*executor)->Execute(requests[i]->request, &timings[i], arrivals[i].get()); });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(executions.load(), 1);
@@ -145,9 +150,33 @@ TEST_F(ModelExecutorTest, MergedRequestsEachGetTheirUnbatchedResult) {
   EXPECT_EQ(firsts, 1);
 }
 
-// Without a preferred size, a lone request runs once the delay has passed.
-TEST_F(ModelExecutorTest, LoneRequestRunsAfterTheQueueDelay) {
+// Eager (default): with nobody on the way, a lone request runs at once.
+TEST_F(ModelExecutorTest, EagerLoneRequestDoesNotWait) {
+  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/2'000'000));
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto r = MakeRequest(5, 1);
+  ExecutionTiming timing;
+  ASSERT_TRUE((*executor)->Execute(r->request, &timing).ok());
+  EXPECT_LT(timing.queue_seconds, 1.0);
+  ExpectClose(r->output, Alone(5, 1));
+}
+
+// Eager, but another request is announced and never comes: the delay bounds the wait.
+TEST_F(ModelExecutorTest, EagerWaitForAnArrivalIsBoundedByTheDelay) {
   auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/50'000));
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  ModelExecutor::Arrival never_comes(executor->get());
+  auto r = MakeRequest(5, 1);
+  ExecutionTiming timing;
+  ASSERT_TRUE((*executor)->Execute(r->request, &timing).ok());
+  EXPECT_GE(timing.queue_seconds, 0.045);
+  EXPECT_EQ(timing.executed_batch, 1);
+}
+
+// Not eager (Triton's rule): a lone request runs once the delay has passed.
+TEST_F(ModelExecutorTest, NonEagerLoneRequestWaitsOutTheDelay) {
+  auto executor =
+      ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/50'000, {}, /*eager=*/false));
   ASSERT_TRUE(executor.ok()) << executor.status();
   auto r = MakeRequest(5, 1);
   ExecutionTiming timing;
@@ -168,9 +197,10 @@ TEST_F(ModelExecutorTest, GroupsRespectMaxBatchSize) {
   auto executor = ModelExecutor::Create(shared_model(), o);
   ASSERT_TRUE(executor.ok()) << executor.status();
   auto a = MakeRequest(0, 5), b = MakeRequest(40, 5);
+  ModelExecutor::Arrival arrival_a(executor->get()), arrival_b(executor->get());
   absl::Status sa, sb;
-  std::thread ta([&] { sa = (*executor)->Execute(a->request, nullptr); });
-  std::thread tb([&] { sb = (*executor)->Execute(b->request, nullptr); });
+  std::thread ta([&] { sa = (*executor)->Execute(a->request, nullptr, &arrival_a); });
+  std::thread tb([&] { sb = (*executor)->Execute(b->request, nullptr, &arrival_b); });
   ta.join();
   tb.join();
   ASSERT_TRUE(sa.ok()) << sa;
@@ -181,7 +211,8 @@ TEST_F(ModelExecutorTest, GroupsRespectMaxBatchSize) {
 }
 
 TEST_F(ModelExecutorTest, ExpiredDeadlineIsNotRunAndOthersAreUnaffected) {
-  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/100'000, {2}));
+  auto executor =
+      ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/100'000, {2}, /*eager=*/false));
   ASSERT_TRUE(executor.ok()) << executor.status();
   auto late = MakeRequest(0, 1), fine = MakeRequest(1, 1);
   late->request.deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(20);
@@ -232,7 +263,8 @@ TEST_F(ModelExecutorTest, WarmupFailureIsReported) {
 
 // Destroying the executor (last handle dropped) finishes what is queued.
 TEST_F(ModelExecutorTest, DestructionFinishesQueuedRequests) {
-  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/300'000));
+  auto executor =
+      ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/300'000, {}, /*eager=*/false));
   ASSERT_TRUE(executor.ok()) << executor.status();
   std::shared_ptr<ModelExecutor> e = *executor;
   auto r = MakeRequest(2, 1);
