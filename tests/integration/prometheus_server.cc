@@ -115,19 +115,7 @@ PrometheusServer::~PrometheusServer() { Stop(); }
     std::vector<std::string> args = {kPrometheusBinary, "--config.file=" + dir_ + "/prometheus.yml",
                                      "--storage.tsdb.path=" + dir_ + "/data",
                                      "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int log = ::open((dir_ + "/prometheus.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (log >= 0) {
-        ::dup2(log, STDOUT_FILENO);
-        ::dup2(log, STDERR_FILENO);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      std::_Exit(127);
-    }
+    pid_ = Spawn(args, dir_ + "/prometheus.log");
     if (pid_ < 0) return ::testing::AssertionFailure() << "fork failed";
     const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);
     while (Clock::now() < deadline) {

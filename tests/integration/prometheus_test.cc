@@ -420,17 +420,8 @@ Exit RunToExit(const std::vector<std::string>& flags, double timeout_seconds = 3
   std::vector<std::string> args = {ServerBinary(), "--model_repository=" + dir + "/repo",
                                    "--grpc_address=127.0.0.1:0"};
   args.insert(args.end(), flags.begin(), flags.end());
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(log, STDOUT_FILENO);
-    ::dup2(log, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
+  std::remove(log_path.c_str());
+  pid_t pid = Spawn(args, log_path);
   Exit result;
   for (double waited = 0; waited < timeout_seconds; waited += 0.05) {
     int status = 0;

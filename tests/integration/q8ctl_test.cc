@@ -34,17 +34,7 @@ CommandResult RunQ8ctl(const std::string& server, std::vector<std::string> args,
   args.insert(args.begin(), Q8CTL_BINARY);
   args.push_back("--server=" + server);
   args.push_back("--timeout_seconds=120");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* out = std::freopen(out_path.c_str(), "w", stdout);
-    FILE* err = std::freopen(err_path.c_str(), "w", stderr);
-    if (out == nullptr || err == nullptr) std::_Exit(126);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
+  pid_t pid = Spawn(args, out_path, err_path);
   CommandResult result;
   int status = 0;
   ::waitpid(pid, &status, 0);

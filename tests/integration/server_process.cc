@@ -80,6 +80,23 @@ std::string MakeTempDir(const std::string& prefix) {
   return dir.string();
 }
 
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path, const std::string& err_path) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  // Child: only async-signal-safe calls until execv.
+  const int flags = O_WRONLY | O_CREAT | (err_path.empty() ? O_APPEND : O_TRUNC);
+  const int out = ::open(log_path.c_str(), flags, 0644);
+  const int err = err_path.empty() ? out : ::open(err_path.c_str(), flags, 0644);
+  if (out < 0 || err < 0) std::_Exit(126);
+  ::dup2(out, STDOUT_FILENO);
+  ::dup2(err, STDERR_FILENO);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  std::_Exit(127);
+}
+
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(INT_MAX);
@@ -115,19 +132,7 @@ ServerProcess::~ServerProcess() {
     for (const auto& f : flags) metrics_port_given = metrics_port_given || f.rfind("--metrics_port=", 0) == 0;
     if (!metrics_port_given) args.push_back("--metrics_port=0");
     args.insert(args.end(), flags.begin(), flags.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (log >= 0) {
-        ::dup2(log, STDOUT_FILENO);
-        ::dup2(log, STDERR_FILENO);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      std::_Exit(127);
-    }
+    pid_ = Spawn(args, log_path_);
     if (pid_ < 0) return ::testing::AssertionFailure() << "fork failed";
     channel_.reset();
     const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);

@@ -28,6 +28,11 @@ std::string ReadFileOrDie(const std::string& path);
 // Fresh empty directory under the system temp dir.
 std::string MakeTempDir(const std::string& prefix);
 
+// Starts `args` (args[0]: the binary's path) as a child process with stdout
+// and stderr appended to `log_path` (or to `log_path` and `err_path`
+// separately, truncated, when `err_path` is given). Returns its pid, or -1.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path, const std::string& err_path = "");
+
 class ServerProcess {
  public:
   ServerProcess() = default;
