@@ -101,7 +101,10 @@ absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTi
       arrival->executor_ = nullptr;
     }
     if (stopping_) return absl::UnavailableError("the model version is being unloaded");
-    if (can_merge_ || !queue_.empty() || running_ >= options_.layout.streams) {
+    // Eager batching with nobody queued or on the way would run this request
+    // alone at once anyway: same as no batching.
+    const bool could_merge = can_merge_ && (!options_.batching.eager || arriving_ > 0);
+    if (could_merge || !queue_.empty() || running_ >= options_.layout.streams) {
       queue_.push_back(&pending);
       queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
       mu_.Await(absl::Condition(&pending.done));

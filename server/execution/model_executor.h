@@ -10,8 +10,8 @@
 // A request that runs alone runs straight on its own buffers (the request's
 // bytes in, the response's bytes out): no copy.
 //
-// At most `streams` executions run at once. Without dynamic batching, a
-// request that finds a stream free and nobody queued runs on its own
+// At most `streams` executions run at once. A request that finds a stream
+// free, nobody queued and (eager batching) nobody on the way runs on its own
 // (calling) thread, set to the stream thread count: no hand-over to a stream
 // thread and back, which costs two thread wake-ups (tens of microseconds on
 // a loaded host, as much as a small model's whole compute). Stream threads
