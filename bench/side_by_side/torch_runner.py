@@ -21,6 +21,7 @@ Usage:
   /usr/bin/python3 torch_runner.py run PT DIMS THREADS BATCHES ROUNDS WINDOW
 """
 
+import copy
 import json
 import os
 import sys
@@ -73,12 +74,16 @@ def prepare(name, models_dir, out_dir):
     calib = torch.from_numpy(np.load(os.path.join(models_dir, f"{name}_calibration.npy")).astype(np.float32))
     example = calib[:1]
     with torch.no_grad():
-        prepared = prepare_fx(model, get_default_qconfig_mapping("onednn"), (example,))
+        ref = model(calib).argmax(1)
+        # prepare_fx fuses Conv+BN in the modules it is given: work on a copy
+        # so that `model` stays the float network.
+        prepared = prepare_fx(copy.deepcopy(model), get_default_qconfig_mapping("onednn"), (example,))
         for i in range(0, calib.shape[0], 16):
             prepared(calib[i:i + 16])
         qmodel = convert_fx(prepared).eval()
         # Sanity: the int8 network must agree with the float one on most inputs.
-        ref, got = model(calib).argmax(1), qmodel(calib).argmax(1)
+        got = qmodel(calib).argmax(1)
+        assert bool((model(calib).argmax(1) == ref).all()), "the float model changed during quantization"
         agree = float((ref == got).float().mean())
         for tag, net in (("fp32", model), ("int8", qmodel)):
             script = torch.jit.freeze(torch.jit.trace(net, example).eval())
