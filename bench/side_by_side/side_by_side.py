@@ -328,13 +328,17 @@ def main():
     a.work_dir = a.work_dir or os.path.join(a.build_dir, "side_by_side")
     a.torchvision_dir = a.torchvision_dir or os.path.join(a.build_dir, "torchvision")
     start = time.time()
+    load_start = open("/proc/loadavg").read().split()[:3]
     b = Bench(a)
     b.prepare_models()
     b.prepare_server()
     b.measure()
     text, mach = b.report()
     minutes = (time.time() - start) / 60
-    text += f"\nTotal run time {minutes:.1f} min.\n"
+    load_end = open("/proc/loadavg").read().split()[:3]
+    text += (f"\nTotal run time {minutes:.1f} min; load average (1/5/15 min) at start {'/'.join(load_start)}, "
+             f"at end {'/'.join(load_end)} (other processes share this machine; ratios within a row come from "
+             f"interleaved runs, absolute times are inflated by that load).\n")
     with open(os.path.join(b.work, "side_by_side.md"), "w") as f:
         f.write(text)
     with open(os.path.join(b.work, "side_by_side.json"), "w") as f:
