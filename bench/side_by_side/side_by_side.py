@@ -82,6 +82,8 @@ class Bench:
         self.isa = "?"
         self.dnnl = "?"
         self.rough_ms = {}  # (model, batch) -> int8 ms, 1 thread (sizes q8bench windows)
+        self.errors = {}  # (model, batch, runner) -> why that runner has no number
+        self.agreement = {}  # model -> torch int8 top-1 agreement with torch fp32
 
     # ---- preparation (untimed) ----
 
@@ -119,11 +121,16 @@ class Bench:
             if len(cells) == 6 and cells[0] in self.a.models:
                 self.rough_ms[(cells[0], int(cells[1]))] = float(cells[3])
         for m in self.a.models:
-            if not all(os.path.exists(os.path.join(self.work, f"{m}_torch_{t}.pt")) for t in ("fp32", "int8")):
+            if not all(os.path.exists(os.path.join(self.work, f"{m}_torch_{t}")) for t in
+                       ("fp32.pt", "int8.pt", "prepare.json")):
                 log(f"torch: FX PTQ (onednn) of {m}")
                 out = run([sys.executable, os.path.join(HERE, "torch_runner.py"), "prepare", m, self.models_dir,
                            self.work], env=thread_env(os.cpu_count() or 1))
                 log(out.strip())
+        for m in self.a.models:
+            path = os.path.join(self.work, f"{m}_torch_prepare.json")
+            if os.path.exists(path):
+                self.agreement[m] = json.load(open(path))["int8_fp32_top1_agreement"]
 
     # ---- q8serve over gRPC ----
 
@@ -226,7 +233,10 @@ class Bench:
                    str(t), ",".join(map(str, self.a.batches)), str(self.a.rounds), str(self.a.window)],
                   env=thread_env(t))
         for r in json_lines(out):
-            self.record(t, m, r["batch"], which, r["ms"])
+            if "error" in r:
+                self.errors[(m, r["batch"], which)] = r["error"]
+            else:
+                self.record(t, m, r["batch"], which, r["ms"])
 
     def measure(self):
         for t in self.a.threads:
@@ -294,13 +304,20 @@ class Bench:
                     g = self.med(t, m, b, "q8_grpc")
                     cells = [self.med(t, m, b, r) for r in ("q8_fp32", "ort_fp32", "ort_qdq", "torch_fp32",
                                                              "torch_int8")]
-                    fmt = lambda v: f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
+                    fmt = lambda v: "n/a" if v != v else f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
+                    ratio = lambda c: "n/a" if c != c else f"{c / q:.2f}×"
                     over = f"{(g - q) / q * 100:+.1f}% ({(g - q) * 1000:+.0f} µs)"
                     lines.append(f"| {LABELS.get(m, m)} | {b} | {fmt(q)} | {fmt(cells[0])} | {fmt(g)} | "
                                  f"{fmt(cells[1])} | {fmt(cells[2])} | {fmt(cells[3])} | {fmt(cells[4])} | "
-                                 + " | ".join(f"{c / q:.2f}×" for c in cells) + f" | {over} |")
+                                 + " | ".join(ratio(c) for c in cells) + f" | {over} |")
             lines.append("")
         same = ", ".join(f"{LABELS.get(m, m)} {'yes' if v else 'NO'}" for m, v in self.same_quantization.items())
+        for (m, b, r), e in sorted(self.errors.items()):
+            lines.append(f"n/a: {r} on {LABELS.get(m, m)} batch {b}: `{e}`.")
+        if self.agreement:
+            lines.append("PyTorch int8 (FX default onednn qconfig) top-1 agreement with PyTorch fp32 on the calibration "
+                         "inputs: " + ", ".join(f"{LABELS.get(m, m)} {v:.2f}" for m, v in self.agreement.items())
+                         + " (random-weight networks have small logit margins; speed does not depend on it).")
         lines.append(f"Server's int8 model identical to engine_bench's (byte-equal QDQ exports): {same}.")
         return "\n".join(lines) + "\n", mach
 
