@@ -206,16 +206,24 @@ class Bench:
     def run_grpc(self, t, m):
         for b in self.a.batches:
             window_ms = int(max(self.a.window * 1000, 3 * self.rough_ms.get((m, b), 0) / t))
-            out = run([os.path.join(self.bin, "client", "q8bench", "q8bench"), "--server", self.address,
-                       "--model", m, "--batch_size", str(b), "--concurrency", "1", "--warmup_ms",
-                       str(min(window_ms, 1000)), "--window_ms", str(window_ms), "--max_windows",
-                       str(max(3, self.a.rounds)), "--stability_percent", "1000", "--json", "-",
-                       "--progress=false"], env=thread_env(1))
-            level = json.loads(out)["levels"][0]
+            p = subprocess.run([os.path.join(self.bin, "client", "q8bench", "q8bench"), "--server", self.address,
+                                "--model", m, "--batch_size", str(b), "--concurrency", "1", "--warmup_ms",
+                                str(min(window_ms, 1000)), "--window_ms", str(window_ms), "--max_windows",
+                                str(max(3, self.a.rounds)), "--stability_percent", "1000", "--json", "/dev/stdout",
+                                "--progress=false"], env=thread_env(1), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+            if p.returncode != 0:
+                # A server-side failure is a finding, not a reason to lose the run.
+                self.errors[(m, b, "q8_grpc", t)] = p.stderr.strip().splitlines()[-1]
+                log(f"q8bench failed: {self.errors[(m, b, 'q8_grpc', t)]}")
+                continue
+            level = json.loads(p.stdout[p.stdout.index("{"):])["levels"][0]
             # p50 of the client-side latency; p50 is robust to the occasional
             # scheduler hiccup that a window mean would absorb.
             self.record(t, m, b, "q8_grpc", [level["p50_us"] / 1000.0])
-            self.record(t, m, b, "q8_grpc_server", [level["server_request_us"] / 1000.0])
+            for key in ("server_request_us", "server_compute_input_us", "server_compute_infer_us",
+                        "server_compute_output_us"):
+                self.record(t, m, b, "q8_grpc_" + key, [level[key] / 1000.0])
 
     def run_ort(self, t, m, which):
         model = os.path.join(self.models_dir, f"{m}.onnx") if which == "ort_fp32" else \
@@ -234,7 +242,7 @@ class Bench:
                   env=thread_env(t))
         for r in json_lines(out):
             if "error" in r:
-                self.errors[(m, r["batch"], which)] = r["error"]
+                self.errors[(m, r["batch"], which, t)] = r["error"]
             else:
                 self.record(t, m, r["batch"], which, r["ms"])
 
@@ -255,8 +263,15 @@ class Bench:
                                 self.run_ort(t, m, runner)
                             else:
                                 self.run_torch(t, m, runner)
+                            self.save_samples()
             finally:
                 self.stop_server()
+
+    def save_samples(self):
+        """Raw windows so far (a failed or interrupted run keeps what it measured)."""
+        with open(os.path.join(self.work, "samples_partial.json"), "w") as f:
+            json.dump([{"threads": k[0], "model": k[1], "batch": k[2], "runner": k[3], "ms": v}
+                       for k, v in sorted(self.samples.items())], f)
 
     # ---- report ----
 
@@ -312,8 +327,8 @@ class Bench:
                                  + " | ".join(ratio(c) for c in cells) + f" | {over} |")
             lines.append("")
         same = ", ".join(f"{LABELS.get(m, m)} {'yes' if v else 'NO'}" for m, v in self.same_quantization.items())
-        for (m, b, r), e in sorted(self.errors.items()):
-            lines.append(f"n/a: {r} on {LABELS.get(m, m)} batch {b}: `{e}`.")
+        for (m, b, r, t), e in sorted(self.errors.items()):
+            lines.append(f"n/a: {r} on {LABELS.get(m, m)} batch {b}, {t} thread(s): `{e}`.")
         if self.agreement:
             lines.append("PyTorch int8 (FX default onednn qconfig) top-1 agreement with PyTorch fp32 on the calibration "
                          "inputs: " + ", ".join(f"{LABELS.get(m, m)} {v:.2f}" for m, v in self.agreement.items())
