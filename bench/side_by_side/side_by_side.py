@@ -206,10 +206,11 @@ class Bench:
     def run_grpc(self, t, m):
         for b in self.a.batches:
             window_ms = int(max(self.a.window * 1000, 3 * self.rough_ms.get((m, b), 0) / t))
+            json_path = os.path.join(self.work, "q8bench.json")
             p = subprocess.run([os.path.join(self.bin, "client", "q8bench", "q8bench"), "--server", self.address,
                                 "--model", m, "--batch_size", str(b), "--concurrency", "1", "--warmup_ms",
                                 str(min(window_ms, 1000)), "--window_ms", str(window_ms), "--max_windows",
-                                str(max(3, self.a.rounds)), "--stability_percent", "1000", "--json", "/dev/stdout",
+                                str(max(3, self.a.rounds)), "--stability_percent", "1000", "--json", json_path,
                                 "--progress=false"], env=thread_env(1), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
             if p.returncode != 0:
@@ -217,7 +218,8 @@ class Bench:
                 self.errors[(m, b, "q8_grpc", t)] = p.stderr.strip().splitlines()[-1]
                 log(f"q8bench failed: {self.errors[(m, b, 'q8_grpc', t)]}")
                 continue
-            level = json.loads(p.stdout[p.stdout.index("{"):])["levels"][0]
+            with open(json_path) as f:
+                level = json.load(f)["levels"][0]
             # p50 of the client-side latency; p50 is robust to the occasional
             # scheduler hiccup that a window mean would absorb.
             self.record(t, m, b, "q8_grpc", [level["p50_us"] / 1000.0])

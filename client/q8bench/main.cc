@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   auto run = runner.Run();
   if (!run.ok()) return Fail(1, run.status().ToString());
 
-  if (options->csv_path != "-" && options->json_path != "-") std::cout << q8::bench::FormatTable(*run);
+  if (options->csv_path != "-" && options->json_path != "-") std::cout << q8::bench::FormatTable(*run) << std::flush;
   if (!options->csv_path.empty() && !Write(options->csv_path, q8::bench::FormatCsv(*run))) {
     return Fail(1, "cannot write " + options->csv_path);
   }
