@@ -76,8 +76,10 @@ def dtypes(mds):
 
 def category(kind, mds, problem):
     if kind == "convolution":
-        g = re.search(r"g(\d+)ic(\d+)", problem)
-        return "conv depthwise" if g and g.group(1) == g.group(2) and int(g.group(1)) > 1 else "conv"
+        # oneDNN 2.6 writes grouped shapes as "g144mb1_ic144oc144_...".
+        g, ic = re.search(r"g(\d+)", problem), re.search(r"ic(\d+)", problem)
+        depthwise = g and ic and g.group(1) == ic.group(1) and int(g.group(1)) > 1
+        return "conv depthwise" if depthwise else "conv"
     if kind in ("inner_product", "matmul"):
         return "matmul / inner product"
     if kind == "reorder":
@@ -98,6 +100,7 @@ def profile(args, model, batch):
     _, wall = marked(engine_bench(args, model, batch, runs, verbose=False))
     by_cat = collections.defaultdict(lambda: [0.0, 0])
     by_prim = collections.defaultdict(lambda: [0.0, 0])
+    by_conv_impl = collections.defaultdict(lambda: [0.0, 0])
     for line in lines:
         if not line.startswith(("onednn_verbose,exec", "dnnl_verbose,exec")):
             continue
@@ -110,8 +113,12 @@ def profile(args, model, batch):
         key = (cat, impl, f"{s}->{d}", problem)
         by_prim[key][0] += ms / runs
         by_prim[key][1] += 1
+        if kind == "convolution":
+            by_conv_impl[impl][0] += ms / runs
+            by_conv_impl[impl][1] += 1
     total = sum(v[0] for v in by_cat.values())
-    return {"wall": wall, "prims": total, "by_cat": by_cat, "by_prim": by_prim, "runs": runs}
+    return {"wall": wall, "prims": total, "by_cat": by_cat, "by_prim": by_prim, "runs": runs,
+            "by_conv_impl": by_conv_impl}
 
 
 def main():
@@ -146,6 +153,10 @@ def main():
                 out.append(f"| {cat} | {ms:.3f} | {ms / r['wall'] * 100:.1f}% | {n / r['runs']:.0f} |")
             out.append(f"| outside oneDNN | {max(r['wall'] - r['prims'], 0):.3f} | "
                        f"{max(r['wall'] - r['prims'], 0) / r['wall'] * 100:.1f}% | |")
+            out.append("")
+            out.append("Convolutions by implementation: " + ", ".join(
+                f"`{impl}` {ms:.3f} ms (x{n / r['runs']:.0f})"
+                for impl, (ms, n) in sorted(r["by_conv_impl"].items(), key=lambda kv: -kv[1][0])))
             out.append("")
             out.append(f"Top {args.top} non-conv primitives (kind, implementation, types, shape):")
             out.append("")
