@@ -323,7 +323,7 @@ class Bench:
                                                              "torch_int8")]
                     fmt = lambda v: "n/a" if v != v else f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
                     ratio = lambda c: "n/a" if c != c else f"{c / q:.2f}×"
-                    over = f"{(g - q) / q * 100:+.1f}% ({(g - q) * 1000:+.0f} µs)"
+                    over = "n/a" if g != g else f"{(g - q) / q * 100:+.1f}% ({(g - q) * 1000:+.0f} µs)"
                     lines.append(f"| {LABELS.get(m, m)} | {b} | {fmt(q)} | {fmt(cells[0])} | {fmt(g)} | "
                                  f"{fmt(cells[1])} | {fmt(cells[2])} | {fmt(cells[3])} | {fmt(cells[4])} | "
                                  + " | ".join(ratio(c) for c in cells) + f" | {over} |")
