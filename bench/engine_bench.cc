@@ -6,6 +6,15 @@
 // Usage: engine_bench --models DIR:NAME[,...] [--batches 1,16] [--rounds 5]
 //   NAME.onnx is read from DIR; calibration uses 32 seeded N(0,1) samples
 //   (or DIR/NAME_calibration.npy when present). Thread count: OMP_NUM_THREADS.
+// For bench/side_by_side.py and bench/profile_int8.py also:
+//   --precisions int8      time only these plans (fp32,int8)
+//   --json FILE            one JSON line per (model, batch) with every window
+//   --artifact_dir DIR     reuse DIR/NAME.q8artifact (+ .report.json) instead of
+//                          calibrating again, write them when missing, and
+//                          write DIR/NAME_int8_qdq.onnx (our QDQ export)
+//   --profile_runs N       instead of timing windows: N runs per plan between
+//                          "# profile begin/end" lines on stdout (for
+//                          ONEDNN_VERBOSE, whose lines go to stdout too)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,8 +28,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "core/npy.h"
+#include "engine/export/qdq_exporter.h"
 #include "engine/quantize.h"
 #include "kernels/program.h"
 
@@ -28,6 +39,10 @@ ABSL_FLAG(std::string, models, "", "comma-separated DIR:NAME entries (reads DIR/
 ABSL_FLAG(std::string, batches, "1,16", "batch sizes");
 ABSL_FLAG(int, rounds, 5, "timed windows per measurement (the median is reported)");
 ABSL_FLAG(double, window_seconds, 0.5, "length of one timed window");
+ABSL_FLAG(std::string, precisions, "fp32,int8", "plans to time");
+ABSL_FLAG(std::string, json, "", "append one JSON line per (model, batch) to this file");
+ABSL_FLAG(std::string, artifact_dir, "", "cache of quantization artifacts and QDQ exports");
+ABSL_FLAG(int, profile_runs, 0, "profile mode: this many runs per plan between markers, no timing table");
 
 namespace {
 
@@ -48,8 +63,38 @@ Tensor Normal(q8::core::Dims dims, uint32_t seed) {
   return t;
 }
 
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// Profile mode: `runs` runs between marker lines (after warm-up), with the
+// wall time of those runs on the end marker.
+void ProfileRuns(const q8::engine::CompiledModel& model, const std::string& name, const char* precision,
+                 int64_t batch, int runs) {
+  const auto& info = model.inputs()[0];
+  Tensor x = Normal(q8::core::WithBatch(info.dims, batch), 7);
+  std::vector<q8::core::TensorView> in = {x.view()};
+  for (int i = 0; i < 3; ++i) (void)model.Run(in);
+  std::printf("# profile begin %s %s %lld %d\n", name.c_str(), precision, static_cast<long long>(batch), runs);
+  std::fflush(stdout);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < runs; ++i) (void)model.Run(in);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::fflush(stdout);
+  std::printf("# profile end %s %s %lld %d %.4f\n", name.c_str(), precision, static_cast<long long>(batch), runs, ms);
+  std::fflush(stdout);
+}
+
+std::string JsonList(const std::vector<double>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
+  return out + "]";
+}
+
 // Median over `rounds` windows of the mean time per run inside each window, in ms.
-double MedianMs(const q8::engine::CompiledModel& model, int64_t batch, int rounds, double window) {
+// `windows` (if not null) gets every window's value.
+double MedianMs(const q8::engine::CompiledModel& model, int64_t batch, int rounds, double window,
+                std::vector<double>* windows = nullptr) {
   const auto& info = model.inputs()[0];
   Tensor x = Normal(q8::core::WithBatch(info.dims, batch), 7);
   std::vector<q8::core::TensorView> in = {x.view()};
@@ -66,6 +111,7 @@ double MedianMs(const q8::engine::CompiledModel& model, int64_t batch, int round
     }
     per_run.push_back(elapsed * 1000 / n);
   }
+  if (windows != nullptr) *windows = per_run;
   std::sort(per_run.begin(), per_run.end());
   return per_run[per_run.size() / 2];
 }
@@ -98,24 +144,62 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: %s\n", parts[1].c_str(), std::string(fp32.status().message()).c_str());
       return 1;
     }
-    q8::engine::CalibrationData data;
-    auto calib = q8::core::ReadNpyFile(base + "_calibration.npy");
-    data.inputs = calib.ok() ? std::move(*calib) : Normal(q8::core::WithBatch((*fp32)->inputs()[0].dims, 32), 11);
-    q8::engine::QuantizationOptions options;
-    options.eval_fraction = 0;
-    options.max_drop = 1.0;  // speed only: no fallback
-    auto q = q8::engine::Quantize(onnx, compile, options, &data);
+    const std::string cache = absl::GetFlag(FLAGS_artifact_dir);
+    const std::string artifact_path = cache + "/" + parts[1] + ".q8artifact";
+    const std::string report_path = cache + "/" + parts[1] + ".report.json";
+    absl::StatusOr<q8::engine::QuantizationResult> q = absl::NotFoundError("no cached artifact");
+    if (!cache.empty() && std::filesystem::exists(artifact_path) && std::filesystem::exists(report_path)) {
+      q = q8::engine::LoadQuantized(onnx, ReadFile(artifact_path), ReadFile(report_path), compile);
+    }
+    if (!q.ok()) {
+      q8::engine::CalibrationData data;
+      auto calib = q8::core::ReadNpyFile(base + "_calibration.npy");
+      data.inputs = calib.ok() ? std::move(*calib) : Normal(q8::core::WithBatch((*fp32)->inputs()[0].dims, 32), 11);
+      q8::engine::QuantizationOptions options;
+      options.eval_fraction = 0;
+      options.max_drop = 1.0;  // speed only: no fallback
+      q = q8::engine::Quantize(onnx, compile, options, &data);
+      if (q.ok() && !cache.empty()) {
+        std::filesystem::create_directories(cache);
+        WriteFile(artifact_path, q->artifact);
+        WriteFile(report_path, q->report.ToJson());
+        auto qdq = q8::engine::ExportQdqOnnx(onnx, q->artifact);
+        if (!qdq.ok()) {
+          std::fprintf(stderr, "%s: QDQ export: %s\n", parts[1].c_str(), std::string(qdq.status().message()).c_str());
+          return 1;
+        }
+        WriteFile(cache + "/" + parts[1] + "_int8_qdq.onnx", *qdq);
+      }
+    }
     if (!q.ok()) {
       std::fprintf(stderr, "%s: %s\n", parts[1].c_str(), std::string(q.status().message()).c_str());
       return 1;
     }
+    const std::string precisions = absl::GetFlag(FLAGS_precisions);
+    const bool want_fp32 = absl::StrContains(precisions, "fp32");
+    const bool want_int8 = absl::StrContains(precisions, "int8");
+    if (const int runs = absl::GetFlag(FLAGS_profile_runs); runs > 0) {
+      for (int64_t batch : batches) {
+        if (want_fp32) ProfileRuns(**fp32, parts[1], "fp32", batch, runs);
+        if (want_int8) ProfileRuns(*q->model, parts[1], "int8", batch, runs);
+      }
+      continue;
+    }
     const double weights = double(q->model->memory().weights) / double((*fp32)->memory().weights);
     for (int64_t batch : batches) {
-      const double f = MedianMs(**fp32, batch, absl::GetFlag(FLAGS_rounds), absl::GetFlag(FLAGS_window_seconds));
-      const double i = MedianMs(*q->model, batch, absl::GetFlag(FLAGS_rounds), absl::GetFlag(FLAGS_window_seconds));
+      std::vector<double> fw, iw;
+      const int rounds = absl::GetFlag(FLAGS_rounds);
+      const double window = absl::GetFlag(FLAGS_window_seconds);
+      const double f = want_fp32 ? MedianMs(**fp32, batch, rounds, window, &fw) : 0;
+      const double i = want_int8 ? MedianMs(*q->model, batch, rounds, window, &iw) : 0;
       std::printf("| %s | %lld | %.3f | %.3f | %.2fx | %.3f |\n", parts[1].c_str(), static_cast<long long>(batch), f, i,
-                  f / i, weights);
+                  i > 0 ? f / i : 0.0, weights);
       std::fflush(stdout);
+      if (const std::string json = absl::GetFlag(FLAGS_json); !json.empty()) {
+        std::ofstream(json, std::ios::app) << "{\"model\":\"" << parts[1] << "\",\"batch\":" << batch
+                                           << ",\"fp32_ms\":" << JsonList(fw) << ",\"int8_ms\":" << JsonList(iw)
+                                           << ",\"isa\":\"" << q8::kernels::CpuIsa() << "\"}\n";
+      }
     }
   }
   return 0;

@@ -80,6 +80,14 @@ absl::StatusOr<inference::ModelInferResponse> Client::ModelInfer(const inference
   return Call(&Stub::ModelInfer, request);
 }
 
+absl::StatusOr<inference::ModelStatisticsResponse> Client::ModelStatistics(const std::string& name,
+                                                                           const std::string& version) {
+  inference::ModelStatisticsRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  return Call(&Stub::ModelStatistics, request);
+}
+
 absl::StatusOr<inference::RepositoryIndexResponse> Client::RepositoryIndex(bool ready_only) {
   inference::RepositoryIndexRequest request;
   request.set_ready(ready_only);

@@ -61,6 +61,9 @@ class Client {
   absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(const std::string& name,
                                                                  const std::string& version);
   absl::StatusOr<inference::ModelInferResponse> ModelInfer(const inference::ModelInferRequest& request);
+  // Empty name/version: all models / all versions.
+  absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(const std::string& name,
+                                                                     const std::string& version);
   absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex(bool ready_only = false);
   absl::Status RepositoryModelLoad(const inference::RepositoryModelLoadRequest& request);
   absl::Status RepositoryModelUnload(const std::string& name);
