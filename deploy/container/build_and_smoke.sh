@@ -104,16 +104,9 @@ in_image() { buildah run --isolation=chroot "$client_ctr" -- "$@"; }
 # The image's ENTRYPOINT + CMD as a user gets them, then loopback ports (later flags win).
 mapfile -t entrypoint < <(podman image inspect --format '{{range .Config.Entrypoint}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
 mapfile -t cmd < <(podman image inspect --format '{{range .Config.Cmd}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
-metrics=1
-if ! in_image /usr/local/bin/q8serve --helpfull 2>&1 | grep -q -- '-metrics_port'; then
-  # The Prometheus exporter (issue #4) is not in this build yet: run without
-  # its flag and skip the scrape.
-  metrics=0
-  mapfile -t cmd < <(printf '%s\n' "${cmd[@]}" | grep -v -- '^--metrics_port')
-  log "q8serve has no --metrics_port in this build: metrics scrape skipped"
-fi
+
 args=("${cmd[@]}" "--grpc_address=127.0.0.1:$GRPC_PORT")
-((metrics)) && args+=("--metrics_port=$METRICS_PORT")
+args+=("--metrics_port=$METRICS_PORT")
 log "starting: ${entrypoint[*]} ${args[*]} (models: $MODELS -> /models)"
 buildah run --isolation=chroot -v "$MODELS:/models" "$server_ctr" -- "${entrypoint[@]}" "${args[@]}" \
   >"$SERVER_LOG" 2>&1 &
@@ -149,8 +142,7 @@ grep -q "^fashion_cnn version 1: 1 output(s)" <<<"$infer" || { echo "$infer"; fa
 log "infer: $(grep -m1 "^fashion_cnn version 1" <<<"$infer"); top-1 rows:"
 sed -n '/output(s)/,$p' <<<"$infer" | tail -n +3 | head -4
 
-if ((metrics)); then
-  /usr/bin/python3 - "$METRICS_PORT" <<'PY' || fail "metrics scrape"
+/usr/bin/python3 - "$METRICS_PORT" <<'PY' || fail "metrics scrape"
 import sys, urllib.request
 port = sys.argv[1]
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
@@ -160,7 +152,6 @@ for name in ("q8serve_inference_requests_total",):
     assert name in body, f"{name} missing from /metrics"
 print(f"[container] metrics: HTTP 200, {len(body.splitlines())} lines, q8serve_inference_requests_total present")
 PY
-fi
 
 # ---- 6. graceful stop: SIGTERM to q8serve (PID 1's role in a real container) ----
 q8pid=""
