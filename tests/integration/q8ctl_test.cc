@@ -15,6 +15,7 @@
 #include "tests/integration/oip_helpers.h"
 #include "tests/integration/quant_helpers.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/tool_runner.h"
 
 namespace q8::testing {
 namespace {
@@ -22,26 +23,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct CommandResult {
-  int code = -1;
-  std::string out, err;
-};
-
-CommandResult RunQ8ctl(const std::string& server, std::vector<std::string> args, const std::string& tmp) {
-  static int counter = 0;
-  const std::string out_path = tmp + "/q8ctl.out." + std::to_string(counter);
-  const std::string err_path = tmp + "/q8ctl.err." + std::to_string(counter++);
-  args.insert(args.begin(), Q8CTL_BINARY);
+ToolResult RunQ8ctl(const std::string& server, std::vector<std::string> args, const std::string& tmp) {
   args.push_back("--server=" + server);
   args.push_back("--timeout_seconds=120");
-  pid_t pid = Spawn(args, out_path, err_path);
-  CommandResult result;
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = ReadFileOrDie(out_path);
-  result.err = ReadFileOrDie(err_path);
-  return result;
+  return RunTool(Q8CTL_BINARY, std::move(args), tmp);
 }
 
 void WriteFile(const std::string& path, const std::string& bytes) {
@@ -60,7 +45,7 @@ TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
   WriteFile(tmp + "/images.npy", CalibrationInputsNpy(4));
   const std::string model = TestDataPath("fashion_cnn.onnx");
 
-  CommandResult up = RunQ8ctl(addr,
+  ToolResult up = RunQ8ctl(addr,
                               {"upload", "cnn", model, "--calibration", tmp + "/inputs.npy", "--labels",
                                tmp + "/labels.npy", "--method", "percentile", "--max_drop", "0.02"},
                               tmp);
@@ -75,18 +60,18 @@ TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
   EXPECT_THAT(up.err, HasSubstr("calibration: "));
   EXPECT_THAT(up.err, HasSubstr("benchmark: "));
 
-  CommandResult report = RunQ8ctl(addr, {"report", "cnn"}, tmp);
+  ToolResult report = RunQ8ctl(addr, {"report", "cnn"}, tmp);
   ASSERT_EQ(report.code, 0) << report.err;
   EXPECT_THAT(report.out, HasSubstr("model cnn version 1"));
   EXPECT_THAT(report.out, HasSubstr("target met"));
-  CommandResult json = RunQ8ctl(addr, {"report", "cnn", "--version", "1", "--json"}, tmp);
+  ToolResult json = RunQ8ctl(addr, {"report", "cnn", "--version", "1", "--json"}, tmp);
   ASSERT_EQ(json.code, 0) << json.err;
   auto parsed = nlohmann::json::parse(json.out, nullptr, false);
   ASSERT_FALSE(parsed.is_discarded()) << json.out;
   EXPECT_EQ(parsed["max_drop"], 0.02);
   EXPECT_EQ(parsed["method"], "percentile");
 
-  CommandResult exported = RunQ8ctl(addr, {"export", "cnn", tmp + "/cnn_qdq.onnx"}, tmp);
+  ToolResult exported = RunQ8ctl(addr, {"export", "cnn", tmp + "/cnn_qdq.onnx"}, tmp);
   ASSERT_EQ(exported.code, 0) << exported.err;
   EXPECT_THAT(exported.out, HasSubstr("exported cnn version 1"));
   onnx::ModelProto proto;
@@ -95,20 +80,20 @@ TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
   for (const auto& node : proto.graph().node()) qdq += node.op_type() == "QuantizeLinear";
   EXPECT_GT(qdq, 0);
 
-  CommandResult infer = RunQ8ctl(addr, {"infer", "cnn", "--input", tmp + "/images.npy", "--top_k", "1"}, tmp);
+  ToolResult infer = RunQ8ctl(addr, {"infer", "cnn", "--input", tmp + "/images.npy", "--top_k", "1"}, tmp);
   ASSERT_EQ(infer.code, 0) << infer.err;
   EXPECT_THAT(infer.out, HasSubstr("cnn version 1"));
 
   // Refused by the server: exit 1 with the code and a hint; usage error: exit 2.
-  CommandResult no_data = RunQ8ctl(addr, {"upload", "nodata", model}, tmp);
+  ToolResult no_data = RunQ8ctl(addr, {"upload", "nodata", model}, tmp);
   EXPECT_EQ(no_data.code, 1);
   EXPECT_THAT(no_data.err, HasSubstr("error: FAILED_PRECONDITION: model 'nodata' version 1: static quantization"));
   EXPECT_THAT(no_data.err, HasSubstr("--calibration"));
-  CommandResult bad_mode = RunQ8ctl(addr, {"upload", "badmode", model, "--quantization", "int4"}, tmp);
+  ToolResult bad_mode = RunQ8ctl(addr, {"upload", "badmode", model, "--quantization", "int4"}, tmp);
   EXPECT_EQ(bad_mode.code, 1);
   EXPECT_THAT(bad_mode.err, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(bad_mode.err, HasSubstr("quantization.mode"));
-  CommandResult usage = RunQ8ctl(addr, {"upload", "x", model, "--labels", tmp + "/labels.npy"}, tmp);
+  ToolResult usage = RunQ8ctl(addr, {"upload", "x", model, "--labels", tmp + "/labels.npy"}, tmp);
   EXPECT_EQ(usage.code, 2);
   EXPECT_THAT(usage.err, HasSubstr("--labels needs --calibration"));
   EXPECT_FALSE(fs::exists(fs::path(repo) / "nodata"));

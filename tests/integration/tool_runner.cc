@@ -16,17 +16,7 @@ ToolResult RunTool(const std::string& binary, std::vector<std::string> args, con
   const std::string out_path = tmp + "/tool.out." + std::to_string(counter);
   const std::string err_path = tmp + "/tool.err." + std::to_string(counter++);
   args.insert(args.begin(), binary);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* out = std::freopen(out_path.c_str(), "w", stdout);
-    FILE* err = std::freopen(err_path.c_str(), "w", stderr);
-    if (out == nullptr || err == nullptr) std::_Exit(126);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::_Exit(127);
-  }
+  const pid_t pid = Spawn(args, out_path, err_path);
   ToolResult result;
   int status = 0;
   ::waitpid(pid, &status, 0);
