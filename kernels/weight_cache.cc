@@ -53,6 +53,13 @@ std::vector<float> Normalise(std::vector<float> scales) {
   return scales;
 }
 
+// Dense row-major layout of `dims`.
+desc PlainDesc(const dnnl::memory::dims& dims, dnnl::memory::data_type type) {
+  dnnl::memory::dims strides(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * dims[i];
+  return desc(dims, type, strides);
+}
+
 dnnl::memory Reorder(const dnnl::memory& src, const desc& target, int mask, const std::vector<float>& scales) {
   const dnnl::engine& engine = internal::CpuEngine();
   dnnl::memory dst(target, engine);
@@ -147,11 +154,16 @@ absl::StatusOr<dnnl::memory> WeightCache::Impl::Get(const Request& request) {
     if (tensor != nullptr) {
       src = dnnl::memory(request.source, engine, const_cast<void*>(tensor->data()));  // reorders never write src
     } else {
-      // The source was dropped: reorder from a cached copy of the same id.
+      // The source was dropped: rebuild a plain copy from a cached copy of
+      // the same id. Going through plain matters: oneDNN only computes
+      // compensation when reordering from a plain layout, so a blocked copy
+      // (say O48i4 for one batch size) cannot be reordered straight into
+      // another compensated blocking (O64i4 for another).
       for (const Entry& e : entries_) {
         if (e.id == id && e.owns && e.scales.empty() && DataIsExact(e.target) &&
             e.target.data_type() == target.data_type() && e.target.dims() == target.dims()) {
-          src = dnnl::memory(WithoutExtra(e.target), engine, e.memory.get_data_handle());
+          const dnnl::memory cached(WithoutExtra(e.target), engine, e.memory.get_data_handle());
+          src = Reorder(cached, PlainDesc(target.dims(), target.data_type()), 0, {});
           break;
         }
       }
