@@ -119,7 +119,7 @@ Result Throughput(InferenceService& service, const inference::ModelInferRequest&
       inference::ModelInferResponse response;
       int64_t n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
-        if (!service.ModelInfer(nullptr, &request, &response).ok()) failed.fetch_add(1);
+        if (!service.InferBlocking(request, &response).ok()) failed.fetch_add(1);
         ++n;
       }
       done.fetch_add(n);

@@ -9,6 +9,7 @@
 #include "core/logging.h"
 #include "core/status_macros.h"
 #include "server/grpc_status.h"
+#include "server/infer_call.h"
 #include "server/tensor_codec.h"
 
 #ifndef Q8SERVE_VERSION
@@ -17,20 +18,6 @@
 
 namespace q8::server {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-uint64_t NanosSince(Clock::time_point start) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
-}
-
-double Seconds(uint64_t ns) { return static_cast<double>(ns) * 1e-9; }
-
-uint64_t NowMillisSinceEpoch() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 void SetDuration(inference::StatisticDuration* d, uint64_t count, uint64_t ns) {
   d->set_count(count);
@@ -137,89 +124,52 @@ absl::Status InferenceService::Metadata(const inference::ModelMetadataRequest& r
   return absl::OkStatus();
 }
 
-grpc::Status InferenceService::ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
-                                          inference::ModelInferResponse* response) {
-  ServingState::Call scope(state_);
-  absl::Status status = Infer(context, *request, response);
-  if (!status.ok()) {
-    Q8_LOG(Debug, "ModelInfer '", request->model_name(), "' failed: ", status.ToString());
-    response->Clear();
-  }
-  return ToGrpcStatus(status);
+namespace {
+
+// The gRPC side of an InferCall: both live in one allocation, freed when
+// gRPC is done with the call (after the response was sent).
+class InferReactor final : public grpc::ServerUnaryReactor {
+ public:
+  InferReactor(ModelRegistry* registry, ServingState* state, grpc::CallbackServerContext* context,
+               const inference::ModelInferRequest* request, inference::ModelInferResponse* response)
+      : call_(registry, state, request, response, context->deadline(),
+              [this](const absl::Status& status) { Finish(ToGrpcStatus(status)); }) {}
+  void Start() { call_.Start(); }
+
+ private:
+  void OnDone() override { delete this; }
+  InferCall call_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
+                                                       const inference::ModelInferRequest* request,
+                                                       inference::ModelInferResponse* response) {
+  auto* reactor = new InferReactor(registry_, state_, context, request, response);
+  reactor->Start();
+  return reactor;
 }
 
-absl::Status InferenceService::Infer(grpc::ServerContext* context, const inference::ModelInferRequest& request,
-                                     inference::ModelInferResponse* response) {
-  const auto start = Clock::now();
-  if (state_->phase() == ServingPhase::kStarting) {
-    return absl::UnavailableError("server is starting: models are still loading");
-  }
-  if (state_->phase() == ServingPhase::kStopping) return absl::UnavailableError("server is shutting down");
-  Q8_ASSIGN_OR_RETURN(ModelHandle handle, registry_->Get(request.model_name(), request.model_version()));
-  ModelStats& stats = *handle.stats;
-  metrics::ModelMetrics* metrics = handle.metrics.get();  // null: metrics disabled
-  metrics::ModelMetrics::Inflight inflight(metrics);
-  const engine::CompiledModel& model = *handle.model;
-  const std::string label = absl::StrCat(handle.name, ":", handle.version);
-  // Filled in by the execution: time queued for a stream (incl. the dynamic
-  // batching delay), the execution's time, and its merged batch size (only
-  // on the one request that counts the execution, so the batch size
-  // histogram sees each execution once).
-  uint64_t queue_ns = 0;
-  uint64_t compute_ns = 0;
-  int64_t batch = 0;
-  int64_t executed_batch = 0;
-
-  auto run = [&]() -> absl::Status {
-    const auto deadline = context != nullptr ? context->deadline() : std::chrono::system_clock::time_point::max();
-    if (deadline < std::chrono::system_clock::now()) {
-      return absl::DeadlineExceededError("deadline expired before the model ran");
-    }
-    if (handle.served.executor == nullptr) return absl::InternalError(absl::StrCat(label, " has no executor"));
-    // From here until queued, dynamic batching knows this request is coming.
-    ModelExecutor::Arrival arrival(handle.served.executor.get());
-    Q8_ASSIGN_OR_RETURN(DecodedInputs inputs, DecodeInputs(request, model.inputs(), model.max_batch_size(), label));
-    Q8_ASSIGN_OR_RETURN(OutputEncoder outputs, OutputEncoder::Prepare(request, model.outputs(),
-                                                                      model.OutputDims(inputs.batch), inputs.raw,
-                                                                      label, response));
-    stats.compute_input_ns.fetch_add(NanosSince(start));
-    ExecutionTiming timing;
-    Q8_RETURN_IF_ERROR(handle.served.executor->Execute({inputs.tensors, outputs.views(), inputs.batch, deadline},
-                                                       &timing, &arrival));
-    const auto output_start = Clock::now();
-    queue_ns = static_cast<uint64_t>(timing.queue_seconds * 1e9);
-    compute_ns = static_cast<uint64_t>(timing.compute_seconds * 1e9);
-    batch = inputs.batch;
-    executed_batch = timing.first_in_execution ? timing.executed_batch : 0;
-    stats.compute_infer_ns.fetch_add(compute_ns);
-    if (timing.first_in_execution) stats.execution_count.fetch_add(1);
-    if (metrics != nullptr) {
-      metrics->SetQueueDepth(handle.served.executor->queue_depth());
-      metrics->MaybeShadow(inputs.tensors, outputs.views());
-    }
-    outputs.Finish();
-    response->set_model_name(handle.name);
-    response->set_model_version(std::to_string(handle.version));
-    response->set_id(request.id());
-    stats.compute_output_ns.fetch_add(NanosSince(output_start));
-    stats.inference_count.fetch_add(static_cast<uint64_t>(inputs.batch));
-    return absl::OkStatus();
-  };
-  absl::Status status = run();
-  const uint64_t total = NanosSince(start);
-  if (metrics != nullptr) {
-    metrics->RecordRequest(status.code(), {Seconds(total), Seconds(queue_ns), Seconds(compute_ns), batch, executed_batch});
-  }
-  if (status.ok()) {
-    stats.success_count.fetch_add(1);
-    stats.success_ns.fetch_add(total);
-    stats.queue_ns.fetch_add(queue_ns);
-    stats.last_inference_ms.store(NowMillisSinceEpoch());
-  } else {
-    stats.fail_count.fetch_add(1);
-    stats.fail_ns.fetch_add(total);
-  }
-  return status;
+absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest& request,
+                                             inference::ModelInferResponse* response) {
+  // The completion may run on a stream thread: the hand-over goes through a
+  // mutex that outlives both sides.
+  static absl::Mutex mu(absl::kConstInit);
+  struct Result {
+    absl::Status status;
+    bool done = false;
+  } result;
+  InferCall call(registry_, state_, &request, response, std::chrono::system_clock::time_point::max(),
+                 [r = &result](const absl::Status& status) {
+                   absl::MutexLock lock(&mu);
+                   r->status = status;
+                   r->done = true;
+                 });
+  call.Start();
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(&result.done));
+  return result.status;
 }
 
 grpc::Status InferenceService::ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* request,

@@ -7,7 +7,9 @@
 // Lifecycle phases and the in-flight count live in ServingState (shared with
 // ModelService); see serving_state.h.
 //
-// Thread safety: every RPC may run concurrently (grpc++ sync server pool).
+// Thread safety: every RPC may run concurrently. ModelInfer uses gRPC's
+// callback API so a request waiting for an execution stream holds no thread;
+// the other RPCs are cheap and stay on the sync pool.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +30,8 @@ inline constexpr char kServerName[] = "q8serve";
 // fallback_layers, quantization_report = the full report JSON).
 void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::string, std::string>* properties);
 
-class InferenceService final : public inference::GRPCInferenceService::Service {
+class InferenceService final
+    : public inference::GRPCInferenceService::WithCallbackMethod_ModelInfer<inference::GRPCInferenceService::Service> {
  public:
   InferenceService(ModelRegistry* registry, ModelLoader* loader, ServingState* state, int64_t max_upload_bytes)
       : registry_(registry), loader_(loader), state_(state), max_upload_bytes_(max_upload_bytes) {}
@@ -43,8 +46,12 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
                               inference::ServerMetadataResponse* response) override;
   grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
                              inference::ModelMetadataResponse* response) override;
-  grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
-                          inference::ModelInferResponse* response) override;
+  // Callback API: returns at once; the response is sent when the model has
+  // run, from whichever thread ran it (server/infer_call.h).
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context, const inference::ModelInferRequest* request,
+                                       inference::ModelInferResponse* response) override;
+  // The same for in-process callers (benchmarks): blocks until done.
+  absl::Status InferBlocking(const inference::ModelInferRequest& request, inference::ModelInferResponse* response);
   grpc::Status ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* request,
                                inference::ModelStatisticsResponse* response) override;
   grpc::Status RepositoryIndex(grpc::ServerContext*, const inference::RepositoryIndexRequest* request,
@@ -55,8 +62,6 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
                                      inference::RepositoryModelUnloadResponse* response) override;
 
  private:
-  absl::Status Infer(grpc::ServerContext* context, const inference::ModelInferRequest& request,
-                     inference::ModelInferResponse* response);
   absl::Status Metadata(const inference::ModelMetadataRequest& request, inference::ModelMetadataResponse* response);
   absl::Status Statistics(const inference::ModelStatisticsRequest& request,
                           inference::ModelStatisticsResponse* response);

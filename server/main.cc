@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/logging.h"
@@ -98,6 +99,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "q8serve: --model_repository is required\n");
     return 2;
   }
+
+  // Debian's Abseil is built with lock-order (deadlock) detection on, which
+  // records a graph edge and a stack trace per mutex acquisition: ~3 % of the
+  // server's CPU under load, in gRPC's locks and ours (perf, BENCHMARKS.md).
+  // The tests keep it on; the server does not pay for it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Before any thread exists, so every thread inherits the blocked mask and
   // only the sigwait thread below ever sees SIGTERM/SIGINT.

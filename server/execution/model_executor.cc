@@ -19,13 +19,14 @@ double SecondsBetween(absl::Time a, absl::Time b) { return absl::ToDoubleSeconds
 
 }  // namespace
 
-// Lives on the requesting thread's stack while it waits in Execute().
+// A queued request; owned by the executor (queue_, then the stream running
+// it, then free_ for reuse).
 struct ModelExecutor::Pending {
-  const ExecutionRequest* request = nullptr;
+  ExecutionRequest request;
+  Done done;
   absl::Time enqueued;
   absl::Status status;
   ExecutionTiming timing;
-  bool done = false;
 };
 
 // Per-stream state, touched only by that stream's thread.
@@ -48,7 +49,7 @@ absl::StatusOr<std::shared_ptr<ModelExecutor>> ModelExecutor::Create(
   if (model == nullptr) return absl::InternalError("executor without a model");
   options.layout.streams = std::max(1, options.layout.streams);
   options.layout.threads_per_stream = std::max(1, options.layout.threads_per_stream);
-  std::shared_ptr<ModelExecutor> executor(new ModelExecutor(std::move(model), std::move(options)));
+  std::shared_ptr<ModelExecutor> executor(new ModelExecutor(std::move(model), std::move(options)), &Destroy);
   ModelExecutor& e = *executor;
   {
     absl::MutexLock lock(&e.mu_);
@@ -62,7 +63,23 @@ absl::StatusOr<std::shared_ptr<ModelExecutor>> ModelExecutor::Create(
   e.mu_.Await(absl::Condition(
       +[](int* warming) { return *warming == 0; }, &e.warming_));
   if (!e.warmup_status_.ok()) return e.warmup_status_;  // the destructor joins the streams
+  e.inline_ = e.warm_run_seconds_ <= e.options_.inline_max_seconds;
   return executor;
+}
+
+void ModelExecutor::Destroy(ModelExecutor* executor) {
+  const std::thread::id self = std::this_thread::get_id();
+  for (const std::thread& t : executor->threads_) {
+    if (t.get_id() == self) {
+      // A completion on this stream dropped the last reference: the
+      // destructor joins the streams, so it must run elsewhere. This
+      // stream's loop goes on safely until that join: the object lives
+      // until the destructor returns.
+      std::thread([executor] { delete executor; }).detach();
+      return;
+    }
+  }
+  delete executor;
 }
 
 ModelExecutor::~ModelExecutor() {
@@ -90,26 +107,42 @@ ModelExecutor::Arrival::~Arrival() {
   --executor_->arriving_;
 }
 
-absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTiming* timing, Arrival* arrival) {
-  Pending pending;
-  pending.request = &request;
-  pending.enqueued = absl::Now();
+void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* arrival) {
+  const absl::Time enqueued = absl::Now();
+  bool refused = false;
   {
     absl::MutexLock lock(&mu_);
     if (arrival != nullptr && arrival->executor_ == this) {
       --arriving_;  // under the same lock as the enqueue below: no gap a stream could see
       arrival->executor_ = nullptr;
     }
-    if (stopping_) return absl::UnavailableError("the model version is being unloaded");
+    refused = stopping_;
+  }
+  if (refused) {
+    done(absl::UnavailableError("the model version is being unloaded"), ExecutionTiming{});
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
     // Eager batching with nobody queued or on the way would run this request
     // alone at once anyway: same as no batching.
     const bool could_merge = can_merge_ && (!options_.batching.eager || arriving_ > 0);
-    if (could_merge || !queue_.empty() || running_ >= options_.layout.streams) {
-      queue_.push_back(&pending);
+    if (!inline_ || could_merge || !queue_.empty() || running_ >= options_.layout.streams) {
+      Pending* p;
+      if (free_.empty()) {
+        p = new Pending;
+      } else {
+        p = free_.back().release();
+        free_.pop_back();
+      }
+      p->request = request;
+      p->done = std::move(done);
+      p->enqueued = enqueued;
+      p->status = absl::OkStatus();
+      p->timing = ExecutionTiming{};
+      queue_.push_back(p);
       queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
-      mu_.Await(absl::Condition(&pending.done));
-      if (timing != nullptr) *timing = pending.timing;
-      return pending.status;
+      return;
     }
     ++running_;
   }
@@ -124,12 +157,34 @@ absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTi
                             : model_->Run(request.inputs, request.outputs);
   const absl::Time end = absl::Now();
   if (status.ok() && options_.on_execution) options_.on_execution(request.batch);
-  if (timing != nullptr) {
-    *timing = {SecondsBetween(pending.enqueued, start), SecondsBetween(start, end), request.batch, status.ok()};
+  {
+    absl::MutexLock lock(&mu_);
+    --running_;
   }
+  done(status, ExecutionTiming{SecondsBetween(enqueued, start), SecondsBetween(start, end), request.batch, status.ok()});
+}
+
+absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTiming* timing, Arrival* arrival) {
+  // The completion may run on a stream thread; mu_ (which outlives both
+  // sides) guards the hand-over, so nothing here is touched after we return.
+  struct Result {
+    absl::Status status;
+    ExecutionTiming* timing;
+    absl::Mutex* mu;
+    bool done = false;
+  } result{absl::OkStatus(), timing, &mu_};
+  Submit(
+      request,
+      [r = &result](const absl::Status& status, const ExecutionTiming& t) {
+        absl::MutexLock lock(r->mu);
+        r->status = status;
+        if (r->timing != nullptr) *r->timing = t;
+        r->done = true;
+      },
+      arrival);
   absl::MutexLock lock(&mu_);
-  --running_;
-  return status;
+  mu_.Await(absl::Condition(&result.done));
+  return result.status;
 }
 
 bool ModelExecutor::IsPreferred(int64_t batch) const {
@@ -142,7 +197,7 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
   queue_.pop_front();
   if (!can_merge_) return;
   const int64_t max_batch = model_->max_batch_size();
-  int64_t total = group->front()->request->batch;
+  int64_t total = group->front()->request.batch;
   const absl::Time deadline = group->front()->enqueued + absl::Microseconds(options_.batching.max_queue_delay_us);
   const bool eager = options_.batching.eager;
   auto wake = [this, eager]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -150,8 +205,8 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
   };
   while (total < max_batch && !IsPreferred(total)) {
     // FIFO: requests join in arrival order; one that does not fit ends the group.
-    while (!queue_.empty() && total + queue_.front()->request->batch <= max_batch) {
-      total += queue_.front()->request->batch;
+    while (!queue_.empty() && total + queue_.front()->request.batch <= max_batch) {
+      total += queue_.front()->request.batch;
       group->push_back(queue_.front());
       queue_.pop_front();
       if (IsPreferred(total)) return;
@@ -162,14 +217,11 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
   }
 }
 
-void ModelExecutor::StreamMain(Stream* stream) {
-  engine::SetIntraOpThreads(options_.layout.threads_per_stream);
-  // Warm-up on this thread, so the plans are the ones built for its thread
-  // count, and its workspaces exist before the first request.
-  absl::Status warm = absl::OkStatus();
+absl::StatusOr<double> ModelExecutor::WarmUp() {
   const bool batchable = model_->inputs().empty() || model_->inputs()[0].dims.empty() ||
                          model_->inputs()[0].dims[0] == core::kDynamicDim;
   const std::vector<int64_t> sizes = batchable ? options_.warmup_batch_sizes : std::vector<int64_t>{0};
+  double smallest_run = 0;
   for (int64_t b : sizes) {
     std::vector<core::Tensor> inputs;
     std::vector<core::TensorView> views;
@@ -177,15 +229,28 @@ void ModelExecutor::StreamMain(Stream* stream) {
       inputs.emplace_back(in.dtype, batchable ? core::WithBatch(in.dims, b) : in.dims);
       views.push_back(inputs.back().view());
     }
-    auto run = model_->Run(views);
-    if (!run.ok()) {
-      warm = absl::Status(run.status().code(), absl::StrCat("warm-up at batch ", b, ": ", run.status().message()));
-      break;
+    // The first run builds the plan; the second shows what a request costs.
+    for (int run = 0; run < (b == sizes.front() ? 2 : 1); ++run) {
+      const absl::Time start = absl::Now();
+      auto out = model_->Run(views);
+      if (!out.ok()) {
+        return absl::Status(out.status().code(), absl::StrCat("warm-up at batch ", b, ": ", out.status().message()));
+      }
+      smallest_run = SecondsBetween(start, absl::Now());
     }
   }
+  return smallest_run;
+}
+
+void ModelExecutor::StreamMain(Stream* stream) {
+  engine::SetIntraOpThreads(options_.layout.threads_per_stream);
+  // Warm-up on this thread, so the plans are the ones built for its thread
+  // count, and its workspaces exist before the first request.
   {
+    absl::StatusOr<double> warm = WarmUp();
     absl::MutexLock lock(&mu_);
-    if (!warm.ok() && warmup_status_.ok()) warmup_status_ = warm;
+    if (!warm.ok() && warmup_status_.ok()) warmup_status_ = warm.status();
+    if (warm.ok()) warm_run_seconds_ = std::max(warm_run_seconds_, *warm);
     --warming_;
   }
 
@@ -210,12 +275,12 @@ void ModelExecutor::StreamMain(Stream* stream) {
     parts.clear();
     int64_t total = 0;
     for (Pending* p : group) {
-      if (p->request->deadline < wall_now) {
+      if (p->request.deadline < wall_now) {
         p->status = absl::DeadlineExceededError("deadline expired while queued for execution");
         continue;
       }
-      parts.push_back(p->request);
-      total += p->request->batch;
+      parts.push_back(&p->request);
+      total += p->request.batch;
     }
     absl::Status status = absl::OkStatus();
     if (parts.size() == 1) {
@@ -227,16 +292,28 @@ void ModelExecutor::StreamMain(Stream* stream) {
     }
     const absl::Time end = absl::Now();
     if (!parts.empty() && options_.on_execution) options_.on_execution(total);
-    absl::MutexLock lock(&mu_);
-    --running_;
+    {
+      absl::MutexLock lock(&mu_);
+      --running_;
+    }
     bool first = !parts.empty();
     for (Pending* p : group) {
       if (p->status.ok()) p->status = status;
       p->timing = {SecondsBetween(p->enqueued, start), SecondsBetween(start, end), total, first && p->status.ok()};
       first = first && !p->status.ok();
-      p->done = true;
     }
+    Complete(group);
   }
+}
+
+void ModelExecutor::Complete(std::vector<Pending*>& group) {
+  for (Pending* p : group) {
+    Done done = std::move(p->done);
+    p->done = nullptr;
+    done(p->status, p->timing);  // may drop the last reference: see Destroy()
+  }
+  absl::MutexLock lock(&mu_);
+  for (Pending* p : group) free_.emplace_back(p);
 }
 
 }  // namespace q8::server

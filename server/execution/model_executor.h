@@ -10,16 +10,23 @@
 // A request that runs alone runs straight on its own buffers (the request's
 // bytes in, the response's bytes out): no copy.
 //
-// At most `streams` executions run at once. A request that finds a stream
-// free, nobody queued and (eager batching) nobody on the way runs on its own
-// (calling) thread, set to the stream thread count: no hand-over to a stream
-// thread and back, which costs two thread wake-ups (tens of microseconds on
-// a loaded host, as much as a small model's whole compute). Stream threads
-// take whatever queues behind.
+// Submit() is asynchronous: the caller (a gRPC callback) gets its result
+// through a completion called on whichever thread ran the request, and no
+// thread waits for a stream. Execute() is the blocking form.
+//
+// At most `streams` executions run at once. For a small model (warm-up run
+// under `inline_max_seconds`), a request that finds a stream free, nobody
+// queued and (eager batching) nobody on the way runs on the submitting thread,
+// set to the stream thread count: no hand-over to a stream thread and back,
+// which costs two thread wake-ups (tens of microseconds on a loaded host, as
+// much as a small model's whole compute). A large model always runs on its
+// streams, so a gRPC thread is never busy computing for milliseconds while
+// other calls wait to be read. Stream threads take whatever queues behind.
 //
 // Lifetime: shared by every copy of the ServedModel; the destructor finishes
-// what is queued and joins the streams. Requests block in Execute(), so a
-// caller that holds the executor keeps it alive while it waits.
+// what is queued and joins the streams. A completion may drop the last
+// reference (the model was unloaded meanwhile); the executor is then
+// destroyed on a fresh thread, since a stream cannot join itself.
 #pragma once
 
 #include <atomic>
@@ -49,6 +56,9 @@ struct ExecutorOptions {
   // Called on the stream thread after each execution with its batch size
   // (metrics); must be cheap and thread-safe.
   std::function<void(int64_t batch)> on_execution;
+  // Requests may run on the submitting thread when the warm-up run at the
+  // smallest warm-up batch took at most this long (0: never).
+  double inline_max_seconds = 1e-3;
 };
 
 class ModelExecutor {
@@ -77,37 +87,59 @@ class ModelExecutor {
     ModelExecutor* executor_;
   };
 
+  // Called exactly once with the request's outcome, on the thread that ran
+  // it: the submitting one (before Submit returns) or a stream. It may
+  // destroy what the request's views point into. Keep captures to one
+  // pointer: std::function stores that without allocating.
+  using Done = std::function<void(const absl::Status& status, const ExecutionTiming& timing)>;
+
+  // Runs `request` now on this thread or queues it (see the header comment).
+  // The tensors behind its views must stay valid until `done`. `arrival`
+  // (optional) is the request's own, ended as it is queued.
+  void Submit(const ExecutionRequest& request, Done done, Arrival* arrival = nullptr);
+
   // Blocks until the request ran (or its deadline passed before it could).
-  // `arrival` (optional) is the request's own, ended as it is queued.
   absl::Status Execute(const ExecutionRequest& request, ExecutionTiming* timing, Arrival* arrival = nullptr);
 
   // Requests waiting for a stream (not those running).
   int64_t queue_depth() const;
   const StreamLayout& layout() const { return options_.layout; }
   const DynamicBatchingConfig& batching() const { return options_.batching; }
+  // Whether requests may run on the submitting thread (small model).
+  bool runs_inline() const { return inline_; }
 
  private:
   struct Pending;
   class Stream;
 
   ModelExecutor(std::shared_ptr<const engine::CompiledModel> model, ExecutorOptions options);
+  // The shared_ptr deleter: on a stream thread, deletes on a fresh thread.
+  static void Destroy(ModelExecutor* executor);
   void StreamMain(Stream* stream);
+  // Warm-up on a stream thread; returns the time of one run at the smallest size.
+  absl::StatusOr<double> WarmUp();
   // With mu_ held: moves the next group of requests to run together into `group`.
   void TakeGroup(std::vector<Pending*>* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsPreferred(int64_t batch) const;
+  // Runs each finished request's completion (outside mu_) and recycles them.
+  void Complete(std::vector<Pending*>& group);
 
   const std::shared_ptr<const engine::CompiledModel> model_;
   const ExecutorOptions options_;
   const bool can_merge_;  // batching on and the model has a batch dimension
+  bool inline_ = false;   // set once by Create, before any Submit
 
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  // Recycled queue entries: a steady request stream allocates none.
+  std::vector<std::unique_ptr<Pending>> free_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<int64_t> queued_{0};  // queue_.size(), readable without mu_
   int arriving_ ABSL_GUARDED_BY(mu_) = 0;  // live Arrivals
   int warming_ ABSL_GUARDED_BY(mu_) = 0;  // streams still warming up
   int running_ ABSL_GUARDED_BY(mu_) = 0;  // executions in progress (<= streams)
   absl::Status warmup_status_ ABSL_GUARDED_BY(mu_);
+  double warm_run_seconds_ ABSL_GUARDED_BY(mu_) = 0;  // slowest stream's
 
   std::vector<std::unique_ptr<Stream>> streams_;
   std::vector<std::thread> threads_;

@@ -252,6 +252,100 @@ TEST_F(ModelExecutorTest, StreamsRunConcurrentlyWithTheirThreadCount) {
   EXPECT_EQ(threads_seen.load(), 1);
 }
 
+// Submit never blocks: one thread queues eight requests (not eager, preferred
+// size 8, a delay far beyond the test), which run as one execution of 8 on
+// the stream; each completion sees its own rows.
+TEST_F(ModelExecutorTest, SubmitQueuesWithoutBlockingAndCompletesOnTheStream) {
+  std::atomic<int> executions{0};
+  ExecutorOptions o = Options(1, 1, true, /*delay_us=*/60'000'000, /*preferred=*/{8}, /*eager=*/false);
+  o.on_execution = [&](int64_t) { executions.fetch_add(1); };
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  struct Done {
+    absl::Mutex mu;
+    int count = 0;
+    std::vector<std::thread::id> threads;
+    std::vector<int64_t> executed;
+  } done;
+  std::vector<std::unique_ptr<Request>> requests;
+  for (int i = 0; i < 8; ++i) requests.push_back(MakeRequest(10 * i, 1));
+  for (const auto& r : requests) {
+    (*executor)->Submit(r->request, [d = &done](const absl::Status& status, const ExecutionTiming& timing) {
+      EXPECT_TRUE(status.ok()) << status;
+      absl::MutexLock lock(&d->mu);
+      ++d->count;
+      d->threads.push_back(std::this_thread::get_id());
+      d->executed.push_back(timing.executed_batch);
+    });
+  }
+  {
+    absl::MutexLock lock(&done.mu);
+    ASSERT_TRUE(done.mu.AwaitWithTimeout(absl::Condition(
+        +[](int* count) { return *count == 8; }, &done.count), absl::Seconds(30)));
+    for (const std::thread::id& t : done.threads) EXPECT_NE(t, std::this_thread::get_id());
+    for (int64_t b : done.executed) EXPECT_EQ(b, 8);
+  }
+  EXPECT_EQ(executions.load(), 1);
+  for (int i = 0; i < 8; ++i) ExpectClose(requests[i]->output, Alone(10 * i, 1));
+}
+
+// A small model runs on the submitting thread when a stream is free; with
+// inline execution off (as for a model whose run exceeds the limit), on a stream.
+TEST_F(ModelExecutorTest, SmallModelsRunInlineLargeOnesOnTheirStreams) {
+  for (double limit : {1.0, 0.0}) {
+    ExecutorOptions o = Options(1, 1, false);
+    o.inline_max_seconds = limit;
+    auto executor = ModelExecutor::Create(shared_model(), o);
+    ASSERT_TRUE(executor.ok()) << executor.status();
+    EXPECT_EQ((*executor)->runs_inline(), limit > 0);
+    auto r = MakeRequest(4, 1);
+    std::thread::id ran_on;
+    absl::Notification finished;
+    struct Seen {
+      std::thread::id* ran_on;
+      absl::Notification* finished;
+    } seen{&ran_on, &finished};
+    (*executor)->Submit(r->request, [s = &seen](const absl::Status& status, const ExecutionTiming&) {
+      EXPECT_TRUE(status.ok()) << status;
+      *s->ran_on = std::this_thread::get_id();
+      s->finished->Notify();
+    });
+    ASSERT_TRUE(finished.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    EXPECT_EQ(ran_on == std::this_thread::get_id(), limit > 0) << "inline limit " << limit;
+    ExpectClose(r->output, Alone(4, 1));
+  }
+}
+
+// Regression: a completion on a stream thread that drops the last reference
+// (the model was unloaded while the request was queued) must not make the
+// stream join itself; the executor is destroyed elsewhere and releases the model.
+TEST_F(ModelExecutorTest, LastReferenceDroppedInACompletionOnAStream) {
+  ExecutorOptions o = Options(1, 1, false);
+  o.inline_max_seconds = 0;  // always on the stream thread
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  const long model_refs = shared_model().use_count();
+  struct Holder {
+    std::shared_ptr<ModelExecutor> executor;
+    absl::Status status;
+    absl::Notification done;
+  } holder{std::move(*executor)};
+  auto r = MakeRequest(6, 1);
+  ModelExecutor* raw = holder.executor.get();
+  raw->Submit(r->request, [h = &holder](const absl::Status& status, const ExecutionTiming&) {
+    h->status = status;
+    h->executor.reset();  // the last reference, on the stream thread
+    h->done.Notify();
+  });
+  ASSERT_TRUE(holder.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(holder.status.ok()) << holder.status;
+  ExpectClose(r->output, Alone(6, 1));
+  // The executor held one reference to the model; it goes once the executor is gone.
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (shared_model().use_count() >= model_refs && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(shared_model().use_count(), model_refs - 1);
+}
+
 TEST_F(ModelExecutorTest, WarmupFailureIsReported) {
   ExecutorOptions o = Options(1, 1, false);
   o.warmup_batch_sizes = {1, 9};  // the model takes at most 8

@@ -1,0 +1,60 @@
+// InferCall: one ModelInfer from arrival to response, run asynchronously.
+//
+// Start() looks the model up, decodes the inputs and lays out the outputs
+// on the receiving (gRPC) thread, then hands the request to the model's
+// executor and returns: no gRPC thread waits for a stream. The completion
+// runs on whichever thread ran the model; it records statistics and metrics,
+// finishes the response and calls `finish`, which may delete the call.
+// Everything the execution reads (handle, decoded views, output buffers)
+// lives here until then.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "inference.pb.h"
+#include "server/execution/model_executor.h"
+#include "server/metrics/model_metrics.h"
+#include "server/model_registry.h"
+#include "server/serving_state.h"
+#include "server/tensor_codec.h"
+
+namespace q8::server {
+
+class InferCall {
+ public:
+  using Finish = std::function<void(const absl::Status& status)>;
+
+  // `request` and `response` must outlive the call (gRPC owns them until
+  // finish). `deadline`: the client's, or max.
+  InferCall(ModelRegistry* registry, ServingState* state, const inference::ModelInferRequest* request,
+            inference::ModelInferResponse* response, std::chrono::system_clock::time_point deadline, Finish finish);
+  InferCall(const InferCall&) = delete;
+  InferCall& operator=(const InferCall&) = delete;
+
+  void Start();
+
+ private:
+  absl::Status Prepare();
+  void Complete(absl::Status status, const ExecutionTiming& timing);
+
+  ModelRegistry* const registry_;
+  ServingState* const state_;
+  const inference::ModelInferRequest* const request_;
+  inference::ModelInferResponse* const response_;
+  const std::chrono::system_clock::time_point deadline_;
+  const Finish finish_;
+  const std::chrono::steady_clock::time_point start_;
+  ServingState::Call in_flight_;  // until the call is destroyed (after the response is sent)
+
+  ModelHandle handle_;
+  std::optional<metrics::ModelMetrics::Inflight> inflight_metric_;
+  std::optional<ModelExecutor::Arrival> arrival_;
+  DecodedInputs inputs_;
+  std::optional<OutputEncoder> outputs_;
+};
+
+}  // namespace q8::server
