@@ -144,7 +144,10 @@ class Bench:
         self.address = f"127.0.0.1:{port}"
         self.server_log = open(os.path.join(self.work, f"q8serve_{threads}t.log"), "w")
         self.server = subprocess.Popen([os.path.join(self.bin, "server", "q8serve"), "--model_repository", repo,
-                                        "--grpc_address", self.address], env=thread_env(threads),
+                                        "--grpc_address", self.address, "--metrics_port=0",
+                                        # one stream of `threads` threads, like the in-process runs
+                                        "--execution_preset=latency", f"--cpus={threads}"],
+                                       env=thread_env(threads),
                                        stdout=self.server_log, stderr=subprocess.STDOUT)
         for _ in range(600):
             p = subprocess.run([self.q8ctl, "--server", self.address, "--timeout_seconds", "2", "health"],
