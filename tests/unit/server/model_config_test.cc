@@ -18,6 +18,13 @@ ModelConfig Defaults() {
   return c;
 }
 
+// The message of the INVALID_ARGUMENT that `json` must produce.
+std::string ConfigError(const std::string& json) {
+  auto c = ParseModelConfig(json, "m", Defaults());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << json;
+  return std::string(c.status().message());
+}
+
 TEST(ModelConfigTest, EmptyObjectKeepsDefaults) {
   auto c = ParseModelConfig("{}", "m", Defaults());
   ASSERT_TRUE(c.ok()) << c.status();
@@ -124,40 +131,35 @@ TEST(ModelConfigTest, ParsesQuantizationSection) {
 }
 
 TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
-  auto error = [](const std::string& json) {
-    auto c = ParseModelConfig(json, "m", Defaults());
-    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << json;
-    return std::string(c.status().message());
-  };
-  EXPECT_THAT(error(R"({"quantization":"static"})"), HasSubstr("'quantization' must be a JSON object"));
-  EXPECT_THAT(error(R"({"quantization":{"mode":"int4"}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":"static"})"), HasSubstr("'quantization' must be a JSON object"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"mode":"int4"}})"),
               HasSubstr("'quantization.mode' is invalid: unknown quantization mode 'int4'; expected one of: "
                         "static, dynamic, none"));
-  EXPECT_THAT(error(R"({"quantization":{"mode":1}})"), HasSubstr("'quantization.mode' must be a string"));
-  EXPECT_THAT(error(R"({"quantization":{"calibration":{"method":"kl"}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"mode":1}})"), HasSubstr("'quantization.mode' must be a string"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"calibration":{"method":"kl"}}})"),
               HasSubstr("'quantization.calibration.method' is invalid: unknown calibration method 'kl'"));
-  EXPECT_THAT(error(R"({"quantization":{"calibration":{"percentile":"high"}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"calibration":{"percentile":"high"}}})"),
               HasSubstr("'quantization.calibration.percentile' must be a number"));
-  EXPECT_THAT(error(R"({"quantization":{"calibration":{"percentile":40}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"calibration":{"percentile":40}}})"),
               HasSubstr("quantization.calibration.percentile must be in (50, 100]"));
-  EXPECT_THAT(error(R"({"quantization":{"calibration":{"max_samples":1.5}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"calibration":{"max_samples":1.5}}})"),
               HasSubstr("'quantization.calibration.max_samples' must be an integer"));
-  EXPECT_THAT(error(R"({"quantization":{"calibration":{"max_samples":0}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"calibration":{"max_samples":0}}})"),
               HasSubstr("quantization.calibration.max_samples must be >= 1"));
-  EXPECT_THAT(error(R"({"quantization":{"per_channel":1}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"per_channel":1}})"),
               HasSubstr("'quantization.per_channel' must be true or false"));
-  EXPECT_THAT(error(R"({"quantization":{"accuracy":{"metric":"top5"}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"accuracy":{"metric":"top5"}}})"),
               HasSubstr("'quantization.accuracy.metric' is invalid: unknown accuracy metric 'top5'"));
-  EXPECT_THAT(error(R"({"quantization":{"accuracy":{"max_drop":-0.1}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"accuracy":{"max_drop":-0.1}}})"),
               HasSubstr("quantization.accuracy.max_drop must be in [0, 1]"));
-  EXPECT_THAT(error(R"({"quantization":{"accuracy":{"eval_fraction":0.95}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"accuracy":{"eval_fraction":0.95}}})"),
               HasSubstr("quantization.accuracy.eval_fraction must be in [0, 0.9]"));
-  EXPECT_THAT(error(R"({"quantization":{"accuracy":[]}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"accuracy":[]}})"),
               HasSubstr("'quantization.accuracy' must be a JSON object"));
-  EXPECT_THAT(error(R"({"quantization":{"max_dorp":0.1}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"max_dorp":0.1}})"),
               HasSubstr("unknown key 'quantization.max_dorp'; expected one of: mode, calibration, per_channel, "
                         "accuracy"));
-  EXPECT_THAT(error(R"({"quantization":{"accuracy":{"maxdrop":0.1}}})"),
+  EXPECT_THAT(ConfigError(R"({"quantization":{"accuracy":{"maxdrop":0.1}}})"),
               HasSubstr("unknown key 'quantization.accuracy.maxdrop'"));
 }
 
@@ -187,25 +189,20 @@ TEST(ModelConfigTest, ParsesExecutionAndDynamicBatching) {
 }
 
 TEST(ModelConfigTest, ExecutionErrorsNameTheField) {
-  auto error = [](const std::string& json) {
-    auto c = ParseModelConfig(json, "m", Defaults());
-    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << json;
-    return std::string(c.status().message());
-  };
-  EXPECT_THAT(error(R"({"execution":{"preset":"fast"}})"),
+  EXPECT_THAT(ConfigError(R"({"execution":{"preset":"fast"}})"),
               HasSubstr("'execution.preset' is invalid: unknown execution preset 'fast'"));
-  EXPECT_THAT(error(R"({"execution":{"streams":0}})"), HasSubstr("'execution.streams' must be in [1, 256], got 0"));
-  EXPECT_THAT(error(R"({"execution":{"threads_per_stream":"2"}})"),
+  EXPECT_THAT(ConfigError(R"({"execution":{"streams":0}})"), HasSubstr("'execution.streams' must be in [1, 256], got 0"));
+  EXPECT_THAT(ConfigError(R"({"execution":{"threads_per_stream":"2"}})"),
               HasSubstr("'execution.threads_per_stream' must be an integer"));
-  EXPECT_THAT(error(R"({"execution":{"stream":2}})"), HasSubstr("unknown key 'execution.stream'"));
-  EXPECT_THAT(error(R"({"dynamic_batching":true})"), HasSubstr("'dynamic_batching' must be a JSON object"));
-  EXPECT_THAT(error(R"({"dynamic_batching":{"max_queue_delay_us":-1}})"),
+  EXPECT_THAT(ConfigError(R"({"execution":{"stream":2}})"), HasSubstr("unknown key 'execution.stream'"));
+  EXPECT_THAT(ConfigError(R"({"dynamic_batching":true})"), HasSubstr("'dynamic_batching' must be a JSON object"));
+  EXPECT_THAT(ConfigError(R"({"dynamic_batching":{"max_queue_delay_us":-1}})"),
               HasSubstr("'dynamic_batching.max_queue_delay_us' must be in [0, 10000000], got -1"));
-  EXPECT_THAT(error(R"({"dynamic_batching":{"eager":"yes"}})"),
+  EXPECT_THAT(ConfigError(R"({"dynamic_batching":{"eager":"yes"}})"),
               HasSubstr("'dynamic_batching.eager' must be true or false"));
-  EXPECT_THAT(error(R"({"dynamic_batching":{"preferred_batch_sizes":4}})"),
+  EXPECT_THAT(ConfigError(R"({"dynamic_batching":{"preferred_batch_sizes":4}})"),
               HasSubstr("'dynamic_batching.preferred_batch_sizes' must be an array"));
-  EXPECT_THAT(error(R"({"max_batch_size":8,"dynamic_batching":{"preferred_batch_sizes":[16]}})"),
+  EXPECT_THAT(ConfigError(R"({"max_batch_size":8,"dynamic_batching":{"preferred_batch_sizes":[16]}})"),
               HasSubstr("preferred batch size 16 exceeds max_batch_size 8"));
 }
 

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/status_macros.h"
 #include "engine/compiler.h"
 #include "engine/export/qdq_exporter.h"
 #include "engine/model_builder.h"
@@ -111,6 +112,25 @@ void ExpectQuantizationErrorIsReproduced(const CompiledModel& fp32, const core::
   EXPECT_LT(vs_reference.mean_abs_diff, 0.1 * vs_fp32.mean_abs_diff);
 }
 
+// A static min/max int8 quantization of `onnx` calibrated on `calib`: the
+// artifact, the engine's int8 model built from it, and its QDQ export.
+struct QuantizedExport {
+  std::string artifact;
+  std::shared_ptr<const CompiledModel> model;
+  std::string qdq;
+};
+
+absl::StatusOr<QuantizedExport> QuantizeAndExport(const std::string& onnx, const core::Tensor& calib) {
+  QuantizationOptions options;
+  options.mode = QuantMode::kStatic;
+  options.method = CalibrationMethod::kMinMax;
+  QuantizedExport q;
+  Q8_ASSIGN_OR_RETURN(q.artifact, testing::CalibratedArtifact(onnx, &calib, options));
+  Q8_ASSIGN_OR_RETURN(q.model, testing::BuildQuantized(onnx, q.artifact));
+  Q8_ASSIGN_OR_RETURN(q.qdq, ExportQdqOnnx(onnx, q.artifact));
+  return q;
+}
+
 TEST(QdqNumericsTest, Int8FashionCnnMatchesTheNumpyReferenceOfItsQdqExport) {
   const std::string onnx = ReadFile(DataPath("fashion_cnn.onnx"));
   const core::Tensor images = LoadNpy(DataPath("fashion_test_images.npy"));
@@ -145,25 +165,17 @@ TEST(QdqNumericsTest, Int8FashionCnnMatchesTheNumpyReferenceOfItsQdqExport) {
 // rounding, fused Clip+Sigmoid and an int8 Gemm before Softmax.
 TEST(QdqNumericsTest, Int8ResidualModelMatchesTheNumpyReferenceOfItsQdqExport) {
   const std::string onnx = testing::ResidualConcatModel();
-  const core::Tensor calib = testing::RandomImages(64, 1);
-  QuantizationOptions options;
-  options.mode = QuantMode::kStatic;
-  options.method = CalibrationMethod::kMinMax;
-  auto artifact = testing::CalibratedArtifact(onnx, &calib, options);
-  ASSERT_TRUE(artifact.ok()) << artifact.status();
-  auto model = testing::BuildQuantized(onnx, *artifact);
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto bytes = ExportQdqOnnx(onnx, *artifact);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  auto q = QuantizeAndExport(onnx, testing::RandomImages(64, 1));
+  ASSERT_TRUE(q.ok()) << q.status();
 
   const core::Tensor x = testing::RandomImages(64, 3);
-  auto ours = (*model)->Run({x.view()});
+  auto ours = q->model->Run({x.view()});
   ASSERT_TRUE(ours.ok()) << ours.status();
-  auto ref = testing::RunNumpyReference(*bytes, x);
+  auto ref = testing::RunNumpyReference(q->qdq, x);
   ASSERT_TRUE(ref.ok()) << ref.status();
   // Softmax moves each probability by at most 1/2 of the largest logit
   // change (sum_j |dp_i/dz_j| = 2 p_i (1 - p_i) <= 1/2).
-  auto last = LastLayerStep(onnx, *artifact);
+  auto last = LastLayerStep(onnx, q->artifact);
   ASSERT_TRUE(last.ok()) << last.status();
   ASSERT_TRUE(last->softmax);
   const double tolerance = 0.5 * kFlips * last->step + 1e-4;
@@ -189,25 +201,17 @@ TEST(QdqNumericsTest, Int8StoredGraphOutputKeepsItsName) {
   auto& pool = b.Node("MaxPool", {"r"}, {"y"});
   q8::testing::OnnxBuilder::AttrInts(pool, "kernel_shape", {2, 2});
   const std::string onnx = b.Serialize();
-  const core::Tensor calib = testing::RandomImages(16, 4);
-  QuantizationOptions options;
-  options.mode = QuantMode::kStatic;
-  options.method = CalibrationMethod::kMinMax;
-  auto artifact = testing::CalibratedArtifact(onnx, &calib, options);
-  ASSERT_TRUE(artifact.ok()) << artifact.status();
-  auto model = testing::BuildQuantized(onnx, *artifact);
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto bytes = ExportQdqOnnx(onnx, *artifact);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  auto q = QuantizeAndExport(onnx, testing::RandomImages(16, 4));
+  ASSERT_TRUE(q.ok()) << q.status();
   onnx::ModelProto m;
-  ASSERT_TRUE(m.ParseFromString(*bytes));
+  ASSERT_TRUE(m.ParseFromString(q->qdq));
   ASSERT_EQ(m.graph().output(0).name(), "y");
   EXPECT_EQ(m.graph().node(m.graph().node_size() - 1).op_type(), "DequantizeLinear");
 
   const core::Tensor x = testing::RandomImages(8, 5);
-  auto ours = (*model)->Run({x.view()});
+  auto ours = q->model->Run({x.view()});
   ASSERT_TRUE(ours.ok()) << ours.status();
-  auto ref = testing::RunNumpyReference(*bytes, x);
+  auto ref = testing::RunNumpyReference(q->qdq, x);
   ASSERT_TRUE(ref.ok()) << ref.status();
   // Outputs lie on the int8 grid, so they differ by whole steps, and only
   // where a rounding flipped: rarely.
