@@ -117,17 +117,10 @@ void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* 
       arrival->executor_ = nullptr;
     }
     refused = stopping_;
-  }
-  if (refused) {
-    done(absl::UnavailableError("the model version is being unloaded"), ExecutionTiming{});
-    return;
-  }
-  {
-    absl::MutexLock lock(&mu_);
     // Eager batching with nobody queued or on the way would run this request
     // alone at once anyway: same as no batching.
     const bool could_merge = can_merge_ && (!options_.batching.eager || arriving_ > 0);
-    if (!inline_ || could_merge || !queue_.empty() || running_ >= options_.layout.streams) {
+    if (!refused && (!inline_ || could_merge || !queue_.empty() || running_ >= options_.layout.streams)) {
       Pending* p;
       if (free_.empty()) {
         p = new Pending;
@@ -144,7 +137,11 @@ void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* 
       queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
       return;
     }
-    ++running_;
+    if (!refused) ++running_;
+  }
+  if (refused) {
+    done(absl::UnavailableError("the model version is being unloaded"), ExecutionTiming{});
+    return;
   }
   // A stream is free: run here. The thread count is this thread's from now
   // on, which is harmless: only executions run oneDNN on request threads.
