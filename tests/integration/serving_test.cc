@@ -36,6 +36,7 @@ class ServingTest : public SharedServerSuite<ServingTest> {
 
  protected:
   // The shared model still answers correctly (after an error elsewhere).
+  void UnloadWhileRequestsInFlight(const std::string& config);
   void ExpectStillServes() {
     inference::ModelInferResponse resp;
     grpc::Status s = Infer(*stub_, ImageRequest(kCnn, TestImages(), 0, 1, true), &resp);
@@ -344,8 +345,10 @@ TEST_F(ServingTest, ConcurrentUploadsOfSameName) {
   ExpectStillServes();
 }
 
-TEST_F(ServingTest, UnloadWhileRequestsInFlight) {
-  ASSERT_TRUE(UploadModel(*stub_, "victim", ReadFileOrDie(TestDataPath("fashion_cnn.onnx"))).ok());
+// Four clients hammer "victim" (uploaded with `config`) while it is unloaded:
+// every call either succeeds or is NOT_FOUND, and the server keeps serving.
+void ServingTest::UnloadWhileRequestsInFlight(const std::string& config) {
+  ASSERT_TRUE(UploadModel(*stub_, "victim", ReadFileOrDie(TestDataPath("fashion_cnn.onnx")), config).ok());
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, not_found{0}, other{0};
   std::vector<std::thread> clients;
@@ -384,6 +387,17 @@ TEST_F(ServingTest, UnloadWhileRequestsInFlight) {
   ASSERT_TRUE(server_->HealthCheck("victim", &status).ok());
   EXPECT_EQ(status, Health::NOT_SERVING);
   ExpectStillServes();
+}
+
+// Small model: requests mostly run on the gRPC thread that received them.
+TEST_F(ServingTest, UnloadWhileRequestsInFlight) { UnloadWhileRequestsInFlight(kFp32Config); }
+
+// Batching that always waits: every request queues and completes on a stream
+// thread, which may drop the unloaded version's last reference (the executor
+// must then be destroyed off that thread).
+TEST_F(ServingTest, UnloadWhileRequestsQueuedOnStreams) {
+  UnloadWhileRequestsInFlight(
+      R"({"quantization":{"mode":"none"},"dynamic_batching":{"max_queue_delay_us":2000,"eager":false}})");
 }
 
 }  // namespace
