@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "core/logging.h"
 #include "core/status_macros.h"
+#include "server/execution/completion_wait.h"
 #include "server/grpc_status.h"
 #include "server/infer_call.h"
 #include "server/tensor_codec.h"
@@ -153,23 +154,17 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
 
 absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest& request,
                                              inference::ModelInferResponse* response) {
-  // The completion may run on a stream thread: the hand-over goes through a
-  // mutex that outlives both sides.
-  static absl::Mutex mu(absl::kConstInit);
-  struct Result {
-    absl::Status status;
-    bool done = false;
-  } result;
+  static absl::Mutex mu(absl::kConstInit);  // outlives every waiter (see CompletionWait)
+  absl::Status result;
+  CompletionWait wait(&mu);
   InferCall call(registry_, state_, &request, response, std::chrono::system_clock::time_point::max(),
-                 [r = &result](const absl::Status& status) {
-                   absl::MutexLock lock(&mu);
-                   r->status = status;
-                   r->done = true;
+                 [r = &result, w = &wait](const absl::Status& status) {
+                   *r = status;
+                   w->Signal();
                  });
   call.Start();
-  absl::MutexLock lock(&mu);
-  mu.Await(absl::Condition(&result.done));
-  return result.status;
+  wait.Wait();
+  return result;
 }
 
 grpc::Status InferenceService::ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* request,

@@ -34,13 +34,6 @@ double MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-// What the metrics report about a freshly built version: how long it took
-// and the config's shadow fraction.
-void Stamp(ServedModel& served, std::chrono::steady_clock::time_point start, const ModelConfig& config) {
-  served.load_seconds = MillisSince(start) / 1000;
-  served.shadow_fraction = config.shadow_fraction;
-}
-
 // .npy bytes -> tensor; any parse failure is INVALID_ARGUMENT naming the file.
 absl::StatusOr<core::Tensor> ParseNpyFile(const UploadedFile& file) {
   auto tensor = core::ParseNpy(file.bytes);
@@ -324,21 +317,23 @@ int ModelLoader::StreamThreads(const ModelConfig& config) const {
   return ResolveStreams(config.execution, options_.default_preset, options_.cpus).threads_per_stream;
 }
 
-absl::Status ModelLoader::StartExecution(absl::string_view name, int64_t version, const ModelConfig& config,
-                                         ServedModel& served) const {
+absl::Status ModelLoader::StartServing(absl::string_view name, int64_t version, const ModelConfig& config,
+                                       std::chrono::steady_clock::time_point start, ServedModel& served) const {
   if (served.executor != nullptr || served.model == nullptr) return absl::OkStatus();
   ExecutorOptions options;
   options.layout = ResolveStreams(config.execution, options_.default_preset, options_.cpus);
 
   options.batching = config.execution.batching;
   options.warmup_batch_sizes = config.warmup_batch_sizes;
-  const auto start = std::chrono::steady_clock::now();
+  const auto warmup_start = std::chrono::steady_clock::now();
   Q8_ASSIGN_OR_RETURN(served.executor, ModelExecutor::Create(served.model, std::move(options)));
   const ModelExecutor& e = *served.executor;
   Q8_LOG(Info, VersionContext(name, version), ": ", e.layout().streams, " execution stream(s) x ",
          e.layout().threads_per_stream, " thread(s), dynamic batching ",
          e.batching().enabled ? absl::StrCat("on (max delay ", e.batching().max_queue_delay_us, " us)") : "off",
-         ", warmed up in ", MillisSince(start), " ms");
+         ", warmed up in ", MillisSince(warmup_start), " ms");
+  served.load_seconds = MillisSince(start) / 1000;
+  served.shadow_fraction = config.shadow_fraction;
   return absl::OkStatus();
 }
 
@@ -430,7 +425,7 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
       version = PrepareFromDisk(name, v, config, progress);
     }
     if (version.ok()) {
-      if (absl::Status s = StartExecution(name, v, config, version->served); !s.ok()) version = s;
+      if (absl::Status s = StartServing(name, v, config, start, version->served); !s.ok()) version = s;
     }
     if (!version.ok()) {
       absl::Status error = WithContext(version.status(), VersionContext(name, v));
@@ -438,7 +433,6 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
       return error;
     }
     prepared[v] = *std::move(version);
-    Stamp(prepared[v].served, start, config);
   }
 
   absl::Status written = absl::OkStatus();
@@ -511,7 +505,7 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
     const auto start = std::chrono::steady_clock::now();
     auto prepared = PrepareFromDisk(name, v, *config, nullptr);
     if (prepared.ok()) {
-      if (absl::Status s = StartExecution(name, v, *config, prepared->served); !s.ok()) prepared = s;
+      if (absl::Status s = StartServing(name, v, *config, start, prepared->served); !s.ok()) prepared = s;
     }
     if (!prepared.ok()) {
       failed[v] = std::string(WithContext(prepared.status(), VersionContext(name, v)).message());
@@ -523,7 +517,6 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
     if (absl::Status s = Persist(name, v, *prepared); !s.ok()) {
       Q8_LOG(Warning, VersionContext(name, v), ": serving, but the quantization could not be saved: ", s.ToString());
     }
-    Stamp(prepared->served, start, *config);
     ready[v] = std::move(prepared->served);
   }
   // Publish the good versions, then list the bad ones as UNAVAILABLE.
@@ -601,12 +594,13 @@ absl::Status ModelLoader::SyncFromRepository(absl::string_view name, bool config
   bool changed = false;
   engine::ScopedIntraOpThreads threads(StreamThreads(config));
   for (int64_t v : scanned->versions) {
+    const auto start = std::chrono::steady_clock::now();
     auto current = registry_->Get(name, std::to_string(v));
     const ServedModel* served = current.ok() && !config_changed ? &current->served : nullptr;
     bool unchanged = false;
     auto adopted = AdoptVersion(name, v, config, served, &unchanged);
     if (adopted.ok() && adopted->has_value()) {
-      if (absl::Status s = StartExecution(name, v, config, **adopted); !s.ok()) adopted = s;
+      if (absl::Status s = StartServing(name, v, config, start, **adopted); !s.ok()) adopted = s;
     }
     if (adopted.ok() && adopted->has_value()) {
       next[v] = **std::move(adopted);

@@ -25,6 +25,7 @@
 // names run in parallel, a second operation on the same name gets ABORTED.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -179,9 +180,13 @@ class ModelLoader {
                                        absl::string_view data_source, const LoadProgressFn& progress) const;
   absl::Status Persist(absl::string_view name, int64_t version, const Prepared& prepared) const;
   int StreamThreads(const ModelConfig& config) const;
-  // Starts `served`'s execution streams (and warms them up) unless it has them.
-  absl::Status StartExecution(absl::string_view name, int64_t version, const ModelConfig& config,
-                              ServedModel& served) const;
+  // The last step of every path that builds a version (upload, startup,
+  // adoption from the shared repository): starts `served`'s execution
+  // streams, warms them up, and stamps what the metrics report (load time
+  // since `start`, the config's shadow fraction). A version that already
+  // serves (has streams) is left as it is.
+  absl::Status StartServing(absl::string_view name, int64_t version, const ModelConfig& config,
+                            std::chrono::steady_clock::time_point start, ServedModel& served) const;
   // quantization.json + report.json (+ model.onnx bytes) -> served model, no calibration.
   absl::StatusOr<ServedModel> LoadPersisted(absl::string_view name, int64_t version, absl::string_view bytes,
                                             std::string artifact, std::string report,

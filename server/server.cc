@@ -69,19 +69,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
     return absl::InvalidArgumentError(
         "repository_poll_seconds, max_connection_age_seconds and max_connection_age_grace_seconds must be >= 0");
   }
-  if (!(options.shadow_fraction >= 0 && options.shadow_fraction <= 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--shadow_fraction must be in [0, 1], got ", options.shadow_fraction));
-  }
-  if (options.metrics_port < -1 || options.metrics_port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics_port must be in [0, 65535], or -1 to disable metrics, got ", options.metrics_port));
-  }
+  metrics::MetricsOptions metrics_options;
+  metrics_options.port = options.metrics_port;
+  metrics_options.shadow_fraction = options.shadow_fraction;
+  Q8_RETURN_IF_ERROR(metrics::ValidateMetricsOptions(metrics_options));
   std::unique_ptr<metrics::MetricsRegistry> metrics;
   if (options.metrics_port >= 0) {
-    metrics::MetricsOptions metrics_options;
-    metrics_options.port = options.metrics_port;
-    metrics_options.shadow_fraction = options.shadow_fraction;
     Q8_ASSIGN_OR_RETURN(metrics, metrics::MetricsRegistry::Create(metrics_options));
     Q8_LOG(Info, "metrics listening on 0.0.0.0:", metrics->port(), " (port ", metrics->port(), "), path /metrics");
   }

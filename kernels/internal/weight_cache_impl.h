@@ -10,8 +10,9 @@
 // Program of a model and later Programs then pass a null tensor. A target not
 // cached yet is then rebuilt from a cached copy of the same id and data type,
 // through a temporary plain copy (oneDNN adds compensation only when
-// reordering from a plain layout). A copy whose desc carries compensation flags (s8-src conv/matmul) is
-// still a valid source: oneDNN appends the compensation after the data, so
+// reordering from a plain layout). A copy whose desc carries compensation
+// flags (s8-src conv/matmul) is still a valid source: oneDNN appends the
+// compensation after the data, so
 // the same bytes described without the flags are the plain blocked weights --
 // unless the reorder also applied a scale adjustment (non-VNNI x86 halves s8
 // weights); then a plain copy of the source is kept next to it (and counted).

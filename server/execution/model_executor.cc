@@ -11,6 +11,7 @@
 #include "core/logging.h"
 #include "engine/threading.h"
 #include "server/execution/batch_assembler.h"
+#include "server/execution/completion_wait.h"
 
 namespace q8::server {
 namespace {
@@ -162,25 +163,20 @@ void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* 
 }
 
 absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTiming* timing, Arrival* arrival) {
-  // The completion may run on a stream thread; mu_ (which outlives both
-  // sides) guards the hand-over, so nothing here is touched after we return.
   struct Result {
     absl::Status status;
     ExecutionTiming* timing;
-    absl::Mutex* mu;
-    bool done = false;
-  } result{absl::OkStatus(), timing, &mu_};
+    CompletionWait wait;
+  } result{absl::OkStatus(), timing, CompletionWait(&mu_)};
   Submit(
       request,
       [r = &result](const absl::Status& status, const ExecutionTiming& t) {
-        absl::MutexLock lock(r->mu);
         r->status = status;
         if (r->timing != nullptr) *r->timing = t;
-        r->done = true;
+        r->wait.Signal();
       },
       arrival);
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(&result.done));
+  result.wait.Wait();
   return result.status;
 }
 
@@ -218,6 +214,7 @@ absl::StatusOr<double> ModelExecutor::WarmUp() {
   const bool batchable = model_->inputs().empty() || model_->inputs()[0].dims.empty() ||
                          model_->inputs()[0].dims[0] == core::kDynamicDim;
   const std::vector<int64_t> sizes = batchable ? options_.warmup_batch_sizes : std::vector<int64_t>{0};
+  const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());
   double smallest_run = 0;
   for (int64_t b : sizes) {
     std::vector<core::Tensor> inputs;
@@ -227,13 +224,13 @@ absl::StatusOr<double> ModelExecutor::WarmUp() {
       views.push_back(inputs.back().view());
     }
     // The first run builds the plan; the second shows what a request costs.
-    for (int run = 0; run < (b == sizes.front() ? 2 : 1); ++run) {
+    for (int run = 0; run < (b == smallest ? 2 : 1); ++run) {
       const absl::Time start = absl::Now();
       auto out = model_->Run(views);
       if (!out.ok()) {
         return absl::Status(out.status().code(), absl::StrCat("warm-up at batch ", b, ": ", out.status().message()));
       }
-      smallest_run = SecondsBetween(start, absl::Now());
+      if (b == smallest) smallest_run = SecondsBetween(start, absl::Now());
     }
   }
   return smallest_run;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/logging.h"
+#include "core/status_macros.h"
 #include "prometheus/exposer.h"
 #include "prometheus/text_serializer.h"
 
@@ -21,15 +22,20 @@ MetricsRegistry::~MetricsRegistry() {
   shadow_.reset();   // the worker may still hold ModelMetrics
 }
 
-absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Create(const MetricsOptions& options) {
+absl::Status ValidateMetricsOptions(const MetricsOptions& options) {
   if (!(options.shadow_fraction >= 0 && options.shadow_fraction <= 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--shadow_fraction must be in [0, 1], got ", options.shadow_fraction));
   }
-  if (options.port > 65535) {
+  if (options.port < -1 || options.port > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--metrics_port must be in [0, 65535] (or -1 to disable metrics), got ", options.port));
+        absl::StrCat("--metrics_port must be in [0, 65535], or -1 to disable metrics, got ", options.port));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Create(const MetricsOptions& options) {
+  Q8_RETURN_IF_ERROR(ValidateMetricsOptions(options));
   std::unique_ptr<MetricsRegistry> m(new MetricsRegistry(options));
   if (options.port < 0) return m;
   // prometheus-cpp reports a bind failure by throwing (civetweb's

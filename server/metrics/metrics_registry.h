@@ -34,7 +34,7 @@ class Exposer;
 namespace q8::server::metrics {
 
 struct MetricsOptions {
-  // TCP port on all interfaces; 0 picks a free one (see port()); < 0: no
+  // TCP port on all interfaces; 0 picks a free one (see port()); -1: no
   // HTTP endpoint (the registry still collects, e.g. for tests).
   int port = 8002;
   // Default share of successful requests of int8 versions re-run in fp32,
@@ -42,6 +42,11 @@ struct MetricsOptions {
   double shadow_fraction = 0.01;
   size_t shadow_queue_capacity = 64;
 };
+
+// INVALID_ARGUMENT naming the flag unless shadow_fraction is in [0, 1] and
+// port in [-1, 65535]. Create() checks it; the server checks it even when
+// metrics are off (-1), so a bad --shadow_fraction never starts silently.
+absl::Status ValidateMetricsOptions(const MetricsOptions& options);
 
 class MetricsRegistry {
  public:

@@ -46,17 +46,13 @@ def flags(args):
     return out
 
 
-# Flags q8serve defines (server/main.cc). --metrics_port arrives with the
-# metrics exporter (issue #4); until then it is the one allowed unknown flag.
+# Flags q8serve defines (server/main.cc).
 defined = set(re.findall(r"ABSL_FLAG\(\s*[\w:]+\s*,\s*(\w+)", (root / "server" / "main.cc").read_text()))
-pending = {"metrics_port"} - defined
-if pending:
-    print(f"note: {sorted(pending)} not defined in server/main.cc yet (metrics exporter, issue #4)")
 
 
 def check_flags(where, fl):
     for f in fl:
-        check(f in defined or f in pending, f"{where}: q8serve has no flag --{f}")
+        check(f in defined, f"{where}: q8serve has no flag --{f}")
 
 
 # Metric names the project's own monitoring uses (recording/alert rules and

@@ -23,18 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return 0;
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 }  // namespace
 
 void SleepSeconds(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
@@ -111,7 +99,7 @@ PrometheusServer::~PrometheusServer() { Stop(); }
   std::ofstream(dir_ + "/prometheus.yml") << config.str();
 
   for (int attempt = 0; attempt < 3; ++attempt) {
-    port_ = FreeLoopbackPort();
+    port_ = PickFreePort();
     std::vector<std::string> args = {kPrometheusBinary, "--config.file=" + dir_ + "/prometheus.yml",
                                      "--storage.tsdb.path=" + dir_ + "/data",
                                      "--web.listen-address=127.0.0.1:" + std::to_string(port_)};

@@ -27,6 +27,8 @@ std::string TestDataPath(const std::string& file);
 std::string ReadFileOrDie(const std::string& path);
 // Fresh empty directory under the system temp dir.
 std::string MakeTempDir(const std::string& prefix);
+// A loopback TCP port that was free a moment ago (0 if none could be bound).
+int PickFreePort();
 
 // Starts `args` (args[0]: the binary's path) as a child process with stdout
 // and stderr appended to `log_path` (or to `log_path` and `err_path`

@@ -213,6 +213,27 @@ TEST_F(SyncTest, AdoptsThePersistedQuantizationWithoutCalibrating) {
   EXPECT_EQ(b_->registry.Get("m", "")->model, served->model);
 }
 
+// Regression: adopted versions went unstamped, so replica B reported a load
+// time of 0 and ignored config.json's shadow_fraction (it used the flag's).
+TEST_F(SyncTest, AdoptedVersionCarriesLoadTimeAndConfiguredShadowFraction) {
+  core::Tensor x(core::DataType::kFloat32, {10, 2});
+  npy_ = core::SerializeNpy(x.view());
+  LoadRequest r;
+  r.name = "m";
+  r.config_json = R"({"shadow_fraction": 0.25})";
+  r.files[1].model = {"good", "file:1/model.onnx"};
+  r.files[1].calibration_inputs = UploadedFile{npy_, "file:calibration/inputs.npy"};
+  ASSERT_TRUE(a_->loader->Load(r).ok());
+  ASSERT_TRUE(b_->loader->SyncFromRepository("m", false).ok());
+  for (Replica* replica : {a_.get(), b_.get()}) {
+    auto served = replica->registry.Get("m", "");
+    ASSERT_TRUE(served.ok()) << served.status();
+    EXPECT_GT(served->served.load_seconds, 0);
+    ASSERT_TRUE(served->served.shadow_fraction.has_value());
+    EXPECT_DOUBLE_EQ(*served->served.shadow_fraction, 0.25);
+  }
+}
+
 TEST_F(SyncTest, HalfWrittenVersionIsNeverPickedUp) {
   // The writer has renamed model.onnx into place but not yet quantization.json,
   // whose bytes are still in its temp file.

@@ -177,6 +177,24 @@ TEST(ModelMetricsTest, QuantizedVersionExportsReportAndShadowSeries) {
   }
 }
 
+// The shadow worker's results land in their own series (comparisons and
+// agreements are different counters; every relative error is observed).
+TEST(ModelMetricsTest, ShadowResultsAreRecorded) {
+  auto served = Fake();
+  auto reference = Fake();
+  ModelDescription d = Fp32("q", 3, served);
+  d.precision = "int8";
+  d.reference = reference;  // shadow series exist only for int8 versions with a reference
+  ModelMetrics m(d, nullptr);
+  m.RecordShadow({/*compared=*/3, /*agreed=*/2, {0.01, 0.2, 0.05}});
+  m.RecordShadow({/*compared=*/1, /*agreed=*/0, {0.5}});
+  const std::string text = ScrapeModels({&m});
+  EXPECT_EQ(Sample(text, Series("q8serve_shadow_comparisons_total", "q", 3)), 4);
+  EXPECT_EQ(Sample(text, Series("q8serve_shadow_agreements_total", "q", 3)), 2);
+  EXPECT_EQ(Sample(text, Series("q8serve_shadow_relative_error_count", "q", 3)), 4);
+  EXPECT_NEAR(Sample(text, Series("q8serve_shadow_relative_error_sum", "q", 3)).value_or(-1), 0.76, 1e-9);
+}
+
 TEST(ModelMetricsTest, MemoryIsReadAtScrapeAndDisappearsWithTheModel) {
   auto model = Fake();
   ModelMetrics m(Fp32("m", 1, model), nullptr);

@@ -121,6 +121,7 @@ TEST_F(ShadowEvaluatorTest, Fp32VersionsAreNeverShadowed) {
   d.model = "f";
   d.precision = "fp32";
   d.served = served_;
+  d.reference = reference_;  // a reference exists: only the precision stops the shadow
   d.shadow_fraction = 1;
   auto m = std::make_shared<ModelMetrics>(d, &shadow);
   Request(*m);
