@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds q8serve (Release) into ${BUILD_DIR:-build}.
+# Q8_BUILD_TARGETS="q8serve q8ctl" builds only those targets (the demo does);
+# by default everything, tests included. Extra arguments go to cmake's configure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -8,4 +10,6 @@ jobs=$(nproc)
 mem_jobs=$(( $(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 1500000 ))
 (( mem_jobs >= 1 && mem_jobs < jobs )) && jobs=$mem_jobs
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build "$BUILD_DIR" -j "$jobs"
+targets=()
+for t in ${Q8_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$BUILD_DIR" -j "$jobs" "${targets[@]}"

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh --build-only
-scripts/build.sh
+# Only what the demo runs: the test command builds the rest.
+Q8_BUILD_TARGETS="q8serve q8ctl" scripts/build.sh
 BUILD_DIR=${BUILD_DIR:-build}
 REPO=${Q8_DEMO_REPOSITORY:-/tmp/q8serve-demo-models}
 PORT=${Q8_PORT:-8001}
