@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/checked_math.h"
+#include "core/quote.h"
 
 namespace q8::core {
 namespace {
@@ -80,7 +82,7 @@ absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes) {
       if (e.descr == descr_str) dtype = e.type;
     }
     if (!dtype) {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported .npy dtype '", descr_str,
+      return absl::InvalidArgumentError(absl::StrCat("unsupported .npy dtype '", Quote(descr_str),
                                                      "' (expected little-endian numeric, e.g. '<f4')"));
     }
   }
@@ -102,20 +104,30 @@ absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes) {
     for (absl::string_view part : absl::StrSplit(v.substr(0, end), ',', absl::SkipWhitespace())) {
       int64_t d = 0;
       if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &d) || d < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(".npy shape has a bad dimension '", part, "'"));
+        return absl::InvalidArgumentError(absl::StrCat(".npy shape has a bad dimension '", Quote(part), "'"));
       }
       dims.push_back(d);
     }
   }
 
-  Tensor t(*dtype, dims);
+  // Size from the header is checked (overflow, per-tensor limit) and against
+  // the bytes actually present before anything is allocated.
+  auto bytes_needed = CheckedByteSize(*dtype, dims, ".npy array");
+  if (!bytes_needed.ok()) return bytes_needed.status();
   const size_t data_start = header_start + header_len;
   const size_t have = bytes.size() - data_start;
-  if (have < static_cast<size_t>(t.byte_size())) {
+  if (have < static_cast<size_t>(*bytes_needed)) {
     return absl::InvalidArgumentError(absl::StrCat(".npy data is truncated: shape ", DimsToString(dims),
-                                                   " needs ", t.byte_size(), " bytes, file has ", have));
+                                                   " needs ", *bytes_needed, " bytes, file has ", have));
   }
-  if (t.byte_size() > 0) std::memcpy(t.data(), bytes.data() + data_start, t.byte_size());
+  Tensor t;
+  try {
+    t = Tensor(*dtype, dims);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of memory allocating a .npy array of ", *bytes_needed, " bytes"));
+  }
+  if (*bytes_needed > 0) std::memcpy(t.data(), bytes.data() + data_start, *bytes_needed);
   return t;
 }
 

@@ -5,10 +5,17 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/checked_math.h"
+
 namespace q8::core {
 
 Tensor::Tensor(DataType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
-  const int64_t bytes = byte_size();
+  // Callers validate shapes first (core/checked_math.h); this is the backstop
+  // that turns a wrapped or absurd size into bad_alloc instead of a short buffer.
+  auto elements = CheckedNumElements(dims_);
+  auto checked = elements.ok() ? CheckedMul(*elements, SizeOf(dtype_)) : std::nullopt;
+  if (!checked || *checked > kMaxTensorBytes) throw std::bad_alloc();
+  const int64_t bytes = *checked;
   // aligned_alloc needs a size that is a multiple of the alignment.
   const size_t rounded = static_cast<size_t>((bytes + 63) / 64 * 64);
   void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);

@@ -78,6 +78,9 @@ class CompiledModel {
   virtual MemoryStats memory() const = 0;
   // Primitives of the plan for `batch` (building it if needed).
   virtual absl::StatusOr<std::vector<PrimitiveInfo>> Primitives(int64_t batch) const = 0;
+
+ private:
+  absl::StatusOr<std::vector<core::Tensor>> RunAllocating(absl::Span<const core::TensorView> inputs) const;
 };
 
 }  // namespace q8::engine

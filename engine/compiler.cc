@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
+#include "engine/exception_guard.h"
 #include "engine/import/onnx_importer.h"
 #include "engine/model_builder.h"
 #include "engine/passes/pipeline.h"
@@ -117,11 +118,13 @@ absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepa
 
 absl::StatusOr<std::shared_ptr<const CompiledModel>> Compile(absl::string_view onnx_bytes,
                                                              const CompileOptions& options) {
-  const absl::Time start = absl::Now();
-  Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, options));
-  Q8_ASSIGN_OR_RETURN(std::shared_ptr<OnnxModel> model, BuildModel(prepared, options));
-  model->mutable_report().compile_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  return std::shared_ptr<const CompiledModel>(std::move(model));
+  return GuardExceptions("compiling the model", [&]() -> absl::StatusOr<std::shared_ptr<const CompiledModel>> {
+    const absl::Time start = absl::Now();
+    Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, options));
+    Q8_ASSIGN_OR_RETURN(std::shared_ptr<OnnxModel> model, BuildModel(prepared, options));
+    model->mutable_report().compile_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    return std::shared_ptr<const CompiledModel>(std::move(model));
+  });
 }
 
 }  // namespace q8::engine

@@ -6,6 +6,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "engine/exception_guard.h"
 
 namespace q8::engine {
 namespace {
@@ -41,6 +42,11 @@ int64_t SourceWeightBytes(const LoweredGraph& lg) {
 }  // namespace
 
 absl::StatusOr<std::vector<core::Tensor>> CompiledModel::Run(absl::Span<const core::TensorView> inputs) const {
+  return GuardExceptions("running the model", [&] { return RunAllocating(inputs); });
+}
+
+absl::StatusOr<std::vector<core::Tensor>> CompiledModel::RunAllocating(
+    absl::Span<const core::TensorView> inputs) const {
   Q8_RETURN_IF_ERROR(ValidateInputs(inputs));
   const int64_t batch = inputs.empty() || inputs[0].dims.empty() ? 1 : inputs[0].dims[0];
   std::vector<core::Dims> dims = OutputDims(batch);
@@ -103,6 +109,11 @@ std::vector<core::Dims> OnnxModel::OutputDims(int64_t batch) const {
 
 absl::Status OnnxModel::Run(absl::Span<const core::TensorView> inputs,
                             absl::Span<const core::MutableTensorView> outputs) const {
+  return GuardExceptions("running the model", [&] { return RunUnguarded(inputs, outputs); });
+}
+
+absl::Status OnnxModel::RunUnguarded(absl::Span<const core::TensorView> inputs,
+                                     absl::Span<const core::MutableTensorView> outputs) const {
   Q8_RETURN_IF_ERROR(ValidateInputs(inputs));
   const int64_t batch = parts_.batchable ? inputs[0].dims[0] : 0;
   if (outputs.size() != parts_.outputs.size()) {

@@ -43,6 +43,8 @@ class OnnxModel : public CompiledModel {
   absl::StatusOr<std::vector<PrimitiveInfo>> Primitives(int64_t batch) const override;
 
  private:
+  absl::Status RunUnguarded(absl::Span<const core::TensorView> inputs,
+                            absl::Span<const core::MutableTensorView> outputs) const;
   int64_t PlanKey(int64_t batch) const { return parts_.batchable ? batch : 0; }
 
   Parts parts_;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/logging.h"
+#include "core/quote.h"
 #include "nlohmann/json.hpp"
 
 namespace q8::server {
@@ -14,7 +15,43 @@ namespace {
 using Json = nlohmann::json;
 
 absl::Status ConfigError(absl::string_view model_name, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("config.json of model '", model_name, "': ", what));
+  return absl::InvalidArgumentError(absl::StrCat("config.json of model '", core::Quote(model_name), "': ", what));
+}
+
+// A client JSON value as shown in messages: compact, bounded, and safe for
+// any bytes (the document's depth is bounded before parsing, see below).
+std::string Shown(const Json& j) {
+  return core::Quote(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+// Refuses documents nested deeper than kMaxConfigDepth with one linear scan
+// before nlohmann::json sees them: its DOM, dump() and destructor all walk
+// the tree, and a 200 000-deep "[[[[..." must not reach any of them.
+absl::Status CheckNesting(absl::string_view json, absl::string_view model_name) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxConfigDepth) {
+        return ConfigError(model_name, absl::StrCat("JSON is nested more than ", kMaxConfigDepth, " levels deep"));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string TypeName(const Json& j) { return j.type_name(); }
@@ -22,7 +59,7 @@ std::string TypeName(const Json& j) { return j.type_name(); }
 absl::StatusOr<int64_t> ReadBatch(const Json& j, absl::string_view key, absl::string_view model_name) {
   if (!j.is_number_integer()) {
     return ConfigError(model_name, absl::StrCat("'", key, "' must be an integer, got ", TypeName(j),
-                                                " ", j.dump()));
+                                                " ", Shown(j)));
   }
   int64_t v = j.get<int64_t>();
   if (v < 1 || v > kMaxConfigBatchSize) {
@@ -40,14 +77,14 @@ absl::Status FieldError(absl::string_view model_name, absl::string_view path, ab
 
 absl::StatusOr<std::string> ReadString(const Json& j, absl::string_view path, absl::string_view model_name) {
   if (!j.is_string()) {
-    return FieldError(model_name, path, absl::StrCat("must be a string, got ", TypeName(j), " ", j.dump()));
+    return FieldError(model_name, path, absl::StrCat("must be a string, got ", TypeName(j), " ", Shown(j)));
   }
   return j.get<std::string>();
 }
 
 absl::StatusOr<double> ReadNumber(const Json& j, absl::string_view path, absl::string_view model_name) {
   if (!j.is_number()) {
-    return FieldError(model_name, path, absl::StrCat("must be a number, got ", TypeName(j), " ", j.dump()));
+    return FieldError(model_name, path, absl::StrCat("must be a number, got ", TypeName(j), " ", Shown(j)));
   }
   return j.get<double>();
 }
@@ -73,7 +110,7 @@ absl::Status CheckObject(const Json& j, absl::string_view path, absl::string_vie
     bool known = false;
     for (const char* k : keys) known = known || key == k;
     if (!known) {
-      return ConfigError(model_name, absl::StrCat("unknown key '", path, ".", key, "'; expected one of: ",
+      return ConfigError(model_name, absl::StrCat("unknown key '", path, ".", core::Quote(key), "'; expected one of: ",
                                                   absl::StrJoin(keys, ", ")));
     }
   }
@@ -99,7 +136,7 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engi
     const Json& pc = q["per_channel"];
     if (!pc.is_boolean()) {
       return FieldError(model_name, "quantization.per_channel",
-                        absl::StrCat("must be true or false, got ", TypeName(pc), " ", pc.dump()));
+                        absl::StrCat("must be true or false, got ", TypeName(pc), " ", Shown(pc)));
     }
     o.per_channel = pc.get<bool>();
   }
@@ -121,7 +158,7 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engi
       const Json& m = c["max_samples"];
       if (!m.is_number_integer()) {
         return FieldError(model_name, "quantization.calibration.max_samples",
-                          absl::StrCat("must be an integer, got ", TypeName(m), " ", m.dump()));
+                          absl::StrCat("must be an integer, got ", TypeName(m), " ", Shown(m)));
       }
       o.max_samples = m.get<int64_t>();
     }
@@ -155,7 +192,7 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engi
 absl::StatusOr<int64_t> ReadIntInRange(const Json& j, absl::string_view path, absl::string_view model_name,
                                        int64_t lo, int64_t hi) {
   if (!j.is_number_integer()) {
-    return FieldError(model_name, path, absl::StrCat("must be an integer, got ", TypeName(j), " ", j.dump()));
+    return FieldError(model_name, path, absl::StrCat("must be an integer, got ", TypeName(j), " ", Shown(j)));
   }
   const int64_t v = j.get<int64_t>();
   if (v < lo || v > hi) return FieldError(model_name, path, absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
@@ -198,7 +235,7 @@ absl::Status ParseDynamicBatching(const Json& b, absl::string_view model_name, D
     const Json& e = b["eager"];
     if (!e.is_boolean()) {
       return FieldError(model_name, "dynamic_batching.eager",
-                        absl::StrCat("must be true or false, got ", TypeName(e), " ", e.dump()));
+                        absl::StrCat("must be true or false, got ", TypeName(e), " ", Shown(e)));
     }
     o.eager = e.get<bool>();
   }
@@ -225,6 +262,7 @@ absl::Status ParseDynamicBatching(const Json& b, absl::string_view model_name, D
 
 absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::string_view model_name,
                                              const ModelConfig& defaults) {
+  if (absl::Status s = CheckNesting(json, model_name); !s.ok()) return s;
   Json doc = Json::parse(json.begin(), json.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return ConfigError(model_name, "not valid JSON");
   if (!doc.is_object()) {
@@ -238,8 +276,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
         return ConfigError(model_name, absl::StrCat("'name' must be a string, got ", TypeName(value)));
       }
       if (value.get<std::string>() != model_name) {
-        return ConfigError(model_name, absl::StrCat("'name' is '", value.get<std::string>(),
-                                                    "' but the model is '", model_name, "'"));
+        return ConfigError(model_name, absl::StrCat("'name' is '", core::Quote(value.get<std::string>()),
+                                                    "' but the model is '", core::Quote(model_name), "'"));
       }
     } else if (key == "max_batch_size") {
       auto v = ReadBatch(value, key, model_name);
@@ -267,11 +305,12 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
       auto v = ReadNumber(value, key, model_name);
       if (!v.ok()) return v.status();
       if (!(*v >= 0 && *v <= 1)) {
-        return FieldError(model_name, key, absl::StrCat("must be in [0, 1], got ", value.dump()));
+        return FieldError(model_name, key, absl::StrCat("must be in [0, 1], got ", Shown(value)));
       }
       config.shadow_fraction = *v;
     } else {
-      Q8_LOG(Warning, "config.json of model '", model_name, "': ignoring unknown key '", key, "'");
+      Q8_LOG(Warning, "config.json of model '", core::Quote(model_name), "': ignoring unknown key '",
+             core::Quote(key), "'");
     }
   }
   for (int64_t b : config.warmup_batch_sizes) {

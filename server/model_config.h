@@ -33,7 +33,7 @@
 //       }
 //     }
 //   }
-// Malformed JSON, a non-object document, or a wrong type/range is
+// Malformed JSON, nesting deeper than kMaxConfigDepth, a non-object document, or a wrong type/range is
 // INVALID_ARGUMENT with the key named ("quantization.calibration.method").
 // Unlike the top level, unknown keys inside the sections are errors: a
 // misspelt "max_drop" must not silently fall back to the default.
@@ -68,6 +68,8 @@ inline constexpr int64_t kMaxConfigBatchSize = 1 << 16;
 inline constexpr int64_t kMaxStreams = 256;
 inline constexpr int64_t kMaxThreadsPerStream = 256;
 inline constexpr int64_t kMaxQueueDelayUs = 10'000'000;
+// Deepest JSON nesting a config may use (the schema needs 3 levels).
+inline constexpr int kMaxConfigDepth = 16;
 
 // Parses `json`; keys it does not set keep the value from `defaults`.
 // `model_name` is used for the "name" check and in messages.

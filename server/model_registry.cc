@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/logging.h"
+#include "core/quote.h"
 #include "server/model_repository.h"
 #include "server/served_model_metrics.h"
 
@@ -22,7 +23,7 @@ absl::StatusOr<ModelRegistry::OperationGuard> ModelRegistry::BeginOperation(absl
   absl::MutexLock lock(&mu_);
   auto it = busy_.find(name);
   if (it != busy_.end()) {
-    return absl::AbortedError(absl::StrCat("model '", name, "': a ", it->second,
+    return absl::AbortedError(absl::StrCat("model '", core::Quote(name), "': a ", it->second,
                                            " of this model is already in progress; retry after it completes"));
   }
   busy_.emplace(std::string(name), std::string(what));
@@ -46,7 +47,7 @@ void ModelRegistry::Transition(VersionEntry& entry, ModelState to, std::string r
 absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::string_view version) const {
   absl::ReaderMutexLock lock(&mu_);
   auto it = models_.find(name);
-  if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
+  if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", core::Quote(name), "' not found"));
   const ModelEntry& model = it->second;
   auto handle = [&](int64_t v, const VersionEntry& e) {
     return ModelHandle{std::string(name), v, e.served.model, e.stats, e.metrics, e.served};
@@ -60,7 +61,7 @@ absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::str
       states.push_back(absl::StrCat("version ", v, " ", ToString(e.state), e.reason.empty() ? "" : ": ", e.reason));
     }
     if (states.empty() && !model.reason.empty()) states.push_back(model.reason);
-    return absl::NotFoundError(absl::StrCat("model '", name, "' has no ready version",
+    return absl::NotFoundError(absl::StrCat("model '", core::Quote(name), "' has no ready version",
                                             states.empty() ? "" : " (", absl::StrJoin(states, "; "),
                                             states.empty() ? "" : ")"));
   }
@@ -69,7 +70,7 @@ absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::str
   if (vit == model.versions.end()) {
     std::vector<int64_t> known;
     for (const auto& [k, e] : model.versions) known.push_back(k);
-    return absl::NotFoundError(absl::StrCat("model '", name, "' has no version '", version, "' (versions: ",
+    return absl::NotFoundError(absl::StrCat("model '", core::Quote(name), "' has no version '", core::Quote(version), "' (versions: ",
                                             known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
   }
   const VersionEntry& e = vit->second;
@@ -77,9 +78,9 @@ absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::str
     case ModelState::kReady:
       return handle(*v, e);
     case ModelState::kLoading:
-      return absl::UnavailableError(absl::StrCat("model '", name, "' version ", *v, " is still loading"));
+      return absl::UnavailableError(absl::StrCat("model '", core::Quote(name), "' version ", *v, " is still loading"));
     default:
-      return absl::NotFoundError(absl::StrCat("model '", name, "' version ", *v, " is ", ToString(e.state),
+      return absl::NotFoundError(absl::StrCat("model '", core::Quote(name), "' version ", *v, " is ", ToString(e.state),
                                               e.reason.empty() ? "" : ": ", e.reason));
   }
 }
@@ -210,7 +211,7 @@ absl::Status ModelRegistry::Unload(absl::string_view name) {
   std::vector<ServedModel> released;  // freed after unlock
   absl::MutexLock lock(&mu_);
   auto it = models_.find(name);
-  if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
+  if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", core::Quote(name), "' not found"));
   for (auto& [v, e] : it->second.versions) {
     if (e.state == ModelState::kReady) Transition(e, ModelState::kUnloading, "");
     if (e.state == ModelState::kUnloading) {

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/quote.h"
 #include "core/status_macros.h"
 
 namespace q8::server {
@@ -171,24 +172,24 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
       if (model_inputs[k].name == in.name()) m = static_cast<int>(k);
     }
     if (m < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown input '", in.name(), "' for model '", model,
+      return absl::InvalidArgumentError(absl::StrCat("unknown input '", core::Quote(in.name()), "' for model '", model,
                                                      "'; the model's inputs are: ", ExpectedInputs(model_inputs)));
     }
     if (seen[m] >= 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("input '", in.name(), "' is given twice (inputs[", seen[m], "] and inputs[", i, "])"));
+          absl::StrCat("input '", core::Quote(in.name()), "' is given twice (inputs[", seen[m], "] and inputs[", i, "])"));
     }
     seen[m] = i;
     const engine::TensorInfo& info = model_inputs[m];
     std::optional<DataType> dtype = core::FromOipName(in.datatype());
     if (!dtype) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", in.name(), "': unsupported datatype '",
-                                                     in.datatype(), "' (the model expects ",
+      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': unsupported datatype '",
+                                                     core::Quote(in.datatype()), "' (the model expects ",
                                                      core::OipName(info.dtype), ")"));
     }
     if (*dtype != info.dtype) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", in.name(), "' of model '", model,
-                                                     "': datatype ", in.datatype(), " does not match the model's ",
+      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "' of model '", model,
+                                                     "': datatype ", core::Quote(in.datatype()), " does not match the model's ",
                                                      core::OipName(info.dtype)));
     }
     Q8_RETURN_IF_ERROR(CheckDims(model, info, in.shape(), max_batch_size, &batch));
@@ -199,13 +200,13 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
     if (raw) {
       if (!typed.empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "input '", in.name(), "' has typed contents (", typed[0].first,
+            "input '", core::Quote(in.name()), "' has typed contents (", typed[0].first,
             ") but the request also has raw_input_contents; use one or the other for all inputs"));
       }
       const std::string& blob = request.raw_input_contents(i);
       if (static_cast<int64_t>(blob.size()) != bytes) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "input '", in.name(), "': raw_input_contents has ", blob.size(), " bytes but shape ",
+            "input '", core::Quote(in.name()), "': raw_input_contents has ", blob.size(), " bytes but shape ",
             core::DimsToString(dims), " of ", in.datatype(), " needs ", bytes, " bytes"));
       }
       out.tensors[m] = core::TensorView{*dtype, std::move(dims), blob.data()};
@@ -213,22 +214,22 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
     }
     Field field = FieldFor(*dtype);
     if (field == Field::kNone) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", in.name(), "': datatype ", in.datatype(),
+      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': datatype ", in.datatype(),
                                                      " has no typed contents field; send it in raw_input_contents"));
     }
     if (typed.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "input '", in.name(), "' has no data: set contents.", FieldName(field), " or raw_input_contents"));
+          "input '", core::Quote(in.name()), "' has no data: set contents.", FieldName(field), " or raw_input_contents"));
     }
     if (typed.size() > 1 || typed[0].first != FieldName(field)) {
       std::vector<absl::string_view> names;
       for (const auto& t : typed) names.push_back(t.first);
-      return absl::InvalidArgumentError(absl::StrCat("input '", in.name(), "': datatype ", in.datatype(),
+      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': datatype ", in.datatype(),
                                                      " expects contents.", FieldName(field), " only, got ",
                                                      absl::StrJoin(names, ", ")));
     }
     if (typed[0].second != elements) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", in.name(), "': contents.", FieldName(field),
+      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': contents.", FieldName(field),
                                                      " has ", typed[0].second, " elements but shape ",
                                                      core::DimsToString(dims), " needs ", elements));
     }

@@ -4,10 +4,13 @@
 #include <deque>
 
 #include "absl/strings/str_cat.h"
+#include "core/quote.h"
 
 namespace q8::engine {
 
-std::string Node::Describe() const { return absl::StrCat("node '", name, "' (", op_type, ")"); }
+std::string Node::Describe() const {
+  return absl::StrCat("node '", core::Quote(name), "' (", core::Quote(op_type), ")");
+}
 
 ValueId Graph::AddValue(Value v) {
   values_.push_back(std::move(v));
@@ -96,7 +99,7 @@ absl::Status Graph::Validate() const {
     for (ValueId in : n.inputs) {
       if (in == kNoValue) continue;
       if (!defined[in]) {
-        return absl::InvalidArgumentError(absl::StrCat(n.Describe(), " reads '", values_[in].name,
+        return absl::InvalidArgumentError(absl::StrCat(n.Describe(), " reads '", core::Quote(values_[in].name),
                                                        "', which no earlier node, initializer or graph "
                                                        "input defines"));
       }
@@ -105,14 +108,14 @@ absl::Status Graph::Validate() const {
       if (out == kNoValue) continue;
       if (defined[out]) {
         return absl::InvalidArgumentError(
-            absl::StrCat(n.Describe(), " writes '", values_[out].name, "', which is already defined"));
+            absl::StrCat(n.Describe(), " writes '", core::Quote(values_[out].name), "', which is already defined"));
       }
       defined[out] = true;
     }
   }
   for (const GraphOutput& o : outputs_) {
     if (!defined[o.value]) {
-      return absl::InvalidArgumentError(absl::StrCat("graph output '", o.name, "' is never produced"));
+      return absl::InvalidArgumentError(absl::StrCat("graph output '", core::Quote(o.name), "' is never produced"));
     }
   }
   return absl::OkStatus();
@@ -126,8 +129,8 @@ absl::Status Graph::SortTopologically() {
     for (ValueId out : nodes_[i].outputs) {
       if (out == kNoValue) continue;
       if (producer_of[out] != -1) {
-        return absl::InvalidArgumentError(absl::StrCat(nodes_[i].Describe(), " writes '", values_[out].name,
-                                                       "', which ", nodes_[producer_of[out]].Describe(),
+        return absl::InvalidArgumentError(absl::StrCat(nodes_[i].Describe(), " writes '",
+                                                       core::Quote(values_[out].name), "', which ", nodes_[producer_of[out]].Describe(),
                                                        " also writes"));
       }
       producer_of[out] = i;

@@ -5,7 +5,10 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "core/checked_math.h"
+#include "core/quote.h"
 #include "core/status_macros.h"
+#include "engine/ops/op_table.h"
 #include "onnx/onnx_pb.h"
 
 namespace q8::engine {
@@ -22,7 +25,7 @@ void CopyRepeated(const google::protobuf::RepeatedField<Src>& from, core::Tensor
 }
 
 absl::StatusOr<std::shared_ptr<const core::Tensor>> ConvertTensor(const onnx::TensorProto& proto) {
-  const std::string name = proto.name().empty() ? "<unnamed>" : proto.name();
+  const std::string name = proto.name().empty() ? "<unnamed>" : core::Quote(proto.name());
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     return Invalid(absl::StrCat("tensor '", name,
                                 "' keeps its data in an external file; upload a model with embedded weights "
@@ -33,57 +36,61 @@ absl::StatusOr<std::shared_ptr<const core::Tensor>> ConvertTensor(const onnx::Te
     return Invalid(absl::StrCat("tensor '", name, "' has unsupported data type ", proto.data_type()));
   }
   core::Dims dims(proto.dims().begin(), proto.dims().end());
-  for (int64_t d : dims) {
-    if (d < 0) return Invalid(absl::StrCat("tensor '", name, "' has a negative dimension"));
-  }
-  auto t = std::make_shared<core::Tensor>(*dtype, dims);
-  const int64_t n = t->num_elements();
+  // Declared size: overflow-checked, within the per-tensor limit, and equal to
+  // the bytes actually present -- all before anything is allocated.
+  Q8_ASSIGN_OR_RETURN(const int64_t byte_size,
+                      core::CheckedByteSize(*dtype, dims, absl::StrCat("tensor '", name, "'")));
+  const int64_t n = byte_size / core::SizeOf(*dtype);
   if (proto.has_raw_data()) {
-    if (static_cast<int64_t>(proto.raw_data().size()) != t->byte_size()) {
-      return Invalid(absl::StrCat("tensor '", name, "' has shape ", core::DimsToString(dims), " (",
-                                  t->byte_size(), " bytes) but ", proto.raw_data().size(), " bytes of data"));
+    if (static_cast<int64_t>(proto.raw_data().size()) != byte_size) {
+      return Invalid(absl::StrCat("tensor '", name, "' has shape ", core::DimsToString(dims), " (", byte_size,
+                                  " bytes) but ", proto.raw_data().size(), " bytes of data"));
     }
-    if (n > 0) std::memcpy(t->data(), proto.raw_data().data(), t->byte_size());
+    auto t = std::make_shared<core::Tensor>(*dtype, dims);
+    if (n > 0) std::memcpy(t->data(), proto.raw_data().data(), byte_size);
     return std::shared_ptr<const core::Tensor>(std::move(t));
   }
-  auto check_count = [&](int have) -> absl::Status {
-    if (have != n) {
-      return Invalid(absl::StrCat("tensor '", name, "' has shape ", core::DimsToString(dims), " (", n,
-                                  " elements) but ", have, " values"));
-    }
-    return absl::OkStatus();
-  };
+  int have = 0;
+  switch (*dtype) {
+    case core::DataType::kFloat32: have = proto.float_data_size(); break;
+    case core::DataType::kFloat64: have = proto.double_data_size(); break;
+    case core::DataType::kInt64: have = proto.int64_data_size(); break;
+    case core::DataType::kInt32:
+    case core::DataType::kInt8:
+    case core::DataType::kUInt8:
+    case core::DataType::kBool: have = proto.int32_data_size(); break;
+    default:
+      if (n != 0) {
+        return Invalid(absl::StrCat("tensor '", name, "' of type ", core::OipName(*dtype), " must use raw_data"));
+      }
+  }
+  if (have != n) {
+    return Invalid(absl::StrCat("tensor '", name, "' has shape ", core::DimsToString(dims), " (", n,
+                                " elements) but ", have, " values"));
+  }
+  auto t = std::make_shared<core::Tensor>(*dtype, dims);
   switch (*dtype) {
     case core::DataType::kFloat32:
-      Q8_RETURN_IF_ERROR(check_count(proto.float_data_size()));
       CopyRepeated<float, float>(proto.float_data(), *t);
       break;
     case core::DataType::kFloat64:
-      Q8_RETURN_IF_ERROR(check_count(proto.double_data_size()));
       CopyRepeated<double, double>(proto.double_data(), *t);
       break;
     case core::DataType::kInt64:
-      Q8_RETURN_IF_ERROR(check_count(proto.int64_data_size()));
       CopyRepeated<int64_t, int64_t>(proto.int64_data(), *t);
       break;
     case core::DataType::kInt32:
-      Q8_RETURN_IF_ERROR(check_count(proto.int32_data_size()));
       CopyRepeated<int32_t, int32_t>(proto.int32_data(), *t);
       break;
     case core::DataType::kInt8:
-      Q8_RETURN_IF_ERROR(check_count(proto.int32_data_size()));
       CopyRepeated<int32_t, int8_t>(proto.int32_data(), *t);
       break;
     case core::DataType::kUInt8:
     case core::DataType::kBool:
-      Q8_RETURN_IF_ERROR(check_count(proto.int32_data_size()));
       CopyRepeated<int32_t, uint8_t>(proto.int32_data(), *t);
       break;
     default:
-      if (n != 0) {
-        return Invalid(absl::StrCat("tensor '", name, "' of type ", core::OipName(*dtype),
-                                    " must use raw_data"));
-      }
+      break;
   }
   return std::shared_ptr<const core::Tensor>(std::move(t));
 }
@@ -137,7 +144,9 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
 
   for (const onnx::TensorProto& init : g.initializer()) {
     Q8_ASSIGN_OR_RETURN(auto t, ConvertTensor(init));
-    if (by_name.count(init.name())) return Invalid(absl::StrCat("initializer '", init.name(), "' is duplicated"));
+    if (by_name.count(init.name())) {
+      return Invalid(absl::StrCat("initializer '", core::Quote(init.name()), "' is duplicated"));
+    }
     by_name[init.name()] = graph.AddConstant(init.name(), std::move(t));
   }
   for (const onnx::ValueInfoProto& in : g.input()) {
@@ -145,10 +154,11 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
     const auto& type = in.type().tensor_type();
     auto dtype = core::FromOnnxCode(type.elem_type());
     if (!dtype || *dtype != core::DataType::kFloat32) {
-      return Invalid(absl::StrCat("graph input '", in.name(), "' has element type ", type.elem_type(),
+      return Invalid(absl::StrCat("graph input '", core::Quote(in.name()), "' has element type ", type.elem_type(),
                                   "; q8serve serves float32 (FP32) inputs"));
     }
-    if (!type.has_shape()) return Invalid(absl::StrCat("graph input '", in.name(), "' has no shape"));
+    const std::string in_name = core::Quote(in.name());
+    if (!type.has_shape()) return Invalid(absl::StrCat("graph input '", in_name, "' has no shape"));
     GraphInput gi;
     for (int d = 0; d < type.shape().dim_size(); ++d) {
       const auto& dim = type.shape().dim(d);
@@ -157,10 +167,14 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
       } else if (d == 0) {
         gi.dims.push_back(core::kDynamicDim);
       } else {
-        return Invalid(absl::StrCat("graph input '", in.name(), "' has a dynamic dimension ", d,
+        return Invalid(absl::StrCat("graph input '", in_name, "' has a dynamic dimension ", d,
                                     "; only the first (batch) dimension may be dynamic"));
       }
     }
+    // One sample must fit the per-tensor limit (the batch is bounded later).
+    Q8_RETURN_IF_ERROR(
+        core::CheckedByteSize(*dtype, core::WithBatch(gi.dims, 1), absl::StrCat("graph input '", in_name, "'"))
+            .status());
     Value v;
     v.name = in.name();
     v.dtype = *dtype;
@@ -175,7 +189,8 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
     for (const std::string& out : np.output()) {
       if (out.empty()) continue;
       if (by_name.count(out)) {
-        return Invalid(absl::StrCat("value '", out, "' is defined twice (second time by node '", np.name(), "')"));
+        return Invalid(absl::StrCat("value '", core::Quote(out), "' is defined twice (second time by node '",
+                                    core::Quote(np.name()), "')"));
       }
       Value v;
       v.name = out;
@@ -188,7 +203,8 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
     node.name = np.name().empty() ? absl::StrCat(np.op_type(), "_", unnamed++) : np.name();
     node.op_type = np.op_type();
     if (!np.domain().empty() && np.domain() != "ai.onnx") {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported op '", np.domain(), ".", np.op_type(),
+      return absl::InvalidArgumentError(absl::StrCat("unsupported op '", core::Quote(np.domain()), ".",
+                                                     core::Quote(np.op_type()),
                                                      "' (node '", node.name, "'): only the default ONNX "
                                                      "domain is supported"));
     }
@@ -199,7 +215,7 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
       }
       auto it = by_name.find(in);
       if (it == by_name.end()) {
-        return Invalid(absl::StrCat("node '", node.name, "' (", node.op_type, ") reads '", in,
+        return Invalid(absl::StrCat(node.Describe(), " reads '", core::Quote(in),
                                     "', which is not defined anywhere in the graph"));
       }
       node.inputs.push_back(it->second);
@@ -210,11 +226,14 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
       Q8_ASSIGN_OR_RETURN(AttrValue value, ConvertAttribute(a, owner));
       node.attrs.Set(a.name(), std::move(value));
     }
+    Q8_RETURN_IF_ERROR(CheckSignature(graph, node, result.opset));
     graph.AddNode(std::move(node));
   }
   for (const onnx::ValueInfoProto& out : g.output()) {
     auto it = by_name.find(out.name());
-    if (it == by_name.end()) return Invalid(absl::StrCat("graph output '", out.name(), "' is never produced"));
+    if (it == by_name.end()) {
+      return Invalid(absl::StrCat("graph output '", core::Quote(out.name()), "' is never produced"));
+    }
     graph.outputs().push_back({out.name(), it->second});
   }
   if (graph.outputs().empty()) return Invalid("the graph has no outputs");

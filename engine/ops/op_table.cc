@@ -2,9 +2,11 @@
 // every row has both functions and that names are unique.
 #include "engine/ops/op_table.h"
 
+#include <algorithm>
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "core/quote.h"
 #include "engine/ops/op_impls.h"
 
 namespace q8::engine {
@@ -14,28 +16,129 @@ using ops::InferActivation, ops::LowerActivation;
 using LP = LayoutPolicy;
 
 constexpr std::array kOps = {
-    OpDef{"Add", LP::kFollowInput, ops::InferBinary, ops::LowerBinary},
-    OpDef{"AveragePool", LP::kChannelsLast, ops::InferAveragePool, ops::LowerAveragePool},
-    OpDef{"BatchNormalization", LP::kChannelsLast, ops::InferBatchNormalization, ops::LowerBatchNormalization},
-    OpDef{"Clip", LP::kFollowInput, InferActivation, LowerActivation},
-    OpDef{"Concat", LP::kFollowInput, ops::InferConcat, ops::LowerConcat},
-    OpDef{"Conv", LP::kChannelsLast, ops::InferConv, ops::LowerConv},
-    OpDef{"Dropout", LP::kFollowInput, ops::InferIdentity, ops::LowerIdentity},
-    OpDef{"Flatten", LP::kPlain, ops::InferFlatten, ops::LowerFlatten},
-    OpDef{"Gemm", LP::kPlain, ops::InferGemm, ops::LowerGemm},
-    OpDef{"GlobalAveragePool", LP::kChannelsLast, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
-    OpDef{"Identity", LP::kFollowInput, ops::InferIdentity, ops::LowerIdentity},
-    OpDef{"MatMul", LP::kPlain, ops::InferMatMul, ops::LowerMatMul},
-    OpDef{"MaxPool", LP::kChannelsLast, ops::InferMaxPool, ops::LowerMaxPool},
-    OpDef{"Mul", LP::kFollowInput, ops::InferBinary, ops::LowerBinary},
-    OpDef{"Relu", LP::kFollowInput, InferActivation, LowerActivation},
-    OpDef{"Reshape", LP::kPlain, ops::InferReshape, ops::LowerReshape},
-    OpDef{"Sigmoid", LP::kFollowInput, InferActivation, LowerActivation},
-    OpDef{"Softmax", LP::kPlain, ops::InferSoftmax, ops::LowerSoftmax},
-    OpDef{"Transpose", LP::kPlain, ops::InferTranspose, ops::LowerTranspose},
+    OpDef{"Add", LP::kFollowInput, {2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferBinary, ops::LowerBinary},
+    OpDef{"AveragePool", LP::kChannelsLast, {1, 1, 1, 1}, ops::InferAveragePool, ops::LowerAveragePool},
+    OpDef{"BatchNormalization", LP::kChannelsLast, {5, 5, 1, 5}, ops::InferBatchNormalization, ops::LowerBatchNormalization},
+    OpDef{"Clip", LP::kFollowInput, {1, 3, 1, 1}, InferActivation, LowerActivation},
+    OpDef{"Concat", LP::kFollowInput, {1, -1, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferConcat, ops::LowerConcat},
+    OpDef{"Conv", LP::kChannelsLast, {2, 3, 1, 1}, ops::InferConv, ops::LowerConv},
+    OpDef{"Dropout", LP::kFollowInput, {1, 3, 1, 2, {kF32, kF32, kBool}}, ops::InferIdentity, ops::LowerIdentity},
+    OpDef{"Flatten", LP::kPlain, {1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferFlatten, ops::LowerFlatten},
+    OpDef{"Gemm", LP::kPlain, {2, 3, 1, 1}, ops::InferGemm, ops::LowerGemm},
+    OpDef{"GlobalAveragePool", LP::kChannelsLast, {1, 1, 1, 1}, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
+    OpDef{"Identity", LP::kFollowInput, {1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferIdentity, ops::LowerIdentity},
+    OpDef{"MatMul", LP::kPlain, {2, 2, 1, 1}, ops::InferMatMul, ops::LowerMatMul},
+    OpDef{"MaxPool", LP::kChannelsLast, {1, 1, 1, 2}, ops::InferMaxPool, ops::LowerMaxPool},
+    OpDef{"Mul", LP::kFollowInput, {2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Relu", LP::kFollowInput, {1, 1, 1, 1}, InferActivation, LowerActivation},
+    OpDef{"Reshape", LP::kPlain, {2, 2, 1, 1, {kNumeric, kI64, kI64}}, ops::InferReshape, ops::LowerReshape},
+    OpDef{"Sigmoid", LP::kFollowInput, {1, 1, 1, 1}, InferActivation, LowerActivation},
+    OpDef{"Softmax", LP::kPlain, {1, 1, 1, 1}, ops::InferSoftmax, ops::LowerSoftmax},
+    OpDef{"Transpose", LP::kPlain, {1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferTranspose, ops::LowerTranspose},
 };
 
+// Ops that only constant evaluation handles (passes/constant_eval.cc): their
+// nodes must fold away, but their arity is still checked before evaluation.
+struct NamedSignature {
+  const char* op_type;
+  OpSignature signature;
+};
+constexpr std::array kConstantOnly = {
+    NamedSignature{"Cast", {1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}}},
+    NamedSignature{"Constant", {0, 0, 1, 1}},
+    NamedSignature{"Div", {2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}},
+    NamedSignature{"Shape", {1, 1, 1, 1, {~TypeMask{0}, ~TypeMask{0}, ~TypeMask{0}}}},
+    NamedSignature{"Squeeze", {1, 2, 1, 1, {kNumeric, kI64, kI64}}},
+    NamedSignature{"Sub", {2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}},
+    NamedSignature{"Unsqueeze", {1, 2, 1, 1, {kNumeric, kI64, kI64}}},
+};
+
+std::string TypeNames(TypeMask mask) {
+  std::string names;
+  for (int t = 1; t < static_cast<int>(core::DataType::kCount); ++t) {
+    if (mask & (TypeMask{1} << t)) {
+      absl::StrAppend(&names, names.empty() ? "" : "/", core::OipName(static_cast<core::DataType>(t)));
+    }
+  }
+  return names;
+}
+
+// Only constants and graph inputs carry a known element type: values that
+// nodes compute are typed by shape inference (runtime tensors are FP32), and
+// constants folded by the passes are checked again by CheckInputTypes.
+bool TypeKnown(const Graph& graph, ValueId v) {
+  if (graph.IsConstant(v)) return true;
+  for (const GraphInput& in : graph.inputs()) {
+    if (in.value == v) return true;
+  }
+  return false;
+}
+
+absl::Status CheckTypes(const Graph& graph, const Node& node, const OpSignature& sig) {
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const ValueId v = node.inputs[i];
+    if (v == kNoValue || !TypeKnown(graph, v)) continue;
+    const TypeMask accepted = sig.input_types[std::min<size_t>(i, 2)];
+    const core::DataType dtype = graph.value(v).dtype;
+    if ((accepted & TypeBit(dtype)) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": input ", i, " ('",
+                                                     core::Quote(graph.value(v).name), "') has element type ",
+                                                     core::OipName(dtype), "; ", node.op_type, " reads ",
+                                                     TypeNames(accepted), " there"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+const OpSignature* FindSignature(absl::string_view op_type) {
+  if (const OpDef* def = FindOp(op_type)) return &def->signature;
+  for (const NamedSignature& s : kConstantOnly) {
+    if (op_type == s.op_type) return &s.signature;
+  }
+  return nullptr;
+}
+
+absl::Status CheckSignature(const Graph& graph, const Node& node, int64_t opset) {
+  const OpSignature* sig = FindSignature(node.op_type);
+  if (sig == nullptr) return absl::OkStatus();
+  int max_inputs = sig->max_inputs;
+  if (node.op_type == "Clip" && opset < 11) max_inputs = 1;  // bounds were attributes before opset 11
+  auto error = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": ", what));
+  };
+  const int num_inputs = static_cast<int>(node.inputs.size());
+  if (num_inputs < sig->min_inputs || (max_inputs >= 0 && num_inputs > max_inputs)) {
+    const std::string range = max_inputs < 0                 ? absl::StrCat("at least ", sig->min_inputs)
+                              : sig->min_inputs == max_inputs ? absl::StrCat(max_inputs)
+                                                              : absl::StrCat(sig->min_inputs, " to ", max_inputs);
+    return error(absl::StrCat("has ", num_inputs, " input(s); ", node.op_type, " takes ", range));
+  }
+  const int num_outputs = static_cast<int>(node.outputs.size());
+  if (num_outputs < sig->min_outputs || num_outputs > sig->max_outputs) {
+    return error(absl::StrCat("has ", num_outputs, " output(s); ", node.op_type, " produces ",
+                              sig->min_outputs == sig->max_outputs
+                                  ? absl::StrCat(sig->max_outputs)
+                                  : absl::StrCat(sig->min_outputs, " to ", sig->max_outputs)));
+  }
+  for (int i = 0; i < sig->min_outputs; ++i) {
+    if (node.outputs[i] == kNoValue) return error(absl::StrCat("output ", i, " is required but has no name"));
+  }
+  for (int i = 0; i < num_inputs; ++i) {
+    // Variadic inputs (Concat) have no optional slots.
+    if (node.inputs[i] == kNoValue && (i < sig->min_inputs || max_inputs < 0)) {
+      return error(absl::StrCat("input ", i, " is required but was omitted"));
+    }
+  }
+  return CheckTypes(graph, node, *sig);
+}
+
+absl::Status CheckInputTypes(const Graph& graph, const Node& node) {
+  const OpSignature* sig = FindSignature(node.op_type);
+  if (sig == nullptr) return absl::OkStatus();
+  return CheckTypes(graph, node, *sig);
+}
 
 const core::Tensor* OpContext::constant(int i) const {
   if (!has_input(i)) return nullptr;

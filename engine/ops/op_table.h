@@ -3,6 +3,7 @@
 // one row in op_table.cc and one function pair in ops/<kind>_op.cc.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -50,15 +51,51 @@ struct Lowering {
   std::vector<int> runtime_inputs;
 };
 
+// Element types as a bit set (bit = DataType value), for signature rows.
+using TypeMask = uint32_t;
+constexpr TypeMask TypeBit(core::DataType t) { return TypeMask{1} << static_cast<int>(t); }
+inline constexpr TypeMask kF32 = TypeBit(core::DataType::kFloat32);
+inline constexpr TypeMask kI64 = TypeBit(core::DataType::kInt64);
+inline constexpr TypeMask kBool = TypeBit(core::DataType::kBool);
+// What constant evaluation computes with (shape arithmetic in exported graphs).
+inline constexpr TypeMask kNumeric =
+    kF32 | kI64 | TypeBit(core::DataType::kFloat64) | TypeBit(core::DataType::kInt32);
+
+// What a node of an op may look like, checked at import before any op code
+// reads node.inputs[i]: input/output counts (slots below min_inputs must be
+// present; slots from min_inputs on are optional and may be omitted with "")
+// and the element types each input slot accepts. Slot i uses
+// input_types[min(i, 2)], so the last entry covers variadic inputs.
+struct OpSignature {
+  int min_inputs = 1, max_inputs = 1;  // max_inputs -1: unbounded (Concat)
+  int min_outputs = 1, max_outputs = 1;
+  std::array<TypeMask, 3> input_types = {kF32, kF32, kF32};
+};
+
 struct OpDef {
   const char* op_type;
   LayoutPolicy layout;
+  OpSignature signature;
   absl::StatusOr<std::vector<core::Dims>> (*infer)(const OpContext&);
   absl::StatusOr<Lowering> (*lower)(const OpContext&);
 };
 
 // Null when the op is not supported.
 const OpDef* FindOp(absl::string_view op_type);
+
+// Signature of a table op or of an op that only constant evaluation handles
+// (Constant, Shape, Cast, ...); null when neither knows it.
+const OpSignature* FindSignature(absl::string_view op_type);
+
+// INVALID_ARGUMENT naming node, op and what was wrong when `node` does not
+// match its op's signature (arity, a missing required input, an input of an
+// element type the op does not read). OK for ops without a signature: those
+// are reported as unsupported later, if they survive the graph passes.
+// Types are checked for constants and graph inputs (what is known at import).
+absl::Status CheckSignature(const Graph& graph, const Node& node, int64_t opset);
+// The element-type half of the signature, again once the passes have folded
+// constants (a Constant node's UINT8 output feeding a Gemm bias, say).
+absl::Status CheckInputTypes(const Graph& graph, const Node& node);
 std::vector<std::string> SupportedOps();
 
 }  // namespace q8::engine

@@ -3,6 +3,8 @@
 #include "engine/ops/spatial.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/checked_math.h"
+#include "core/quote.h"
 #include "core/status_macros.h"
 
 namespace q8::engine::ops {
@@ -38,26 +40,42 @@ absl::StatusOr<Window> ResolveWindow(const OpContext& ctx, const std::vector<int
   w.pads_begin.assign(pads.begin(), pads.begin() + n);
   w.pads_end.assign(pads.begin() + n, pads.end());
   w.output.resize(n);
+  // Every step is overflow-checked: kernel, dilation, pads and strides come
+  // straight from the client's model.
+  auto overflow = [&] { return ctx.Error("window arithmetic (kernel, dilations, pads, strides) overflows"); };
   for (size_t i = 0; i < n; ++i) {
     const int64_t in = spatial_in[i];
-    const int64_t eff_k = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    const std::optional<int64_t> k_minus_1_dilated = core::CheckedMul(w.kernel[i] - 1, w.dilations[i]);
+    if (!k_minus_1_dilated) return overflow();
+    const int64_t eff_k = *k_minus_1_dilated + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const int64_t out = (in + w.strides[i] - 1) / w.strides[i];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * w.strides[i] + eff_k - in);
+      const int64_t out = in / w.strides[i] + (in % w.strides[i] != 0 ? 1 : 0);
+      const std::optional<int64_t> reach = core::CheckedMul(out - 1, w.strides[i]);
+      if (!reach) return overflow();
+      const int64_t total = std::max<int64_t>(0, *reach + eff_k - in);
       w.pads_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       w.pads_end[i] = total - w.pads_begin[i];
     } else if (auto_pad == "VALID") {
       w.pads_begin[i] = w.pads_end[i] = 0;
     } else if (auto_pad != "NOTSET") {
-      return ctx.Error(absl::StrCat("unknown auto_pad '", auto_pad, "'"));
+      return ctx.Error(absl::StrCat("unknown auto_pad '", core::Quote(auto_pad), "'"));
     }
-    const int64_t span = in + w.pads_begin[i] + w.pads_end[i] - eff_k;
+    // A pad larger than the window adds outputs that see only padding: no
+    // exporter writes that, and it is how a tiny model asks for a huge output.
+    if (w.pads_begin[i] > eff_k || w.pads_end[i] > eff_k) {
+      return ctx.Error(absl::StrCat("pads ", w.pads_begin[i], "/", w.pads_end[i], " exceed the window of size ",
+                                    eff_k, " along spatial axis ", i));
+    }
+    const std::optional<int64_t> pad_sum = core::CheckedAdd(w.pads_begin[i], w.pads_end[i]);
+    const std::optional<int64_t> padded = pad_sum ? core::CheckedAdd(in, *pad_sum) : std::nullopt;
+    if (!padded) return overflow();
+    const int64_t span = *padded - eff_k;
     if (span < 0) {
       return ctx.Error(absl::StrCat("window of size ", eff_k, " does not fit input size ", in, " plus padding"));
     }
     int64_t out = span / w.strides[i] + 1;
     if (ceil_mode != 0) {
-      out = (span + w.strides[i] - 1) / w.strides[i] + 1;
+      out = span / w.strides[i] + (span % w.strides[i] != 0 ? 1 : 0) + 1;
       // The last window must start inside the input or the begin padding.
       if ((out - 1) * w.strides[i] >= in + w.pads_begin[i]) --out;
       const int64_t needed_end = (out - 1) * w.strides[i] + eff_k - in - w.pads_begin[i];

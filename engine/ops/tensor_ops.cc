@@ -1,6 +1,7 @@
 // Data-movement ops: Flatten, Reshape, Identity/Dropout (free aliases of
 // their input's bytes), Transpose and Concat (kernels).
 #include "absl/strings/str_cat.h"
+#include "core/checked_math.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_impls.h"
 
@@ -28,8 +29,10 @@ absl::StatusOr<std::vector<core::Dims>> InferFlatten(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
   Q8_ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs.GetInt("axis", 1));
   Q8_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, axis_attr, x.size(), true));
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < static_cast<int64_t>(x.size()); ++i) (i < axis ? outer : inner) *= x[i];
+  Q8_ASSIGN_OR_RETURN(int64_t outer, core::CheckedNumElements(absl::MakeConstSpan(x).subspan(0, axis),
+                                                              "Flatten input"));
+  Q8_ASSIGN_OR_RETURN(int64_t inner, core::CheckedNumElements(absl::MakeConstSpan(x).subspan(axis),
+                                                              "Flatten input"));
   return std::vector<core::Dims>{{outer, inner}};
 }
 
@@ -60,10 +63,12 @@ absl::StatusOr<std::vector<core::Dims>> InferReshape(const OpContext& ctx) {
     } else if (out[i] < 0) {
       return ctx.Error("shape has a negative dimension");
     } else {
-      known *= out[i];
+      const std::optional<int64_t> next = core::CheckedMul(known, out[i]);
+      if (!next) return ctx.Error(absl::StrCat("target shape ", core::DimsToString(out), " overflows"));
+      known = *next;
     }
   }
-  const int64_t total = core::NumElements(x);
+  Q8_ASSIGN_OR_RETURN(const int64_t total, core::CheckedNumElements(x, "Reshape input"));
   if (infer_at >= 0) {
     if (known == 0 || total % known != 0) return ctx.Error("cannot infer the -1 dimension");
     out[infer_at] = total / known;
@@ -147,7 +152,11 @@ absl::StatusOr<int64_t> ConcatAxis(const OpContext& ctx) {
 absl::StatusOr<std::vector<core::Dims>> InferConcat(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(int64_t axis, ConcatAxis(ctx));
   core::Dims out = ctx.input_dims[0];
-  for (int i = 1; i < ctx.num_inputs(); ++i) out[axis] += ctx.input_dims[i][axis];
+  for (int i = 1; i < ctx.num_inputs(); ++i) {
+    const std::optional<int64_t> sum = core::CheckedAdd(out[axis], ctx.input_dims[i][axis]);
+    if (!sum) return ctx.Error("concatenated size overflows");
+    out[axis] = *sum;
+  }
   return std::vector<core::Dims>{out};
 }
 

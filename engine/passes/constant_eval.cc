@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/checked_math.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_table.h"
 
@@ -77,6 +78,7 @@ absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const 
   if (!core::BroadcastShapes(a.dims(), b.dims(), &out_dims) || a.dtype() != b.dtype()) {
     return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": operands do not broadcast"));
   }
+  Q8_RETURN_IF_ERROR(core::CheckedByteSize(a.dtype(), out_dims, n.Describe()).status());
   std::function<double(double, double)> f;
   if (n.op_type == "Add") f = std::plus<double>();
   if (n.op_type == "Sub") f = std::minus<double>();
@@ -107,7 +109,13 @@ absl::StatusOr<Outputs> Transpose(const Node& n, const core::Tensor& x) {
   std::vector<int64_t> perm;
   for (int64_t i = static_cast<int64_t>(rank) - 1; i >= 0; --i) perm.push_back(i);
   Q8_ASSIGN_OR_RETURN(perm, n.attrs.GetInts("perm", perm));
-  if (perm.size() != rank) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": bad perm"));
+  std::vector<bool> seen(rank, false);
+  bool valid = perm.size() == rank;
+  for (int64_t p : perm) {
+    valid = valid && p >= 0 && p < static_cast<int64_t>(rank) && !seen[p];
+    if (valid) seen[p] = true;
+  }
+  if (!valid) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": bad perm"));
   core::Dims out_dims;
   for (int64_t p : perm) out_dims.push_back(x.dims()[p]);
   auto out = std::make_shared<core::Tensor>(x.dtype(), out_dims);
@@ -130,9 +138,18 @@ absl::StatusOr<Outputs> Concat(const Graph& g, const Node& n) {
   const core::Tensor& first = *g.value(n.inputs[0]).constant;
   const int64_t rank = first.dims().size();
   if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": bad axis"));
   core::Dims out_dims = first.dims();
   out_dims[axis] = 0;
-  for (ValueId in : n.inputs) out_dims[axis] += g.value(in).constant->dims()[axis];
+  for (ValueId in : n.inputs) {
+    const core::Tensor& t = *g.value(in).constant;
+    bool same = t.dims().size() == first.dims().size() && t.dtype() == first.dtype();
+    for (int64_t d = 0; same && d < rank; ++d) same = d == axis || t.dims()[d] == first.dims()[d];
+    const std::optional<int64_t> sum = same ? core::CheckedAdd(out_dims[axis], t.dims()[axis]) : std::nullopt;
+    if (!sum) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": inputs do not concatenate"));
+    out_dims[axis] = *sum;
+  }
+  Q8_RETURN_IF_ERROR(core::CheckedByteSize(first.dtype(), out_dims, n.Describe()).status());
   auto out = std::make_shared<core::Tensor>(first.dtype(), out_dims);
   int64_t outer = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= out_dims[d];

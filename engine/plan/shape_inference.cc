@@ -3,6 +3,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/checked_math.h"
+#include "core/quote.h"
 #include "core/status_macros.h"
 
 namespace q8::engine {
@@ -18,7 +20,7 @@ absl::StatusOr<std::vector<const OpDef*>> ResolveOps(const Graph& graph) {
   for (const Node& n : graph.nodes()) {
     const OpDef* def = FindOp(n.op_type);
     if (def == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported op '", n.op_type, "' (node '", n.name,
+      return absl::InvalidArgumentError(absl::StrCat("unsupported op '", core::Quote(n.op_type), "' (node '", core::Quote(n.name),
                                                      "'); q8serve supports: ",
                                                      absl::StrJoin(SupportedOps(), ", ")));
     }
@@ -37,6 +39,7 @@ absl::StatusOr<std::vector<core::Dims>> InferValueDims(const Graph& graph, int64
   for (size_t i = 0; i < graph.nodes().size(); ++i) {
     const Node& n = graph.nodes()[i];
     OpContext ctx = MakeOpContext(graph, n, opset, dims);
+    Q8_RETURN_IF_ERROR(CheckInputTypes(graph, n));
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       if (n.inputs[k] != kNoValue && graph.value(n.inputs[k]).dtype != core::DataType::kFloat32 &&
           !graph.IsConstant(n.inputs[k])) {
@@ -45,7 +48,14 @@ absl::StatusOr<std::vector<core::Dims>> InferValueDims(const Graph& graph, int64
     }
     Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> out, defs[i]->infer(ctx));
     for (size_t k = 0; k < out.size() && k < n.outputs.size(); ++k) {
-      if (n.outputs[k] != kNoValue) dims[n.outputs[k]] = std::move(out[k]);
+      if (n.outputs[k] == kNoValue) continue;
+      // No op's shape rule may produce a negative, overflowing or over-limit
+      // tensor: the planner allocates exactly what these dims say.
+      absl::Status size_ok = core::CheckedByteSize(core::DataType::kFloat32, out[k],
+                                                   absl::StrCat("output ", k, " of ", n.Describe()))
+                                 .status();
+      if (!size_ok.ok()) return absl::InvalidArgumentError(size_ok.message());
+      dims[n.outputs[k]] = std::move(out[k]);
     }
   }
   return dims;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
+#include "engine/exception_guard.h"
 #include "engine/model_builder.h"
 #include "engine/quant/accuracy_check.h"
 #include "engine/quant/artifact.h"
@@ -144,9 +145,10 @@ void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec&
 
 }  // namespace
 
-absl::StatusOr<QuantizationResult> Quantize(absl::string_view onnx_bytes, const CompileOptions& compile,
-                                            const QuantizationOptions& options, const CalibrationData* data,
-                                            const ProgressFn& progress) {
+static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view onnx_bytes,
+                                                             const CompileOptions& compile,
+                                                             const QuantizationOptions& options,
+                                                             const CalibrationData* data, const ProgressFn& progress) {
   const absl::Time start = absl::Now();
   Q8_RETURN_IF_ERROR(ValidateOptions(options));
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
@@ -281,8 +283,10 @@ absl::StatusOr<QuantizationResult> Quantize(absl::string_view onnx_bytes, const 
   return result;
 }
 
-absl::StatusOr<QuantizationResult> LoadQuantized(absl::string_view onnx_bytes, absl::string_view artifact,
-                                                 absl::string_view report_json, const CompileOptions& compile) {
+static absl::StatusOr<QuantizationResult> LoadQuantizedUnguarded(absl::string_view onnx_bytes,
+                                                                  absl::string_view artifact,
+                                                                  absl::string_view report_json,
+                                                                  const CompileOptions& compile) {
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered, LowerGraph(*prepared.graph, prepared.opset));
   Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32_lowered, std::string(artifact), onnx_bytes));
@@ -293,6 +297,19 @@ absl::StatusOr<QuantizationResult> LoadQuantized(absl::string_view onnx_bytes, a
   Q8_ASSIGN_OR_RETURN(result.report, QuantizationReport::FromJson(std::string(report_json)));
   result.artifact = std::string(artifact);
   return result;
+}
+
+absl::StatusOr<QuantizationResult> Quantize(absl::string_view onnx_bytes, const CompileOptions& compile,
+                                            const QuantizationOptions& options, const CalibrationData* data,
+                                            const ProgressFn& progress) {
+  return GuardExceptions("quantizing the model",
+                         [&] { return QuantizeUnguarded(onnx_bytes, compile, options, data, progress); });
+}
+
+absl::StatusOr<QuantizationResult> LoadQuantized(absl::string_view onnx_bytes, absl::string_view artifact,
+                                                 absl::string_view report_json, const CompileOptions& compile) {
+  return GuardExceptions("loading the quantized model",
+                         [&] { return LoadQuantizedUnguarded(onnx_bytes, artifact, report_json, compile); });
 }
 
 }  // namespace q8::engine

@@ -62,3 +62,57 @@ TEST(NpyTest, RejectsBadInput) {
 
 }  // namespace
 }  // namespace q8::core
+
+namespace q8::core {
+namespace {
+
+// A .npy v1.0 file with `header_dict` and `data_bytes` zero bytes of data.
+std::string NpyWithHeader(const std::string& header_dict, size_t data_bytes) {
+  std::string header = header_dict;
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes.push_back(static_cast<char>(header.size() & 0xff));
+  bytes.push_back(static_cast<char>(header.size() >> 8));
+  bytes += header;
+  bytes.append(data_bytes, '\0');
+  return bytes;
+}
+
+TEST(NpyHostileTest, ShapeWhoseProductOverflowsIsRefused) {
+  // Issue 11: (2**60, 1, 28, 28) wrapped to 0 bytes and passed the size check.
+  auto t = ParseNpy(NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1152921504606846976, 1, 28, 28), }", 16));
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(t.status().message().find("overflows"), std::string::npos) << t.status();
+}
+
+TEST(NpyHostileTest, LabelShapeWhoseByteCountOverflowsIsRefused) {
+  // 2^61 int64 labels: the element count fits, the byte count (x8) wraps to 0.
+  auto t = ParseNpy(NpyWithHeader("{'descr': '<i8', 'fortran_order': False, 'shape': (2305843009213693952,), }", 0));
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(NpyHostileTest, HugeDeclaredShapeInATinyFileIsRefusedBeforeAllocating) {
+  // 2^28 floats (1 GiB) declared, 16 bytes present: refused as truncated.
+  auto t = ParseNpy(NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (268435456,), }", 16));
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("truncated"), std::string::npos) << t.status();
+}
+
+TEST(NpyHostileTest, ShapeAboveThePerTensorLimitIsRefused) {
+  auto t = ParseNpy(NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 1048576), }", 0));
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("per-tensor limit"), std::string::npos) << t.status();
+}
+
+TEST(NpyHostileTest, LongBadDimensionIsQuotedTruncated) {
+  const std::string junk(100000, '9');
+  auto t = ParseNpy(NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (" + junk + ",), }", 0));
+  ASSERT_FALSE(t.ok());
+  EXPECT_LT(t.status().message().size(), 400u);
+}
+
+}  // namespace
+}  // namespace q8::core

@@ -26,9 +26,21 @@ TEST(GrpcStatusTest, CodesAndMessagesCarryOver) {
   }
 }
 
-TEST(GrpcStatusTest, UnknownCodeBecomesUnknown) {
+TEST(GrpcStatusTest, NoHandlerAnswersUnknown) {
+  // Issue 11: an UNKNOWN tells a client nothing; ours are INTERNAL.
   absl::Status odd(static_cast<absl::StatusCode>(99), "odd");
-  EXPECT_EQ(ToGrpcStatus(odd).error_code(), grpc::StatusCode::UNKNOWN);
+  EXPECT_EQ(ToGrpcStatus(odd).error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(ToGrpcStatus(absl::UnknownError("what")).error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(ToGrpcStatus(absl::UnknownError("what")).error_message(), "what");
+}
+
+TEST(GrpcStatusTest, MessagesAreBounded) {
+  const std::string huge(1 << 20, 'm');
+  grpc::Status out = ToGrpcStatus(absl::NotFoundError(huge));
+  EXPECT_EQ(out.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(out.error_message().size(), kMaxStatusMessageChars + 64);
+  EXPECT_EQ(out.error_message().substr(0, 100), huge.substr(0, 100));
+  EXPECT_NE(out.error_message().find("more bytes]"), std::string::npos);
 }
 
 }  // namespace

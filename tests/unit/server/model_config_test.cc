@@ -85,6 +85,34 @@ TEST(ModelConfigTest, RejectsMalformed) {
   ExpectInvalid(R"({"name":3})", "'name' must be a string");
 }
 
+TEST(ModelConfigTest, RefusesDeepNestingBeforeParsing) {
+  // Issue 11: 200 000 levels crashed the server (recursive dump in the message).
+  ExpectInvalid(std::string(200000, '[') + std::string(200000, ']'), "nested more than");
+  std::string deep_object;
+  for (int i = 0; i < 100000; ++i) deep_object += "{\"a\":";
+  ExpectInvalid(deep_object + "1" + std::string(100000, '}'), "nested more than");
+  ExpectInvalid(R"({"quantization":)" + std::string(kMaxConfigDepth, '[') + std::string(kMaxConfigDepth, ']') + "}",
+                "nested more than");
+  // Brackets inside strings (and escaped quotes) are not nesting.
+  auto c = ParseModelConfig(R"({"unknown":"[[[[[[[[[[[[[[[[[[[[[[[[\"[[[[[[[[[[[[[[[[[[[[[[", "max_batch_size":4})", "m",
+                            Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_batch_size, 4);
+}
+
+TEST(ModelConfigTest, EchoedClientValuesAreTruncated) {
+  const std::string huge(1 << 20, 'z');
+  for (const std::string& json : {R"({"name":")" + huge + R"("})", R"({"max_batch_size":")" + huge + R"("})",
+                                  R"({"quantization":{"per_channel":")" + huge + R"("}})"}) {
+    auto c = ParseModelConfig(json, "m", Defaults());
+    ASSERT_FALSE(c.ok());
+    EXPECT_LT(c.status().message().size(), 600u);
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr("more bytes]"));
+  }
+  auto c = ParseModelConfig("[]", std::string(1 << 20, 'n'), Defaults());
+  EXPECT_LT(c.status().message().size(), 600u);
+}
+
 TEST(ModelConfigTest, DefaultWarmupIsClippedToSmallMaxBatch) {
   ModelConfig d = Defaults();
   d.warmup_batch_sizes = {1, 16};
