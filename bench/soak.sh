@@ -73,6 +73,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || 
 now() { date +%s.%N; }
 START=$(now)
 echo "t_s,event,detail" > "$WORK/events.csv"
+echo "t_s,rss_kb" > "$WORK/rss_samples.csv"
 
 # Churn: every step must succeed; each cycle logged with its duration.
 (
@@ -98,9 +99,11 @@ echo "t_s,event,detail" > "$WORK/events.csv"
 ) &
 CHURN_PID=$!
 
-# Scrapes: one per second; a failure is logged.
+# Scrapes: one per second; a failure is logged. The server's RSS is sampled
+# alongside (the churn model comes and goes, so each interval reports min/max).
 (
   while [[ ! -e "$WORK/stop" ]]; do
+    echo "$($PY -c "print(round($(now)-$START,2))"),$(rss_kb)" >> "$WORK/rss_samples.csv"
     if curl -sf --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" -o "$WORK/last_scrape.txt"; then
       echo "$(now),scrape_ok," >> "$WORK/events.csv"
     else
@@ -142,8 +145,13 @@ import csv, json, os, sys
 work, intervals, interval_s, conc, markdown = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 rows, problems = [], []
 rss = {int(r["interval"]): int(r["rss_kb"]) for r in csv.DictReader(open(f"{work}/rss.csv"))}
+samples = {}
+for r in csv.DictReader(open(f"{work}/rss_samples.csv")):
+    if int(r["rss_kb"]) > 0:
+        samples.setdefault(min(intervals, int(float(r["t_s"]) // interval_s) + 1), []).append(int(r["rss_kb"]) / 1024)
 for i in range(1, intervals + 1):
-    row = {"interval": i, "rss_mib": rss.get(i, 0) / 1024}
+    s = samples.get(i, [rss.get(i, 0) / 1024])
+    row = {"interval": i, "rss_min": min(s), "rss_max": max(s)}
     for m in ("cnn", "mlp"):
         path = f"{work}/{m}.{i}.json"
         if not os.path.exists(path):
@@ -171,21 +179,26 @@ def fmt(r, m, k, scale=1, digits=0):
 lines = [f"Soak: {intervals} x {interval_s} s, inference concurrency {conc} (half per model), "
          f"{count('churn_ok')} churn cycles ({count('churn_fail')} failed), "
          f"{count('scrape_ok')} metrics scrapes ({count('scrape_fail')} failed)", "",
-         "| interval | end (s) | cnn int8 req/s | cnn p99 (ms) | mlp fp32 req/s | mlp p99 (ms) | errors | server RSS (MiB) |",
+         "| interval | end (s) | cnn int8 req/s | cnn p99 (ms) | mlp fp32 req/s | mlp p99 (ms) | errors | server RSS min-max (MiB) |",
          "|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for r in rows:
     errors = sum(r[m]["errors"] for m in ("cnn", "mlp") if m in r)
     lines.append(f"| {r['interval']} | {r['interval'] * interval_s} | {fmt(r, 'cnn', 'rps')} | "
                  f"{fmt(r, 'cnn', 'p99', 1000, 2)} | {fmt(r, 'mlp', 'rps')} | {fmt(r, 'mlp', 'p99', 1000, 2)} | "
-                 f"{errors} | {r['rss_mib']:.1f} |")
+                 f"{errors} | {r['rss_min']:.0f}-{r['rss_max']:.0f} |")
 total = sum(r[m]["requests"] for r in rows for m in ("cnn", "mlp") if m in r)
 errors = sum(r[m]["errors"] for r in rows for m in ("cnn", "mlp") if m in r)
-first = rss.get(1, 0) / 1024
-last = rss.get(intervals, 0) / 1024
-peak = max(rss.values()) / 1024
-lines += ["", f"Requests {total}, inference errors {errors}. Server RSS: {rss.get(0, 0) / 1024:.1f} MiB after the "
-          f"first uploads, {first:.1f} MiB after interval 1, {last:.1f} MiB at the end "
-          f"(drift {last - first:+.1f} MiB after warm-up), peak {peak:.1f} MiB."]
+# Drift: the lowest RSS of an interval (churn model unloaded, fewest live
+# workspaces) from the second interval (allocator arenas warmed up) to the last.
+base = rows[1 if len(rows) > 1 else 0]["rss_min"]
+last = rows[-1]["rss_min"]
+peak = max(r["rss_max"] for r in rows)
+p99 = lambda m: [r[m]["p99"] / 1000 for r in rows if m in r]
+lines += ["", f"Requests {total}, inference errors {errors}. p99 over intervals: cnn {min(p99('cnn'), default=0):.2f}-"
+          f"{max(p99('cnn'), default=0):.2f} ms, mlp {min(p99('mlp'), default=0):.2f}-{max(p99('mlp'), default=0):.2f} ms. Server RSS "
+          f"{rss.get(0, 0) / 1024:.0f} MiB after the first uploads; lowest RSS {base:.0f} MiB in interval "
+          f"{rows[1 if len(rows) > 1 else 0]['interval']}, {last:.0f} MiB in the last (drift {last - base:+.0f} MiB), "
+          f"peak {peak:.0f} MiB."]
 text = "\n".join(lines)
 print(text)
 if markdown:

@@ -233,8 +233,9 @@ TEST_F(LimitsTest, FullQueueIsResourceExhausted) {
 // is clamped: 32 x 32 asks for 1024 threads and gets 8 x 1; the process'
 // thread count stays far from a thousand.
 TEST_F(LimitsTest, StreamsTimesThreadsAreClampedToTheCpuBudget) {
-  grpc::Status s = UploadModel(*stub_, "many_streams", CnnBytes(),
-                               R"({"quantization":{"mode":"none"},"execution":{"streams":32,"threads_per_stream":32}})");
+  grpc::Status s =
+      UploadModel(*stub_, "many_streams", CnnBytes(),
+                  R"({"quantization":{"mode":"none"},"execution":{"streams":32,"threads_per_stream":32}})");
   ASSERT_TRUE(s.ok()) << s.error_message();
   auto props = Properties(*stub_, "many_streams");
   EXPECT_EQ(props["execution_streams"], "8");
@@ -244,7 +245,8 @@ TEST_F(LimitsTest, StreamsTimesThreadsAreClampedToTheCpuBudget) {
   const double threads = MetricValue(metrics, "process_threads");
   EXPECT_GT(threads, 0);
   EXPECT_LT(threads, 200) << "a 32 x 32 layout started its threads";
-  EXPECT_THAT(server_->Log(), HasSubstr("execution layout 32 x 32 clamped to 8 x 1 (--max_threads_per_cpu=4 x 2 CPUs)"));
+  EXPECT_THAT(server_->Log(),
+              HasSubstr("execution layout 32 x 32 clamped to 8 x 1 (--max_threads_per_cpu=4 x 2 CPUs)"));
   inference::ModelInferResponse resp;
   EXPECT_TRUE(Infer(*stub_, ImageRequest("many_streams", TestImages(), 0, 1, true), &resp).ok());
 }
