@@ -47,6 +47,7 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
   if (const ModelExecutor* e = handle.served.executor.get()) {
     props["execution_streams"] = std::to_string(e->layout().streams);
     props["threads_per_stream"] = std::to_string(e->layout().threads_per_stream);
+    props["max_queue_size"] = std::to_string(e->max_queue_size());
     props["dynamic_batching"] = e->batching().enabled ? "true" : "false";
     if (e->batching().enabled) props["max_queue_delay_us"] = std::to_string(e->batching().max_queue_delay_us);
   }

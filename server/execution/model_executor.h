@@ -108,6 +108,7 @@ class ModelExecutor {
   int64_t queue_depth() const;
   const StreamLayout& layout() const { return options_.layout; }
   const DynamicBatchingConfig& batching() const { return options_.batching; }
+  int64_t max_queue_size() const { return options_.max_queue_size; }
   // Whether requests may run on the submitting thread (small model).
   bool runs_inline() const { return inline_; }
 

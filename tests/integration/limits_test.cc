@@ -197,6 +197,8 @@ TEST_F(LimitsTest, FullQueueIsResourceExhausted) {
                           R"({"quantization":{"mode":"none"},"max_batch_size":64,
                               "execution":{"streams":1,"threads_per_stream":1,"max_queue_size":2}})")
                   .ok());
+  EXPECT_EQ(Properties(*stub_, "slow")["max_queue_size"], "2");
+  EXPECT_EQ(Properties(*stub_, kCnn)["max_queue_size"], "512");  // --max_queue_size default
   constexpr int kRequests = 12;
   std::vector<grpc::Status> statuses(kRequests);
   std::vector<std::thread> threads;
