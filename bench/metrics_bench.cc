@@ -198,7 +198,8 @@ int main(int argc, char** argv) {
                    &metrics_shadow->shadow(), {}, {}});
   for (Mode& m : modes) {
     m.registry->Publish(name, published);
-    m.service = std::make_unique<InferenceService>(m.registry.get(), &loader, &state, int64_t{1} << 30);
+    m.service = std::make_unique<InferenceService>(m.registry.get(), &loader, &state, int64_t{1} << 30,
+                                                   ResourceLimits{}.max_request_bytes);
   }
 
   const auto& model = *published.at(1).model;

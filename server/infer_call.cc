@@ -29,11 +29,12 @@ uint64_t NowMillisSinceEpoch() {
 
 }  // namespace
 
-InferCall::InferCall(ModelRegistry* registry, ServingState* state, const inference::ModelInferRequest* request,
-                     inference::ModelInferResponse* response, std::chrono::system_clock::time_point deadline,
-                     Finish finish)
+InferCall::InferCall(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
+                     const inference::ModelInferRequest* request, inference::ModelInferResponse* response,
+                     std::chrono::system_clock::time_point deadline, Finish finish)
     : registry_(registry),
       state_(state),
+      max_request_bytes_(max_request_bytes),
       request_(request),
       response_(response),
       deadline_(deadline),
@@ -54,6 +55,14 @@ void InferCall::Start() {
 }
 
 absl::Status InferCall::Prepare() {
+  // gRPC's receive limit is the upload limit (one per server); inference has
+  // its own, checked before the model lookup and any tensor decoding.
+  const size_t bytes = request_->ByteSizeLong();
+  if (bytes > static_cast<size_t>(max_request_bytes_)) {
+    return absl::ResourceExhaustedError(absl::StrCat("ModelInfer request of ", bytes,
+                                                     " bytes exceeds --max_request_bytes=", max_request_bytes_,
+                                                     "; send smaller batches"));
+  }
   if (state_->phase() == ServingPhase::kStarting) {
     return absl::UnavailableError("server is starting: models are still loading");
   }

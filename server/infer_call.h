@@ -29,9 +29,11 @@ class InferCall {
   using Finish = std::function<void(const absl::Status& status)>;
 
   // `request` and `response` must outlive the call (gRPC owns them until
-  // finish). `deadline`: the client's, or max.
-  InferCall(ModelRegistry* registry, ServingState* state, const inference::ModelInferRequest* request,
-            inference::ModelInferResponse* response, std::chrono::system_clock::time_point deadline, Finish finish);
+  // finish). `deadline`: the client's, or max. A request larger than
+  // `max_request_bytes` is refused (RESOURCE_EXHAUSTED) before anything else.
+  InferCall(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
+            const inference::ModelInferRequest* request, inference::ModelInferResponse* response,
+            std::chrono::system_clock::time_point deadline, Finish finish);
   InferCall(const InferCall&) = delete;
   InferCall& operator=(const InferCall&) = delete;
 
@@ -43,6 +45,7 @@ class InferCall {
 
   ModelRegistry* const registry_;
   ServingState* const state_;
+  const int64_t max_request_bytes_;
   const inference::ModelInferRequest* const request_;
   inference::ModelInferResponse* const response_;
   const std::chrono::system_clock::time_point deadline_;

@@ -47,6 +47,7 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
   if (const ModelExecutor* e = handle.served.executor.get()) {
     props["execution_streams"] = std::to_string(e->layout().streams);
     props["threads_per_stream"] = std::to_string(e->layout().threads_per_stream);
+    props["max_queue_size"] = std::to_string(e->max_queue_size());
     props["dynamic_batching"] = e->batching().enabled ? "true" : "false";
     if (e->batching().enabled) props["max_queue_delay_us"] = std::to_string(e->batching().max_queue_delay_us);
   }
@@ -131,9 +132,10 @@ namespace {
 // gRPC is done with the call (after the response was sent).
 class InferReactor final : public grpc::ServerUnaryReactor {
  public:
-  InferReactor(ModelRegistry* registry, ServingState* state, grpc::CallbackServerContext* context,
-               const inference::ModelInferRequest* request, inference::ModelInferResponse* response)
-      : call_(registry, state, request, response, context->deadline(),
+  InferReactor(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
+               grpc::CallbackServerContext* context, const inference::ModelInferRequest* request,
+               inference::ModelInferResponse* response)
+      : call_(registry, state, max_request_bytes, request, response, context->deadline(),
               [this](const absl::Status& status) { Finish(ToGrpcStatus(status)); }) {}
   void Start() { call_.Start(); }
 
@@ -147,7 +149,7 @@ class InferReactor final : public grpc::ServerUnaryReactor {
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
-  auto* reactor = new InferReactor(registry_, state_, context, request, response);
+  auto* reactor = new InferReactor(registry_, state_, max_request_bytes_, context, request, response);
   reactor->Start();
   return reactor;
 }
@@ -157,7 +159,8 @@ absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest&
   static absl::Mutex mu(absl::kConstInit);  // outlives every waiter (see CompletionWait)
   absl::Status result;
   CompletionWait wait(&mu);
-  InferCall call(registry_, state_, &request, response, std::chrono::system_clock::time_point::max(),
+  InferCall call(registry_, state_, max_request_bytes_, &request, response,
+                 std::chrono::system_clock::time_point::max(),
                  [r = &result, w = &wait](const absl::Status& status) {
                    *r = status;
                    w->Signal();
@@ -221,6 +224,7 @@ grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext*,
   ServingState::Call scope(state_);
   absl::Status status = [&]() -> absl::Status {
     Q8_RETURN_IF_ERROR(state_->CheckCanChangeRepository());
+    Q8_ASSIGN_OR_RETURN(LoadSlot slot, loader_->AcquireLoadSlot());
     Q8_ASSIGN_OR_RETURN(LoadRequest load, ParseLoadRequest(*request, max_upload_bytes_));
     return loader_->Load(load);
   }();

@@ -33,8 +33,13 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
 class InferenceService final
     : public inference::GRPCInferenceService::WithCallbackMethod_ModelInfer<inference::GRPCInferenceService::Service> {
  public:
-  InferenceService(ModelRegistry* registry, ModelLoader* loader, ServingState* state, int64_t max_upload_bytes)
-      : registry_(registry), loader_(loader), state_(state), max_upload_bytes_(max_upload_bytes) {}
+  InferenceService(ModelRegistry* registry, ModelLoader* loader, ServingState* state, int64_t max_upload_bytes,
+                   int64_t max_request_bytes)
+      : registry_(registry),
+        loader_(loader),
+        state_(state),
+        max_upload_bytes_(max_upload_bytes),
+        max_request_bytes_(max_request_bytes) {}
 
   grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
                           inference::ServerLiveResponse* response) override;
@@ -70,6 +75,7 @@ class InferenceService final
   ModelLoader* loader_;
   ServingState* state_;
   int64_t max_upload_bytes_;
+  int64_t max_request_bytes_;  // ModelInfer; see InferCall
 };
 
 }  // namespace q8::server

@@ -49,6 +49,19 @@ ABSL_FLAG(double, max_connection_age_seconds, 0,
           "(GRPC_ARG_MAX_CONNECTION_AGE_MS; 0 = never)");
 ABSL_FLAG(double, max_connection_age_grace_seconds, 30,
           "after --max_connection_age_seconds: time in-flight calls get before the connection is closed");
+// Resource limits (server/resource_limits.h; server/README.md "Resource limits").
+ABSL_FLAG(int64_t, max_request_bytes, int64_t{64} << 20,
+          "largest ModelInfer request in bytes (separate from --max_upload_bytes); larger: RESOURCE_EXHAUSTED");
+ABSL_FLAG(int32_t, max_concurrent_loads, 2,
+          "uploads/quantizations (RepositoryModelLoad, ModelService.Upload) at once; more: RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_queue_size, 512,
+          "requests a model version may queue for its streams (config.json execution.max_queue_size overrides); "
+          "more: RESOURCE_EXHAUSTED");
+ABSL_FLAG(int32_t, max_threads_per_cpu, 4,
+          "a model version's streams x threads_per_stream is clamped to this many threads per CPU");
+ABSL_FLAG(int64_t, max_model_memory_bytes, -1,
+          "total measured memory of loaded models; a load beyond it is refused (RESOURCE_EXHAUSTED). "
+          "-1 = 3/4 of physical memory or the cgroup memory limit, 0 = no limit");
 ABSL_FLAG(bool, health_probe, false,
           "do not serve: check grpc.health.v1 \"\" of the server at --grpc_address (wildcard host -> loopback) "
           "and exit 0 if SERVING, else 1 (Docker HEALTHCHECK)");
@@ -73,6 +86,11 @@ absl::StatusOr<q8::server::ServerOptions> OptionsFromFlags() {
   o.max_connection_age_grace_seconds = absl::GetFlag(FLAGS_max_connection_age_grace_seconds);
   o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   o.shadow_fraction = absl::GetFlag(FLAGS_shadow_fraction);
+  o.limits.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
+  o.limits.max_concurrent_loads = absl::GetFlag(FLAGS_max_concurrent_loads);
+  o.limits.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
+  o.limits.max_threads_per_cpu = absl::GetFlag(FLAGS_max_threads_per_cpu);
+  o.limits.max_model_memory_bytes = absl::GetFlag(FLAGS_max_model_memory_bytes);
   return o;
 }
 

@@ -200,7 +200,9 @@ absl::StatusOr<int64_t> ReadIntInRange(const Json& j, absl::string_view path, ab
 }
 
 absl::Status ParseExecution(const Json& e, absl::string_view model_name, ExecutionConfig& o) {
-  if (absl::Status s = CheckObject(e, "execution", model_name, {"preset", "streams", "threads_per_stream"}); !s.ok()) {
+  if (absl::Status s =
+          CheckObject(e, "execution", model_name, {"preset", "streams", "threads_per_stream", "max_queue_size"});
+      !s.ok()) {
     return s;
   }
   if (e.contains("preset")) {
@@ -217,6 +219,10 @@ absl::Status ParseExecution(const Json& e, absl::string_view model_name, Executi
   if (e.contains("threads_per_stream")) {
     Q8_CONFIG_ASSIGN(o.threads_per_stream, ReadIntInRange(e["threads_per_stream"], "execution.threads_per_stream",
                                                           model_name, 1, kMaxThreadsPerStream));
+  }
+  if (e.contains("max_queue_size")) {
+    Q8_CONFIG_ASSIGN(o.max_queue_size, ReadIntInRange(e["max_queue_size"], "execution.max_queue_size", model_name, 1,
+                                                      kMaxQueueSizeConfig));
   }
   return absl::OkStatus();
 }
@@ -293,6 +299,18 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
         auto v = ReadBatch(item, "warmup_batch_sizes[]", model_name);
         if (!v.ok()) return v.status();
         config.warmup_batch_sizes.push_back(*v);
+      }
+      // Sorted and deduplicated: each size is a plan per stream, built once.
+      std::sort(config.warmup_batch_sizes.begin(), config.warmup_batch_sizes.end());
+      config.warmup_batch_sizes.erase(std::unique(config.warmup_batch_sizes.begin(), config.warmup_batch_sizes.end()),
+                                      config.warmup_batch_sizes.end());
+      if (config.warmup_batch_sizes.empty()) {
+        return ConfigError(model_name, "'warmup_batch_sizes' must list at least one batch size");
+      }
+      if (static_cast<int64_t>(config.warmup_batch_sizes.size()) > kMaxWarmupBatchSizes) {
+        return ConfigError(model_name, absl::StrCat("'warmup_batch_sizes' lists ", config.warmup_batch_sizes.size(),
+                                                    " distinct sizes; at most ", kMaxWarmupBatchSizes,
+                                                    " are allowed (each is a plan built per stream)"));
       }
       warmup_given = true;
     } else if (key == "quantization") {

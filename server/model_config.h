@@ -5,13 +5,14 @@
 // so later releases can add sections without breaking old files):
 //   {
 //     "name": "fashion_cnn",            // if present, must equal the model name
-//     "max_batch_size": 64,             // integer >= 1
-//     "warmup_batch_sizes": [1, 8],     // integers in [1, max_batch_size]
+//     "max_batch_size": 64,             // integer in [1, 1024]
+//     "warmup_batch_sizes": [1, 8],     // 1-8 distinct integers in [1, max_batch_size]; duplicates dropped
 //     "execution": {                    // streams; defaults from --execution_preset
 //       "preset": "latency",            // latency (1 stream x all CPUs) | throughput (1 per CPU)
 //       "streams": 2,                   // integer in [1, 256]; overrides the preset
-//       "threads_per_stream": 1         // integer in [1, 256]; overrides the preset
-//     },
+//       "threads_per_stream": 1,        // integer in [1, 256]; overrides the preset
+//       "max_queue_size": 512           // integer in [1, 1048576]; default --max_queue_size
+//     },                                // streams x threads is clamped to --max_threads_per_cpu x CPUs
 //     "dynamic_batching": {             // present (even {}) = merge concurrent requests
 //       "max_queue_delay_us": 500,      // integer in [0, 10000000]
 //       "preferred_batch_sizes": [8],   // integers in [1, max_batch_size]
@@ -63,8 +64,14 @@ struct ModelConfig {
   std::optional<double> shadow_fraction;
 };
 
-// Largest max_batch_size a config may ask for.
-inline constexpr int64_t kMaxConfigBatchSize = 1 << 16;
+// Largest max_batch_size a config (or --max_batch_size) may ask for: every
+// stream's workspaces are sized for it, and merged batches beyond ~1k rows
+// gain nothing on CPU while a single request could pin a stream for seconds.
+inline constexpr int64_t kMaxConfigBatchSize = 1024;
+// Warm-up sizes each stream builds and runs before READY: each costs a plan
+// (and its memory) per stream, so a long list is refused, not ground through.
+inline constexpr int64_t kMaxWarmupBatchSizes = 8;
+inline constexpr int64_t kMaxQueueSizeConfig = 1 << 20;
 inline constexpr int64_t kMaxStreams = 256;
 inline constexpr int64_t kMaxThreadsPerStream = 256;
 inline constexpr int64_t kMaxQueueDelayUs = 10'000'000;

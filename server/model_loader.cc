@@ -313,15 +313,39 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_
   return prepared;
 }
 
-int ModelLoader::StreamThreads(const ModelConfig& config) const {
-  return ResolveStreams(config.execution, options_.default_preset, options_.cpus).threads_per_stream;
+StreamLayout ModelLoader::Layout(const ModelConfig& config) const {
+  return ClampStreams(ResolveStreams(config.execution, options_.default_preset, options_.cpus),
+                      MaxThreadsPerModel(options_.limits, options_.cpus));
+}
+
+int ModelLoader::StreamThreads(const ModelConfig& config) const { return Layout(config).threads_per_stream; }
+
+absl::StatusOr<LoadSlot> ModelLoader::AcquireLoadSlot() {
+  const int limit = options_.limits.max_concurrent_loads;
+  int in_use = loads_in_use_.load();
+  do {
+    if (in_use >= limit) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(in_use, " uploads/quantizations are already in progress (--max_concurrent_loads=", limit,
+                       "); retry in a few seconds"));
+    }
+  } while (!loads_in_use_.compare_exchange_weak(in_use, in_use + 1));
+  return LoadSlot(&loads_in_use_);
 }
 
 absl::Status ModelLoader::StartServing(absl::string_view name, int64_t version, const ModelConfig& config,
                                        std::chrono::steady_clock::time_point start, ServedModel& served) const {
   if (served.executor != nullptr || served.model == nullptr) return absl::OkStatus();
   ExecutorOptions options;
-  options.layout = ResolveStreams(config.execution, options_.default_preset, options_.cpus);
+  options.layout = Layout(config);
+  const StreamLayout asked = ResolveStreams(config.execution, options_.default_preset, options_.cpus);
+  if (asked.streams != options.layout.streams || asked.threads_per_stream != options.layout.threads_per_stream) {
+    Q8_LOG(Warning, VersionContext(name, version), ": execution layout ", asked.streams, " x ",
+           asked.threads_per_stream, " clamped to ", options.layout.streams, " x ", options.layout.threads_per_stream,
+           " (--max_threads_per_cpu=", options_.limits.max_threads_per_cpu, " x ", options_.cpus, " CPUs)");
+  }
+  options.max_queue_size =
+      config.execution.max_queue_size > 0 ? config.execution.max_queue_size : options_.limits.max_queue_size;
 
   options.batching = config.execution.batching;
   options.warmup_batch_sizes = config.warmup_batch_sizes;
@@ -435,6 +459,15 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
     prepared[v] = *std::move(version);
   }
 
+  // Before anything is written: a model over the memory budget changes nothing.
+  {
+    std::map<int64_t, ServedModel> built;
+    for (const auto& [v, p] : prepared) built[v] = p.served;
+    if (absl::Status s = registry_->CheckMemoryBudget(name, built, options_.memory_budget); !s.ok()) {
+      registry_->MarkFailed(name, version_list, s.message());
+      return s;
+    }
+  }
   absl::Status written = absl::OkStatus();
   for (const auto& [v, p] : prepared) {
     if (written.ok()) written = Persist(name, v, p);
@@ -449,7 +482,12 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
   std::map<int64_t, ServedModel> models;
   for (auto& [v, p] : prepared) models[v] = std::move(p.served);
   if (published != nullptr) *published = models;
-  registry_->Publish(name, std::move(models));
+  if (absl::Status s = registry_->PublishWithinBudget(name, std::move(models), options_.memory_budget); !s.ok()) {
+    // Only when another load took the room since the check above: written
+    // but not served (a restart applies the budget again).
+    registry_->MarkFailed(name, version_list, s.message());
+    return s;
+  }
   Q8_LOG(Info, "model '", name, "': READY, versions ", absl::StrJoin(version_list, ","));
   Notify(name);
   return absl::OkStatus();
@@ -520,7 +558,11 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
     ready[v] = std::move(prepared->served);
   }
   // Publish the good versions, then list the bad ones as UNAVAILABLE.
-  registry_->Publish(name, std::move(ready));
+  std::vector<int64_t> built;
+  for (const auto& [v, unused] : ready) built.push_back(v);
+  if (absl::Status s = registry_->PublishWithinBudget(name, std::move(ready), options_.memory_budget); !s.ok()) {
+    for (int64_t v : built) failed[v] = std::string(s.message());
+  }
   for (const auto& [v, reason] : failed) {
     registry_->MarkLoading(name, {v});
     registry_->MarkFailed(name, {v}, reason);
@@ -619,7 +661,7 @@ absl::Status ModelLoader::SyncFromRepository(absl::string_view name, bool config
   if (changed) {
     std::vector<int64_t> versions;
     for (const auto& [v, unused] : next) versions.push_back(v);
-    registry_->Publish(name, std::move(next));
+    Q8_RETURN_IF_ERROR(registry_->PublishWithinBudget(name, std::move(next), options_.memory_budget));
     if (versions.empty()) registry_->SetModelUnavailable(name, "no complete version in the repository");
     Q8_LOG(Info, "model '", name, "': adopted from the shared repository, READY versions ",
            absl::StrJoin(versions, ","));

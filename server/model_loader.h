@@ -25,6 +25,7 @@
 // names run in parallel, a second operation on the same name gets ABORTED.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -32,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -41,6 +43,7 @@
 #include "server/model_config.h"
 #include "server/model_registry.h"
 #include "server/model_repository.h"
+#include "server/resource_limits.h"
 
 namespace q8::server {
 
@@ -122,8 +125,28 @@ struct LoaderOptions {
   // Execution streams of models whose config sets no layout.
   ExecutionPreset default_preset = ExecutionPreset::kLatency;
   int cpus = 1;  // the CPU budget presets divide
+  // max_concurrent_loads, max_queue_size, max_threads_per_cpu; the memory
+  // budget below is max_model_memory_bytes resolved (0: no limit).
+  ResourceLimits limits;
+  int64_t memory_budget = 0;
   // Called after an operation changed whether `name` has a READY version.
   std::function<void(const std::string& name, bool ready)> on_ready_changed;
+};
+
+// One of --max_concurrent_loads upload/quantization slots, held for a whole
+// RepositoryModelLoad or ModelService.Upload; released on destruction.
+class LoadSlot {
+ public:
+  explicit LoadSlot(std::atomic<int>* in_use) : in_use_(in_use) {}
+  LoadSlot(LoadSlot&& other) noexcept : in_use_(std::exchange(other.in_use_, nullptr)) {}
+  LoadSlot& operator=(LoadSlot&&) = delete;
+  LoadSlot(const LoadSlot&) = delete;
+  ~LoadSlot() {
+    if (in_use_ != nullptr) in_use_->fetch_sub(1);
+  }
+
+ private:
+  std::atomic<int>* in_use_;
 };
 
 class ModelLoader {
@@ -159,6 +182,17 @@ class ModelLoader {
   // other errors name the versions that could not be adopted (the rest is
   // published).
   absl::Status SyncFromRepository(absl::string_view name, bool config_changed);
+
+  // A client upload/quantization slot, or RESOURCE_EXHAUSTED naming
+  // --max_concurrent_loads when all are taken (take it before receiving
+  // files, so uploads in memory stay bounded). Startup and repository sync
+  // do not take one: they run one model at a time on their own thread.
+  absl::StatusOr<LoadSlot> AcquireLoadSlot();
+  // The execution layout for `config`: preset over the CPUs, clamped to
+  // --max_threads_per_cpu x CPUs threads.
+  StreamLayout Layout(const ModelConfig& config) const;
+  // Bytes loaded models may hold (0: no limit).
+  int64_t memory_budget() const { return options_.memory_budget; }
 
  private:
   // A built version and what must be written for it.
@@ -202,6 +236,7 @@ class ModelLoader {
   LoaderOptions options_;
   const ModelRepository* repository_;
   ModelRegistry* registry_;
+  std::atomic<int> loads_in_use_{0};
 };
 
 }  // namespace q8::server

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "core/logging.h"
 #include "core/quote.h"
+#include "core/status_macros.h"
 #include "server/model_repository.h"
 #include "server/served_model_metrics.h"
 
@@ -154,10 +155,58 @@ void ModelRegistry::MarkFailed(absl::string_view name, const std::vector<int64_t
   }
 }
 
+int64_t MemoryOf(const ServedModel& served) {
+  int64_t bytes = served.model != nullptr ? served.model->memory().total() : 0;
+  if (served.fp32_model != nullptr && served.fp32_model != served.model) bytes += served.fp32_model->memory().total();
+  return bytes;
+}
+
+int64_t ModelRegistry::LoadedMemoryBytes() const {
+  absl::ReaderMutexLock lock(&mu_);
+  int64_t total = 0;
+  for (const auto& [name, model] : models_) {
+    for (const auto& [v, e] : model.versions) {
+      if (e.state == ModelState::kReady) total += MemoryOf(e.served);
+    }
+  }
+  return total;
+}
+
+absl::Status ModelRegistry::CheckMemoryBudgetLocked(absl::string_view name,
+                                                    const std::map<int64_t, ServedModel>& models,
+                                                    int64_t budget_bytes) const {
+  if (budget_bytes <= 0) return absl::OkStatus();
+  int64_t needed = 0;
+  for (const auto& [v, served] : models) needed += MemoryOf(served);
+  int64_t held = 0;
+  for (const auto& [other, model] : models_) {
+    if (other == name) continue;  // replaced by this publish
+    for (const auto& [v, e] : model.versions) {
+      if (e.state == ModelState::kReady) held += MemoryOf(e.served);
+    }
+  }
+  if (held + needed <= budget_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "model '", name, "' needs ", needed, " bytes (measured after warm-up) but loaded models already hold ", held,
+      " of --max_model_memory_bytes=", budget_bytes, "; unload a model or raise the limit"));
+}
+
+absl::Status ModelRegistry::CheckMemoryBudget(absl::string_view name, const std::map<int64_t, ServedModel>& models,
+                                              int64_t budget_bytes) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return CheckMemoryBudgetLocked(name, models, budget_bytes);
+}
+
 void ModelRegistry::Publish(absl::string_view name, std::map<int64_t, ServedModel> models) {
+  PublishWithinBudget(name, std::move(models), 0).IgnoreError();
+}
+
+absl::Status ModelRegistry::PublishWithinBudget(absl::string_view name, std::map<int64_t, ServedModel> models,
+                                                int64_t budget_bytes) {
   std::map<int64_t, VersionEntry> old;  // destroyed after the lock is released
   {
     absl::MutexLock lock(&mu_);
+    Q8_RETURN_IF_ERROR(CheckMemoryBudgetLocked(name, models, budget_bytes));
     ModelEntry& model = models_[std::string(name)];
     old = std::move(model.versions);
     model.versions.clear();
@@ -187,6 +236,7 @@ void ModelRegistry::Publish(absl::string_view name, std::map<int64_t, ServedMode
     // replaced by Register above).
     UnregisterMetrics(old, &models);
   }
+  return absl::OkStatus();
 }
 
 void ModelRegistry::UnregisterMetrics(const std::map<int64_t, VersionEntry>& versions,

@@ -44,6 +44,10 @@ struct ModelHandle {
   ServedModel served;  // model, fp32 reference, quantization report
 };
 
+// Bytes a version holds now: its model and, when distinct, its fp32
+// reference (weights + workspaces allocated so far), as the metrics report.
+int64_t MemoryOf(const ServedModel& served);
+
 struct IndexEntry {
   std::string name;
   int64_t version = 0;  // 0: the model as a whole (no version known)
@@ -102,6 +106,19 @@ class ModelRegistry {
   // Makes `models` the complete version set of `name`, all READY. Versions
   // not listed are dropped (stats of kept version numbers are preserved).
   void Publish(absl::string_view name, std::map<int64_t, ServedModel> models);
+  // The same, unless the models' measured memory plus what other models'
+  // READY versions hold would exceed `budget_bytes` (0: no limit): then
+  // nothing changes and the answer is RESOURCE_EXHAUSTED with both numbers
+  // and --max_model_memory_bytes. `name`'s current versions do not count:
+  // publishing replaces them. Check and publish are one step under the lock,
+  // so two loads cannot both fit in the same free room.
+  absl::Status PublishWithinBudget(absl::string_view name, std::map<int64_t, ServedModel> models,
+                                   int64_t budget_bytes);
+  // The same check alone (before writing to the repository).
+  absl::Status CheckMemoryBudget(absl::string_view name, const std::map<int64_t, ServedModel>& models,
+                                 int64_t budget_bytes) const;
+  // Measured memory of every READY version (what the budget counts).
+  int64_t LoadedMemoryBytes() const;
   // Lists `name` with no servable version, e.g. a model unloaded before a
   // restart or one whose config is broken.
   void SetModelUnavailable(absl::string_view name, absl::string_view reason);
@@ -123,6 +140,8 @@ class ModelRegistry {
   };
 
   void EndOperation(const std::string& name);
+  absl::Status CheckMemoryBudgetLocked(absl::string_view name, const std::map<int64_t, ServedModel>& models,
+                                       int64_t budget_bytes) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Stops exporting the series of `versions`, except those in `kept`.
   void UnregisterMetrics(const std::map<int64_t, VersionEntry>& versions,
                          const std::map<int64_t, ServedModel>* kept = nullptr);

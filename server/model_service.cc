@@ -65,6 +65,8 @@ absl::Status ModelService::DoUpload(grpc::ServerContext* context,
   if (header.total_bytes() + config_bytes > max_upload_bytes_) {
     return UploadTooLarge(name, header.total_bytes() + config_bytes, max_upload_bytes_);
   }
+  // Held until the upload is built and published: bounds the uploads in memory.
+  Q8_ASSIGN_OR_RETURN(LoadSlot slot, loader_->AcquireLoadSlot());
 
   // Receive. The running total is checked on every chunk, so an oversized
   // upload stops as soon as it crosses the limit.

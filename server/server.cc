@@ -37,11 +37,14 @@ Server::Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<m
   loader_options.default_config.max_batch_size = options.default_max_batch_size;
   loader_options.default_preset = options.execution_preset;
   loader_options.cpus = options.cpus > 0 ? options.cpus : ReadCpuBudget().cpus;
+  loader_options.limits = options.limits;
+  loader_options.memory_budget = ResolveMemoryBudget(options.limits.max_model_memory_bytes);
   loader_options.on_ready_changed = [this](const std::string& name, bool ready) {
     if (health_ != nullptr) health_->SetModelReady(name, ready);
   };
   loader_ = std::make_unique<ModelLoader>(std::move(loader_options), &repository_, &registry_);
-  service_ = std::make_unique<InferenceService>(&registry_, loader_.get(), &state_, options.max_upload_bytes);
+  service_ = std::make_unique<InferenceService>(&registry_, loader_.get(), &state_, options.max_upload_bytes,
+                                                options.limits.max_request_bytes);
   model_service_ = std::make_unique<ModelService>(
       &registry_, loader_.get(), &repository_, &state_, options.max_upload_bytes,
       [](absl::string_view onnx, absl::string_view artifact) { return engine::ExportQdqOnnx(onnx, artifact); });
@@ -63,6 +66,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
     return absl::InvalidArgumentError(absl::StrCat("max_batch_size must be in [1, ", kMaxConfigBatchSize, "], got ",
                                                    options.default_max_batch_size));
   }
+  Q8_RETURN_IF_ERROR(ValidateResourceLimits(options.limits));
   if (options.cpus < 0) return absl::InvalidArgumentError(absl::StrCat("cpus must be >= 0, got ", options.cpus));
   if (!(options.repository_poll_seconds >= 0) || !(options.max_connection_age_seconds >= 0) ||
       !(options.max_connection_age_grace_seconds >= 0)) {
@@ -87,7 +91,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->model_service_.get());
-  builder.SetMaxReceiveMessageSize(ReceiveLimitFor(options.max_upload_bytes));
+  builder.SetMaxReceiveMessageSize(
+      ReceiveLimitFor(std::max(options.max_upload_bytes, options.limits.max_request_bytes)));
   builder.SetMaxSendMessageSize(INT_MAX);
   if (options.max_connection_age_seconds > 0) {
     // Clients get GOAWAY after this age and reconnect, possibly to another
@@ -106,6 +111,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   server->health_->SetServerReady(false);
   Q8_LOG(Info, "q8serve listening on ", options.grpc_address, " (port ", server->port_, "), repository ",
          options.model_repository);
+  const int64_t budget = server->loader_->memory_budget();
+  Q8_LOG(Info, "limits: --max_request_bytes=", options.limits.max_request_bytes,
+         " --max_concurrent_loads=", options.limits.max_concurrent_loads, " --max_queue_size=",
+         options.limits.max_queue_size, " --max_threads_per_cpu=", options.limits.max_threads_per_cpu,
+         " --max_model_memory_bytes=", budget > 0 ? std::to_string(budget) : std::string("0 (no limit)"));
   return server;
 }
 

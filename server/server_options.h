@@ -7,6 +7,7 @@
 #include <string>
 
 #include "server/execution/execution_config.h"
+#include "server/resource_limits.h"
 
 namespace q8::server {
 
@@ -43,6 +44,9 @@ struct ServerOptions {
   // Share of successful requests of int8 versions also run through the fp32
   // reference (shadow evaluation), in [0, 1]; config.json may override it.
   double shadow_fraction = 0.01;
+  // Request size, concurrent loads, queue depth, threads per model, model
+  // memory: see server/resource_limits.h.
+  ResourceLimits limits;
 };
 
 }  // namespace q8::server

@@ -28,4 +28,12 @@ StreamLayout ResolveStreams(const ExecutionConfig& config, ExecutionPreset serve
   return layout;
 }
 
+StreamLayout ClampStreams(StreamLayout layout, int64_t max_threads) {
+  max_threads = std::max<int64_t>(1, max_threads);
+  layout.streams = static_cast<int>(std::clamp<int64_t>(layout.streams, 1, max_threads));
+  const int64_t per_stream = std::max<int64_t>(1, max_threads / layout.streams);
+  layout.threads_per_stream = static_cast<int>(std::clamp<int64_t>(layout.threads_per_stream, 1, per_stream));
+  return layout;
+}
+
 }  // namespace q8::server

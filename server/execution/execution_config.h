@@ -42,6 +42,7 @@ struct ExecutionConfig {
   std::optional<ExecutionPreset> preset;  // unset: the server's default preset
   int streams = 0;                        // 0: from the preset
   int threads_per_stream = 0;             // 0: from the preset
+  int64_t max_queue_size = 0;             // 0: the server's --max_queue_size
   DynamicBatchingConfig batching;
 };
 
@@ -53,5 +54,10 @@ struct StreamLayout {
 // Presets over `cpus`: latency = 1 x cpus, throughput = cpus x 1. An explicit
 // count overrides its half; the other half splits the CPUs that remain.
 StreamLayout ResolveStreams(const ExecutionConfig& config, ExecutionPreset server_default, int cpus);
+
+// At most `max_threads` threads (streams x threads_per_stream) for one model
+// version: streams first capped at max_threads, then threads per stream at
+// what remains (each at least 1). Unchanged when within the bound.
+StreamLayout ClampStreams(StreamLayout layout, int64_t max_threads);
 
 }  // namespace q8::server

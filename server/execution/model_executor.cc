@@ -111,6 +111,7 @@ ModelExecutor::Arrival::~Arrival() {
 void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* arrival) {
   const absl::Time enqueued = absl::Now();
   bool refused = false;
+  bool full = false;
   {
     absl::MutexLock lock(&mu_);
     if (arrival != nullptr && arrival->executor_ == this) {
@@ -122,23 +123,22 @@ void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* 
     // alone at once anyway: same as no batching.
     const bool could_merge = can_merge_ && (!options_.batching.eager || arriving_ > 0);
     if (!refused && (!inline_ || could_merge || !queue_.empty() || running_ >= options_.layout.streams)) {
-      Pending* p;
-      if (free_.empty()) {
-        p = new Pending;
+      if (options_.max_queue_size > 0 && static_cast<int64_t>(queue_.size()) >= options_.max_queue_size) {
+        full = true;
       } else {
-        p = free_.back().release();
-        free_.pop_back();
+        Enqueue(request, std::move(done), enqueued);
+        return;
       }
-      p->request = request;
-      p->done = std::move(done);
-      p->enqueued = enqueued;
-      p->status = absl::OkStatus();
-      p->timing = ExecutionTiming{};
-      queue_.push_back(p);
-      queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
-      return;
     }
-    if (!refused) ++running_;
+    if (!refused && !full) ++running_;
+  }
+  if (full) {
+    done(absl::ResourceExhaustedError(absl::StrCat(
+             "execution queue full: ", options_.max_queue_size,
+             " requests already wait for a stream (max_queue_size=", options_.max_queue_size,
+             ", from config.json execution.max_queue_size or --max_queue_size); retry with backoff")),
+         ExecutionTiming{});
+    return;
   }
   if (refused) {
     done(absl::UnavailableError("the model version is being unloaded"), ExecutionTiming{});
@@ -160,6 +160,23 @@ void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* 
     --running_;
   }
   done(status, ExecutionTiming{SecondsBetween(enqueued, start), SecondsBetween(start, end), request.batch, status.ok()});
+}
+
+void ModelExecutor::Enqueue(const ExecutionRequest& request, Done done, absl::Time enqueued) {
+  Pending* p;
+  if (free_.empty()) {
+    p = new Pending;
+  } else {
+    p = free_.back().release();
+    free_.pop_back();
+  }
+  p->request = request;
+  p->done = std::move(done);
+  p->enqueued = enqueued;
+  p->status = absl::OkStatus();
+  p->timing = ExecutionTiming{};
+  queue_.push_back(p);
+  queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
 }
 
 absl::Status ModelExecutor::Execute(const ExecutionRequest& request, ExecutionTiming* timing, Arrival* arrival) {
@@ -213,7 +230,8 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
 absl::StatusOr<double> ModelExecutor::WarmUp() {
   const bool batchable = model_->inputs().empty() || model_->inputs()[0].dims.empty() ||
                          model_->inputs()[0].dims[0] == core::kDynamicDim;
-  const std::vector<int64_t> sizes = batchable ? options_.warmup_batch_sizes : std::vector<int64_t>{0};
+  std::vector<int64_t> sizes = batchable ? options_.warmup_batch_sizes : std::vector<int64_t>{0};
+  if (sizes.empty()) sizes = {1};  // the inline rule needs one timed run
   const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());
   double smallest_run = 0;
   for (int64_t b : sizes) {

@@ -59,6 +59,9 @@ struct ExecutorOptions {
   // Requests may run on the submitting thread when the warm-up run at the
   // smallest warm-up batch took at most this long (0: never).
   double inline_max_seconds = 1e-3;
+  // Requests that may wait for a stream; one more completes at once with
+  // RESOURCE_EXHAUSTED (naming the limit) so clients back off. 0: unbounded.
+  int64_t max_queue_size = 0;
 };
 
 class ModelExecutor {
@@ -105,6 +108,7 @@ class ModelExecutor {
   int64_t queue_depth() const;
   const StreamLayout& layout() const { return options_.layout; }
   const DynamicBatchingConfig& batching() const { return options_.batching; }
+  int64_t max_queue_size() const { return options_.max_queue_size; }
   // Whether requests may run on the submitting thread (small model).
   bool runs_inline() const { return inline_; }
 
@@ -121,6 +125,7 @@ class ModelExecutor {
   // With mu_ held: moves the next group of requests to run together into `group`.
   void TakeGroup(std::vector<Pending*>* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsPreferred(int64_t batch) const;
+  void Enqueue(const ExecutionRequest& request, Done done, absl::Time enqueued) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs each finished request's completion (outside mu_) and recycles them.
   void Complete(std::vector<Pending*>& group);
 

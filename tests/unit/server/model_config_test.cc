@@ -113,6 +113,38 @@ TEST(ModelConfigTest, EchoedClientValuesAreTruncated) {
   EXPECT_LT(c.status().message().size(), 600u);
 }
 
+// Warm-up sizes are deduplicated and sorted; more than kMaxWarmupBatchSizes
+// distinct sizes, or none, is refused naming the limit.
+TEST(ModelConfigTest, WarmupSizesAreDeduplicatedAndCapped) {
+  auto c = ParseModelConfig(R"({"warmup_batch_sizes":[8,1,8,1,4,4,4]})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->warmup_batch_sizes, (std::vector<int64_t>{1, 4, 8}));
+  std::string many = "[";
+  for (int i = 0; i < 400; ++i) absl::StrAppend(&many, i > 0 ? "," : "", 1 + i % 3);  // 400 entries, 3 distinct
+  c = ParseModelConfig(absl::StrCat(R"({"warmup_batch_sizes":)", many, "]}"), "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->warmup_batch_sizes, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_THAT(ConfigError(R"({"warmup_batch_sizes":[1,2,3,4,5,6,7,8,9]})"),
+              HasSubstr("'warmup_batch_sizes' lists 9 distinct sizes; at most 8 are allowed"));
+  EXPECT_THAT(ConfigError(R"({"warmup_batch_sizes":[]})"), HasSubstr("must list at least one batch size"));
+}
+
+TEST(ModelConfigTest, MaxBatchSizeIsCapped) {
+  EXPECT_TRUE(ParseModelConfig(R"({"max_batch_size":1024})", "m", Defaults()).ok());
+  EXPECT_THAT(ConfigError(R"({"max_batch_size":1025})"), HasSubstr("'max_batch_size' must be in [1, 1024], got 1025"));
+  EXPECT_THAT(ConfigError(R"({"max_batch_size":65536})"), HasSubstr("must be in [1, 1024]"));
+}
+
+TEST(ModelConfigTest, ExecutionMaxQueueSize) {
+  auto c = ParseModelConfig(R"({"execution":{"max_queue_size":16}})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->execution.max_queue_size, 16);
+  EXPECT_EQ(ParseModelConfig("{}", "m", Defaults())->execution.max_queue_size, 0);  // the server's flag
+  EXPECT_THAT(ConfigError(R"({"execution":{"max_queue_size":0}})"),
+              HasSubstr("'execution.max_queue_size' must be in [1, 1048576], got 0"));
+  EXPECT_THAT(ConfigError(R"({"execution":{"max_queue_size":"8"}})"), HasSubstr("must be an integer"));
+}
+
 TEST(ModelConfigTest, DefaultWarmupIsClippedToSmallMaxBatch) {
   ModelConfig d = Defaults();
   d.warmup_batch_sizes = {1, 16};

@@ -1,6 +1,7 @@
 #include "server/model_loader.h"
 
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -29,7 +30,7 @@ class LoaderTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(root_); }
   // Tests of the fp32 lifecycle default to quantization mode none.
   void MakeLoader(CompileFn compile, engine::QuantMode default_mode = engine::QuantMode::kNone,
-                  ModelRegistry* registry = nullptr) {
+                  ModelRegistry* registry = nullptr, const std::function<void(LoaderOptions&)>& tweak = nullptr) {
     LoaderOptions o;
     o.engine.compile = std::move(compile);
     o.engine.quantize = [this](absl::string_view b, const engine::CompileOptions& c,
@@ -39,6 +40,7 @@ class LoaderTest : public ::testing::Test {
                                      const engine::CompileOptions& c) { return quantizer_.LoadQuantized(b, a, r, c); };
     o.default_config.quantization.mode = default_mode;
     o.on_ready_changed = [this](const std::string& name, bool ready) { notified_[name] = ready; };
+    if (tweak) tweak(o);
     loader_ = std::make_unique<ModelLoader>(std::move(o), repo_.get(), registry != nullptr ? registry : &registry_);
   }
   static LoadRequest Upload(const std::string& name, int64_t version, absl::string_view bytes) {
@@ -314,6 +316,99 @@ inference::RepositoryModelLoadRequest LoadProto(const std::string& name) {
   inference::RepositoryModelLoadRequest r;
   r.set_model_name(name);
   return r;
+}
+
+// --max_model_memory_bytes: each FakeModel measures 100 bytes. A load that
+// would exceed the budget is RESOURCE_EXHAUSTED with both numbers, writes
+// nothing and leaves the rest serving; replacing a version counts what it
+// frees; unloading makes room.
+TEST_F(LoaderTest, MemoryBudgetRefusesLoadsThatWouldExceedIt) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, nullptr,
+             [](LoaderOptions& o) { o.memory_budget = 250; });
+  ASSERT_TRUE(loader_->Load(Upload("a", 1, "good")).ok());
+  ASSERT_TRUE(loader_->Load(Upload("b", 1, "good")).ok());
+  EXPECT_EQ(registry_.LoadedMemoryBytes(), 200);
+  absl::Status s = loader_->Load(Upload("c", 1, "good"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("model 'c' needs 100 bytes (measured after warm-up) but loaded models already hold 200 of "
+                        "--max_model_memory_bytes=250"));
+  EXPECT_FALSE(fs::exists(root_ / "c"));
+  EXPECT_FALSE(registry_.Get("c", "").ok());
+  EXPECT_TRUE(registry_.Get("a", "").ok());
+  // Replacing a's version 1 frees its 100 bytes: 100 + 100 fits.
+  auto before = registry_.Get("a", "1");
+  ASSERT_TRUE(loader_->Load(Upload("a", 1, "good again")).ok());
+  EXPECT_NE(registry_.Get("a", "1")->model, before->model);
+  // A second version of a does not fit (200 + 100 > 250); version 1 keeps serving.
+  EXPECT_EQ(loader_->Load(Upload("a", 2, "good")).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_FALSE(fs::exists(root_ / "a" / "2"));
+  EXPECT_EQ(registry_.Get("a", "")->version, 1);
+  ASSERT_TRUE(loader_->Unload("b").ok());
+  EXPECT_TRUE(loader_->Load(Upload("c", 1, "good")).ok());
+  EXPECT_EQ(registry_.LoadedMemoryBytes(), 200);
+}
+
+// At startup the budget applies in repository order: models past it are
+// UNAVAILABLE with the budget message; the others serve.
+TEST_F(LoaderTest, MemoryBudgetAtStartupMarksTheRestUnavailable) {
+  ASSERT_TRUE(loader_->Load(Upload("a", 1, "good")).ok());
+  ASSERT_TRUE(loader_->Load(Upload("b", 1, "good")).ok());
+  ModelRegistry fresh;
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, &fresh,
+             [](LoaderOptions& o) { o.memory_budget = 150; });
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  EXPECT_TRUE(fresh.Get("a", "").ok());
+  EXPECT_FALSE(fresh.Get("b", "").ok());
+  bool found = false;
+  for (const IndexEntry& e : fresh.Index()) {
+    if (e.name != "b") continue;
+    found = true;
+    EXPECT_EQ(e.state, ModelState::kUnavailable);
+    EXPECT_THAT(e.reason, HasSubstr("--max_model_memory_bytes=150"));
+  }
+  EXPECT_TRUE(found);
+}
+
+// --max_concurrent_loads: slots are counted, refused with RESOURCE_EXHAUSTED
+// naming the flag, and freed when the holder goes away.
+TEST_F(LoaderTest, LoadSlotsAreBoundedAndReleased) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, nullptr,
+             [](LoaderOptions& o) { o.limits.max_concurrent_loads = 2; });
+  auto first = loader_->AcquireLoadSlot();
+  auto second = loader_->AcquireLoadSlot();
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto third = loader_->AcquireLoadSlot();
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(third.status().message()),
+              HasSubstr("2 uploads/quantizations are already in progress (--max_concurrent_loads=2); retry"));
+  { LoadSlot moved = *std::move(first); }  // released
+  EXPECT_TRUE(loader_->AcquireLoadSlot().ok());
+}
+
+// A layout beyond --max_threads_per_cpu x CPUs is clamped (32 x 32 on 2 CPUs
+// would start 1024 threads), and the executor really starts that many.
+TEST_F(LoaderTest, ExecutionLayoutIsClampedToTheThreadBudget) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, nullptr, [](LoaderOptions& o) {
+    o.cpus = 2;
+    o.limits.max_threads_per_cpu = 4;
+  });
+  ModelConfig config;
+  config.execution.streams = 32;
+  config.execution.threads_per_stream = 32;
+  StreamLayout l = loader_->Layout(config);
+  EXPECT_EQ(l.streams, 8);
+  EXPECT_EQ(l.threads_per_stream, 1);
+  config.execution.streams = 2;
+  config.execution.threads_per_stream = 32;
+  l = loader_->Layout(config);
+  EXPECT_EQ(l.streams, 2);
+  EXPECT_EQ(l.threads_per_stream, 4);
+  LoadRequest r = Upload("m", 1, "good");
+  r.config_json = R"({"execution":{"streams":32,"threads_per_stream":32}})";
+  ASSERT_TRUE(loader_->Load(r).ok());
+  EXPECT_EQ(registry_.Get("m", "")->served.executor->layout().streams, 8);
+  EXPECT_EQ(registry_.Get("m", "")->served.executor->layout().threads_per_stream, 1);
 }
 
 TEST(ParseLoadRequestTest, ConfigAndFiles) {

@@ -108,5 +108,24 @@ TEST(CpuBudgetTest, ReadsCgroupV1Quota) {
   EXPECT_FALSE(ReadCpuBudget(dir.root()).limit.has_value());
 }
 
+TEST(ClampStreamsTest, BoundsStreamsTimesThreads) {
+  // 32 x 32 on a budget of 8 threads (4 per CPU x 2 CPUs).
+  StreamLayout l = ClampStreams({32, 32}, 8);
+  EXPECT_EQ(l.streams, 8);
+  EXPECT_EQ(l.threads_per_stream, 1);
+  l = ClampStreams({2, 32}, 8);
+  EXPECT_EQ(l.streams, 2);
+  EXPECT_EQ(l.threads_per_stream, 4);
+  l = ClampStreams({3, 3}, 8);  // 9 > 8: threads shrink to 8 / 3 = 2
+  EXPECT_EQ(l.streams, 3);
+  EXPECT_EQ(l.threads_per_stream, 2);
+  l = ClampStreams({2, 2}, 8);  // within the budget: unchanged
+  EXPECT_EQ(l.streams, 2);
+  EXPECT_EQ(l.threads_per_stream, 2);
+  l = ClampStreams({4, 4}, 0);  // never below one thread
+  EXPECT_EQ(l.streams, 1);
+  EXPECT_EQ(l.threads_per_stream, 1);
+}
+
 }  // namespace
 }  // namespace q8::server

@@ -377,4 +377,53 @@ TEST_F(ModelExecutorTest, DestructionFinishesQueuedRequests) {
 }
 
 }  // namespace
+// max_queue_size = 1: with the only stream held (inside A's completion) and B
+// waiting, C is refused at once with RESOURCE_EXHAUSTED naming the limit; B
+// still runs once the stream is free, and the queue takes requests again.
+TEST_F(ModelExecutorTest, FullQueueRefusesWithResourceExhausted) {
+  ExecutorOptions o = Options(1, 1, false);
+  o.inline_max_seconds = 0;  // every request goes through the queue
+  o.max_queue_size = 1;
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto a = MakeRequest(0, 1), b = MakeRequest(1, 1), c = MakeRequest(2, 1), d = MakeRequest(3, 1);
+  absl::Notification a_running, release_a;
+  (*executor)->Submit(a->request, [&](const absl::Status& s, const ExecutionTiming&) {
+    EXPECT_TRUE(s.ok()) << s;
+    a_running.Notify();
+    release_a.WaitForNotification();  // holds the only stream
+  });
+  a_running.WaitForNotification();
+  absl::Notification b_done;
+  absl::Status b_status = absl::UnknownError("not run");
+  (*executor)->Submit(b->request, [&](const absl::Status& s, const ExecutionTiming&) {
+    b_status = s;
+    b_done.Notify();
+  });
+  EXPECT_EQ((*executor)->queue_depth(), 1);
+  absl::Status c_status = absl::UnknownError("not run");
+  (*executor)->Submit(c->request, [&](const absl::Status& s, const ExecutionTiming&) { c_status = s; });
+  EXPECT_EQ(c_status.code(), absl::StatusCode::kResourceExhausted) << c_status;
+  EXPECT_NE(c_status.message().find("max_queue_size=1"), std::string::npos) << c_status;
+  EXPECT_EQ((*executor)->queue_depth(), 1);
+  release_a.Notify();
+  ASSERT_TRUE(b_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(b_status.ok()) << b_status;
+  ExpectClose(b->output, Alone(1, 1));
+  ASSERT_TRUE((*executor)->Execute(d->request, nullptr).ok());
+  ExpectClose(d->output, Alone(3, 1));
+}
+
+// Regression: an empty warm-up list (config "warmup_batch_sizes": []) read
+// the minimum of no sizes; it now warms up at batch 1.
+TEST_F(ModelExecutorTest, EmptyWarmupListWarmsUpAtBatchOne) {
+  ExecutorOptions o = Options(1, 1, false);
+  o.warmup_batch_sizes = {};
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto r = MakeRequest(4, 1);
+  ASSERT_TRUE((*executor)->Execute(r->request, nullptr).ok());
+  ExpectClose(r->output, Alone(4, 1));
+}
+
 }  // namespace q8::server
