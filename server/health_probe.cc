@@ -26,8 +26,12 @@ std::string ProbeTarget(absl::string_view listen_address) {
   return std::string(listen_address);
 }
 
-absl::Status ProbeHealth(const std::string& target, const std::string& service, absl::Duration timeout) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+absl::Status ProbeHealth(const std::string& target, const std::string& service, absl::Duration timeout,
+                         const security::ProbeChannel& probe) {
+  grpc::ChannelArguments args;
+  if (!probe.server_name.empty()) args.SetSslTargetNameOverride(probe.server_name);
+  auto channel = grpc::CreateCustomChannel(
+      target, probe.credentials != nullptr ? probe.credentials : grpc::InsecureChannelCredentials(), args);
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/security/credentials.h"
 
 namespace q8::server {
 
@@ -21,7 +22,9 @@ std::string ProbeTarget(absl::string_view listen_address);
 // OK when `service` reports SERVING within `timeout`. Otherwise the status
 // says why: UNAVAILABLE (nothing listening / NOT_SERVING / UNKNOWN),
 // DEADLINE_EXCEEDED, NOT_FOUND (unknown service name), ... each naming the
-// target.
-absl::Status ProbeHealth(const std::string& target, const std::string& service, absl::Duration timeout);
+// target. `channel`: plaintext by default; security::ProbeChannelFor() for a
+// TLS server.
+absl::Status ProbeHealth(const std::string& target, const std::string& service, absl::Duration timeout,
+                         const security::ProbeChannel& channel = {});
 
 }  // namespace q8::server

@@ -80,27 +80,35 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
   props["quantization_report"] = q->report_json;
 }
 
-grpc::Status InferenceService::ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
+grpc::Status InferenceService::ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest*,
                                           inference::ServerLiveResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kServerLive); !denied.ok())
+    return ToGrpcStatus(denied);
   response->set_live(true);
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
+grpc::Status InferenceService::ServerReady(grpc::ServerContext* context, const inference::ServerReadyRequest*,
                                            inference::ServerReadyResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kServerReady); !denied.ok())
+    return ToGrpcStatus(denied);
   response->set_ready(state_->phase() == ServingPhase::kServing);
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
+grpc::Status InferenceService::ModelReady(grpc::ServerContext* context, const inference::ModelReadyRequest* request,
                                           inference::ModelReadyResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kModelReady); !denied.ok())
+    return ToGrpcStatus(denied);
   // Like Triton: an unknown model is simply not ready (no error).
   response->set_ready(registry_->Get(request->name(), request->version()).ok());
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
+grpc::Status InferenceService::ServerMetadata(grpc::ServerContext* context, const inference::ServerMetadataRequest*,
                                               inference::ServerMetadataResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kServerMetadata); !denied.ok())
+    return ToGrpcStatus(denied);
   response->set_name(kServerName);
   response->set_version(Q8SERVE_VERSION);
   response->add_extensions("model_repository");
@@ -108,8 +116,11 @@ grpc::Status InferenceService::ServerMetadata(grpc::ServerContext*, const infere
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
+grpc::Status InferenceService::ModelMetadata(grpc::ServerContext* context,
+                                             const inference::ModelMetadataRequest* request,
                                              inference::ModelMetadataResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kModelMetadata); !denied.ok())
+    return ToGrpcStatus(denied);
   return ToGrpcStatus(Metadata(*request, response));
 }
 
@@ -149,6 +160,11 @@ class InferReactor final : public grpc::ServerUnaryReactor {
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kModelInfer); !denied.ok()) {
+    grpc::ServerUnaryReactor* refused = context->DefaultReactor();
+    refused->Finish(ToGrpcStatus(denied));
+    return refused;
+  }
   auto* reactor = new InferReactor(registry_, state_, max_request_bytes_, context, request, response);
   reactor->Start();
   return reactor;
@@ -170,8 +186,11 @@ absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest&
   return result;
 }
 
-grpc::Status InferenceService::ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* request,
+grpc::Status InferenceService::ModelStatistics(grpc::ServerContext* context,
+                                               const inference::ModelStatisticsRequest* request,
                                                inference::ModelStatisticsResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kModelStatistics); !denied.ok())
+    return ToGrpcStatus(denied);
   return ToGrpcStatus(Statistics(*request, response));
 }
 
@@ -205,8 +224,11 @@ absl::Status InferenceService::Statistics(const inference::ModelStatisticsReques
   return absl::OkStatus();
 }
 
-grpc::Status InferenceService::RepositoryIndex(grpc::ServerContext*, const inference::RepositoryIndexRequest* request,
+grpc::Status InferenceService::RepositoryIndex(grpc::ServerContext* context,
+                                               const inference::RepositoryIndexRequest* request,
                                                inference::RepositoryIndexResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kRepositoryIndex); !denied.ok())
+    return ToGrpcStatus(denied);
   for (const IndexEntry& e : registry_->Index()) {
     if (request->ready() && e.state != ModelState::kReady) continue;
     auto* m = response->add_models();
@@ -218,9 +240,11 @@ grpc::Status InferenceService::RepositoryIndex(grpc::ServerContext*, const infer
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext*,
+grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext* context,
                                                    const inference::RepositoryModelLoadRequest* request,
                                                    inference::RepositoryModelLoadResponse*) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kRepositoryModelLoad); !denied.ok())
+    return ToGrpcStatus(denied);
   ServingState::Call scope(state_);
   absl::Status status = [&]() -> absl::Status {
     Q8_RETURN_IF_ERROR(state_->CheckCanChangeRepository());
@@ -232,9 +256,11 @@ grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext*,
   return ToGrpcStatus(status);
 }
 
-grpc::Status InferenceService::RepositoryModelUnload(grpc::ServerContext*,
+grpc::Status InferenceService::RepositoryModelUnload(grpc::ServerContext* context,
                                                      const inference::RepositoryModelUnloadRequest* request,
                                                      inference::RepositoryModelUnloadResponse*) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kRepositoryModelUnload); !denied.ok())
+    return ToGrpcStatus(denied);
   ServingState::Call scope(state_);
   absl::Status status = state_->CheckCanChangeRepository();
   if (status.ok()) status = loader_->Unload(request->model_name());

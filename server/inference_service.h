@@ -18,6 +18,7 @@
 #include "inference.grpc.pb.h"
 #include "server/model_loader.h"
 #include "server/model_registry.h"
+#include "server/security/rpc_guard.h"
 #include "server/serving_state.h"
 
 namespace q8::server {
@@ -33,13 +34,15 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
 class InferenceService final
     : public inference::GRPCInferenceService::WithCallbackMethod_ModelInfer<inference::GRPCInferenceService::Service> {
  public:
+  // `guard`: checked first by every RPC (server/security/rpc_guard.h).
   InferenceService(ModelRegistry* registry, ModelLoader* loader, ServingState* state, int64_t max_upload_bytes,
-                   int64_t max_request_bytes)
+                   int64_t max_request_bytes, const security::RpcGuard* guard)
       : registry_(registry),
         loader_(loader),
         state_(state),
         max_upload_bytes_(max_upload_bytes),
-        max_request_bytes_(max_request_bytes) {}
+        max_request_bytes_(max_request_bytes),
+        guard_(guard) {}
 
   grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
                           inference::ServerLiveResponse* response) override;
@@ -76,6 +79,7 @@ class InferenceService final
   ServingState* state_;
   int64_t max_upload_bytes_;
   int64_t max_request_bytes_;  // ModelInfer; see InferCall
+  const security::RpcGuard* guard_;
 };
 
 }  // namespace q8::server

@@ -1,7 +1,8 @@
 // q8serve entry point: the only place that reads flags (-> ServerOptions) and
 // handles signals. SIGTERM/SIGINT are blocked before any thread starts and
 // consumed by one sigwait thread, which drains and shuts the server down
-// (never from a signal handler: grpc's Shutdown takes locks).
+// (never from a signal handler: grpc's Shutdown takes locks). SIGHUP, consumed
+// by the same thread, re-reads the token files.
 #include <pthread.h>
 #include <signal.h>
 
@@ -62,9 +63,37 @@ ABSL_FLAG(int32_t, max_threads_per_cpu, 4,
 ABSL_FLAG(int64_t, max_model_memory_bytes, -1,
           "total measured memory of loaded models; a load beyond it is refused (RESOURCE_EXHAUSTED). "
           "-1 = 3/4 of physical memory or the cgroup memory limit, 0 = no limit");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0",
+          "interface the metrics endpoint binds (IP or host, no port; the port "
+          "is --metrics_port): 127.0.0.1 keeps "
+          "it on loopback, a pod IP on the pod network");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate chain: serve gRPC over TLS (needs --tls_key_file)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file (unencrypted)");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificate(s): mutual TLS, every client must present a "
+          "certificate signed by one of them");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "file of bearer tokens (one per line) required by the model "
+          "management RPCs (load, unload, upload, "
+          "export, repository index); re-read on change and on SIGHUP");
+ABSL_FLAG(std::string, infer_token_file, "",
+          "file of bearer tokens required by the inference RPCs (infer, "
+          "metadata, statistics, readiness of models, "
+          "reports); re-read on change and on SIGHUP");
+ABSL_FLAG(double, token_check_seconds, 1,
+          "how often (at most) the token files are checked for changes; 0 = "
+          "only on SIGHUP");
+ABSL_FLAG(std::string, health_probe_ca_file, "",
+          "--health_probe against a TLS server: CA that signed its certificate "
+          "(default: --tls_cert_file itself, "
+          "right for a self-signed certificate)");
 ABSL_FLAG(bool, health_probe, false,
-          "do not serve: check grpc.health.v1 \"\" of the server at --grpc_address (wildcard host -> loopback) "
-          "and exit 0 if SERVING, else 1 (Docker HEALTHCHECK)");
+          "do not serve: check grpc.health.v1 \"\" of the server at "
+          "--grpc_address (wildcard host -> loopback) "
+          "and exit 0 if SERVING, else 1 (Docker HEALTHCHECK); with "
+          "--tls_cert_file it speaks TLS (see "
+          "--health_probe_ca_file), under mutual TLS it presents "
+          "--tls_cert_file/--tls_key_file");
 
 namespace {
 
@@ -91,6 +120,12 @@ absl::StatusOr<q8::server::ServerOptions> OptionsFromFlags() {
   o.limits.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
   o.limits.max_threads_per_cpu = absl::GetFlag(FLAGS_max_threads_per_cpu);
   o.limits.max_model_memory_bytes = absl::GetFlag(FLAGS_max_model_memory_bytes);
+  o.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  o.security.tls = {absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
+                    absl::GetFlag(FLAGS_tls_client_ca_file)};
+  o.security.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
+  o.security.infer_token_file = absl::GetFlag(FLAGS_infer_token_file);
+  o.security.token_check_seconds = absl::GetFlag(FLAGS_token_check_seconds);
   return o;
 }
 
@@ -108,7 +143,10 @@ int main(int argc, char** argv) {
   const q8::server::ServerOptions& options = *parsed;
   if (absl::GetFlag(FLAGS_health_probe)) {
     const std::string target = q8::server::ProbeTarget(options.grpc_address);
-    const absl::Status health = q8::server::ProbeHealth(target, "", absl::Seconds(2));
+    auto channel =
+        q8::server::security::ProbeChannelFor(options.security.tls, absl::GetFlag(FLAGS_health_probe_ca_file));
+    const absl::Status health =
+        channel.ok() ? q8::server::ProbeHealth(target, "", absl::Seconds(2), *channel) : channel.status();
     std::fprintf(stderr, "q8serve --health_probe: %s\n",
                  health.ok() ? ("SERVING at " + target).c_str() : health.ToString().c_str());
     return health.ok() ? 0 : 1;
@@ -130,6 +168,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = q8::server::Server::Create(options, q8::server::RealEngine());
@@ -141,7 +180,10 @@ int main(int argc, char** argv) {
 
   std::thread signal_thread([s, signals, &options] {
     int signo = 0;
-    sigwait(&signals, &signo);
+    while (sigwait(&signals, &signo) == 0 && signo == SIGHUP) {
+      Q8_LOG(Info, "SIGHUP: re-reading the token files");
+      s->ReloadTokens();
+    }
     Q8_LOG(Info, "received signal ", signo);
     s->Drain();
     if (options.drain_seconds > 0) absl::SleepFor(absl::Seconds(options.drain_seconds));

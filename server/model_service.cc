@@ -28,6 +28,8 @@ absl::Status CheckNotStopping(const ServingState& state) {
 
 grpc::Status ModelService::Upload(grpc::ServerContext* context,
                                   grpc::ServerReaderWriter<pb::UploadEvent, pb::UploadRequest>* stream) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kUpload); !denied.ok())
+    return ToGrpcStatus(denied);
   ServingState::Call scope(state_);
   std::string name;
   absl::Status status = DoUpload(context, stream, &name);
@@ -154,8 +156,10 @@ absl::StatusOr<ModelHandle> ModelService::Lookup(const std::string& name, int64_
   return registry_->Get(name, version == 0 ? std::string() : std::to_string(version));
 }
 
-grpc::Status ModelService::GetReport(grpc::ServerContext*, const pb::GetReportRequest* request,
+grpc::Status ModelService::GetReport(grpc::ServerContext* context, const pb::GetReportRequest* request,
                                      pb::GetReportResponse* response) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kGetReport); !denied.ok())
+    return ToGrpcStatus(denied);
   ServingState::Call scope(state_);
   absl::Status status = [&]() -> absl::Status {
     Q8_ASSIGN_OR_RETURN(ModelHandle handle, Lookup(request->model_name(), request->version()));
@@ -190,6 +194,8 @@ absl::StatusOr<std::string> ModelService::ExportBytes(const ModelHandle& handle)
 
 grpc::Status ModelService::Export(grpc::ServerContext* context, const pb::ExportRequest* request,
                                   grpc::ServerWriter<pb::ExportChunk>* writer) {
+  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kExport); !denied.ok())
+    return ToGrpcStatus(denied);
   ServingState::Call scope(state_);
   absl::Status status = [&]() -> absl::Status {
     Q8_ASSIGN_OR_RETURN(ModelHandle handle, Lookup(request->model_name(), request->version()));

@@ -15,6 +15,7 @@
 #include "server/model_loader.h"
 #include "server/model_registry.h"
 #include "server/model_repository.h"
+#include "server/security/rpc_guard.h"
 #include "server/serving_state.h"
 
 namespace q8::server {
@@ -28,13 +29,14 @@ using ExportFn = std::function<absl::StatusOr<std::string>(absl::string_view flo
 class ModelService final : public q8serve::v1::ModelService::Service {
  public:
   ModelService(ModelRegistry* registry, ModelLoader* loader, const ModelRepository* repository, ServingState* state,
-               int64_t max_upload_bytes, ExportFn export_fn)
+               int64_t max_upload_bytes, ExportFn export_fn, const security::RpcGuard* guard)
       : registry_(registry),
         loader_(loader),
         repository_(repository),
         state_(state),
         max_upload_bytes_(max_upload_bytes),
-        export_(std::move(export_fn)) {}
+        export_(std::move(export_fn)),
+        guard_(guard) {}
 
   grpc::Status Upload(grpc::ServerContext* context,
                       grpc::ServerReaderWriter<q8serve::v1::UploadEvent, q8serve::v1::UploadRequest>* stream) override;
@@ -56,6 +58,7 @@ class ModelService final : public q8serve::v1::ModelService::Service {
   ServingState* state_;
   int64_t max_upload_bytes_;
   ExportFn export_;
+  const security::RpcGuard* guard_;  // checked first by every RPC
 };
 
 }  // namespace q8::server

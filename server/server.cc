@@ -11,6 +11,7 @@
 #include "engine/export/qdq_exporter.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
+#include "server/security/credentials.h"
 
 namespace q8::server {
 
@@ -27,11 +28,13 @@ int MillisArg(double seconds) {
 }
 }  // namespace
 
-Server::Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<metrics::MetricsRegistry> metrics)
+Server::Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<metrics::MetricsRegistry> metrics,
+               std::unique_ptr<security::RpcGuard> guard)
     : options_(options),
       repository_(options.model_repository),
       metrics_(std::move(metrics)),
-      registry_(metrics_.get()) {
+      registry_(metrics_.get()),
+      guard_(std::move(guard)) {
   LoaderOptions loader_options;
   loader_options.engine = std::move(engine);
   loader_options.default_config.max_batch_size = options.default_max_batch_size;
@@ -44,10 +47,11 @@ Server::Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<m
   };
   loader_ = std::make_unique<ModelLoader>(std::move(loader_options), &repository_, &registry_);
   service_ = std::make_unique<InferenceService>(&registry_, loader_.get(), &state_, options.max_upload_bytes,
-                                                options.limits.max_request_bytes);
+                                                options.limits.max_request_bytes, guard_.get());
   model_service_ = std::make_unique<ModelService>(
       &registry_, loader_.get(), &repository_, &state_, options.max_upload_bytes,
-      [](absl::string_view onnx, absl::string_view artifact) { return engine::ExportQdqOnnx(onnx, artifact); });
+      [](absl::string_view onnx, absl::string_view artifact) { return engine::ExportQdqOnnx(onnx, artifact); },
+      guard_.get());
 }
 
 Server::~Server() {
@@ -73,22 +77,28 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
     return absl::InvalidArgumentError(
         "repository_poll_seconds, max_connection_age_seconds and max_connection_age_grace_seconds must be >= 0");
   }
+  // Security first: a bad certificate or token file fails before anything binds.
+  Q8_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                      security::ServerCredentialsFor(options.security.tls));
+  Q8_ASSIGN_OR_RETURN(std::unique_ptr<security::RpcGuard> guard, security::RpcGuard::Create(options.security));
   metrics::MetricsOptions metrics_options;
   metrics_options.port = options.metrics_port;
+  metrics_options.address = options.metrics_address;
   metrics_options.shadow_fraction = options.shadow_fraction;
   Q8_RETURN_IF_ERROR(metrics::ValidateMetricsOptions(metrics_options));
   std::unique_ptr<metrics::MetricsRegistry> metrics;
   if (options.metrics_port >= 0) {
     Q8_ASSIGN_OR_RETURN(metrics, metrics::MetricsRegistry::Create(metrics_options));
-    Q8_LOG(Info, "metrics listening on 0.0.0.0:", metrics->port(), " (port ", metrics->port(), "), path /metrics");
+    Q8_LOG(Info, "metrics listening on ", options.metrics_address, ":", metrics->port(), " (port ", metrics->port(),
+           "), path /metrics");
   }
-  std::unique_ptr<Server> server(new Server(options, std::move(engine), std::move(metrics)));
+  std::unique_ptr<Server> server(new Server(options, std::move(engine), std::move(metrics), std::move(guard)));
   Q8_RETURN_IF_ERROR(server->repository_.Init());
 
   EnableHealthService();
   if (options.enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.grpc_address, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->model_service_.get());
   builder.SetMaxReceiveMessageSize(
@@ -110,7 +120,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   server->health_ = std::make_unique<HealthReporter>(server->grpc_server_->GetHealthCheckService());
   server->health_->SetServerReady(false);
   Q8_LOG(Info, "q8serve listening on ", options.grpc_address, " (port ", server->port_, "), repository ",
-         options.model_repository);
+         options.model_repository, options.security.tls.enabled() ? ", TLS" : ", plaintext",
+         options.security.tls.client_ca_file.empty() ? "" : " (client certificates required)",
+         server->guard_->admin_required() ? ", admin token required" : "",
+         server->guard_->inference_required() ? ", inference token required" : "");
+  if (!options.security.tls.enabled() && (server->guard_->admin_required() || server->guard_->inference_required())) {
+    Q8_LOG(Warning,
+           "tokens are checked but travel in clear text without TLS "
+           "(--tls_cert_file/--tls_key_file)");
+  }
   const int64_t budget = server->loader_->memory_budget();
   Q8_LOG(Info, "limits: --max_request_bytes=", options.limits.max_request_bytes,
          " --max_concurrent_loads=", options.limits.max_concurrent_loads, " --max_queue_size=",

@@ -22,6 +22,7 @@
 #include "server/model_repository.h"
 #include "server/model_service.h"
 #include "server/repository_poller.h"
+#include "server/security/rpc_guard.h"
 #include "server/server_options.h"
 #include "server/serving_state.h"
 
@@ -50,15 +51,19 @@ class Server {
   void Shutdown(absl::Duration grace);
   // Blocks until Shutdown() completes.
   void Wait();
+  // SIGHUP: re-reads the token files now (a failed read keeps the old tokens).
+  void ReloadTokens() { guard_->ReloadTokens(); }
 
  private:
-  Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<metrics::MetricsRegistry> metrics);
+  Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<metrics::MetricsRegistry> metrics,
+         std::unique_ptr<security::RpcGuard> guard);
 
   ServerOptions options_;
   ModelRepository repository_;
   std::unique_ptr<metrics::MetricsRegistry> metrics_;  // before registry_, which reports to it
   ModelRegistry registry_;
   ServingState state_;
+  std::unique_ptr<security::RpcGuard> guard_;  // before the services, which check it
   std::unique_ptr<HealthReporter> health_;
   std::unique_ptr<ModelLoader> loader_;
   std::unique_ptr<InferenceService> service_;

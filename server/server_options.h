@@ -8,6 +8,7 @@
 
 #include "server/execution/execution_config.h"
 #include "server/resource_limits.h"
+#include "server/security/security_options.h"
 
 namespace q8::server {
 
@@ -41,12 +42,17 @@ struct ServerOptions {
   // Prometheus endpoint (http://host:port/metrics) on all interfaces; 0 picks
   // a free port (logged), -1 disables metrics and shadow evaluation.
   int metrics_port = 8002;
+  // Interface (IP or host name, no port) the metrics endpoint binds:
+  // "0.0.0.0" all IPv4 interfaces, "127.0.0.1" loopback only, a pod IP.
+  std::string metrics_address = "0.0.0.0";
   // Share of successful requests of int8 versions also run through the fp32
   // reference (shadow evaluation), in [0, 1]; config.json may override it.
   double shadow_fraction = 0.01;
   // Request size, concurrent loads, queue depth, threads per model, model
   // memory: see server/resource_limits.h.
   ResourceLimits limits;
+  // TLS, mutual TLS and bearer tokens (server/security/).
+  security::SecurityOptions security;
 };
 
 }  // namespace q8::server

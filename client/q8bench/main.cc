@@ -44,6 +44,10 @@ ABSL_FLAG(int64_t, seed, 1, "random input data and Poisson arrivals");
 ABSL_FLAG(std::string, csv, "", "write one CSV row per level to this file (- = stdout)");
 ABSL_FLAG(std::string, json, "", "write the run as JSON to this file (- = stdout)");
 ABSL_FLAG(bool, progress, true, "live progress line on stderr");
+ABSL_FLAG(std::string, token_file, "", "send the (first) token of this file as 'authorization: Bearer <token>'");
+ABSL_FLAG(std::string, tls_ca_file, "", "use TLS, trusting the CA certificate(s) in this file");
+ABSL_FLAG(std::string, tls_cert_file, "", "client certificate for mutual TLS (needs --tls_key_file)");
+ABSL_FLAG(std::string, tls_key_file, "", "private key of --tls_cert_file");
 
 namespace {
 
@@ -122,7 +126,12 @@ int main(int argc, char** argv) {
   auto options = OptionsFromFlags(positionals);
   if (!options.ok()) return Fail(2, std::string(options.status().message()) + " (see --help)");
 
-  auto client = q8::client::Client::Connect({.server = options->server, .timeout = options->timeout});
+  auto security =
+      q8::client::LoadChannelSecurity({absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_ca_file),
+                                       absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file)});
+  if (!security.ok()) return Fail(2, std::string(security.status().message()));
+  auto client =
+      q8::client::Client::Connect({.server = options->server, .timeout = options->timeout, .security = *security});
   auto metadata = client->ModelMetadata(options->model, options->version);
   if (!metadata.ok()) return Fail(1, metadata.status().ToString());
   auto request = q8::bench::BuildRequest(*metadata, *options);
@@ -133,8 +142,8 @@ int main(int argc, char** argv) {
   if (!probe.ok()) return Fail(1, absl::StrCat("the first request failed: ", probe.status().ToString()));
   std::string version = options->version.empty() ? probe->model_version() : options->version;
 
-  q8::bench::LoadGenerator generator(q8::client::CreateChannel(options->server), request->SerializeAsString(),
-                                     options->timeout);
+  q8::bench::LoadGenerator generator(q8::client::CreateChannel(options->server, *security),
+                                     request->SerializeAsString(), options->timeout);
   q8::bench::Runner runner(*options, *client, generator, version);
   auto run = runner.Run();
   if (!run.ok()) return Fail(1, run.status().ToString());

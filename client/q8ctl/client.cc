@@ -16,15 +16,8 @@
 
 namespace q8::client {
 
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& server) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
-}
-
 std::unique_ptr<Client> Client::Connect(const ClientOptions& options) {
-  return std::make_unique<Client>(CreateChannel(options.server), options.timeout);
+  return std::make_unique<Client>(CreateChannel(options.server, options.security), options.timeout);
 }
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)

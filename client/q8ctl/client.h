@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/q8ctl/channel.h"
 #include "inference.grpc.pb.h"
 #include "q8serve/v1/model_service.grpc.pb.h"
 
@@ -40,10 +41,8 @@ using UploadEventFn = std::function<void(const q8serve::v1::UploadEvent&)>;
 struct ClientOptions {
   std::string server = kDefaultServer;  // host:port (any gRPC target string)
   absl::Duration timeout = kDefaultTimeout;  // per-RPC deadline
+  ChannelSecurity security;                  // TLS and token (channel.h)
 };
-
-// Channel with the 1 GiB send/receive limits (insecure credentials).
-std::shared_ptr<grpc::Channel> CreateChannel(const std::string& server);
 
 class Client {
  public:

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 
@@ -11,19 +10,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/q8ctl/commands.h"
+#include "client/q8ctl/file_util.h"
 #include "client/q8ctl/report_format.h"
 
 namespace q8::client {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  if (file.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  return std::move(bytes).str();
-}
 
 // Prints the server's upload events on stderr: bytes received in ~10% steps,
 // then each quantization stage when it starts, at every quarter, and when it

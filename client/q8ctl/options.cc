@@ -61,6 +61,14 @@ absl::StatusOr<ClientOptions> GetClientOptions(const ParsedArgs& args) {
     }
     options.timeout = absl::Seconds(seconds);
   }
+  ChannelSecurityFiles files;
+  files.token_file = args.Get("token_file").value_or("");
+  files.tls_ca_file = args.Get("tls_ca_file").value_or("");
+  files.tls_cert_file = args.Get("tls_cert_file").value_or("");
+  files.tls_key_file = args.Get("tls_key_file").value_or("");
+  absl::StatusOr<ChannelSecurity> security = LoadChannelSecurity(files);
+  if (!security.ok()) return security.status();
+  options.security = *std::move(security);
   return options;
 }
 

@@ -15,7 +15,8 @@
 
 namespace q8::client {
 
-// --server and --timeout_seconds (> 0).
+// --server, --timeout_seconds (> 0) and the credential files (--token_file,
+// --tls_ca_file, --tls_cert_file, --tls_key_file; read here).
 absl::StatusOr<ClientOptions> GetClientOptions(const ParsedArgs& args);
 
 struct ListOptions {

@@ -31,6 +31,16 @@ absl::Status ValidateMetricsOptions(const MetricsOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics_port must be in [0, 65535], or -1 to disable metrics, got ", options.port));
   }
+  const std::string& a = options.address;
+  const bool bracketed = a.size() > 2 && a.front() == '[' && a.back() == ']';
+  const std::string host = bracketed ? a.substr(1, a.size() - 2) : a;
+  const bool bad_char = host.find_first_of(bracketed ? "[]/, \t" : ":[]/, \t") != std::string::npos;
+  if (host.empty() || bad_char) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_address must be one host or IP without a port (the port is --metrics_port), "
+                     "e.g. 127.0.0.1 or [::1]; got '",
+                     a.substr(0, 128), "'"));
+  }
   return absl::OkStatus();
 }
 
@@ -41,10 +51,10 @@ absl::StatusOr<std::unique_ptr<MetricsRegistry>> MetricsRegistry::Create(const M
   // prometheus-cpp reports a bind failure by throwing (civetweb's
   // CivetException): this is the one place q8serve catches exceptions.
   try {
-    m->exposer_ = std::make_unique<prometheus::Exposer>(absl::StrCat("0.0.0.0:", options.port));
+    m->exposer_ = std::make_unique<prometheus::Exposer>(absl::StrCat(options.address, ":", options.port));
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for metrics on port ", options.port,
-                                               " (--metrics_port): ", e.what(),
+    return absl::UnavailableError(absl::StrCat("cannot listen for metrics on ", options.address, " port ", options.port,
+                                               " (--metrics_address, --metrics_port): ", e.what(),
                                                "; is another process using it?"));
   }
   for (const auto& c : m->Collectables()) m->exposer_->RegisterCollectable(c);

@@ -37,6 +37,10 @@ struct MetricsOptions {
   // TCP port on all interfaces; 0 picks a free one (see port()); -1: no
   // HTTP endpoint (the registry still collects, e.g. for tests).
   int port = 8002;
+  // Interface the endpoint binds (--metrics_address): an IPv4 address, a
+  // bracketed IPv6 address ("[::1]") or a host name; never a port (that is
+  // `port`). "0.0.0.0": every IPv4 interface.
+  std::string address = "0.0.0.0";
   // Default share of successful requests of int8 versions re-run in fp32,
   // in [0, 1]; a model's config.json may override it.
   double shadow_fraction = 0.01;
@@ -44,8 +48,9 @@ struct MetricsOptions {
 };
 
 // INVALID_ARGUMENT naming the flag unless shadow_fraction is in [0, 1] and
-// port in [-1, 65535]. Create() checks it; the server checks it even when
-// metrics are off (-1), so a bad --shadow_fraction never starts silently.
+// port in [-1, 65535] and address a bare host (no port, list or spaces).
+// Create() checks it; the server checks it even when metrics are off (-1), so a
+// bad --shadow_fraction never starts silently.
 absl::Status ValidateMetricsOptions(const MetricsOptions& options);
 
 class MetricsRegistry {

@@ -97,7 +97,8 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path, c
   std::_Exit(127);
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(INT_MAX);
   args.SetMaxSendMessageSize(INT_MAX);
@@ -107,7 +108,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  return grpc::CreateCustomChannel(address, credentials, args);
 }
 
 ServerProcess::~ServerProcess() {
@@ -149,7 +151,7 @@ ServerProcess::~ServerProcess() {
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
           continue;
         }
-        channel_ = MakeChannel("ipv4:" + address_);
+        channel_ = MakeChannel("ipv4:" + address_, credentials_);
       }
       grpc::health::v1::HealthCheckResponse::ServingStatus serving{};
       if (HealthCheck("", &serving).ok() && serving == grpc::health::v1::HealthCheckResponse::SERVING) {

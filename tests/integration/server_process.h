@@ -55,6 +55,11 @@ class ServerProcess {
   // The log goes to <repository><suffix>; servers sharing a repository need
   // different suffixes. Call before Start().
   void set_log_suffix(std::string suffix) { log_suffix_ = std::move(suffix); }
+  // Credentials of the channel Start() polls health with and Stub() uses
+  // (a TLS server); plaintext by default. Call before Start().
+  void set_channel_credentials(std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    credentials_ = std::move(credentials);
+  }
 
   const std::string& address() const { return address_; }
   std::unique_ptr<inference::GRPCInferenceService::Stub> Stub() const;
@@ -72,9 +77,12 @@ class ServerProcess {
   std::string log_path_;
   std::string log_suffix_ = ".server.log";
   std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
 };
 
-// Channel with a large receive limit (batched logits) and no retries.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// Channel with a large receive limit (batched logits) and no retries;
+// plaintext unless `credentials` are given.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 }  // namespace q8::testing
