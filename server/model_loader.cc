@@ -79,30 +79,27 @@ EngineFns RealEngine() {
 absl::Status UploadFiles::Add(absl::string_view path, absl::string_view bytes, std::string label) {
   const std::string accepted =
       "expected <version>/model.onnx, [<version>/]calibration/inputs.npy or [<version>/]calibration/labels.npy";
-  Pending* target = &shared_;
+  std::optional<int64_t> version;  // unset: calibration shared by every version
   absl::string_view rest = path;
   if (!absl::StartsWith(path, kCalibrationDir)) {
     const size_t slash = path.find('/');
-    std::optional<int64_t> version =
-        slash == absl::string_view::npos ? std::nullopt : ParseVersion(path.substr(0, slash));
+    version = slash == absl::string_view::npos ? std::nullopt : ParseVersion(path.substr(0, slash));
     if (!version) {
       return absl::InvalidArgumentError(
           absl::StrCat("upload file '", label, "': ", accepted, ", with a numeric version >= 1"));
     }
-    target = &versions_[*version];
     rest = path.substr(slash + 1);
   }
-  std::optional<UploadedFile>* slot = nullptr;
-  if (rest == kModelFileName && target != &shared_) {
-    slot = &target->model;
-  } else if (rest == kCalibrationInputsFile) {
-    slot = &target->inputs;
-  } else if (rest == kCalibrationLabelsFile) {
-    slot = &target->labels;
-  } else {
+  const bool is_model = rest == kModelFileName && version.has_value();
+  if (!is_model && rest != kCalibrationInputsFile && rest != kCalibrationLabelsFile) {
     return absl::InvalidArgumentError(absl::StrCat("upload file '", label, "': unsupported file '", rest, "'; ",
                                                    accepted));
   }
+  // The version entry is created only for a valid file: Finish() relies on
+  // every entry holding at least one file.
+  Pending* target = version ? &versions_[*version] : &shared_;
+  std::optional<UploadedFile>* slot =
+      is_model ? &target->model : rest == kCalibrationInputsFile ? &target->inputs : &target->labels;
   if (slot->has_value()) {
     return absl::InvalidArgumentError(absl::StrCat("upload file '", label, "' given twice"));
   }

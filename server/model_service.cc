@@ -8,16 +8,12 @@
 #include "core/logging.h"
 #include "core/status_macros.h"
 #include "server/grpc_status.h"
+#include "server/upload_assembler.h"
 
 namespace q8::server {
 namespace {
 
 namespace pb = q8serve::v1;
-
-// File names a streamed upload may carry (relative to the version directory).
-bool IsUploadFile(const std::string& path) {
-  return path == kModelFileName || path == kCalibrationInputsFile || path == kCalibrationLabelsFile;
-}
 
 absl::Status CheckNotStopping(const ServingState& state) {
   if (state.phase() == ServingPhase::kStopping) return absl::UnavailableError("server is shutting down");
@@ -50,75 +46,30 @@ absl::Status ModelService::DoUpload(grpc::ServerContext* context,
     return absl::InvalidArgumentError(
         "the first UploadRequest must carry the header (model name, version, config), not a file chunk");
   }
-  const pb::UploadHeader header = message.header();
-  const std::string& name = header.model_name();
-  *model_name = name;
-  Q8_RETURN_IF_ERROR(ValidateModelName(name));
-  const int64_t version = header.version() == 0 ? 1 : header.version();
-  if (!ParseVersion(std::to_string(version))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("upload of model '", name, "': version must be in [1, 2^53), got ", header.version()));
-  }
-  if (header.total_bytes() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("upload of model '", name, "': total_bytes must be >= 0, got ", header.total_bytes()));
-  }
-  const int64_t config_bytes = header.has_config_json() ? static_cast<int64_t>(header.config_json().size()) : 0;
-  if (header.total_bytes() + config_bytes > max_upload_bytes_) {
-    return UploadTooLarge(name, header.total_bytes() + config_bytes, max_upload_bytes_);
-  }
+  *model_name = message.header().model_name();
+  Q8_ASSIGN_OR_RETURN(UploadAssembler upload, UploadAssembler::Start(message.header(), max_upload_bytes_));
+  const std::string& name = upload.name();
+  const int64_t version = upload.version();
   // Held until the upload is built and published: bounds the uploads in memory.
   Q8_ASSIGN_OR_RETURN(LoadSlot slot, loader_->AcquireLoadSlot());
 
   // Receive. The running total is checked on every chunk, so an oversized
   // upload stops as soon as it crosses the limit.
-  std::map<std::string, std::string> files;
-  int64_t received = 0;
   while (stream->Read(&message)) {
     if (message.kind_case() != pb::UploadRequest::kChunk) {
       return absl::InvalidArgumentError(
           absl::StrCat("upload of model '", name, "': only the first message may be a header"));
     }
-    pb::FileChunk* chunk = message.mutable_chunk();
-    if (!IsUploadFile(chunk->path())) {
-      return absl::InvalidArgumentError(absl::StrCat("upload of model '", name, "': unsupported file '",
-                                                     chunk->path(), "'; expected ", kModelFileName, ", ",
-                                                     kCalibrationInputsFile, " or ", kCalibrationLabelsFile));
-    }
-    received += static_cast<int64_t>(chunk->data().size());
-    if (received + config_bytes > max_upload_bytes_) {
-      return UploadTooLarge(name, received + config_bytes, max_upload_bytes_);
-    }
-    std::string& file = files[chunk->path()];
-    if (file.empty()) {
-      file = std::move(*chunk->mutable_data());
-    } else {
-      file.append(chunk->data());
-    }
+    Q8_RETURN_IF_ERROR(upload.Add(message.mutable_chunk()));
     pb::UploadEvent event;
-    event.mutable_received()->set_bytes(received);
-    event.mutable_received()->set_total_bytes(header.total_bytes());
+    event.mutable_received()->set_bytes(upload.received());
+    event.mutable_received()->set_total_bytes(upload.total_bytes());
     stream->Write(event);
   }
   if (context->IsCancelled()) {
     return absl::CancelledError(absl::StrCat("upload of model '", name, "' cancelled by the client; nothing loaded"));
   }
-  if (header.total_bytes() > 0 && received != header.total_bytes()) {
-    return absl::InvalidArgumentError(absl::StrCat("upload of model '", name, "' ended after ", received,
-                                                   " bytes but the header announced ", header.total_bytes()));
-  }
-  if (files.count(std::string(kModelFileName)) == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("upload of model '", name, "' has no ", kModelFileName));
-  }
-
-  UploadFiles collected;
-  for (const auto& [path, bytes] : files) {
-    Q8_RETURN_IF_ERROR(collected.Add(absl::StrCat(version, "/", path), bytes, path));
-  }
-  LoadRequest request;
-  request.name = name;
-  if (header.has_config_json()) request.config_json = header.config_json();
-  Q8_ASSIGN_OR_RETURN(request.files, collected.Finish());
+  Q8_ASSIGN_OR_RETURN(LoadRequest request, upload.Finish());
 
   // The engine calls back on this thread, so writing here is safe.
   auto progress = [stream](int64_t v, const engine::QuantizationProgress& p) {

@@ -509,5 +509,19 @@ TEST(UploadFilesTest, DuplicatesAndStreamedNames) {
   EXPECT_EQ(done->at(4).calibration_inputs->label, "calibration/inputs.npy");
 }
 
+// Regression (found while writing upload_stream_fuzzer): a refused file used to
+// leave an empty entry for its version, and Finish() then dereferenced the
+// entry's missing file to name it in an error (undefined behaviour).
+TEST(UploadFilesTest, RefusedFileLeavesNoVersionBehind) {
+  UploadFiles files;
+  EXPECT_EQ(files.Add("7/weights.bin", "w", "weights.bin").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(files.Add("8/calibration/other.npy", "o", "o").code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(files.Add("2/model.onnx", "m", "model.onnx").ok());
+  auto done = files.Finish();
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_EQ(done->size(), 1u);
+  EXPECT_EQ(done->count(2), 1u);
+}
+
 }  // namespace
 }  // namespace q8::server
