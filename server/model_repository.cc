@@ -32,6 +32,7 @@ namespace {
 constexpr absl::string_view kTempInfix = ".tmp-";
 constexpr absl::string_view kOldInfix = ".old-";
 
+std::atomic<bool> force_two_renames{false};
 absl::Mutex hook_mu;
 RepositoryStepHook* step_hook ABSL_GUARDED_BY(hook_mu) = nullptr;
 
@@ -336,6 +337,8 @@ std::optional<std::string> RetiredTreeModel(absl::string_view filename) {
   if (!l || !l->old_tree || !ValidateModelName(l->target).ok()) return std::nullopt;
   return l->target;
 }
+
+void ForceTwoRenameCommitForTesting(bool force) { force_two_renames = force; }
 
 void SetRepositoryStepHookForTesting(RepositoryStepHook hook) {
   absl::MutexLock lock(&hook_mu);
@@ -715,10 +718,10 @@ absl::Status ModelWrite::Commit() {
   if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, live.c_str(), RENAME_NOREPLACE) == 0) {
     Step("rename", staging_, live);
   } else if (errno == EEXIST || errno == ENOTEMPTY) {
-    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, live.c_str(), RENAME_EXCHANGE) == 0) {
+    if (!force_two_renames && ::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, live.c_str(), RENAME_EXCHANGE) == 0) {
       Step("exchange", staging_, live);
       retired = staging_;
-    } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
+    } else if (force_two_renames || errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
       // No atomic swap here (e.g. some network filesystems): two renames; a
       // crash between them is finished by the next CleanUpRoot.
       retired = absl::StrCat(root_, "/.", name_, kOldInfix, owner_);

@@ -87,6 +87,8 @@ std::optional<std::string> RetiredTreeModel(absl::string_view filename);
 // in order. nullptr (the default) disables it. Not for production use.
 using RepositoryStepHook = std::function<void(absl::string_view step)>;
 void SetRepositoryStepHookForTesting(RepositoryStepHook hook);
+// Test seam: commit with the two-rename fallback even where RENAME_EXCHANGE works.
+void ForceTwoRenameCommitForTesting(bool force);
 
 // Model names double as directory names and health service names:
 // 1-128 chars of [A-Za-z0-9_.-], not starting with '.'. INVALID_ARGUMENT otherwise.

@@ -116,6 +116,9 @@ struct Sequence {
   std::string id;
   std::function<absl::Status(Env&, const std::string& name)> setup;  // the state before; never interrupted
   std::function<absl::Status(Env&, const std::string& name)> op;     // the write sequence under test
+  // false: the sequence only persists what the state before already serves
+  // (a quantization made at load), so before and after serve the same.
+  bool changes_outputs = true;
 };
 
 std::vector<Sequence> Sequences() {
@@ -148,7 +151,7 @@ std::vector<Sequence> Sequences() {
          PlaceFile(dir / "1" / "calibration" / "labels.npy", d.labels);
          return absl::OkStatus();
        },
-       Reload},
+       Reload, /*changes_outputs=*/false},
   };
 }
 
@@ -159,7 +162,8 @@ struct ChildResult {
 
 // Runs setup + op of `seq` on model `name` in a child that dies right after
 // step `crash_after` of the op (0: before the op; -1: never).
-ChildResult RunInChild(const std::string& root, const Sequence& seq, const std::string& name, int crash_after) {
+ChildResult RunInChild(const std::string& root, const Sequence& seq, const std::string& name, int crash_after,
+                       bool two_renames = false) {
   const std::string steps_path = absl::StrCat(root, "/../", fs::path(root).filename().string(), ".steps");
   const int fd = ::open(steps_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   ChildResult result;
@@ -169,6 +173,7 @@ ChildResult RunInChild(const std::string& root, const Sequence& seq, const std::
   if (pid == 0) {
     Env env(root);
     if (!seq.setup(env, name).ok()) ::_exit(2);
+    server::ForceTwoRenameCommitForTesting(two_renames);
     if (crash_after == 0) ::_exit(0);
     int count = 0;
     server::SetRepositoryStepHookForTesting([&](absl::string_view step) {
@@ -212,14 +217,19 @@ std::string Served(Stub& stub, const std::string& model) {
   return out.empty() ? "absent" : out;
 }
 
-std::string StateName(const std::string& id, size_t k) { return absl::StrCat(id, "_", k); }
+// The commit modes: RENAME_EXCHANGE, and the two-rename fallback of
+// filesystems without it (forced through the test seam).
+constexpr bool kTwoRenameModes[] = {false, true};
+
+std::string StateName(const std::string& id, bool two_renames, size_t k) {
+  return absl::StrCat(id, two_renames ? "_2r_" : "_x_", k);
+}
 
 TEST(CrashPointsTest, EveryPrefixOfEveryWriteSequenceRestartsServingOldOrNew) {
   TestImages();
   Data();
   const std::string root = MakeTempDir("q8_crash_points");
   const std::string reference = MakeTempDir("q8_crash_points_ref");
-  const std::string scratch = MakeTempDir("q8_crash_points_scratch");
   const Sequence good{"good", [](Env&, const std::string&) { return absl::OkStatus(); },
                       [](Env& env, const std::string& name) {
                         return Upload(env, name, kStatic, 1, name == "good_a" ? Data().mlp : Data().cnn, true);
@@ -230,24 +240,27 @@ TEST(CrashPointsTest, EveryPrefixOfEveryWriteSequenceRestartsServingOldOrNew) {
   fs::copy(reference, root, fs::copy_options::recursive);
 
   // Lay out every state.
-  std::map<std::string, size_t> step_counts;
+  std::map<std::pair<std::string, bool>, size_t> step_counts;
   size_t states = 0;
-  for (const Sequence& seq : Sequences()) {
-    ChildResult full = RunInChild(scratch, seq, "probe", -1);
-    ASSERT_EQ(full.exit_code, 0) << seq.id;
-    const size_t n = full.steps.size();
-    ASSERT_GT(n, 0u) << seq.id;
-    step_counts[seq.id] = n;
-    std::printf("%s: %zu steps\n", seq.id.c_str(), n);
-    for (size_t i = 0; i < n; ++i) {
-      std::printf("  %2zu %s\n", i + 1, absl::StrReplaceAll(full.steps[i], {{"probe", "M"}}).c_str());
-    }
-    for (size_t k = 0; k <= n; ++k) {
-      ChildResult r = RunInChild(root, seq, StateName(seq.id, k), k == n ? -1 : static_cast<int>(k));
-      ASSERT_EQ(r.exit_code, 0) << seq.id << " k=" << k;
-      // The same sequence with the same inputs takes the same steps.
-      ASSERT_EQ(r.steps.size(), k) << seq.id << " k=" << k;
-      ++states;
+  for (const bool two_renames : kTwoRenameModes) {
+    for (const Sequence& seq : Sequences()) {
+      ChildResult full = RunInChild(MakeTempDir("q8_crash_points_" + seq.id), seq, "probe", -1, two_renames);
+      ASSERT_EQ(full.exit_code, 0) << seq.id;
+      const size_t n = full.steps.size();
+      ASSERT_GT(n, 0u) << seq.id;
+      step_counts[{seq.id, two_renames}] = n;
+      std::printf("%s (%s): %zu steps\n", seq.id.c_str(), two_renames ? "two renames" : "RENAME_EXCHANGE", n);
+      for (size_t i = 0; i < n; ++i) {
+        std::printf("  %2zu %s\n", i + 1, absl::StrReplaceAll(full.steps[i], {{"probe", "M"}}).c_str());
+      }
+      for (size_t k = 0; k <= n; ++k) {
+        ChildResult r =
+            RunInChild(root, seq, StateName(seq.id, two_renames, k), k == n ? -1 : static_cast<int>(k), two_renames);
+        ASSERT_EQ(r.exit_code, 0) << seq.id << " k=" << k;
+        // The same sequence with the same inputs takes the same steps.
+        ASSERT_EQ(r.steps.size(), k) << seq.id << " k=" << k;
+        ++states;
+      }
     }
   }
   std::printf("%zu crash states laid out\n", states);
@@ -269,16 +282,23 @@ TEST(CrashPointsTest, EveryPrefixOfEveryWriteSequenceRestartsServingOldOrNew) {
     EXPECT_NE(good_before[name], "absent");
     EXPECT_EQ(Served(*stub, name), good_before[name]) << name;
   }
-  for (const Sequence& seq : Sequences()) {
-    const size_t n = step_counts[seq.id];
-    const std::string before = Served(*stub, StateName(seq.id, 0));
-    const std::string after = Served(*stub, StateName(seq.id, n));
-    EXPECT_NE(before, after) << seq.id << ": the sequence must change what is served, or the test proves nothing";
-    for (size_t k = 1; k < n; ++k) {
-      const std::string now = Served(*stub, StateName(seq.id, k));
-      EXPECT_TRUE(now == before || now == after)
-          << seq.id << " interrupted after step " << k << " serves " << now << "; before: " << before
-          << ", after: " << after;
+  for (const bool two_renames : kTwoRenameModes) {
+    for (const Sequence& seq : Sequences()) {
+      const size_t n = step_counts[{seq.id, two_renames}];
+      const std::string before = Served(*stub, StateName(seq.id, two_renames, 0));
+      const std::string after = Served(*stub, StateName(seq.id, two_renames, n));
+      if (seq.changes_outputs) {
+        EXPECT_NE(before, after) << seq.id << ": the sequence must change what is served, or the test proves nothing";
+      } else {
+        EXPECT_NE(before, "absent") << seq.id;
+        EXPECT_EQ(before, after) << seq.id;
+      }
+      for (size_t k = 1; k < n; ++k) {
+        const std::string now = Served(*stub, StateName(seq.id, two_renames, k));
+        EXPECT_TRUE(now == before || now == after)
+            << StateName(seq.id, two_renames, k) << " (interrupted after step " << k << ") serves " << now
+            << "; before: " << before << ", after: " << after;
+      }
     }
   }
 
