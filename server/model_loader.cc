@@ -376,20 +376,19 @@ absl::StatusOr<ServedModel> ModelLoader::LoadPersisted(absl::string_view name, i
   return served;
 }
 
-// Order matters for crash safety: quantization.json is the commit marker of a
-// quantized version, so it is removed first and written last. A crash in
-// between leaves a version without artifact, which is rebuilt from the config
-// (never an artifact paired with the wrong model.onnx).
-absl::Status ModelLoader::Persist(absl::string_view name, int64_t version, const Prepared& prepared) const {
+// Within one ModelWrite (the whole model directory is swapped in at once):
+// a replaced model.onnx never keeps the previous artifact.
+absl::Status ModelLoader::Persist(ModelWrite& write, int64_t version, const Prepared& prepared) const {
+  const std::string dir = absl::StrCat(version, "/");
   if (prepared.model_bytes) {
-    Q8_RETURN_IF_ERROR(repository_->RemoveVersionFile(name, version, kArtifactFileName));
-    Q8_RETURN_IF_ERROR(repository_->RemoveVersionFile(name, version, kReportFileName));
-    Q8_RETURN_IF_ERROR(repository_->WriteModel(name, version, *prepared.model_bytes));
+    Q8_RETURN_IF_ERROR(write.RemoveFile(absl::StrCat(dir, kArtifactFileName)));
+    Q8_RETURN_IF_ERROR(write.RemoveFile(absl::StrCat(dir, kReportFileName)));
+    Q8_RETURN_IF_ERROR(write.WriteFile(absl::StrCat(dir, kModelFileName), *prepared.model_bytes));
   }
-  if (prepared.write_quantization && prepared.served.quantization != nullptr) {
+  if (NeedsQuantizationWrite(prepared)) {
     const QuantizationInfo& q = *prepared.served.quantization;
-    Q8_RETURN_IF_ERROR(repository_->WriteVersionFile(name, version, kReportFileName, q.report_json));
-    Q8_RETURN_IF_ERROR(repository_->WriteVersionFile(name, version, kArtifactFileName, q.artifact));
+    Q8_RETURN_IF_ERROR(write.WriteFile(absl::StrCat(dir, kReportFileName), q.report_json));
+    Q8_RETURN_IF_ERROR(write.WriteFile(absl::StrCat(dir, kArtifactFileName), q.artifact));
   }
   return absl::OkStatus();
 }
@@ -465,12 +464,19 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
       return s;
     }
   }
+  // One commit for the whole model: a crash leaves it as it was or as loaded.
+  bool needs_write = request.config_json.has_value() || !scanned.ok() || scanned->unloaded;
+  for (const auto& [v, p] : prepared) needs_write = needs_write || p.model_bytes || NeedsQuantizationWrite(p);
   absl::Status written = absl::OkStatus();
-  for (const auto& [v, p] : prepared) {
-    if (written.ok()) written = Persist(name, v, p);
+  if (needs_write) {
+    written = [&]() -> absl::Status {
+      Q8_ASSIGN_OR_RETURN(std::unique_ptr<ModelWrite> write, repository_->BeginWrite(name));
+      for (const auto& [v, p] : prepared) Q8_RETURN_IF_ERROR(Persist(*write, v, p));
+      if (request.config_json) Q8_RETURN_IF_ERROR(write->WriteFile(kConfigFileName, *request.config_json));
+      Q8_RETURN_IF_ERROR(write->RemoveFile(kUnloadedMarker));
+      return write->Commit();
+    }();
   }
-  if (written.ok() && request.config_json) written = repository_->WriteConfig(name, *request.config_json);
-  if (written.ok()) written = repository_->SetUnloaded(name, false);
   if (!written.ok()) {
     registry_->MarkFailed(name, version_list, written.message());
     return WithContext(written, absl::StrCat("model '", name, "': cannot store in the repository"));
@@ -517,13 +523,19 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
   const std::string& name = model.name;
   auto guard = registry_->BeginOperation(name, "startup load");
   if (!guard.ok()) return;  // a client got there first; its load decides
+  if (!model.error.empty()) {
+    registry_->SetModelUnavailable(name, model.error);
+    Q8_LOG(Error, "model '", name, "': UNAVAILABLE: ", model.error);
+    return;
+  }
   if (model.unloaded) {
     registry_->SetModelUnavailable(name, "unloaded");
     Q8_LOG(Info, "model '", name, "': skipped at startup (unloaded)");
     return;
   }
-  if (model.versions.empty()) {
-    registry_->SetModelUnavailable(name, "no version directory with a model.onnx");
+  if (model.versions.empty() && model.version_errors.empty()) {
+    registry_->SetModelUnavailable(name, absl::StrCat("no version directory with a ", kModelFileName));
+    Q8_LOG(Warning, "model '", name, "': UNAVAILABLE: no version directory with a ", kModelFileName);
     return;
   }
   auto config = EffectiveConfig(name, std::nullopt);
@@ -536,6 +548,10 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
   engine::ScopedIntraOpThreads threads(StreamThreads(*config));
   std::map<int64_t, ServedModel> ready;
   std::map<int64_t, std::string> failed;
+  for (const auto& [v, reason] : model.version_errors) {
+    failed[v] = std::string(WithContext(absl::InternalError(reason), VersionContext(name, v)).message());
+  }
+  std::map<int64_t, Prepared> to_persist;
   for (int64_t v : model.versions) {
     const auto start = std::chrono::steady_clock::now();
     auto prepared = PrepareFromDisk(name, v, *config, nullptr);
@@ -546,13 +562,24 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
       failed[v] = std::string(WithContext(prepared.status(), VersionContext(name, v)).message());
       continue;
     }
-    // Quantized at load (calibration data in the repository, or dynamic):
-    // persist so the next start reloads without calibrating. A failed write
-    // only costs that; the version still serves.
-    if (absl::Status s = Persist(name, v, *prepared); !s.ok()) {
-      Q8_LOG(Warning, VersionContext(name, v), ": serving, but the quantization could not be saved: ", s.ToString());
-    }
+    if (NeedsQuantizationWrite(*prepared)) to_persist[v].served.quantization = prepared->served.quantization;
     ready[v] = std::move(prepared->served);
+  }
+  // Quantized at load (calibration data in the repository, or dynamic):
+  // persist so the next start reloads without calibrating. A failed write
+  // only costs that; the versions still serve.
+  if (!to_persist.empty()) {
+    absl::Status saved = [&]() -> absl::Status {
+      Q8_ASSIGN_OR_RETURN(std::unique_ptr<ModelWrite> write, repository_->BeginWrite(name));
+      for (auto& [v, p] : to_persist) {
+        p.write_quantization = true;
+        Q8_RETURN_IF_ERROR(Persist(*write, v, p));
+      }
+      return write->Commit();
+    }();
+    if (!saved.ok()) {
+      Q8_LOG(Warning, "model '", name, "': serving, but the quantization could not be saved: ", saved.ToString());
+    }
   }
   // Publish the good versions, then list the bad ones as UNAVAILABLE.
   std::vector<int64_t> built;
@@ -575,11 +602,10 @@ absl::StatusOr<std::optional<ServedModel>> ModelLoader::AdoptVersion(absl::strin
                                                                      const ServedModel* current,
                                                                      bool* unchanged) const {
   *unchanged = false;
-  // Read order artifact -> report -> model, the reverse of the writer's
-  // (model, report, artifact; see Persist): a model.onnx older than the
-  // artifact read first cannot happen, and a newer one fails LoadQuantized's
-  // fingerprint check (the writer's next file then changes the snapshot and
-  // the poller tries again).
+  // A writer swaps the whole model directory in at once (ModelWrite), but a
+  // swap may fall between two of these reads: a model.onnx that does not
+  // belong to the artifact fails LoadQuantized's fingerprint check, and the
+  // swap changes the snapshot, so the poller tries again next round.
   Q8_ASSIGN_OR_RETURN(std::optional<std::string> artifact,
                       repository_->ReadVersionFile(name, version, kArtifactFileName));
   if (!artifact) {
@@ -612,7 +638,7 @@ absl::Status ModelLoader::SyncFromRepository(absl::string_view name, bool config
   Q8_ASSIGN_OR_RETURN(ModelRegistry::OperationGuard guard, registry_->BeginOperation(name, "repository sync"));
   const std::string model(name);
   // Never delete temp files here: they may be another replica's write in progress.
-  auto scanned = repository_->ScanModel(name, /*remove_stale_temp_files=*/false);
+  auto scanned = repository_->ScanModel(name, /*clean_up=*/false);
   if (!scanned.ok() && !absl::IsNotFound(scanned.status())) return scanned.status();
   if (!scanned.ok() || scanned->unloaded) {
     if (!registry_->Contains(name)) return absl::OkStatus();

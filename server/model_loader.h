@@ -212,7 +212,11 @@ class ModelLoader {
   absl::StatusOr<ServedModel> Quantize(absl::string_view name, int64_t version, absl::string_view bytes,
                                        const ModelConfig& config, const engine::CalibrationData* data,
                                        absl::string_view data_source, const LoadProgressFn& progress) const;
-  absl::Status Persist(absl::string_view name, int64_t version, const Prepared& prepared) const;
+  // Stages what `prepared` needs written for `version` in `write`.
+  absl::Status Persist(ModelWrite& write, int64_t version, const Prepared& prepared) const;
+  static bool NeedsQuantizationWrite(const Prepared& p) {
+    return p.write_quantization && p.served.quantization != nullptr;
+  }
   int StreamThreads(const ModelConfig& config) const;
   // The last step of every path that builds a version (upload, startup,
   // adoption from the shared repository): starts `served`'s execution

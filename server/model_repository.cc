@@ -1,27 +1,46 @@
 #include "server/model_repository.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "core/logging.h"
+#include "core/status_macros.h"
 
 namespace q8::server {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr absl::string_view kTempInfix = ".tmp-";
+constexpr absl::string_view kOldInfix = ".old-";
+
+std::atomic<bool> force_two_renames{false};
+absl::Mutex hook_mu;
+RepositoryStepHook* step_hook ABSL_GUARDED_BY(hook_mu) = nullptr;
+
+void Step(absl::string_view kind, const std::string& path, const std::string& to = "") {
+  absl::MutexLock lock(&hook_mu);
+  if (step_hook == nullptr || !*step_hook) return;
+  (*step_hook)(to.empty() ? absl::StrCat(kind, " ", path) : absl::StrCat(kind, " ", path, " ", to));
+}
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path, int err) {
   return absl::InternalError(absl::StrCat(what, " '", path, "': ", std::strerror(err)));
@@ -29,6 +48,157 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path, int err
 
 absl::Status FsError(absl::string_view what, const std::string& path, const std::error_code& ec) {
   return absl::InternalError(absl::StrCat(what, " '", path, "': ", ec.message()));
+}
+
+// Who writes: this process. The nonce tells a restarted container (same
+// hostname, same pid) from its previous incarnation.
+struct Owner {
+  std::string host;
+  int64_t pid = 0;
+  std::string nonce;
+};
+
+// Recomputed in a forked child (it is another writer than its parent).
+Owner Self() {
+  static absl::Mutex mu(absl::kConstInit);
+  static Owner* self ABSL_GUARDED_BY(mu) = nullptr;
+  absl::MutexLock lock(&mu);
+  if (self == nullptr || self->pid != ::getpid()) {
+    auto* o = new Owner;
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof(buf) - 1) != 0) buf[0] = '\0';
+    for (const char* c = buf; *c != '\0'; ++c) {
+      // No '.' in the host: the last ".tmp-" of a leftover's name is its infix.
+      o->host.push_back(absl::ascii_isalnum(static_cast<unsigned char>(*c)) || *c == '-' ? *c : '_');
+    }
+    if (o->host.empty()) o->host = "unknown";
+    o->pid = ::getpid();
+    std::random_device rd;
+    char nonce[16];
+    std::snprintf(nonce, sizeof(nonce), "%08x", static_cast<unsigned>(rd()));
+    o->nonce = nonce;
+    delete self;
+    self = o;
+  }
+  return *self;
+}
+
+// "<host>-<pid>-<nonce>-<n>", unique per write.
+std::string NewOwnerTag() {
+  static std::atomic<uint64_t> counter{0};
+  const Owner self = Self();
+  return absl::StrCat(self.host, "-", self.pid, "-", self.nonce, "-", counter.fetch_add(1));
+}
+
+// A leftover's name: ".<target>.tmp-<owner>" or ".<target>.old-<owner>".
+struct Leftover {
+  std::string target;
+  bool old_tree = false;
+  std::string owner_tag;
+  std::optional<Owner> owner;  // nullopt: older "<pid>-<n>" format or unparsable
+};
+
+std::optional<Leftover> ParseLeftover(absl::string_view filename) {
+  if (filename.size() < 2 || filename[0] != '.') return std::nullopt;
+  const size_t tmp = filename.rfind(kTempInfix);
+  const size_t old = filename.rfind(kOldInfix);
+  size_t pos = tmp;
+  if (tmp == absl::string_view::npos || (old != absl::string_view::npos && old > tmp)) pos = old;
+  if (pos == absl::string_view::npos || pos < 2) return std::nullopt;
+  Leftover l;
+  l.target = std::string(filename.substr(1, pos - 1));
+  l.old_tree = pos == old;
+  l.owner_tag = std::string(filename.substr(pos + kTempInfix.size()));
+  std::vector<absl::string_view> parts = absl::StrSplit(l.owner_tag, '-');
+  if (parts.size() >= 4) {
+    Owner o;
+    const size_t n = parts.size();
+    uint64_t counter = 0;
+    if (absl::SimpleAtoi(parts[n - 3], &o.pid) && parts[n - 2].size() == 8 && absl::SimpleAtoi(parts[n - 1], &counter)) {
+      o.nonce = std::string(parts[n - 2]);
+      const size_t host_len = l.owner_tag.size() - (parts[n - 3].size() + parts[n - 2].size() + parts[n - 1].size() + 3);
+      o.host = l.owner_tag.substr(0, host_len);
+      l.owner = std::move(o);
+    }
+  }
+  return l;
+}
+
+// True when the leftover at `path` may be deleted now; else `*why` says why it is kept.
+bool MayRemove(const std::string& path, const Leftover& l, std::string* why) {
+  if (l.owner) {
+    const Owner self = Self();
+    const Owner& o = *l.owner;
+    if (o.host == self.host) {
+      if (o.pid == self.pid) {
+        if (o.nonce != self.nonce) return true;  // our pid, an earlier process
+        *why = "a write in progress in this process";
+        return false;
+      }
+      if (::kill(static_cast<pid_t>(o.pid), 0) != 0 && errno == ESRCH) return true;
+    }
+  }
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    *why = absl::StrCat("cannot stat: ", std::strerror(errno));
+    return false;
+  }
+  if (::time(nullptr) - st.st_mtim.tv_sec >= kStaleTempFileAgeSeconds) return true;
+  *why = absl::StrCat("may be a write in progress by ", l.owner ? "writer " : "an older-format writer ", l.owner_tag,
+                      " (another replica); deleted once untouched for ", kStaleTempFileAgeSeconds, " s");
+  return false;
+}
+
+struct DirEntry {
+  std::string name;
+  bool is_dir = false;
+  bool is_file = false;
+  std::string error;  // why it could not be stat'ed
+};
+
+// The entries of `dir` (no "." and ".."), without following symlinks.
+// NOT_FOUND when `dir` does not exist.
+absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no such directory '", dir, "'"));
+    return ErrnoError("cannot list directory", dir, errno);
+  }
+  std::vector<DirEntry> out;
+  absl::Status status;
+  while (true) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      if (errno != 0) status = ErrnoError("cannot list directory", dir, errno);
+      break;
+    }
+    absl::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    DirEntry entry{std::string(name)};
+    struct stat st;
+    // Follows symlinks (a volume may link model directories in).
+    if (::fstatat(::dirfd(d), e->d_name, &st, 0) == 0) {
+      entry.is_dir = S_ISDIR(st.st_mode);
+      entry.is_file = S_ISREG(st.st_mode);
+    } else {
+      const int err = errno;
+      if (err == ENOENT && ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // deleted
+      entry.error = std::strerror(err);  // e.g. a dangling symlink
+    }
+    out.push_back(std::move(entry));
+  }
+  ::closedir(d);
+  if (!status.ok()) return status;
+  return out;
+}
+
+// lstat: nullopt when absent, an error when it cannot be told.
+absl::StatusOr<std::optional<struct stat>> StatPath(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return std::optional<struct stat>(st);
+  if (errno == ENOENT || errno == ENOTDIR) return std::optional<struct stat>();
+  return ErrnoError("cannot stat", path, errno);
 }
 
 absl::Status FsyncPath(const std::string& path, int flags) {
@@ -40,6 +210,8 @@ absl::Status FsyncPath(const std::string& path, int flags) {
   if (rc != 0) return ErrnoError("fsync failed on", path, err);
   return absl::OkStatus();
 }
+
+absl::Status FsyncDir(const std::string& path) { return FsyncPath(path, O_RDONLY | O_DIRECTORY); }
 
 absl::Status WriteAll(int fd, absl::string_view bytes, const std::string& path) {
   const char* p = bytes.data();
@@ -56,24 +228,122 @@ absl::Status WriteAll(int fd, absl::string_view bytes, const std::string& path) 
   return absl::OkStatus();
 }
 
-// Deletes temp files a crash may have left in `dir` (not recursive). Young
-// ones are kept: on a shared repository they are another replica's writes.
-void RemoveStaleTempFiles(const fs::path& dir) {
-  std::error_code ec;
-  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::seconds(kStaleTempFileAgeSeconds);
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_regular_file(ec) && IsTempFileName(entry.path().filename().string()) &&
-        entry.last_write_time(ec) < cutoff && !ec) {
-      Q8_LOG(Warning, "removing stale temp file ", entry.path().string());
-      fs::remove(entry.path(), ec);
+// Creates `path` (must not exist), writes and fsyncs it.
+absl::Status CreateFile(const std::string& path, absl::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("cannot create", path, errno);
+  Step("create", path);
+  absl::Status status = WriteAll(fd, bytes, path);
+  if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("fsync failed on", path, errno);
+  if (::close(fd) != 0 && status.ok()) status = ErrnoError("close failed on", path, errno);
+  if (status.ok()) Step("write", path);
+  return status;
+}
+
+absl::Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0) return ErrnoError("cannot create directory", path, errno);
+  Step("mkdir", path);
+  return absl::OkStatus();
+}
+
+// Deletes a file or a directory tree (each unlink/rmdir a step). OK if absent.
+absl::Status RemoveTree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoError("cannot stat", path, errno);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    auto entries = ListDir(path);
+    if (absl::IsNotFound(entries.status())) return absl::OkStatus();
+    if (!entries.ok()) return entries.status();
+    for (const DirEntry& e : *entries) Q8_RETURN_IF_ERROR(RemoveTree(absl::StrCat(path, "/", e.name)));
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("cannot remove directory", path, errno);
+    Step("rmdir", path);
+    return absl::OkStatus();
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("cannot remove", path, errno);
+  Step("unlink", path);
+  return absl::OkStatus();
+}
+
+// Copies the tree `from` into the existing directory `to`: directories
+// recreated, regular files hard-linked (copied where links are not
+// supported). Temp files (other writes in progress) are not copied.
+absl::Status LinkTree(const std::string& from, const std::string& to) {
+  Q8_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListDir(from));
+  for (const DirEntry& e : entries) {
+    if (IsTempFileName(e.name)) continue;
+    const std::string src = absl::StrCat(from, "/", e.name);
+    const std::string dst = absl::StrCat(to, "/", e.name);
+    if (e.is_dir) {
+      Q8_RETURN_IF_ERROR(MakeDir(dst));
+      Q8_RETURN_IF_ERROR(LinkTree(src, dst));
+    } else if (e.is_file) {
+      if (::link(src.c_str(), dst.c_str()) == 0) {
+        Step("link", src, dst);
+        continue;
+      }
+      if (errno == ENOENT) continue;  // deleted meanwhile
+      if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP) {
+        return ErrnoError("cannot link", dst, errno);
+      }
+      Q8_ASSIGN_OR_RETURN(std::string bytes, ReadFile(src));
+      Q8_RETURN_IF_ERROR(CreateFile(dst, bytes));
+    } else {
+      Q8_LOG(Warning, "model repository: not copying '", src, "' (neither a file nor a directory)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncTree(const std::string& dir) {
+  Q8_ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListDir(dir));
+  for (const DirEntry& e : entries) {
+    if (e.is_dir) Q8_RETURN_IF_ERROR(FsyncTree(absl::StrCat(dir, "/", e.name)));
+  }
+  return FsyncDir(dir);
+}
+
+// Deletes the temp files in `dir` (not recursive) whose writer is gone.
+void CleanTempFiles(const std::string& dir) {
+  auto entries = ListDir(dir);
+  if (!entries.ok()) return;  // the scan reports unreadable directories
+  for (const DirEntry& e : *entries) {
+    if (!e.is_file) continue;
+    std::optional<Leftover> l = ParseLeftover(e.name);
+    if (!l || l->old_tree) continue;
+    const std::string path = absl::StrCat(dir, "/", e.name);
+    std::string why;
+    if (!MayRemove(path, *l, &why)) {
+      Q8_LOG(Info, "model repository: ignoring temp file '", path, "': ", why);
+      continue;
+    }
+    absl::Status s = RemoveTree(path);
+    if (s.ok()) {
+      Q8_LOG(Warning, "model repository: removed '", path, "' (temp file of an interrupted write)");
+    } else {
+      Q8_LOG(Warning, "model repository: cannot remove leftover: ", s.ToString());
     }
   }
 }
 
 }  // namespace
 
-bool IsTempFileName(absl::string_view filename) {
-  return !filename.empty() && filename[0] == '.' && absl::StrContains(filename, kTempInfix);
+bool IsTempFileName(absl::string_view filename) { return ParseLeftover(filename).has_value(); }
+
+std::optional<std::string> RetiredTreeModel(absl::string_view filename) {
+  std::optional<Leftover> l = ParseLeftover(filename);
+  if (!l || !l->old_tree || !ValidateModelName(l->target).ok()) return std::nullopt;
+  return l->target;
+}
+
+void ForceTwoRenameCommitForTesting(bool force) { force_two_renames = force; }
+
+void SetRepositoryStepHookForTesting(RepositoryStepHook hook) {
+  absl::MutexLock lock(&hook_mu);
+  delete step_hook;
+  step_hook = hook ? new RepositoryStepHook(std::move(hook)) : nullptr;
 }
 
 absl::Status ValidateModelName(absl::string_view name) {
@@ -105,26 +375,23 @@ std::optional<int64_t> ParseVersion(absl::string_view text) {
 }
 
 absl::Status AtomicWriteFile(const std::string& path, absl::string_view bytes) {
-  static std::atomic<uint64_t> counter{0};
   fs::path target(path);
   fs::path dir = target.parent_path();
   if (dir.empty()) dir = ".";
-  std::string temp = (dir / absl::StrCat(".", target.filename().string(), kTempInfix, ::getpid(), "-",
-                                         counter.fetch_add(1)))
-                         .string();
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("cannot create", temp, errno);
-  absl::Status status = WriteAll(fd, bytes, temp);
-  if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("fsync failed on", temp, errno);
-  if (::close(fd) != 0 && status.ok()) status = ErrnoError("close failed on", temp, errno);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = ErrnoError("cannot rename temp file to", path, errno);
+  const std::string temp = (dir / absl::StrCat(".", target.filename().string(), kTempInfix, NewOwnerTag())).string();
+  absl::Status status = CreateFile(temp, bytes);
+  if (status.ok()) {
+    if (::rename(temp.c_str(), path.c_str()) == 0) {
+      Step("rename", temp, path);
+    } else {
+      status = ErrnoError("cannot rename temp file to", path, errno);
+    }
   }
   if (!status.ok()) {
     ::unlink(temp.c_str());
     return status;
   }
-  return FsyncPath(dir.string(), O_RDONLY | O_DIRECTORY);
+  return FsyncDir(dir.string());
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -152,12 +419,17 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 absl::Status ModelRepository::Init() const {
   if (root_.empty()) return absl::InvalidArgumentError("model repository path is empty");
-  std::error_code ec;
-  fs::create_directories(root_, ec);
-  if (ec) return FsError("cannot create model repository", root_, ec);
-  if (!fs::is_directory(root_, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat("model repository '", root_, "' is not a directory"));
+  std::error_code create_ec;
+  fs::create_directories(root_, create_ec);
+  if (create_ec) return FsError("cannot create model repository", root_, create_ec);
+  std::error_code dir_ec;
+  if (!fs::is_directory(root_, dir_ec)) {
+    return absl::InvalidArgumentError(absl::StrCat("model repository '", root_, "' is not a directory",
+                                                   dir_ec ? absl::StrCat(": ", dir_ec.message()) : ""));
   }
+  // Unreadable root: stop here with a clear message, not at the first scan.
+  auto listed = ListDir(root_);
+  if (!listed.ok()) return listed.status();
   return absl::OkStatus();
 }
 
@@ -169,20 +441,99 @@ std::string ModelRepository::VersionDir(absl::string_view name, int64_t version)
   return (fs::path(root_) / std::string(name) / std::to_string(version)).string();
 }
 
+void ModelRepository::CleanUpRoot(absl::string_view only_model) const {
+  auto entries = ListDir(root_);
+  if (!entries.ok()) return;  // Scan reports it
+  // Unfinished commits first: they may move a staging directory into place.
+  for (bool old_pass : {true, false}) {
+    for (const DirEntry& e : *entries) {
+      std::optional<Leftover> l = ParseLeftover(e.name);
+      if (!l || l->old_tree != old_pass || (!only_model.empty() && l->target != only_model)) continue;
+      if (!ValidateModelName(l->target).ok()) continue;
+      const std::string path = absl::StrCat(root_, "/", e.name);
+      std::string why;
+      if (!MayRemove(path, *l, &why)) {
+        Q8_LOG(Info, "model repository: ignoring '", path, "': ", why);
+        continue;
+      }
+      const std::string live = ModelDir(l->target);
+      if (l->old_tree) {
+        // Commit without RENAME_EXCHANGE interrupted between its two renames:
+        // the staging directory is complete (it is renamed only after), so
+        // finish the commit.
+        const std::string staging = absl::StrCat(root_, "/.", l->target, kTempInfix, l->owner_tag);
+        auto live_stat = StatPath(live);
+        auto staging_stat = StatPath(staging);
+        if (live_stat.ok() && !live_stat->has_value() && staging_stat.ok() && staging_stat->has_value()) {
+          if (::rename(staging.c_str(), live.c_str()) == 0) {
+            Step("rename", staging, live);
+            Q8_LOG(Warning, "model repository: model '", l->target, "': finished an interrupted commit (",
+                   staging, " moved into place)");
+          } else {
+            Q8_LOG(Warning, "model repository: cannot finish the interrupted commit of '", l->target,
+                   "': ", ErrnoError("rename", staging, errno).ToString());
+            continue;
+          }
+        }
+      }
+      absl::Status s = RemoveTree(path);
+      if (s.ok()) {
+        Q8_LOG(Warning, "model repository: removed '", path, "' (",
+               l->old_tree ? "previous tree of" : "staging directory of", " an interrupted write of model '",
+               l->target, "')");
+      } else {
+        Q8_LOG(Warning, "model repository: cannot remove leftover: ", s.ToString());
+      }
+    }
+    auto again = ListDir(root_);
+    if (!again.ok()) return;
+    entries = std::move(again);
+  }
+}
+
+void ModelRepository::CleanUpModel(absl::string_view name) const {
+  if (!ValidateModelName(name).ok()) return;
+  CleanUpRoot(name);
+  const std::string dir = ModelDir(name);
+  CleanTempFiles(dir);
+  auto entries = ListDir(dir);
+  if (!entries.ok()) return;
+  for (const DirEntry& e : *entries) {
+    if (e.is_dir && ParseVersion(e.name)) CleanTempFiles(absl::StrCat(dir, "/", e.name));
+  }
+}
+
 absl::StatusOr<std::vector<ScannedModel>> ModelRepository::Scan() const {
+  CleanUpRoot("");
+  auto entries = ListDir(root_);
+  if (!entries.ok()) {
+    return absl::Status(entries.status().code(),
+                        absl::StrCat("model repository unreadable: ", entries.status().message()));
+  }
   std::vector<ScannedModel> models;
-  std::error_code ec;
-  fs::directory_iterator it(root_, ec);
-  if (ec) return FsError("cannot list model repository", root_, ec);
-  for (const auto& entry : it) {
-    std::string name = entry.path().filename().string();
-    if (!entry.is_directory(ec)) continue;
-    if (!ValidateModelName(name).ok()) {
-      Q8_LOG(Warning, "model repository: ignoring directory '", name, "' (not a valid model name)");
+  for (const DirEntry& e : *entries) {
+    if (!e.error.empty() && ValidateModelName(e.name).ok()) {
+      ScannedModel broken;
+      broken.name = e.name;
+      broken.error = absl::StrCat("cannot read the model directory: ", e.error);
+      Q8_LOG(Error, "model repository: model '", e.name, "': ", broken.error);
+      models.push_back(std::move(broken));
       continue;
     }
-    auto model = ScanModel(name);
-    if (!model.ok()) return model.status();
+    if (!e.is_dir || IsTempFileName(e.name)) continue;
+    if (!ValidateModelName(e.name).ok()) {
+      Q8_LOG(Warning, "model repository: ignoring directory '", e.name, "' (not a valid model name)");
+      continue;
+    }
+    auto model = ScanModel(e.name);
+    if (absl::IsNotFound(model.status())) continue;  // deleted meanwhile
+    if (!model.ok()) {
+      ScannedModel broken;
+      broken.name = e.name;
+      broken.error = std::string(model.status().message());
+      models.push_back(std::move(broken));
+      continue;
+    }
     models.push_back(*std::move(model));
   }
   std::sort(models.begin(), models.end(),
@@ -190,30 +541,42 @@ absl::StatusOr<std::vector<ScannedModel>> ModelRepository::Scan() const {
   return models;
 }
 
-absl::StatusOr<ScannedModel> ModelRepository::ScanModel(absl::string_view name,
-                                                        bool remove_stale_temp_files) const {
-  absl::Status valid = ValidateModelName(name);
-  if (!valid.ok()) return valid;
-  fs::path dir = ModelDir(name);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
+absl::StatusOr<ScannedModel> ModelRepository::ScanModel(absl::string_view name, bool clean_up) const {
+  Q8_RETURN_IF_ERROR(ValidateModelName(name));
+  const std::string dir = ModelDir(name);
+  if (clean_up) CleanUpModel(name);
+  Q8_ASSIGN_OR_RETURN(std::optional<struct stat> dir_stat, StatPath(dir));
+  if (!dir_stat || !S_ISDIR(dir_stat->st_mode)) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
   }
-  if (remove_stale_temp_files) RemoveStaleTempFiles(dir);
   ScannedModel model;
   model.name = std::string(name);
-  model.unloaded = fs::exists(dir / std::string(kUnloadedMarker), ec);
-  model.has_config = fs::is_regular_file(dir / std::string(kConfigFileName), ec);
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (!entry.is_directory(ec)) continue;
-    std::optional<int64_t> version = ParseVersion(entry.path().filename().string());
+  // Each check has its own result: "absent" is an answer, not an error.
+  auto entries = ListDir(dir);
+  if (!entries.ok()) {
+    model.error = absl::StrCat("cannot read the model directory: ", entries.status().message());
+    Q8_LOG(Error, "model repository: model '", name, "': ", model.error);
+    return model;
+  }
+  for (const DirEntry& e : *entries) {
+    if (e.name == kUnloadedMarker) model.unloaded = true;
+    if (e.name == kConfigFileName) model.has_config = e.is_file;
+    if (!e.is_dir) continue;
+    std::optional<int64_t> version = ParseVersion(e.name);
     if (!version) continue;
-    if (remove_stale_temp_files) RemoveStaleTempFiles(entry.path());
-    if (fs::is_regular_file(entry.path() / std::string(kModelFileName), ec)) {
+    const std::string file = absl::StrCat(dir, "/", e.name, "/", kModelFileName);
+    auto model_file = StatPath(file);
+    if (!model_file.ok()) {
+      model.version_errors[*version] = std::string(model_file.status().message());
+      Q8_LOG(Error, "model repository: model '", name, "' version ", *version, ": ", model_file.status().message());
+    } else if (model_file->has_value() && S_ISREG((*model_file)->st_mode)) {
       model.versions.push_back(*version);
+    } else if (clean_up) {
+      // Not ours to delete: an operator may be copying the file in right now.
+      Q8_LOG(Warning, "model repository: model '", name, "': ignoring version directory ", e.name, " (no ",
+             kModelFileName, ")");
     }
   }
-  if (ec) return FsError("cannot list model directory", dir.string(), ec);
   std::sort(model.versions.begin(), model.versions.end());
   return model;
 }
@@ -244,8 +607,8 @@ absl::Status ModelRepository::WriteModel(absl::string_view name, int64_t version
   if (ec) return FsError("cannot create", dir, ec);
   if (created) {
     // Make the new directory entries durable before the file inside them.
-    absl::Status s = FsyncPath(ModelDir(name), O_RDONLY | O_DIRECTORY);
-    if (s.ok()) s = FsyncPath(root_, O_RDONLY | O_DIRECTORY);
+    absl::Status s = FsyncDir(ModelDir(name));
+    if (s.ok()) s = FsyncDir(root_);
     if (!s.ok()) return s;
   }
   return AtomicWriteFile((fs::path(dir) / std::string(kModelFileName)).string(), bytes);
@@ -272,7 +635,8 @@ absl::Status ModelRepository::RemoveVersionFile(absl::string_view name, int64_t 
     if (errno == ENOENT) return absl::OkStatus();
     return ErrnoError("cannot remove", path, errno);
   }
-  return FsyncPath(dir, O_RDONLY | O_DIRECTORY);
+  Step("unlink", path);
+  return FsyncDir(dir);
 }
 
 absl::Status ModelRepository::SetUnloaded(absl::string_view name, bool unloaded) const {
@@ -284,7 +648,105 @@ absl::Status ModelRepository::SetUnloaded(absl::string_view name, bool unloaded)
     if (errno == ENOENT) return absl::OkStatus();
     return ErrnoError("cannot remove", marker, errno);
   }
-  return FsyncPath(ModelDir(name), O_RDONLY | O_DIRECTORY);
+  Step("unlink", marker);
+  return FsyncDir(ModelDir(name));
+}
+
+// ---- ModelWrite ----
+
+absl::StatusOr<std::unique_ptr<ModelWrite>> ModelRepository::BeginWrite(absl::string_view name) const {
+  Q8_RETURN_IF_ERROR(ValidateModelName(name));
+  std::unique_ptr<ModelWrite> write(new ModelWrite(root_, std::string(name), NewOwnerTag()));
+  Q8_RETURN_IF_ERROR(MakeDir(write->staging_));
+  auto linked = LinkTree(ModelDir(name), write->staging_);
+  if (!linked.ok() && !absl::IsNotFound(linked)) return linked;  // NOT_FOUND: a new model
+  return write;
+}
+
+ModelWrite::ModelWrite(std::string root, std::string name, std::string owner)
+    : root_(std::move(root)), name_(std::move(name)), owner_(std::move(owner)) {
+  staging_ = absl::StrCat(root_, "/.", name_, kTempInfix, owner_);
+}
+
+ModelWrite::~ModelWrite() {
+  if (committed_) return;
+  absl::Status s = RemoveTree(staging_);
+  if (!s.ok()) Q8_LOG(Warning, "model repository: cannot remove staging directory: ", s.ToString());
+}
+
+namespace {
+// `path` relative to a model directory, without "." / ".." / empty parts.
+absl::Status CheckRelative(absl::string_view path) {
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty() || part == "." || part == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("invalid path in a model directory: '", path, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::Status ModelWrite::WriteFile(absl::string_view path, absl::string_view bytes) {
+  Q8_RETURN_IF_ERROR(CheckRelative(path));
+  std::string dir = staging_;
+  std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    absl::StrAppend(&dir, "/", parts[i]);
+    Q8_ASSIGN_OR_RETURN(std::optional<struct stat> st, StatPath(dir));
+    if (!st) Q8_RETURN_IF_ERROR(MakeDir(dir));
+  }
+  // A hard link to the live file: replace the link, never write through it.
+  Q8_RETURN_IF_ERROR(RemoveFile(path));
+  return CreateFile(absl::StrCat(staging_, "/", path), bytes);
+}
+
+absl::Status ModelWrite::RemoveFile(absl::string_view path) {
+  Q8_RETURN_IF_ERROR(CheckRelative(path));
+  const std::string full = absl::StrCat(staging_, "/", path);
+  if (::unlink(full.c_str()) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return absl::OkStatus();
+    return ErrnoError("cannot remove", full, errno);
+  }
+  Step("unlink", full);
+  return absl::OkStatus();
+}
+
+absl::Status ModelWrite::Commit() {
+  Q8_RETURN_IF_ERROR(FsyncTree(staging_));
+  const std::string live = absl::StrCat(root_, "/", name_);
+  std::string retired;  // the old tree after the swap
+  if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, live.c_str(), RENAME_NOREPLACE) == 0) {
+    Step("rename", staging_, live);
+  } else if (errno == EEXIST || errno == ENOTEMPTY) {
+    if (!force_two_renames && ::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, live.c_str(), RENAME_EXCHANGE) == 0) {
+      Step("exchange", staging_, live);
+      retired = staging_;
+    } else if (force_two_renames || errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
+      // No atomic swap here (e.g. some network filesystems): two renames; a
+      // crash between them is finished by the next CleanUpRoot.
+      retired = absl::StrCat(root_, "/.", name_, kOldInfix, owner_);
+      if (::rename(live.c_str(), retired.c_str()) != 0) return ErrnoError("cannot rename", live, errno);
+      Step("rename", live, retired);
+      if (::rename(staging_.c_str(), live.c_str()) != 0) return ErrnoError("cannot rename", staging_, errno);
+      Step("rename", staging_, live);
+    } else {
+      return ErrnoError("cannot swap in", live, errno);
+    }
+  } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
+    if (::rename(staging_.c_str(), live.c_str()) != 0) return ErrnoError("cannot rename", staging_, errno);
+    Step("rename", staging_, live);
+  } else {
+    return ErrnoError("cannot rename staging directory to", live, errno);
+  }
+  committed_ = true;
+  Q8_RETURN_IF_ERROR(FsyncDir(root_));
+  if (!retired.empty()) {
+    // Committed already: failing to delete the old tree only leaves a
+    // leftover for the next cleanup.
+    absl::Status s = RemoveTree(retired);
+    if (!s.ok()) Q8_LOG(Warning, "model repository: cannot remove the previous tree of '", name_, "': ", s.ToString());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace q8::server

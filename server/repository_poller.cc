@@ -31,14 +31,22 @@ ModelSnapshot SnapshotModel(const fs::path& dir) {
   ModelSnapshot model;
   model.config = Stamp(dir / std::string(kConfigFileName));
   model.unloaded = Stamp(dir / std::string(kUnloadedMarker)).has_value();
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::optional<int64_t> version = ParseVersion(entry.path().filename().string());
-    if (!version || !entry.is_directory(ec)) continue;
+  // Every call checks its own error_code, and the iterator is advanced with
+  // increment(ec): range-for's operator++ throws.
+  std::error_code list_ec;
+  for (fs::directory_iterator it(dir, list_ec); !list_ec && it != fs::directory_iterator(); it.increment(list_ec)) {
+    std::optional<int64_t> version = ParseVersion(it->path().filename().string());
+    if (!version) continue;
+    std::error_code type_ec;
+    if (!it->is_directory(type_ec)) continue;
     VersionSnapshot& v = model.versions[*version];
-    v.model = Stamp(entry.path() / std::string(kModelFileName));
-    v.artifact = Stamp(entry.path() / std::string(kArtifactFileName));
-    v.report = Stamp(entry.path() / std::string(kReportFileName));
+    v.model = Stamp(it->path() / std::string(kModelFileName));
+    v.artifact = Stamp(it->path() / std::string(kArtifactFileName));
+    v.report = Stamp(it->path() / std::string(kReportFileName));
+  }
+  if (list_ec && list_ec != std::errc::no_such_file_or_directory) {
+    // The sync of this model reports it; the other models are not affected.
+    Q8_LOG(Warning, "repository poll: cannot list '", dir.string(), "': ", list_ec.message());
   }
   return model;
 }
@@ -47,13 +55,27 @@ ModelSnapshot SnapshotModel(const fs::path& dir) {
 
 absl::StatusOr<RepositorySnapshot> SnapshotRepository(const std::string& root) {
   RepositorySnapshot snapshot;
-  std::error_code ec;
-  fs::directory_iterator it(root, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot list model repository '", root, "': ", ec.message()));
-  for (const auto& entry : it) {
-    const std::string name = entry.path().filename().string();
-    if (!ValidateModelName(name).ok() || !entry.is_directory(ec)) continue;
-    snapshot[name] = SnapshotModel(entry.path());
+  std::map<std::string, fs::path> retired;  // model -> its tree during a two-rename commit
+  std::error_code list_ec;
+  fs::directory_iterator it(root, list_ec);
+  for (; !list_ec && it != fs::directory_iterator(); it.increment(list_ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code type_ec;
+    if (!it->is_directory(type_ec)) continue;
+    if (std::optional<std::string> model = RetiredTreeModel(name)) {
+      retired[*model] = it->path();
+      continue;
+    }
+    if (!ValidateModelName(name).ok()) continue;
+    snapshot[name] = SnapshotModel(it->path());
+  }
+  if (list_ec) {
+    return absl::InternalError(absl::StrCat("cannot list model repository '", root, "': ", list_ec.message()));
+  }
+  // A commit without RENAME_EXCHANGE between its two renames: the model is
+  // not deleted; it is what the retired tree holds until the new one lands.
+  for (const auto& [model, path] : retired) {
+    if (snapshot.count(model) == 0) snapshot[model] = SnapshotModel(path);
   }
   return snapshot;
 }

@@ -8,12 +8,15 @@
 //
 // Change detection is cheap: a snapshot holds, per model, the size, mtime
 // and inode of config.json, UNLOADED and each version's model.onnx,
-// quantization.json and report.json (no file is read). Every writer replaces
-// files by rename, so a rewrite changes the inode even when size and mtime
-// match. Temp files (".<name>.tmp-...") and calibration data are not part of
-// it: a write in progress is invisible until its rename, and a version whose
-// quantization.json has not been renamed into place yet is skipped by the
-// sync (a half-written upload is never picked up).
+// quantization.json and report.json (no file is read). Writers change a
+// model by swapping in a staged copy of its directory whose unchanged files
+// are hard links (same inode, size, mtime) and whose new files are new
+// inodes, so exactly the rewritten files change. Staging directories and
+// temp files (".<name>.tmp-...") and calibration data are not part of it: a
+// write in progress is invisible until its commit (a half-written upload is
+// never picked up). During a commit on a filesystem without RENAME_EXCHANGE
+// the model's previous tree (".<name>.old-...") stands in for it, so the
+// model does not look deleted for a round.
 //
 // A model whose sync failed with ABORTED (another load of it is running on
 // this replica) is retried next round; after any other result its snapshot

@@ -1,7 +1,11 @@
 #include "server/model_repository.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -11,6 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 class RepositoryTest : public ::testing::Test {
  protected:
@@ -141,6 +146,170 @@ TEST_F(RepositoryTest, UnloadedMarker) {
 TEST_F(RepositoryTest, ScanModelUnknownIsNotFound) {
   EXPECT_EQ(repo_->ScanModel("ghost").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(repo_->ScanModel("../etc").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Runs `body` in a child process that then dies without any cleanup (as a
+// SIGKILL would leave things); the child's pid is gone when this returns.
+void InDeadChild(const std::function<void()>& body) {
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    body();
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+}
+
+std::vector<std::string> Hidden(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string()[0] == '.') out.push_back(e.path().filename().string());
+  }
+  return out;
+}
+
+// Issue 16's reproducer: `mkdir -p repo/m/1` made the scan (and startup) fail.
+TEST_F(RepositoryTest, EmptyVersionDirectoriesAndTempOnlyVersionsDoNotFailTheScan) {
+  fs::create_directories(root_ / "m" / "1");
+  Touch(root_ / "m5" / "1" / ".model.onnx.tmp-123-0");  // what the SIGKILL left
+  Touch(root_ / "good" / "1" / "model.onnx");
+  fs::create_directories(root_ / "good" / "2");  // a newer version being copied in by hand
+  auto models = repo_->Scan();
+  ASSERT_TRUE(models.ok()) << models.status();
+  ASSERT_EQ(models->size(), 3u);
+  EXPECT_EQ((*models)[0].name, "good");
+  EXPECT_THAT((*models)[0].versions, ElementsAre(1));
+  EXPECT_EQ((*models)[1].name, "m");
+  EXPECT_THAT((*models)[1].versions, IsEmpty());
+  EXPECT_EQ((*models)[1].error, "");
+  EXPECT_THAT((*models)[2].versions, IsEmpty());
+  // Ignored, not deleted: a young temp file of unknown owner may be another
+  // replica's write; a version directory may be filling by hand.
+  EXPECT_TRUE(fs::exists(root_ / "m5" / "1" / ".model.onnx.tmp-123-0"));
+  EXPECT_TRUE(fs::is_directory(root_ / "good" / "2"));
+  auto one = repo_->ScanModel("m5");
+  ASSERT_TRUE(one.ok()) << one.status();
+}
+
+TEST_F(RepositoryTest, UnreadableEntriesStayTheirModelsTrouble) {
+  Touch(root_ / "good" / "1" / "model.onnx");
+  fs::create_symlink(root_ / "nowhere", root_ / "dangling");
+  fs::create_directories(root_ / "loop" / "1");
+  fs::create_symlink(root_ / "loop" / "1" / "model.onnx", root_ / "loop" / "1" / "model.onnx");
+  Touch(root_ / "loop" / "2" / "model.onnx");
+  auto models = repo_->Scan();
+  ASSERT_TRUE(models.ok()) << models.status();
+  ASSERT_EQ(models->size(), 3u);
+  EXPECT_EQ((*models)[0].name, "dangling");
+  EXPECT_THAT((*models)[0].error, ::testing::HasSubstr("No such file or directory"));
+  EXPECT_THAT((*models)[1].versions, ElementsAre(1));
+  EXPECT_EQ((*models)[2].name, "loop");
+  EXPECT_THAT((*models)[2].versions, ElementsAre(2));
+  ASSERT_EQ((*models)[2].version_errors.count(1), 1u);
+  EXPECT_THAT((*models)[2].version_errors.at(1), ::testing::HasSubstr("symbolic links"));
+}
+
+TEST_F(RepositoryTest, UnreadableRootFailsInitAndScan) {
+  Touch(root_ / "file");
+  ModelRepository on_file((root_ / "file").string());
+  EXPECT_FALSE(on_file.Init().ok());
+  EXPECT_FALSE(on_file.Scan().ok());
+}
+
+TEST_F(RepositoryTest, ModelWriteIsInvisibleUntilCommitAndKeepsOtherFiles) {
+  Touch(root_ / "m" / "1" / "model.onnx", "v1");
+  Touch(root_ / "m" / "1" / "calibration" / "inputs.npy", "npy");
+  Touch(root_ / "m" / "config.json", "{}");
+  {
+    auto write = repo_->BeginWrite("m");
+    ASSERT_TRUE(write.ok()) << write.status();
+    ASSERT_TRUE((*write)->WriteFile("1/model.onnx", "v1-new").ok());
+    ASSERT_TRUE((*write)->WriteFile("2/model.onnx", "v2").ok());
+    ASSERT_TRUE((*write)->RemoveFile("config.json").ok());
+    ASSERT_TRUE((*write)->RemoveFile("UNLOADED").ok());
+    EXPECT_THAT(FilesIn(root_ / "m"), ElementsAre("1/calibration/inputs.npy", "1/model.onnx", "config.json"));
+    EXPECT_EQ(*ReadFile((root_ / "m" / "1" / "model.onnx").string()), "v1");  // a link, not written through
+    ASSERT_TRUE((*write)->Commit().ok());
+  }
+  EXPECT_THAT(FilesIn(root_ / "m"), ElementsAre("1/calibration/inputs.npy", "1/model.onnx", "2/model.onnx"));
+  EXPECT_EQ(*ReadFile((root_ / "m" / "1" / "model.onnx").string()), "v1-new");
+  EXPECT_THAT(Hidden(root_), IsEmpty());
+  {
+    auto write = repo_->BeginWrite("m");
+    ASSERT_TRUE(write.ok());
+    ASSERT_TRUE((*write)->WriteFile("3/model.onnx", "v3").ok());
+  }  // not committed: nothing changes, nothing is left behind
+  EXPECT_THAT(FilesIn(root_ / "m"), ElementsAre("1/calibration/inputs.npy", "1/model.onnx", "2/model.onnx"));
+  EXPECT_THAT(Hidden(root_), IsEmpty());
+  auto fresh = repo_->BeginWrite("n");
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_TRUE((*fresh)->WriteFile("1/model.onnx", "n1").ok());
+  ASSERT_TRUE((*fresh)->Commit().ok());
+  EXPECT_THAT(FilesIn(root_ / "n"), ElementsAre("1/model.onnx"));
+  EXPECT_EQ((*fresh)->WriteFile("../x", "").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RepositoryTest, LeftoversOfADeadWriterAreRemovedAtOnce) {
+  Touch(root_ / "m" / "1" / "model.onnx", "v1");
+  InDeadChild([&] {
+    auto write = repo_->BeginWrite("m");
+    if (write.ok()) (void)(*write)->WriteFile("2/model.onnx", "v2");
+    (void)AtomicWriteFile((root_ / "m" / "1" / "x").string(), "temp");  // completes
+    std::exit(0);  // no destructors of `write`: like a kill
+  });
+  // Plant a temp file of the same dead writer, as a kill before a rename leaves.
+  std::string staging = Hidden(root_).at(0);
+  const std::string owner = staging.substr(staging.find(".tmp-") + 5);
+  Touch(root_ / "m" / "1" / (".model.onnx.tmp-" + owner), "half");
+  ASSERT_THAT(Hidden(root_), ::testing::SizeIs(1));
+  auto models = repo_->Scan();
+  ASSERT_TRUE(models.ok());
+  EXPECT_THAT(Hidden(root_), IsEmpty());
+  EXPECT_THAT(FilesIn(root_), ElementsAre("m/1/model.onnx", "m/1/x"));
+}
+
+TEST_F(RepositoryTest, OwnWritesInProgressAreKept) {
+  Touch(root_ / "m" / "1" / "model.onnx", "v1");
+  auto write = repo_->BeginWrite("m");
+  ASSERT_TRUE(write.ok());
+  ASSERT_TRUE((*write)->WriteFile("2/model.onnx", "v2").ok());
+  ASSERT_TRUE(repo_->Scan().ok());
+  ASSERT_TRUE(repo_->ScanModel("m").ok());
+  EXPECT_THAT(Hidden(root_), ::testing::SizeIs(1));
+  ASSERT_TRUE((*write)->Commit().ok());
+  EXPECT_THAT(FilesIn(root_ / "m"), ElementsAre("1/model.onnx", "2/model.onnx"));
+}
+
+// A commit without RENAME_EXCHANGE killed between its two renames: the model
+// directory is missing, the staging directory complete. The next scan
+// finishes the commit instead of losing the model.
+TEST_F(RepositoryTest, InterruptedTwoRenameCommitIsFinished) {
+  Touch(root_ / "m" / "1" / "model.onnx", "v1");
+  InDeadChild([&] {
+    auto write = repo_->BeginWrite("m");
+    if (write.ok()) (void)(*write)->WriteFile("1/model.onnx", "v1-new");
+    std::exit(0);
+  });
+  const std::string staging = Hidden(root_).at(0);
+  const std::string owner = staging.substr(staging.find(".tmp-") + 5);
+  const std::string old_name = ".m.old-" + owner;
+  fs::rename(root_ / "m", root_ / old_name);
+  EXPECT_EQ(RetiredTreeModel(old_name), "m");
+  ASSERT_TRUE(repo_->Scan().ok());
+  EXPECT_THAT(Hidden(root_), IsEmpty());
+  EXPECT_EQ(*ReadFile((root_ / "m" / "1" / "model.onnx").string()), "v1-new");
+}
+
+TEST_F(RepositoryTest, StepHookSeesEveryChangeInOrder) {
+  std::vector<std::string> steps;
+  SetRepositoryStepHookForTesting([&](absl::string_view step) { steps.push_back(std::string(step.substr(0, step.find(' ')))); });
+  auto write = repo_->BeginWrite("m");
+  ASSERT_TRUE(write.ok());
+  ASSERT_TRUE((*write)->WriteFile("1/model.onnx", "v1").ok());
+  ASSERT_TRUE((*write)->Commit().ok());
+  SetRepositoryStepHookForTesting(nullptr);
+  EXPECT_THAT(steps, ElementsAre("mkdir", "mkdir", "create", "write", "rename"));
 }
 
 }  // namespace
