@@ -40,6 +40,7 @@
 #include "server/model_loader.h"
 #include "server/model_registry.h"
 #include "server/model_repository.h"
+#include "server/security/rpc_guard.h"
 #include "server/serving_state.h"
 
 ABSL_FLAG(std::string, model, "tests/data/fashion_cnn.onnx", "float ONNX model");
@@ -196,10 +197,11 @@ int main(int argc, char** argv) {
   modes.push_back({"on", std::make_unique<ModelRegistry>(metrics_on.get()), nullptr, nullptr, {}, {}});
   modes.push_back({"shadow", std::make_unique<ModelRegistry>(metrics_shadow.get()), nullptr,
                    &metrics_shadow->shadow(), {}, {}});
+  const security::RpcGuard open_access(nullptr, nullptr);  // no tokens: measures the serving path only
   for (Mode& m : modes) {
     m.registry->Publish(name, published);
     m.service = std::make_unique<InferenceService>(m.registry.get(), &loader, &state, int64_t{1} << 30,
-                                                   ResourceLimits{}.max_request_bytes);
+                                                   ResourceLimits{}.max_request_bytes, &open_access);
   }
 
   const auto& model = *published.at(1).model;
