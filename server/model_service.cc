@@ -1,6 +1,7 @@
 #include "server/model_service.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -62,8 +63,12 @@ absl::Status ModelService::DoUpload(grpc::ServerContext* context,
         absl::StrCat("upload of model '", name, "': total_bytes must be >= 0, got ", header.total_bytes()));
   }
   const int64_t config_bytes = header.has_config_json() ? static_cast<int64_t>(header.config_json().size()) : 0;
-  if (header.total_bytes() + config_bytes > max_upload_bytes_) {
-    return UploadTooLarge(name, header.total_bytes() + config_bytes, max_upload_bytes_);
+  // Compared without adding: a hostile total_bytes near INT64_MAX must not wrap.
+  if (header.total_bytes() > max_upload_bytes_ - config_bytes) {
+    const int64_t announced = header.total_bytes() > std::numeric_limits<int64_t>::max() - config_bytes
+                                  ? std::numeric_limits<int64_t>::max()
+                                  : header.total_bytes() + config_bytes;
+    return UploadTooLarge(name, announced, max_upload_bytes_);
   }
   // Held until the upload is built and published: bounds the uploads in memory.
   Q8_ASSIGN_OR_RETURN(LoadSlot slot, loader_->AcquireLoadSlot());
