@@ -104,6 +104,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   builder.SetMaxReceiveMessageSize(
       ReceiveLimitFor(std::max(options.max_upload_bytes, options.limits.max_request_bytes)));
   builder.SetMaxSendMessageSize(INT_MAX);
+  // gRPC sets SO_REUSEPORT by default: a second server on the same port would
+  // start and silently take half the connections. A port in use is an error.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   if (options.max_connection_age_seconds > 0) {
     // Clients get GOAWAY after this age and reconnect, possibly to another
     // replica: without it a Kubernetes Service pins every RPC of a client

@@ -188,5 +188,19 @@ TEST(LifecycleTest, SigtermDrainsThenExitsCleanlyWithRequestsInFlight) {
   EXPECT_GT(ok, 10);
 }
 
+// Regression: gRPC's default SO_REUSEPORT let a second q8serve bind a port
+// already serving and take part of its connections (seen as cross-talk
+// between parallel test servers). Now the second one fails to start.
+TEST(LifecycleTest, GrpcPortInUseIsAStartupError) {
+  ServerProcess first;
+  ASSERT_TRUE(first.Start(MakeTempDir("q8_port_first")));
+  ServerProcess second;
+  EXPECT_FALSE(second.Start(MakeTempDir("q8_port_second"), {"--grpc_address=" + first.address()}, 20));
+  EXPECT_THAT(second.Log(), HasSubstr("cannot listen on " + first.address()));
+  grpc::health::v1::HealthCheckResponse::ServingStatus serving{};
+  EXPECT_TRUE(first.HealthCheck("", &serving).ok());
+  EXPECT_EQ(first.Stop(), 0) << first.Log();
+}
+
 }  // namespace
 }  // namespace q8::testing

@@ -2,6 +2,7 @@
 // each RPC-facing limit is hit over a real socket, answered with its exact
 // status and a message naming the flag and value, and the server keeps
 // serving afterwards.
+#include <limits>
 #include <map>
 #include <string>
 #include <thread>
@@ -187,6 +188,29 @@ TEST_F(LimitsTest, ConcurrentUploadsBeyondTheLimitAreRefused) {
   EXPECT_TRUE(s.ok()) << s.error_message();
   inference::ModelInferResponse resp;
   EXPECT_TRUE(Infer(*stub_, ImageRequest("second_upload", TestImages(), 0, 1, true), &resp).ok());
+}
+
+// Regression: a header announcing INT64_MAX bytes plus a config wrapped the
+// total negative and passed the upload limit check; it is refused at once.
+TEST_F(LimitsTest, UploadAnnouncingInt64MaxBytesIsRefusedAtOnce) {
+  auto model_stub = server_->ModelStub();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = model_stub->Upload(&ctx);
+  pb::UploadRequest header;
+  header.mutable_header()->set_model_name("int64_max");
+  header.mutable_header()->set_total_bytes(std::numeric_limits<int64_t>::max());
+  header.mutable_header()->set_config_json(kFp32Config);
+  ASSERT_TRUE(stream->Write(header));
+  stream->WritesDone();
+  pb::UploadEvent event;
+  while (stream->Read(&event)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat("is ", std::numeric_limits<int64_t>::max(),
+                                                        " bytes, over the server's upload limit")));
+  ExpectStillServes();
 }
 
 // execution.max_queue_size=2 on one single-threaded stream: of 12 concurrent
