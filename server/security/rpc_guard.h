@@ -1,7 +1,7 @@
 // RpcGuard: the one check every q8serve handler makes first. It looks the
 // method up in the access table (rpc_access.h) and, when that class of RPC
 // has a token file, requires gRPC metadata `authorization: Bearer <token>`
-// with one of its tokens. Refusals are UNAUTHENTICATED and name the method and
+// with one of its tokens (inference RPCs also take an admin token). Refusals are UNAUTHENTICATED and name the method and
 // the token that is needed, never the token that was sent.
 //
 // Thread safety: Authorize() and ReloadTokens() may run concurrently.
