@@ -111,10 +111,7 @@ class SecurityTest : public ::testing::Test {
     return grpc::SslCredentials(options);
   }
 
-  std::string Repo() {
-    const std::string repo = MakeTempDir("q8_security_repo");
-    return repo;
-  }
+  static std::string Repo() { return MakeTempDir("q8_security_repo"); }
 
   static std::string* dir_;
 };

@@ -58,11 +58,11 @@ TEST_F(TokenFileTest, AcceptsEveryTokenOfTheFileAndNothingElse) {
 
 TEST_F(TokenFileTest, ChangedFileIsReadAtTheNextCheckAfterTheInterval) {
   Write(std::string(kOld) + "\n");
-  auto file = TokenFile::Open(path_, absl::Milliseconds(200));
+  auto file = TokenFile::Open(path_, absl::Seconds(1));
   ASSERT_TRUE(file.ok());
   Write(std::string(kNew) + "\n");
   EXPECT_TRUE((*file)->Accepts(kOld)) << "checked at most once per interval";
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   EXPECT_TRUE((*file)->Accepts(kNew));
   EXPECT_FALSE((*file)->Accepts(kOld));
 }
