@@ -6,9 +6,9 @@
 // the token that was sent.
 //
 // Why handlers call it rather than an AuthMetadataProcessor or interceptor:
-// a processor only runs on secure credentials (tokens must also work behind a
-// TLS-terminating mesh) and does not see the method; a grpc++ 1.51 server
-// interceptor cannot fail a call with a status. One call at the top of each
+// a processor needs secure credentials (tokens must also work behind a
+// TLS-terminating mesh), and a grpc++ 1.51 server interceptor cannot end a
+// call with a chosen status before the handler runs. One call at the top of each
 // handler, with the method looked up in one table, is both exact and
 // testable (tests/integration/security_test.cc calls every method).
 //
