@@ -122,8 +122,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
          server->guard_->inference_required() ? ", inference token required" : "");
   if (!options.security.tls.enabled() && (server->guard_->admin_required() || server->guard_->inference_required())) {
     Q8_LOG(Warning,
-           "tokens are checked but travel in clear text without TLS "
-           "(--tls_cert_file/--tls_key_file)");
+           "tokens are checked but travel in clear text without TLS (--tls_cert_file/--tls_key_file)");
   }
   return server;
 }
