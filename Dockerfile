@@ -42,6 +42,7 @@ RUN apt-get update \
       libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 \
       libprotobuf32 \
+      libssl3 \
       ocl-icd-libopencl1 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 # Fixed non-root UID/GID so volume permissions are predictable (Kubernetes: fsGroup 10001).
@@ -56,6 +57,8 @@ COPY --from=build /out/demo/ /usr/local/share/q8serve/demo/
 VOLUME ["/models"]
 EXPOSE 8001 8002
 # Docker/Compose only (Kubernetes uses its native gRPC probe; OCI images drop this).
+# Plaintext: a server started with --tls_cert_file needs the probe to get the
+# same TLS flags (deploy/compose/compose.secure.yaml overrides the healthcheck).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
   CMD ["/usr/local/bin/q8serve", "--health_probe", "--grpc_address=127.0.0.1:8001"]
 USER 10001:10001

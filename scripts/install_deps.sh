@@ -10,9 +10,11 @@ BUILD_PKGS=(
   libdnnl-dev ocl-icd-opencl-dev   # oneDNN's CMake config looks for OpenCL headers
   prometheus-cpp-dev libabsl-dev libgtest-dev libgmock-dev libonnx-dev nlohmann-json3-dev
   grpc-proto                       # grpc/health/v1/health.proto for the integration tests' client
+  libssl-dev                       # server/security parses TLS certificates and keys
 )
 # Tests compare against PyTorch and export torchvision models at test time.
-TEST_PKGS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-grpcio python3-yaml
+TEST_PKGS=(openssl                 # tests/integration/security_test.cc makes certificates at test time
+           python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-grpcio python3-yaml
            dataset-fashion-mnist prometheus   # prometheus provides promtool
            yamllint nodejs                    # deploy/k8s checks (node runs the npm kubernetes-models schemas;
                                               # kubectl with kustomize comes with the machine image)

@@ -69,36 +69,27 @@ ABSL_FLAG(int64_t, max_model_memory_bytes, -1,
           "total measured memory of loaded models; a load beyond it is refused (RESOURCE_EXHAUSTED). "
           "-1 = 3/4 of physical memory or the cgroup memory limit, 0 = no limit");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0",
-          "interface the metrics endpoint binds (IP or host, no port; the port "
-          "is --metrics_port): 127.0.0.1 keeps "
-          "it on loopback, a pod IP on the pod network");
+          "interface the metrics endpoint binds (IP or host, no port; the port is --metrics_port): 127.0.0.1 keeps it "
+          "on loopback, a pod IP on the pod network");
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate chain: serve gRPC over TLS (needs --tls_key_file)");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file (unencrypted)");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
-          "PEM CA certificate(s): mutual TLS, every client must present a "
-          "certificate signed by one of them");
+          "PEM CA certificate(s): mutual TLS, every client must present a certificate signed by one of them");
 ABSL_FLAG(std::string, admin_token_file, "",
-          "file of bearer tokens (one per line) required by the model "
-          "management RPCs (load, unload, upload, "
-          "export, repository index); re-read on change and on SIGHUP");
+          "file of bearer tokens (one per line) required by the model management RPCs (load, unload, upload, export, "
+          "repository index); re-read on change and on SIGHUP");
 ABSL_FLAG(std::string, infer_token_file, "",
-          "file of bearer tokens required by the inference RPCs (infer, "
-          "metadata, statistics, readiness of models, "
+          "file of bearer tokens required by the inference RPCs (infer, metadata, statistics, readiness of models, "
           "reports); re-read on change and on SIGHUP");
 ABSL_FLAG(double, token_check_seconds, 1,
-          "how often (at most) the token files are checked for changes; 0 = "
-          "only on SIGHUP");
+          "how often (at most) the token files are checked for changes; 0 = only on SIGHUP");
 ABSL_FLAG(std::string, health_probe_ca_file, "",
-          "--health_probe against a TLS server: CA that signed its certificate "
-          "(default: --tls_cert_file itself, "
-          "right for a self-signed certificate)");
+          "--health_probe against a TLS server: CA that signed its certificate (default: --tls_cert_file itself, right "
+          "for a self-signed certificate)");
 ABSL_FLAG(bool, health_probe, false,
-          "do not serve: check grpc.health.v1 \"\" of the server at "
-          "--grpc_address (wildcard host -> loopback) "
-          "and exit 0 if SERVING, else 1 (Docker HEALTHCHECK); with "
-          "--tls_cert_file it speaks TLS (see "
-          "--health_probe_ca_file), under mutual TLS it presents "
-          "--tls_cert_file/--tls_key_file");
+          "do not serve: check grpc.health.v1 \"\" of the server at --grpc_address (wildcard host -> loopback) "
+          "and exit 0 if SERVING, else 1 (Docker HEALTHCHECK); with --tls_cert_file it speaks TLS (see "
+          "--health_probe_ca_file), under mutual TLS it presents --tls_cert_file/--tls_key_file");
 
 namespace {
 

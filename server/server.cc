@@ -129,8 +129,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
          server->guard_->inference_required() ? ", inference token required" : "");
   if (!options.security.tls.enabled() && (server->guard_->admin_required() || server->guard_->inference_required())) {
     Q8_LOG(Warning,
-           "tokens are checked but travel in clear text without TLS "
-           "(--tls_cert_file/--tls_key_file)");
+           "tokens are checked but travel in clear text without TLS (--tls_cert_file/--tls_key_file)");
   }
   const int64_t budget = server->loader_->memory_budget();
   Q8_LOG(Info, "limits: --max_request_bytes=", options.limits.max_request_bytes,

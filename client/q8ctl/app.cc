@@ -79,8 +79,7 @@ int RunQ8ctl(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
 
   if (!client_options->security.token.empty() && !client_options->security.tls) {
-    err << "q8ctl: warning: the token is sent without TLS (add "
-           "--tls_ca_file)\n";
+    err << "q8ctl: warning: the token is sent without TLS (add --tls_ca_file)\n";
   }
   std::unique_ptr<Client> client = factory ? factory(*client_options) : Client::Connect(*client_options);
   status = Dispatch(parsed, *client, out, err);

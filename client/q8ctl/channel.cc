@@ -54,9 +54,7 @@ class BearerInterceptorFactory final : public grpc::experimental::ClientIntercep
 absl::StatusOr<ChannelSecurity> LoadChannelSecurity(const ChannelSecurityFiles& files) {
   ChannelSecurity security;
   if (files.tls_cert_file.empty() != files.tls_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_cert_file and --tls_key_file (a "
-        "client certificate) go together");
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file (a client certificate) go together");
   }
   security.tls = !files.tls_ca_file.empty() || !files.tls_cert_file.empty();
   if (!files.tls_ca_file.empty()) {

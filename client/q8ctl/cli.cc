@@ -149,11 +149,9 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"timeout_seconds", "S", "deadline of every RPC in seconds (default 60)"},
       {"token_file", "FILE", "send the (first) token of FILE as 'authorization: Bearer <token>'"},
       {"tls_ca_file", "FILE",
-       "use TLS, trusting the CA certificate(s) in FILE (default with TLS: "
-       "system roots)"},
+       "use TLS, trusting the CA certificate(s) in FILE (default with TLS: system roots)"},
       {"tls_cert_file", "FILE",
-       "use TLS with this client certificate (mutual TLS; needs "
-       "--tls_key_file)"},
+       "use TLS with this client certificate (mutual TLS; needs --tls_key_file)"},
       {"tls_key_file", "FILE", "private key of --tls_cert_file"},
       {"help", "", "print usage and exit"},
   };

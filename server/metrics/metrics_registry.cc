@@ -38,7 +38,7 @@ absl::Status ValidateMetricsOptions(const MetricsOptions& options) {
   if (host.empty() || bad_char) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics_address must be one host or IP without a port (the port is --metrics_port), "
-                     "e.g. 127.0.0.1 or [::1]; got '",
+                     "e.g. 127.0.0.1 or a pod IP; got '",
                      a.substr(0, 128), "'"));
   }
   return absl::OkStatus();

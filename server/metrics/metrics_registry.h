@@ -37,9 +37,10 @@ struct MetricsOptions {
   // TCP port on all interfaces; 0 picks a free one (see port()); -1: no
   // HTTP endpoint (the registry still collects, e.g. for tests).
   int port = 8002;
-  // Interface the endpoint binds (--metrics_address): an IPv4 address, a
-  // bracketed IPv6 address ("[::1]") or a host name; never a port (that is
-  // `port`). "0.0.0.0": every IPv4 interface.
+  // Interface the endpoint binds (--metrics_address): an IPv4 address or a
+  // host name; never a port (that is `port`). "0.0.0.0": every IPv4
+  // interface. A bracketed IPv6 address passes validation but Debian 12's
+  // civetweb is built without IPv6, so binding it fails (UNAVAILABLE).
   std::string address = "0.0.0.0";
   // Default share of successful requests of int8 versions re-run in fp32,
   // in [0, 1]; a model's config.json may override it.

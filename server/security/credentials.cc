@@ -103,8 +103,7 @@ struct ServerPem {
 absl::StatusOr<ServerPem> LoadServerPem(const TlsFiles& tls) {
   if (tls.cert_file.empty() || tls.key_file.empty()) {
     return absl::InvalidArgumentError(
-        "TLS needs both --tls_cert_file and --tls_key_file "
-        "(--tls_client_ca_file adds mutual TLS on top)");
+        "TLS needs both --tls_cert_file and --tls_key_file (--tls_client_ca_file adds mutual TLS on top)");
   }
   ServerPem pem;
   auto cert = ReadPem(tls.cert_file, "tls_cert_file");

@@ -49,7 +49,9 @@ absl::Status RpcGuard::AuthorizeValues(const std::vector<absl::string_view>& aut
                       : *access == RpcAccess::kInference ? inference_.get()
                                                          : nullptr;
   if (tokens == nullptr) return absl::OkStatus();
-  const char* which = *access == RpcAccess::kAdmin ? "the admin token" : "the inference token";
+  // The admin token opens inference RPCs too: an operator can do what any client can.
+  TokenFile* also = *access == RpcAccess::kInference ? admin_.get() : nullptr;
+  const char* which = *access == RpcAccess::kAdmin ? "the admin token" : "the inference (or admin) token";
   const absl::string_view method = full_method.substr(full_method.rfind('/') + 1);
   if (authorization.empty()) {
     return absl::UnauthenticatedError(
@@ -58,13 +60,13 @@ absl::Status RpcGuard::AuthorizeValues(const std::vector<absl::string_view>& aut
   bool accepted = false;
   for (absl::string_view value : authorization) {
     std::optional<absl::string_view> token = core::ParseBearerHeader(value);
-    if (token.has_value() && tokens->Accepts(*token)) accepted = true;
+    if (!token.has_value()) continue;
+    if (tokens->Accepts(*token) || (also != nullptr && also->Accepts(*token))) accepted = true;
   }
   if (!accepted) {
     Q8_LOG(Debug, "refused ", method, ": no valid ", which);
-    return absl::UnauthenticatedError(absl::StrCat(method, " needs ", which,
-                                                   "; the 'authorization' metadata sent "
-                                                   "is not 'Bearer <token>' with a valid token"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        method, " needs ", which, "; the 'authorization' metadata sent is not 'Bearer <token>' with a valid token"));
   }
   return absl::OkStatus();
 }

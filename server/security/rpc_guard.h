@@ -1,8 +1,16 @@
 // RpcGuard: the one check every q8serve handler makes first. It looks the
 // method up in the access table (rpc_access.h) and, when that class of RPC
 // has a token file, requires gRPC metadata `authorization: Bearer <token>`
-// with one of its tokens. Refusals are UNAUTHENTICATED and name the method and
-// the token that is needed, never the token that was sent.
+// with one of its tokens (inference RPCs also take an admin token). Refusals
+// are UNAUTHENTICATED and name the method and the token that is needed, never
+// the token that was sent.
+//
+// Why handlers call it rather than an AuthMetadataProcessor or interceptor:
+// a processor needs secure credentials (tokens must also work behind a
+// TLS-terminating mesh), and a grpc++ 1.51 server interceptor cannot end a
+// call with a chosen status before the handler runs. One call at the top of each
+// handler, with the method looked up in one table, is both exact and
+// testable (tests/integration/security_test.cc calls every method).
 //
 // Thread safety: Authorize() and ReloadTokens() may run concurrently.
 #pragma once

@@ -114,6 +114,57 @@ else:
         if folder is None or not list(folder.glob("*.json")):
             problem(f"grafana: dashboard path {provider['options']['path']} holds no mounted dashboards")
 
+# compose.secure.yaml: every credential flag names a secret of the service,
+# every secret is a file make_secrets.sh writes under ./secrets/, the flags
+# exist in q8serve, and the healthcheck probes with the server's TLS files.
+secure_file = compose_dir / "compose.secure.yaml"
+secure = yaml.safe_load(secure_file.read_text())
+defined = set(re.findall(r"ABSL_FLAG\(\s*[\w:]+\s*,\s*(\w+)", (root / "server" / "main.cc").read_text()))
+make_secrets = (compose_dir / "make_secrets.sh").read_text()
+declared = secure.get("secrets") or {}
+for name, spec in declared.items():
+    source = spec.get("file", "")
+    if not source.startswith("./secrets/") or pathlib.PurePath(source).name != name:
+        problem(f"compose.secure.yaml: secret {name} must be the file ./secrets/{name} (got {source!r})")
+    if f'"$dir/{name}"' not in make_secrets:
+        problem(f"compose.secure.yaml: make_secrets.sh does not write secrets/{name}")
+svc = (secure.get("services") or {}).get("q8serve", {})
+used = set(svc.get("secrets") or [])
+
+
+def secure_flags(args, where):
+    out = {}
+    for a in args:
+        m = re.match(r"^--([a-z_]+)(?:=(.*))?$", a)
+        if m is None:
+            continue
+        if m.group(1) not in defined:
+            problem(f"compose.secure.yaml {where}: q8serve has no flag --{m.group(1)}")
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+server_flags = secure_flags(svc.get("command") or [], "command")
+for flag in ("tls_cert_file", "tls_key_file", "admin_token_file"):
+    if flag not in server_flags:
+        problem(f"compose.secure.yaml: q8serve command lacks --{flag}")
+for flag, value in server_flags.items():
+    if flag.startswith("tls_") or flag.endswith("token_file"):
+        name = (value or "").removeprefix("/run/secrets/")
+        if not (value or "").startswith("/run/secrets/") or name not in used or name not in declared:
+            problem(f"compose.secure.yaml: --{flag}={value} is not a secret of the service")
+# The command replaces the image's CMD: it must keep the CMD's flags.
+for a in ("--model_repository=/models", "--grpc_address=0.0.0.0:8001", "--metrics_port=8002"):
+    if a not in (svc.get("command") or []):
+        problem(f"compose.secure.yaml: command drops the image's {a}")
+test = (svc.get("healthcheck") or {}).get("test") or []
+probe = secure_flags(test[2:], "healthcheck")
+if test[:2] != ["CMD", "/usr/local/bin/q8serve"] or "health_probe" not in probe:
+    problem(f"compose.secure.yaml: healthcheck must run q8serve --health_probe: {test}")
+for flag in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+    if probe.get(flag) != server_flags.get(flag):
+        problem(f"compose.secure.yaml: healthcheck --{flag} differs from the server's")
+
 if problems:
     print("compose.yaml: " + str(len(problems)) + " problem(s):")
     for p in problems:

@@ -33,6 +33,7 @@ render base deploy/k8s/base
 render hpa deploy/k8s/overlays/hpa
 render keda deploy/k8s/overlays/keda
 render kserve deploy/k8s/overlays/kserve
+render secure deploy/k8s/overlays/secure
 
 echo "== schemas (kubernetes-models)"
 want="${PKGS[*]}"

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Cross-checks of the rendered kustomizations (deploy/k8s) that schemas
-cannot see: probes on the gRPC port, termination grace vs the server's drain
+cannot see: probes on the gRPC port (q8serve --health_probe with the server's
+TLS files when it serves TLS), credential files in mounted Secrets, termination grace vs the server's drain
 flags, OMP threads from the CPU limit, Service/ServiceMonitor/PDB wiring,
 the shared RWX repository with polling, the dashboard ConfigMap equal to
 deploy/grafana/dashboards/q8serve.json, autoscaler targets and metric names
@@ -9,7 +10,7 @@ ScaledObject on one Deployment, and the KServe kinds' fields (no npm models
 exist for them).
 
 Usage: check_k8s_objects.py REPO_ROOT RENDERED_DIR
-  RENDERED_DIR holds <overlay>.json (a list of objects) for base, hpa, keda, kserve.
+  RENDERED_DIR holds <overlay>.json (a list of objects) for base, hpa, keda, kserve, secure.
 """
 import json
 import pathlib
@@ -85,10 +86,20 @@ def check_server_stack(overlay, objs):
     check(set(ports) >= {"grpc", "metrics"}, f"{overlay}: container ports must be named grpc and metrics: {ports}")
     check(fl.get("grpc_address", "").endswith(f":{ports.get('grpc')}"), f"{overlay}: --grpc_address vs port grpc")
     check(fl.get("metrics_port") == str(ports.get("metrics")), f"{overlay}: --metrics_port vs port metrics")
+    tls = "tls_cert_file" in fl
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         p = c.get(probe, {})
-        check("grpc" in p and p["grpc"].get("port") == ports.get("grpc"),
-              f"{overlay}: {probe} must be a native grpc probe on port {ports.get('grpc')}")
+        if not tls:
+            check("grpc" in p and p["grpc"].get("port") == ports.get("grpc"),
+                  f"{overlay}: {probe} must be a native grpc probe on port {ports.get('grpc')}")
+            continue
+        # Native gRPC probes cannot speak TLS: q8serve --health_probe with the server's TLS files.
+        cmd = p.get("exec", {}).get("command", [])
+        pf = flags(cmd[2:]) if cmd[1:2] == ["--health_probe"] else {}
+        check(pf.get("grpc_address", "").endswith(f":{ports.get('grpc')}"),
+              f"{overlay}: {probe} must run q8serve --health_probe on port {ports.get('grpc')}: {cmd}")
+        for f in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+            check(pf.get(f) == fl.get(f), f"{overlay}: {probe} --{f} differs from the server's")
     drain = float(fl.get("drain_seconds", 0)) + float(fl.get("shutdown_grace_seconds", 20))
     check(spec.get("terminationGracePeriodSeconds", 30) > drain,
           f"{overlay}: terminationGracePeriodSeconds must exceed drain + grace ({drain} s)")
@@ -109,6 +120,13 @@ def check_server_stack(overlay, objs):
     pvcs = find(objs, "PersistentVolumeClaim", claim)
     check(len(pvcs) == 1 and "ReadWriteMany" in pvcs[0]["spec"]["accessModes"],
           f"{overlay}: the model repository must be a ReadWriteMany PVC in the same kustomization")
+    # Every credential file the server or its probes read lies in a mounted Secret.
+    for f, path in fl.items():
+        if not (f.startswith("tls_") or f.endswith("token_file")):
+            continue
+        mount = next((m for m in mounts if path.startswith(m.rstrip("/") + "/")), None)
+        check(mount is not None and "secret" in vols.get(mounts.get(mount), {}),
+              f"{overlay}: --{f}={path} is not in a mounted Secret")
     labels = pod["metadata"].get("labels", {})
     check(selects(dep["spec"]["selector"]["matchLabels"], labels), f"{overlay}: Deployment selector vs pod labels")
     svcs = find(objs, "Service", "q8serve")
@@ -145,9 +163,13 @@ def scalers(objs):
     return out
 
 
-overlays = {name: load(name) for name in ("base", "hpa", "keda", "kserve")}
-for name in ("base", "hpa", "keda"):
+overlays = {name: load(name) for name in ("base", "hpa", "keda", "kserve", "secure")}
+for name in ("base", "hpa", "keda", "secure"):
     check_server_stack(name, overlays[name])
+secure_flags = flags(find(overlays["secure"], "Deployment", "q8serve")[0]["spec"]["template"]["spec"]["containers"][0]
+                     ["args"])
+check({"tls_cert_file", "tls_key_file", "admin_token_file"} <= set(secure_flags),
+      "secure: the server must get --tls_cert_file, --tls_key_file and --admin_token_file")
 for name, objs in overlays.items():
     deployments = {d["metadata"]["name"] for d in find(objs, "Deployment")}
     for target, kinds in scalers(objs).items():

@@ -50,9 +50,11 @@ void WriteFile(const std::string& path, const std::string& bytes) {
   return ::testing::AssertionFailure() << "openssl failed (" << r.code << "): " << r.out << r.err;
 }
 
-// Key + self-signed certificate (a CA when `ca`), or key + certificate signed by `issuer`.
+// Key + self-signed certificate for localhost/127.0.0.1 (usable as a CA), or
+// key + certificate signed by `issuer` with the X.509v3 `extensions`.
 ::testing::AssertionResult MakeCert(const std::string& dir, const std::string& name, const std::string& subject,
-                                    const std::string& issuer = "") {
+                                    const std::string& issuer = "",
+                                    const std::string& extensions = "extendedKeyUsage=clientAuth\n") {
   const std::string key = dir + "/" + name + ".key", cert = dir + "/" + name + ".pem";
   const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
   if (issuer.empty()) {
@@ -66,11 +68,11 @@ void WriteFile(const std::string& path, const std::string& bytes) {
   args.insert(args.end(), ec.begin(), ec.end());
   args.insert(args.end(), {"-keyout", key, "-out", dir + "/" + name + ".csr", "-subj", subject});
   if (auto r = OpenSsl(args, dir); !r) return r;
-  std::ofstream(dir + "/client.ext") << "extendedKeyUsage=clientAuth\n";
-  return OpenSsl(
-      {"x509", "-req", "-in", dir + "/" + name + ".csr", "-CA", dir + "/" + issuer + ".pem", "-CAkey",
-       dir + "/" + issuer + ".key", "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", dir + "/client.ext"},
-      dir);
+  std::ofstream(dir + "/" + name + ".ext") << extensions;
+  return OpenSsl({"x509", "-req", "-in", dir + "/" + name + ".csr", "-CA", dir + "/" + issuer + ".pem", "-CAkey",
+                  dir + "/" + issuer + ".key", "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
+                  dir + "/" + name + ".ext"},
+                 dir);
 }
 
 class SecurityTest : public ::testing::Test {
@@ -83,6 +85,9 @@ class SecurityTest : public ::testing::Test {
     ASSERT_TRUE(MakeCert(d, "client", "/CN=q8 client", "client_ca"));
     ASSERT_TRUE(MakeCert(d, "other_ca", "/CN=some other CA"));
     ASSERT_TRUE(MakeCert(d, "stranger", "/CN=stranger", "other_ca"));
+    // A server certificate the client CA signed, usable as client certificate too (mTLS health probe).
+    ASSERT_TRUE(MakeCert(d, "server_mtls", "/CN=localhost", "client_ca",
+                         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"));
     WriteFile(d + "/admin.token", std::string("# admin\n") + kAdminToken + "\n");
     WriteFile(d + "/infer.token", std::string(kInferToken) + "\n");
   }
@@ -111,10 +116,7 @@ class SecurityTest : public ::testing::Test {
     return grpc::SslCredentials(options);
   }
 
-  std::string Repo() {
-    const std::string repo = MakeTempDir("q8_security_repo");
-    return repo;
-  }
+  static std::string Repo() { return MakeTempDir("q8_security_repo"); }
 
   static std::string* dir_;
 };
@@ -211,10 +213,14 @@ TEST_F(SecurityTest, EveryMethodNeedsItsTokenAndHealthStaysOpen) {
     EXPECT_EQ(bad_token.error_code(), grpc::StatusCode::UNAUTHENTICATED) << bad_token.error_message();
     EXPECT_THAT(bad_token.error_message(), Not(HasSubstr("wrong-token")));
     // The right token gets past the guard (the empty request then fails on its own merits, or not).
-    const grpc::Status& right = is_admin ? admin_token : infer_token;
-    const grpc::Status& other = is_admin ? infer_token : admin_token;
-    EXPECT_NE(right.error_code(), grpc::StatusCode::UNAUTHENTICATED) << right.error_message();
-    EXPECT_EQ(other.error_code(), grpc::StatusCode::UNAUTHENTICATED) << "tokens are not interchangeable";
+    // The right token gets past the guard (the empty request then fails on its own merits, or not);
+    // the admin token opens inference RPCs too, the inference token never opens management.
+    EXPECT_NE(admin_token.error_code(), grpc::StatusCode::UNAUTHENTICATED) << admin_token.error_message();
+    if (is_admin) {
+      EXPECT_EQ(infer_token.error_code(), grpc::StatusCode::UNAUTHENTICATED) << infer_token.error_message();
+    } else {
+      EXPECT_NE(infer_token.error_code(), grpc::StatusCode::UNAUTHENTICATED) << infer_token.error_message();
+    }
   }
   EXPECT_TRUE(HealthOf(none).ok());
   EXPECT_THAT(server.Log(), Not(HasSubstr(kAdminToken)));
@@ -328,8 +334,9 @@ TEST_F(SecurityTest, MutualTlsNeedsAClientCertificateFromTheClientCa) {
 TEST_F(SecurityTest, Q8ctlWithTokenAndCaFile) {
   ServerProcess server;
   server.set_channel_credentials(TrustServer());
-  ASSERT_TRUE(server.Start(Repo(), {"--tls_cert_file=" + Path("server.pem"), "--tls_key_file=" + Path("server.key"),
-                                    "--admin_token_file=" + Path("admin.token")}));
+  ASSERT_TRUE(
+      server.Start(Repo(), {"--tls_cert_file=" + Path("server.pem"), "--tls_key_file=" + Path("server.key"),
+                            "--admin_token_file=" + Path("admin.token"), "--infer_token_file=" + Path("infer.token")}));
   const std::string tmp = MakeTempDir("q8_security_ctl");
   const std::string model = TestDataPath("fashion_cnn.onnx");
   std::ofstream(tmp + "/fp32.json") << kFp32Config;
@@ -355,11 +362,16 @@ TEST_F(SecurityTest, Q8ctlWithTokenAndCaFile) {
   EXPECT_EQ(missing.code, 2) << missing.err;
   EXPECT_THAT(missing.err, HasSubstr("--token_file"));
 
-  ToolResult bench = RunTool(Q8BENCH_BINARY,
-                             {"--server=" + server.address(), "--model=cnn", "--concurrency=1", "--warmup_ms=100",
-                              "--window_ms=200", "--max_windows=3", "--progress=false", ca},
-                             tmp);
+  ToolResult bench =
+      RunTool(Q8BENCH_BINARY,
+              {"--server=" + server.address(), "--model=cnn", "--concurrency=1", "--warmup_ms=100", "--window_ms=200",
+               "--max_windows=3", "--progress=false", ca, "--token_file=" + Path("infer.token")},
+              tmp);
   EXPECT_EQ(bench.code, 0) << bench.out << bench.err;
+  ToolResult bench_no_token =
+      RunTool(Q8BENCH_BINARY, {"--server=" + server.address(), "--model=cnn", "--progress=false", ca}, tmp);
+  EXPECT_EQ(bench_no_token.code, 1);
+  EXPECT_THAT(bench_no_token.err, HasSubstr("UNAUTHENTICATED"));
 }
 
 TEST_F(SecurityTest, HealthProbeSpeaksTls) {
@@ -388,6 +400,25 @@ bool Connects(const char* ip, int port) {
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
   return ok;
+}
+
+TEST_F(SecurityTest, HealthProbeUnderMutualTlsPresentsTheServerCertificate) {
+  ServerProcess server;
+  server.set_channel_credentials(grpc::SslCredentials({Pem("client_ca.pem"), Pem("client.key"), Pem("client.pem")}));
+  const std::vector<std::string> tls = {"--tls_cert_file=" + Path("server_mtls.pem"),
+                                        "--tls_key_file=" + Path("server_mtls.key")};
+  std::vector<std::string> flags = tls;
+  flags.push_back("--tls_client_ca_file=" + Path("client_ca.pem"));
+  ASSERT_TRUE(server.Start(Repo(), flags));
+  const std::string tmp = MakeTempDir("q8_security_mtls_probe");
+  std::vector<std::string> probe = {"--health_probe", "--grpc_address=" + server.address(),
+                                    "--health_probe_ca_file=" + Path("client_ca.pem")};
+  probe.insert(probe.end(), tls.begin(), tls.end());
+  ToolResult without_client_cert = RunTool(ServerBinary(), probe, tmp);
+  EXPECT_EQ(without_client_cert.code, 1) << without_client_cert.err;
+  probe.push_back("--tls_client_ca_file=" + Path("client_ca.pem"));
+  ToolResult with_client_cert = RunTool(ServerBinary(), probe, tmp);
+  EXPECT_EQ(with_client_cert.code, 0) << with_client_cert.err;
 }
 
 // Bad security flags stop the server at startup with a message naming the flag.

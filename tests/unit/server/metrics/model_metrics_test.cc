@@ -285,6 +285,33 @@ TEST(MetricsRegistryTest, RejectsBadOptions) {
   EXPECT_EQ(MetricsRegistry::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(MetricsRegistryTest, AddressIsOneHostWithoutPort) {
+  MetricsOptions options;
+  for (const char* good : {"0.0.0.0", "127.0.0.1", "[::1]", "[::]", "q8serve.local"}) {
+    options.address = good;
+    EXPECT_TRUE(ValidateMetricsOptions(options).ok()) << good;
+  }
+  for (const char* bad : {"", "127.0.0.1:9000", "::1", "[::1]:9000", "a,b", "host name", "[]", "http://x"}) {
+    options.address = bad;
+    const absl::Status s = ValidateMetricsOptions(options);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("--metrics_address")) << bad;
+  }
+}
+
+TEST(MetricsRegistryTest, BindsTheGivenAddress) {
+  MetricsOptions options;
+  options.port = 0;
+  options.address = "127.0.0.1";
+  auto bound = MetricsRegistry::Create(options);
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_GT((*bound)->port(), 0);
+  options.address = "192.0.2.1";  // TEST-NET-1: not an address of this host
+  auto foreign = MetricsRegistry::Create(options);
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(foreign.status().message()), HasSubstr("192.0.2.1"));
+}
+
 TEST(MetricsRegistryTest, PortZeroPicksAFreePortAndABusyPortIsAnError) {
   MetricsOptions options;
   options.port = 0;
