@@ -613,6 +613,12 @@ absl::Status ModelLoader::SyncFromRepository(absl::string_view name, bool config
     Notify(model);
     return absl::OkStatus();
   }
+  if (!scanned->error.empty()) {
+    // Perhaps passing (a network filesystem's hiccup): what serves keeps
+    // serving; a model not served here is reported with the reason.
+    if (!registry_->AnyReady(name)) registry_->SetModelUnavailable(name, scanned->error);
+    return absl::UnavailableError(absl::StrCat("model '", name, "': ", scanned->error));
+  }
   Q8_ASSIGN_OR_RETURN(ModelConfig config, EffectiveConfig(name, std::nullopt));
 
   std::map<int64_t, ServedModel> next;
@@ -637,6 +643,12 @@ absl::Status ModelLoader::SyncFromRepository(absl::string_view name, bool config
       errors.push_back(std::string(WithContext(adopted.status(), VersionContext(name, v)).message()));
     }
     // Not complete yet, or broken: what serves keeps serving.
+    if (current.ok()) next[v] = current->served;
+  }
+  // A version directory that cannot be read right now is not gone.
+  for (const auto& [v, reason] : scanned->version_errors) {
+    errors.push_back(absl::StrCat(VersionContext(name, v), ": ", reason));
+    auto current = registry_->Get(name, std::to_string(v));
     if (current.ok()) next[v] = current->served;
   }
   std::vector<int64_t> ready = registry_->ReadyVersions(name);

@@ -114,10 +114,11 @@ std::optional<Leftover> ParseLeftover(absl::string_view filename) {
     Owner o;
     const size_t n = parts.size();
     uint64_t counter = 0;
-    if (absl::SimpleAtoi(parts[n - 3], &o.pid) && parts[n - 2].size() == 8 && absl::SimpleAtoi(parts[n - 1], &counter)) {
+    if (absl::SimpleAtoi(parts[n - 3], &o.pid) && parts[n - 2].size() == 8 &&
+        absl::SimpleAtoi(parts[n - 1], &counter)) {
       o.nonce = std::string(parts[n - 2]);
-      const size_t host_len = l.owner_tag.size() - (parts[n - 3].size() + parts[n - 2].size() + parts[n - 1].size() + 3);
-      o.host = l.owner_tag.substr(0, host_len);
+      const size_t suffix = parts[n - 3].size() + parts[n - 2].size() + parts[n - 1].size() + 3;
+      o.host = l.owner_tag.substr(0, l.owner_tag.size() - suffix);
       l.owner = std::move(o);
     }
   }

@@ -368,7 +368,9 @@ TEST(CrashPointsTest, PollingReplicaNeverServesAHalfWrittenVersion) {
   Data();
   const std::string root = MakeTempDir("q8_poll_crash");
   const Sequence setup{"setup", [](Env&, const std::string&) { return absl::OkStatus(); },
-                       [](Env& env, const std::string& name) { return Upload(env, name, kStatic, 1, Data().mlp, true); }};
+                       [](Env& env, const std::string& name) {
+                         return Upload(env, name, kStatic, 1, Data().mlp, true);
+                       }};
   ASSERT_EQ(RunInChild(root, setup, "m", -1).exit_code, 0);
   const Sequence replace{"replace", [](Env&, const std::string&) { return absl::OkStatus(); },
                          [](Env& env, const std::string& name) {

@@ -303,7 +303,8 @@ TEST_F(RepositoryTest, InterruptedTwoRenameCommitIsFinished) {
 
 TEST_F(RepositoryTest, StepHookSeesEveryChangeInOrder) {
   std::vector<std::string> steps;
-  SetRepositoryStepHookForTesting([&](absl::string_view step) { steps.push_back(std::string(step.substr(0, step.find(' ')))); });
+  SetRepositoryStepHookForTesting(
+      [&](absl::string_view step) { steps.push_back(std::string(step.substr(0, step.find(' ')))); });
   auto write = repo_->BeginWrite("m");
   ASSERT_TRUE(write.ok());
   ASSERT_TRUE((*write)->WriteFile("1/model.onnx", "v1").ok());
