@@ -18,8 +18,11 @@
 //                         engine's FAILED_PRECONDITION)
 //
 // Startup (LoadAll) loads every model in the repository, version by version:
-// a broken version or model is recorded as UNAVAILABLE with the error as its
-// reason and does not stop the server.
+// a broken version or model (including a directory that cannot be read, or
+// one without a complete version) is recorded as UNAVAILABLE with the error
+// as its reason and does not stop the server; only an unreadable repository
+// root is an error. Every write of a load is one ModelWrite (the model
+// directory swapped in at once; model_repository.h).
 //
 // Thread safety: all methods are thread-safe; operations on different model
 // names run in parallel, a second operation on the same name gets ABORTED.
