@@ -17,6 +17,10 @@
 //   on disk, neither      config mode (static without data fails with the
 //                         engine's FAILED_PRECONDITION)
 //
+// Upload, startup and replica adoption are three sources of "desired
+// versions" feeding one loop (Reconcile), where the failure rules live once:
+// an upload is all or nothing, startup and adoption go version by version.
+//
 // Startup (LoadAll) loads every model in the repository, version by version:
 // a broken version or model (including a directory that cannot be read, or
 // one without a complete version) is recorded as UNAVAILABLE with the error
@@ -164,6 +168,25 @@ class ModelLoader {
   absl::Status SyncFromRepository(absl::string_view name, bool config_changed);
 
  private:
+  // Where the versions an operation wants come from; decides the failure
+  // rules of Reconcile (see model_loader.cc).
+  enum class DesiredSource { kUpload, kStartup, kReplica };
+  struct Desired {
+    DesiredSource source = DesiredSource::kUpload;
+    ModelConfig config;
+    // Versions already serving are rebuilt (a new config), not kept.
+    bool rebuild = false;
+    std::map<int64_t, const UploadedVersion*> versions;  // nullptr: the version on disk
+    std::map<int64_t, std::string> unreadable;           // version directories that could not be read
+    // Upload: config.json to write (if any) and the UNLOADED marker to drop.
+    std::optional<std::string> config_json;
+    bool write_model_state = false;
+  };
+
+  // The one loop: builds the desired versions, writes, publishes.
+  absl::Status Reconcile(const std::string& name, const Desired& desired, const LoadProgressFn& progress,
+                         std::map<int64_t, ServedModel>* published);
+
   // A built version and what must be written for it.
   struct Prepared {
     ServedModel served;
