@@ -157,7 +157,7 @@ struct DirEntry {
   std::string error;  // why it could not be stat'ed
 };
 
-// The entries of `dir` (no "." and ".."), without following symlinks.
+// The entries of `dir` (no "." and ".."); symlinks are followed to classify them.
 // NOT_FOUND when `dir` does not exist.
 absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
@@ -194,7 +194,7 @@ absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& dir) {
   return out;
 }
 
-// lstat: nullopt when absent, an error when it cannot be told.
+// stat (follows symlinks): nullopt when absent, an error when it cannot be told.
 absl::StatusOr<std::optional<struct stat>> StatPath(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) return std::optional<struct stat>(st);
