@@ -1,7 +1,6 @@
 #include "server/model_loader.h"
 
 #include <chrono>
-#include <set>
 #include <utility>
 #include <vector>
 
@@ -393,7 +392,171 @@ absl::Status ModelLoader::Persist(ModelWrite& write, int64_t version, const Prep
   return absl::OkStatus();
 }
 
-// ---- Operations ----
+// ---- The one reconcile loop ----
+//
+// Every operation that changes what serves names the versions it wants
+// (Desired) and where they come from; Reconcile builds them, writes what must
+// be written, and publishes. The failure rules live here, once:
+//   upload    all or nothing: the first version that fails to build fails the
+//             load, nothing is written or published, what served keeps serving
+//   startup   per version: a version that fails is UNAVAILABLE with its reason,
+//             the others serve; a quantization made at load is persisted
+//             (failing to save only costs a recalibration at the next start)
+//   replica   per version, read-only: a version not complete on disk or
+//             broken keeps what serves; never writes; publishes only changes
+absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desired, const LoadProgressFn& progress,
+                                    std::map<int64_t, ServedModel>* published) {
+  const ModelConfig& config = desired.config;
+  const bool upload = desired.source == DesiredSource::kUpload;
+  const bool replica = desired.source == DesiredSource::kReplica;
+  std::vector<int64_t> version_list;
+  for (const auto& [v, files] : desired.versions) version_list.push_back(v);
+  if (!replica && !version_list.empty()) registry_->MarkLoading(name, version_list);
+
+  // Warm-up plans, calibration and the report's latencies run at the
+  // thread count the streams will use, so their plans (and weight layouts)
+  // are the ones serving reuses.
+  engine::ScopedIntraOpThreads threads(StreamThreads(config));
+  std::map<int64_t, Prepared> next;
+  std::map<int64_t, std::string> failed;
+  bool changed = false;
+  for (const auto& [v, files] : desired.versions) {
+    const auto start = std::chrono::steady_clock::now();
+    auto current = registry_->Get(name, std::to_string(v));
+    absl::StatusOr<std::optional<Prepared>> version;  // nullopt: not complete on disk
+    bool unchanged = false;
+    if (files != nullptr) {
+      version = PrepareUpload(name, v, *files, config, progress);
+    } else if (replica) {
+      auto adopted = AdoptVersion(name, v, config, current.ok() && !desired.rebuild ? &current->served : nullptr,
+                                  &unchanged);
+      if (!adopted.ok()) {
+        version = adopted.status();
+      } else if (adopted->has_value()) {
+        Prepared p;
+        p.served = **std::move(adopted);
+        version = std::optional<Prepared>(std::move(p));
+      } else {
+        version = std::optional<Prepared>();
+      }
+    } else if (current.ok() && !desired.rebuild) {
+      // A version already serving with the same config is kept as is.
+      Prepared p;
+      p.served = current->served;
+      next[v] = std::move(p);
+      continue;
+    } else {
+      version = PrepareFromDisk(name, v, config, progress);
+    }
+    if (version.ok() && version->has_value()) {
+      if (absl::Status s = StartServing(name, v, config, start, (*version)->served); !s.ok()) version = s;
+    }
+    if (version.ok() && version->has_value()) {
+      next[v] = **std::move(version);
+      changed = changed || !unchanged;
+      continue;
+    }
+    if (!version.ok()) {
+      absl::Status error = WithContext(version.status(), VersionContext(name, v));
+      if (upload) {
+        registry_->MarkFailed(name, version_list, error.message());
+        return error;
+      }
+      failed[v] = std::string(error.message());
+    }
+    // Not complete yet, or broken: on a replica what serves keeps serving.
+    if (replica && current.ok()) next[v].served = current->served;
+  }
+  for (const auto& [v, reason] : desired.unreadable) {
+    failed[v] = absl::StrCat(VersionContext(name, v), ": ", reason);
+    // A version directory that cannot be read right now is not gone.
+    auto current = registry_->Get(name, std::to_string(v));
+    if (replica && current.ok()) next[v].served = current->served;
+  }
+
+  // Before anything is written: an upload over the memory budget changes
+  // nothing (publishing below checks again, atomically).
+  if (upload) {
+    std::map<int64_t, ServedModel> built;
+    for (const auto& [v, p] : next) built[v] = p.served;
+    if (absl::Status s = registry_->CheckMemoryBudget(name, built, options_.memory_budget); !s.ok()) {
+      registry_->MarkFailed(name, version_list, s.message());
+      return s;
+    }
+  }
+
+  // Write: one commit for the whole model, so a crash leaves it as it was or
+  // as loaded. Startup only persists quantizations made at load.
+  if (!replica) {
+    bool needs_write = upload && desired.write_model_state;
+    for (const auto& [v, p] : next) needs_write = needs_write || p.model_bytes || NeedsQuantizationWrite(p);
+    absl::Status written = absl::OkStatus();
+    if (needs_write) {
+      written = [&]() -> absl::Status {
+        Q8_ASSIGN_OR_RETURN(std::unique_ptr<ModelWrite> write, repository_->BeginWrite(name));
+        for (const auto& [v, p] : next) Q8_RETURN_IF_ERROR(Persist(*write, v, p));
+        if (upload && desired.config_json) {
+          Q8_RETURN_IF_ERROR(write->WriteFile(kConfigFileName, *desired.config_json));
+        }
+        if (upload) Q8_RETURN_IF_ERROR(write->RemoveFile(kUnloadedMarker));
+        return write->Commit();
+      }();
+    }
+    if (!written.ok() && upload) {
+      registry_->MarkFailed(name, version_list, written.message());
+      return WithContext(written, absl::StrCat("model '", name, "': cannot store in the repository"));
+    }
+    if (!written.ok()) {
+      Q8_LOG(Warning, "model '", name, "': serving, but the quantization could not be saved: ", written.ToString());
+    }
+  }
+
+  // Publish.
+  std::map<int64_t, ServedModel> models;
+  for (auto& [v, p] : next) models[v] = std::move(p.served);
+  if (replica) {
+    std::vector<int64_t> ready = registry_->ReadyVersions(name);
+    for (int64_t v : ready) changed = changed || models.count(v) == 0;
+    changed = changed || (ready.empty() && !models.empty());
+    if (changed) {
+      std::vector<int64_t> versions;
+      for (const auto& [v, unused] : models) versions.push_back(v);
+      Q8_RETURN_IF_ERROR(registry_->PublishWithinBudget(name, std::move(models), options_.memory_budget));
+      if (versions.empty()) registry_->SetModelUnavailable(name, "no complete version in the repository");
+      Q8_LOG(Info, "model '", name, "': adopted from the shared repository, READY versions ",
+             absl::StrJoin(versions, ","));
+      Notify(name);
+    }
+    if (failed.empty()) return absl::OkStatus();
+    std::vector<std::string> errors;
+    for (const auto& [v, reason] : failed) errors.push_back(reason);
+    return absl::FailedPreconditionError(absl::StrJoin(errors, "; "));
+  }
+  if (published != nullptr) *published = models;
+  std::vector<int64_t> built;
+  for (const auto& [v, unused] : models) built.push_back(v);
+  if (absl::Status s = registry_->PublishWithinBudget(name, std::move(models), options_.memory_budget); !s.ok()) {
+    // Only when another load took the room since the check above (upload:
+    // written but not served; a restart applies the budget again), or at
+    // startup when the repository holds more than the budget.
+    if (upload) {
+      registry_->MarkFailed(name, version_list, s.message());
+      return s;
+    }
+    for (int64_t v : built) failed[v] = std::string(s.message());
+  }
+  if (upload) Q8_LOG(Info, "model '", name, "': READY, versions ", absl::StrJoin(version_list, ","));
+  // Startup: the good versions are published, the bad ones listed UNAVAILABLE.
+  for (const auto& [v, reason] : failed) {
+    registry_->MarkLoading(name, {v});
+    registry_->MarkFailed(name, {v}, reason);
+    Q8_LOG(Error, "UNAVAILABLE: ", reason);
+  }
+  Notify(name);
+  return absl::OkStatus();
+}
+
+// ---- Sources of desired versions ----
 
 absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn& progress,
                                std::map<int64_t, ServedModel>* published) {
@@ -401,99 +564,27 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
   Q8_RETURN_IF_ERROR(ValidateModelName(name));
   Q8_ASSIGN_OR_RETURN(ModelRegistry::OperationGuard guard, registry_->BeginOperation(name, "load"));
 
-  std::vector<int64_t> on_disk;
   auto scanned = repository_->ScanModel(name);
-  if (scanned.ok()) {
-    on_disk = scanned->versions;
-  } else if (!absl::IsNotFound(scanned.status())) {
-    return scanned.status();
-  }
+  if (!scanned.ok() && !absl::IsNotFound(scanned.status())) return scanned.status();
   if (!scanned.ok() && request.files.empty()) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository; upload it with a '",
                                             kFilePrefix, "<version>/", kModelFileName, "' parameter"));
   }
-  Q8_ASSIGN_OR_RETURN(ModelConfig config, EffectiveConfig(name, request.config_json));
-
-  std::set<int64_t> versions(on_disk.begin(), on_disk.end());
-  for (const auto& [v, files] : request.files) versions.insert(v);
-  if (versions.empty()) {
+  Desired desired;
+  desired.source = DesiredSource::kUpload;
+  Q8_ASSIGN_OR_RETURN(desired.config, EffectiveConfig(name, request.config_json));
+  desired.rebuild = request.config_json.has_value();
+  desired.config_json = request.config_json;
+  desired.write_model_state = request.config_json.has_value() || !scanned.ok() || scanned->unloaded;
+  if (scanned.ok()) {
+    for (int64_t v : scanned->versions) desired.versions[v] = nullptr;
+  }
+  for (const auto& [v, files] : request.files) desired.versions[v] = &files;
+  if (desired.versions.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("model '", name, "' has no versions in the repository; "
                                                       "upload one with 'file:<version>/model.onnx'"));
   }
-  std::vector<int64_t> version_list(versions.begin(), versions.end());
-  registry_->MarkLoading(name, version_list);
-
-  // Build everything first; nothing is written or published on failure.
-  std::map<int64_t, Prepared> prepared;
-  // Warm-up plans, calibration and the report's latencies run at the
-  // thread count the streams will use, so their plans (and weight layouts)
-  // are the ones serving reuses.
-  engine::ScopedIntraOpThreads threads(StreamThreads(config));
-  for (int64_t v : version_list) {
-    auto file = request.files.find(v);
-    absl::StatusOr<Prepared> version;
-    const auto start = std::chrono::steady_clock::now();
-    if (file != request.files.end()) {
-      version = PrepareUpload(name, v, file->second, config, progress);
-    } else {
-      // A version already serving with the same config is kept as is.
-      auto current = registry_->Get(name, std::to_string(v));
-      if (current.ok() && !request.config_json) {
-        prepared[v].served = current->served;
-        continue;
-      }
-      version = PrepareFromDisk(name, v, config, progress);
-    }
-    if (version.ok()) {
-      if (absl::Status s = StartServing(name, v, config, start, version->served); !s.ok()) version = s;
-    }
-    if (!version.ok()) {
-      absl::Status error = WithContext(version.status(), VersionContext(name, v));
-      registry_->MarkFailed(name, version_list, error.message());
-      return error;
-    }
-    prepared[v] = *std::move(version);
-  }
-
-  // Before anything is written: a model over the memory budget changes nothing.
-  {
-    std::map<int64_t, ServedModel> built;
-    for (const auto& [v, p] : prepared) built[v] = p.served;
-    if (absl::Status s = registry_->CheckMemoryBudget(name, built, options_.memory_budget); !s.ok()) {
-      registry_->MarkFailed(name, version_list, s.message());
-      return s;
-    }
-  }
-  // One commit for the whole model: a crash leaves it as it was or as loaded.
-  bool needs_write = request.config_json.has_value() || !scanned.ok() || scanned->unloaded;
-  for (const auto& [v, p] : prepared) needs_write = needs_write || p.model_bytes || NeedsQuantizationWrite(p);
-  absl::Status written = absl::OkStatus();
-  if (needs_write) {
-    written = [&]() -> absl::Status {
-      Q8_ASSIGN_OR_RETURN(std::unique_ptr<ModelWrite> write, repository_->BeginWrite(name));
-      for (const auto& [v, p] : prepared) Q8_RETURN_IF_ERROR(Persist(*write, v, p));
-      if (request.config_json) Q8_RETURN_IF_ERROR(write->WriteFile(kConfigFileName, *request.config_json));
-      Q8_RETURN_IF_ERROR(write->RemoveFile(kUnloadedMarker));
-      return write->Commit();
-    }();
-  }
-  if (!written.ok()) {
-    registry_->MarkFailed(name, version_list, written.message());
-    return WithContext(written, absl::StrCat("model '", name, "': cannot store in the repository"));
-  }
-
-  std::map<int64_t, ServedModel> models;
-  for (auto& [v, p] : prepared) models[v] = std::move(p.served);
-  if (published != nullptr) *published = models;
-  if (absl::Status s = registry_->PublishWithinBudget(name, std::move(models), options_.memory_budget); !s.ok()) {
-    // Only when another load took the room since the check above: written
-    // but not served (a restart applies the budget again).
-    registry_->MarkFailed(name, version_list, s.message());
-    return s;
-  }
-  Q8_LOG(Info, "model '", name, "': READY, versions ", absl::StrJoin(version_list, ","));
-  Notify(name);
-  return absl::OkStatus();
+  return Reconcile(name, desired, progress, published);
 }
 
 absl::Status ModelLoader::Unload(absl::string_view name) {
@@ -544,55 +635,12 @@ void ModelLoader::LoadAtStartup(const ScannedModel& model) {
     Q8_LOG(Error, "model '", name, "': not loaded: ", config.status().ToString());
     return;
   }
-  registry_->MarkLoading(name, model.versions);
-  engine::ScopedIntraOpThreads threads(StreamThreads(*config));
-  std::map<int64_t, ServedModel> ready;
-  std::map<int64_t, std::string> failed;
-  for (const auto& [v, reason] : model.version_errors) {
-    failed[v] = std::string(WithContext(absl::InternalError(reason), VersionContext(name, v)).message());
-  }
-  std::map<int64_t, Prepared> to_persist;
-  for (int64_t v : model.versions) {
-    const auto start = std::chrono::steady_clock::now();
-    auto prepared = PrepareFromDisk(name, v, *config, nullptr);
-    if (prepared.ok()) {
-      if (absl::Status s = StartServing(name, v, *config, start, prepared->served); !s.ok()) prepared = s;
-    }
-    if (!prepared.ok()) {
-      failed[v] = std::string(WithContext(prepared.status(), VersionContext(name, v)).message());
-      continue;
-    }
-    if (NeedsQuantizationWrite(*prepared)) to_persist[v].served.quantization = prepared->served.quantization;
-    ready[v] = std::move(prepared->served);
-  }
-  // Quantized at load (calibration data in the repository, or dynamic):
-  // persist so the next start reloads without calibrating. A failed write
-  // only costs that; the versions still serve.
-  if (!to_persist.empty()) {
-    absl::Status saved = [&]() -> absl::Status {
-      Q8_ASSIGN_OR_RETURN(std::unique_ptr<ModelWrite> write, repository_->BeginWrite(name));
-      for (auto& [v, p] : to_persist) {
-        p.write_quantization = true;
-        Q8_RETURN_IF_ERROR(Persist(*write, v, p));
-      }
-      return write->Commit();
-    }();
-    if (!saved.ok()) {
-      Q8_LOG(Warning, "model '", name, "': serving, but the quantization could not be saved: ", saved.ToString());
-    }
-  }
-  // Publish the good versions, then list the bad ones as UNAVAILABLE.
-  std::vector<int64_t> built;
-  for (const auto& [v, unused] : ready) built.push_back(v);
-  if (absl::Status s = registry_->PublishWithinBudget(name, std::move(ready), options_.memory_budget); !s.ok()) {
-    for (int64_t v : built) failed[v] = std::string(s.message());
-  }
-  for (const auto& [v, reason] : failed) {
-    registry_->MarkLoading(name, {v});
-    registry_->MarkFailed(name, {v}, reason);
-    Q8_LOG(Error, "UNAVAILABLE: ", reason);
-  }
-  Notify(name);
+  Desired desired;
+  desired.source = DesiredSource::kStartup;
+  desired.config = *std::move(config);
+  for (int64_t v : model.versions) desired.versions[v] = nullptr;
+  desired.unreadable = model.version_errors;
+  (void)Reconcile(name, desired, nullptr, nullptr);  // failures are recorded per version
 }
 
 // ---- Adopting another replica's writes ----
@@ -652,46 +700,19 @@ absl::Status ModelLoader::SyncFromRepository(absl::string_view name, bool config
     Notify(model);
     return absl::OkStatus();
   }
-  Q8_ASSIGN_OR_RETURN(ModelConfig config, EffectiveConfig(name, std::nullopt));
-
-  std::map<int64_t, ServedModel> next;
-  std::vector<std::string> errors;
-  bool changed = false;
-  engine::ScopedIntraOpThreads threads(StreamThreads(config));
-  for (int64_t v : scanned->versions) {
-    const auto start = std::chrono::steady_clock::now();
-    auto current = registry_->Get(name, std::to_string(v));
-    const ServedModel* served = current.ok() && !config_changed ? &current->served : nullptr;
-    bool unchanged = false;
-    auto adopted = AdoptVersion(name, v, config, served, &unchanged);
-    if (adopted.ok() && adopted->has_value()) {
-      if (absl::Status s = StartServing(name, v, config, start, **adopted); !s.ok()) adopted = s;
-    }
-    if (adopted.ok() && adopted->has_value()) {
-      next[v] = **std::move(adopted);
-      changed = changed || !unchanged;
-      continue;
-    }
-    if (!adopted.ok()) {
-      errors.push_back(std::string(WithContext(adopted.status(), VersionContext(name, v)).message()));
-    }
-    // Not complete yet, or broken: what serves keeps serving.
-    if (current.ok()) next[v] = current->served;
+  if (!scanned->error.empty()) {
+    // Perhaps passing (a network filesystem's hiccup): what serves keeps
+    // serving; a model not served here is reported with the reason.
+    if (!registry_->AnyReady(name)) registry_->SetModelUnavailable(name, scanned->error);
+    return absl::UnavailableError(absl::StrCat("model '", name, "': ", scanned->error));
   }
-  std::vector<int64_t> ready = registry_->ReadyVersions(name);
-  for (int64_t v : ready) changed = changed || next.count(v) == 0;
-  changed = changed || (ready.empty() && !next.empty());
-  if (changed) {
-    std::vector<int64_t> versions;
-    for (const auto& [v, unused] : next) versions.push_back(v);
-    Q8_RETURN_IF_ERROR(registry_->PublishWithinBudget(name, std::move(next), options_.memory_budget));
-    if (versions.empty()) registry_->SetModelUnavailable(name, "no complete version in the repository");
-    Q8_LOG(Info, "model '", name, "': adopted from the shared repository, READY versions ",
-           absl::StrJoin(versions, ","));
-    Notify(model);
-  }
-  if (!errors.empty()) return absl::FailedPreconditionError(absl::StrJoin(errors, "; "));
-  return absl::OkStatus();
+  Desired desired;
+  desired.source = DesiredSource::kReplica;
+  Q8_ASSIGN_OR_RETURN(desired.config, EffectiveConfig(name, std::nullopt));
+  desired.rebuild = config_changed;
+  for (int64_t v : scanned->versions) desired.versions[v] = nullptr;
+  desired.unreadable = scanned->version_errors;
+  return Reconcile(model, desired, nullptr, nullptr);
 }
 
 void ModelLoader::Notify(const std::string& name) const {

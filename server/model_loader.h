@@ -17,9 +17,16 @@
 //   on disk, neither      config mode (static without data fails with the
 //                         engine's FAILED_PRECONDITION)
 //
+// Upload, startup and replica adoption are three sources of "desired
+// versions" feeding one loop (Reconcile), where the failure rules live once:
+// an upload is all or nothing, startup and adoption go version by version.
+//
 // Startup (LoadAll) loads every model in the repository, version by version:
-// a broken version or model is recorded as UNAVAILABLE with the error as its
-// reason and does not stop the server.
+// a broken version or model (including a directory that cannot be read, or
+// one without a complete version) is recorded as UNAVAILABLE with the error
+// as its reason and does not stop the server; only an unreadable repository
+// root is an error. Every write of a load is one ModelWrite (the model
+// directory swapped in at once; model_repository.h).
 //
 // Thread safety: all methods are thread-safe; operations on different model
 // names run in parallel, a second operation on the same name gets ABORTED.
@@ -195,6 +202,25 @@ class ModelLoader {
   int64_t memory_budget() const { return options_.memory_budget; }
 
  private:
+  // Where the versions an operation wants come from; decides the failure
+  // rules of Reconcile (see model_loader.cc).
+  enum class DesiredSource { kUpload, kStartup, kReplica };
+  struct Desired {
+    DesiredSource source = DesiredSource::kUpload;
+    ModelConfig config;
+    // Versions already serving are rebuilt (a new config), not kept.
+    bool rebuild = false;
+    std::map<int64_t, const UploadedVersion*> versions;  // nullptr: the version on disk
+    std::map<int64_t, std::string> unreadable;           // version directories that could not be read
+    // Upload: config.json to write (if any) and the UNLOADED marker to drop.
+    std::optional<std::string> config_json;
+    bool write_model_state = false;
+  };
+
+  // The one loop: builds the desired versions, writes, publishes.
+  absl::Status Reconcile(const std::string& name, const Desired& desired, const LoadProgressFn& progress,
+                         std::map<int64_t, ServedModel>* published);
+
   // A built version and what must be written for it.
   struct Prepared {
     ServedModel served;

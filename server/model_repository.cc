@@ -114,10 +114,11 @@ std::optional<Leftover> ParseLeftover(absl::string_view filename) {
     Owner o;
     const size_t n = parts.size();
     uint64_t counter = 0;
-    if (absl::SimpleAtoi(parts[n - 3], &o.pid) && parts[n - 2].size() == 8 && absl::SimpleAtoi(parts[n - 1], &counter)) {
+    if (absl::SimpleAtoi(parts[n - 3], &o.pid) && parts[n - 2].size() == 8 &&
+        absl::SimpleAtoi(parts[n - 1], &counter)) {
       o.nonce = std::string(parts[n - 2]);
-      const size_t host_len = l.owner_tag.size() - (parts[n - 3].size() + parts[n - 2].size() + parts[n - 1].size() + 3);
-      o.host = l.owner_tag.substr(0, host_len);
+      const size_t suffix = parts[n - 3].size() + parts[n - 2].size() + parts[n - 1].size() + 3;
+      o.host = l.owner_tag.substr(0, l.owner_tag.size() - suffix);
       l.owner = std::move(o);
     }
   }
@@ -156,7 +157,7 @@ struct DirEntry {
   std::string error;  // why it could not be stat'ed
 };
 
-// The entries of `dir` (no "." and ".."), without following symlinks.
+// The entries of `dir` (no "." and ".."); symlinks are followed to classify them.
 // NOT_FOUND when `dir` does not exist.
 absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
@@ -193,7 +194,7 @@ absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& dir) {
   return out;
 }
 
-// lstat: nullopt when absent, an error when it cannot be told.
+// stat (follows symlinks): nullopt when absent, an error when it cannot be told.
 absl::StatusOr<std::optional<struct stat>> StatPath(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) return std::optional<struct stat>(st);

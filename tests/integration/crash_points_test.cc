@@ -23,13 +23,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <set>
+#include <mutex>
+#include <random>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -217,6 +223,42 @@ std::string Served(Stub& stub, const std::string& model) {
   return out.empty() ? "absent" : out;
 }
 
+// No temp file, staging directory or retired tree anywhere under `root`.
+void ExpectNoLeftovers(const std::string& root) {
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    EXPECT_FALSE(server::IsTempFileName(e.path().filename().string())) << "leftover " << e.path();
+  }
+}
+
+// Every model directory's complete versions are READY (none when UNLOADED),
+// every version directory is complete, and nothing else is listed.
+void ExpectIndexAgreesWithDisk(Stub& stub, const std::string& root) {
+  grpc::ClientContext ctx;
+  inference::RepositoryIndexResponse index;
+  ASSERT_TRUE(stub.RepositoryIndex(&ctx, {}, &index).ok());
+  std::map<std::string, std::set<std::string>> ready;
+  std::set<std::string> listed;
+  for (const auto& m : index.models()) {
+    listed.insert(m.name());
+    if (m.state() == "READY") ready[m.name()].insert(m.version());
+  }
+  std::set<std::string> on_disk_models;
+  for (const auto& model : fs::directory_iterator(root)) {
+    const std::string name = model.path().filename().string();
+    on_disk_models.insert(name);
+    std::set<std::string> versions;
+    for (const auto& v : fs::directory_iterator(model.path())) {
+      if (v.is_directory()) {
+        EXPECT_TRUE(fs::exists(v.path() / "model.onnx")) << "incomplete version directory " << v.path();
+        versions.insert(v.path().filename().string());
+      }
+    }
+    if (fs::exists(model.path() / "UNLOADED")) versions.clear();
+    EXPECT_EQ(ready[name], versions) << name;
+  }
+  for (const std::string& name : listed) EXPECT_EQ(on_disk_models.count(name), 1u) << name << " listed, not on disk";
+}
+
 // The commit modes: RENAME_EXCHANGE, and the two-rename fallback of
 // filesystems without it (forced through the test seam).
 constexpr bool kTwoRenameModes[] = {false, true};
@@ -302,35 +344,216 @@ TEST(CrashPointsTest, EveryPrefixOfEveryWriteSequenceRestartsServingOldOrNew) {
     }
   }
 
-  // No leftovers; the index agrees with the disk.
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    EXPECT_FALSE(server::IsTempFileName(e.path().filename().string())) << "leftover " << e.path();
-  }
-  grpc::ClientContext ctx;
-  inference::RepositoryIndexResponse index;
-  ASSERT_TRUE(stub->RepositoryIndex(&ctx, {}, &index).ok());
-  std::map<std::string, std::set<std::string>> ready;
-  std::set<std::string> listed;
-  for (const auto& m : index.models()) {
-    listed.insert(m.name());
-    if (m.state() == "READY") ready[m.name()].insert(m.version());
-  }
-  std::set<std::string> on_disk_models;
-  for (const auto& model : fs::directory_iterator(root)) {
-    const std::string name = model.path().filename().string();
-    on_disk_models.insert(name);
-    std::set<std::string> versions;
-    for (const auto& v : fs::directory_iterator(model.path())) {
-      if (v.is_directory()) {
-        EXPECT_TRUE(fs::exists(v.path() / "model.onnx")) << "incomplete version directory " << v.path();
-        versions.insert(v.path().filename().string());
+  ExpectNoLeftovers(root);
+  ExpectIndexAgreesWithDisk(*stub, root);
+  if (::testing::Test::HasFailure()) std::printf("%s\n", server.Log().c_str());
+}
+
+// Output of `model` version `version` on 4 fixed images ("" on error; the
+// status in *status).
+std::string Outputs(Stub& stub, const std::string& model, const std::string& version, grpc::Status* status) {
+  inference::ModelInferRequest req = ImageRequest(model, TestImages(), 10, 4, true);
+  req.set_model_version(version);
+  inference::ModelInferResponse resp;
+  *status = Infer(stub, req, &resp, 30);
+  return status->ok() && resp.raw_output_contents_size() > 0 ? resp.raw_output_contents(0) : "";
+}
+
+// A replica polling a repository while writers die at every step of a
+// version replacement (both commit modes) never stops and never serves a
+// half-written version: every response is the old version's or the new
+// one's, bit for bit, and nothing fails.
+TEST(CrashPointsTest, PollingReplicaNeverServesAHalfWrittenVersion) {
+  TestImages();
+  Data();
+  const std::string root = MakeTempDir("q8_poll_crash");
+  const Sequence setup{"setup", [](Env&, const std::string&) { return absl::OkStatus(); },
+                       [](Env& env, const std::string& name) {
+                         return Upload(env, name, kStatic, 1, Data().mlp, true);
+                       }};
+  ASSERT_EQ(RunInChild(root, setup, "m", -1).exit_code, 0);
+  const Sequence replace{"replace", [](Env&, const std::string&) { return absl::OkStatus(); },
+                         [](Env& env, const std::string& name) {
+                           return Upload(env, name, kStatic32, 1, Data().cnn, true);
+                         }};
+  const size_t steps = RunInChild(MakeTempDir("q8_poll_crash_probe"), Sequence{"probe", setup.op, replace.op}, "m", -1)
+                           .steps.size();
+  ASSERT_GT(steps, 10u);
+
+  ServerProcess replica;
+  ASSERT_TRUE(replica.Start(root, {"--cpus=1", "--repository_poll_seconds=0.05"}));
+  auto stub = replica.Stub();
+  grpc::Status status;
+  const std::string old_outputs = Outputs(*stub, "m", "1", &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::set<std::string> seen;
+  std::vector<std::string> errors;
+  int requests = 0;
+  std::thread reader([&] {
+    auto reader_stub = replica.Stub();
+    while (!stop) {
+      grpc::Status s;
+      std::string out = Outputs(*reader_stub, "m", "1", &s);
+      std::lock_guard<std::mutex> lock(mu);
+      ++requests;
+      if (s.ok()) {
+        seen.insert(out);
+      } else {
+        errors.push_back(s.error_message());
       }
     }
-    if (fs::exists(model.path() / "UNLOADED")) versions.clear();
-    EXPECT_EQ(ready[name], versions) << name;
+  });
+  // Writers die after every step but the last; the replica polls in between.
+  for (const bool two_renames : kTwoRenameModes) {
+    for (size_t k = 1; k < steps; ++k) {
+      ASSERT_EQ(RunInChild(root, replace, "m", static_cast<int>(k), two_renames).exit_code, 0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    }
   }
-  for (const std::string& name : listed) EXPECT_EQ(on_disk_models.count(name), 1u) << name << " listed, not on disk";
-  if (::testing::Test::HasFailure()) std::printf("%s\n", server.Log().c_str());
+  ASSERT_EQ(RunInChild(root, replace, "m", -1).exit_code, 0);
+  // A fresh start on the final repository says what the new version serves.
+  std::string new_outputs;
+  {
+    const std::string copy = MakeTempDir("q8_poll_crash_final");
+    fs::copy(fs::path(root) / "m", fs::path(copy) / "m", fs::copy_options::recursive);
+    ServerProcess fresh;
+    ASSERT_TRUE(fresh.Start(copy, {"--cpus=1"}));
+    new_outputs = Outputs(*fresh.Stub(), "m", "1", &status);
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(fresh.Stop(), 0);
+  }
+  ASSERT_NE(new_outputs, old_outputs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (Outputs(*stub, "m", "1", &status) != new_outputs && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(Outputs(*stub, "m", "1", &status), new_outputs) << "the replica never adopted the complete version";
+  std::printf("%d requests during %zu interrupted writes; %zu distinct outputs\n", requests, 2 * (steps - 1),
+              seen.size());
+  EXPECT_GT(requests, 0);
+  EXPECT_THAT(errors, ::testing::IsEmpty());
+  for (const std::string& out : seen) {
+    EXPECT_TRUE(out == old_outputs || out == new_outputs) << "served a version that is neither old nor new";
+  }
+  grpc::health::v1::HealthCheckResponse::ServingStatus serving{};
+  EXPECT_TRUE(replica.HealthCheck("", &serving).ok());
+  EXPECT_EQ(serving, grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(replica.Stop(), 0) << replica.Log();
+}
+
+// ---- SIGKILL at random moments during uploads (issue 11 item 8, issue 16 item 4) ----
+
+grpc::Status UploadWithCalibration(Stub& stub, const std::string& name, int64_t version, const std::string& model) {
+  inference::RepositoryModelLoadRequest req;
+  req.set_model_name(name);
+  (*req.mutable_parameters())["config"].set_string_param(kStatic);
+  (*req.mutable_parameters())[absl::StrCat("file:", version, "/model.onnx")].set_bytes_param(model);
+  (*req.mutable_parameters())["file:calibration/inputs.npy"].set_bytes_param(Data().inputs);
+  (*req.mutable_parameters())["file:calibration/labels.npy"].set_bytes_param(Data().labels);
+  inference::RepositoryModelLoadResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  return stub.RepositoryModelLoad(&ctx, req, &resp);
+}
+
+// Q8_CRASH_KILLS kills (default 30, what CI runs): each kills q8serve with
+// SIGKILL at a random moment of an upload with static quantization (new
+// models, new versions, replaced versions), restarts it on the same
+// repository and checks: it starts; every version READY before serves
+// bit-identical outputs (the interrupted one: its old outputs or the
+// upload's, and the upload's if the client saw OK); no leftovers; the index
+// agrees with the disk.
+TEST(CrashKillTest, SigkillDuringUploadsLosesNothingThatWasReady) {
+  TestImages();
+  Data();
+  int kills = 30;
+  if (const char* env = std::getenv("Q8_CRASH_KILLS")) kills = std::max(1, std::atoi(env));
+  uint32_t seed = static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  if (const char* env = std::getenv("Q8_CRASH_SEED")) seed = static_cast<uint32_t>(std::atoll(env));
+  std::printf("%d kills, seed %u (Q8_CRASH_KILLS, Q8_CRASH_SEED)\n", kills, seed);
+  std::mt19937 rng(seed);
+  const std::string root = MakeTempDir("q8_kill");
+  const std::string* variants[] = {&Data().mlp, &Data().cnn};
+
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(root, {"--cpus=1"}));
+  // What each variant serves once uploaded, and how long an upload takes.
+  std::string variant_outputs[2];
+  double upload_seconds[2];
+  grpc::Status status;
+  for (int v = 0; v < 2; ++v) {
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(UploadWithCalibration(*server.Stub(), absl::StrCat("ref", v), 1, *variants[v]).ok());
+    upload_seconds[v] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    variant_outputs[v] = Outputs(*server.Stub(), absl::StrCat("ref", v), "1", &status);
+    ASSERT_TRUE(status.ok());
+  }
+  ASSERT_NE(variant_outputs[0], variant_outputs[1]);
+  std::printf("upload + static quantization: mlp %.3f s, cnn %.3f s\n", upload_seconds[0], upload_seconds[1]);
+  // (model, version) -> the outputs it serves.
+  std::map<std::pair<std::string, std::string>, std::string> ready = {
+      {{"ref0", "1"}, variant_outputs[0]}, {{"ref1", "1"}, variant_outputs[1]}};
+
+  int interrupted = 0, completed = 0;
+  for (int i = 0; i < kills; ++i) {
+    if (i % 10 == 9) {
+      // Uploads slow down as the repository grows and the machine's load
+      // changes: re-measure (the same bytes again, so ref<v> keeps serving
+      // the same outputs).
+      for (int v = 0; v < 2; ++v) {
+        const auto start = std::chrono::steady_clock::now();
+        ASSERT_TRUE(UploadWithCalibration(*server.Stub(), absl::StrCat("ref", v), 1, *variants[v]).ok());
+        upload_seconds[v] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+    }
+    const std::string name = absl::StrCat("m", rng() % 3);
+    const int64_t version = 1 + static_cast<int64_t>(rng() % 2);
+    const int v = static_cast<int>(rng() % 2);
+    // Half the kills anywhere in the upload, half near its end, where the
+    // repository is written.
+    const double span = upload_seconds[v];
+    const double delay = (rng() % 2 == 0) ? span * 1.2 * (rng() % 1000) / 1000.0
+                                          : span * (0.7 + 0.5 * (rng() % 1000) / 1000.0);
+    grpc::Status upload;
+    std::thread client([&] { upload = UploadWithCalibration(*server.Stub(), name, version, *variants[v]); });
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    server.Signal(SIGKILL);
+    client.join();
+    ASSERT_EQ(server.WaitForExit(30), 128 + SIGKILL);
+    upload.ok() ? ++completed : ++interrupted;
+
+    ASSERT_TRUE(server.Start(root, {"--cpus=1"})) << "kill " << i << ": the server must come back";
+    auto stub = server.Stub();
+    const std::pair<std::string, std::string> target{name, std::to_string(version)};
+    for (const auto& [key, outputs] : ready) {
+      if (key == target) continue;
+      EXPECT_EQ(Outputs(*stub, key.first, key.second, &status), outputs)
+          << "kill " << i << ": " << key.first << ":" << key.second << " " << status.error_message();
+    }
+    const std::string now = Outputs(*stub, name, target.second, &status);
+    if (upload.ok()) {
+      EXPECT_EQ(now, variant_outputs[v]) << "kill " << i << ": an acknowledged upload was lost";
+    } else if (status.ok()) {
+      auto before = ready.find(target);
+      EXPECT_TRUE(now == variant_outputs[v] || (before != ready.end() && now == before->second))
+          << "kill " << i << ": " << name << ":" << version << " serves a half-written version";
+    } else {
+      EXPECT_EQ(ready.count(target), 0u) << "kill " << i << ": " << name << ":" << version
+                                         << " was READY and is lost: " << status.error_message();
+    }
+    if (status.ok()) ready[target] = now;
+    ExpectNoLeftovers(root);
+    ExpectIndexAgreesWithDisk(*stub, root);
+    if (::testing::Test::HasFailure()) break;
+  }
+  std::printf("%d kills: %d uploads interrupted, %d completed before the kill; %zu versions READY at the end\n",
+              kills, interrupted, completed, ready.size());
+  EXPECT_EQ(server.Stop(), 0);
 }
 
 }  // namespace

@@ -154,8 +154,14 @@ ServerProcess::~ServerProcess() {
         channel_ = MakeChannel("ipv4:" + address_, credentials_);
       }
       grpc::health::v1::HealthCheckResponse::ServingStatus serving{};
+      // grpc++'s default health service reports "" SERVING from
+      // BuildAndStart until the server sets it NOT_SERVING a moment later;
+      // ServerReady (the startup phase) has no such window.
       if (HealthCheck("", &serving).ok() && serving == grpc::health::v1::HealthCheckResponse::SERVING) {
-        return ::testing::AssertionSuccess();
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        inference::ServerReadyResponse ready;
+        if (Stub()->ServerReady(&ctx, {}, &ready).ok() && ready.ready()) return ::testing::AssertionSuccess();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

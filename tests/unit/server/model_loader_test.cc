@@ -176,6 +176,32 @@ TEST_F(LoaderTest, StartupLoadsRepositoryAndRecordsFailures) {
   EXPECT_TRUE(notified_["a"]);
 }
 
+// Issue 16: a version directory without model.onnx, a model with only
+// leftovers, a model directory or model.onnx that cannot be read: each is its
+// model's trouble (reported with the reason), LoadAll succeeds and the rest
+// serves.
+TEST_F(LoaderTest, StartupKeepsEachModelsTroubleToItself) {
+  ASSERT_TRUE(repo_->WriteModel("good", 1, "good").ok());
+  fs::create_directories(root_ / "good" / "2");  // newer version, still empty
+  ASSERT_TRUE(repo_->WriteModel("mixed", 2, "good").ok());
+  fs::create_directories(root_ / "mixed" / "1");
+  fs::create_symlink(root_ / "mixed" / "1" / "model.onnx", root_ / "mixed" / "1" / "model.onnx");  // ELOOP
+  fs::create_directories(root_ / "empty" / "1");
+  fs::create_symlink(root_ / "nowhere", root_ / "dangling");
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  std::map<std::string, std::string> reasons;
+  for (const auto& e : registry_.Index()) {
+    reasons[e.name + ":" + std::to_string(e.version)] = std::string(ToString(e.state)) + " " + e.reason;
+  }
+  EXPECT_EQ(reasons["good:1"], "READY ");
+  EXPECT_EQ(reasons.count("good:2"), 0u);
+  EXPECT_EQ(reasons["mixed:2"], "READY ");
+  EXPECT_THAT(reasons["mixed:1"], HasSubstr("UNAVAILABLE model 'mixed' version 1: cannot stat"));
+  EXPECT_THAT(reasons["empty:0"], HasSubstr("UNAVAILABLE no version directory with a model.onnx"));
+  EXPECT_THAT(reasons["dangling:0"], HasSubstr("UNAVAILABLE cannot read the model directory"));
+  EXPECT_EQ(registry_.Get("good", "")->version, 1);
+}
+
 // ---- Quantization ----
 
 TEST_F(LoaderTest, StaticUploadPersistsArtifactAndReportAfterSuccess) {

@@ -256,7 +256,7 @@ TEST_F(RepositoryTest, LeftoversOfADeadWriterAreRemovedAtOnce) {
     auto write = repo_->BeginWrite("m");
     if (write.ok()) (void)(*write)->WriteFile("2/model.onnx", "v2");
     (void)AtomicWriteFile((root_ / "m" / "1" / "x").string(), "temp");  // completes
-    std::exit(0);  // no destructors of `write`: like a kill
+    ::_exit(0);  // no destructors of `write`: like a kill
   });
   // Plant a temp file of the same dead writer, as a kill before a rename leaves.
   std::string staging = Hidden(root_).at(0);
@@ -289,7 +289,7 @@ TEST_F(RepositoryTest, InterruptedTwoRenameCommitIsFinished) {
   InDeadChild([&] {
     auto write = repo_->BeginWrite("m");
     if (write.ok()) (void)(*write)->WriteFile("1/model.onnx", "v1-new");
-    std::exit(0);
+    ::_exit(0);
   });
   const std::string staging = Hidden(root_).at(0);
   const std::string owner = staging.substr(staging.find(".tmp-") + 5);
@@ -303,7 +303,8 @@ TEST_F(RepositoryTest, InterruptedTwoRenameCommitIsFinished) {
 
 TEST_F(RepositoryTest, StepHookSeesEveryChangeInOrder) {
   std::vector<std::string> steps;
-  SetRepositoryStepHookForTesting([&](absl::string_view step) { steps.push_back(std::string(step.substr(0, step.find(' ')))); });
+  SetRepositoryStepHookForTesting(
+      [&](absl::string_view step) { steps.push_back(std::string(step.substr(0, step.find(' ')))); });
   auto write = repo_->BeginWrite("m");
   ASSERT_TRUE(write.ok());
   ASSERT_TRUE((*write)->WriteFile("1/model.onnx", "v1").ok());

@@ -330,5 +330,34 @@ TEST_F(SyncTest, StartupRemovesOnlyOldTempFiles) {
   EXPECT_FALSE(fs::exists(old));
 }
 
+// Between the two renames of a commit without RENAME_EXCHANGE the model
+// directory is missing; the poller must not take that for a deletion.
+TEST_F(PollerTest, TwoRenameCommitDoesNotLookLikeADeletion) {
+  Write("m/1/model.onnx", "good");
+  Write("n/1/model.onnx", "good");
+  RepositorySnapshot before = Snap();
+  fs::rename(root_ / "m", root_ / ".m.old-host-123-0badcafe-0");
+  EXPECT_THAT(Names(ChangedModels(before, Snap())), IsEmpty());
+  fs::remove_all(root_ / "n");
+  EXPECT_THAT(Names(ChangedModels(before, Snap())), ElementsAre("n"));
+}
+
+// One version that cannot be read does not stop the others from being
+// adopted, and what serves keeps serving.
+TEST_F(SyncTest, UnreadableVersionDoesNotBlockTheOthers) {
+  ASSERT_TRUE(UploadQuantized("m", 1, "good").ok());
+  ASSERT_TRUE(UploadQuantized("m", 2, "good").ok());
+  ASSERT_TRUE(b_->loader->SyncFromRepository("m", false).ok());
+  ASSERT_THAT(b_->registry.ReadyVersions("m"), ElementsAre(1, 2));
+  ASSERT_TRUE(UploadQuantized("m", 3, "good").ok());
+  const fs::path broken = root_ / "m" / "1" / "model.onnx";
+  fs::remove(broken);
+  fs::create_symlink(broken, broken);  // stat: ELOOP
+  absl::Status s = b_->loader->SyncFromRepository("m", false);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("version 1"));
+  EXPECT_THAT(b_->registry.ReadyVersions("m"), ElementsAre(1, 2, 3));
+}
+
 }  // namespace
 }  // namespace q8::server
