@@ -55,6 +55,12 @@ absl::StatusOr<std::vector<core::Dims>> InferValueDims(const Graph& graph, int64
                                                    absl::StrCat("output ", k, " of ", n.Describe()))
                                  .status();
       if (!size_ok.ok()) return absl::InvalidArgumentError(size_ok.message());
+      // Empty tensors would reach kernels and per-channel quantization as
+      // divisions by zero; no model we serve needs one.
+      if (core::NumElements(out[k]) == 0) {
+        return ctx.Unsupported(absl::StrCat("output ", k, " of shape ", core::DimsToString(out[k]),
+                                            " has no elements"));
+      }
       dims[n.outputs[k]] = std::move(out[k]);
     }
   }

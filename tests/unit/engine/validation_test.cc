@@ -182,6 +182,19 @@ std::string ConvModel(const std::vector<int64_t>& pads, const std::vector<int64_
   return b.Serialize();
 }
 
+TEST(EmptyTensorTest, ZeroSizedWeightsThatWouldDivideByZeroAreRefused) {
+  OnnxBuilder conv;
+  conv.Input("x", {-1, 1, 8, 8}).Output("y");
+  conv.FloatInitializer("w", {0, 1, 3, 3}, {});
+  conv.Node("Conv", {"x", "w"}, {"y"}, "conv");
+  ExpectInvalid(conv.Serialize(), "has no elements");
+  OnnxBuilder gemm;
+  gemm.Input("x", {-1, 4}).Output("y");
+  gemm.FloatInitializer("w", {4, 0}, {});
+  gemm.Node("Gemm", {"x", "w"}, {"y"}, "fc");
+  ExpectInvalid(gemm.Serialize(), "node 'fc' (Gemm): not supported: output 0 of shape [1,0] has no elements");
+}
+
 TEST(WindowTest, ValidConvStillCompiles) { ASSERT_TRUE(Compile(ConvModel({1, 1, 1, 1}, {1, 1}, {1, 1})).ok()); }
 
 TEST(WindowTest, OverflowingPadsAreRefused) {
