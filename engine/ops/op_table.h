@@ -58,8 +58,7 @@ inline constexpr TypeMask kF32 = TypeBit(core::DataType::kFloat32);
 inline constexpr TypeMask kI64 = TypeBit(core::DataType::kInt64);
 inline constexpr TypeMask kBool = TypeBit(core::DataType::kBool);
 // What constant evaluation computes with (shape arithmetic in exported graphs).
-inline constexpr TypeMask kNumeric =
-    kF32 | kI64 | TypeBit(core::DataType::kFloat64) | TypeBit(core::DataType::kInt32);
+inline constexpr TypeMask kNumeric = kF32 | kI64 | TypeBit(core::DataType::kFloat64) | TypeBit(core::DataType::kInt32);
 
 // What a node of an op may look like, checked at import before any op code
 // reads node.inputs[i]: input/output counts (slots below min_inputs must be

@@ -56,8 +56,8 @@ TEST(OpSignatureTest, EveryTableOpWithTooFewInputsIsRefusedNamingNodeAndOp) {
   for (const std::string& op : SupportedOps()) {
     const OpSignature* sig = FindSignature(op);
     std::vector<std::string> inputs(sig->min_inputs - 1, "x");
-    ExpectInvalid(OneNode(op, inputs, "bad_" + op), "node 'bad_" + op + "' (" + op + "): has " +
-                                                        std::to_string(inputs.size()) + " input(s)");
+    ExpectInvalid(OneNode(op, inputs, "bad_" + op),
+                  "node 'bad_" + op + "' (" + op + "): has " + std::to_string(inputs.size()) + " input(s)");
   }
 }
 
@@ -147,8 +147,8 @@ TEST(DeclaredSizeTest, TypedFieldCountIsCheckedBeforeAllocating) {
 }
 
 TEST(DeclaredSizeTest, OverflowingAndNegativeInitializerDimsAreRefused) {
-  for (const std::vector<int64_t>& dims : {std::vector<int64_t>{int64_t{1} << 62, 4},
-                                           std::vector<int64_t>{int64_t{1} << 60, 1, 28, 28}}) {
+  for (const std::vector<int64_t>& dims :
+       {std::vector<int64_t>{int64_t{1} << 62, 4}, std::vector<int64_t>{int64_t{1} << 60, 1, 28, 28}}) {
     OnnxBuilder b;
     b.Input("x", {-1, 4}).Output("y");
     RawInitializer(b, "w", onnx::TensorProto::FLOAT, dims, "");
