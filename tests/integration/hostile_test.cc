@@ -534,6 +534,11 @@ TEST_P(HostileInputTest, RefusedPreciselyAndServerKeepsServing) {
   EXPECT_LT(s.error_message().size(), 2048u) << c.id;
   ExpectNotLoading(name);
   ExpectSentinelServesCorrectly();
+  // Nor does the log: the oversize names ('n', 'q', 'z', 'i' x 1 MiB) are quoted truncated there too.
+  const std::string log = server_->Log();
+  for (char filler : {'n', 'q', 'z', 'i'}) {
+    EXPECT_EQ(log.find(std::string(200, filler)), std::string::npos) << c.id << ": the log echoes a long name";
+  }
 }
 
 TEST(HostileCatalogue, HasAtLeastSixtyDistinctCases) {
