@@ -45,8 +45,8 @@ absl::StatusOr<int64_t> CheckedNumElements(absl::Span<const int64_t> dims, absl:
     if (d == 0) return 0;
   }
   if (overflow) {
-    return absl::InvalidArgumentError(absl::StrCat(Quote(what), " has shape ", DimsToString(dims),
-                                                   " whose element count overflows 64 bits"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Quote(what), " has shape ", DimsToString(dims), " whose element count overflows 64 bits"));
   }
   return n;
 }

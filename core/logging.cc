@@ -20,8 +20,8 @@ void SetMinLogLevel(LogLevel level) { g_min_level = static_cast<int>(level); }
 
 void LogLine(LogLevel level, absl::string_view message) {
   if (static_cast<int>(level) < g_min_level) return;
-  std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                                  " ", kNames[static_cast<int>(level)], " ", Quote(message, kMaxLogMessageChars), "\n");
+  std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                                  kNames[static_cast<int>(level)], " ", Quote(message, kMaxLogMessageChars), "\n");
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -82,8 +82,8 @@ absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes) {
       if (e.descr == descr_str) dtype = e.type;
     }
     if (!dtype) {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported .npy dtype '", Quote(descr_str),
-                                                     "' (expected little-endian numeric, e.g. '<f4')"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unsupported .npy dtype '", Quote(descr_str), "' (expected little-endian numeric, e.g. '<f4')"));
     }
   }
 
@@ -117,8 +117,8 @@ absl::StatusOr<Tensor> ParseNpy(absl::string_view bytes) {
   const size_t data_start = header_start + header_len;
   const size_t have = bytes.size() - data_start;
   if (have < static_cast<size_t>(*bytes_needed)) {
-    return absl::InvalidArgumentError(absl::StrCat(".npy data is truncated: shape ", DimsToString(dims),
-                                                   " needs ", *bytes_needed, " bytes, file has ", have));
+    return absl::InvalidArgumentError(absl::StrCat(".npy data is truncated: shape ", DimsToString(dims), " needs ",
+                                                   *bytes_needed, " bytes, file has ", have));
   }
   Tensor t;
   try {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/logging.h"
+#include "core/quote.h"
 #include "core/status_macros.h"
 
 namespace q8::server {
@@ -126,7 +127,7 @@ void InferCall::Complete(absl::Status status, const ExecutionTiming& timing) {
     }
   }
   if (!status.ok()) {
-    Q8_LOG(Debug, "ModelInfer '", request_->model_name(), "' failed: ", status.ToString());
+    Q8_LOG(Debug, "ModelInfer '", core::Quote(request_->model_name()), "' failed: ", status.ToString());
     response_->Clear();
   }
   inflight_metric_.reset();

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/logging.h"
+#include "core/quote.h"
 #include "core/status_macros.h"
 #include "server/execution/completion_wait.h"
 #include "server/grpc_status.h"
@@ -252,7 +253,9 @@ grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext* context,
     Q8_ASSIGN_OR_RETURN(LoadRequest load, ParseLoadRequest(*request, max_upload_bytes_));
     return loader_->Load(load);
   }();
-  if (!status.ok()) Q8_LOG(Warning, "RepositoryModelLoad '", request->model_name(), "': ", status.ToString());
+  if (!status.ok()) {
+    Q8_LOG(Warning, "RepositoryModelLoad '", core::Quote(request->model_name()), "': ", status.ToString());
+  }
   return ToGrpcStatus(status);
 }
 
@@ -264,7 +267,9 @@ grpc::Status InferenceService::RepositoryModelUnload(grpc::ServerContext* contex
   ServingState::Call scope(state_);
   absl::Status status = state_->CheckCanChangeRepository();
   if (status.ok()) status = loader_->Unload(request->model_name());
-  if (!status.ok()) Q8_LOG(Warning, "RepositoryModelUnload '", request->model_name(), "': ", status.ToString());
+  if (!status.ok()) {
+    Q8_LOG(Warning, "RepositoryModelUnload '", core::Quote(request->model_name()), "': ", status.ToString());
+  }
   return ToGrpcStatus(status);
 }
 

@@ -20,9 +20,7 @@ absl::Status ConfigError(absl::string_view model_name, absl::string_view what) {
 
 // A client JSON value as shown in messages: compact, bounded, and safe for
 // any bytes (the document's depth is bounded before parsing, see below).
-std::string Shown(const Json& j) {
-  return core::Quote(j.dump(-1, ' ', false, Json::error_handler_t::replace));
-}
+std::string Shown(const Json& j) { return core::Quote(j.dump(-1, ' ', false, Json::error_handler_t::replace)); }
 
 // Refuses documents nested deeper than kMaxConfigDepth with one linear scan
 // before nlohmann::json sees them: its DOM, dump() and destructor all walk
@@ -58,8 +56,7 @@ std::string TypeName(const Json& j) { return j.type_name(); }
 
 absl::StatusOr<int64_t> ReadBatch(const Json& j, absl::string_view key, absl::string_view model_name) {
   if (!j.is_number_integer()) {
-    return ConfigError(model_name, absl::StrCat("'", key, "' must be an integer, got ", TypeName(j),
-                                                " ", Shown(j)));
+    return ConfigError(model_name, absl::StrCat("'", key, "' must be an integer, got ", TypeName(j), " ", Shown(j)));
   }
   int64_t v = j.get<int64_t>();
   if (v < 1 || v > kMaxConfigBatchSize) {
@@ -110,8 +107,8 @@ absl::Status CheckObject(const Json& j, absl::string_view path, absl::string_vie
     bool known = false;
     for (const char* k : keys) known = known || key == k;
     if (!known) {
-      return ConfigError(model_name, absl::StrCat("unknown key '", path, ".", core::Quote(key), "'; expected one of: ",
-                                                  absl::StrJoin(keys, ", ")));
+      return ConfigError(model_name, absl::StrCat("unknown key '", path, ".", core::Quote(key),
+                                                  "'; expected one of: ", absl::StrJoin(keys, ", ")));
     }
   }
   return absl::OkStatus();
@@ -327,8 +324,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
       }
       config.shadow_fraction = *v;
     } else {
-      Q8_LOG(Warning, "config.json of model '", core::Quote(model_name), "': ignoring unknown key '",
-             core::Quote(key), "'");
+      Q8_LOG(Warning, "config.json of model '", core::Quote(model_name), "': ignoring unknown key '", core::Quote(key),
+             "'");
     }
   }
   for (int64_t b : config.warmup_batch_sizes) {

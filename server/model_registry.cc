@@ -71,8 +71,8 @@ absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::str
   if (vit == model.versions.end()) {
     std::vector<int64_t> known;
     for (const auto& [k, e] : model.versions) known.push_back(k);
-    return absl::NotFoundError(absl::StrCat("model '", core::Quote(name), "' has no version '", core::Quote(version), "' (versions: ",
-                                            known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
+    return absl::NotFoundError(absl::StrCat("model '", core::Quote(name), "' has no version '", core::Quote(version),
+                                            "' (versions: ", known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
   }
   const VersionEntry& e = vit->second;
   switch (e.state) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/logging.h"
+#include "core/quote.h"
 #include "core/status_macros.h"
 #include "server/grpc_status.h"
 #include "server/upload_assembler.h"
@@ -29,7 +30,7 @@ grpc::Status ModelService::Upload(grpc::ServerContext* context,
   ServingState::Call scope(state_);
   std::string name;
   absl::Status status = DoUpload(context, stream, &name);
-  if (!status.ok()) Q8_LOG(Warning, "Upload '", name, "': ", status.ToString());
+  if (!status.ok()) Q8_LOG(Warning, "Upload '", core::Quote(name), "': ", status.ToString());
   return ToGrpcStatus(status);
 }
 
@@ -165,7 +166,7 @@ grpc::Status ModelService::Export(grpc::ServerContext* context, const pb::Export
     return absl::OkStatus();
   }();
   if (!status.ok() && !context->IsCancelled()) {
-    Q8_LOG(Warning, "Export '", request->model_name(), "': ", status.ToString());
+    Q8_LOG(Warning, "Export '", core::Quote(request->model_name()), "': ", status.ToString());
   }
   return ToGrpcStatus(status);
 }

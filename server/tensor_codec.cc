@@ -176,8 +176,8 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
                                                      "'; the model's inputs are: ", ExpectedInputs(model_inputs)));
     }
     if (seen[m] >= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input '", core::Quote(in.name()), "' is given twice (inputs[", seen[m], "] and inputs[", i, "])"));
+      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "' is given twice (inputs[",
+                                                     seen[m], "] and inputs[", i, "])"));
     }
     seen[m] = i;
     const engine::TensorInfo& info = model_inputs[m];
@@ -189,8 +189,8 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
     }
     if (*dtype != info.dtype) {
       return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "' of model '", model,
-                                                     "': datatype ", core::Quote(in.datatype()), " does not match the model's ",
-                                                     core::OipName(info.dtype)));
+                                                     "': datatype ", core::Quote(in.datatype()),
+                                                     " does not match the model's ", core::OipName(info.dtype)));
     }
     Q8_RETURN_IF_ERROR(CheckDims(model, info, in.shape(), max_batch_size, &batch));
     core::Dims dims(in.shape().begin(), in.shape().end());
@@ -199,15 +199,15 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
     auto typed = SetFields(in.contents());
     if (raw) {
       if (!typed.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "input '", core::Quote(in.name()), "' has typed contents (", typed[0].first,
-            ") but the request also has raw_input_contents; use one or the other for all inputs"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", core::Quote(in.name()), "' has typed contents (", typed[0].first,
+                         ") but the request also has raw_input_contents; use one or the other for all inputs"));
       }
       const std::string& blob = request.raw_input_contents(i);
       if (static_cast<int64_t>(blob.size()) != bytes) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "input '", core::Quote(in.name()), "': raw_input_contents has ", blob.size(), " bytes but shape ",
-            core::DimsToString(dims), " of ", in.datatype(), " needs ", bytes, " bytes"));
+        return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': raw_input_contents has ",
+                                                       blob.size(), " bytes but shape ", core::DimsToString(dims),
+                                                       " of ", in.datatype(), " needs ", bytes, " bytes"));
       }
       out.tensors[m] = core::TensorView{*dtype, std::move(dims), blob.data()};
       continue;
@@ -218,8 +218,8 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
                                                      " has no typed contents field; send it in raw_input_contents"));
     }
     if (typed.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input '", core::Quote(in.name()), "' has no data: set contents.", FieldName(field), " or raw_input_contents"));
+      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "' has no data: set contents.",
+                                                     FieldName(field), " or raw_input_contents"));
     }
     if (typed.size() > 1 || typed[0].first != FieldName(field)) {
       std::vector<absl::string_view> names;
@@ -229,8 +229,8 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
                                                      absl::StrJoin(names, ", ")));
     }
     if (typed[0].second != elements) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': contents.", FieldName(field),
-                                                     " has ", typed[0].second, " elements but shape ",
+      return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': contents.",
+                                                     FieldName(field), " has ", typed[0].second, " elements but shape ",
                                                      core::DimsToString(dims), " needs ", elements));
     }
     core::Tensor& buffer = out.owned.emplace_back(*dtype, dims);

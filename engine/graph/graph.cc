@@ -130,8 +130,8 @@ absl::Status Graph::SortTopologically() {
       if (out == kNoValue) continue;
       if (producer_of[out] != -1) {
         return absl::InvalidArgumentError(absl::StrCat(nodes_[i].Describe(), " writes '",
-                                                       core::Quote(values_[out].name), "', which ", nodes_[producer_of[out]].Describe(),
-                                                       " also writes"));
+                                                       core::Quote(values_[out].name), "', which ",
+                                                       nodes_[producer_of[out]].Describe(), " also writes"));
       }
       producer_of[out] = i;
     }

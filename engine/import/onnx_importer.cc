@@ -52,21 +52,29 @@ absl::StatusOr<std::shared_ptr<const core::Tensor>> ConvertTensor(const onnx::Te
   }
   int have = 0;
   switch (*dtype) {
-    case core::DataType::kFloat32: have = proto.float_data_size(); break;
-    case core::DataType::kFloat64: have = proto.double_data_size(); break;
-    case core::DataType::kInt64: have = proto.int64_data_size(); break;
+    case core::DataType::kFloat32:
+      have = proto.float_data_size();
+      break;
+    case core::DataType::kFloat64:
+      have = proto.double_data_size();
+      break;
+    case core::DataType::kInt64:
+      have = proto.int64_data_size();
+      break;
     case core::DataType::kInt32:
     case core::DataType::kInt8:
     case core::DataType::kUInt8:
-    case core::DataType::kBool: have = proto.int32_data_size(); break;
+    case core::DataType::kBool:
+      have = proto.int32_data_size();
+      break;
     default:
       if (n != 0) {
         return Invalid(absl::StrCat("tensor '", name, "' of type ", core::OipName(*dtype), " must use raw_data"));
       }
   }
   if (have != n) {
-    return Invalid(absl::StrCat("tensor '", name, "' has shape ", core::DimsToString(dims), " (", n,
-                                " elements) but ", have, " values"));
+    return Invalid(absl::StrCat("tensor '", name, "' has shape ", core::DimsToString(dims), " (", n, " elements) but ",
+                                have, " values"));
   }
   auto t = std::make_shared<core::Tensor>(*dtype, dims);
   switch (*dtype) {
@@ -204,8 +212,8 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
     node.op_type = np.op_type();
     if (!np.domain().empty() && np.domain() != "ai.onnx") {
       return absl::InvalidArgumentError(absl::StrCat("unsupported op '", core::Quote(np.domain()), ".",
-                                                     core::Quote(np.op_type()),
-                                                     "' (node '", node.name, "'): only the default ONNX "
+                                                     core::Quote(np.op_type()), "' (node '", node.name,
+                                                     "'): only the default ONNX "
                                                      "domain is supported"));
     }
     for (const std::string& in : np.input()) {

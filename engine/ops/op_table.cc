@@ -15,26 +15,42 @@ namespace {
 using ops::InferActivation, ops::LowerActivation;
 using LP = LayoutPolicy;
 
+// Signatures shared by several rows. Data slots of ops that constant
+// evaluation also computes (shape arithmetic) accept kNumeric; the lowering
+// still requires float for what reaches a kernel.
+constexpr OpSignature kUnary{1, 1, 1, 1};
+constexpr OpSignature kBinary{2, 2, 1, 1};
+constexpr OpSignature kNumericUnary{1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}};
+constexpr OpSignature kNumericBinary{2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}};
+constexpr OpSignature kVariadic{1, -1, 1, 1, {kNumeric, kNumeric, kNumeric}};
+constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                // X, W, optional B/C
+constexpr OpSignature kBatchNorm{5, 5, 1, 5};                     // training outputs must be unused
+constexpr OpSignature kClip{1, 3, 1, 1};                          // optional min, max (opset >= 11)
+constexpr OpSignature kDropout{1, 3, 1, 2, {kF32, kF32, kBool}};  // ratio, training_mode; mask output
+constexpr OpSignature kMaxPool{1, 1, 1, 2};                       // Indices output must be unused
+constexpr OpSignature kReshape{2, 2, 1, 1, {kNumeric, kI64, kI64}};
+
 constexpr std::array kOps = {
-    OpDef{"Add", LP::kFollowInput, {2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferBinary, ops::LowerBinary},
-    OpDef{"AveragePool", LP::kChannelsLast, {1, 1, 1, 1}, ops::InferAveragePool, ops::LowerAveragePool},
-    OpDef{"BatchNormalization", LP::kChannelsLast, {5, 5, 1, 5}, ops::InferBatchNormalization, ops::LowerBatchNormalization},
-    OpDef{"Clip", LP::kFollowInput, {1, 3, 1, 1}, InferActivation, LowerActivation},
-    OpDef{"Concat", LP::kFollowInput, {1, -1, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferConcat, ops::LowerConcat},
-    OpDef{"Conv", LP::kChannelsLast, {2, 3, 1, 1}, ops::InferConv, ops::LowerConv},
-    OpDef{"Dropout", LP::kFollowInput, {1, 3, 1, 2, {kF32, kF32, kBool}}, ops::InferIdentity, ops::LowerIdentity},
-    OpDef{"Flatten", LP::kPlain, {1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferFlatten, ops::LowerFlatten},
-    OpDef{"Gemm", LP::kPlain, {2, 3, 1, 1}, ops::InferGemm, ops::LowerGemm},
-    OpDef{"GlobalAveragePool", LP::kChannelsLast, {1, 1, 1, 1}, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
-    OpDef{"Identity", LP::kFollowInput, {1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferIdentity, ops::LowerIdentity},
-    OpDef{"MatMul", LP::kPlain, {2, 2, 1, 1}, ops::InferMatMul, ops::LowerMatMul},
-    OpDef{"MaxPool", LP::kChannelsLast, {1, 1, 1, 2}, ops::InferMaxPool, ops::LowerMaxPool},
-    OpDef{"Mul", LP::kFollowInput, {2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferBinary, ops::LowerBinary},
-    OpDef{"Relu", LP::kFollowInput, {1, 1, 1, 1}, InferActivation, LowerActivation},
-    OpDef{"Reshape", LP::kPlain, {2, 2, 1, 1, {kNumeric, kI64, kI64}}, ops::InferReshape, ops::LowerReshape},
-    OpDef{"Sigmoid", LP::kFollowInput, {1, 1, 1, 1}, InferActivation, LowerActivation},
-    OpDef{"Softmax", LP::kPlain, {1, 1, 1, 1}, ops::InferSoftmax, ops::LowerSoftmax},
-    OpDef{"Transpose", LP::kPlain, {1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferTranspose, ops::LowerTranspose},
+    OpDef{"Add", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"AveragePool", LP::kChannelsLast, kUnary, ops::InferAveragePool, ops::LowerAveragePool},
+    OpDef{"BatchNormalization", LP::kChannelsLast, kBatchNorm, ops::InferBatchNormalization,
+          ops::LowerBatchNormalization},
+    OpDef{"Clip", LP::kFollowInput, kClip, InferActivation, LowerActivation},
+    OpDef{"Concat", LP::kFollowInput, kVariadic, ops::InferConcat, ops::LowerConcat},
+    OpDef{"Conv", LP::kChannelsLast, kWeightsAndBias, ops::InferConv, ops::LowerConv},
+    OpDef{"Dropout", LP::kFollowInput, kDropout, ops::InferIdentity, ops::LowerIdentity},
+    OpDef{"Flatten", LP::kPlain, kNumericUnary, ops::InferFlatten, ops::LowerFlatten},
+    OpDef{"Gemm", LP::kPlain, kWeightsAndBias, ops::InferGemm, ops::LowerGemm},
+    OpDef{"GlobalAveragePool", LP::kChannelsLast, kUnary, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
+    OpDef{"Identity", LP::kFollowInput, kNumericUnary, ops::InferIdentity, ops::LowerIdentity},
+    OpDef{"MatMul", LP::kPlain, kBinary, ops::InferMatMul, ops::LowerMatMul},
+    OpDef{"MaxPool", LP::kChannelsLast, kMaxPool, ops::InferMaxPool, ops::LowerMaxPool},
+    OpDef{"Mul", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Relu", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
+    OpDef{"Reshape", LP::kPlain, kReshape, ops::InferReshape, ops::LowerReshape},
+    OpDef{"Sigmoid", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
+    OpDef{"Softmax", LP::kPlain, kUnary, ops::InferSoftmax, ops::LowerSoftmax},
+    OpDef{"Transpose", LP::kPlain, kNumericUnary, ops::InferTranspose, ops::LowerTranspose},
 };
 
 // Ops that only constant evaluation handles (passes/constant_eval.cc): their
@@ -44,12 +60,12 @@ struct NamedSignature {
   OpSignature signature;
 };
 constexpr std::array kConstantOnly = {
-    NamedSignature{"Cast", {1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}}},
+    NamedSignature{"Cast", kNumericUnary},
     NamedSignature{"Constant", {0, 0, 1, 1}},
-    NamedSignature{"Div", {2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}},
+    NamedSignature{"Div", kNumericBinary},
     NamedSignature{"Shape", {1, 1, 1, 1, {~TypeMask{0}, ~TypeMask{0}, ~TypeMask{0}}}},
     NamedSignature{"Squeeze", {1, 2, 1, 1, {kNumeric, kI64, kI64}}},
-    NamedSignature{"Sub", {2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}},
+    NamedSignature{"Sub", kNumericBinary},
     NamedSignature{"Unsqueeze", {1, 2, 1, 1, {kNumeric, kI64, kI64}}},
 };
 
@@ -81,10 +97,9 @@ absl::Status CheckTypes(const Graph& graph, const Node& node, const OpSignature&
     const TypeMask accepted = sig.input_types[std::min<size_t>(i, 2)];
     const core::DataType dtype = graph.value(v).dtype;
     if ((accepted & TypeBit(dtype)) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": input ", i, " ('",
-                                                     core::Quote(graph.value(v).name), "') has element type ",
-                                                     core::OipName(dtype), "; ", node.op_type, " reads ",
-                                                     TypeNames(accepted), " there"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(node.Describe(), ": input ", i, " ('", core::Quote(graph.value(v).name), "') has element type ",
+                       core::OipName(dtype), "; ", node.op_type, " reads ", TypeNames(accepted), " there"));
     }
   }
   return absl::OkStatus();
@@ -110,7 +125,7 @@ absl::Status CheckSignature(const Graph& graph, const Node& node, int64_t opset)
   };
   const int num_inputs = static_cast<int>(node.inputs.size());
   if (num_inputs < sig->min_inputs || (max_inputs >= 0 && num_inputs > max_inputs)) {
-    const std::string range = max_inputs < 0                 ? absl::StrCat("at least ", sig->min_inputs)
+    const std::string range = max_inputs < 0                  ? absl::StrCat("at least ", sig->min_inputs)
                               : sig->min_inputs == max_inputs ? absl::StrCat(max_inputs)
                                                               : absl::StrCat(sig->min_inputs, " to ", max_inputs);
     return error(absl::StrCat("has ", num_inputs, " input(s); ", node.op_type, " takes ", range));

@@ -1,4 +1,5 @@
 // THE list of ONNX ops q8serve supports, and for each: its layout policy,
+// its signature (arity and element types, checked before any op code runs),
 // its shape function and its lowering to kernel params. Adding an op means
 // one row in op_table.cc and one function pair in ops/<kind>_op.cc.
 #pragma once
@@ -58,8 +59,7 @@ inline constexpr TypeMask kF32 = TypeBit(core::DataType::kFloat32);
 inline constexpr TypeMask kI64 = TypeBit(core::DataType::kInt64);
 inline constexpr TypeMask kBool = TypeBit(core::DataType::kBool);
 // What constant evaluation computes with (shape arithmetic in exported graphs).
-inline constexpr TypeMask kNumeric =
-    kF32 | kI64 | TypeBit(core::DataType::kFloat64) | TypeBit(core::DataType::kInt32);
+inline constexpr TypeMask kNumeric = kF32 | kI64 | TypeBit(core::DataType::kFloat64) | TypeBit(core::DataType::kInt32);
 
 // What a node of an op may look like, checked at import before any op code
 // reads node.inputs[i]: input/output counts (slots below min_inputs must be
@@ -82,6 +82,7 @@ struct OpDef {
 
 // Null when the op is not supported.
 const OpDef* FindOp(absl::string_view op_type);
+std::vector<std::string> SupportedOps();
 
 // Signature of a table op or of an op that only constant evaluation handles
 // (Constant, Shape, Cast, ...); null when neither knows it.
@@ -96,6 +97,5 @@ absl::Status CheckSignature(const Graph& graph, const Node& node, int64_t opset)
 // The element-type half of the signature, again once the passes have folded
 // constants (a Constant node's UINT8 output feeding a Gemm bias, say).
 absl::Status CheckInputTypes(const Graph& graph, const Node& node);
-std::vector<std::string> SupportedOps();
 
 }  // namespace q8::engine

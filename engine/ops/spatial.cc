@@ -63,8 +63,8 @@ absl::StatusOr<Window> ResolveWindow(const OpContext& ctx, const std::vector<int
     // A pad larger than the window adds outputs that see only padding: no
     // exporter writes that, and it is how a tiny model asks for a huge output.
     if (w.pads_begin[i] > eff_k || w.pads_end[i] > eff_k) {
-      return ctx.Error(absl::StrCat("pads ", w.pads_begin[i], "/", w.pads_end[i], " exceed the window of size ",
-                                    eff_k, " along spatial axis ", i));
+      return ctx.Error(absl::StrCat("pads ", w.pads_begin[i], "/", w.pads_end[i], " exceed the window of size ", eff_k,
+                                    " along spatial axis ", i));
     }
     const std::optional<int64_t> pad_sum = core::CheckedAdd(w.pads_begin[i], w.pads_end[i]);
     const std::optional<int64_t> padded = pad_sum ? core::CheckedAdd(in, *pad_sum) : std::nullopt;

@@ -29,10 +29,9 @@ absl::StatusOr<std::vector<core::Dims>> InferFlatten(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
   Q8_ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs.GetInt("axis", 1));
   Q8_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, axis_attr, x.size(), true));
-  Q8_ASSIGN_OR_RETURN(int64_t outer, core::CheckedNumElements(absl::MakeConstSpan(x).subspan(0, axis),
-                                                              "Flatten input"));
-  Q8_ASSIGN_OR_RETURN(int64_t inner, core::CheckedNumElements(absl::MakeConstSpan(x).subspan(axis),
-                                                              "Flatten input"));
+  Q8_ASSIGN_OR_RETURN(int64_t outer,
+                      core::CheckedNumElements(absl::MakeConstSpan(x).subspan(0, axis), "Flatten input"));
+  Q8_ASSIGN_OR_RETURN(int64_t inner, core::CheckedNumElements(absl::MakeConstSpan(x).subspan(axis), "Flatten input"));
   return std::vector<core::Dims>{{outer, inner}};
 }
 

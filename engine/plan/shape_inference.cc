@@ -20,9 +20,9 @@ absl::StatusOr<std::vector<const OpDef*>> ResolveOps(const Graph& graph) {
   for (const Node& n : graph.nodes()) {
     const OpDef* def = FindOp(n.op_type);
     if (def == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported op '", core::Quote(n.op_type), "' (node '", core::Quote(n.name),
-                                                     "'); q8serve supports: ",
-                                                     absl::StrJoin(SupportedOps(), ", ")));
+      return absl::InvalidArgumentError(absl::StrCat("unsupported op '", core::Quote(n.op_type), "' (node '",
+                                                     core::Quote(n.name),
+                                                     "'); q8serve supports: ", absl::StrJoin(SupportedOps(), ", ")));
     }
     defs.push_back(def);
   }
@@ -51,10 +51,16 @@ absl::StatusOr<std::vector<core::Dims>> InferValueDims(const Graph& graph, int64
       if (n.outputs[k] == kNoValue) continue;
       // No op's shape rule may produce a negative, overflowing or over-limit
       // tensor: the planner allocates exactly what these dims say.
-      absl::Status size_ok = core::CheckedByteSize(core::DataType::kFloat32, out[k],
-                                                   absl::StrCat("output ", k, " of ", n.Describe()))
-                                 .status();
+      absl::Status size_ok =
+          core::CheckedByteSize(core::DataType::kFloat32, out[k], absl::StrCat("output ", k, " of ", n.Describe()))
+              .status();
       if (!size_ok.ok()) return absl::InvalidArgumentError(size_ok.message());
+      // Empty tensors would reach kernels and per-channel quantization as
+      // divisions by zero; no model we serve needs one.
+      if (core::NumElements(out[k]) == 0) {
+        return ctx.Unsupported(
+            absl::StrCat("output ", k, " of shape ", core::DimsToString(out[k]), " has no elements"));
+      }
       dims[n.outputs[k]] = std::move(out[k]);
     }
   }

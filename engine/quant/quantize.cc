@@ -145,10 +145,9 @@ void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec&
 
 }  // namespace
 
-static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view onnx_bytes,
-                                                             const CompileOptions& compile,
-                                                             const QuantizationOptions& options,
-                                                             const CalibrationData* data, const ProgressFn& progress) {
+static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view onnx_bytes, const CompileOptions& compile,
+                                                            const QuantizationOptions& options,
+                                                            const CalibrationData* data, const ProgressFn& progress) {
   const absl::Time start = absl::Now();
   Q8_RETURN_IF_ERROR(ValidateOptions(options));
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
@@ -284,9 +283,9 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
 }
 
 static absl::StatusOr<QuantizationResult> LoadQuantizedUnguarded(absl::string_view onnx_bytes,
-                                                                  absl::string_view artifact,
-                                                                  absl::string_view report_json,
-                                                                  const CompileOptions& compile) {
+                                                                 absl::string_view artifact,
+                                                                 absl::string_view report_json,
+                                                                 const CompileOptions& compile) {
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered, LowerGraph(*prepared.graph, prepared.opset));
   Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32_lowered, std::string(artifact), onnx_bytes));

@@ -81,7 +81,8 @@ std::string NpyWithHeader(const std::string& header_dict, size_t data_bytes) {
 
 TEST(NpyHostileTest, ShapeWhoseProductOverflowsIsRefused) {
   // Issue 11: (2**60, 1, 28, 28) wrapped to 0 bytes and passed the size check.
-  auto t = ParseNpy(NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1152921504606846976, 1, 28, 28), }", 16));
+  auto t = ParseNpy(
+      NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1152921504606846976, 1, 28, 28), }", 16));
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(t.status().message().find("overflows"), std::string::npos) << t.status();

@@ -56,8 +56,8 @@ TEST(OpSignatureTest, EveryTableOpWithTooFewInputsIsRefusedNamingNodeAndOp) {
   for (const std::string& op : SupportedOps()) {
     const OpSignature* sig = FindSignature(op);
     std::vector<std::string> inputs(sig->min_inputs - 1, "x");
-    ExpectInvalid(OneNode(op, inputs, "bad_" + op), "node 'bad_" + op + "' (" + op + "): has " +
-                                                        std::to_string(inputs.size()) + " input(s)");
+    ExpectInvalid(OneNode(op, inputs, "bad_" + op),
+                  "node 'bad_" + op + "' (" + op + "): has " + std::to_string(inputs.size()) + " input(s)");
   }
 }
 
@@ -147,8 +147,8 @@ TEST(DeclaredSizeTest, TypedFieldCountIsCheckedBeforeAllocating) {
 }
 
 TEST(DeclaredSizeTest, OverflowingAndNegativeInitializerDimsAreRefused) {
-  for (const std::vector<int64_t>& dims : {std::vector<int64_t>{int64_t{1} << 62, 4},
-                                           std::vector<int64_t>{int64_t{1} << 60, 1, 28, 28}}) {
+  for (const std::vector<int64_t>& dims :
+       {std::vector<int64_t>{int64_t{1} << 62, 4}, std::vector<int64_t>{int64_t{1} << 60, 1, 28, 28}}) {
     OnnxBuilder b;
     b.Input("x", {-1, 4}).Output("y");
     RawInitializer(b, "w", onnx::TensorProto::FLOAT, dims, "");
@@ -180,6 +180,19 @@ std::string ConvModel(const std::vector<int64_t>& pads, const std::vector<int64_
   OnnxBuilder::AttrInts(n, "strides", strides);
   OnnxBuilder::AttrInts(n, "dilations", dilations);
   return b.Serialize();
+}
+
+TEST(EmptyTensorTest, ZeroSizedWeightsThatWouldDivideByZeroAreRefused) {
+  OnnxBuilder conv;
+  conv.Input("x", {-1, 1, 8, 8}).Output("y");
+  conv.FloatInitializer("w", {0, 1, 3, 3}, {});
+  conv.Node("Conv", {"x", "w"}, {"y"}, "conv");
+  ExpectInvalid(conv.Serialize(), "has no elements");
+  OnnxBuilder gemm;
+  gemm.Input("x", {-1, 4}).Output("y");
+  gemm.FloatInitializer("w", {4, 0}, {});
+  gemm.Node("Gemm", {"x", "w"}, {"y"}, "fc");
+  ExpectInvalid(gemm.Serialize(), "node 'fc' (Gemm): not supported: output 0 of shape [1,0] has no elements");
 }
 
 TEST(WindowTest, ValidConvStillCompiles) { ASSERT_TRUE(Compile(ConvModel({1, 1, 1, 1}, {1, 1}, {1, 1})).ok()); }

@@ -94,8 +94,8 @@ TEST(ModelConfigTest, RefusesDeepNestingBeforeParsing) {
   ExpectInvalid(R"({"quantization":)" + std::string(kMaxConfigDepth, '[') + std::string(kMaxConfigDepth, ']') + "}",
                 "nested more than");
   // Brackets inside strings (and escaped quotes) are not nesting.
-  auto c = ParseModelConfig(R"({"unknown":"[[[[[[[[[[[[[[[[[[[[[[[[\"[[[[[[[[[[[[[[[[[[[[[[", "max_batch_size":4})", "m",
-                            Defaults());
+  auto c = ParseModelConfig(R"({"unknown":"[[[[[[[[[[[[[[[[[[[[[[[[\"[[[[[[[[[[[[[[[[[[[[[[", "max_batch_size":4})",
+                            "m", Defaults());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->max_batch_size, 4);
 }
