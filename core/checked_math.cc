@@ -1,11 +1,19 @@
 // Checked arithmetic via the compiler's overflow builtins (exact, branch-cheap).
 #include "core/checked_math.h"
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 #include "core/quote.h"
 #include "core/shape.h"
 
 namespace q8::core {
+namespace {
+std::atomic<int64_t> max_tensor_bytes{kMaxTensorBytes};
+}  // namespace
+
+int64_t MaxTensorBytes() { return max_tensor_bytes.load(std::memory_order_relaxed); }
+void SetMaxTensorBytes(int64_t bytes) { max_tensor_bytes.store(bytes, std::memory_order_relaxed); }
 
 std::optional<int64_t> CheckedMul(int64_t a, int64_t b) {
   int64_t r = 0;
@@ -61,7 +69,7 @@ absl::StatusOr<int64_t> CheckedByteSize(DataType dtype, absl::Span<const int64_t
   if (!bytes || *bytes > limit) {
     return absl::InvalidArgumentError(absl::StrCat(Quote(what), " has shape ", DimsToString(dims), " (", *n, " ",
                                                    OipName(dtype), " elements), more than the per-tensor limit of ",
-                                                   limit, " bytes"));
+                                                   limit, " bytes (--max_tensor_bytes)"));
   }
   return *bytes;
 }

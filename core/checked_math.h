@@ -15,11 +15,17 @@
 
 namespace q8::core {
 
-// The largest tensor (in bytes) q8serve will describe, allocate or accept:
-// 1 GiB, the same as the largest model upload, so no honest initializer or
-// activation comes near it while a hostile dims list is refused before any
-// allocation. Element counts are bounded accordingly (1 GiB / element size).
+// The largest tensor (in bytes) q8serve will describe, allocate or accept, by
+// default: 1 GiB, the same as the largest model upload, so no honest
+// initializer or activation comes near it while a hostile dims list is
+// refused before any allocation.
 inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 30;
+
+// The limit in force (the server's --max_tensor_bytes; kMaxTensorBytes until
+// set). Process-wide because every parser and the Tensor allocator must agree
+// on it; set once at startup, read lock-free.
+int64_t MaxTensorBytes();
+void SetMaxTensorBytes(int64_t bytes);
 
 // a*b, a+b and a-b, or nullopt when the exact result does not fit in int64.
 std::optional<int64_t> CheckedMul(int64_t a, int64_t b);
@@ -33,6 +39,6 @@ absl::StatusOr<int64_t> CheckedNumElements(absl::Span<const int64_t> dims, absl:
 // NumElements * SizeOf(dtype), refused when a dim is negative, the dtype is
 // undefined, anything overflows or the result exceeds `limit` bytes.
 absl::StatusOr<int64_t> CheckedByteSize(DataType dtype, absl::Span<const int64_t> dims,
-                                        absl::string_view what = "tensor", int64_t limit = kMaxTensorBytes);
+                                        absl::string_view what = "tensor", int64_t limit = MaxTensorBytes());
 
 }  // namespace q8::core

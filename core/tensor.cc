@@ -14,7 +14,7 @@ Tensor::Tensor(DataType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)
   // that turns a wrapped or absurd size into bad_alloc instead of a short buffer.
   auto elements = CheckedNumElements(dims_);
   auto checked = elements.ok() ? CheckedMul(*elements, SizeOf(dtype_)) : std::nullopt;
-  if (!checked || *checked > kMaxTensorBytes) throw std::bad_alloc();
+  if (!checked || *checked > MaxTensorBytes()) throw std::bad_alloc();
   const int64_t bytes = *checked;
   // aligned_alloc needs a size that is a multiple of the alignment.
   const size_t rounded = static_cast<size_t>((bytes + 63) / 64 * 64);

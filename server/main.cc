@@ -58,6 +58,9 @@ ABSL_FLAG(double, max_connection_age_grace_seconds, 30,
 // Resource limits (server/resource_limits.h; server/README.md "Resource limits").
 ABSL_FLAG(int64_t, max_request_bytes, int64_t{64} << 20,
           "largest ModelInfer request in bytes (separate from --max_upload_bytes); larger: RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_tensor_bytes, int64_t{1} << 30,
+          "largest single tensor in bytes (model initializers and activations, request tensors, calibration "
+          "arrays); larger: INVALID_ARGUMENT before anything is allocated");
 ABSL_FLAG(int32_t, max_concurrent_loads, 2,
           "uploads/quantizations (RepositoryModelLoad, ModelService.Upload) at once; more: RESOURCE_EXHAUSTED");
 ABSL_FLAG(int64_t, max_queue_size, 512,
@@ -116,6 +119,7 @@ absl::StatusOr<q8::server::ServerOptions> OptionsFromFlags() {
   o.limits.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
   o.limits.max_threads_per_cpu = absl::GetFlag(FLAGS_max_threads_per_cpu);
   o.limits.max_model_memory_bytes = absl::GetFlag(FLAGS_max_model_memory_bytes);
+  o.limits.max_tensor_bytes = absl::GetFlag(FLAGS_max_tensor_bytes);
   o.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   o.security.tls = {absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
                     absl::GetFlag(FLAGS_tls_client_ca_file)};

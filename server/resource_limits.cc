@@ -43,6 +43,11 @@ absl::Status ValidateResourceLimits(const ResourceLimits& limits) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_threads_per_cpu must be in [1, 64], got ", limits.max_threads_per_cpu));
   }
+  // At least 1 MiB: smaller would refuse every real model's weights.
+  if (limits.max_tensor_bytes < (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_tensor_bytes must be >= 1048576 (1 MiB), got ", limits.max_tensor_bytes));
+  }
   if (limits.max_model_memory_bytes < -1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_model_memory_bytes must be -1 (auto), 0 (no limit) or a byte count, got ",

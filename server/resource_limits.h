@@ -32,6 +32,10 @@ struct ResourceLimits {
   // load that would exceed it is refused with RESOURCE_EXHAUSTED. 0: no
   // limit; -1: 3/4 of the memory the process may use (DefaultMemoryBudget).
   int64_t max_model_memory_bytes = -1;
+  // Largest single tensor (initializer, graph input or output, activation,
+  // request tensor, .npy array) in bytes; larger ones are refused with
+  // INVALID_ARGUMENT before anything is allocated (core::SetMaxTensorBytes).
+  int64_t max_tensor_bytes = int64_t{1} << 30;
 };
 
 // INVALID_ARGUMENT naming the flag of the first value out of range.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/checked_math.h"
 #include "core/logging.h"
 #include "core/status_macros.h"
 #include "engine/export/qdq_exporter.h"
@@ -71,6 +72,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
                                                    options.default_max_batch_size));
   }
   Q8_RETURN_IF_ERROR(ValidateResourceLimits(options.limits));
+  core::SetMaxTensorBytes(options.limits.max_tensor_bytes);
   if (options.cpus < 0) return absl::InvalidArgumentError(absl::StrCat("cpus must be >= 0, got ", options.cpus));
   if (!(options.repository_poll_seconds >= 0) || !(options.max_connection_age_seconds >= 0) ||
       !(options.max_connection_age_grace_seconds >= 0)) {
@@ -133,6 +135,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   }
   const int64_t budget = server->loader_->memory_budget();
   Q8_LOG(Info, "limits: --max_request_bytes=", options.limits.max_request_bytes,
+         " --max_tensor_bytes=", options.limits.max_tensor_bytes,
          " --max_concurrent_loads=", options.limits.max_concurrent_loads, " --max_queue_size=",
          options.limits.max_queue_size, " --max_threads_per_cpu=", options.limits.max_threads_per_cpu,
          " --max_model_memory_bytes=", budget > 0 ? std::to_string(budget) : std::string("0 (no limit)"));

@@ -83,12 +83,14 @@ std::map<std::string, std::string> Properties(Stub& stub, const std::string& mod
 class LimitsTest : public ::testing::Test {
  protected:
   static constexpr int64_t kMaxRequestBytes = 100'000;  // < one fashion_cnn.onnx upload (829 KB)
+  static constexpr int64_t kMaxTensorBytes = 8 << 20;    // > SlowMatMulModel's 4 MiB weight
 
   static void SetUpTestSuite() {
     repo_ = new std::string(MakeTempDir("q8_limits"));
     server_ = new ServerProcess();
     ASSERT_TRUE(server_->Start(*repo_, {absl::StrCat("--max_request_bytes=", kMaxRequestBytes),
-                                        "--max_concurrent_loads=1", "--cpus=2", "--max_threads_per_cpu=4"}));
+                                        "--max_concurrent_loads=1", "--cpus=2", "--max_threads_per_cpu=4",
+                                        absl::StrCat("--max_tensor_bytes=", kMaxTensorBytes)}));
     TestImages();
     GoldenLogits();
     grpc::Status s = UploadModel(*server_->Stub(), kCnn, CnnBytes());
@@ -150,6 +152,26 @@ TEST_F(LimitsTest, OversizeInferRequestIsRefusedBeforeDecoding) {
 // --max_concurrent_loads=1: while a streamed upload holds the only slot,
 // another upload (either RPC) is RESOURCE_EXHAUSTED with retry advice; the
 // first completes, and the slot is free again afterwards.
+// --max_tensor_bytes: a model with one initializer over it is refused with
+// INVALID_ARGUMENT naming the flag (before the weight is copied anywhere);
+// one just under it loads.
+TEST_F(LimitsTest, InitializerOverTheTensorLimitIsRefused) {
+  auto model = [](int64_t rows) {
+    OnnxBuilder b;
+    b.Input("x", {-1, 1024}).Output("y");
+    b.RandomInitializer("w", {1024, rows}, -0.03f, 0.03f);
+    b.Node("MatMul", {"x", "w"}, {"y"});
+    return b.Serialize();
+  };
+  grpc::Status s = UploadModel(*stub_, "too_big_tensor", model(kMaxTensorBytes / 4096 + 1),
+                               R"({"quantization":{"mode":"none"}})");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("--max_tensor_bytes"));
+  s = UploadModel(*stub_, "fits_tensor", model(kMaxTensorBytes / 4096), R"({"quantization":{"mode":"none"}})");
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  ExpectStillServes();
+}
+
 TEST_F(LimitsTest, ConcurrentUploadsBeyondTheLimitAreRefused) {
   auto model_stub = server_->ModelStub();
   grpc::ClientContext ctx;

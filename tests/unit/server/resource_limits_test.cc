@@ -32,6 +32,8 @@ TEST(ResourceLimitsTest, OutOfRangeValuesNameTheirFlag) {
   EXPECT_THAT(error([](ResourceLimits& l) { l.max_queue_size = -5; }), HasSubstr("--max_queue_size must be >= 1"));
   EXPECT_THAT(error([](ResourceLimits& l) { l.max_threads_per_cpu = 65; }),
               HasSubstr("--max_threads_per_cpu must be in [1, 64], got 65"));
+  EXPECT_THAT(error([](ResourceLimits& l) { l.max_tensor_bytes = 1000; }),
+              HasSubstr("--max_tensor_bytes must be >= 1048576 (1 MiB), got 1000"));
   EXPECT_THAT(error([](ResourceLimits& l) { l.max_model_memory_bytes = -2; }),
               HasSubstr("--max_model_memory_bytes must be -1 (auto), 0 (no limit)"));
 }
