@@ -89,7 +89,7 @@ absl::StatusOr<std::vector<Bytes>> RunProgram(const Program& program, const Prog
 bool ExactInt8Isa();
 #define Q8_SKIP_UNLESS_EXACT_INT8()                                                          \
   if (!::q8::kernels::testing::ExactInt8Isa())                                              \
-  GTEST_SKIP() << "ISA " << ::q8::kernels::CpuIsa() << " has no VNNI: int8 is not exact here"
+  GTEST_SKIP() << "q8-skip: ISA " << ::q8::kernels::CpuIsa() << " has no VNNI: int8 is not exact here"
 
 absl::Status BuildStatus(const ProgramSpec& spec);  // Program::Create only
 
