@@ -5,14 +5,18 @@
 #               targets and the unit + integration test executables
 #   build-tsan  clang -O1, TSan: server_test and execution_test only
 # Stages: fuzz each target for FUZZ_SECONDS (default 45) from its committed
-# corpora; ctest (unit + integration) under ASan+UBSan; the executor /
-# registry / server tests under TSan with one OpenMP thread (libgomp is not
-# TSan-instrumented).
-# Usage: scripts/run_sanitizers.sh [asan|tsan|fuzz ...]   (default: all three)
+# corpora; ctest (unit + integration + corpus replay) under ASan+UBSan; the
+# executor / registry / server tests under TSan with one OpenMP thread
+# (libgomp is not TSan-instrumented).
+# Usage: scripts/run_sanitizers.sh [asan|tsan|fuzz ...]   (default: fuzz asan)
+# tsan is not in the default set: Debian's libabsl_synchronization is not
+# TSan-instrumented, so every absl::Mutex-guarded access is reported as a race
+# (193 reports in execution_test, all under a held mu_). It becomes useful
+# once the TSan build links an instrumented Abseil (FUZZING.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stages=("$@")
-(( ${#stages[@]} )) || stages=(fuzz asan tsan)
+(( ${#stages[@]} )) || stages=(fuzz asan)
 FUZZ_SECONDS=${FUZZ_SECONDS:-45}
 ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
 TSAN_BUILD_DIR=${TSAN_BUILD_DIR:-build-tsan}
