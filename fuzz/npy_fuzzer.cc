@@ -1,9 +1,9 @@
 // .npy parsing (core::ParseNpy): every byte string is either refused with a
 // status or yields a tensor whose bytes were all present; an accepted tensor
 // must survive SerializeNpy -> ParseNpy unchanged.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/string_view.h"

@@ -25,11 +25,25 @@ namespace {
 constexpr int64_t kMaxElements = int64_t{1} << 22;  // per input/output tensor (16 MiB of floats)
 
 // Minimum inputs each supported op reads unconditionally.
-const std::map<std::string, int> kMinInputs = {
-    {"Add", 2},  {"AveragePool", 1}, {"BatchNormalization", 5}, {"Clip", 1},     {"Concat", 1},
-    {"Conv", 2}, {"Dropout", 1},     {"Flatten", 1},            {"Gemm", 2},     {"GlobalAveragePool", 1},
-    {"Identity", 1}, {"MatMul", 2},  {"MaxPool", 1},            {"Mul", 2},      {"Relu", 1},
-    {"Reshape", 2}, {"Sigmoid", 1},  {"Softmax", 1},            {"Transpose", 1}};
+const std::map<std::string, int> kMinInputs = {{"Add", 2},
+                                               {"AveragePool", 1},
+                                               {"BatchNormalization", 5},
+                                               {"Clip", 1},
+                                               {"Concat", 1},
+                                               {"Conv", 2},
+                                               {"Dropout", 1},
+                                               {"Flatten", 1},
+                                               {"Gemm", 2},
+                                               {"GlobalAveragePool", 1},
+                                               {"Identity", 1},
+                                               {"MatMul", 2},
+                                               {"MaxPool", 1},
+                                               {"Mul", 2},
+                                               {"Relu", 1},
+                                               {"Reshape", 2},
+                                               {"Sigmoid", 1},
+                                               {"Softmax", 1},
+                                               {"Transpose", 1}};
 
 // Declared element count of a dims list, or -1 when it is negative, huge or overflows.
 int64_t BoundedCount(const google::protobuf::RepeatedField<int64_t>& dims) {

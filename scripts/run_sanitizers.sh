@@ -4,7 +4,7 @@
 #   build-asan  clang -O1, ASan+UBSan, libFuzzer coverage: the five fuzz
 #               targets and the unit + integration test executables
 #   build-tsan  clang -O1, TSan: server_test and execution_test only
-# Stages: fuzz each target for FUZZ_SECONDS (default 45) from its committed
+# Stages: fuzz each target for FUZZ_SECONDS (default 30) from its committed
 # corpora; ctest (unit + integration + corpus replay) under ASan+UBSan; the
 # executor / registry / server tests under TSan with one OpenMP thread
 # (libgomp is not TSan-instrumented).
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 stages=("$@")
 (( ${#stages[@]} )) || stages=(fuzz asan)
-FUZZ_SECONDS=${FUZZ_SECONDS:-45}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
 TSAN_BUILD_DIR=${TSAN_BUILD_DIR:-build-tsan}
 jobs=$(nproc)
@@ -27,7 +27,7 @@ mem_jobs=$(( $(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 1500000 ))
 # Debian's oneDNN uses GCC's libgomp; clang's own OpenMP (libomp) would load a
 # second runtime, so our one omp.h user links libgomp too.
 common=(-G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
-        "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1"
+        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1   # -g1 comes with Q8_SANITIZE
         -DOpenMP_CXX_FLAGS=-fopenmp=libgomp -DOpenMP_CXX_LIB_NAMES=gomp
         "-DOpenMP_gomp_LIBRARY=$(g++ -print-file-name=libgomp.so)")
 # Not under ASan: hot_path_alloc_test replaces malloc (clashes with ASan's);
