@@ -37,10 +37,11 @@ ASAN_TESTS=(core_test kernels_test engine_test quant_unit_test quantize_test qdq
             execution_test client_test integration_test)
 FUZZERS=(npy_fuzzer model_config_fuzzer onnx_compile_fuzzer infer_request_fuzzer upload_stream_fuzzer)
 
-timed() {  # timed LABEL command...: prints the wall time of one step
-  local start=$SECONDS
-  "${@:2}"
+timed() {  # timed LABEL command...: prints the wall time of one step, keeps its exit status
+  local start=$SECONDS status=0
+  "${@:2}" || status=$?
   echo "[sanitizers] $1: $((SECONDS - start)) s"
+  return $status
 }
 
 asan_build() {
