@@ -9,6 +9,7 @@
 // model a second time with the ONNX protobuf, which the engine never exposes.
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -70,6 +71,17 @@ bool KnownCrashClass(const uint8_t* data, size_t size) {
     if (BoundedCount(t.dims()) < 0) return true;  // allocation before checks / overflow
     if (t.data_type() != onnx::TensorProto::FLOAT && t.data_type() != onnx::TensorProto::INT64) {
       return true;  // initializer dtype not checked against what the op reads
+    }
+    for (int64_t v : t.int64_data()) {
+      if (v > (int64_t{1} << 20) || v < -(int64_t{1} << 20)) return true;  // overflowing Reshape targets
+    }
+    if (t.data_type() == onnx::TensorProto::INT64 && !t.raw_data().empty()) {
+      const std::string& raw = t.raw_data();
+      for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
+        int64_t v;
+        std::memcpy(&v, raw.data() + i, 8);
+        if (v > (int64_t{1} << 20) || v < -(int64_t{1} << 20)) return true;
+      }
     }
   }
   for (const onnx::NodeProto& node : g.node()) {
