@@ -18,7 +18,9 @@ TEST_PKGS=(openssl                 # tests/integration/security_test.cc makes ce
            dataset-fashion-mnist prometheus   # prometheus provides promtool
            yamllint nodejs                    # deploy/k8s checks (node runs the npm kubernetes-models schemas;
                                               # kubectl with kustomize comes with the machine image)
-           podman buildah debootstrap)        # deploy/container/build_and_smoke.sh (image build + smoke test)
+           podman buildah debootstrap         # deploy/container/build_and_smoke.sh (image build + smoke test)
+           clang libclang-rt-14-dev llvm)     # sanitizer builds and libFuzzer (scripts/run_sanitizers.sh);
+                                              # llvm: llvm-symbolizer for readable sanitizer stacks
 
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

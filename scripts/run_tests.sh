@@ -3,7 +3,10 @@
 # Usage: scripts/run_tests.sh [extra ctest args, e.g. -L unit]
 # Without ctest args it also builds the container image and smoke-tests it
 # (deploy/container/build_and_smoke.sh; Q8_CONTAINER_SMOKE=0 skips it,
-# Q8_CONTAINER_SMOKE=1 forces it with args).
+# Q8_CONTAINER_SMOKE=1 forces it with args). Likewise it then runs the
+# sanitizer and fuzzing stages (scripts/run_sanitizers.sh: fuzz targets,
+# unit + integration tests under ASan+UBSan, server/executor tests under
+# TSan; Q8_SANITIZERS=0 skips them, Q8_SANITIZERS=1 forces them with args).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
@@ -17,7 +20,14 @@ fi
 cd "${BUILD_DIR:-build}"
 ctest_rc=0
 ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@" || ctest_rc=$?
+cd - >/dev/null
+sanitizers=${Q8_SANITIZERS:-$(( $# == 0 ))}
+sanitizers_rc=0
+if [[ "$sanitizers" == 1 ]]; then
+  scripts/run_sanitizers.sh || sanitizers_rc=$?
+  if ((sanitizers_rc)); then echo "sanitizer/fuzz stages FAILED (exit $sanitizers_rc)"; fi
+fi
 if [[ "$container" == 1 ]]; then
   if ((container_rc)); then echo "container smoke test FAILED (exit $container_rc; output above ctest's)"; fi
 fi
-exit $(( ctest_rc || container_rc ))
+exit $(( ctest_rc || container_rc || sanitizers_rc ))

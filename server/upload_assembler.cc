@@ -46,9 +46,9 @@ absl::StatusOr<UploadAssembler> UploadAssembler::Start(const pb::UploadHeader& h
 
 absl::Status UploadAssembler::Add(pb::FileChunk* chunk) {
   if (!IsUploadFile(chunk->path())) {
-    return absl::InvalidArgumentError(absl::StrCat("upload of model '", name(), "': unsupported file '",
-                                                   chunk->path(), "'; expected ", kModelFileName, ", ",
-                                                   kCalibrationInputsFile, " or ", kCalibrationLabelsFile));
+    return absl::InvalidArgumentError(absl::StrCat("upload of model '", name(), "': unsupported file '", chunk->path(),
+                                                   "'; expected ", kModelFileName, ", ", kCalibrationInputsFile, " or ",
+                                                   kCalibrationLabelsFile));
   }
   received_ += static_cast<int64_t>(chunk->data().size());
   if (received_ + config_bytes_ > max_upload_bytes_) {

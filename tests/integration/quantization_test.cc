@@ -328,6 +328,23 @@ TEST_F(QuantizationTest, UnknownUploadFileAndMissingModel) {
                 "no_model", grpc::StatusCode::INVALID_ARGUMENT, "has no model.onnx");
 }
 
+// Regression (UBSan, found while fuzzing the upload assembler): total_bytes
+// near 2^63 plus the config size overflowed and passed the limit check.
+TEST_F(QuantizationTest, HeaderAnnouncingHugeSizeIsResourceExhausted) {
+  grpc::ClientContext context;
+  auto stream = model_stub_->Upload(&context);
+  q8serve::v1::UploadRequest header;
+  header.mutable_header()->set_model_name("huge_total");
+  header.mutable_header()->set_config_json(kStaticConfig);
+  header.mutable_header()->set_total_bytes(std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(stream->Write(header));
+  stream->WritesDone();
+  q8serve::v1::UploadEvent event;
+  while (stream->Read(&event)) {
+  }
+  ExpectRefused(stream->Finish(), "huge_total", grpc::StatusCode::RESOURCE_EXHAUSTED, "--max_upload_bytes");
+}
+
 TEST_F(QuantizationTest, StaticWithoutDataIsFailedPrecondition) {
   // No config at all: the default mode is static.
   StreamedUpload up = StreamUpload(*model_stub_, "no_data", 1, std::nullopt,

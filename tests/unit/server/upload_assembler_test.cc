@@ -32,7 +32,9 @@ TEST(UploadAssemblerTest, JoinsChunksPerFileIntoOneVersion) {
   h.set_config_json("{}");
   auto upload = UploadAssembler::Start(h, 100);
   ASSERT_TRUE(upload.ok()) << upload.status();
-  for (auto [path, data] : {std::pair{"model.onnx", "abc"}, {"calibration/inputs.npy", "xy"}, {"model.onnx", "def"},
+  for (auto [path, data] : {std::pair{"model.onnx", "abc"},
+                            {"calibration/inputs.npy", "xy"},
+                            {"model.onnx", "def"},
                             {"calibration/labels.npy", "zz"}}) {
     pb::FileChunk c = Chunk(path, data);
     ASSERT_TRUE(upload->Add(&c).ok());

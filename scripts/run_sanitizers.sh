@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# CI's sanitizer and fuzzing stages (called by scripts/run_tests.sh; see
+# FUZZING.md). Two extra build dirs, each with only what its run needs:
+#   build-asan  clang -O1, ASan+UBSan, libFuzzer coverage: the five fuzz
+#               targets and the unit + integration test executables
+#   build-tsan  clang -O1, TSan: server_test and execution_test only
+# Stages: fuzz each target for FUZZ_SECONDS (default 30) from its committed
+# corpora; ctest (unit + integration + corpus replay) under ASan+UBSan; the
+# executor / registry / server tests under TSan with one OpenMP thread
+# (libgomp is not TSan-instrumented).
+# Usage: scripts/run_sanitizers.sh [asan|tsan|fuzz ...]   (default: fuzz asan)
+# tsan is not in the default set: Debian's libabsl_synchronization is not
+# TSan-instrumented, so every absl::Mutex-guarded access is reported as a race
+# (193 reports in execution_test, all under a held mu_). It becomes useful
+# once the TSan build links an instrumented Abseil (FUZZING.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stages=("$@")
+(( ${#stages[@]} )) || stages=(fuzz asan)
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
+TSAN_BUILD_DIR=${TSAN_BUILD_DIR:-build-tsan}
+jobs=$(nproc)
+mem_jobs=$(( $(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 1500000 ))
+(( mem_jobs >= 1 && mem_jobs < jobs )) && jobs=$mem_jobs
+
+# Debian's oneDNN uses GCC's libgomp; clang's own OpenMP (libomp) would load a
+# second runtime, so our one omp.h user links libgomp too.
+common=(-G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
+        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1   # -g1 comes with Q8_SANITIZE
+        -DOpenMP_CXX_FLAGS=-fopenmp=libgomp -DOpenMP_CXX_LIB_NAMES=gomp
+        "-DOpenMP_gomp_LIBRARY=$(g++ -print-file-name=libgomp.so)")
+# Not under ASan: hot_path_alloc_test replaces malloc (clashes with ASan's);
+# torchvision_test needs the PyTorch export fixture and full-size models
+# (minutes under ASan; the same kernels run in kernels_test/engine_test).
+ASAN_TESTS=(core_test kernels_test engine_test quant_unit_test quantize_test qdq_export_test server_test
+            execution_test client_test integration_test)
+FUZZERS=(npy_fuzzer model_config_fuzzer onnx_compile_fuzzer infer_request_fuzzer upload_stream_fuzzer)
+
+timed() {  # timed LABEL command...: prints the wall time of one step, keeps its exit status
+  local start=$SECONDS status=0
+  "${@:2}" || status=$?
+  echo "[sanitizers] $1: $((SECONDS - start)) s"
+  return $status
+}
+
+asan_build() {
+  cmake -S . -B "$ASAN_BUILD_DIR" "${common[@]}" -DQ8_SANITIZE=address,undefined -DQ8_FUZZ=ON >/dev/null
+  cmake --build "$ASAN_BUILD_DIR" -j "$jobs" --target "$@"
+}
+
+tsan_build() {
+  cmake -S . -B "$TSAN_BUILD_DIR" "${common[@]}" -DQ8_SANITIZE=thread >/dev/null
+  cmake --build "$TSAN_BUILD_DIR" -j "$jobs" --target server_test execution_test
+}
+
+rc=0
+for stage in "${stages[@]}"; do
+  case $stage in
+    fuzz)
+      timed "asan build (fuzzers)" asan_build "${FUZZERS[@]}"
+      for f in "${FUZZERS[@]}"; do
+        timed "fuzz $f ${FUZZ_SECONDS}s" env ASAN_BUILD_DIR="$ASAN_BUILD_DIR" scripts/fuzz.sh "$f" "$FUZZ_SECONDS" \
+          >"/tmp/q8-fuzz-$f.log" 2>&1 || { rc=1; echo "FUZZER $f FAILED:"; tail -60 "/tmp/q8-fuzz-$f.log"; }
+        grep -E "^stat::number_of_executed_units|^Done" "/tmp/q8-fuzz-$f.log" || true
+      done
+      ;;
+    asan)
+      timed "asan build (tests)" asan_build "${ASAN_TESTS[@]}" "${FUZZERS[@]}"
+      # Leaks: the system gRPC/protobuf/oneDNN keep process-lifetime singletons.
+      timed "asan ctest" env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OMP_NUM_THREADS=1 \
+        ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure --timeout 900 -j "$jobs" -L "unit|integration|fuzz" \
+        -E "torchvision|hot_path_alloc" || rc=1
+      ;;
+    tsan)
+      timed "tsan build" tsan_build
+      # Whole binaries, run directly: the executor, registry, loader and
+      # server-state tests are these two executables.
+      for t in tests/unit/server/server_test tests/unit/server/execution_test; do
+        timed "tsan $(basename $t)" env TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" OMP_NUM_THREADS=1 \
+          "$TSAN_BUILD_DIR/$t" --gtest_brief=1 || rc=1
+      done
+      ;;
+    *) echo "unknown stage '$stage' (asan|tsan|fuzz)"; exit 2 ;;
+  esac
+done
+exit $rc
