@@ -15,11 +15,4 @@ inline void QuietProcess() {
   setenv("OMP_NUM_THREADS", "1", /*overwrite=*/1);
 }
 
-// Q8_FUZZ_STRICT=1 turns off the skips of input classes with known, open
-// crashes (see FUZZING.md "Known crashes"), e.g. to re-check them after a fix.
-inline bool Strict() {
-  const char* v = std::getenv("Q8_FUZZ_STRICT");
-  return v != nullptr && v[0] == '1';
-}
-
 }  // namespace q8::fuzz

@@ -2,15 +2,8 @@
 // plan) -> one Run on zeros at batch 1. Work per input is bounded: inputs
 // and outputs above kMaxElements are not allocated, and the fuzzer runs with
 // -rss_limit_mb / -malloc_limit_mb (scripts/fuzz.sh).
-//
-// Unless Q8_FUZZ_STRICT=1, inputs in the classes of the open crashes of
-// issue 11 (fixed on the `validate` branch) are skipped before Compile so the
-// run keeps exploring the rest; FUZZING.md lists them. The check parses the
-// model a second time with the ONNX protobuf, which the engine never exposes.
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -19,81 +12,10 @@
 #include "core/tensor.h"
 #include "engine/compiler.h"
 #include "fuzz/fuzz_env.h"
-#include "onnx/onnx_pb.h"
 
 namespace {
 
 constexpr int64_t kMaxElements = int64_t{1} << 22;  // per input/output tensor (16 MiB of floats)
-
-// Minimum inputs each supported op reads unconditionally.
-const std::map<std::string, int> kMinInputs = {{"Add", 2},
-                                               {"AveragePool", 1},
-                                               {"BatchNormalization", 5},
-                                               {"Clip", 1},
-                                               {"Concat", 1},
-                                               {"Conv", 2},
-                                               {"Dropout", 1},
-                                               {"Flatten", 1},
-                                               {"Gemm", 2},
-                                               {"GlobalAveragePool", 1},
-                                               {"Identity", 1},
-                                               {"MatMul", 2},
-                                               {"MaxPool", 1},
-                                               {"Mul", 2},
-                                               {"Relu", 1},
-                                               {"Reshape", 2},
-                                               {"Sigmoid", 1},
-                                               {"Softmax", 1},
-                                               {"Transpose", 1}};
-
-// Declared element count of a dims list, or -1 when it is negative, huge or overflows.
-int64_t BoundedCount(const google::protobuf::RepeatedField<int64_t>& dims) {
-  int64_t n = 1;
-  for (int64_t d : dims) {
-    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxElements) return -1;
-  }
-  return n;
-}
-
-// True for the input classes with known open crashes (see the file comment).
-bool KnownCrashClass(const uint8_t* data, size_t size) {
-  onnx::ModelProto model;
-  if (!model.ParseFromArray(data, static_cast<int>(size))) return false;  // the importer refuses it too
-  const onnx::GraphProto& g = model.graph();
-  for (const onnx::NodeProto& node : g.node()) {
-    auto it = kMinInputs.find(node.op_type());
-    if (it != kMinInputs.end() && node.input_size() < it->second) return true;  // arity
-    for (int i = 0; i < std::min(node.input_size(), it == kMinInputs.end() ? 0 : it->second); ++i) {
-      if (node.input(i).empty()) return true;  // a required slot left empty
-    }
-  }
-  for (const onnx::TensorProto& t : g.initializer()) {
-    if (BoundedCount(t.dims()) < 0) return true;  // allocation before checks / overflow
-    if (t.data_type() != onnx::TensorProto::FLOAT && t.data_type() != onnx::TensorProto::INT64) {
-      return true;  // initializer dtype not checked against what the op reads
-    }
-    for (int64_t v : t.int64_data()) {
-      if (v > (int64_t{1} << 20) || v < -(int64_t{1} << 20)) return true;  // overflowing Reshape targets
-    }
-    if (t.data_type() == onnx::TensorProto::INT64 && !t.raw_data().empty()) {
-      const std::string& raw = t.raw_data();
-      for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
-        int64_t v;
-        std::memcpy(&v, raw.data() + i, 8);
-        if (v > (int64_t{1} << 20) || v < -(int64_t{1} << 20)) return true;
-      }
-    }
-  }
-  for (const onnx::NodeProto& node : g.node()) {
-    for (const onnx::AttributeProto& a : node.attribute()) {
-      if (a.type() == onnx::AttributeProto::TENSOR && BoundedCount(a.t().dims()) < 0) return true;
-      for (int64_t v : a.ints()) {
-        if (v > (int64_t{1} << 20) || v < -(int64_t{1} << 20)) return true;  // overflowing pads/strides/shapes
-      }
-    }
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -103,7 +25,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (!q8::fuzz::Strict() && KnownCrashClass(data, size)) return 0;
   q8::engine::CompileOptions options;
   options.max_batch_size = 2;
   options.warmup_batch_sizes = {};  // the one run happens below

@@ -39,6 +39,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/model_loader.h"
@@ -50,6 +51,17 @@
 
 namespace q8::testing {
 namespace {
+
+// Children are forked while gRPC client threads run (the poller test reads
+// from the replica throughout). Debian's Abseil has mutex deadlock detection
+// on, and a gRPC thread may hold its global graph lock at the fork: the
+// child's first Mutex::Lock then waits forever (seen: a child stuck in
+// SetRepositoryStepHookForTesting). Off before any thread starts, as in the
+// server itself.
+const bool kDeadlockGraphOff = [] {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return true;
+}();
 
 namespace fs = std::filesystem;
 using server::LoadRequest;

@@ -454,7 +454,7 @@ TEST(PrometheusConfigTest, MetricsPortInUseIsAStartupError) {
   ::close(fd);
   EXPECT_NE(e.code, 0) << e.log;
   EXPECT_NE(e.code, -1) << e.log;
-  EXPECT_THAT(e.log, HasSubstr("cannot listen for metrics on port " + std::to_string(port)));
+  EXPECT_THAT(e.log, HasSubstr("cannot listen for metrics on 0.0.0.0 port " + std::to_string(port)));
   EXPECT_THAT(e.log, HasSubstr("--metrics_port"));
 }
 
