@@ -19,8 +19,6 @@ for d in seeds regressions; do
 done
 dict=()
 [[ -f fuzz/dict/$target.dict ]] && dict=("-dict=fuzz/dict/$target.dict")
-# Regression inputs of open (not yet fixed) crashes are kept under
-# fuzz/corpus/<target>/known_crashes/ and are not replayed here (FUZZING.md).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # -rss_limit_mb / -malloc_limit_mb: a valid-but-huge input is reported as an

@@ -17,6 +17,7 @@
 #include "tests/integration/oip_helpers.h"
 #include "tests/integration/prometheus_server.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/shared_server_suite.h"
 #include "tests/testing/onnx_builder.h"
 
 namespace q8::testing {
@@ -80,37 +81,24 @@ std::map<std::string, std::string> Properties(Stub& stub, const std::string& mod
 }
 
 // One server with small limits shared by the suite; models per test.
-class LimitsTest : public ::testing::Test {
- protected:
+class LimitsTest : public SharedServerSuite<LimitsTest> {
+ public:
+  static constexpr char kRepoPrefix[] = "q8_limits";
   static constexpr int64_t kMaxRequestBytes = 100'000;  // < one fashion_cnn.onnx upload (829 KB)
   static constexpr int64_t kMaxTensorBytes = 8 << 20;    // > SlowMatMulModel's 4 MiB weight
 
-  static void SetUpTestSuite() {
-    repo_ = new std::string(MakeTempDir("q8_limits"));
-    server_ = new ServerProcess();
-    ASSERT_TRUE(server_->Start(*repo_, {absl::StrCat("--max_request_bytes=", kMaxRequestBytes),
-                                        "--max_concurrent_loads=1", "--cpus=2", "--max_threads_per_cpu=4",
-                                        absl::StrCat("--max_tensor_bytes=", kMaxTensorBytes)}));
+  static std::vector<std::string> ServerFlags() {
+    return {absl::StrCat("--max_request_bytes=", kMaxRequestBytes), "--max_concurrent_loads=1", "--cpus=2",
+            "--max_threads_per_cpu=4", absl::StrCat("--max_tensor_bytes=", kMaxTensorBytes)};
+  }
+  static void PrepareServer(ServerProcess& server) {
     TestImages();
     GoldenLogits();
-    grpc::Status s = UploadModel(*server_->Stub(), kCnn, CnnBytes());
-    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server_->Log();
+    grpc::Status s = UploadModel(*server.Stub(), kCnn, CnnBytes());
+    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.Log();
   }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_EQ(server_->Stop(), 0) << server_->Log();
-      delete server_;
-    }
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->running());
-    stub_ = server_->Stub();
-  }
-  void TearDown() override {
-    if (HasFailure()) std::cerr << server_->Log();
-  }
+
+ protected:
   void ExpectStillServes() {
     inference::ModelInferResponse resp;
     grpc::Status s = Infer(*stub_, ImageRequest(kCnn, TestImages(), 3, 1, true), &resp);
@@ -119,10 +107,6 @@ class LimitsTest : public ::testing::Test {
     ASSERT_EQ(logits.size(), 10u);
     EXPECT_NEAR(logits[4], GoldenLogits().span<float>()[34], 1e-4);
   }
-
-  static inline std::string* repo_ = nullptr;
-  static inline ServerProcess* server_ = nullptr;
-  std::unique_ptr<Stub> stub_;
 };
 
 // --max_request_bytes: a ModelInfer over it is RESOURCE_EXHAUSTED naming the

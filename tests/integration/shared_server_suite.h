@@ -1,6 +1,7 @@
 // SharedServerSuite: one real q8serve process shared by every test of a gtest
 // suite. Started once in SetUpTestSuite on a fresh temp repository, then
-// `Derived::PrepareServer` loads the suite's models; stopped with SIGTERM in
+// `Derived::PrepareServer` loads the suite's models (`Derived::ServerFlags()`,
+// if it declares one, adds q8serve flags); stopped with SIGTERM in
 // TearDownTestSuite, asserting a clean exit. A failing test prints the
 // server's log.
 #pragma once
@@ -8,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/integration/oip_helpers.h"
@@ -21,7 +23,7 @@ class SharedServerSuite : public ::testing::Test {
   static void SetUpTestSuite() {
     repo_ = new std::string(MakeTempDir(Derived::kRepoPrefix));
     server_ = new ServerProcess();
-    ASSERT_TRUE(server_->Start(*repo_));
+    ASSERT_TRUE(server_->Start(*repo_, Derived::ServerFlags()));
     Derived::PrepareServer(*server_);
   }
   static void TearDownTestSuite() {
@@ -39,6 +41,8 @@ class SharedServerSuite : public ::testing::Test {
   void TearDown() override {
     if (HasFailure()) std::cerr << server_->Log();
   }
+
+  static std::vector<std::string> ServerFlags() { return {}; }
 
   static inline std::string* repo_ = nullptr;
   static inline ServerProcess* server_ = nullptr;
