@@ -2,14 +2,22 @@
 #include "core/shape.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_join.h"
 
 namespace q8::core {
 
 int64_t NumElements(absl::Span<const int64_t> dims) {
+  // A zero anywhere makes the product 0, however large the dims before it:
+  // [2^60, 412, 0] is a valid empty shape whose left-to-right product would
+  // overflow (found by the .npy and ONNX fuzzers). Any other shape reaching
+  // here has passed CheckedNumElements; saturate rather than wrap regardless.
+  if (std::find(dims.begin(), dims.end(), 0) != dims.end()) return 0;
   int64_t n = 1;
-  for (int64_t d : dims) n *= d;
+  for (int64_t d : dims) {
+    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
+  }
   return n;
 }
 
