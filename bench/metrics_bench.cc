@@ -100,15 +100,15 @@ double ProcessCpuSeconds() {
 }
 
 struct Result {
-  double rps = 0;          // requests per wall second
-  double per_cpu_s = 0;    // requests per CPU second of the process
+  double rps = 0;        // requests per wall second
+  double per_cpu_s = 0;  // requests per CPU second of the process
 };
 
 // `threads` clients calling ModelInfer for `seconds`. `drain` (may be null)
 // is waited for before the CPU clock stops: work the window queued (shadow
 // evaluation) is charged to it.
-Result Throughput(InferenceService& service, const inference::ModelInferRequest& request, int threads,
-                  double seconds, metrics::ShadowEvaluator* drain) {
+Result Throughput(InferenceService& service, const inference::ModelInferRequest& request, int threads, double seconds,
+                  metrics::ShadowEvaluator* drain) {
   const double cpu_start = ProcessCpuSeconds();
   std::atomic<bool> stop{false};
   std::atomic<int64_t> done{0};
@@ -195,8 +195,8 @@ int main(int argc, char** argv) {
   std::vector<Mode> modes;
   modes.push_back({"off", std::make_unique<ModelRegistry>(nullptr), nullptr, nullptr, {}, {}});
   modes.push_back({"on", std::make_unique<ModelRegistry>(metrics_on.get()), nullptr, nullptr, {}, {}});
-  modes.push_back({"shadow", std::make_unique<ModelRegistry>(metrics_shadow.get()), nullptr,
-                   &metrics_shadow->shadow(), {}, {}});
+  modes.push_back(
+      {"shadow", std::make_unique<ModelRegistry>(metrics_shadow.get()), nullptr, &metrics_shadow->shadow(), {}, {}});
   const security::RpcGuard open_access(nullptr, nullptr);  // no tokens: measures the serving path only
   for (Mode& m : modes) {
     m.registry->Publish(name, published);
@@ -209,9 +209,10 @@ int main(int argc, char** argv) {
   const int threads = absl::GetFlag(FLAGS_threads);
   const double window = absl::GetFlag(FLAGS_window_seconds);
   const int rounds = absl::GetFlag(FLAGS_rounds);
-  std::printf("# metrics_bench: %s (%s), batch %d, %d client threads, %d rounds x %.1f s per mode, OMP_NUM_THREADS=%s\n",
-              absl::GetFlag(FLAGS_model).c_str(), PlatformOf(published.at(1)).c_str(), absl::GetFlag(FLAGS_batch),
-              threads, rounds, window, getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "(all)");
+  std::printf(
+      "# metrics_bench: %s (%s), batch %d, %d client threads, %d rounds x %.1f s per mode, OMP_NUM_THREADS=%s\n",
+      absl::GetFlag(FLAGS_model).c_str(), PlatformOf(published.at(1)).c_str(), absl::GetFlag(FLAGS_batch), threads,
+      rounds, window, getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "(all)");
   for (Mode& m : modes) Throughput(*m.service, request, threads, 0.5, m.shadow);  // warm-up
   std::printf("round   off_rps    on_rps  shadow_rps | off_req/cpu_s  on_req/cpu_s  shadow_req/cpu_s\n");
   std::vector<double> on_rps, shadow_rps, on_cpu, shadow_cpu;  // ratios to off
@@ -228,24 +229,23 @@ int main(int argc, char** argv) {
     on_cpu.push_back(modes[1].per_cpu_s.back() / modes[0].per_cpu_s.back());
     shadow_cpu.push_back(modes[2].per_cpu_s.back() / modes[0].per_cpu_s.back());
     std::printf("%5d %9.0f %9.0f %11.0f | %13.0f %13.0f %17.0f\n", r + 1, modes[0].rps.back(), modes[1].rps.back(),
-                modes[2].rps.back(), modes[0].per_cpu_s.back(), modes[1].per_cpu_s.back(),
-                modes[2].per_cpu_s.back());
+                modes[2].rps.back(), modes[0].per_cpu_s.back(), modes[1].per_cpu_s.back(), modes[2].per_cpu_s.back());
   }
   std::printf("median %8.0f %9.0f %11.0f | %13.0f %13.0f %17.0f\n", Median(modes[0].rps), Median(modes[1].rps),
-              Median(modes[2].rps), Median(modes[0].per_cpu_s), Median(modes[1].per_cpu_s),
-              Median(modes[2].per_cpu_s));
+              Median(modes[2].rps), Median(modes[0].per_cpu_s), Median(modes[1].per_cpu_s), Median(modes[2].per_cpu_s));
   std::printf("cost vs off (1 - median of per-round ratios):\n");
-  std::printf("  metrics on:            %5.2f %% throughput, %5.2f %% CPU efficiency\n",
-              100 * (1 - Median(on_rps)), 100 * (1 - Median(on_cpu)));
-  std::printf("  metrics + shadow 0.01: %5.2f %% throughput, %5.2f %% CPU efficiency\n",
-              100 * (1 - Median(shadow_rps)), 100 * (1 - Median(shadow_cpu)));
+  std::printf("  metrics on:            %5.2f %% throughput, %5.2f %% CPU efficiency\n", 100 * (1 - Median(on_rps)),
+              100 * (1 - Median(on_cpu)));
+  std::printf("  metrics + shadow 0.01: %5.2f %% throughput, %5.2f %% CPU efficiency\n", 100 * (1 - Median(shadow_rps)),
+              100 * (1 - Median(shadow_cpu)));
   // How much shadow work was done vs dropped (queue full while the
   // low-priority worker waited for CPU).
   const std::string scrape = metrics_shadow->Scrape();
-  for (const char* series : {"q8serve_shadow_comparisons_total{", "q8serve_shadow_dropped_total{",
-                             "q8serve_inference_requests_total{"}) {
+  for (const char* series :
+       {"q8serve_shadow_comparisons_total{", "q8serve_shadow_dropped_total{", "q8serve_inference_requests_total{"}) {
     const size_t at = scrape.find(series);
-    if (at != std::string::npos) std::printf("shadow mode: %s\n", scrape.substr(at, scrape.find('\n', at) - at).c_str());
+    if (at != std::string::npos)
+      std::printf("shadow mode: %s\n", scrape.substr(at, scrape.find('\n', at) - at).c_str());
   }
   return 0;
 }

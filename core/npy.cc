@@ -22,10 +22,9 @@ struct DescrEntry {
   DataType type;
 };
 constexpr DescrEntry kDescrs[] = {
-    {"<f4", DataType::kFloat32}, {"<f8", DataType::kFloat64}, {"<f2", DataType::kFloat16},
-    {"<i8", DataType::kInt64},   {"<i4", DataType::kInt32},   {"<i2", DataType::kInt16},
-    {"|i1", DataType::kInt8},    {"|u1", DataType::kUInt8},   {"<u2", DataType::kUInt16},
-    {"<u4", DataType::kUInt32},  {"<u8", DataType::kUInt64},  {"|b1", DataType::kBool},
+    {"<f4", DataType::kFloat32}, {"<f8", DataType::kFloat64}, {"<f2", DataType::kFloat16}, {"<i8", DataType::kInt64},
+    {"<i4", DataType::kInt32},   {"<i2", DataType::kInt16},   {"|i1", DataType::kInt8},    {"|u1", DataType::kUInt8},
+    {"<u2", DataType::kUInt16},  {"<u4", DataType::kUInt32},  {"<u8", DataType::kUInt64},  {"|b1", DataType::kBool},
 };
 
 // Returns the text after `key` in the header dict, e.g. for 'descr': "'<f4', ...".
@@ -139,8 +138,7 @@ std::string SerializeNpy(const TensorView& tensor) {
   std::string shape;
   for (size_t i = 0; i < tensor.dims.size(); ++i) absl::StrAppend(&shape, tensor.dims[i], ",");
   if (tensor.dims.size() > 1) shape.pop_back();  // (3,) for 1-D, (2,3) otherwise
-  std::string header =
-      absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (", shape, "), }");
+  std::string header = absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (", shape, "), }");
   // Pad so that magic + len + header + '\n' is a multiple of 64.
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');

@@ -28,9 +28,7 @@ bool IsStatic(absl::Span<const int64_t> dims) {
   return true;
 }
 
-std::string DimsToString(absl::Span<const int64_t> dims) {
-  return "[" + absl::StrJoin(dims, ",") + "]";
-}
+std::string DimsToString(absl::Span<const int64_t> dims) { return "[" + absl::StrJoin(dims, ",") + "]"; }
 
 bool MatchesWithBatch(absl::Span<const int64_t> dims, absl::Span<const int64_t> pattern, int64_t batch) {
   if (dims.size() != pattern.size()) return false;

@@ -43,10 +43,10 @@ struct PrimitiveInfo {
 };
 
 struct CompileReport {
-  int onnx_nodes = 0;       // nodes in the uploaded graph
-  int optimized_nodes = 0;  // nodes after graph passes
+  int onnx_nodes = 0;                       // nodes in the uploaded graph
+  int optimized_nodes = 0;                  // nodes after graph passes
   std::vector<std::string> passes_applied;  // "fold_batchnorm x2", ...
-  std::string isa;          // oneDNN CPU ISA in use
+  std::string isa;                          // oneDNN CPU ISA in use
   double compile_seconds = 0;
 };
 

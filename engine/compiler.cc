@@ -107,8 +107,7 @@ absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepa
   parts.report.isa = kernels::CpuIsa();
   auto model = std::make_shared<OnnxModel>(std::move(parts), std::move(lowered));
   std::vector<int64_t> sizes = options.warmup_batch_sizes;
-  if (!model->inputs().empty() && !model->inputs()[0].dims.empty() &&
-      model->inputs()[0].dims[0] != core::kDynamicDim) {
+  if (!model->inputs().empty() && !model->inputs()[0].dims.empty() && model->inputs()[0].dims[0] != core::kDynamicDim) {
     sizes = {model->inputs()[0].dims[0]};
   }
   Q8_RETURN_IF_ERROR(WarmUp(*model, sizes, options.max_batch_size));

@@ -90,8 +90,8 @@ absl::Status OnnxModel::ValidateInputs(absl::Span<const core::TensorView> inputs
       }
       batch = got.dims[0];
       if (batch > parts_.max_batch_size) {
-        return absl::InvalidArgumentError(absl::StrCat("batch size ", batch, " exceeds the model's max_batch_size ",
-                                                       parts_.max_batch_size));
+        return absl::InvalidArgumentError(
+            absl::StrCat("batch size ", batch, " exceeds the model's max_batch_size ", parts_.max_batch_size));
       }
     }
     if (got.data == nullptr && got.byte_size() > 0) {

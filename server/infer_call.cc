@@ -23,9 +23,9 @@ uint64_t NanosSince(SteadyClock::time_point start) {
 uint64_t Nanos(double seconds) { return static_cast<uint64_t>(seconds * 1e9); }
 
 uint64_t NowMillisSinceEpoch() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 }  // namespace
@@ -79,9 +79,9 @@ absl::Status InferCall::Prepare() {
   arrival_.emplace(handle_.served.executor.get());
   const engine::CompiledModel& model = *handle_.model;
   Q8_ASSIGN_OR_RETURN(inputs_, DecodeInputs(*request_, model.inputs(), model.max_batch_size(), label));
-  Q8_ASSIGN_OR_RETURN(OutputEncoder outputs, OutputEncoder::Prepare(*request_, model.outputs(),
-                                                                    model.OutputDims(inputs_.batch), inputs_.raw,
-                                                                    label, response_));
+  Q8_ASSIGN_OR_RETURN(OutputEncoder outputs,
+                      OutputEncoder::Prepare(*request_, model.outputs(), model.OutputDims(inputs_.batch), inputs_.raw,
+                                             label, response_));
   outputs_.emplace(std::move(outputs));
   handle_.stats->compute_input_ns.fetch_add(NanosSince(start_));
   return absl::OkStatus();

@@ -177,8 +177,7 @@ absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest&
   absl::Status result;
   CompletionWait wait(&mu);
   InferCall call(registry_, state_, max_request_bytes_, &request, response,
-                 std::chrono::system_clock::time_point::max(),
-                 [r = &result, w = &wait](const absl::Status& status) {
+                 std::chrono::system_clock::time_point::max(), [r = &result, w = &wait](const absl::Status& status) {
                    *r = status;
                    w->Signal();
                  });

@@ -56,7 +56,8 @@ class InferenceService final
                              inference::ModelMetadataResponse* response) override;
   // Callback API: returns at once; the response is sent when the model has
   // run, from whichever thread ran it (server/infer_call.h).
-  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context, const inference::ModelInferRequest* request,
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
+                                       const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override;
   // The same for in-process callers (benchmarks): blocks until done.
   absl::Status InferBlocking(const inference::ModelInferRequest& request, inference::ModelInferResponse* response);

@@ -60,8 +60,7 @@ absl::StatusOr<int64_t> ReadBatch(const Json& j, absl::string_view key, absl::st
   }
   int64_t v = j.get<int64_t>();
   if (v < 1 || v > kMaxConfigBatchSize) {
-    return ConfigError(model_name, absl::StrCat("'", key, "' must be in [1, ", kMaxConfigBatchSize,
-                                                "], got ", v));
+    return ConfigError(model_name, absl::StrCat("'", key, "' must be in [1, ", kMaxConfigBatchSize, "], got ", v));
   }
   return v;
 }
@@ -114,11 +113,11 @@ absl::Status CheckObject(const Json& j, absl::string_view path, absl::string_vie
   return absl::OkStatus();
 }
 
-#define Q8_CONFIG_ASSIGN(lhs, expr) \
-  do {                              \
-    auto _v = (expr);               \
+#define Q8_CONFIG_ASSIGN(lhs, expr)   \
+  do {                                \
+    auto _v = (expr);                 \
     if (!_v.ok()) return _v.status(); \
-    lhs = *std::move(_v);           \
+    lhs = *std::move(_v);             \
   } while (false)
 
 absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engine::QuantizationOptions& o) {
@@ -167,8 +166,8 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engi
       return s;
     }
     if (a.contains("metric")) {
-      Q8_CONFIG_ASSIGN(o.metric, ReadEnum(a["metric"], "quantization.accuracy.metric", model_name,
-                                          &engine::ParseAccuracyMetric));
+      Q8_CONFIG_ASSIGN(o.metric,
+                       ReadEnum(a["metric"], "quantization.accuracy.metric", model_name, &engine::ParseAccuracyMetric));
     }
     if (a.contains("max_drop")) {
       Q8_CONFIG_ASSIGN(o.max_drop, ReadNumber(a["max_drop"], "quantization.accuracy.max_drop", model_name));
@@ -186,8 +185,8 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engi
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> ReadIntInRange(const Json& j, absl::string_view path, absl::string_view model_name,
-                                       int64_t lo, int64_t hi) {
+absl::StatusOr<int64_t> ReadIntInRange(const Json& j, absl::string_view path, absl::string_view model_name, int64_t lo,
+                                       int64_t hi) {
   if (!j.is_number_integer()) {
     return FieldError(model_name, path, absl::StrCat("must be an integer, got ", TypeName(j), " ", Shown(j)));
   }
@@ -206,8 +205,8 @@ absl::Status ParseExecution(const Json& e, absl::string_view model_name, Executi
     auto text = ReadString(e["preset"], "execution.preset", model_name);
     if (!text.ok()) return text.status();
     auto preset = ParseExecutionPreset(*text);
-    if (!preset.ok()) return FieldError(model_name, "execution.preset", absl::StrCat("is invalid: ",
-                                                                                     preset.status().message()));
+    if (!preset.ok())
+      return FieldError(model_name, "execution.preset", absl::StrCat("is invalid: ", preset.status().message()));
     o.preset = *preset;
   }
   if (e.contains("streams")) {
@@ -225,14 +224,16 @@ absl::Status ParseExecution(const Json& e, absl::string_view model_name, Executi
 }
 
 absl::Status ParseDynamicBatching(const Json& b, absl::string_view model_name, DynamicBatchingConfig& o) {
-  if (absl::Status s = CheckObject(b, "dynamic_batching", model_name, {"max_queue_delay_us", "preferred_batch_sizes", "eager"});
+  if (absl::Status s =
+          CheckObject(b, "dynamic_batching", model_name, {"max_queue_delay_us", "preferred_batch_sizes", "eager"});
       !s.ok()) {
     return s;
   }
   o.enabled = true;
   if (b.contains("max_queue_delay_us")) {
-    Q8_CONFIG_ASSIGN(o.max_queue_delay_us, ReadIntInRange(b["max_queue_delay_us"], "dynamic_batching.max_queue_delay_us",
-                                                          model_name, 0, kMaxQueueDelayUs));
+    Q8_CONFIG_ASSIGN(o.max_queue_delay_us,
+                     ReadIntInRange(b["max_queue_delay_us"], "dynamic_batching.max_queue_delay_us", model_name, 0,
+                                    kMaxQueueDelayUs));
   }
   if (b.contains("eager")) {
     const Json& e = b["eager"];
@@ -251,8 +252,8 @@ absl::Status ParseDynamicBatching(const Json& b, absl::string_view model_name, D
     o.preferred_batch_sizes.clear();
     for (const Json& item : sizes) {
       int64_t v = 0;
-      Q8_CONFIG_ASSIGN(v, ReadIntInRange(item, "dynamic_batching.preferred_batch_sizes[]", model_name, 1,
-                                         kMaxConfigBatchSize));
+      Q8_CONFIG_ASSIGN(
+          v, ReadIntInRange(item, "dynamic_batching.preferred_batch_sizes[]", model_name, 1, kMaxConfigBatchSize));
       o.preferred_batch_sizes.push_back(v);
     }
   }
@@ -288,8 +289,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
       config.max_batch_size = *v;
     } else if (key == "warmup_batch_sizes") {
       if (!value.is_array()) {
-        return ConfigError(model_name,
-                           absl::StrCat("'warmup_batch_sizes' must be an array, got ", TypeName(value)));
+        return ConfigError(model_name, absl::StrCat("'warmup_batch_sizes' must be an array, got ", TypeName(value)));
       }
       config.warmup_batch_sizes.clear();
       for (const Json& item : value) {
@@ -335,14 +335,14 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
         config.warmup_batch_sizes = {1};
         break;
       }
-      return ConfigError(model_name, absl::StrCat("warmup batch size ", b, " exceeds max_batch_size ",
-                                                  config.max_batch_size));
+      return ConfigError(model_name,
+                         absl::StrCat("warmup batch size ", b, " exceeds max_batch_size ", config.max_batch_size));
     }
   }
   for (int64_t b : config.execution.batching.preferred_batch_sizes) {
     if (b > config.max_batch_size) {
-      return ConfigError(model_name, absl::StrCat("preferred batch size ", b, " exceeds max_batch_size ",
-                                                  config.max_batch_size));
+      return ConfigError(model_name,
+                         absl::StrCat("preferred batch size ", b, " exceeds max_batch_size ", config.max_batch_size));
     }
   }
   return config;

@@ -91,14 +91,15 @@ absl::Status UploadFiles::Add(absl::string_view path, absl::string_view bytes, s
   }
   const bool is_model = rest == kModelFileName && version.has_value();
   if (!is_model && rest != kCalibrationInputsFile && rest != kCalibrationLabelsFile) {
-    return absl::InvalidArgumentError(absl::StrCat("upload file '", label, "': unsupported file '", rest, "'; ",
-                                                   accepted));
+    return absl::InvalidArgumentError(
+        absl::StrCat("upload file '", label, "': unsupported file '", rest, "'; ", accepted));
   }
   // The version entry is created only for a valid file: Finish() relies on
   // every entry holding at least one file.
   Pending* target = version ? &versions_[*version] : &shared_;
-  std::optional<UploadedFile>* slot =
-      is_model ? &target->model : rest == kCalibrationInputsFile ? &target->inputs : &target->labels;
+  std::optional<UploadedFile>* slot = is_model                         ? &target->model
+                                      : rest == kCalibrationInputsFile ? &target->inputs
+                                                                       : &target->labels;
   if (slot->has_value()) {
     return absl::InvalidArgumentError(absl::StrCat("upload file '", label, "' given twice"));
   }
@@ -126,8 +127,8 @@ absl::StatusOr<std::map<int64_t, UploadedVersion>> UploadFiles::Finish() const {
     v.calibration_labels = calibration.labels;
     if (v.calibration_labels && !v.calibration_inputs) {
       return absl::InvalidArgumentError(absl::StrCat("upload file '", v.calibration_labels->label,
-                                                     "': labels need calibration inputs (",
-                                                     kCalibrationInputsFile, ")"));
+                                                     "': labels need calibration inputs (", kCalibrationInputsFile,
+                                                     ")"));
     }
     out.emplace(version, std::move(v));
   }
@@ -195,8 +196,8 @@ absl::StatusOr<ServedModel> ModelLoader::Compile(absl::string_view name, int64_t
   auto compiled = options_.engine.compile(bytes, ToCompileOptions(config));
   const double ms = MillisSince(start);
   if (!compiled.ok()) {
-    Q8_LOG(Warning, VersionContext(name, version), ": compile failed after ", ms, " ms: ",
-           compiled.status().ToString());
+    Q8_LOG(Warning, VersionContext(name, version), ": compile failed after ", ms,
+           " ms: ", compiled.status().ToString());
     return compiled.status();
   }
   if (*compiled == nullptr) return absl::InternalError("compiler returned null");
@@ -210,8 +211,7 @@ absl::StatusOr<ServedModel> ModelLoader::Compile(absl::string_view name, int64_t
 
 absl::StatusOr<ServedModel> ModelLoader::Quantize(absl::string_view name, int64_t version, absl::string_view bytes,
                                                   const ModelConfig& config, const engine::CalibrationData* data,
-                                                  absl::string_view data_source,
-                                                  const LoadProgressFn& progress) const {
+                                                  absl::string_view data_source, const LoadProgressFn& progress) const {
   const engine::QuantizationOptions& options = config.quantization;
   Q8_LOG(Info, VersionContext(name, version), ": quantizing (", engine::ToString(options.mode),
          options.mode == engine::QuantMode::kStatic ? absl::StrCat(", ", engine::ToString(options.method)) : "",
@@ -227,8 +227,8 @@ absl::StatusOr<ServedModel> ModelLoader::Quantize(absl::string_view name, int64_
   auto result = options_.engine.quantize(bytes, ToCompileOptions(config), options, data, engine_progress);
   const double ms = MillisSince(start);
   if (!result.ok()) {
-    Q8_LOG(Warning, VersionContext(name, version), ": quantization failed after ", ms, " ms: ",
-           result.status().ToString());
+    Q8_LOG(Warning, VersionContext(name, version), ": quantization failed after ", ms,
+           " ms: ", result.status().ToString());
     return result.status();
   }
   if (result->model == nullptr || result->fp32_model == nullptr) {
@@ -303,8 +303,8 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_
     const UploadedFile inputs_file{*inputs, absl::StrCat(version, "/", kCalibrationInputsFile)};
     Q8_ASSIGN_OR_RETURN(data, ParseCalibration(inputs_file, labels_file));
   }
-  Q8_ASSIGN_OR_RETURN(prepared.served, Quantize(name, version, bytes, config, data ? &*data : nullptr,
-                                                "the repository", progress));
+  Q8_ASSIGN_OR_RETURN(prepared.served,
+                      Quantize(name, version, bytes, config, data ? &*data : nullptr, "the repository", progress));
   prepared.write_quantization = true;
   return prepared;
 }
@@ -357,9 +357,9 @@ absl::Status ModelLoader::StartServing(absl::string_view name, int64_t version, 
   return absl::OkStatus();
 }
 
-absl::StatusOr<ServedModel> ModelLoader::LoadPersisted(absl::string_view name, int64_t version,
-                                                       absl::string_view bytes, std::string artifact,
-                                                       std::string report, const ModelConfig& config) const {
+absl::StatusOr<ServedModel> ModelLoader::LoadPersisted(absl::string_view name, int64_t version, absl::string_view bytes,
+                                                       std::string artifact, std::string report,
+                                                       const ModelConfig& config) const {
   const auto start = std::chrono::steady_clock::now();
   auto result = options_.engine.load_quantized(bytes, artifact, report, ToCompileOptions(config));
   if (!result.ok()) {
@@ -428,8 +428,8 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
     if (files != nullptr) {
       version = PrepareUpload(name, v, *files, config, progress);
     } else if (replica) {
-      auto adopted = AdoptVersion(name, v, config, current.ok() && !desired.rebuild ? &current->served : nullptr,
-                                  &unchanged);
+      auto adopted =
+          AdoptVersion(name, v, config, current.ok() && !desired.rebuild ? &current->served : nullptr, &unchanged);
       if (!adopted.ok()) {
         version = adopted.status();
       } else if (adopted->has_value()) {
@@ -581,7 +581,8 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
   }
   for (const auto& [v, files] : request.files) desired.versions[v] = &files;
   if (desired.versions.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("model '", name, "' has no versions in the repository; "
+    return absl::FailedPreconditionError(absl::StrCat("model '", name,
+                                                      "' has no versions in the repository; "
                                                       "upload one with 'file:<version>/model.onnx'"));
   }
   return Reconcile(name, desired, progress, published);

@@ -253,8 +253,7 @@ class ModelLoader {
                             std::chrono::steady_clock::time_point start, ServedModel& served) const;
   // quantization.json + report.json (+ model.onnx bytes) -> served model, no calibration.
   absl::StatusOr<ServedModel> LoadPersisted(absl::string_view name, int64_t version, absl::string_view bytes,
-                                            std::string artifact, std::string report,
-                                            const ModelConfig& config) const;
+                                            std::string artifact, std::string report, const ModelConfig& config) const;
   // One version for SyncFromRepository: nullopt when not complete on disk;
   // `*unchanged` when it equals `current`.
   absl::StatusOr<std::optional<ServedModel>> AdoptVersion(absl::string_view name, int64_t version,

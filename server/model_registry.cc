@@ -142,8 +142,7 @@ void ModelRegistry::MarkLoading(absl::string_view name, const std::vector<int64_
   }
 }
 
-void ModelRegistry::MarkFailed(absl::string_view name, const std::vector<int64_t>& versions,
-                               absl::string_view reason) {
+void ModelRegistry::MarkFailed(absl::string_view name, const std::vector<int64_t>& versions, absl::string_view reason) {
   absl::MutexLock lock(&mu_);
   auto it = models_.find(name);
   if (it == models_.end()) return;

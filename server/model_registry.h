@@ -112,8 +112,7 @@ class ModelRegistry {
   // and --max_model_memory_bytes. `name`'s current versions do not count:
   // publishing replaces them. Check and publish are one step under the lock,
   // so two loads cannot both fit in the same free room.
-  absl::Status PublishWithinBudget(absl::string_view name, std::map<int64_t, ServedModel> models,
-                                   int64_t budget_bytes);
+  absl::Status PublishWithinBudget(absl::string_view name, std::map<int64_t, ServedModel> models, int64_t budget_bytes);
   // The same check alone (before writing to the repository).
   absl::Status CheckMemoryBudget(absl::string_view name, const std::map<int64_t, ServedModel>& models,
                                  int64_t budget_bytes) const;

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -350,16 +350,16 @@ void SetRepositoryStepHookForTesting(RepositoryStepHook hook) {
 absl::Status ValidateModelName(absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("model name is empty");
   if (name.size() > 128) {
-    return absl::InvalidArgumentError(absl::StrCat("model name is longer than 128 characters: '",
-                                                   name.substr(0, 32), "...'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model name is longer than 128 characters: '", name.substr(0, 32), "...'"));
   }
   bool ok = name[0] != '.';
   for (char c : name) {
     ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
   }
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid model name '", name, "': use 1-128 characters of [A-Za-z0-9_.-], not starting with '.'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid model name '", name, "': use 1-128 characters of [A-Za-z0-9_.-], not starting with '.'"));
   }
   return absl::OkStatus();
 }
@@ -468,8 +468,8 @@ void ModelRepository::CleanUpRoot(absl::string_view only_model) const {
         if (live_stat.ok() && !live_stat->has_value() && staging_stat.ok() && staging_stat->has_value()) {
           if (::rename(staging.c_str(), live.c_str()) == 0) {
             Step("rename", staging, live);
-            Q8_LOG(Warning, "model repository: model '", l->target, "': finished an interrupted commit (",
-                   staging, " moved into place)");
+            Q8_LOG(Warning, "model repository: model '", l->target, "': finished an interrupted commit (", staging,
+                   " moved into place)");
           } else {
             Q8_LOG(Warning, "model repository: cannot finish the interrupted commit of '", l->target,
                    "': ", ErrnoError("rename", staging, errno).ToString());
@@ -480,8 +480,8 @@ void ModelRepository::CleanUpRoot(absl::string_view only_model) const {
       absl::Status s = RemoveTree(path);
       if (s.ok()) {
         Q8_LOG(Warning, "model repository: removed '", path, "' (",
-               l->old_tree ? "previous tree of" : "staging directory of", " an interrupted write of model '",
-               l->target, "')");
+               l->old_tree ? "previous tree of" : "staging directory of", " an interrupted write of model '", l->target,
+               "')");
       } else {
         Q8_LOG(Warning, "model repository: cannot remove leftover: ", s.ToString());
       }
@@ -537,8 +537,7 @@ absl::StatusOr<std::vector<ScannedModel>> ModelRepository::Scan() const {
     }
     models.push_back(*std::move(model));
   }
-  std::sort(models.begin(), models.end(),
-            [](const ScannedModel& a, const ScannedModel& b) { return a.name < b.name; });
+  std::sort(models.begin(), models.end(), [](const ScannedModel& a, const ScannedModel& b) { return a.name < b.name; });
   return models;
 }
 
@@ -600,8 +599,7 @@ absl::Status ModelRepository::WriteConfig(absl::string_view name, absl::string_v
   return AtomicWriteFile((fs::path(ModelDir(name)) / std::string(kConfigFileName)).string(), json);
 }
 
-absl::Status ModelRepository::WriteModel(absl::string_view name, int64_t version,
-                                         absl::string_view bytes) const {
+absl::Status ModelRepository::WriteModel(absl::string_view name, int64_t version, absl::string_view bytes) const {
   std::string dir = VersionDir(name, version);
   std::error_code ec;
   bool created = fs::create_directories(dir, ec);
@@ -628,8 +626,7 @@ absl::Status ModelRepository::WriteVersionFile(absl::string_view name, int64_t v
   return AtomicWriteFile((fs::path(VersionDir(name, version)) / std::string(file)).string(), bytes);
 }
 
-absl::Status ModelRepository::RemoveVersionFile(absl::string_view name, int64_t version,
-                                                absl::string_view file) const {
+absl::Status ModelRepository::RemoveVersionFile(absl::string_view name, int64_t version, absl::string_view file) const {
   const std::string dir = VersionDir(name, version);
   const std::string path = (fs::path(dir) / std::string(file)).string();
   if (::unlink(path.c_str()) != 0) {

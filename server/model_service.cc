@@ -134,8 +134,7 @@ absl::StatusOr<std::string> ModelService::ExportBytes(const ModelHandle& handle)
     return absl::AbortedError(absl::StrCat("model '", handle.name, "' version ", handle.version,
                                            " is being replaced; retry the export after the upload completes"));
   }
-  const std::string* artifact =
-      handle.served.quantization != nullptr ? &handle.served.quantization->artifact : nullptr;
+  const std::string* artifact = handle.served.quantization != nullptr ? &handle.served.quantization->artifact : nullptr;
   auto exported = export_(onnx, artifact != nullptr ? absl::string_view(*artifact) : absl::string_view());
   if (!exported.ok()) {
     return absl::Status(exported.status().code(), absl::StrCat("export of model '", handle.name, "' version ",

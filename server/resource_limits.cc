@@ -29,8 +29,7 @@ std::optional<int64_t> ReadLimitFile(const std::string& path) {
 
 absl::Status ValidateResourceLimits(const ResourceLimits& limits) {
   if (limits.max_request_bytes < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--max_request_bytes must be >= 1, got ", limits.max_request_bytes));
+    return absl::InvalidArgumentError(absl::StrCat("--max_request_bytes must be >= 1, got ", limits.max_request_bytes));
   }
   if (limits.max_concurrent_loads < 1) {
     return absl::InvalidArgumentError(
@@ -49,9 +48,9 @@ absl::Status ValidateResourceLimits(const ResourceLimits& limits) {
         absl::StrCat("--max_tensor_bytes must be >= 1048576 (1 MiB), got ", limits.max_tensor_bytes));
   }
   if (limits.max_model_memory_bytes < -1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max_model_memory_bytes must be -1 (auto), 0 (no limit) or a byte count, got ",
-        limits.max_model_memory_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_model_memory_bytes must be -1 (auto), 0 (no limit) or a byte count, got ",
+                     limits.max_model_memory_bytes));
   }
   return absl::OkStatus();
 }
@@ -67,8 +66,6 @@ int64_t DefaultMemoryBudget(const char* cgroup_root) {
   return available / 4 * 3;
 }
 
-int64_t ResolveMemoryBudget(int64_t flag_value) {
-  return flag_value == -1 ? DefaultMemoryBudget() : flag_value;
-}
+int64_t ResolveMemoryBudget(int64_t flag_value) { return flag_value == -1 ? DefaultMemoryBudget() : flag_value; }
 
 }  // namespace q8::server

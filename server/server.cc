@@ -1,4 +1,3 @@
-#include "server/execution/cpu_budget.h"
 #include "server/server.h"
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "engine/export/qdq_exporter.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
+#include "server/execution/cpu_budget.h"
 #include "server/security/credentials.h"
 
 namespace q8::server {
@@ -68,8 +68,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
     return absl::InvalidArgumentError(absl::StrCat("max_upload_bytes must be >= 1, got ", options.max_upload_bytes));
   }
   if (options.default_max_batch_size < 1 || options.default_max_batch_size > kMaxConfigBatchSize) {
-    return absl::InvalidArgumentError(absl::StrCat("max_batch_size must be in [1, ", kMaxConfigBatchSize, "], got ",
-                                                   options.default_max_batch_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_batch_size must be in [1, ", kMaxConfigBatchSize, "], got ", options.default_max_batch_size));
   }
   Q8_RETURN_IF_ERROR(ValidateResourceLimits(options.limits));
   core::SetMaxTensorBytes(options.limits.max_tensor_bytes);
@@ -130,14 +130,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
          server->guard_->admin_required() ? ", admin token required" : "",
          server->guard_->inference_required() ? ", inference token required" : "");
   if (!options.security.tls.enabled() && (server->guard_->admin_required() || server->guard_->inference_required())) {
-    Q8_LOG(Warning,
-           "tokens are checked but travel in clear text without TLS (--tls_cert_file/--tls_key_file)");
+    Q8_LOG(Warning, "tokens are checked but travel in clear text without TLS (--tls_cert_file/--tls_key_file)");
   }
   const int64_t budget = server->loader_->memory_budget();
   Q8_LOG(Info, "limits: --max_request_bytes=", options.limits.max_request_bytes,
          " --max_tensor_bytes=", options.limits.max_tensor_bytes,
-         " --max_concurrent_loads=", options.limits.max_concurrent_loads, " --max_queue_size=",
-         options.limits.max_queue_size, " --max_threads_per_cpu=", options.limits.max_threads_per_cpu,
+         " --max_concurrent_loads=", options.limits.max_concurrent_loads,
+         " --max_queue_size=", options.limits.max_queue_size,
+         " --max_threads_per_cpu=", options.limits.max_threads_per_cpu,
          " --max_model_memory_bytes=", budget > 0 ? std::to_string(budget) : std::string("0 (no limit)"));
   return server;
 }
@@ -154,11 +154,10 @@ absl::Status Server::LoadRepository() {
     health_->SetServerReady(true);
     Q8_LOG(Info, "q8serve ready");
     if (options_.repository_poll_seconds > 0) {
-      poller_ = std::make_unique<RepositoryPoller>(
-          repository_.root(), absl::Seconds(options_.repository_poll_seconds),
-          [this](const std::string& name, bool config_changed) {
-            return loader_->SyncFromRepository(name, config_changed);
-          });
+      poller_ = std::make_unique<RepositoryPoller>(repository_.root(), absl::Seconds(options_.repository_poll_seconds),
+                                                   [this](const std::string& name, bool config_changed) {
+                                                     return loader_->SyncFromRepository(name, config_changed);
+                                                   });
       poller_->Start(std::move(baseline));
     }
   }

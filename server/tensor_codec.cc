@@ -23,31 +23,47 @@ enum class Field { kNone, kBool, kInt, kInt64, kUint, kUint64, kFp32, kFp64 };
 
 Field FieldFor(DataType t) {
   switch (t) {
-    case DataType::kBool: return Field::kBool;
+    case DataType::kBool:
+      return Field::kBool;
     case DataType::kInt8:
     case DataType::kInt16:
-    case DataType::kInt32: return Field::kInt;
-    case DataType::kInt64: return Field::kInt64;
+    case DataType::kInt32:
+      return Field::kInt;
+    case DataType::kInt64:
+      return Field::kInt64;
     case DataType::kUInt8:
     case DataType::kUInt16:
-    case DataType::kUInt32: return Field::kUint;
-    case DataType::kUInt64: return Field::kUint64;
-    case DataType::kFloat32: return Field::kFp32;
-    case DataType::kFloat64: return Field::kFp64;
-    default: return Field::kNone;
+    case DataType::kUInt32:
+      return Field::kUint;
+    case DataType::kUInt64:
+      return Field::kUint64;
+    case DataType::kFloat32:
+      return Field::kFp32;
+    case DataType::kFloat64:
+      return Field::kFp64;
+    default:
+      return Field::kNone;
   }
 }
 
 absl::string_view FieldName(Field f) {
   switch (f) {
-    case Field::kBool: return "bool_contents";
-    case Field::kInt: return "int_contents";
-    case Field::kInt64: return "int64_contents";
-    case Field::kUint: return "uint_contents";
-    case Field::kUint64: return "uint64_contents";
-    case Field::kFp32: return "fp32_contents";
-    case Field::kFp64: return "fp64_contents";
-    case Field::kNone: break;
+    case Field::kBool:
+      return "bool_contents";
+    case Field::kInt:
+      return "int_contents";
+    case Field::kInt64:
+      return "int64_contents";
+    case Field::kUint:
+      return "uint_contents";
+    case Field::kUint64:
+      return "uint64_contents";
+    case Field::kFp32:
+      return "fp32_contents";
+    case Field::kFp64:
+      return "fp64_contents";
+    case Field::kNone:
+      break;
   }
   return "(none)";
 }
@@ -90,18 +106,30 @@ absl::Status ConvertInto(const google::protobuf::RepeatedField<Src>& src, void* 
 
 absl::Status CopyTyped(const InferTensorContents& c, DataType t, void* dst, absl::string_view tensor) {
   switch (t) {
-    case DataType::kBool: return ConvertInto<bool>(c.bool_contents(), dst, tensor);
-    case DataType::kInt8: return ConvertInto<int8_t>(c.int_contents(), dst, tensor);
-    case DataType::kInt16: return ConvertInto<int16_t>(c.int_contents(), dst, tensor);
-    case DataType::kInt32: return ConvertInto<int32_t>(c.int_contents(), dst, tensor);
-    case DataType::kInt64: return ConvertInto<int64_t>(c.int64_contents(), dst, tensor);
-    case DataType::kUInt8: return ConvertInto<uint8_t>(c.uint_contents(), dst, tensor);
-    case DataType::kUInt16: return ConvertInto<uint16_t>(c.uint_contents(), dst, tensor);
-    case DataType::kUInt32: return ConvertInto<uint32_t>(c.uint_contents(), dst, tensor);
-    case DataType::kUInt64: return ConvertInto<uint64_t>(c.uint64_contents(), dst, tensor);
-    case DataType::kFloat32: return ConvertInto<float>(c.fp32_contents(), dst, tensor);
-    case DataType::kFloat64: return ConvertInto<double>(c.fp64_contents(), dst, tensor);
-    default: break;
+    case DataType::kBool:
+      return ConvertInto<bool>(c.bool_contents(), dst, tensor);
+    case DataType::kInt8:
+      return ConvertInto<int8_t>(c.int_contents(), dst, tensor);
+    case DataType::kInt16:
+      return ConvertInto<int16_t>(c.int_contents(), dst, tensor);
+    case DataType::kInt32:
+      return ConvertInto<int32_t>(c.int_contents(), dst, tensor);
+    case DataType::kInt64:
+      return ConvertInto<int64_t>(c.int64_contents(), dst, tensor);
+    case DataType::kUInt8:
+      return ConvertInto<uint8_t>(c.uint_contents(), dst, tensor);
+    case DataType::kUInt16:
+      return ConvertInto<uint16_t>(c.uint_contents(), dst, tensor);
+    case DataType::kUInt32:
+      return ConvertInto<uint32_t>(c.uint_contents(), dst, tensor);
+    case DataType::kUInt64:
+      return ConvertInto<uint64_t>(c.uint64_contents(), dst, tensor);
+    case DataType::kFloat32:
+      return ConvertInto<float>(c.fp32_contents(), dst, tensor);
+    case DataType::kFloat64:
+      return ConvertInto<double>(c.fp64_contents(), dst, tensor);
+    default:
+      break;
   }
   return absl::InternalError("CopyTyped: datatype without a typed field");
 }
@@ -114,35 +142,34 @@ std::string ExpectedInputs(const std::vector<engine::TensorInfo>& infos) {
 
 // Checks request dims against the model's; updates `batch` (-1 until known).
 absl::Status CheckDims(absl::string_view model, const engine::TensorInfo& info,
-                       const google::protobuf::RepeatedField<int64_t>& shape, int64_t max_batch_size,
-                       int64_t* batch) {
+                       const google::protobuf::RepeatedField<int64_t>& shape, int64_t max_batch_size, int64_t* batch) {
   core::Dims dims(shape.begin(), shape.end());
   if (dims.size() != info.dims.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "input '", info.name, "' of model '", model, "': shape ", core::DimsToString(dims), " has rank ",
-        dims.size(), " but the model expects rank ", info.dims.size(), " ", core::DimsToString(info.dims)));
+        "input '", info.name, "' of model '", model, "': shape ", core::DimsToString(dims), " has rank ", dims.size(),
+        " but the model expects rank ", info.dims.size(), " ", core::DimsToString(info.dims)));
   }
   for (size_t d = 0; d < dims.size(); ++d) {
     if (dims[d] < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "': shape ",
-                                                     core::DimsToString(dims), " has a negative dim"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input '", info.name, "': shape ", core::DimsToString(dims), " has a negative dim"));
     }
     if (info.dims[d] == core::kDynamicDim) {
       if (dims[d] < 1 || dims[d] > max_batch_size) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("input '", info.name, "' of model '", model, "': batch size ", dims[d],
-                         " (dim ", d, ") is outside [1, max_batch_size=", max_batch_size, "]"));
+        return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': batch size ",
+                                                       dims[d], " (dim ", d,
+                                                       ") is outside [1, max_batch_size=", max_batch_size, "]"));
       }
       if (*batch != -1 && *batch != dims[d]) {
-        return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "': batch size ", dims[d],
-                                                       " differs from the other inputs' ", *batch));
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", info.name, "': batch size ", dims[d], " differs from the other inputs' ", *batch));
       }
       *batch = dims[d];
     } else if (dims[d] != info.dims[d]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input '", info.name, "' of model '", model, "': dim ", d, " is ", dims[d], " but the model expects ",
-          info.dims[d], " (got shape ", core::DimsToString(dims), ", model shape ", core::DimsToString(info.dims),
-          ")"));
+      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': dim ", d, " is ",
+                                                     dims[d], " but the model expects ", info.dims[d], " (got shape ",
+                                                     core::DimsToString(dims), ", model shape ",
+                                                     core::DimsToString(info.dims), ")"));
     }
   }
   return absl::OkStatus();
@@ -151,8 +178,8 @@ absl::Status CheckDims(absl::string_view model, const engine::TensorInfo& info,
 }  // namespace
 
 absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& request,
-                                           const std::vector<engine::TensorInfo>& model_inputs,
-                                           int64_t max_batch_size, absl::string_view model) {
+                                           const std::vector<engine::TensorInfo>& model_inputs, int64_t max_batch_size,
+                                           absl::string_view model) {
   const int n = request.inputs_size();
   const bool raw = request.raw_input_contents_size() > 0;
   if (raw && request.raw_input_contents_size() != n) {
@@ -239,9 +266,8 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
   }
   for (size_t k = 0; k < model_inputs.size(); ++k) {
     if (seen[k] < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("missing input '", model_inputs[k].name, "' for model '",
-                                                     model, "'; the model's inputs are: ",
-                                                     ExpectedInputs(model_inputs)));
+      return absl::InvalidArgumentError(absl::StrCat("missing input '", model_inputs[k].name, "' for model '", model,
+                                                     "'; the model's inputs are: ", ExpectedInputs(model_inputs)));
     }
   }
   out.batch = batch == -1 ? 1 : batch;
@@ -299,11 +325,10 @@ void Widen(const core::Tensor& src, google::protobuf::RepeatedField<Dst>* dst) {
 absl::StatusOr<OutputEncoder> OutputEncoder::Prepare(const inference::ModelInferRequest& request,
                                                      const std::vector<engine::TensorInfo>& model_outputs,
                                                      const std::vector<core::Dims>& output_dims, bool raw,
-                                                     absl::string_view model,
-                                                     inference::ModelInferResponse* response) {
+                                                     absl::string_view model, inference::ModelInferResponse* response) {
   if (output_dims.size() != model_outputs.size()) {
-    return absl::InternalError(absl::StrCat("model '", model, "' reports ", model_outputs.size(),
-                                            " outputs but ", output_dims.size(), " output shapes"));
+    return absl::InternalError(absl::StrCat("model '", model, "' reports ", model_outputs.size(), " outputs but ",
+                                            output_dims.size(), " output shapes"));
   }
   // Which model outputs go into the response, in response order.
   std::vector<int> order;
@@ -316,9 +341,9 @@ absl::StatusOr<OutputEncoder> OutputEncoder::Prepare(const inference::ModelInfer
         if (model_outputs[k].name == requested.name()) m = static_cast<int>(k);
       }
       if (m < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "unknown requested output '", requested.name(), "' for model '", model, "'; the model's outputs are: ",
-            ExpectedInputs(model_outputs)));
+        return absl::InvalidArgumentError(absl::StrCat("unknown requested output '", requested.name(), "' for model '",
+                                                       model,
+                                                       "'; the model's outputs are: ", ExpectedInputs(model_outputs)));
       }
       for (int prev : order) {
         if (prev == m) {
@@ -366,12 +391,23 @@ void OutputEncoder::Finish() {
   for (const PendingCopy& p : pending_) {
     const core::Tensor& t = scratch_[p.scratch];
     switch (t.dtype()) {
-      case DataType::kBool: Widen<bool>(t, p.contents->mutable_bool_contents()); break;
-      case DataType::kInt8: Widen<int8_t>(t, p.contents->mutable_int_contents()); break;
-      case DataType::kInt16: Widen<int16_t>(t, p.contents->mutable_int_contents()); break;
-      case DataType::kUInt8: Widen<uint8_t>(t, p.contents->mutable_uint_contents()); break;
-      case DataType::kUInt16: Widen<uint16_t>(t, p.contents->mutable_uint_contents()); break;
-      default: break;  // every other dtype is written in place or raw
+      case DataType::kBool:
+        Widen<bool>(t, p.contents->mutable_bool_contents());
+        break;
+      case DataType::kInt8:
+        Widen<int8_t>(t, p.contents->mutable_int_contents());
+        break;
+      case DataType::kInt16:
+        Widen<int16_t>(t, p.contents->mutable_int_contents());
+        break;
+      case DataType::kUInt8:
+        Widen<uint8_t>(t, p.contents->mutable_uint_contents());
+        break;
+      case DataType::kUInt16:
+        Widen<uint16_t>(t, p.contents->mutable_uint_contents());
+        break;
+      default:
+        break;  // every other dtype is written in place or raw
     }
   }
   pending_.clear();

@@ -73,8 +73,8 @@ absl::StatusOr<BenchOptions> OptionsFromFlags(const std::vector<char*>& position
   o.batch_size = absl::GetFlag(FLAGS_batch_size);
   const std::string rate = absl::GetFlag(FLAGS_request_rate);
   o.mode = rate.empty() ? q8::bench::LoadMode::kConcurrency : q8::bench::LoadMode::kRequestRate;
-  auto levels = rate.empty() ? q8::bench::ParseRange(absl::GetFlag(FLAGS_concurrency), true)
-                             : q8::bench::ParseRange(rate, false);
+  auto levels =
+      rate.empty() ? q8::bench::ParseRange(absl::GetFlag(FLAGS_concurrency), true) : q8::bench::ParseRange(rate, false);
   if (!levels.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(rate.empty() ? "--concurrency: " : "--request_rate: ", levels.status().message()));
@@ -86,8 +86,7 @@ absl::StatusOr<BenchOptions> OptionsFromFlags(const std::vector<char*>& position
   } else if (dist == "poisson") {
     o.arrival = q8::bench::Arrival::kPoisson;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--request_distribution: '", dist, "' is not constant or poisson"));
+    return absl::InvalidArgumentError(absl::StrCat("--request_distribution: '", dist, "' is not constant or poisson"));
   }
   o.max_outstanding = absl::GetFlag(FLAGS_max_outstanding);
   o.warmup = absl::Milliseconds(absl::GetFlag(FLAGS_warmup_ms));

@@ -16,7 +16,8 @@ int PrintError(const absl::Status& status, std::ostream& err) {
 }
 
 int UsageError(const std::string& message, const CommandSpec* command, std::ostream& err) {
-  err << "error: " << message << "\n\n" << (command != nullptr ? CommandUsage(*command) : ShortUsage())
+  err << "error: " << message << "\n\n"
+      << (command != nullptr ? CommandUsage(*command) : ShortUsage())
       << (command != nullptr ? "" : "\nRun 'q8ctl --help' for the arguments and flags of every command.\n");
   return kExitUsage;
 }
@@ -63,8 +64,7 @@ absl::Status ValidateOptions(const ParsedArgs& args) {
 
 }  // namespace
 
-int RunQ8ctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-             const ClientFactory& factory) {
+int RunQ8ctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, const ClientFactory& factory) {
   ParsedArgs parsed;
   absl::Status status = ParseArgs(args, &parsed);
   if (!status.ok()) return UsageError(std::string(status.message()), parsed.command, err);
@@ -85,9 +85,8 @@ int RunQ8ctl(const std::vector<std::string>& args, std::ostream& out, std::ostre
   status = Dispatch(parsed, *client, out, err);
   if (status.ok()) return kExitOk;
   if (status.code() == absl::StatusCode::kDeadlineExceeded) {
-    status = absl::DeadlineExceededError(
-        absl::StrFormat("%s (deadline %gs; raise --timeout_seconds)", status.message(),
-                        absl::ToDoubleSeconds(client_options->timeout)));
+    status = absl::DeadlineExceededError(absl::StrFormat("%s (deadline %gs; raise --timeout_seconds)", status.message(),
+                                                         absl::ToDoubleSeconds(client_options->timeout)));
   }
   return PrintError(status, err);
 }

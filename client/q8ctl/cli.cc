@@ -14,16 +14,25 @@ namespace {
 
 std::vector<CommandSpec> BuildCommands() {
   return {
-      {"health", "", {}, "Check that the server is live and ready; print its name, version and extensions.",
-       "Exit status 0 when the server is live and ready, 1 otherwise.", {}},
-      {"list", "[--ready]", {}, "List the repository's models as a table: name, version, state, reason.", "",
+      {"health",
+       "",
+       {},
+       "Check that the server is live and ready; print its name, version and extensions.",
+       "Exit status 0 when the server is live and ready, 1 otherwise.",
+       {}},
+      {"list",
+       "[--ready]",
+       {},
+       "List the repository's models as a table: name, version, state, reason.",
+       "",
        {{"ready", "", "only models that are READY"}}},
       {"upload",
        "NAME MODEL.onnx [--version N] [--config CONFIG.json | --max_batch_size N] "
        "[--quantization static|dynamic|none] [--calibration INPUTS.npy [--labels LABELS.npy]] "
        "[--method M] [--percentile P] [--max_samples N] [--metric top1|agreement] [--max_drop X] "
        "[--eval_fraction F]",
-       {"NAME", "MODEL.onnx"}, "Upload a float ONNX model; the server quantizes it and loads it.",
+       {"NAME", "MODEL.onnx"},
+       "Upload a float ONNX model; the server quantizes it and loads it.",
        "Streams the model (and calibration data) with q8serve.v1.ModelService/Upload in 1 MiB\n"
        "chunks, shows the server's progress on stderr (bytes received, then the quantization\n"
        "stages calibration / quantization / evaluation / fallback / benchmark) and prints the\n"
@@ -45,16 +54,23 @@ std::vector<CommandSpec> BuildCommands() {
         {"metric", "METRIC", "accuracy metric: top1 (default with labels) or agreement"},
         {"max_drop", "X", "largest accepted accuracy drop, absolute (default 0.01)"},
         {"eval_fraction", "F", "share of the samples held out for the accuracy check (default 0.2)"}}},
-      {"report", "NAME [--version V] [--json]", {"NAME"},
-       "Print a model's quantization report (layers, accuracy, size, latency).", "",
+      {"report",
+       "NAME [--version V] [--json]",
+       {"NAME"},
+       "Print a model's quantization report (layers, accuracy, size, latency).",
+       "",
        {{"version", "V", "model version (default: the highest ready one)"},
         {"json", "", "print the report JSON as stored by the server"}}},
-      {"export", "NAME OUT.onnx [--version V]", {"NAME", "OUT.onnx"},
+      {"export",
+       "NAME OUT.onnx [--version V]",
+       {"NAME", "OUT.onnx"},
        "Save the served model as a standard QDQ ONNX file (QuantizeLinear/DequantizeLinear).",
        "Any ONNX runtime can run the file; fp32 models export their optimized float graph.",
        {{"version", "V", "model version (default: the highest ready one)"}}},
-      {"infer", "NAME --input [TENSOR=]X.npy [--input ...] [--output Y.npy] [--version V] [--top_k K] [--typed]",
-       {"NAME"}, "Run inference on .npy inputs; save the first output and print its top-k classes.",
+      {"infer",
+       "NAME --input [TENSOR=]X.npy [--input ...] [--output Y.npy] [--version V] [--top_k K] [--typed]",
+       {"NAME"},
+       "Run inference on .npy inputs; save the first output and print its top-k classes.",
        "A model with one input takes --input X.npy (the name comes from ModelMetadata);\n"
        "models with several inputs take one --input TENSOR=X.npy per input.\n"
        "If the first output is 2-D [batch, classes], prints per row the top-k class\n"
@@ -65,8 +81,11 @@ std::vector<CommandSpec> BuildCommands() {
         {"top_k", "K", "classes to print per row (default 5; 0 disables)"},
         {"typed", "", "send typed contents (fp32_contents, ...) instead of raw_input_contents"}}},
       {"unload", "NAME", {"NAME"}, "Unload a model (all its versions).", "", {}},
-      {"metadata", "NAME [--version V]", {"NAME"},
-       "Print a model's platform, versions, inputs and outputs (datatype, shape) and properties.", "",
+      {"metadata",
+       "NAME [--version V]",
+       {"NAME"},
+       "Print a model's platform, versions, inputs and outputs (datatype, shape) and properties.",
+       "",
        {{"version", "V", "model version (default: the server's choice)"}}},
   };
 }
@@ -148,10 +167,8 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"server", "HOST:PORT", "server address (default localhost:8001)"},
       {"timeout_seconds", "S", "deadline of every RPC in seconds (default 60)"},
       {"token_file", "FILE", "send the (first) token of FILE as 'authorization: Bearer <token>'"},
-      {"tls_ca_file", "FILE",
-       "use TLS, trusting the CA certificate(s) in FILE (default with TLS: system roots)"},
-      {"tls_cert_file", "FILE",
-       "use TLS with this client certificate (mutual TLS; needs --tls_key_file)"},
+      {"tls_ca_file", "FILE", "use TLS, trusting the CA certificate(s) in FILE (default with TLS: system roots)"},
+      {"tls_cert_file", "FILE", "use TLS with this client certificate (mutual TLS; needs --tls_key_file)"},
       {"tls_key_file", "FILE", "private key of --tls_cert_file"},
       {"help", "", "print usage and exit"},
   };
@@ -252,9 +269,8 @@ absl::Status ParseArgs(const std::vector<std::string>& args, ParsedArgs* out) {
     }
     const FlagSpec* flag = FindFlag(out->command, name);
     if (flag == nullptr) {
-      fail(out->command == nullptr
-               ? absl::StrCat("unknown flag --", name)
-               : absl::StrCat("unknown flag --", name, " for '", out->command->name, "'"));
+      fail(out->command == nullptr ? absl::StrCat("unknown flag --", name)
+                                   : absl::StrCat("unknown flag --", name, " for '", out->command->name, "'"));
       if (!value.has_value() && TakesValueSomewhere(name)) ++i;
       continue;
     }
@@ -288,14 +304,12 @@ absl::Status ParseArgs(const std::vector<std::string>& args, ParsedArgs* out) {
         absl::StrCat("'", command.name, "' needs ", command.positionals[out->positionals.size()]));
   }
   if (out->positionals.size() > command.positionals.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unexpected argument '", out->positionals[command.positionals.size()], "' for '",
-                     command.name, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unexpected argument '", out->positionals[command.positionals.size()], "' for '", command.name, "'"));
   }
   for (const FlagSpec& flag : command.flags) {
     if (flag.required && !out->Has(flag.name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", command.name, "' needs --", flag.name, " ", flag.value_name));
+      return absl::InvalidArgumentError(absl::StrCat("'", command.name, "' needs --", flag.name, " ", flag.value_name));
     }
   }
   return absl::OkStatus();
@@ -328,14 +342,15 @@ std::string ShortUsage() {
   size_t width = 4;  // "help"
   for (const CommandSpec& command : Commands()) width = std::max(width, command.name.size());
   for (const CommandSpec& command : Commands()) {
-    absl::StrAppend(&out, "  ", command.name, std::string(width + 2 - command.name.size(), ' '), command.summary,
-                    "\n");
+    absl::StrAppend(&out, "  ", command.name, std::string(width + 2 - command.name.size(), ' '), command.summary, "\n");
   }
-  absl::StrAppend(&out, "  help", std::string(width - 2, ' '), "Print usage of every command, or of one: help COMMAND\n");
+  absl::StrAppend(&out, "  help", std::string(width - 2, ' '),
+                  "Print usage of every command, or of one: help COMMAND\n");
   absl::StrAppend(&out, "\nglobal flags (accepted by every command):\n");
   AppendFlagTable(GlobalFlags(), &out);
-  absl::StrAppend(&out, "\nflags: --key value or --key=value; boolean flags take no value.\n"
-                        "exit status: 0 ok, 1 error (printed as 'error: <CODE>: <message>'), 2 usage error.\n");
+  absl::StrAppend(&out,
+                  "\nflags: --key value or --key=value; boolean flags take no value.\n"
+                  "exit status: 0 ok, 1 error (printed as 'error: <CODE>: <message>'), 2 usage error.\n");
   return out;
 }
 

@@ -1,15 +1,15 @@
 // Client implementation: channel setup, deadlines, status conversion.
 #include "client/q8ctl/client.h"
 
-#include <algorithm>
-#include <chrono>
-#include <thread>
-#include <utility>
-
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "client/q8ctl/grpc_status.h"

@@ -4,14 +4,14 @@
 // both directions so that large models upload and large outputs come back.
 #pragma once
 
+#include <grpcpp/channel.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,7 +39,7 @@ struct UploadSpec {
 using UploadEventFn = std::function<void(const q8serve::v1::UploadEvent&)>;
 
 struct ClientOptions {
-  std::string server = kDefaultServer;  // host:port (any gRPC target string)
+  std::string server = kDefaultServer;       // host:port (any gRPC target string)
   absl::Duration timeout = kDefaultTimeout;  // per-RPC deadline
   ChannelSecurity security;                  // TLS and token (channel.h)
 };
@@ -57,8 +57,7 @@ class Client {
   absl::StatusOr<bool> ServerReady();
   absl::StatusOr<bool> ModelReady(const std::string& name, const std::string& version);
   absl::StatusOr<inference::ServerMetadataResponse> ServerMetadata();
-  absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(const std::string& name,
-                                                                 const std::string& version);
+  absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(const std::string& name, const std::string& version);
   absl::StatusOr<inference::ModelInferResponse> ModelInfer(const inference::ModelInferRequest& request);
   // Empty name/version: all models / all versions.
   absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(const std::string& name,

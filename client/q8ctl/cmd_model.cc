@@ -41,8 +41,8 @@ class ProgressPrinter {
       const int quarter = static_cast<int>(4 * p.done() / total);
       const bool new_stage = p.stage() != stage_;
       if (new_stage || quarter > quarter_ || p.done() == p.total() || p.stage() == "fallback") {
-        err_ << p.stage() << ": " << p.done() << "/" << p.total() << (p.detail().empty() ? "" : "  ")
-             << p.detail() << "\n";
+        err_ << p.stage() << ": " << p.done() << "/" << p.total() << (p.detail().empty() ? "" : "  ") << p.detail()
+             << "\n";
       }
       stage_ = p.stage();
       quarter_ = quarter;

@@ -34,15 +34,13 @@ struct QuantizationFlags {
   std::optional<std::string> metric;  // --metric top1|agreement
   std::optional<double> max_drop;
   std::optional<double> eval_fraction;
-  bool any() const {
-    return mode || method || percentile || max_samples || metric || max_drop || eval_fraction;
-  }
+  bool any() const { return mode || method || percentile || max_samples || metric || max_drop || eval_fraction; }
 };
 
 struct UploadOptions {
   std::string name;
   std::string model_path;
-  int64_t version = 1;                   // >= 1
+  int64_t version = 1;  // >= 1
   std::optional<std::string> config_path;
   std::optional<int64_t> max_batch_size;  // >= 0; exclusive with config_path
   QuantizationFlags quantization;

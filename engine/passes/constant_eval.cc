@@ -18,31 +18,44 @@ using TensorPtr = std::shared_ptr<const core::Tensor>;
 using Outputs = std::vector<TensorPtr>;
 
 const std::set<std::string>& Evaluable() {
-  static const auto* ops = new std::set<std::string>{"Constant", "Identity", "Cast",    "Reshape",
-                                                     "Flatten",  "Squeeze",  "Unsqueeze", "Transpose",
-                                                     "Add",      "Sub",      "Mul",     "Div",
-                                                     "Concat",   "Shape"};
+  static const auto* ops =
+      new std::set<std::string>{"Constant",  "Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+                                "Transpose", "Add",      "Sub",  "Mul",     "Div",     "Concat",  "Shape"};
   return *ops;
 }
 
 // Reads element i of a float/int tensor as double (all constant math is done in double).
 double Get(const core::Tensor& t, int64_t i) {
   switch (t.dtype()) {
-    case core::DataType::kFloat32: return t.span<float>()[i];
-    case core::DataType::kFloat64: return t.span<double>()[i];
-    case core::DataType::kInt64: return static_cast<double>(t.span<int64_t>()[i]);
-    case core::DataType::kInt32: return t.span<int32_t>()[i];
-    default: return 0;
+    case core::DataType::kFloat32:
+      return t.span<float>()[i];
+    case core::DataType::kFloat64:
+      return t.span<double>()[i];
+    case core::DataType::kInt64:
+      return static_cast<double>(t.span<int64_t>()[i]);
+    case core::DataType::kInt32:
+      return t.span<int32_t>()[i];
+    default:
+      return 0;
   }
 }
 
 void Put(core::Tensor& t, int64_t i, double v) {
   switch (t.dtype()) {
-    case core::DataType::kFloat32: t.span<float>()[i] = static_cast<float>(v); break;
-    case core::DataType::kFloat64: t.span<double>()[i] = v; break;
-    case core::DataType::kInt64: t.span<int64_t>()[i] = static_cast<int64_t>(v); break;
-    case core::DataType::kInt32: t.span<int32_t>()[i] = static_cast<int32_t>(v); break;
-    default: break;
+    case core::DataType::kFloat32:
+      t.span<float>()[i] = static_cast<float>(v);
+      break;
+    case core::DataType::kFloat64:
+      t.span<double>()[i] = v;
+      break;
+    case core::DataType::kInt64:
+      t.span<int64_t>()[i] = static_cast<int64_t>(v);
+      break;
+    case core::DataType::kInt32:
+      t.span<int32_t>()[i] = static_cast<int32_t>(v);
+      break;
+    default:
+      break;
   }
 }
 
@@ -127,8 +140,7 @@ absl::StatusOr<Outputs> Transpose(const Node& n, const core::Tensor& x) {
       src += (rem / os[d]) * xs[perm[d]];
       rem %= os[d];
     }
-    std::memcpy(static_cast<char*>(out->data()) + i * esize, static_cast<const char*>(x.data()) + src * esize,
-                esize);
+    std::memcpy(static_cast<char*>(out->data()) + i * esize, static_cast<const char*>(x.data()) + src * esize, esize);
   }
   return Outputs{out};
 }
@@ -189,8 +201,7 @@ absl::StatusOr<Outputs> ConstantNode(const Node& n) {
   }
   if (n.attrs.Has("value_floats")) {
     Q8_ASSIGN_OR_RETURN(std::vector<float> v, n.attrs.GetFloats("value_floats"));
-    return Outputs{std::make_shared<core::Tensor>(
-        core::Tensor::FromFloats({static_cast<int64_t>(v.size())}, v))};
+    return Outputs{std::make_shared<core::Tensor>(core::Tensor::FromFloats({static_cast<int64_t>(v.size())}, v))};
   }
   return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": unsupported Constant attribute"));
 }
@@ -204,8 +215,7 @@ absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int6
   const core::Tensor& x = *g.value(n.inputs[0]).constant;
   if (n.op_type == "Identity") return Outputs{g.value(n.inputs[0]).constant};
   if (n.op_type == "Shape") {
-    auto t = std::make_shared<core::Tensor>(core::DataType::kInt64,
-                                            core::Dims{static_cast<int64_t>(x.dims().size())});
+    auto t = std::make_shared<core::Tensor>(core::DataType::kInt64, core::Dims{static_cast<int64_t>(x.dims().size())});
     std::copy(x.dims().begin(), x.dims().end(), t->span<int64_t>().begin());
     return Outputs{t};
   }

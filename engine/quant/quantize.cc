@@ -37,8 +37,8 @@ absl::Status ValidateData(const CompiledModel& fp32, const CalibrationData& d) {
   for (size_t i = 1; shape_ok && i < in.dims.size(); ++i) shape_ok = x.dims()[i] == in.dims[i];
   if (!shape_ok) {
     return absl::InvalidArgumentError(absl::StrCat("calibration inputs have shape ", core::DimsToString(x.dims()),
-                                                   "; the model input '", in.name, "' is ",
-                                                   core::DimsToString(in.dims), " (N samples along dim 0)"));
+                                                   "; the model input '", in.name, "' is ", core::DimsToString(in.dims),
+                                                   " (N samples along dim 0)"));
   }
   auto values = x.span<float>();
   for (size_t i = 0; i < values.size(); ++i) {
@@ -54,8 +54,8 @@ absl::Status ValidateData(const CompiledModel& fp32, const CalibrationData& d) {
                                                      core::OipName(y.dtype()), " ", core::DimsToString(y.dims())));
     }
     if (y.dims()[0] != x.dims()[0]) {
-      return absl::InvalidArgumentError(absl::StrCat("calibration labels count ", y.dims()[0],
-                                                     " does not match the ", x.dims()[0], " input samples"));
+      return absl::InvalidArgumentError(absl::StrCat("calibration labels count ", y.dims()[0], " does not match the ",
+                                                     x.dims()[0], " input samples"));
     }
     const int64_t classes = fp32.outputs()[0].dims.empty() ? 0 : fp32.outputs()[0].dims.back();
     for (int64_t i = 0; i < y.dims()[0]; ++i) {

@@ -35,7 +35,7 @@ class ModelExecutor::Stream {
  public:
   explicit Stream(const engine::CompiledModel& model) : assembler(model) {}
   BatchAssembler assembler;
-  std::vector<Pending*> group;            // reused: no allocation per execution
+  std::vector<Pending*> group;  // reused: no allocation per execution
   std::vector<const ExecutionRequest*> parts;
 };
 
@@ -45,8 +45,8 @@ ModelExecutor::ModelExecutor(std::shared_ptr<const engine::CompiledModel> model,
       can_merge_(options_.batching.enabled && !model_->inputs().empty() && !model_->inputs()[0].dims.empty() &&
                  model_->inputs()[0].dims[0] == core::kDynamicDim && model_->max_batch_size() > 1) {}
 
-absl::StatusOr<std::shared_ptr<ModelExecutor>> ModelExecutor::Create(
-    std::shared_ptr<const engine::CompiledModel> model, ExecutorOptions options) {
+absl::StatusOr<std::shared_ptr<ModelExecutor>> ModelExecutor::Create(std::shared_ptr<const engine::CompiledModel> model,
+                                                                     ExecutorOptions options) {
   if (model == nullptr) return absl::InternalError("executor without a model");
   options.layout.streams = std::max(1, options.layout.streams);
   options.layout.threads_per_stream = std::max(1, options.layout.threads_per_stream);
@@ -133,10 +133,10 @@ void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* 
     if (!refused && !full) ++running_;
   }
   if (full) {
-    done(absl::ResourceExhaustedError(absl::StrCat(
-             "execution queue full: ", options_.max_queue_size,
-             " requests already wait for a stream (max_queue_size=", options_.max_queue_size,
-             ", from config.json execution.max_queue_size or --max_queue_size); retry with backoff")),
+    done(absl::ResourceExhaustedError(
+             absl::StrCat("execution queue full: ", options_.max_queue_size,
+                          " requests already wait for a stream (max_queue_size=", options_.max_queue_size,
+                          ", from config.json execution.max_queue_size or --max_queue_size); retry with backoff")),
          ExecutionTiming{});
     return;
   }
@@ -159,7 +159,8 @@ void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* 
     absl::MutexLock lock(&mu_);
     --running_;
   }
-  done(status, ExecutionTiming{SecondsBetween(enqueued, start), SecondsBetween(start, end), request.batch, status.ok()});
+  done(status,
+       ExecutionTiming{SecondsBetween(enqueued, start), SecondsBetween(start, end), request.batch, status.ok()});
 }
 
 void ModelExecutor::Enqueue(const ExecutionRequest& request, Done done, absl::Time enqueued) {
@@ -228,8 +229,8 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
 }
 
 absl::StatusOr<double> ModelExecutor::WarmUp() {
-  const bool batchable = model_->inputs().empty() || model_->inputs()[0].dims.empty() ||
-                         model_->inputs()[0].dims[0] == core::kDynamicDim;
+  const bool batchable =
+      model_->inputs().empty() || model_->inputs()[0].dims.empty() || model_->inputs()[0].dims[0] == core::kDynamicDim;
   std::vector<int64_t> sizes = batchable ? options_.warmup_batch_sizes : std::vector<int64_t>{0};
   if (sizes.empty()) sizes = {1};  // the inline rule needs one timed run
   const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());

@@ -139,10 +139,10 @@ class ModelExecutor {
   // Recycled queue entries: a steady request stream allocates none.
   std::vector<std::unique_ptr<Pending>> free_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::atomic<int64_t> queued_{0};  // queue_.size(), readable without mu_
+  std::atomic<int64_t> queued_{0};         // queue_.size(), readable without mu_
   int arriving_ ABSL_GUARDED_BY(mu_) = 0;  // live Arrivals
-  int warming_ ABSL_GUARDED_BY(mu_) = 0;  // streams still warming up
-  int running_ ABSL_GUARDED_BY(mu_) = 0;  // executions in progress (<= streams)
+  int warming_ ABSL_GUARDED_BY(mu_) = 0;   // streams still warming up
+  int running_ ABSL_GUARDED_BY(mu_) = 0;   // executions in progress (<= streams)
   absl::Status warmup_status_ ABSL_GUARDED_BY(mu_);
   double warm_run_seconds_ ABSL_GUARDED_BY(mu_) = 0;  // slowest stream's
 

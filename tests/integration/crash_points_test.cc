@@ -31,9 +31,9 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <set>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -227,10 +227,10 @@ std::string Served(Stub& stub, const std::string& model) {
     inference::ModelInferResponse resp;
     grpc::Status s = Infer(stub, req, &resp);
     EXPECT_TRUE(s.ok()) << model << ":" << m.version() << " is READY but fails: " << s.error_message();
-    absl::StrAppend(&out, "v", m.version(), "=", std::hash<std::string>{}(resp.raw_output_contents_size() > 0
-                                                                               ? resp.raw_output_contents(0)
-                                                                               : std::string()),
-                    ";");
+    absl::StrAppend(
+        &out, "v", m.version(), "=",
+        std::hash<std::string>{}(resp.raw_output_contents_size() > 0 ? resp.raw_output_contents(0) : std::string()),
+        ";");
   }
   return out.empty() ? "absent" : out;
 }
@@ -379,17 +379,15 @@ TEST(CrashPointsTest, PollingReplicaNeverServesAHalfWrittenVersion) {
   TestImages();
   Data();
   const std::string root = MakeTempDir("q8_poll_crash");
-  const Sequence setup{"setup", [](Env&, const std::string&) { return absl::OkStatus(); },
-                       [](Env& env, const std::string& name) {
-                         return Upload(env, name, kStatic, 1, Data().mlp, true);
-                       }};
+  const Sequence setup{
+      "setup", [](Env&, const std::string&) { return absl::OkStatus(); },
+      [](Env& env, const std::string& name) { return Upload(env, name, kStatic, 1, Data().mlp, true); }};
   ASSERT_EQ(RunInChild(root, setup, "m", -1).exit_code, 0);
-  const Sequence replace{"replace", [](Env&, const std::string&) { return absl::OkStatus(); },
-                         [](Env& env, const std::string& name) {
-                           return Upload(env, name, kStatic32, 1, Data().cnn, true);
-                         }};
-  const size_t steps = RunInChild(MakeTempDir("q8_poll_crash_probe"), Sequence{"probe", setup.op, replace.op}, "m", -1)
-                           .steps.size();
+  const Sequence replace{
+      "replace", [](Env&, const std::string&) { return absl::OkStatus(); },
+      [](Env& env, const std::string& name) { return Upload(env, name, kStatic32, 1, Data().cnn, true); }};
+  const size_t steps =
+      RunInChild(MakeTempDir("q8_poll_crash_probe"), Sequence{"probe", setup.op, replace.op}, "m", -1).steps.size();
   ASSERT_GT(steps, 10u);
 
   ServerProcess replica;
@@ -508,8 +506,8 @@ TEST(CrashKillTest, SigkillDuringUploadsLosesNothingThatWasReady) {
   ASSERT_NE(variant_outputs[0], variant_outputs[1]);
   std::printf("upload + static quantization: mlp %.3f s, cnn %.3f s\n", upload_seconds[0], upload_seconds[1]);
   // (model, version) -> the outputs it serves.
-  std::map<std::pair<std::string, std::string>, std::string> ready = {
-      {{"ref0", "1"}, variant_outputs[0]}, {{"ref1", "1"}, variant_outputs[1]}};
+  std::map<std::pair<std::string, std::string>, std::string> ready = {{{"ref0", "1"}, variant_outputs[0]},
+                                                                      {{"ref1", "1"}, variant_outputs[1]}};
 
   int interrupted = 0, completed = 0;
   for (int i = 0; i < kills; ++i) {
@@ -529,8 +527,8 @@ TEST(CrashKillTest, SigkillDuringUploadsLosesNothingThatWasReady) {
     // Half the kills anywhere in the upload, half near its end, where the
     // repository is written.
     const double span = upload_seconds[v];
-    const double delay = (rng() % 2 == 0) ? span * 1.2 * (rng() % 1000) / 1000.0
-                                          : span * (0.7 + 0.5 * (rng() % 1000) / 1000.0);
+    const double delay =
+        (rng() % 2 == 0) ? span * 1.2 * (rng() % 1000) / 1000.0 : span * (0.7 + 0.5 * (rng() % 1000) / 1000.0);
     grpc::Status upload;
     std::thread client([&] { upload = UploadWithCalibration(*server.Stub(), name, version, *variants[v]); });
     std::this_thread::sleep_for(std::chrono::duration<double>(delay));
@@ -563,8 +561,8 @@ TEST(CrashKillTest, SigkillDuringUploadsLosesNothingThatWasReady) {
     ExpectIndexAgreesWithDisk(*stub, root);
     if (::testing::Test::HasFailure()) break;
   }
-  std::printf("%d kills: %d uploads interrupted, %d completed before the kill; %zu versions READY at the end\n",
-              kills, interrupted, completed, ready.size());
+  std::printf("%d kills: %d uploads interrupted, %d completed before the kill; %zu versions READY at the end\n", kills,
+              interrupted, completed, ready.size());
   EXPECT_EQ(server.Stop(), 0);
 }
 

@@ -143,8 +143,7 @@ TEST(LifecycleTest, SigtermDrainsThenExitsCleanlyWithRequestsInFlight) {
         grpc::Status s = Infer(*stub, req, &resp, 10);
         if (s.ok()) {
           ++ok;
-        } else if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                   s.error_code() == grpc::StatusCode::CANCELLED) {
+        } else if (s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::CANCELLED) {
           // After the drain: refused ("server is shutting down", connection
           // refused) or, for a call racing grpc's final stop, cancelled.
           ++refused;

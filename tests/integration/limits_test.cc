@@ -85,7 +85,7 @@ class LimitsTest : public SharedServerSuite<LimitsTest> {
  public:
   static constexpr char kRepoPrefix[] = "q8_limits";
   static constexpr int64_t kMaxRequestBytes = 100'000;  // < one fashion_cnn.onnx upload (829 KB)
-  static constexpr int64_t kMaxTensorBytes = 8 << 20;    // > SlowMatMulModel's 4 MiB weight
+  static constexpr int64_t kMaxTensorBytes = 8 << 20;   // > SlowMatMulModel's 4 MiB weight
 
   static std::vector<std::string> ServerFlags() {
     return {absl::StrCat("--max_request_bytes=", kMaxRequestBytes), "--max_concurrent_loads=1", "--cpus=2",
@@ -147,8 +147,8 @@ TEST_F(LimitsTest, InitializerOverTheTensorLimitIsRefused) {
     b.Node("MatMul", {"x", "w"}, {"y"});
     return b.Serialize();
   };
-  grpc::Status s = UploadModel(*stub_, "too_big_tensor", model(kMaxTensorBytes / 4096 + 1),
-                               R"({"quantization":{"mode":"none"}})");
+  grpc::Status s =
+      UploadModel(*stub_, "too_big_tensor", model(kMaxTensorBytes / 4096 + 1), R"({"quantization":{"mode":"none"}})");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("--max_tensor_bytes"));
   s = UploadModel(*stub_, "fits_tensor", model(kMaxTensorBytes / 4096), R"({"quantization":{"mode":"none"}})");
@@ -317,11 +317,10 @@ TEST(LimitsMemoryTest, LoadsBeyondTheMemoryBudgetAreRefused) {
   grpc::Status s = UploadModel(*stub, "b", CnnBytes());
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat("model 'b' needs ", model_bytes)));
-  EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat("already hold ", model_bytes, " of --max_model_memory_bytes=",
-                                                        budget)));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr(absl::StrCat("already hold ", model_bytes, " of --max_model_memory_bytes=", budget)));
   inference::ModelInferResponse resp;
-  EXPECT_EQ(Infer(*stub, ImageRequest("b", TestImages(), 0, 1, true), &resp).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Infer(*stub, ImageRequest("b", TestImages(), 0, 1, true), &resp).error_code(), grpc::StatusCode::NOT_FOUND);
   ASSERT_TRUE(Infer(*stub, ImageRequest("a", TestImages(), 0, 1, true), &resp).ok());
   EXPECT_TRUE(UploadModel(*stub, "a", CnnBytes()).ok()) << "replacing a version frees what it held";
   ASSERT_TRUE(Unload(*stub, "a").ok());

@@ -5,6 +5,7 @@
 // evaluation, series removal on unload, every PromQL expression of
 // deploy/prometheus and deploy/grafana evaluated live, `promtool check
 // metrics` on a scrape; and the start-up / config errors of the metrics flags.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,7 +15,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -239,8 +239,8 @@ TEST_F(PrometheusTest, LiveMetricsThroughRealPrometheus) {
   }
   {
     SCOPED_TRACE("p99 between the fastest and the slowest client-observed latency");
-    const std::string p99 =
-        "histogram_quantile(0.99, sum by (le) (" + Sel("q8serve_inference_request_duration_seconds_bucket", kFp32Model) + "))";
+    const std::string p99 = "histogram_quantile(0.99, sum by (le) (" +
+                            Sel("q8serve_inference_request_duration_seconds_bucket", kFp32Model) + "))";
     auto v = prom_.Scalar(p99);
     ASSERT_TRUE(v.has_value());
     EXPECT_GE(*v, fp32_load.fastest);
@@ -252,8 +252,8 @@ TEST_F(PrometheusTest, LiveMetricsThroughRealPrometheus) {
     ASSERT_TRUE(v8.has_value());
     EXPECT_GT(*v8, 0);
     EXPECT_LE(*v8, int8_load.slowest);
-    std::cout << "p99 fp32 " << *v << " s (client " << fp32_load.fastest << " .. " << fp32_load.slowest
-              << "), int8 " << *v8 << " s (client " << int8_load.fastest << " .. " << int8_load.slowest << ")\n";
+    std::cout << "p99 fp32 " << *v << " s (client " << fp32_load.fastest << " .. " << fp32_load.slowest << "), int8 "
+              << *v8 << " s (client " << int8_load.fastest << " .. " << int8_load.slowest << ")\n";
   }
   {
     SCOPED_TRACE("memory gauges present; int8 weights <= 0.27 x fp32");
@@ -312,8 +312,8 @@ TEST_F(PrometheusTest, LiveMetricsThroughRealPrometheus) {
     auto dropped = prom_.Scalar(Sel("q8serve_shadow_dropped_total", kInt8Model));
     ASSERT_TRUE(dropped.has_value());
     if (*dropped > 0) SleepSeconds(3);  // the worker finishes what was queued
-    auto compared = prom_.WaitFor(Sel("q8serve_shadow_comparisons_total", kInt8Model),
-                                  [&](auto v) { return *dropped > 0 || v == elements; }, 20);
+    auto compared = prom_.WaitFor(
+        Sel("q8serve_shadow_comparisons_total", kInt8Model), [&](auto v) { return *dropped > 0 || v == elements; }, 20);
     ASSERT_TRUE(compared.has_value());
     EXPECT_GT(*compared, 0);
     if (*dropped == 0) {
@@ -324,9 +324,9 @@ TEST_F(PrometheusTest, LiveMetricsThroughRealPrometheus) {
     ASSERT_TRUE(agreed.has_value());
     EXPECT_LE(*agreed, *compared);
     EXPECT_GE(*agreed, 0.9 * *compared);  // int8 agrees with fp32 on live traffic as at upload
-    EXPECT_EQ(prom_.WaitFor(Sel("q8serve_shadow_relative_error_count", kInt8Model),
-                            [&](auto v) { return v == *compared; }),
-              *compared);
+    EXPECT_EQ(
+        prom_.WaitFor(Sel("q8serve_shadow_relative_error_count", kInt8Model), [&](auto v) { return v == *compared; }),
+        *compared);
     auto mean_error = prom_.Scalar(Sel("q8serve_shadow_relative_error_sum", kInt8Model) + " / " +
                                    Sel("q8serve_shadow_relative_error_count", kInt8Model));
     ASSERT_TRUE(mean_error.has_value());
@@ -347,11 +347,15 @@ TEST_F(PrometheusTest, LiveMetricsThroughRealPrometheus) {
     SCOPED_TRACE("every rule and dashboard expression evaluates against the live Prometheus");
     // rate() needs two samples of the error series, and the recording rules
     // must have seen the traffic.
-    EXPECT_TRUE(prom_.WaitFor("count_over_time(q8serve_inference_requests_total{status!=\"ok\"}[1m])",
-                              [](auto v) { return v >= 2.0; }, 20)
+    EXPECT_TRUE(prom_
+                    .WaitFor(
+                        "count_over_time(q8serve_inference_requests_total{status!=\"ok\"}[1m])",
+                        [](auto v) { return v >= 2.0; }, 20)
                     .has_value());
-    EXPECT_TRUE(prom_.WaitFor("count(model:q8serve_shadow_agreements_per_comparisons:ratio_rate30m)",
-                              [](auto v) { return v.has_value(); }, 20)
+    EXPECT_TRUE(prom_
+                    .WaitFor(
+                        "count(model:q8serve_shadow_agreements_per_comparisons:ratio_rate30m)",
+                        [](auto v) { return v.has_value(); }, 20)
                     .has_value());
     int rule_exprs = 0;
     for (const char* file : {"prometheus/rules/q8serve_recording.yml", "prometheus/rules/q8serve_alerts.yml"}) {
@@ -374,8 +378,7 @@ TEST_F(PrometheusTest, LiveMetricsThroughRealPrometheus) {
     }
     EXPECT_EQ(evaluated, rule_exprs);
     int panels = 0;
-    for (const auto& [where, expr] :
-         DashboardExpressions(DeployPath("grafana/dashboards/q8serve.json"))) {
+    for (const auto& [where, expr] : DashboardExpressions(DeployPath("grafana/dashboards/q8serve.json"))) {
       std::string error;
       auto data = prom_.Query(expr, &error);
       EXPECT_TRUE(data.has_value()) << where << ": " << expr << "\n" << error;
@@ -417,8 +420,7 @@ struct Exit {
 Exit RunToExit(const std::vector<std::string>& flags, double timeout_seconds = 30) {
   const std::string dir = MakeTempDir("prom_bad");
   const std::string log_path = dir + "/server.log";
-  std::vector<std::string> args = {ServerBinary(), "--model_repository=" + dir + "/repo",
-                                   "--grpc_address=127.0.0.1:0"};
+  std::vector<std::string> args = {ServerBinary(), "--model_repository=" + dir + "/repo", "--grpc_address=127.0.0.1:0"};
   args.insert(args.end(), flags.begin(), flags.end());
   std::remove(log_path.c_str());
   pid_t pid = Spawn(args, log_path);

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <set>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include "core/npy.h"
 #include "gmock/gmock.h"
@@ -33,8 +33,7 @@ constexpr char kAnchor[] = "anchor";  // fp32 MLP that must keep serving through
 constexpr char kStaticConfig[] = R"({"max_batch_size":64,"quantization":{"mode":"static"}})";
 
 int StageRank(const std::string& stage) {
-  static const std::vector<std::string> order = {"calibration", "quantization", "evaluation", "fallback",
-                                                 "benchmark"};
+  static const std::vector<std::string> order = {"calibration", "quantization", "evaluation", "fallback", "benchmark"};
   auto it = std::find(order.begin(), order.end(), stage);
   return it == order.end() ? -1 : static_cast<int>(it - order.begin());
 }
@@ -83,8 +82,7 @@ class QuantizationTest : public SharedServerSuite<QuantizationTest> {
 
   // The upload of `name` failed with `code` and a message containing
   // `needle`; nothing of it reached the repository; the anchor still serves.
-  void ExpectRefused(const grpc::Status& s, const std::string& name, grpc::StatusCode code,
-                     const std::string& needle) {
+  void ExpectRefused(const grpc::Status& s, const std::string& name, grpc::StatusCode code, const std::string& needle) {
     EXPECT_EQ(s.error_code(), code) << s.error_message();
     EXPECT_THAT(s.error_message(), HasSubstr(needle));
     EXPECT_FALSE(fs::exists(fs::path(*repo_) / name)) << name << " was written";
@@ -258,23 +256,23 @@ TEST_F(QuantizationTest, CalibrationWrongShape) {
   core::Tensor flat(core::DataType::kFloat32, {300, 784});
   auto files = CnnWithCalibration(false);
   files[1].bytes = NpyBytes(flat);
-  ExpectRefused(UploadCnn("bad_shape", kStaticConfig, files).status, "bad_shape",
-                grpc::StatusCode::INVALID_ARGUMENT, "calibration inputs have shape [300,784]");
+  ExpectRefused(UploadCnn("bad_shape", kStaticConfig, files).status, "bad_shape", grpc::StatusCode::INVALID_ARGUMENT,
+                "calibration inputs have shape [300,784]");
 }
 
 TEST_F(QuantizationTest, CalibrationWrongDtype) {
   core::Tensor f64(core::DataType::kFloat64, {300, 1, 28, 28});
   auto files = CnnWithCalibration(false);
   files[1].bytes = NpyBytes(f64);
-  ExpectRefused(UploadCnn("bad_dtype", kStaticConfig, files).status, "bad_dtype",
-                grpc::StatusCode::INVALID_ARGUMENT, "calibration inputs have dtype FP64");
+  ExpectRefused(UploadCnn("bad_dtype", kStaticConfig, files).status, "bad_dtype", grpc::StatusCode::INVALID_ARGUMENT,
+                "calibration inputs have dtype FP64");
 }
 
 TEST_F(QuantizationTest, LabelsCountMismatch) {
   auto files = CnnWithCalibration();
   files[2].bytes = CalibrationLabelsNpy(299);
-  ExpectRefused(UploadCnn("bad_labels", kStaticConfig, files).status, "bad_labels",
-                grpc::StatusCode::INVALID_ARGUMENT, "labels count 299 does not match the 300");
+  ExpectRefused(UploadCnn("bad_labels", kStaticConfig, files).status, "bad_labels", grpc::StatusCode::INVALID_ARGUMENT,
+                "labels count 299 does not match the 300");
 }
 
 TEST_F(QuantizationTest, NanAndInfInCalibrationData) {
@@ -290,18 +288,15 @@ TEST_F(QuantizationTest, NanAndInfInCalibrationData) {
 }
 
 TEST_F(QuantizationTest, UnknownModeMethodAndOutOfRangeMaxDrop) {
-  ExpectRefused(UploadCnn("bad_mode", R"({"quantization":{"mode":"int4"}})", CnnWithCalibration()).status,
-                "bad_mode", grpc::StatusCode::INVALID_ARGUMENT,
-                "'quantization.mode' is invalid: unknown quantization mode 'int4'");
+  ExpectRefused(UploadCnn("bad_mode", R"({"quantization":{"mode":"int4"}})", CnnWithCalibration()).status, "bad_mode",
+                grpc::StatusCode::INVALID_ARGUMENT, "'quantization.mode' is invalid: unknown quantization mode 'int4'");
   ExpectRefused(
       UploadCnn("bad_method", R"({"quantization":{"calibration":{"method":"kl"}}})", CnnWithCalibration()).status,
       "bad_method", grpc::StatusCode::INVALID_ARGUMENT, "'quantization.calibration.method' is invalid");
-  ExpectRefused(
-      UploadCnn("bad_drop", R"({"quantization":{"accuracy":{"max_drop":1.5}}})", CnnWithCalibration()).status,
-      "bad_drop", grpc::StatusCode::INVALID_ARGUMENT, "quantization.accuracy.max_drop must be in [0, 1]");
-  ExpectRefused(
-      UploadCnn("bad_type", R"({"quantization":{"per_channel":"yes"}})", CnnWithCalibration()).status,
-      "bad_type", grpc::StatusCode::INVALID_ARGUMENT, "'quantization.per_channel' must be true or false");
+  ExpectRefused(UploadCnn("bad_drop", R"({"quantization":{"accuracy":{"max_drop":1.5}}})", CnnWithCalibration()).status,
+                "bad_drop", grpc::StatusCode::INVALID_ARGUMENT, "quantization.accuracy.max_drop must be in [0, 1]");
+  ExpectRefused(UploadCnn("bad_type", R"({"quantization":{"per_channel":"yes"}})", CnnWithCalibration()).status,
+                "bad_type", grpc::StatusCode::INVALID_ARGUMENT, "'quantization.per_channel' must be true or false");
 }
 
 TEST_F(QuantizationTest, NonNpyCalibrationFile) {

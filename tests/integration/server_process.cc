@@ -127,8 +127,7 @@ ServerProcess::~ServerProcess() {
     int port = PickFreePort();
     if (port == 0) return ::testing::AssertionFailure() << "no free port";
     address_ = "127.0.0.1:" + std::to_string(port);
-    std::vector<std::string> args = {ServerBinary(), "--grpc_address=" + address_,
-                                     "--model_repository=" + repository};
+    std::vector<std::string> args = {ServerBinary(), "--grpc_address=" + address_, "--model_repository=" + repository};
     // Tests run in parallel: never the fixed default metrics port.
     bool metrics_port_given = false;
     for (const auto& f : flags) metrics_port_given = metrics_port_given || f.rfind("--metrics_port=", 0) == 0;

@@ -65,7 +65,8 @@ class ServerProcess {
   std::unique_ptr<inference::GRPCInferenceService::Stub> Stub() const;
   std::unique_ptr<q8serve::v1::ModelService::Stub> ModelStub() const;
   // Health Check; returns the gRPC status and fills `serving`.
-  grpc::Status HealthCheck(const std::string& service, grpc::health::v1::HealthCheckResponse::ServingStatus* status) const;
+  grpc::Status HealthCheck(const std::string& service,
+                           grpc::health::v1::HealthCheckResponse::ServingStatus* status) const;
   std::string Log() const;
   // Port of the Prometheus endpoint, from the server's log (0 if not found).
   // Start() passes --metrics_port=0 unless the flags set it.

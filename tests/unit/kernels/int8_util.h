@@ -87,8 +87,8 @@ absl::StatusOr<std::vector<Bytes>> RunProgram(const Program& program, const Prog
 // (onednn-2.6-int8.md §6), so the 1-step accuracy tests only hold on
 // VNNI/AMX hosts, the ones q8serve serves int8 on; elsewhere they skip.
 bool ExactInt8Isa();
-#define Q8_SKIP_UNLESS_EXACT_INT8()                                                          \
-  if (!::q8::kernels::testing::ExactInt8Isa())                                              \
+#define Q8_SKIP_UNLESS_EXACT_INT8()            \
+  if (!::q8::kernels::testing::ExactInt8Isa()) \
   GTEST_SKIP() << "q8-skip: ISA " << ::q8::kernels::CpuIsa() << " has no VNNI: int8 is not exact here"
 
 absl::Status BuildStatus(const ProgramSpec& spec);  // Program::Create only

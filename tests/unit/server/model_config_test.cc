@@ -251,7 +251,8 @@ TEST(ModelConfigTest, ParsesExecutionAndDynamicBatching) {
 TEST(ModelConfigTest, ExecutionErrorsNameTheField) {
   EXPECT_THAT(ConfigError(R"({"execution":{"preset":"fast"}})"),
               HasSubstr("'execution.preset' is invalid: unknown execution preset 'fast'"));
-  EXPECT_THAT(ConfigError(R"({"execution":{"streams":0}})"), HasSubstr("'execution.streams' must be in [1, 256], got 0"));
+  EXPECT_THAT(ConfigError(R"({"execution":{"streams":0}})"),
+              HasSubstr("'execution.streams' must be in [1, 256], got 0"));
   EXPECT_THAT(ConfigError(R"({"execution":{"threads_per_stream":"2"}})"),
               HasSubstr("'execution.threads_per_stream' must be an integer"));
   EXPECT_THAT(ConfigError(R"({"execution":{"stream":2}})"), HasSubstr("unknown key 'execution.stream'"));

@@ -19,9 +19,8 @@ using ::testing::HasSubstr;
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("q8loader_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() / ("q8loader_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     repo_ = std::make_unique<ModelRepository>(root_.string());
     ASSERT_TRUE(repo_->Init().ok());
@@ -349,8 +348,7 @@ inference::RepositoryModelLoadRequest LoadProto(const std::string& name) {
 // nothing and leaves the rest serving; replacing a version counts what it
 // frees; unloading makes room.
 TEST_F(LoaderTest, MemoryBudgetRefusesLoadsThatWouldExceedIt) {
-  MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, nullptr,
-             [](LoaderOptions& o) { o.memory_budget = 250; });
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, nullptr, [](LoaderOptions& o) { o.memory_budget = 250; });
   ASSERT_TRUE(loader_->Load(Upload("a", 1, "good")).ok());
   ASSERT_TRUE(loader_->Load(Upload("b", 1, "good")).ok());
   EXPECT_EQ(registry_.LoadedMemoryBytes(), 200);
@@ -381,8 +379,7 @@ TEST_F(LoaderTest, MemoryBudgetAtStartupMarksTheRestUnavailable) {
   ASSERT_TRUE(loader_->Load(Upload("a", 1, "good")).ok());
   ASSERT_TRUE(loader_->Load(Upload("b", 1, "good")).ok());
   ModelRegistry fresh;
-  MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, &fresh,
-             [](LoaderOptions& o) { o.memory_budget = 150; });
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, &fresh, [](LoaderOptions& o) { o.memory_budget = 150; });
   ASSERT_TRUE(loader_->LoadAll().ok());
   EXPECT_TRUE(fresh.Get("a", "").ok());
   EXPECT_FALSE(fresh.Get("b", "").ok());
@@ -452,8 +449,8 @@ TEST(ParseLoadRequestTest, ConfigAndFiles) {
   EXPECT_FALSE(p->files.at(1).calibration_inputs.has_value());
 }
 
-void ExpectParseError(const inference::RepositoryModelLoadRequest& r, absl::StatusCode code,
-                      absl::string_view needle, int64_t limit = 100) {
+void ExpectParseError(const inference::RepositoryModelLoadRequest& r, absl::StatusCode code, absl::string_view needle,
+                      int64_t limit = 100) {
   auto p = ParseLoadRequest(r, limit);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), code) << p.status();

@@ -20,9 +20,8 @@ using ::testing::IsEmpty;
 class RepositoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("q8repo_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() / ("q8repo_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     repo_ = std::make_unique<ModelRepository>(root_.string());
     ASSERT_TRUE(repo_->Init().ok());
@@ -256,7 +255,7 @@ TEST_F(RepositoryTest, LeftoversOfADeadWriterAreRemovedAtOnce) {
     auto write = repo_->BeginWrite("m");
     if (write.ok()) (void)(*write)->WriteFile("2/model.onnx", "v2");
     (void)AtomicWriteFile((root_ / "m" / "1" / "x").string(), "temp");  // completes
-    ::_exit(0);  // no destructors of `write`: like a kill
+    ::_exit(0);                                                         // no destructors of `write`: like a kill
   });
   // Plant a temp file of the same dead writer, as a kill before a rename leaves.
   std::string staging = Hidden(root_).at(0);

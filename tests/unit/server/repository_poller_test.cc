@@ -202,8 +202,7 @@ TEST_F(SyncTest, AdoptsThePersistedQuantizationWithoutCalibrating) {
   ASSERT_TRUE(served.ok()) << served.status();
   ASSERT_NE(served->served.quantization, nullptr);
   EXPECT_EQ(served->served.quantization->artifact, a_->registry.Get("m", "")->served.quantization->artifact);
-  EXPECT_EQ(served->served.quantization->report_json,
-            a_->registry.Get("m", "")->served.quantization->report_json);
+  EXPECT_EQ(served->served.quantization->report_json, a_->registry.Get("m", "")->served.quantization->report_json);
   EXPECT_EQ(b_->quantizer.quantize_calls, 0);
   EXPECT_EQ(b_->quantizer.load_calls, 1);
   EXPECT_TRUE(b_->health["m"]);

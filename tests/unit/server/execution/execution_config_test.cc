@@ -1,5 +1,7 @@
 // Presets and explicit stream layouts, and the CPU budget probe (cgroup
 // v1/v2 files in a temp directory standing in for /sys/fs/cgroup).
+#include "server/execution/execution_config.h"
+
 #include <gtest/gtest.h>
 #include <sched.h>
 
@@ -7,7 +9,6 @@
 #include <fstream>
 
 #include "server/execution/cpu_budget.h"
-#include "server/execution/execution_config.h"
 
 namespace q8::server {
 namespace {

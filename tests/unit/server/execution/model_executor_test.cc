@@ -131,7 +131,8 @@ TEST_F(ModelExecutorTest, MergedRequestsEachGetTheirUnbatchedResult) {
   std::vector<absl::Status> statuses(parts.size());
   for (auto [first, batch] : parts) requests.push_back(MakeRequest(first, batch));
   std::vector<std::unique_ptr<ModelExecutor::Arrival>> arrivals;
-  for (size_t i = 0; i < parts.size(); ++i) arrivals.push_back(std::make_unique<ModelExecutor::Arrival>(executor->get()));
+  for (size_t i = 0; i < parts.size(); ++i)
+    arrivals.push_back(std::make_unique<ModelExecutor::Arrival>(executor->get()));
   std::vector<std::thread> threads;
   for (size_t i = 0; i < parts.size(); ++i) {
     threads.emplace_back(
@@ -175,8 +176,7 @@ TEST_F(ModelExecutorTest, EagerWaitForAnArrivalIsBoundedByTheDelay) {
 
 // Not eager (Triton's rule): a lone request runs once the delay has passed.
 TEST_F(ModelExecutorTest, NonEagerLoneRequestWaitsOutTheDelay) {
-  auto executor =
-      ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/50'000, {}, /*eager=*/false));
+  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/50'000, {}, /*eager=*/false));
   ASSERT_TRUE(executor.ok()) << executor.status();
   auto r = MakeRequest(5, 1);
   ExecutionTiming timing;
@@ -281,7 +281,8 @@ TEST_F(ModelExecutorTest, SubmitQueuesWithoutBlockingAndCompletesOnTheStream) {
   {
     absl::MutexLock lock(&done.mu);
     ASSERT_TRUE(done.mu.AwaitWithTimeout(absl::Condition(
-        +[](int* count) { return *count == 8; }, &done.count), absl::Seconds(30)));
+                                             +[](int* count) { return *count == 8; }, &done.count),
+                                         absl::Seconds(30)));
     for (const std::thread::id& t : done.threads) EXPECT_NE(t, std::this_thread::get_id());
     for (int64_t b : done.executed) EXPECT_EQ(b, 8);
   }
@@ -357,8 +358,7 @@ TEST_F(ModelExecutorTest, WarmupFailureIsReported) {
 
 // Destroying the executor (last handle dropped) finishes what is queued.
 TEST_F(ModelExecutorTest, DestructionFinishesQueuedRequests) {
-  auto executor =
-      ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/300'000, {}, /*eager=*/false));
+  auto executor = ModelExecutor::Create(shared_model(), Options(1, 1, true, /*delay_us=*/300'000, {}, /*eager=*/false));
   ASSERT_TRUE(executor.ok()) << executor.status();
   std::shared_ptr<ModelExecutor> e = *executor;
   auto r = MakeRequest(2, 1);

@@ -13,10 +13,10 @@
 namespace q8::server::metrics {
 namespace {
 
+using testing::CountLines;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::CountLines;
 using testing::Sample;
 using testing::ScrapeModels;
 
@@ -35,8 +35,7 @@ ModelDescription Fp32(const std::string& name, int64_t version, const std::share
   return d;
 }
 
-std::string Series(const std::string& name, const std::string& model, int64_t version,
-                   const std::string& extra = "") {
+std::string Series(const std::string& name, const std::string& model, int64_t version, const std::string& extra = "") {
   return name + "{model=\"" + model + "\",version=\"" + std::to_string(version) + "\"" +
          (extra.empty() ? "" : "," + extra) + "}";
 }
@@ -200,8 +199,7 @@ TEST(ModelMetricsTest, MemoryIsReadAtScrapeAndDisappearsWithTheModel) {
   ModelMetrics m(Fp32("m", 1, model), nullptr);
   EXPECT_EQ(Sample(ScrapeModels({&m}), Series("q8serve_model_memory_bytes", "m", 1, "kind=\"total\"")), 100);
   model.reset();  // metrics never keep a model alive
-  EXPECT_EQ(Sample(ScrapeModels({&m}), Series("q8serve_model_memory_bytes", "m", 1, "kind=\"total\"")),
-            std::nullopt);
+  EXPECT_EQ(Sample(ScrapeModels({&m}), Series("q8serve_model_memory_bytes", "m", 1, "kind=\"total\"")), std::nullopt);
 }
 
 TEST(ModelMetricsTest, ShadowSamplingIsDeterministicAndExact) {
