@@ -69,16 +69,6 @@ constexpr std::array kConstantOnly = {
     NamedSignature{"Unsqueeze", {1, 2, 1, 1, {kNumeric, kI64, kI64}}},
 };
 
-std::string TypeNames(TypeMask mask) {
-  std::string names;
-  for (int t = 1; t < static_cast<int>(core::DataType::kCount); ++t) {
-    if (mask & (TypeMask{1} << t)) {
-      absl::StrAppend(&names, names.empty() ? "" : "/", core::OipName(static_cast<core::DataType>(t)));
-    }
-  }
-  return names;
-}
-
 // Only constants and graph inputs carry a known element type: values that
 // nodes compute are typed by shape inference (runtime tensors are FP32), and
 // constants folded by the passes are checked again by CheckInputTypes.
@@ -99,7 +89,7 @@ absl::Status CheckTypes(const Graph& graph, const Node& node, const OpSignature&
     if ((accepted & TypeBit(dtype)) == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(node.Describe(), ": input ", i, " ('", core::Quote(graph.value(v).name), "') has element type ",
-                       core::OipName(dtype), "; ", node.op_type, " reads ", TypeNames(accepted), " there"));
+                       core::OipName(dtype), "; ", node.op_type, " reads ", TypeMaskNames(accepted), " there"));
     }
   }
   return absl::OkStatus();
@@ -178,6 +168,22 @@ const OpDef* FindOp(absl::string_view op_type) {
     if (op_type == def.op_type) return &def;
   }
   return nullptr;
+}
+
+std::string TypeMaskNames(TypeMask mask) {
+  std::string names;
+  for (int t = 1; t < static_cast<int>(core::DataType::kCount); ++t) {
+    if (mask & (TypeMask{1} << t)) {
+      absl::StrAppend(&names, names.empty() ? "" : "/", core::OipName(static_cast<core::DataType>(t)));
+    }
+  }
+  return names;
+}
+
+std::vector<std::string> ConstantOnlyOps() {
+  std::vector<std::string> names;
+  for (const NamedSignature& s : kConstantOnly) names.push_back(s.op_type);
+  return names;
 }
 
 std::vector<std::string> SupportedOps() {

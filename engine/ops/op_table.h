@@ -83,6 +83,10 @@ struct OpDef {
 // Null when the op is not supported.
 const OpDef* FindOp(absl::string_view op_type);
 std::vector<std::string> SupportedOps();
+// Ops only constant evaluation computes: their nodes must fold away at load.
+std::vector<std::string> ConstantOnlyOps();
+// "FP32/INT64", in DataType order.
+std::string TypeMaskNames(TypeMask mask);
 
 // Signature of a table op or of an op that only constant evaluation handles
 // (Constant, Shape, Cast, ...); null when neither knows it.

@@ -1,0 +1,81 @@
+// Renders the op table as Markdown; see operators_doc.h.
+#include "engine/ops/operators_doc.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/ops/op_table.h"
+
+namespace q8::engine {
+namespace {
+
+std::string Range(int lo, int hi) {
+  if (hi < 0) return absl::StrCat(lo, "+");
+  return lo == hi ? absl::StrCat(lo) : absl::StrCat(lo, "-", hi);
+}
+
+const char* LayoutName(LayoutPolicy p) {
+  switch (p) {
+    case LayoutPolicy::kChannelsLast:
+      return "channels-last (NHWC)";
+    case LayoutPolicy::kFollowInput:
+      return "follows input 0";
+    case LayoutPolicy::kPlain:
+      return "plain row-major";
+  }
+  return "";
+}
+
+std::string Types(TypeMask mask) {
+  TypeMask all = 0;
+  for (int t = 1; t < static_cast<int>(core::DataType::kCount); ++t) all |= TypeMask{1} << t;
+  return (mask & all) == all ? "any" : TypeMaskNames(mask);
+}
+
+// Element types per input slot: one entry when all slots agree.
+std::string SlotTypes(const OpSignature& sig) {
+  const int slots = sig.max_inputs < 0 ? 3 : std::min(sig.max_inputs, 3);
+  std::string out;
+  bool same = true;
+  for (int i = 1; i < slots; ++i) same &= sig.input_types[i] == sig.input_types[0];
+  if (same || slots <= 1) return slots == 0 ? "-" : Types(sig.input_types[0]);
+  for (int i = 0; i < slots; ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : "; ", i == 2 && sig.max_inputs != 3 ? "inputs 2+: " : absl::StrCat(i, ": "),
+                    Types(sig.input_types[i]));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SupportedOperatorsMarkdown() {
+  std::string md =
+      "# Supported ONNX operators\n\n"
+      "Generated from the op table (`engine/ops/op_table.cc`) by `engine/ops/operators_doc.cc`; do not edit.\n"
+      "`tests/unit/engine/operators_doc_test.cc` fails when this file and the table differ; regenerate with\n"
+      "`Q8_UPDATE_OPERATORS_DOC=1 build/tests/unit/engine/engine_test --gtest_filter='OperatorsDocTest.*'`.\n\n"
+      "An upload with any other op fails with `INVALID_ARGUMENT` naming the op and the node. Element types are\n"
+      "what the import check lets through per input slot (input 0, 1, 2+); the op's lowering may restrict them\n"
+      "further (a message names node, op and reason). What passes ONNX's own conformance cases is tracked in\n"
+      "`tests/conformance/expected_failures.txt`.\n\n"
+      "## Served ops\n\n"
+      "| op | inputs | outputs | element types | activation layout |\n|---|---|---|---|---|\n";
+  for (const std::string& name : SupportedOps()) {
+    const OpDef* def = FindOp(name);
+    const OpSignature& sig = def->signature;
+    absl::StrAppend(&md, "| ", name, " | ", Range(sig.min_inputs, sig.max_inputs), " | ",
+                    Range(sig.min_outputs, sig.max_outputs), " | ", SlotTypes(sig), " | ", LayoutName(def->layout),
+                    " |\n");
+  }
+  absl::StrAppend(&md,
+                  "\n## Folded at load only\n\n"
+                  "Constant evaluation computes these when every input is a constant (shape arithmetic, weights\n"
+                  "held in `Constant` nodes); a node of them that depends on a runtime input is refused.\n\n"
+                  "| op | inputs | outputs | element types |\n|---|---|---|---|\n");
+  for (const std::string& name : ConstantOnlyOps()) {
+    const OpSignature& sig = *FindSignature(name);
+    absl::StrAppend(&md, "| ", name, " | ", Range(sig.min_inputs, sig.max_inputs), " | ",
+                    Range(sig.min_outputs, sig.max_outputs), " | ", SlotTypes(sig), " |\n");
+  }
+  return md;
+}
+
+}  // namespace q8::engine
