@@ -29,6 +29,11 @@ struct Half {
 struct BFloat {
   uint16_t bits;
 };
+// BOOL storage: any nonzero byte (a client's raw bytes) reads as true without
+// the undefined behaviour of loading a C++ bool that is not 0 or 1.
+struct Bool {
+  uint8_t byte;
+};
 
 template <typename T>
 struct Wide {  // the type a T is computed in
@@ -42,6 +47,10 @@ template <>
 struct Wide<BFloat> {
   using type = float;
 };
+template <>
+struct Wide<Bool> {
+  using type = uint8_t;
+};
 
 template <typename T>
 typename Wide<T>::type Load(const T& v) {
@@ -49,6 +58,8 @@ typename Wide<T>::type Load(const T& v) {
     return HalfToFloat(v.bits);
   } else if constexpr (std::is_same_v<T, BFloat>) {
     return BFloat16ToFloat(v.bits);
+  } else if constexpr (std::is_same_v<T, Bool>) {
+    return static_cast<uint8_t>(v.byte != 0);
   } else {
     return v;
   }
@@ -61,8 +72,8 @@ D Store(S v) {
     return Half{FloatToHalf(static_cast<float>(v))};
   } else if constexpr (std::is_same_v<D, BFloat>) {
     return BFloat{FloatToBFloat16(static_cast<float>(v))};
-  } else if constexpr (std::is_same_v<D, bool>) {
-    return v != S{0};
+  } else if constexpr (std::is_same_v<D, Bool>) {
+    return Bool{static_cast<uint8_t>(v != S{0})};
   } else if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
     if (std::isnan(v)) return D{0};
     // Compare in long double: the limits of 64-bit types are not exact in double.
@@ -87,7 +98,7 @@ template <typename F>
 bool Dispatch(DataType t, F&& f) {
   switch (t) {
     case DataType::kBool:
-      f(bool{});
+      f(Bool{});
       return true;
     case DataType::kUInt8:
       f(uint8_t{});
@@ -170,6 +181,44 @@ uint16_t FloatToBFloat16(float f) {
   const uint32_t u = FloatBits(f);
   if ((u & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
   return static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+template <typename T>
+absl::Status CheckValues(const TensorView& src, absl::string_view what) {
+  const auto values = src.span<T>();
+  for (size_t i = 0; i < values.size(); ++i) {
+    bool ok;
+    if constexpr (std::is_floating_point_v<T>) {
+      ok = !std::isfinite(values[i]) || std::abs(values[i]) <= std::numeric_limits<float>::max();
+    } else if constexpr (std::is_signed_v<T>) {
+      ok = values[i] >= -(T{1} << 24) && values[i] <= (T{1} << 24);
+    } else {
+      ok = values[i] <= (T{1} << 24);
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " value ", values[i], " at flat index ", i, " is not representable in FP32 (",
+          std::is_floating_point_v<T> ? "out of range" : "beyond +-2^24", "), and this model computes in FP32"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRepresentableInFloat32(const TensorView& src, absl::string_view what) {
+  switch (src.dtype) {
+    case DataType::kFloat64:
+      return CheckValues<double>(src, what);
+    case DataType::kInt32:
+      return CheckValues<int32_t>(src, what);
+    case DataType::kInt64:
+      return CheckValues<int64_t>(src, what);
+    case DataType::kUInt32:
+      return CheckValues<uint32_t>(src, what);
+    case DataType::kUInt64:
+      return CheckValues<uint64_t>(src, what);
+    default:
+      return absl::OkStatus();  // 8/16-bit integers, BOOL and 16-bit floats always fit
+  }
 }
 
 absl::Status ConvertElements(const TensorView& src, const MutableTensorView& dst) {

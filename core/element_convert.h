@@ -22,4 +22,11 @@ uint16_t FloatToBFloat16(float f);
 // BOOL is "!= 0". INVALID_ARGUMENT for an undefined type or a count mismatch.
 absl::Status ConvertElements(const TensorView& src, const MutableTensorView& dst);
 
+// OK when every value of src is carried by FP32 as the number it is: FP64
+// values within FP32's finite range (rounding allowed), 32/64-bit integers
+// within +-2^24 (exact). Otherwise INVALID_ARGUMENT naming `what`, the first
+// offending index and value: a model computed in FP32 must refuse such an
+// input rather than answer with inf or a silently rounded number.
+absl::Status CheckRepresentableInFloat32(const TensorView& src, absl::string_view what);
+
 }  // namespace q8::core

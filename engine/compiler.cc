@@ -27,7 +27,8 @@ absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opse
   }
   std::vector<TensorInfo> infos;
   for (const GraphOutput& o : g.outputs()) {
-    TensorInfo info{o.name, core::DataType::kFloat32, d1[o.value]};
+    // Programs write FP32 outputs; the model converts to the declared type at the edge.
+    TensorInfo info{o.name, o.dtype == core::DataType::kUndefined ? core::DataType::kFloat32 : o.dtype, d1[o.value]};
     for (size_t k = 0; k < info.dims.size(); ++k) {
       if (d2[o.value][k] != d1[o.value][k]) info.dims[k] = core::kDynamicDim;
     }
@@ -89,7 +90,8 @@ absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepa
   parts.report = prepared.report;
   for (const GraphInput& in : g.inputs()) {
     parts.batchable &= !in.dims.empty() && in.dims[0] == core::kDynamicDim;
-    parts.inputs.push_back({g.value(in.value).name, core::DataType::kFloat32, in.dims});
+    parts.inputs.push_back({g.value(in.value).name, in.dtype, in.dims});
+    parts.input_runtime_dtypes.push_back(g.value(in.value).dtype);
   }
   Q8_ASSIGN_OR_RETURN(parts.outputs, OutputInfos(g, parts.opset, parts.batchable));
   Q8_ASSIGN_OR_RETURN(LoweredGraph lowered, LowerGraph(g, parts.opset, quant.get()));

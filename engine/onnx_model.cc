@@ -5,6 +5,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "core/element_convert.h"
 #include "core/status_macros.h"
 #include "engine/exception_guard.h"
 
@@ -130,9 +131,42 @@ absl::Status OnnxModel::RunUnguarded(absl::Span<const core::TensorView> inputs,
   Q8_ASSIGN_OR_RETURN(PlanCache::Lease lease, plans_.Acquire(PlanKey(batch)));
   absl::InlinedVector<const void*, 4> in_ptrs;
   absl::InlinedVector<void*, 4> out_ptrs;
-  for (const core::TensorView& t : inputs) in_ptrs.push_back(t.data);
-  for (const core::MutableTensorView& t : outputs) out_ptrs.push_back(t.data);
-  return lease.program().Run(lease.workspace(), in_ptrs, out_ptrs);
+  // Edge conversions: inputs sent in a type the kernels do not read, outputs
+  // declared in a type other than the program's FP32. FP32 models take none.
+  // Reserved up front (pointers into it are kept), and only when needed: the
+  // FP32 hot path allocates nothing.
+  size_t conversions = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) conversions += inputs[i].dtype != parts_.input_runtime_dtypes[i];
+  for (const core::MutableTensorView& t : outputs) conversions += t.dtype != core::DataType::kFloat32;
+  std::vector<core::Tensor> converted;
+  if (conversions > 0) converted.reserve(conversions);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const core::DataType runtime = parts_.input_runtime_dtypes[i];
+    if (inputs[i].dtype == runtime) {
+      in_ptrs.push_back(inputs[i].data);
+      continue;
+    }
+    if (runtime == core::DataType::kFloat32) {
+      Q8_RETURN_IF_ERROR(
+          core::CheckRepresentableInFloat32(inputs[i], absl::StrCat("input '", parts_.inputs[i].name, "':")));
+    }
+    converted.emplace_back(runtime, inputs[i].dims);
+    Q8_RETURN_IF_ERROR(core::ConvertElements(inputs[i], converted.back().mutable_view()));
+    in_ptrs.push_back(converted.back().data());
+  }
+  std::vector<std::pair<core::Tensor*, const core::MutableTensorView*>> to_convert;
+  for (const core::MutableTensorView& t : outputs) {
+    if (t.dtype == core::DataType::kFloat32) {
+      out_ptrs.push_back(t.data);
+      continue;
+    }
+    converted.emplace_back(core::DataType::kFloat32, t.dims);
+    to_convert.emplace_back(&converted.back(), &t);
+    out_ptrs.push_back(converted.back().data());
+  }
+  Q8_RETURN_IF_ERROR(lease.program().Run(lease.workspace(), in_ptrs, out_ptrs));
+  for (const auto& [computed, out] : to_convert) Q8_RETURN_IF_ERROR(core::ConvertElements(computed->view(), *out));
+  return absl::OkStatus();
 }
 
 MemoryStats OnnxModel::memory() const {

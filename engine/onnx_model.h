@@ -19,6 +19,9 @@ class OnnxModel : public CompiledModel {
     std::shared_ptr<const QuantSpec> quant;  // null for fp32
     int64_t opset = 13;
     std::vector<TensorInfo> inputs, outputs;
+    // The type the program holds each input in (converted from inputs[i].dtype
+    // at the edge when they differ). Outputs are computed in FP32.
+    std::vector<core::DataType> input_runtime_dtypes;
     bool batchable = true;  // every input has a dynamic first dim
     int64_t max_batch_size = 64;
     CompileReport report;

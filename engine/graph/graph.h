@@ -48,11 +48,18 @@ struct Node {
 struct GraphInput {
   ValueId value;
   core::Dims dims;  // kDynamicDim for the batch dimension
+  // What callers send (the model's declared type). The value's own dtype is
+  // what the kernels read; where they differ, the model converts once at the
+  // edge (engine/ops/edge_types.h decides).
+  core::DataType dtype = core::DataType::kFloat32;
 };
 
 struct GraphOutput {
   std::string name;  // public name; survives rewiring of `value`
   ValueId value;
+  // What callers receive (the model's declared type); converted at the edge
+  // from what the program computes. kUndefined: the model declares none.
+  core::DataType dtype = core::DataType::kUndefined;
 };
 
 class Graph {

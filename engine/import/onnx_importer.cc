@@ -8,6 +8,7 @@
 #include "core/checked_math.h"
 #include "core/quote.h"
 #include "core/status_macros.h"
+#include "engine/ops/edge_types.h"
 #include "engine/ops/op_table.h"
 #include "onnx/onnx_pb.h"
 
@@ -36,7 +37,6 @@ std::string NonTensorKind(const onnx::TypeProto& type) {
   if (type.has_optional_type()) return "an optional";
   if (type.has_map_type()) return "a map";
   if (type.has_sparse_tensor_type()) return "a sparse tensor";
-  if (!type.has_tensor_type()) return "a value of no declared type";
   return "";
 }
 
@@ -174,6 +174,11 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
     }
     by_name[init.name()] = graph.AddConstant(init.name(), std::move(t));
   }
+  // Who reads each name, for the runtime type of graph inputs.
+  std::map<std::string, std::vector<EdgeConsumer>> consumers;
+  for (const onnx::NodeProto& np : g.node()) {
+    for (int i = 0; i < np.input_size(); ++i) consumers[np.input(i)].push_back({np.op_type(), i});
+  }
   for (const onnx::ValueInfoProto& in : g.input()) {
     if (by_name.count(in.name())) continue;  // older exporters list initializers as inputs too
     const std::string kind = NonTensorKind(in.type());
@@ -182,14 +187,15 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
           absl::StrCat("graph input '", core::Quote(in.name()), "' is ", kind, "; q8serve serves tensor inputs"));
     }
     const auto& type = in.type().tensor_type();
-    auto dtype = core::FromOnnxCode(type.elem_type());
-    if (!dtype || *dtype != core::DataType::kFloat32) {
-      return Invalid(absl::StrCat("graph input '", core::Quote(in.name()), "' has element type ",
-                                  OnnxTypeName(type.elem_type()), "; q8serve serves float32 (FP32) inputs"));
-    }
+    Q8_ASSIGN_OR_RETURN(const core::DataType runtime_dtype,
+                        RuntimeInputType(type.elem_type(), consumers[in.name()],
+                                         absl::StrCat("invalid ONNX model: graph input '", core::Quote(in.name()),
+                                                      "' has element type ", OnnxTypeName(type.elem_type()))));
+    const auto dtype = core::FromOnnxCode(type.elem_type());
     const std::string in_name = core::Quote(in.name());
     if (!type.has_shape()) return Invalid(absl::StrCat("graph input '", in_name, "' has no shape"));
     GraphInput gi;
+    gi.dtype = *dtype;
     for (int d = 0; d < type.shape().dim_size(); ++d) {
       const auto& dim = type.shape().dim(d);
       if (dim.has_dim_value() && dim.dim_value() > 0) {
@@ -207,7 +213,7 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
             .status());
     Value v;
     v.name = in.name();
-    v.dtype = *dtype;
+    v.dtype = runtime_dtype;
     gi.value = graph.AddValue(std::move(v));
     by_name[in.name()] = gi.value;
     graph.inputs().push_back(std::move(gi));
@@ -264,7 +270,18 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
     if (it == by_name.end()) {
       return Invalid(absl::StrCat("graph output '", core::Quote(out.name()), "' is never produced"));
     }
-    graph.outputs().push_back({out.name(), it->second});
+    const std::string kind = NonTensorKind(out.type());
+    if (!kind.empty()) {
+      return Invalid(
+          absl::StrCat("graph output '", core::Quote(out.name()), "' is ", kind, "; q8serve serves tensor outputs"));
+    }
+    const int elem_type = out.type().tensor_type().elem_type();
+    const auto declared = core::FromOnnxCode(elem_type);
+    if (elem_type != onnx::TensorProto::UNDEFINED && !declared) {
+      return Invalid(absl::StrCat("graph output '", core::Quote(out.name()), "' has element type ",
+                                  OnnxTypeName(elem_type), "; q8serve serves numeric tensors"));
+    }
+    graph.outputs().push_back({out.name(), it->second, declared.value_or(core::DataType::kUndefined)});
   }
   if (graph.outputs().empty()) return Invalid("the graph has no outputs");
   Q8_RETURN_IF_ERROR(graph.SortTopologically());

@@ -70,6 +70,10 @@ struct OpSignature {
   int min_inputs = 1, max_inputs = 1;  // max_inputs -1: unbounded (Concat)
   int min_outputs = 1, max_outputs = 1;
   std::array<TypeMask, 3> input_types = {kF32, kF32, kF32};
+  // The element types the op's kernel reads from a runtime (non-constant)
+  // value in each slot, same indexing. A graph input whose declared type a
+  // consumer does not read here is converted to FP32 at the model's edge.
+  std::array<TypeMask, 3> runtime_types = {kF32, kF32, kF32};
 };
 
 struct OpDef {

@@ -9,6 +9,18 @@ bool OutputUsed(const Graph& g, ValueId v) {
   return v != kNoValue && (g.IsGraphOutput(v) || !g.Consumers(v).empty());
 }
 
+// Dropout is the identity only in inference: training_mode absent or a constant false.
+bool InferenceDropout(const Graph& g, const Node& n) {
+  if (n.inputs.size() < 3 || n.inputs[2] == kNoValue) return true;
+  const core::Tensor* mode = g.value(n.inputs[2]).constant.get();
+  if (mode == nullptr || !mode->has_storage()) return false;
+  const auto* bytes = static_cast<const uint8_t*>(mode->data());
+  for (int64_t i = 0; i < mode->byte_size(); ++i) {
+    if (bytes[i] != 0) return false;
+  }
+  return true;
+}
+
 class EliminateIdentityPass : public Pass {
  public:
   const char* name() const override { return "eliminate_identity"; }
@@ -20,7 +32,7 @@ class EliminateIdentityPass : public Pass {
       // Dropout's mask output, if anyone reads it, keeps the node (it then fails as unsupported).
       bool mask_used = false;
       for (size_t i = 1; i < n.outputs.size(); ++i) mask_used |= OutputUsed(g, n.outputs[i]);
-      if (mask_used) continue;
+      if (mask_used || (n.op_type == "Dropout" && !InferenceDropout(g, n))) continue;
       g.ReplaceAllUses(n.outputs[0], n.inputs[0]);
       n.removed = true;
       ++changed;

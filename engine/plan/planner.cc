@@ -64,10 +64,10 @@ class Planner {
     current_.assign(g_.num_values(), -1);
     for (size_t i = 0; i < g_.inputs().size(); ++i) {
       const ValueId v = g_.inputs()[i].value;
-      const int b = NewBuffer(dims_[v], DataType::kFloat32);
+      const int b = NewBuffer(dims_[v], g_.value(v).dtype);
       buffers_[b].storage = kernels::Storage::kInput;
       buffers_[b].slot = static_cast<int>(i);
-      current_[v] = NewValue(v, {Layout::kPlain, DataType::kFloat32, 1.0f}, b, g_.value(v).name);
+      current_[v] = NewValue(v, {Layout::kPlain, g_.value(v).dtype, 1.0f}, b, g_.value(v).name);
     }
     for (size_t i = 0; i < g_.nodes().size(); ++i) Q8_RETURN_IF_ERROR(PlanNode(static_cast<int>(i)));
     Q8_RETURN_IF_ERROR(BindOutputs());

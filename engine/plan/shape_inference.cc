@@ -43,7 +43,10 @@ absl::StatusOr<std::vector<core::Dims>> InferValueDims(const Graph& graph, int64
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       if (n.inputs[k] != kNoValue && graph.value(n.inputs[k]).dtype != core::DataType::kFloat32 &&
           !graph.IsConstant(n.inputs[k])) {
-        return ctx.Unsupported("non-float runtime tensors");
+        const Value& value = graph.value(n.inputs[k]);
+        return ctx.Unsupported(absl::StrCat("input ", k, " ('", core::Quote(value.name), "') is a runtime ",
+                                            core::OipName(value.dtype), " tensor; ", n.op_type, " reads ",
+                                            core::OipName(value.dtype), " there only from a constant"));
       }
     }
     Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> out, defs[i]->infer(ctx));

@@ -109,13 +109,25 @@ TEST(ImporterTest, RejectsDynamicNonBatchDimension) {
   ExpectInvalid(b.Serialize(), "only the first (batch) dimension may be dynamic");
 }
 
-TEST(ImporterTest, RejectsNonFloatInput) {
+TEST(ImporterTest, RejectsNonNumericInputNamingItsType) {
   OnnxBuilder b;
   b.Input("x", {-1, 4}).Output("y");
   b.model().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
-      onnx::TensorProto::INT64);
+      onnx::TensorProto::STRING);
   b.Node("Relu", {"x"}, {"y"});
-  ExpectInvalid(b.Serialize(), "graph input 'x' has element type INT64");  // by name, not ONNX's number
+  ExpectInvalid(b.Serialize(), "graph input 'x' has element type STRING; q8serve serves numeric tensors");
+  b.model().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::COMPLEX64);
+  ExpectInvalid(b.Serialize(), "graph input 'x' has element type COMPLEX64");  // by name, not ONNX's number
+}
+
+TEST(ImporterTest, RejectsStringOutput) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.model().mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::STRING);
+  b.Node("Relu", {"x"}, {"y"});
+  ExpectInvalid(b.Serialize(), "graph output 'y' has element type STRING");
 }
 
 TEST(ImporterTest, NamesSequenceAndOptionalInputsAsSuch) {

@@ -1,0 +1,196 @@
+// Models whose inputs and outputs are declared in every numeric OIP type:
+// metadata reports the declared types, inputs are converted once at the edge
+// to what the kernels read, outputs back to what the model declares, and
+// values FP32 cannot carry are refused rather than answered wrongly.
+#include "engine/ops/edge_types.h"
+
+#include <gtest/gtest.h>
+
+#include "core/element_convert.h"
+#include "engine/compiler.h"
+#include "onnx/onnx_pb.h"
+#include "tests/testing/onnx_builder.h"
+
+namespace q8::engine {
+namespace {
+
+using core::DataType;
+using q8::testing::OnnxBuilder;
+
+// x (declared `in`) -> Relu -> y (declared `out`).
+std::string ReluModel(DataType in, DataType out) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  auto* g = b.model().mutable_graph();
+  g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(core::OnnxCode(in));
+  g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(core::OnnxCode(out));
+  b.Node("Relu", {"x"}, {"y"});
+  return b.Serialize();
+}
+
+core::Tensor Make(DataType t, const std::vector<float>& values) {
+  const core::Tensor f = core::Tensor::FromFloats({1, static_cast<int64_t>(values.size())}, values);
+  core::Tensor out(t, f.dims());
+  EXPECT_TRUE(core::ConvertElements(f.view(), out.mutable_view()).ok());
+  return out;
+}
+
+std::vector<float> Floats(const core::Tensor& t) {
+  core::Tensor f(DataType::kFloat32, t.dims());
+  EXPECT_TRUE(core::ConvertElements(t.view(), f.mutable_view()).ok());
+  return {f.span<float>().begin(), f.span<float>().end()};
+}
+
+bool IsSigned(DataType t) {
+  return t == DataType::kInt8 || t == DataType::kInt16 || t == DataType::kInt32 || t == DataType::kInt64 ||
+         t == DataType::kFloat16 || t == DataType::kFloat32 || t == DataType::kFloat64 || t == DataType::kBFloat16;
+}
+
+TEST(EdgeTypesTest, EveryNumericTypeInAndOut) {
+  for (int i = 1; i < static_cast<int>(DataType::kCount); ++i) {
+    const auto t = static_cast<DataType>(i);
+    SCOPED_TRACE(core::OipName(t));
+    auto model = Compile(ReluModel(t, t));
+    ASSERT_TRUE(model.ok()) << model.status();
+    EXPECT_EQ((*model)->inputs()[0].dtype, t);
+    EXPECT_EQ((*model)->outputs()[0].dtype, t);
+    std::vector<float> x = {0, 1, 2, 100}, want = x;
+    if (t == DataType::kBool) x = want = {0, 1, 0, 1};
+    if (IsSigned(t)) x[2] = -3, want[2] = 0;  // Relu really ran
+    const core::Tensor in = Make(t, x);
+    auto out = (*model)->Run({in.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ((*out)[0].dtype(), t);
+    EXPECT_EQ(Floats((*out)[0]), want);
+  }
+}
+
+TEST(EdgeTypesTest, RawBoolBytesOtherThanOneReadAsTrue) {
+  auto model = Compile(ReluModel(DataType::kBool, DataType::kFloat32));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const uint8_t bytes[4] = {0, 2, 255, 1};
+  auto out = (*model)->Run({core::TensorView{DataType::kBool, {1, 4}, bytes}});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Floats((*out)[0]), (std::vector<float>{0, 1, 1, 1}));
+}
+
+TEST(EdgeTypesTest, OutputDeclaredIntegerTruncatesFromFp32) {
+  auto model = Compile(ReluModel(DataType::kFloat32, DataType::kInt64));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const core::Tensor in = core::Tensor::FromFloats({1, 4}, {1.9f, -2.f, 3.5f, 1e30f});
+  auto out = (*model)->Run({in.view()});
+  ASSERT_TRUE(out.ok()) << out.status();
+  const auto y = (*out)[0].span<int64_t>();
+  EXPECT_EQ(std::vector<int64_t>(y.begin(), y.end()),
+            (std::vector<int64_t>{1, 0, 3, std::numeric_limits<int64_t>::max()}));
+}
+
+TEST(EdgeTypesTest, RefusesValuesFp32CannotCarry) {
+  auto f64 = Compile(ReluModel(DataType::kFloat64, DataType::kFloat64));
+  ASSERT_TRUE(f64.ok()) << f64.status();
+  core::Tensor big(DataType::kFloat64, {1, 4});
+  big.span<double>()[3] = 1e200;
+  auto out = (*f64)->Run({big.view()});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(out.status().message().find("input 'x': value 1e+200 at flat index 3 is not representable in FP32"),
+            std::string::npos)
+      << out.status();
+
+  auto i64 = Compile(ReluModel(DataType::kInt64, DataType::kInt64));
+  ASSERT_TRUE(i64.ok()) << i64.status();
+  core::Tensor ids(DataType::kInt64, {1, 4});
+  ids.span<int64_t>()[0] = (int64_t{1} << 24) + 1;
+  out = (*i64)->Run({ids.view()});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("beyond +-2^24"), std::string::npos) << out.status();
+  ids.span<int64_t>()[0] = -(int64_t{1} << 24);  // the edge itself is exact
+  out = (*i64)->Run({ids.view()});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].span<int64_t>()[0], 0);
+}
+
+TEST(EdgeTypesTest, WrongDtypeAtRunIsInvalidArgument) {
+  auto model = Compile(ReluModel(DataType::kUInt8, DataType::kFloat32));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const core::Tensor f = core::Tensor::FromFloats({1, 4}, {1, 2, 3, 4});
+  auto out = (*model)->Run({f.view()});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("input 'x' has datatype FP32, expected UINT8"), std::string::npos)
+      << out.status();
+}
+
+TEST(EdgeTypesTest, RuntimeTypeFollowsWhatConsumersRead) {
+  const int i64 = onnx::TensorProto::INT64;
+  // Relu reads FP32 only: converted at the edge.
+  EXPECT_EQ(*RuntimeInputType(i64, {{"Relu", 0}}, "x"), DataType::kFloat32);
+  // Reshape's shape slot reads neither at runtime: kept, so Reshape itself reports.
+  EXPECT_EQ(*RuntimeInputType(i64, {{"Reshape", 1}}, "x"), DataType::kInt64);
+  EXPECT_EQ(*RuntimeInputType(onnx::TensorProto::FLOAT, {{"Relu", 0}}, "x"), DataType::kFloat32);
+  auto bad = RuntimeInputType(onnx::TensorProto::STRING, {{"Relu", 0}}, "graph input 'x' has element type STRING");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("graph input 'x' has element type STRING; q8serve serves numeric tensors"),
+            std::string::npos);
+}
+
+TEST(EdgeTypesTest, RuntimeInt64ShapeIsNamedAsSuch) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Input("s", {2}).Output("y");
+  b.model().mutable_graph()->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::INT64);
+  b.Node("Reshape", {"x", "s"}, {"y"}, "r");
+  auto model = Compile(b.Serialize());
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("node 'r' (Reshape): not supported: input 1 ('s') is a runtime INT64 tensor"),
+            std::string::npos)
+      << model.status();
+}
+
+}  // namespace
+}  // namespace q8::engine
+
+namespace q8::engine {
+namespace {
+
+// Dropout(x, ratio, training_mode): before BOOL graph inputs were served, a
+// runtime training_mode could not reach it; now it must be refused, not
+// treated as inference (which gave wrong numbers on node/test_training_dropout).
+std::string DropoutModel(bool runtime_mode, bool constant_mode) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.FloatInitializer("ratio", {}, {0.5f});
+  auto* g = b.model().mutable_graph();
+  if (runtime_mode) {
+    b.Input("mode", {});
+    g->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+    g->mutable_input(1)->mutable_type()->mutable_tensor_type()->mutable_shape();  // a scalar
+  } else {
+    auto* t = g->add_initializer();
+    t->set_name("mode");
+    t->set_data_type(onnx::TensorProto::BOOL);
+    t->add_int32_data(constant_mode ? 1 : 0);
+  }
+  b.Node("Dropout", {"x", "ratio", "mode"}, {"y"}, "drop");
+  return b.Serialize();
+}
+
+TEST(DropoutTrainingModeTest, RuntimeOrTrueTrainingModeIsRefused) {
+  auto runtime = Compile(DropoutModel(true, false));
+  ASSERT_FALSE(runtime.ok());
+  EXPECT_NE(runtime.status().message().find("node 'drop' (Dropout): not supported: input 2 ('mode') is a runtime BOOL"),
+            std::string::npos)
+      << runtime.status();
+  auto training = Compile(DropoutModel(false, true));
+  ASSERT_FALSE(training.ok());
+  EXPECT_NE(training.status().message().find("training_mode other than a constant false"), std::string::npos)
+      << training.status();
+  auto inference = Compile(DropoutModel(false, false));
+  ASSERT_TRUE(inference.ok()) << inference.status();
+  const core::Tensor x = core::Tensor::FromFloats({1, 4}, {1, -2, 3, -4});
+  auto out = (*inference)->Run({x.view()});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Floats((*out)[0]), (std::vector<float>{1, -2, 3, -4}));
+}
+
+}  // namespace
+}  // namespace q8::engine
