@@ -43,7 +43,8 @@ absl::Status RunInBatches(const CompiledModel& model, const core::Tensor& sample
     const int64_t n = std::min(batch, end - b);
     core::Dims dims = samples.dims();
     dims[0] = n;
-    core::TensorView view{samples.dtype(), dims, static_cast<const float*>(samples.data()) + b * row};
+    core::TensorView view{samples.dtype(), dims,
+                          static_cast<const char*>(samples.data()) + b * row * core::SizeOf(samples.dtype())};
     Q8_ASSIGN_OR_RETURN(std::vector<core::Tensor> outputs, model.Run({view}));
     Q8_RETURN_IF_ERROR(sink(outputs));
   }

@@ -29,9 +29,10 @@ absl::Status ValidateData(const CompiledModel& fp32, const CalibrationData& d) {
   }
   const TensorInfo& in = fp32.inputs()[0];
   const core::Tensor& x = d.inputs;
-  if (x.dtype() != core::DataType::kFloat32) {
+  if (x.dtype() != in.dtype) {
     return absl::InvalidArgumentError(absl::StrCat("calibration inputs have dtype ", core::OipName(x.dtype()),
-                                                   "; expected float32 (FP32) like the model input '", in.name, "'"));
+                                                   "; expected ", core::OipName(in.dtype), " like the model input '",
+                                                   in.name, "'"));
   }
   bool shape_ok = x.dims().size() == in.dims.size() && !x.dims().empty() && x.dims()[0] >= 1;
   for (size_t i = 1; shape_ok && i < in.dims.size(); ++i) shape_ok = x.dims()[i] == in.dims[i];
@@ -40,7 +41,8 @@ absl::Status ValidateData(const CompiledModel& fp32, const CalibrationData& d) {
                                                    "; the model input '", in.name, "' is ", core::DimsToString(in.dims),
                                                    " (N samples along dim 0)"));
   }
-  auto values = x.span<float>();
+  // Only float samples can hold NaN or Inf (FP32 is what .npy files carry; other types convert at the edge).
+  auto values = x.dtype() == core::DataType::kFloat32 ? x.span<float>() : absl::Span<const float>();
   for (size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) {
       return absl::InvalidArgumentError(

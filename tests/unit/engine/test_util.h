@@ -33,7 +33,7 @@ inline core::TensorView Rows(const core::Tensor& t, int64_t begin, int64_t count
   core::Dims dims = t.dims();
   const int64_t row = t.num_elements() / dims[0];
   dims[0] = count;
-  return {t.dtype(), dims, static_cast<const float*>(t.data()) + begin * row};
+  return {t.dtype(), dims, static_cast<const char*>(t.data()) + begin * row * core::SizeOf(t.dtype())};
 }
 
 inline float MaxAbsDiff(absl::Span<const float> a, absl::Span<const float> b) {

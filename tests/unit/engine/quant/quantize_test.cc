@@ -1,8 +1,10 @@
 // Quantize(): persistence round trip, determinism, memory, bad calibration data.
+#include "engine/quantize.h"
+
 #include <gtest/gtest.h>
 
-
-#include "engine/quantize.h"
+#include "core/element_convert.h"
+#include "onnx/onnx_pb.h"
 #include "tests/unit/engine/test_util.h"
 
 namespace q8::engine {
@@ -71,18 +73,24 @@ struct BadData {
 TEST(QuantizeTest, BadCalibrationDataIsRejectedWithAClearMessage) {
   const std::string onnx = ReadFile(DataPath("fashion_cnn.onnx"));
   const std::vector<BadData> cases = {
-      {"wrong shape", [](CalibrationData& d) { d.inputs.Reshape({10, 28, 28, 1}); },
+      {"wrong shape",
+       [](CalibrationData& d) {
+         d.inputs.Reshape({10, 28, 28, 1});
+       },
        absl::StatusCode::kInvalidArgument, "shape [10,28,28,1]"},
-      {"wrong dtype", [](CalibrationData& d) { d.inputs = core::Tensor(core::DataType::kFloat64, {10, 1, 28, 28}); },
+      {"wrong dtype",
+       [](CalibrationData& d) {
+         d.inputs = core::Tensor(core::DataType::kFloat64, {10, 1, 28, 28});
+       },
        absl::StatusCode::kInvalidArgument, "FP64"},
       {"NaN", [](CalibrationData& d) { d.inputs.span<float>()[77] = std::nanf(""); },
        absl::StatusCode::kInvalidArgument, "NaN or Inf"},
-      {"Inf", [](CalibrationData& d) { d.inputs.span<float>()[3] = INFINITY; },
-       absl::StatusCode::kInvalidArgument, "NaN or Inf"},
+      {"Inf", [](CalibrationData& d) { d.inputs.span<float>()[3] = INFINITY; }, absl::StatusCode::kInvalidArgument,
+       "NaN or Inf"},
       {"label count", [](CalibrationData& d) { d.labels = core::Tensor(core::DataType::kInt64, {9}); },
        absl::StatusCode::kInvalidArgument, "labels count 9"},
-      {"label range", [](CalibrationData& d) { d.labels->span<int64_t>()[4] = 12; },
-       absl::StatusCode::kInvalidArgument, "label 12 at row 4"},
+      {"label range", [](CalibrationData& d) { d.labels->span<int64_t>()[4] = 12; }, absl::StatusCode::kInvalidArgument,
+       "label 12 at row 4"},
       {"label dtype", [](CalibrationData& d) { d.labels = core::Tensor(core::DataType::kFloat32, {10}); },
        absl::StatusCode::kInvalidArgument, "int64"},
   };
@@ -101,6 +109,38 @@ TEST(QuantizeTest, BadCalibrationDataIsRejectedWithAClearMessage) {
   bad.max_drop = -0.1;
   CalibrationData d = FashionSample(10);
   EXPECT_EQ(Quantize(onnx, {}, bad, &d).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A model whose input is declared UINT8 (an image as bytes) calibrates from
+// UINT8 samples: the edge converts them to FP32 for the kernels, once.
+TEST(QuantizeTest, Uint8InputModelCalibratesFromUint8Samples) {
+  onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(ReadFile(DataPath("fashion_cnn.onnx"))));
+  proto.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::UINT8);
+  const std::string onnx = proto.SerializeAsString();
+  CalibrationData data = FashionSample(100);
+  core::Tensor scaled(core::DataType::kFloat32, data.inputs.dims());
+  for (int64_t i = 0; i < scaled.num_elements(); ++i) scaled.span<float>()[i] = data.inputs.span<float>()[i] * 255.f;
+  core::Tensor bytes(core::DataType::kUInt8, data.inputs.dims());
+  ASSERT_TRUE(core::ConvertElements(scaled.view(), bytes.mutable_view()).ok());
+  CalibrationData u8{std::move(bytes), std::nullopt};
+  auto r = Quantize(onnx, {}, QuantizationOptions{}, &u8);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->model->inputs()[0].dtype, core::DataType::kUInt8);
+  auto x = testing::Rows(u8.inputs, 0, 8);
+  auto q = r->model->Run({x});
+  auto f = r->fp32_model->Run({x});
+  ASSERT_TRUE(q.ok() && f.ok()) << q.status() << f.status();
+  // The int8 model tracks the float one on the same bytes (a loose bound: it checks the edge, not accuracy).
+  const float range = 1.0f + testing::MaxAbsDiff((*f)[0].span<float>(), std::vector<float>((*f)[0].num_elements()));
+  EXPECT_LT(testing::MaxAbsDiff((*q)[0].span<float>(), (*f)[0].span<float>()), 0.25f * range);
+
+  CalibrationData wrong = FashionSample(10);  // FP32 samples for a UINT8 model
+  auto refused = Quantize(onnx, {}, QuantizationOptions{}, &wrong);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("calibration inputs have dtype FP32; expected UINT8"), std::string::npos)
+      << refused.status();
 }
 
 }  // namespace
