@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -35,25 +36,62 @@ CaptureGraph MakeCaptureGraph(const PreparedGraph& prepared) {
   return capture;
 }
 
+namespace {
+
+// The batch size a model whose file fixes its first input dimension accepts
+// (0 when that dimension is dynamic).
+int64_t FixedBatch(const CompiledModel& model) {
+  if (model.inputs().empty() || model.inputs()[0].dims.empty()) return 0;
+  const int64_t d = model.inputs()[0].dims[0];
+  return d == core::kDynamicDim ? 0 : d;
+}
+
+// The first `n` rows of each output whose first dimension is the batch `batch`.
+void KeepRows(std::vector<core::Tensor>& outputs, int64_t batch, int64_t n) {
+  for (core::Tensor& t : outputs) {
+    if (t.dims().empty() || t.dims()[0] != batch || n == batch) continue;
+    core::Dims dims = t.dims();
+    dims[0] = n;
+    core::Tensor rows(t.dtype(), dims);
+    std::memcpy(rows.data(), t.data(), rows.byte_size());
+    t = std::move(rows);
+  }
+}
+
+}  // namespace
+
 absl::Status RunInBatches(const CompiledModel& model, const core::Tensor& samples, int64_t begin, int64_t end,
                           int64_t batch, const std::function<absl::Status(std::vector<core::Tensor>&)>& sink) {
   const int64_t row = samples.num_elements() / std::max<int64_t>(samples.dims()[0], 1);
-  batch = std::min(batch, model.max_batch_size());
+  const int64_t row_bytes = row * core::SizeOf(samples.dtype());
+  const int64_t fixed = FixedBatch(model);
+  // A model that fixes its batch size runs in exactly that size: the last,
+  // partial batch is padded with copies of its last row, whose outputs are dropped.
+  batch = fixed > 0 ? fixed : std::min(batch, model.max_batch_size());
+  core::Tensor padded;
   for (int64_t b = begin; b < end; b += batch) {
     const int64_t n = std::min(batch, end - b);
+    const char* first = static_cast<const char*>(samples.data()) + b * row_bytes;
     core::Dims dims = samples.dims();
-    dims[0] = n;
-    core::TensorView view{samples.dtype(), dims,
-                          static_cast<const char*>(samples.data()) + b * row * core::SizeOf(samples.dtype())};
+    dims[0] = fixed > 0 ? fixed : n;
+    core::TensorView view{samples.dtype(), dims, first};
+    if (fixed > 0 && n < fixed) {
+      padded = core::Tensor(samples.dtype(), dims);
+      char* dst = static_cast<char*>(padded.data());
+      std::memcpy(dst, first, n * row_bytes);
+      for (int64_t r = n; r < fixed; ++r) std::memcpy(dst + r * row_bytes, first + (n - 1) * row_bytes, row_bytes);
+      view.data = padded.data();
+    }
     Q8_ASSIGN_OR_RETURN(std::vector<core::Tensor> outputs, model.Run({view}));
+    if (fixed > 0) KeepRows(outputs, fixed, n);
     Q8_RETURN_IF_ERROR(sink(outputs));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& capture, const CompiledModel& model,
-                                                           const core::Tensor& samples, int64_t count,
-                                                           bool histograms, const ProgressFn& progress) {
+                                                           const core::Tensor& samples, int64_t count, bool histograms,
+                                                           const ProgressFn& progress) {
   std::map<ValueId, ValueStats> stats;
   std::map<ValueId, std::vector<double>> sums;
   std::map<ValueId, int64_t> per_channel_count;

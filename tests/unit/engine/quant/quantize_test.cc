@@ -143,5 +143,39 @@ TEST(QuantizeTest, Uint8InputModelCalibratesFromUint8Samples) {
       << refused.status();
 }
 
+// A model whose file fixes batch = 1 (or 3) loads and quantizes: calibration
+// and the accuracy check feed it batches of exactly that size (padding the
+// last one), instead of the 16/32 rows it would refuse.
+TEST(QuantizeTest, FixedBatchModelCalibratesInBatchesItAccepts) {
+  for (int64_t fixed : {1, 3}) {
+    SCOPED_TRACE(fixed);
+    onnx::ModelProto proto;
+    ASSERT_TRUE(proto.ParseFromString(ReadFile(DataPath("fashion_cnn.onnx"))));
+    auto* dim0 =
+        proto.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
+    dim0->Clear();
+    dim0->set_dim_value(fixed);
+    const std::string onnx = proto.SerializeAsString();
+    CalibrationData data = FashionSample(100);  // 100 rows: not a multiple of 3
+    QuantizationOptions o;
+    auto r = Quantize(onnx, {}, o, &data);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->model->inputs()[0].dims[0], fixed);
+    EXPECT_GT(r->report.calibration_samples, 0);
+    // The accuracy check ran on the held-out rows and int8 agrees with float on nearly all of them.
+    EXPECT_GT(r->report.eval_samples, 0);
+    EXPECT_GT(r->report.agreement, 0.9);
+    auto x = testing::Rows(data.inputs, 0, fixed);
+    auto q = r->model->Run({x});
+    auto f = r->fp32_model->Run({x});
+    ASSERT_TRUE(q.ok() && f.ok()) << q.status() << f.status();
+    EXPECT_LT(testing::MaxAbsDiff((*q)[0].span<float>(), (*f)[0].span<float>()), 1.0f);
+    // A batch the file does not allow is a clear error, not a crash.
+    auto wrong = r->model->Run({testing::Rows(data.inputs, 0, fixed + 1)});
+    ASSERT_FALSE(wrong.ok());
+    EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
 }  // namespace
 }  // namespace q8::engine
