@@ -468,3 +468,55 @@ TEST(QuantizationLifecycleTest, HandPopulatedRepositoryIsQuantizedAtStartup) {
 
 }  // namespace
 }  // namespace q8::testing
+
+namespace q8::testing {
+namespace {
+
+// A model whose file fixes batch = 1 (as many exported models do) uploads
+// with static quantization over the real server: calibration feeds it one
+// sample at a time, it serves batch-1 requests, and refuses other batches
+// with INVALID_ARGUMENT while staying up.
+TEST_F(QuantizationTest, FixedBatchModelServesAndCalibrates) {
+  onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(ReadFileOrDie(TestDataPath("fashion_cnn.onnx"))));
+  auto* dim0 =
+      proto.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
+  dim0->Clear();
+  dim0->set_dim_value(1);
+  auto files = CnnWithCalibration();
+  files[0].bytes = proto.SerializeAsString();
+  StreamedUpload up = UploadCnn("cnn_batch1", kStaticConfig, files);
+  ASSERT_TRUE(up.status.ok()) << up.status.error_message();
+  ASSERT_TRUE(up.result.has_value());
+
+  inference::ModelMetadataRequest meta_req;
+  meta_req.set_name("cnn_batch1");
+  inference::ModelMetadataResponse meta;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->ModelMetadata(&ctx, meta_req, &meta).ok());
+  EXPECT_THAT(meta.inputs(0).shape(), ::testing::ElementsAre(1, 1, 28, 28));
+
+  int agree = 0;
+  constexpr int kImages = 40;
+  for (int i = 0; i < kImages; ++i) {
+    inference::ModelInferResponse resp;
+    grpc::Status s = Infer(*stub_, ImageRequest("cnn_batch1", TestImages(), i, 1, i % 2 == 0), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    const std::vector<float> logits = Logits(resp);
+    ASSERT_EQ(logits.size(), 10u);
+    const float* golden = GoldenLogits().span<float>().data() + i * 10;
+    agree += std::max_element(logits.begin(), logits.end()) - logits.begin() ==
+             std::max_element(golden, golden + 10) - golden;
+  }
+  EXPECT_GE(agree, kImages - 2) << "int8 top-1 vs PyTorch fp32";
+
+  inference::ModelInferResponse resp;
+  grpc::Status s = Infer(*stub_, ImageRequest("cnn_batch1", TestImages(), 0, 2, true), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("[1,1,28,28]"));
+  s = Infer(*stub_, ImageRequest("cnn_batch1", TestImages(), 3, 1, true), &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+}  // namespace
+}  // namespace q8::testing
