@@ -76,6 +76,9 @@ class CompiledModel {
   absl::StatusOr<std::vector<core::Tensor>> Run(absl::Span<const core::TensorView> inputs) const;
 
   virtual MemoryStats memory() const = 0;
+  // Execution plans built so far (each new batch size builds one; an evicted
+  // plan that is needed again builds again). For metrics and tests.
+  virtual int64_t plan_builds() const { return 0; }
   // Primitives of the plan for `batch` (building it if needed).
   virtual absl::StatusOr<std::vector<PrimitiveInfo>> Primitives(int64_t batch) const = 0;
 

@@ -87,6 +87,8 @@ absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepa
   parts.quant = quant;
   parts.opset = prepared.opset;
   parts.max_batch_size = options.max_batch_size;
+  if (options.max_cached_plans < 0) return absl::InvalidArgumentError("max_cached_plans must be >= 0");
+  parts.max_cached_plans = static_cast<size_t>(options.max_cached_plans);
   parts.report = prepared.report;
   for (const GraphInput& in : g.inputs()) {
     parts.batchable &= !in.dims.empty() && in.dims[0] == core::kDynamicDim;

@@ -14,6 +14,9 @@ namespace q8::engine {
 
 struct CompileOptions {
   int64_t max_batch_size = 64;
+  // Execution plans kept per model (per batch size and thread count), least
+  // recently used evicted beyond it; 0 = unbounded.
+  int64_t max_cached_plans = 64;
   // Plans built (and executed once on zeros) before Compile returns.
   std::vector<int64_t> warmup_batch_sizes = {1};
   // Graph passes to skip, by name (for tests comparing before/after).

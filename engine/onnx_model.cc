@@ -61,7 +61,8 @@ absl::StatusOr<std::vector<core::Tensor>> CompiledModel::RunAllocating(
   return out;
 }
 
-OnnxModel::OnnxModel(Parts parts, LoweredGraph lowered) : parts_(std::move(parts)), plans_(std::move(lowered)) {}
+OnnxModel::OnnxModel(Parts parts, LoweredGraph lowered)
+    : parts_(std::move(parts)), plans_(std::move(lowered), parts_.max_cached_plans) {}
 
 absl::Status OnnxModel::ValidateInputs(absl::Span<const core::TensorView> inputs) const {
   if (inputs.size() != parts_.inputs.size()) {
@@ -178,7 +179,7 @@ MemoryStats OnnxModel::memory() const {
 }
 
 absl::StatusOr<std::vector<PrimitiveInfo>> OnnxModel::Primitives(int64_t batch) const {
-  Q8_ASSIGN_OR_RETURN(const kernels::Program* program, plans_.GetProgram(PlanKey(batch)));
+  Q8_ASSIGN_OR_RETURN(std::shared_ptr<const kernels::Program> program, plans_.GetProgram(PlanKey(batch)));
   std::vector<PrimitiveInfo> result;
   for (const kernels::StepInfo& s : program->steps()) result.push_back({s.name, s.op, s.impl});
   return result;

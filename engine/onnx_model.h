@@ -24,6 +24,7 @@ class OnnxModel : public CompiledModel {
     std::vector<core::DataType> input_runtime_dtypes;
     bool batchable = true;  // every input has a dynamic first dim
     int64_t max_batch_size = 64;
+    size_t max_cached_plans = 0;  // 0: unbounded
     CompileReport report;
   };
   // `lowered` must point into parts.graph (and parts.quant).
@@ -44,6 +45,7 @@ class OnnxModel : public CompiledModel {
   bool has_programs() const { return plans_.num_programs() > 0; }
   void ReleaseWeightSources() { plans_.ReleaseWeightSources(); }
   absl::StatusOr<std::vector<PrimitiveInfo>> Primitives(int64_t batch) const override;
+  int64_t plan_builds() const override { return plans_.plan_builds(); }
 
  private:
   absl::Status RunUnguarded(absl::Span<const core::TensorView> inputs,

@@ -7,31 +7,46 @@
 namespace q8::engine {
 
 PlanCache::Lease::~Lease() {
-  if (ws_ != nullptr) cache_->Release(key_, std::move(ws_));
+  if (ws_ != nullptr) cache_->Release(key_, program_.get(), std::move(ws_));
 }
 
 PlanCache::Key PlanCache::KeyFor(int64_t batch) { return {batch, kernels::IntraOpThreads()}; }
 
-absl::StatusOr<const kernels::Program*> PlanCache::GetProgram(int64_t batch) { return GetProgram(KeyFor(batch)); }
+absl::StatusOr<std::shared_ptr<const kernels::Program>> PlanCache::GetProgram(int64_t batch) {
+  return GetProgram(KeyFor(batch));
+}
 
-absl::StatusOr<const kernels::Program*> PlanCache::GetProgram(Key key) {
+absl::StatusOr<std::shared_ptr<const kernels::Program>> PlanCache::GetProgram(Key key) {
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
-    if (it != entries_.end()) return it->second.program.get();
+    if (it != entries_.end()) {
+      it->second.last_used = ++tick_;
+      return it->second.program;
+    }
   }
   absl::MutexLock build(&build_mu_);
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
-    if (it != entries_.end()) return it->second.program.get();  // built while we waited
+    if (it != entries_.end()) return it->second.program;  // built while we waited
   }
   Q8_ASSIGN_OR_RETURN(kernels::ProgramSpec spec, PlanProgram(lowered_, key.first));
   Q8_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Program> program, kernels::Program::Create(std::move(spec), weights_));
   absl::MutexLock lock(&mu_);
+  ++plan_builds_;
+  // Least recently used first; runs holding an evicted plan keep it alive through their Lease.
+  while (max_plans_ > 0 && entries_.size() >= max_plans_) {
+    auto lru = entries_.begin();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->second.last_used < lru->second.last_used) lru = it;
+    }
+    entries_.erase(lru);
+  }
   Entry& e = entries_[key];
   e.program = std::move(program);
-  return e.program.get();
+  e.last_used = ++tick_;
+  return e.program;
 }
 
 absl::StatusOr<PlanCache::Lease> PlanCache::Acquire(int64_t batch) {
@@ -43,19 +58,23 @@ absl::StatusOr<PlanCache::Lease> PlanCache::Acquire(int64_t batch) {
     if (it != entries_.end() && !it->second.idle.empty()) {
       auto ws = std::move(it->second.idle.back());
       it->second.idle.pop_back();
-      return Lease(this, it->second.program.get(), std::move(ws), key);
+      it->second.last_used = ++tick_;
+      return Lease(this, it->second.program, std::move(ws), key);
     }
   }
-  Q8_ASSIGN_OR_RETURN(const kernels::Program* program, GetProgram(key));
+  Q8_ASSIGN_OR_RETURN(std::shared_ptr<const kernels::Program> program, GetProgram(key));
   Q8_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Workspace> ws, program->NewWorkspace());
   absl::MutexLock lock(&mu_);
-  ++entries_[key].workspaces;
-  return Lease(this, program, std::move(ws), key);
+  auto it = entries_.find(key);
+  if (it != entries_.end() && it->second.program == program) ++it->second.workspaces;
+  return Lease(this, std::move(program), std::move(ws), key);
 }
 
-void PlanCache::Release(Key key, std::unique_ptr<kernels::Workspace> ws) {
+void PlanCache::Release(Key key, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws) {
   absl::MutexLock lock(&mu_);
-  entries_[key].idle.push_back(std::move(ws));
+  auto it = entries_.find(key);
+  // A workspace of an evicted plan goes with it.
+  if (it != entries_.end() && it->second.program.get() == program) it->second.idle.push_back(std::move(ws));
 }
 
 void PlanCache::ReleaseWeightSources() {
@@ -70,6 +89,11 @@ void PlanCache::ReleaseWeightSources() {
       mm->qweights.values = nullptr;
     }
   }
+}
+
+int64_t PlanCache::plan_builds() const {
+  absl::MutexLock lock(&mu_);
+  return plan_builds_;
 }
 
 size_t PlanCache::num_programs() const {

@@ -1,7 +1,9 @@
 // One compiled Program per (batch size, intra-op thread count), each with a
 // pool of Workspaces so concurrent requests never share an arena or
-// scratchpad. Plans are built on first use and kept; workspaces are reused,
-// so a steady request stream allocates nothing. The thread count is the
+// scratchpad. Plans are built on first use and kept, at most `max_plans` of
+// them: building one more evicts the least recently used (a run still
+// holding it finishes on it; its workspaces are then dropped). Workspaces are
+// reused, so a steady request stream allocates nothing. The thread count is the
 // calling thread's (kernels/threading.h): oneDNN fixes it at primitive
 // creation, so an execution stream with 1 thread must not reuse a plan built
 // for 2.
@@ -24,15 +26,18 @@ namespace q8::engine {
 
 class PlanCache {
  public:
-  explicit PlanCache(LoweredGraph lowered) : lowered_(std::move(lowered)) {}
+  // max_plans 0: unbounded.
+  explicit PlanCache(LoweredGraph lowered, size_t max_plans = 0)
+      : lowered_(std::move(lowered)), max_plans_(max_plans) {}
 
   using Key = std::pair<int64_t, int>;  // batch size, intra-op threads
 
   // A workspace checked out for one run; returns itself to the pool.
   class Lease {
    public:
-    Lease(PlanCache* cache, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws, Key key)
-        : cache_(cache), program_(program), ws_(std::move(ws)), key_(key) {}
+    Lease(PlanCache* cache, std::shared_ptr<const kernels::Program> program, std::unique_ptr<kernels::Workspace> ws,
+          Key key)
+        : cache_(cache), program_(std::move(program)), ws_(std::move(ws)), key_(key) {}
     Lease(Lease&&) = default;
     ~Lease();
     const kernels::Program& program() const { return *program_; }
@@ -40,7 +45,7 @@ class PlanCache {
 
    private:
     PlanCache* cache_;
-    const kernels::Program* program_;
+    std::shared_ptr<const kernels::Program> program_;
     std::unique_ptr<kernels::Workspace> ws_;
     Key key_;
   };
@@ -48,10 +53,12 @@ class PlanCache {
   // For `batch` at the calling thread's intra-op thread count.
   absl::StatusOr<Lease> Acquire(int64_t batch);
   // The Program for `batch` at the calling thread's thread count, building it if needed.
-  absl::StatusOr<const kernels::Program*> GetProgram(int64_t batch);
+  absl::StatusOr<std::shared_ptr<const kernels::Program>> GetProgram(int64_t batch);
 
   int64_t weight_bytes() const { return weights_.bytes(); }
   size_t num_programs() const;
+  // Plans built so far, evicted ones included (a rebuild counts again).
+  int64_t plan_builds() const;
   const LoweredGraph& lowered() const { return lowered_; }
   // Drops the lowering's references to weights the kernels now hold (those
   // with a weights_id). Later plans reorder from the kernels' copies. Call
@@ -63,18 +70,22 @@ class PlanCache {
 
  private:
   struct Entry {
-    std::unique_ptr<kernels::Program> program;
+    std::shared_ptr<const kernels::Program> program;
     std::vector<std::unique_ptr<kernels::Workspace>> idle;
     int workspaces = 0;
+    uint64_t last_used = 0;
   };
   static Key KeyFor(int64_t batch);
-  absl::StatusOr<const kernels::Program*> GetProgram(Key key);
-  void Release(Key key, std::unique_ptr<kernels::Workspace> ws);
+  absl::StatusOr<std::shared_ptr<const kernels::Program>> GetProgram(Key key);
+  void Release(Key key, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws);
 
   LoweredGraph lowered_;
   kernels::WeightCache weights_;
   mutable absl::Mutex mu_;
   std::map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  const size_t max_plans_;
+  uint64_t tick_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t plan_builds_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex build_mu_;  // serialises plan builds (oneDNN creation is not thread-safe in 2.6)
 };
 
