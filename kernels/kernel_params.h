@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/data_ops.h"
 
 namespace q8::kernels {
 
@@ -125,8 +126,16 @@ struct TransposeParams {
   std::vector<int64_t> perm;
 };
 
+// A plain C++ data op (kernels/data_ops.h) as a step. operands[i] is the
+// op's input i when it is a constant; null slots read the step's runtime
+// inputs, in order.
+struct DataOpParams {
+  DataOp op;
+  std::vector<ConstTensorPtr> operands;
+};
+
 using KernelParams = std::variant<ConvParams, MatMulParams, PoolParams, EltwiseParams, BinaryParams,
                                   SoftmaxParams, ConcatParams, BatchNormParams, ReorderParams,
-                                  TransposeParams>;
+                                  TransposeParams, DataOpParams>;
 
 }  // namespace q8::kernels

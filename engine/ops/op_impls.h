@@ -25,6 +25,9 @@ Q8_DECLARE_OP(Reshape);
 Q8_DECLARE_OP(Transpose);
 Q8_DECLARE_OP(Concat);
 Q8_DECLARE_OP(Identity);  // Identity, Dropout
+Q8_DECLARE_OP(DataOp);    // data_op.cc: Gather, Slice, Pad, Expand, Tile, Where, DepthToSpace, ...
+Q8_DECLARE_OP(Squeeze);
+Q8_DECLARE_OP(Unsqueeze);
 
 #undef Q8_DECLARE_OP
 
