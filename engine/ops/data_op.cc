@@ -460,7 +460,6 @@ absl::StatusOr<std::vector<core::Dims>> InferDataOp(const OpContext& ctx) {
 
 absl::StatusOr<Lowering> LowerDataOp(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(ResolvedDataOp r, ResolveDataOp(ctx));
-  if (r.outputs.size() != 1) return ctx.Unsupported("more than one output from a runtime tensor");
   Lowering l;
   kernels::DataOpParams p;
   p.op = std::move(r.outputs[0].op);
@@ -470,6 +469,11 @@ absl::StatusOr<Lowering> LowerDataOp(const OpContext& ctx) {
     types.push_back(c ? c->dtype() : core::DataType::kFloat32);  // runtime tensors are FP32
     if (c == nullptr) l.runtime_inputs.push_back(i);
     p.operands.push_back(std::move(c));
+  }
+  for (size_t k = 1; k < r.outputs.size(); ++k) {
+    kernels::DataOpParams more = p;
+    more.op = std::move(r.outputs[k].op);
+    l.more_outputs.push_back(std::move(more));
   }
   auto type = kernels::DataOpOutputType(p.op, types);
   if (!type.ok()) return ctx.Unsupported(absl::StrCat(type.status().message(), " (runtime tensors are FP32)"));

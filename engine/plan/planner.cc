@@ -254,6 +254,14 @@ class Planner {
     }
     current_[out_v] = NewValue(out_v, out, out_buffer, g_.value(out_v).name);
     AddStep({n.name, n.op_type, l.params, in_values, {current_[out_v]}});
+    // Further outputs (Split): one step each over the same inputs, plain f32.
+    for (size_t k = 0; k < l.more_outputs.size() && k + 1 < n.outputs.size(); ++k) {
+      const ValueId v = n.outputs[k + 1];
+      if (v == kNoValue) continue;
+      current_[v] = NewValue(v, {Layout::kPlain, DataType::kFloat32, 1.0f}, NewBuffer(dims_[v], DataType::kFloat32),
+                             g_.value(v).name);
+      AddStep({absl::StrCat(n.name, ":", k + 1), n.op_type, l.more_outputs[k], in_values, {current_[v]}});
+    }
     return absl::OkStatus();
   }
 
