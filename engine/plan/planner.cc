@@ -173,7 +173,15 @@ class Planner {
 
   absl::Status PlanNode(int index) {
     const Node& n = g_.nodes()[index];
-    const Lowering& l = lg_.lowerings[index];
+    const Lowering* lowered = &lg_.lowerings[index];
+    // Data ops (index maps) are sized for concrete dims: lower them again
+    // for this plan's batch (cheap; the rest of the lowering is batch-free).
+    Lowering relowered;
+    if (std::holds_alternative<kernels::DataOpParams>(lowered->params)) {
+      Q8_ASSIGN_OR_RETURN(relowered, lg_.defs[index]->lower(MakeOpContext(g_, n, lg_.opset, dims_)));
+      lowered = &relowered;
+    }
+    const Lowering& l = *lowered;
     const LayoutPolicy policy = lg_.defs[index]->layout;
     std::vector<ValueId> ins;
     for (int k : l.runtime_inputs) ins.push_back(n.inputs[k]);
