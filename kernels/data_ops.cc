@@ -6,12 +6,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "core/checked_math.h"
+#include "core/element_convert.h"
 #include "core/status_macros.h"
 
 namespace q8::kernels {
@@ -32,198 +31,6 @@ Index StridesOf(absl::Span<const int64_t> dims) {
     acc *= dims[i];
   }
   return s;
-}
-
-// ---- element conversion (Cast, fill values) ----
-
-uint16_t FloatToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  const uint32_t abs = x & 0x7fffffffu;
-  if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
-  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds above 65504: inf
-  if (abs < 0x38800000u) {  // subnormal half (or zero): value / 2^-24, rounded to nearest even
-    float a;
-    std::memcpy(&a, &abs, 4);
-    const float scaled = a * 16777216.0f;  // exact (power of two)
-    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(scaled)));
-  }
-  // Normal: rebias exponent, round mantissa 23 -> 10 bits to nearest even.
-  const uint32_t rebased = abs - 0x38000000u;
-  const uint32_t rounded = rebased + 0xfffu + ((rebased >> 13) & 1u);
-  return static_cast<uint16_t>(sign | (rounded >> 13));
-}
-
-float HalfToFloat(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t man = h & 0x3ffu;
-  float out;
-  if (exp == 0) {
-    out = std::ldexp(static_cast<float>(man), -24);
-    if (sign) out = -out;
-    return out;
-  }
-  const uint32_t bits = exp == 31 ? (sign | 0x7f800000u | (man << 13)) : (sign | ((exp + 112) << 23) | (man << 13));
-  std::memcpy(&out, &bits, 4);
-  return out;
-}
-
-uint16_t FloatToBf16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return static_cast<uint16_t>(x >> 16);
-}
-
-float Bf16ToFloat(uint16_t b) {
-  const uint32_t x = static_cast<uint32_t>(b) << 16;
-  float out;
-  std::memcpy(&out, &x, 4);
-  return out;
-}
-
-// One element in transit: floats as double, integers exactly as int64
-// (uint64 as its bit pattern, with `is_unsigned`).
-struct Num {
-  bool is_float = false;
-  bool is_unsigned = false;
-  double f = 0;
-  int64_t i = 0;
-};
-
-template <typename T>
-T Read(const void* base, int64_t at) {
-  T v;
-  std::memcpy(&v, static_cast<const char*>(base) + at * static_cast<int64_t>(sizeof(T)), sizeof(T));
-  return v;
-}
-
-template <typename T>
-void Write(void* base, int64_t at, T v) {
-  std::memcpy(static_cast<char*>(base) + at * static_cast<int64_t>(sizeof(T)), &v, sizeof(T));
-}
-
-Num Load(DataType t, const void* p, int64_t at) {
-  Num n;
-  switch (t) {
-    case DataType::kBool:
-      n.i = Read<uint8_t>(p, at) != 0;
-      break;
-    case DataType::kUInt8:
-      n.i = Read<uint8_t>(p, at);
-      break;
-    case DataType::kUInt16:
-      n.i = Read<uint16_t>(p, at);
-      break;
-    case DataType::kUInt32:
-      n.i = Read<uint32_t>(p, at);
-      break;
-    case DataType::kUInt64:
-      n.i = static_cast<int64_t>(Read<uint64_t>(p, at));
-      n.is_unsigned = true;
-      break;
-    case DataType::kInt8:
-      n.i = Read<int8_t>(p, at);
-      break;
-    case DataType::kInt16:
-      n.i = Read<int16_t>(p, at);
-      break;
-    case DataType::kInt32:
-      n.i = Read<int32_t>(p, at);
-      break;
-    case DataType::kInt64:
-      n.i = Read<int64_t>(p, at);
-      break;
-    case DataType::kFloat16:
-      n.is_float = true;
-      n.f = HalfToFloat(Read<uint16_t>(p, at));
-      break;
-    case DataType::kBFloat16:
-      n.is_float = true;
-      n.f = Bf16ToFloat(Read<uint16_t>(p, at));
-      break;
-    case DataType::kFloat32:
-      n.is_float = true;
-      n.f = Read<float>(p, at);
-      break;
-    case DataType::kFloat64:
-      n.is_float = true;
-      n.f = Read<double>(p, at);
-      break;
-    default:
-      break;
-  }
-  return n;
-}
-
-// Float to integer type T: truncation toward zero, saturated, NaN -> 0.
-template <typename T>
-T Saturate(double v) {
-  if (std::isnan(v)) return 0;
-  v = std::trunc(v);
-  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
-  return static_cast<T>(v);
-}
-
-template <typename T>
-T AsInt(const Num& n) {
-  // Integer to integer wraps (two's complement), as numpy's astype does.
-  return n.is_float ? Saturate<T>(n.f) : static_cast<T>(n.i);
-}
-
-double AsDouble(const Num& n) {
-  if (n.is_float) return n.f;
-  return n.is_unsigned ? static_cast<double>(static_cast<uint64_t>(n.i)) : static_cast<double>(n.i);
-}
-
-void Store(DataType t, void* p, int64_t at, const Num& n) {
-  switch (t) {
-    case DataType::kBool:
-      Write<uint8_t>(p, at, n.is_float ? n.f != 0 : n.i != 0);
-      break;
-    case DataType::kUInt8:
-      Write(p, at, AsInt<uint8_t>(n));
-      break;
-    case DataType::kUInt16:
-      Write(p, at, AsInt<uint16_t>(n));
-      break;
-    case DataType::kUInt32:
-      Write(p, at, AsInt<uint32_t>(n));
-      break;
-    case DataType::kUInt64:
-      Write(p, at, AsInt<uint64_t>(n));
-      break;
-    case DataType::kInt8:
-      Write(p, at, AsInt<int8_t>(n));
-      break;
-    case DataType::kInt16:
-      Write(p, at, AsInt<int16_t>(n));
-      break;
-    case DataType::kInt32:
-      Write(p, at, AsInt<int32_t>(n));
-      break;
-    case DataType::kInt64:
-      Write(p, at, AsInt<int64_t>(n));
-      break;
-    case DataType::kFloat16:
-      Write(p, at, FloatToHalf(static_cast<float>(AsDouble(n))));
-      break;
-    case DataType::kBFloat16:
-      Write(p, at, FloatToBf16(static_cast<float>(AsDouble(n))));
-      break;
-    case DataType::kFloat32:
-      Write(p, at, static_cast<float>(AsDouble(n)));
-      break;
-    case DataType::kFloat64:
-      Write(p, at, AsDouble(n));
-      break;
-    default:
-      break;
-  }
 }
 
 bool Known(DataType t) { return t != DataType::kUndefined && t < DataType::kCount; }
@@ -363,10 +170,8 @@ void Run(const AxisMapOp& op, absl::Span<const core::TensorView> in, const core:
   const int64_t esize = core::SizeOf(out.dtype);
   const size_t rank = op.in_dims.size();
   alignas(8) char fill[8] = {};
-  Num fill_value;
-  fill_value.is_float = true;
-  fill_value.f = op.fill;
-  Store(out.dtype, fill, 0, fill_value);
+  // One element: cannot fail for a validated (numeric) output type.
+  (void)core::ConvertElements({DataType::kFloat64, {}, &op.fill}, {out.dtype, {}, fill});
   const char* src = static_cast<const char*>(in[0].data);
   char* dst = static_cast<char*>(out.data);
   if (rank == 0) {
@@ -453,12 +258,11 @@ void Run(const WhereOp&, absl::Span<const core::TensorView> in, const core::Muta
 }
 
 void Run(const CastOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
-  const int64_t n = out.num_elements();
   if (in[0].dtype == op.to) {
-    std::memcpy(out.data, in[0].data, n * core::SizeOf(op.to));
+    std::memcpy(out.data, in[0].data, out.num_elements() * core::SizeOf(op.to));
     return;
   }
-  for (int64_t i = 0; i < n; ++i) Store(op.to, out.data, i, Load(in[0].dtype, in[0].data, i));
+  (void)core::ConvertElements(in[0], out);  // validated: same count, numeric types
 }
 
 void Run(const LogicalOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
