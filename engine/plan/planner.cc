@@ -177,8 +177,15 @@ class Planner {
     // Data ops (index maps) are sized for concrete dims: lower them again
     // for this plan's batch (cheap; the rest of the lowering is batch-free).
     Lowering relowered;
-    if (std::holds_alternative<kernels::DataOpParams>(lowered->params)) {
+    if (const auto* first = std::get_if<kernels::DataOpParams>(&lowered->params)) {
       Q8_ASSIGN_OR_RETURN(relowered, lg_.defs[index]->lower(MakeOpContext(g_, n, lg_.opset, dims_)));
+      // The model's graph has dropped the bytes of large float constants;
+      // the first lowering still holds them.
+      auto keep_operands = [&](kernels::KernelParams& params) {
+        if (auto* p = std::get_if<kernels::DataOpParams>(&params)) p->operands = first->operands;
+      };
+      keep_operands(relowered.params);
+      for (kernels::KernelParams& more : relowered.more_outputs) keep_operands(more);
       lowered = &relowered;
     }
     const Lowering& l = *lowered;

@@ -93,6 +93,30 @@ TEST(DataOpsModelTest, SplitOutputsFeedSeparateConsumers) {
   EXPECT_EQ(std::vector<float>((*out)[0].span<float>().begin(), (*out)[0].span<float>().end()), want);
 }
 
+TEST(DataOpsModelTest, LargeConstantOperandSurvivesANewBatchSize) {
+  // Where(cond, x, y) with y a float constant big enough to be dropped from
+  // the model's graph after the first plan: a later batch size still has it.
+  std::vector<int64_t> mask(300);
+  std::vector<float> y(300);
+  for (int i = 0; i < 300; ++i) mask[i] = i % 3 == 0, y[i] = -static_cast<float>(i);
+  OnnxBuilder b;
+  b.Input("x", {-1, 300}).Int64Initializer("mask", {300}, mask).FloatInitializer("y", {300}, y).Output("out");
+  OnnxBuilder::AttrInt(b.Node("Cast", {"mask"}, {"cond"}, "cast"), "to", 9);  // BOOL
+  b.Node("Where", {"cond", "x", "y"}, {"out"}, "where");
+  auto model = Compile(b.Serialize());  // warms up batch 1 only
+  ASSERT_TRUE(model.ok()) << model.status();
+  core::Tensor x(core::DataType::kFloat32, {3, 300});
+  for (int64_t i = 0; i < x.num_elements(); ++i) x.span<float>()[i] = static_cast<float>(i + 1000);
+  auto out = (*model)->Run({x.view()});
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (int64_t r = 0; r < 3; ++r) {
+    for (int64_t c = 0; c < 300; ++c) {
+      const float want = c % 3 == 0 ? x.span<float>()[r * 300 + c] : -static_cast<float>(c);
+      ASSERT_EQ((*out)[0].span<float>()[r * 300 + c], want) << r << "," << c;
+    }
+  }
+}
+
 // Conv -> Relu -> Pad(reflect) -> Slice -> Tile -> Gather -> Conv -> Transpose -> Flatten -> Gemm.
 std::string MixedModel() {
   OnnxBuilder b;
