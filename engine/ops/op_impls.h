@@ -11,6 +11,7 @@ namespace q8::engine::ops {
   absl::StatusOr<Lowering> Lower##Name(const OpContext&)
 
 Q8_DECLARE_OP(Conv);
+Q8_DECLARE_OP(ConvTranspose);
 Q8_DECLARE_OP(Gemm);
 Q8_DECLARE_OP(MatMul);
 Q8_DECLARE_OP(MaxPool);

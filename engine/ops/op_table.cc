@@ -44,6 +44,7 @@ constexpr std::array kOps = {
     OpDef{"Clip", LP::kFollowInput, kClip, InferActivation, LowerActivation},
     OpDef{"Concat", LP::kFollowInput, {1, -1, 1, 1, {kAny, kAny, kAny}}, ops::InferConcat, ops::LowerConcat},
     OpDef{"Conv", LP::kChannelsLast, kWeightsAndBias, ops::InferConv, ops::LowerConv},
+    OpDef{"ConvTranspose", LP::kChannelsLast, kWeightsAndBias, ops::InferConvTranspose, ops::LowerConvTranspose},
     OpDef{"DepthToSpace", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Dropout", LP::kFollowInput, kDropout, ops::InferIdentity, ops::LowerIdentity},
     OpDef{"Expand", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},

@@ -112,6 +112,7 @@ KernelOr Create(const BatchNormParams& p, const KernelRequest& r);
 KernelOr Create(const ReorderParams& p, const KernelRequest& r);
 KernelOr Create(const TransposeParams& p, const KernelRequest& r);
 KernelOr Create(const DataOpParams& p, const KernelRequest& r);
+KernelOr Create(const DeconvParams& p, const KernelRequest& r);
 // MatMulParams::dynamic (matmul_dynamic.cc); `b_dims` is [K, N].
 KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, const core::Dims& b_dims);
 

@@ -77,6 +77,49 @@ TEST(SpatialNdTest, QuantizationKeeps2dConvInt8And1dConvF32) {
   ExpectNoReferenceKernel(*result->model, 4);
 }
 
+TEST(SpatialNdTest, ConvTransposeRunsOptimizedKernelsAndStaysF32UnderQuantization) {
+  // Conv (int8) -> ConvTranspose 2x upsampling with output_padding (f32).
+  OnnxBuilder b;
+  b.Input("x", {-1, 4, 8, 8}).RandomInitializer("w", {8, 4, 3, 3}).RandomInitializer("wt", {8, 2, 3, 3});
+  b.RandomInitializer("bt", {4}).Output("y");
+  OnnxBuilder::AttrInts(b.Node("Conv", {"x", "w"}, {"c"}, "conv"), "pads", {1, 1, 1, 1});
+  auto& up = b.Node("ConvTranspose", {"c", "wt", "bt"}, {"y"}, "up");
+  OnnxBuilder::AttrInts(up, "strides", {2, 2});
+  OnnxBuilder::AttrInts(up, "pads", {1, 1, 1, 1});
+  OnnxBuilder::AttrInts(up, "output_padding", {1, 1});
+  OnnxBuilder::AttrInt(up, "group", 2);
+  const std::string onnx = b.Serialize();
+  auto model = Compile(onnx);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->OutputDims(2)[0], (core::Dims{2, 4, 16, 16}));
+  ExpectNoReferenceKernel(**model, 2);
+
+  CalibrationData data;
+  data.inputs = core::Tensor(core::DataType::kFloat32, {64, 4, 8, 8});
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  for (float& v : data.inputs.span<float>()) v = uniform(rng);
+  QuantizationOptions options;
+  options.max_drop = 1.0;
+  auto result = Quantize(onnx, {}, options, &data);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::map<std::string, std::string> precision;
+  for (const auto& l : result->report.layers) precision[l.node] = l.precision;
+  EXPECT_EQ(precision["conv"], "int8");
+  ExpectNoReferenceKernel(*result->model, 4);
+}
+
+TEST(SpatialNdTest, ConvTransposeWithRuntimeWeightsIsRefusedNamingTheNode) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 2, 4, 4}).Input("w", {2, 2, 3, 3}).Output("y");
+  b.Node("ConvTranspose", {"x", "w"}, {"y"}, "deconv");
+  auto model = Compile(b.Serialize());
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(model.status().message().find("deconv"), std::string::npos) << model.status();
+  EXPECT_NE(model.status().message().find("weights that are not a constant"), std::string::npos) << model.status();
+}
+
 TEST(SpatialNdTest, Rank6ConvIsRefusedNamingTheNode) {
   OnnxBuilder b;
   b.Input("x", {-1, 2, 4, 4, 4, 4}).RandomInitializer("w", {2, 2, 1, 1, 1, 1}).Output("y");
