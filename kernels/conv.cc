@@ -21,10 +21,11 @@ namespace {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-absl::Status CheckPair(const KernelRequest& r, const std::vector<int64_t>& v, absl::string_view name, int64_t min) {
-  if (v.size() != 2 || v[0] < min || v[1] < min) {
-    return Invalid(r, absl::StrCat(name, " must be 2 values >= ", min, ", got ", core::DimsToString(v)));
-  }
+absl::Status CheckSpatial(const KernelRequest& r, const std::vector<int64_t>& v, size_t n, absl::string_view name,
+                          int64_t min) {
+  bool ok = v.size() == n;
+  for (int64_t x : v) ok = ok && x >= min;
+  if (!ok) return Invalid(r, absl::StrCat(name, " must be ", n, " values >= ", min, ", got ", core::DimsToString(v)));
   return absl::OkStatus();
 }
 
@@ -87,12 +88,14 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
     return Invalid(r, int8 ? "qweights.values is null and weights_id has no cached copy"
                            : "weights are null and weights_id has no cached copy");
   }
-  if (w.size() != 4) return Invalid(r, "weights must be a 4-D tensor");
-  if (src.dims.size() != 4) return Invalid(r, "input must be 4-D [N,C,H,W]");
-  Q8_RETURN_IF_ERROR(CheckPair(r, p.strides, "strides", 1));
-  Q8_RETURN_IF_ERROR(CheckPair(r, p.dilations, "dilations", 1));
-  Q8_RETURN_IF_ERROR(CheckPair(r, p.pads_begin, "pads_begin", 0));
-  Q8_RETURN_IF_ERROR(CheckPair(r, p.pads_end, "pads_end", 0));
+  if (src.dims.size() < 3 || src.dims.size() > 5) return Invalid(r, "input must be 3-D, 4-D or 5-D [N,C,...]");
+  if (w.size() != src.dims.size()) return Invalid(r, "weights must have the input's rank");
+  if (int8 && src.dims.size() != 4) return Invalid(r, "int8 convolution is 2-D only");
+  const size_t nsp = src.dims.size() - 2;
+  Q8_RETURN_IF_ERROR(CheckSpatial(r, p.strides, nsp, "strides", 1));
+  Q8_RETURN_IF_ERROR(CheckSpatial(r, p.dilations, nsp, "dilations", 1));
+  Q8_RETURN_IF_ERROR(CheckSpatial(r, p.pads_begin, nsp, "pads_begin", 0));
+  Q8_RETURN_IF_ERROR(CheckSpatial(r, p.pads_end, nsp, "pads_end", 0));
   const int64_t g = p.groups, oc = w[0], ic = src.dims[1];
   if (g < 1 || ic % g != 0 || oc % g != 0 || w[1] != ic / g) {
     return Invalid(r, absl::StrCat("weights ", core::DimsToString(w), " do not match ", ic, " input channels in ", g,
@@ -101,9 +104,11 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   if (p.bias != nullptr && (p.bias->dims() != core::Dims{oc} || p.bias->dtype() != core::DataType::kFloat32)) {
     return Invalid(r, absl::StrCat("bias ", core::DimsToString(p.bias->dims()), " must be f32 [", oc, "]"));
   }
-  const core::Dims expected{src.dims[0], oc,
-                            OutExtent(src.dims[2], w[2], p.strides[0], p.dilations[0], p.pads_begin[0], p.pads_end[0]),
-                            OutExtent(src.dims[3], w[3], p.strides[1], p.dilations[1], p.pads_begin[1], p.pads_end[1])};
+  core::Dims expected{src.dims[0], oc};
+  for (size_t i = 0; i < nsp; ++i) {
+    expected.push_back(
+        OutExtent(src.dims[2 + i], w[2 + i], p.strides[i], p.dilations[i], p.pads_begin[i], p.pads_end[i]));
+  }
   if (dst.dims != expected) return Invalid(r, absl::StrCat("output must be ", core::DimsToString(expected)));
   if (int8) {
     if (p.qweights.scales.size() != static_cast<size_t>(oc)) {
@@ -126,13 +131,16 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   const dt w_dt = int8 ? dt::s8 : dt::f32;
   // Grouped weights are [G, OC/G, IC/G, KH, KW]: the same bytes as ONNX's
   // [OC, IC/G, KH, KW], one more dim for oneDNN.
-  const dnnl::memory::dims w_dims =
-      g == 1 ? dnnl::memory::dims{oc, ic, w[2], w[3]} : dnnl::memory::dims{g, oc / g, ic / g, w[2], w[3]};
-  const dnnl::memory::desc w_user(w_dims, w_dt, g == 1 ? tag::oihw : tag::goihw);
+  dnnl::memory::dims w_dims = g == 1 ? dnnl::memory::dims{oc, ic} : dnnl::memory::dims{g, oc / g, ic / g};
+  w_dims.insert(w_dims.end(), w.begin() + 2, w.end());
+  static constexpr tag kPlainTags[] = {tag::oiw, tag::oihw, tag::oidhw};
+  static constexpr tag kGroupedTags[] = {tag::goiw, tag::goihw, tag::goidhw};
+  const dnnl::memory::desc w_user(w_dims, w_dt, g == 1 ? kPlainTags[nsp - 1] : kGroupedTags[nsp - 1]);
   const dnnl::memory::desc w_any(w_dims, w_dt, tag::any);
   const dnnl::memory::desc bias_md = p.bias != nullptr ? PlainDesc({oc}, dt::f32) : dnnl::memory::desc();
   // oneDNN counts dilation as the gap between taps (dense = 0).
-  const dnnl::memory::dims dilation{p.dilations[0] - 1, p.dilations[1] - 1};
+  dnnl::memory::dims dilation;
+  for (int64_t d : p.dilations) dilation.push_back(d - 1);
   dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
                                        w_any, bias_md, dst_md, p.strides, dilation, p.pads_begin, p.pads_end);
   dnnl::primitive_attr attr = MakeAttr();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/data_ops.h"
 
 namespace q8::kernels {
 
@@ -125,8 +126,27 @@ struct TransposeParams {
   std::vector<int64_t> perm;
 };
 
+// Transposed convolution (ONNX ConvTranspose), 1-D to 3-D, f32, constant
+// weights in ONNX's layout [IC, OC/groups, k...]. out = (in - 1) * stride +
+// (k - 1) * dilation + 1 - pads_begin - pads_end; output_padding arrives
+// folded into pads_end (which may then be negative).
+struct DeconvParams {
+  ConstTensorPtr weights;
+  ConstTensorPtr bias;  // f32 [OC] or null
+  std::vector<int64_t> strides, dilations, pads_begin, pads_end;
+  int64_t groups = 1;
+};
+
+// A plain C++ data op (kernels/data_ops.h) as a step. operands[i] is the
+// op's input i when it is a constant; null slots read the step's runtime
+// inputs, in order.
+struct DataOpParams {
+  DataOp op;
+  std::vector<ConstTensorPtr> operands;
+};
+
 using KernelParams = std::variant<ConvParams, MatMulParams, PoolParams, EltwiseParams, BinaryParams,
                                   SoftmaxParams, ConcatParams, BatchNormParams, ReorderParams,
-                                  TransposeParams>;
+                                  TransposeParams, DataOpParams, DeconvParams>;
 
 }  // namespace q8::kernels

@@ -1,4 +1,4 @@
-// Owns the Pool kernel: 2-D max / average pooling (global average is a
+// Owns the Pool kernel: 1-D, 2-D and 3-D max / average pooling (global average is a
 // kernel the size of H, W). Always built as pooling_v2, the 2.6 primitive
 // that takes dilations; with dense windows it dispatches to the same
 // implementations as plain pooling. ceil_mode arrives as grown pads_end.
@@ -16,20 +16,27 @@ KernelOr Create(const PoolParams& p, const KernelRequest& r) {
   Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
   const ValueSpec& src = *r.inputs[0];
   const ValueSpec& dst = *r.outputs[0];
-  if (src.dims.size() != 4) return Invalid(r, "input must be 4-D [N,C,H,W]");
+  if (src.dims.size() < 3 || src.dims.size() > 5) return Invalid(r, "input must be 3-D, 4-D or 5-D [N,C,...]");
+  const size_t nsp = src.dims.size() - 2;
   if (src.dtype != dst.dtype || (src.dtype != core::DataType::kFloat32 && !IsInt8(src.dtype))) {
     return Invalid(r, "input and output must both be f32, both u8 or both s8");
   }
   if (IsInt8(src.dtype) && (!ValidScale(src.scale) || !SameScale(src.scale, dst.scale))) {
     return Invalid(r, "int8 pooling needs equal input and output scales");
   }
-  auto pair = [](const std::vector<int64_t>& v, int64_t min) { return v.size() == 2 && v[0] >= min && v[1] >= min; };
-  if (!pair(p.kernel, 1) || !pair(p.strides, 1) || !pair(p.dilations, 1) || !pair(p.pads_begin, 0) ||
-      !pair(p.pads_end, 0)) {
-    return Invalid(r, "kernel/strides/dilations must be 2 values >= 1 and pads 2 values >= 0");
+  auto fits = [nsp](const std::vector<int64_t>& v, int64_t min) {
+    bool ok = v.size() == nsp;
+    for (int64_t x : v) ok = ok && x >= min;
+    return ok;
+  };
+  if (!fits(p.kernel, 1) || !fits(p.strides, 1) || !fits(p.dilations, 1) || !fits(p.pads_begin, 0) ||
+      !fits(p.pads_end, 0)) {
+    return Invalid(r, absl::StrCat("kernel/strides/dilations must be ", nsp, " values >= 1 and pads ", nsp,
+                                   " values >= 0"));
   }
-  core::Dims expected{src.dims[0], src.dims[1], 0, 0};
-  for (int i = 0; i < 2; ++i) {
+  core::Dims expected{src.dims[0], src.dims[1]};
+  expected.resize(2 + nsp, 0);
+  for (size_t i = 0; i < nsp; ++i) {
     const int64_t window = (p.kernel[i] - 1) * p.dilations[i] + 1;
     expected[2 + i] = (src.dims[2 + i] + p.pads_begin[i] + p.pads_end[i] - window) / p.strides[i] + 1;
   }
@@ -43,7 +50,8 @@ KernelOr Create(const PoolParams& p, const KernelRequest& r) {
                               : dnnl::algorithm::pooling_avg_exclude_padding;
   }
   // forward_inference: max pooling needs no workspace of argmax indices.
-  const dnnl::memory::dims dilation{p.dilations[0] - 1, p.dilations[1] - 1};
+  dnnl::memory::dims dilation;
+  for (int64_t d : p.dilations) dilation.push_back(d - 1);
   dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_md, p.strides, p.kernel,
                                       dilation, p.pads_begin, p.pads_end);
   dnnl::pooling_v2_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());

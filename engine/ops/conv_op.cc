@@ -1,4 +1,4 @@
-// Conv: 2-D convolution with constant weights (groups, depthwise, dilation,
+// Conv: 1-D, 2-D and 3-D convolution with constant weights (groups, depthwise, dilation,
 // auto_pad). Activations fused by passes arrive in node.fused.
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -15,11 +15,11 @@ struct ConvGeometry {
 };
 
 absl::StatusOr<ConvGeometry> Resolve(const OpContext& ctx) {
-  Q8_RETURN_IF_ERROR(Require4D(ctx));
+  Q8_ASSIGN_OR_RETURN(const size_t spatial, RequireSpatial(ctx));
   const core::Tensor* w = ctx.constant(1);
   if (w == nullptr) return ctx.Unsupported("weights that are not a constant initializer");
-  if (w->dtype() != core::DataType::kFloat32 || w->dims().size() != 4) {
-    return ctx.Error(absl::StrCat("weights must be float32 [OC, IC/group, KH, KW], got ",
+  if (w->dtype() != core::DataType::kFloat32 || w->dims().size() != spatial + 2) {
+    return ctx.Error(absl::StrCat("weights must be float32 [OC, IC/group, <", spatial, " kernel dims>], got ",
                                   core::DimsToString(w->dims())));
   }
   const core::Dims& x = ctx.input_dims[0];
@@ -31,10 +31,10 @@ absl::StatusOr<ConvGeometry> Resolve(const OpContext& ctx) {
     return ctx.Error(absl::StrCat("input has ", x[1], " channels, weights ", core::DimsToString(w->dims()),
                                   " and group=", g.groups, " do not agree"));
   }
-  std::vector<int64_t> kernel = {w->dims()[2], w->dims()[3]};
+  const std::vector<int64_t> kernel(w->dims().begin() + 2, w->dims().end());
   Q8_ASSIGN_OR_RETURN(std::vector<int64_t> kshape, ctx.node.attrs.GetInts("kernel_shape", kernel));
   if (kshape != kernel) return ctx.Error("kernel_shape does not match the weights");
-  Q8_ASSIGN_OR_RETURN(g.window, ResolveWindow(ctx, {x[2], x[3]}, kernel, /*allow_ceil_mode=*/false));
+  Q8_ASSIGN_OR_RETURN(g.window, ResolveWindow(ctx, {x.begin() + 2, x.end()}, kernel, /*allow_ceil_mode=*/false));
   if (const core::Tensor* b = ctx.constant(2)) {
     if (b->num_elements() != g.out_channels || b->dtype() != core::DataType::kFloat32) {
       return ctx.Error(absl::StrCat("bias must be float32 [", g.out_channels, "]"));
@@ -50,7 +50,9 @@ absl::StatusOr<ConvGeometry> Resolve(const OpContext& ctx) {
 absl::StatusOr<std::vector<core::Dims>> InferConv(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(ConvGeometry g, Resolve(ctx));
   const core::Dims& x = ctx.input_dims[0];
-  return std::vector<core::Dims>{{x[0], g.out_channels, g.window.output[0], g.window.output[1]}};
+  core::Dims out{x[0], g.out_channels};
+  out.insert(out.end(), g.window.output.begin(), g.window.output.end());
+  return std::vector<core::Dims>{out};
 }
 
 absl::StatusOr<Lowering> LowerConv(const OpContext& ctx) {

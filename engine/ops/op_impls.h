@@ -11,6 +11,7 @@ namespace q8::engine::ops {
   absl::StatusOr<Lowering> Lower##Name(const OpContext&)
 
 Q8_DECLARE_OP(Conv);
+Q8_DECLARE_OP(ConvTranspose);
 Q8_DECLARE_OP(Gemm);
 Q8_DECLARE_OP(MatMul);
 Q8_DECLARE_OP(MaxPool);
@@ -25,6 +26,9 @@ Q8_DECLARE_OP(Reshape);
 Q8_DECLARE_OP(Transpose);
 Q8_DECLARE_OP(Concat);
 Q8_DECLARE_OP(Identity);  // Identity, Dropout
+Q8_DECLARE_OP(DataOp);    // data_op.cc: Gather, Slice, Pad, Expand, Tile, Where, DepthToSpace, ...
+Q8_DECLARE_OP(Squeeze);
+Q8_DECLARE_OP(Unsqueeze);
 
 #undef Q8_DECLARE_OP
 

@@ -22,13 +22,19 @@ constexpr OpSignature kUnary{1, 1, 1, 1};
 constexpr OpSignature kBinary{2, 2, 1, 1};
 constexpr OpSignature kNumericUnary{1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}};
 constexpr OpSignature kNumericBinary{2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}};
-constexpr OpSignature kVariadic{1, -1, 1, 1, {kNumeric, kNumeric, kNumeric}};
 constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                // X, W, optional B/C
 constexpr OpSignature kBatchNorm{5, 5, 1, 5};                     // training outputs must be unused
 constexpr OpSignature kClip{1, 3, 1, 1};                          // optional min, max (opset >= 11)
 constexpr OpSignature kDropout{1, 3, 1, 2, {kF32, kF32, kBool}};  // ratio, training_mode; mask output
 constexpr OpSignature kMaxPool{1, 1, 1, 2};                       // Indices output must be unused
 constexpr OpSignature kReshape{2, 2, 1, 1, {kNumeric, kI64, kI64}};
+// Data-movement ops (data_op.cc) read any element type; index inputs are integers.
+constexpr TypeMask kAny = ~TypeMask{0};
+constexpr TypeMask kIndex = kI64 | TypeBit(core::DataType::kInt32);
+constexpr OpSignature kAnyUnary{1, 1, 1, 1, {kAny, kAny, kAny}};
+constexpr OpSignature kAnyAndShape{2, 2, 1, 1, {kAny, kI64, kI64}};  // Expand, Tile
+constexpr OpSignature kAxesInput{1, 2, 1, 1, {kAny, kI64, kI64}};    // Squeeze, Unsqueeze
+constexpr OpSignature kLogicalBinary{2, 2, 1, 1, {kBool, kBool, kBool}};
 
 constexpr std::array kOps = {
     OpDef{"Add", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
@@ -36,21 +42,33 @@ constexpr std::array kOps = {
     OpDef{"BatchNormalization", LP::kChannelsLast, kBatchNorm, ops::InferBatchNormalization,
           ops::LowerBatchNormalization},
     OpDef{"Clip", LP::kFollowInput, kClip, InferActivation, LowerActivation},
-    OpDef{"Concat", LP::kFollowInput, kVariadic, ops::InferConcat, ops::LowerConcat},
+    OpDef{"Concat", LP::kFollowInput, {1, -1, 1, 1, {kAny, kAny, kAny}}, ops::InferConcat, ops::LowerConcat},
     OpDef{"Conv", LP::kChannelsLast, kWeightsAndBias, ops::InferConv, ops::LowerConv},
+    OpDef{"ConvTranspose", LP::kChannelsLast, kWeightsAndBias, ops::InferConvTranspose, ops::LowerConvTranspose},
+    OpDef{"DepthToSpace", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Dropout", LP::kFollowInput, kDropout, ops::InferIdentity, ops::LowerIdentity},
-    OpDef{"Flatten", LP::kPlain, kNumericUnary, ops::InferFlatten, ops::LowerFlatten},
+    OpDef{"Expand", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Flatten", LP::kPlain, kAnyUnary, ops::InferFlatten, ops::LowerFlatten},
+    OpDef{"Gather", LP::kPlain, {2, 2, 1, 1, {kAny, kIndex, kIndex}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Gemm", LP::kPlain, kWeightsAndBias, ops::InferGemm, ops::LowerGemm},
     OpDef{"GlobalAveragePool", LP::kChannelsLast, kUnary, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
-    OpDef{"Identity", LP::kFollowInput, kNumericUnary, ops::InferIdentity, ops::LowerIdentity},
+    OpDef{"Identity", LP::kFollowInput, kAnyUnary, ops::InferIdentity, ops::LowerIdentity},
     OpDef{"MatMul", LP::kPlain, kBinary, ops::InferMatMul, ops::LowerMatMul},
     OpDef{"MaxPool", LP::kChannelsLast, kMaxPool, ops::InferMaxPool, ops::LowerMaxPool},
     OpDef{"Mul", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Pad", LP::kPlain, {1, 4, 1, 1, {kAny, kI64, kAny}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Relu", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
     OpDef{"Reshape", LP::kPlain, kReshape, ops::InferReshape, ops::LowerReshape},
     OpDef{"Sigmoid", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
+    OpDef{"Slice", LP::kPlain, {1, 5, 1, 1, {kAny, kIndex, kIndex}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Softmax", LP::kPlain, kUnary, ops::InferSoftmax, ops::LowerSoftmax},
-    OpDef{"Transpose", LP::kPlain, kNumericUnary, ops::InferTranspose, ops::LowerTranspose},
+    OpDef{"SpaceToDepth", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Split", LP::kPlain, {1, 2, 1, 1024, {kAny, kI64, kI64}}, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Squeeze", LP::kPlain, kAxesInput, ops::InferSqueeze, ops::LowerSqueeze},
+    OpDef{"Tile", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Transpose", LP::kPlain, kAnyUnary, ops::InferTranspose, ops::LowerTranspose},
+    OpDef{"Unsqueeze", LP::kPlain, kAxesInput, ops::InferUnsqueeze, ops::LowerUnsqueeze},
+    OpDef{"Where", LP::kPlain, {3, 3, 1, 1, {kBool, kAny, kAny}}, ops::InferDataOp, ops::LowerDataOp},
 };
 
 // Ops that only constant evaluation handles (passes/constant_eval.cc): their
@@ -60,13 +78,18 @@ struct NamedSignature {
   OpSignature signature;
 };
 constexpr std::array kConstantOnly = {
-    NamedSignature{"Cast", kNumericUnary},
+    NamedSignature{"And", kLogicalBinary},
+    NamedSignature{"Cast", kAnyUnary},
     NamedSignature{"Constant", {0, 0, 1, 1}},
+    NamedSignature{"ConstantOfShape", {1, 1, 1, 1, {kI64, kI64, kI64}}},
     NamedSignature{"Div", kNumericBinary},
-    NamedSignature{"Shape", {1, 1, 1, 1, {~TypeMask{0}, ~TypeMask{0}, ~TypeMask{0}}}},
-    NamedSignature{"Squeeze", {1, 2, 1, 1, {kNumeric, kI64, kI64}}},
+    NamedSignature{"Not", {1, 1, 1, 1, {kBool, kBool, kBool}}},
+    NamedSignature{"Or", kLogicalBinary},
+    NamedSignature{"Range", {3, 3, 1, 1, {kNumeric, kNumeric, kNumeric}}},
+    NamedSignature{"Shape", kAnyUnary},
+    NamedSignature{"Size", kAnyUnary},
     NamedSignature{"Sub", kNumericBinary},
-    NamedSignature{"Unsqueeze", {1, 2, 1, 1, {kNumeric, kI64, kI64}}},
+    NamedSignature{"Xor", kLogicalBinary},
 };
 
 // Only constants and graph inputs carry a known element type: values that

@@ -50,6 +50,9 @@ struct Lowering {
   // Node input indices feeding the kernel, in kernel order (constants that
   // went into params are not listed).
   std::vector<int> runtime_inputs;
+  // Nodes with several outputs (Split): one more step per further output,
+  // reading the same runtime inputs; more_outputs[k] computes output k + 1.
+  std::vector<kernels::KernelParams> more_outputs;
 };
 
 // Element types as a bit set (bit = DataType value), for signature rows.

@@ -1,4 +1,5 @@
-// MaxPool, AveragePool and GlobalAveragePool on 4-D NCHW tensors.
+// MaxPool, AveragePool and GlobalAveragePool on 1-D, 2-D and 3-D spatial
+// tensors (rank 3 to 5, N and C first).
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_impls.h"
@@ -8,9 +9,9 @@ namespace q8::engine::ops {
 namespace {
 
 absl::StatusOr<Window> PoolWindow(const OpContext& ctx) {
-  Q8_RETURN_IF_ERROR(Require4D(ctx));
+  Q8_ASSIGN_OR_RETURN(const size_t spatial, RequireSpatial(ctx));
   Q8_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, ctx.node.attrs.GetInts("kernel_shape", {}));
-  if (kernel.size() != 2) return ctx.Error("kernel_shape must have 2 entries");
+  if (kernel.size() != spatial) return ctx.Error(absl::StrCat("kernel_shape must have ", spatial, " entries"));
   if (ctx.node.outputs.size() > 1 && ctx.node.outputs[1] != kNoValue &&
       !ctx.graph.Consumers(ctx.node.outputs[1]).empty()) {
     return ctx.Unsupported("the Indices output of MaxPool");
@@ -18,11 +19,13 @@ absl::StatusOr<Window> PoolWindow(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(int64_t storage_order, ctx.node.attrs.GetInt("storage_order", 0));
   if (storage_order != 0) return ctx.Unsupported("storage_order=1");
   const core::Dims& x = ctx.input_dims[0];
-  return ResolveWindow(ctx, {x[2], x[3]}, kernel, /*allow_ceil_mode=*/true);
+  return ResolveWindow(ctx, {x.begin() + 2, x.end()}, kernel, /*allow_ceil_mode=*/true);
 }
 
 std::vector<core::Dims> PooledDims(const core::Dims& x, const Window& w) {
-  return {{x[0], x[1], w.output[0], w.output[1]}};
+  core::Dims out{x[0], x[1]};
+  out.insert(out.end(), w.output.begin(), w.output.end());
+  return {out};
 }
 
 Lowering PoolLowering(const Window& w, kernels::PoolParams::Kind kind, bool count_include_pad) {
@@ -59,25 +62,30 @@ absl::StatusOr<std::vector<core::Dims>> InferAveragePool(const OpContext& ctx) {
 
 absl::StatusOr<Lowering> LowerAveragePool(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(Window w, PoolWindow(ctx));
-  if (w.dilations != std::vector<int64_t>{1, 1}) return ctx.Unsupported("dilated AveragePool");
+  for (int64_t d : w.dilations) {
+    if (d != 1) return ctx.Unsupported("dilated AveragePool");
+  }
   Q8_ASSIGN_OR_RETURN(int64_t include_pad, ctx.node.attrs.GetInt("count_include_pad", 0));
   return PoolLowering(w, kernels::PoolParams::Kind::kAverage, include_pad != 0);
 }
 
 absl::StatusOr<std::vector<core::Dims>> InferGlobalAveragePool(const OpContext& ctx) {
-  Q8_RETURN_IF_ERROR(Require4D(ctx));
+  Q8_ASSIGN_OR_RETURN(const size_t spatial, RequireSpatial(ctx));
   const core::Dims& x = ctx.input_dims[0];
-  return std::vector<core::Dims>{{x[0], x[1], 1, 1}};
+  core::Dims out{x[0], x[1]};
+  out.resize(2 + spatial, 1);
+  return std::vector<core::Dims>{out};
 }
 
 absl::StatusOr<Lowering> LowerGlobalAveragePool(const OpContext& ctx) {
-  Q8_RETURN_IF_ERROR(Require4D(ctx));
+  Q8_ASSIGN_OR_RETURN(const size_t spatial, RequireSpatial(ctx));
   const core::Dims& x = ctx.input_dims[0];
   Window w;
-  w.kernel = {x[2], x[3]};
-  w.strides = {1, 1};
-  w.dilations = {1, 1};
-  w.pads_begin = w.pads_end = {0, 0};
+  w.kernel.assign(x.begin() + 2, x.end());
+  w.strides.assign(spatial, 1);
+  w.dilations.assign(spatial, 1);
+  w.pads_begin.assign(spatial, 0);
+  w.pads_end.assign(spatial, 0);
   return PoolLowering(w, kernels::PoolParams::Kind::kAverage, false);
 }
 

@@ -9,12 +9,13 @@
 
 namespace q8::engine::ops {
 
-absl::Status Require4D(const OpContext& ctx) {
-  if (ctx.input_dims.empty() || ctx.input_dims[0].size() != 4) {
-    return ctx.Unsupported(absl::StrCat("input of rank ", ctx.input_dims.empty() ? 0 : ctx.input_dims[0].size(),
-                                        "; only 2-D spatial (4-D NCHW) tensors are implemented"));
+absl::StatusOr<size_t> RequireSpatial(const OpContext& ctx) {
+  const size_t rank = ctx.input_dims.empty() ? 0 : ctx.input_dims[0].size();
+  if (rank < 3 || rank > 5) {
+    return ctx.Unsupported(
+        absl::StrCat("input of rank ", rank, "; 1-D, 2-D and 3-D spatial tensors (rank 3 to 5, N and C first) are"));
   }
-  return absl::OkStatus();
+  return rank - 2;
 }
 
 absl::StatusOr<Window> ResolveWindow(const OpContext& ctx, const std::vector<int64_t>& spatial_in,

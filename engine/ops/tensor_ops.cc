@@ -1,5 +1,6 @@
 // Data-movement ops: Flatten, Reshape, Identity/Dropout (free aliases of
-// their input's bytes), Transpose and Concat (kernels).
+// their input's bytes), Transpose and Concat (kernels; Concat with constant
+// inputs runs the plain C++ kernel of data_op.cc).
 #include "absl/strings/str_cat.h"
 #include "core/checked_math.h"
 #include "core/status_macros.h"
@@ -142,7 +143,6 @@ absl::StatusOr<int64_t> ConcatAxis(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, axis_attr, rank, false));
   for (int i = 0; i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) return ctx.Error("an input is missing");
-    if (ctx.constant(i) != nullptr) return ctx.Unsupported("constant Concat inputs");
     const core::Dims& d = ctx.input_dims[i];
     if (static_cast<int64_t>(d.size()) != rank) return ctx.Error("inputs have different ranks");
     for (int64_t j = 0; j < rank; ++j) {
@@ -168,6 +168,10 @@ absl::StatusOr<std::vector<core::Dims>> InferConcat(const OpContext& ctx) {
 
 absl::StatusOr<Lowering> LowerConcat(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(int64_t axis, ConcatAxis(ctx));
+  // oneDNN's concat joins runtime tensors only; constant inputs take the plain C++ kernel.
+  for (int i = 0; i < ctx.num_inputs(); ++i) {
+    if (ctx.constant(i) != nullptr) return LowerDataOp(ctx);
+  }
   Lowering l;
   l.params = kernels::ConcatParams{static_cast<int>(axis)};
   for (int i = 0; i < ctx.num_inputs(); ++i) l.runtime_inputs.push_back(i);

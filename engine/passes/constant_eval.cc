@@ -3,13 +3,17 @@
 #include "engine/passes/constant_eval.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <functional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "core/checked_math.h"
 #include "core/status_macros.h"
+#include "engine/ops/data_op.h"
 #include "engine/ops/op_table.h"
+#include "kernels/data_ops.h"
 
 namespace q8::engine {
 namespace {
@@ -18,9 +22,9 @@ using TensorPtr = std::shared_ptr<const core::Tensor>;
 using Outputs = std::vector<TensorPtr>;
 
 const std::set<std::string>& Evaluable() {
-  static const auto* ops =
-      new std::set<std::string>{"Constant",  "Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
-                                "Transpose", "Add",      "Sub",  "Mul",     "Div",     "Concat",  "Shape"};
+  static const auto* ops = new std::set<std::string>{
+      "Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Add",   "Sub",  "Mul",
+      "Div",      "Shape",    "Size",    "Range",   "ConstantOfShape"};
   return *ops;
 }
 
@@ -76,16 +80,6 @@ TensorPtr WithDims(const core::Tensor& t, core::Dims dims) {
   return out;
 }
 
-absl::StatusOr<std::vector<int64_t>> AxesOf(const Graph& g, const Node& n, int64_t opset) {
-  if (opset >= 13 && n.inputs.size() > 1 && n.inputs[1] != kNoValue) {
-    const core::Tensor& t = *g.value(n.inputs[1]).constant;
-    std::vector<int64_t> axes;
-    for (int64_t i = 0; i < t.num_elements(); ++i) axes.push_back(static_cast<int64_t>(Get(t, i)));
-    return axes;
-  }
-  return n.attrs.GetInts("axes", {});
-}
-
 absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const core::Tensor& b) {
   core::Dims out_dims;
   if (!core::BroadcastShapes(a.dims(), b.dims(), &out_dims) || a.dtype() != b.dtype()) {
@@ -117,65 +111,100 @@ absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const 
   return Outputs{out};
 }
 
-absl::StatusOr<Outputs> Transpose(const Node& n, const core::Tensor& x) {
-  const size_t rank = x.dims().size();
-  std::vector<int64_t> perm;
-  for (int64_t i = static_cast<int64_t>(rank) - 1; i >= 0; --i) perm.push_back(i);
-  Q8_ASSIGN_OR_RETURN(perm, n.attrs.GetInts("perm", perm));
-  std::vector<bool> seen(rank, false);
-  bool valid = perm.size() == rank;
-  for (int64_t p : perm) {
-    valid = valid && p >= 0 && p < static_cast<int64_t>(rank) && !seen[p];
-    if (valid) seen[p] = true;
+// A data-movement node (data_op.h) over constant inputs: the same resolution
+// and kernels as the runtime steps, so each op is written once.
+absl::StatusOr<Outputs> DataOpNode(const Graph& g, const Node& n, int64_t opset) {
+  OpContext ctx{g, n, opset, {}};
+  for (ValueId in : n.inputs) ctx.input_dims.push_back(in == kNoValue ? core::Dims{} : g.value(in).constant->dims());
+  Q8_ASSIGN_OR_RETURN(ResolvedDataOp r, ResolveDataOp(ctx));
+  std::vector<core::TensorView> views;
+  std::vector<core::DataType> types;
+  for (int i : r.data_inputs) {
+    const core::Tensor& t = *g.value(n.inputs[i]).constant;
+    if (!t.has_storage() && t.num_elements() > 0) return absl::InvalidArgumentError("constant without data");
+    views.push_back(t.view());
+    types.push_back(t.dtype());
   }
-  if (!valid) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": bad perm"));
-  core::Dims out_dims;
-  for (int64_t p : perm) out_dims.push_back(x.dims()[p]);
-  auto out = std::make_shared<core::Tensor>(x.dtype(), out_dims);
-  const auto xs = Strides(x.dims()), os = Strides(out_dims);
-  const int64_t esize = core::SizeOf(x.dtype());
-  for (int64_t i = 0; i < out->num_elements(); ++i) {
-    int64_t src = 0, rem = i;
-    for (size_t d = 0; d < rank; ++d) {
-      src += (rem / os[d]) * xs[perm[d]];
-      rem %= os[d];
-    }
-    std::memcpy(static_cast<char*>(out->data()) + i * esize, static_cast<const char*>(x.data()) + src * esize, esize);
+  Outputs outs;
+  for (const ResolvedDataOp::Output& o : r.outputs) {
+    Q8_ASSIGN_OR_RETURN(core::DataType dtype, kernels::DataOpOutputType(o.op, types));
+    Q8_RETURN_IF_ERROR(core::CheckedByteSize(dtype, o.dims, n.Describe()).status());
+    auto out = std::make_shared<core::Tensor>(dtype, o.dims);
+    Q8_RETURN_IF_ERROR(kernels::RunDataOp(o.op, views, out->mutable_view()));
+    outs.push_back(std::move(out));
+  }
+  return outs;
+}
+
+// A scalar or 1-element input as double (Range bounds, ConstantOfShape values).
+absl::StatusOr<double> Scalar(const core::Tensor& t, const Node& n) {
+  if (t.num_elements() != 1 || !Numeric(t.dtype())) {
+    return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": expected a numeric scalar"));
+  }
+  return Get(t, 0);
+}
+
+absl::StatusOr<Outputs> Range(const Graph& g, const Node& n) {
+  const core::Tensor& start_t = *g.value(n.inputs[0]).constant;
+  Q8_ASSIGN_OR_RETURN(double start, Scalar(start_t, n));
+  Q8_ASSIGN_OR_RETURN(double limit, Scalar(*g.value(n.inputs[1]).constant, n));
+  Q8_ASSIGN_OR_RETURN(double delta, Scalar(*g.value(n.inputs[2]).constant, n));
+  if (delta == 0 || !std::isfinite(start) || !std::isfinite(limit) || !std::isfinite(delta)) {
+    return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": Range needs finite bounds and a non-zero delta"));
+  }
+  const double count = std::max(std::ceil((limit - start) / delta), 0.0);
+  if (count > static_cast<double>(core::MaxTensorBytes())) {
+    return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": Range has too many elements"));
+  }
+  const core::Dims dims{static_cast<int64_t>(count)};
+  Q8_RETURN_IF_ERROR(core::CheckedByteSize(start_t.dtype(), dims, n.Describe()).status());
+  auto out = std::make_shared<core::Tensor>(start_t.dtype(), dims);
+  if (start_t.dtype() == core::DataType::kInt64) {
+    // Exact in int64 (a double loses large starts); |start + i * delta| stays below |limit| + |delta|.
+    const auto s0 = static_cast<int64_t>(start), d = static_cast<int64_t>(delta);
+    for (int64_t i = 0; i < dims[0]; ++i) out->span<int64_t>()[i] = s0 + i * d;
+  } else {
+    for (int64_t i = 0; i < dims[0]; ++i) Put(*out, i, start + static_cast<double>(i) * delta);
   }
   return Outputs{out};
 }
 
-absl::StatusOr<Outputs> Concat(const Graph& g, const Node& n) {
-  Q8_ASSIGN_OR_RETURN(int64_t axis, n.attrs.GetInt("axis", 0));
-  const core::Tensor& first = *g.value(n.inputs[0]).constant;
-  const int64_t rank = first.dims().size();
-  if (axis < 0) axis += rank;
-  if (axis < 0 || axis >= rank) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": bad axis"));
-  core::Dims out_dims = first.dims();
-  out_dims[axis] = 0;
-  for (ValueId in : n.inputs) {
-    const core::Tensor& t = *g.value(in).constant;
-    bool same = t.dims().size() == first.dims().size() && t.dtype() == first.dtype();
-    for (int64_t d = 0; same && d < rank; ++d) same = d == axis || t.dims()[d] == first.dims()[d];
-    const std::optional<int64_t> sum = same ? core::CheckedAdd(out_dims[axis], t.dims()[axis]) : std::nullopt;
-    if (!sum) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": inputs do not concatenate"));
-    out_dims[axis] = *sum;
+absl::StatusOr<Outputs> ConstantOfShape(const Graph& g, const Node& n) {
+  const core::Tensor& shape = *g.value(n.inputs[0]).constant;
+  if (shape.dtype() != core::DataType::kInt64 || shape.dims().size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": the shape input must be a 1-D INT64 tensor"));
   }
-  Q8_RETURN_IF_ERROR(core::CheckedByteSize(first.dtype(), out_dims, n.Describe()).status());
-  auto out = std::make_shared<core::Tensor>(first.dtype(), out_dims);
-  int64_t outer = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= out_dims[d];
-  const int64_t esize = core::SizeOf(first.dtype());
-  char* dst = static_cast<char*>(out->data());
-  for (int64_t o = 0; o < outer; ++o) {
-    for (ValueId in : n.inputs) {
-      const core::Tensor& t = *g.value(in).constant;
-      const int64_t chunk = t.num_elements() / std::max<int64_t>(outer, 1) * esize;
-      std::memcpy(dst, static_cast<const char*>(t.data()) + o * chunk, chunk);
-      dst += chunk;
+  const core::Dims dims(shape.span<int64_t>().begin(), shape.span<int64_t>().end());
+  TensorPtr value;
+  if (n.attrs.Has("value")) {
+    Q8_ASSIGN_OR_RETURN(value, n.attrs.GetTensor("value"));
+  }
+  const core::DataType dtype = value ? value->dtype() : core::DataType::kFloat32;
+  if (value && value->num_elements() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": value must hold one element"));
+  }
+  Q8_ASSIGN_OR_RETURN(int64_t bytes, core::CheckedByteSize(dtype, dims, n.Describe()));
+  auto out = std::make_shared<core::Tensor>(dtype, dims);
+  const int64_t esize = core::SizeOf(dtype);
+  if (value) {
+    for (int64_t at = 0; at < bytes; at += esize) {
+      std::memcpy(static_cast<char*>(out->data()) + at, value->data(), esize);
     }
   }
   return Outputs{out};
+}
+
+absl::StatusOr<Outputs> ShapeNode(const Node& n, const core::Tensor& x) {
+  const int64_t rank = x.dims().size();
+  Q8_ASSIGN_OR_RETURN(int64_t start, n.attrs.GetInt("start", 0));
+  Q8_ASSIGN_OR_RETURN(int64_t end, n.attrs.GetInt("end", rank));
+  if (start < 0) start += rank;
+  if (end < 0) end += rank;
+  start = std::clamp<int64_t>(start, 0, rank);
+  end = std::clamp<int64_t>(end, start, rank);
+  auto t = std::make_shared<core::Tensor>(core::DataType::kInt64, core::Dims{end - start});
+  std::copy(x.dims().begin() + start, x.dims().begin() + end, t->span<int64_t>().begin());
+  return Outputs{t};
 }
 
 absl::StatusOr<Outputs> ConstantNode(const Node& n) {
@@ -208,61 +237,34 @@ absl::StatusOr<Outputs> ConstantNode(const Node& n) {
 
 }  // namespace
 
-bool CanEvaluateConstant(const std::string& op_type) { return Evaluable().count(op_type) > 0; }
+bool CanEvaluateConstant(const std::string& op_type) { return Evaluable().count(op_type) > 0 || IsDataOp(op_type); }
 
 absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int64_t opset) {
   if (n.op_type == "Constant") return ConstantNode(n);
   const core::Tensor& x = *g.value(n.inputs[0]).constant;
   if (n.op_type == "Identity") return Outputs{g.value(n.inputs[0]).constant};
-  if (n.op_type == "Shape") {
-    auto t = std::make_shared<core::Tensor>(core::DataType::kInt64, core::Dims{static_cast<int64_t>(x.dims().size())});
-    std::copy(x.dims().begin(), x.dims().end(), t->span<int64_t>().begin());
+  if (IsDataOp(n.op_type)) return DataOpNode(g, n, opset);
+  if (n.op_type == "Shape") return ShapeNode(n, x);
+  if (n.op_type == "Size") {
+    auto t = std::make_shared<core::Tensor>(core::DataType::kInt64, core::Dims{});
+    t->span<int64_t>()[0] = x.num_elements();
     return Outputs{t};
   }
-  if (n.op_type == "Cast") {
-    Q8_ASSIGN_OR_RETURN(int64_t to, n.attrs.GetInt("to", 0));
-    auto dtype = core::FromOnnxCode(static_cast<int>(to));
-    if (!dtype || !Numeric(*dtype) || !Numeric(x.dtype())) {
-      return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": unsupported constant Cast"));
-    }
-    auto out = std::make_shared<core::Tensor>(*dtype, x.dims());
-    for (int64_t i = 0; i < x.num_elements(); ++i) Put(*out, i, Get(x, i));
-    return Outputs{out};
-  }
+  if (n.op_type == "Range") return Range(g, n);
+  if (n.op_type == "ConstantOfShape") return ConstantOfShape(g, n);
   if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div") {
     const core::Tensor& y = *g.value(n.inputs[1]).constant;
     if (!Numeric(x.dtype())) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": non-numeric"));
     return Elementwise(n, x, y);
   }
-  if (n.op_type == "Transpose") return Transpose(n, x);
-  if (n.op_type == "Concat") return Concat(g, n);
-  if (n.op_type == "Reshape" || n.op_type == "Flatten") {
+  // Reshape-like ops: the op table's shape rule, same bytes.
+  {
     OpContext ctx{g, n, opset, {}};
     for (ValueId in : n.inputs) ctx.input_dims.push_back(in == kNoValue ? core::Dims{} : g.value(in).constant->dims());
     const OpDef* def = FindOp(n.op_type);
     Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, def->infer(ctx));
     return Outputs{WithDims(x, dims[0])};
   }
-  // Squeeze / Unsqueeze.
-  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> axes, AxesOf(g, n, opset));
-  core::Dims dims = x.dims();
-  if (n.op_type == "Unsqueeze") {
-    const int64_t rank = dims.size() + axes.size();
-    for (int64_t& a : axes) a = a < 0 ? a + rank : a;
-    std::sort(axes.begin(), axes.end());
-    for (int64_t a : axes) dims.insert(dims.begin() + std::min<int64_t>(a, dims.size()), 1);
-  } else {
-    const int64_t rank = dims.size();
-    core::Dims kept;
-    for (int64_t d = 0; d < rank; ++d) {
-      const bool listed = std::find(axes.begin(), axes.end(), d) != axes.end() ||
-                          std::find(axes.begin(), axes.end(), d - rank) != axes.end();
-      if ((axes.empty() && dims[d] == 1) || (listed && dims[d] == 1)) continue;
-      kept.push_back(dims[d]);
-    }
-    dims = kept;
-  }
-  return Outputs{WithDims(x, dims)};
 }
 
 }  // namespace q8::engine

@@ -173,7 +173,22 @@ class Planner {
 
   absl::Status PlanNode(int index) {
     const Node& n = g_.nodes()[index];
-    const Lowering& l = lg_.lowerings[index];
+    const Lowering* lowered = &lg_.lowerings[index];
+    // Data ops (index maps) are sized for concrete dims: lower them again
+    // for this plan's batch (cheap; the rest of the lowering is batch-free).
+    Lowering relowered;
+    if (const auto* first = std::get_if<kernels::DataOpParams>(&lowered->params)) {
+      Q8_ASSIGN_OR_RETURN(relowered, lg_.defs[index]->lower(MakeOpContext(g_, n, lg_.opset, dims_)));
+      // The model's graph has dropped the bytes of large float constants;
+      // the first lowering still holds them.
+      auto keep_operands = [&](kernels::KernelParams& params) {
+        if (auto* p = std::get_if<kernels::DataOpParams>(&params)) p->operands = first->operands;
+      };
+      keep_operands(relowered.params);
+      for (kernels::KernelParams& more : relowered.more_outputs) keep_operands(more);
+      lowered = &relowered;
+    }
+    const Lowering& l = *lowered;
     const LayoutPolicy policy = lg_.defs[index]->layout;
     std::vector<ValueId> ins;
     for (int k : l.runtime_inputs) ins.push_back(n.inputs[k]);
@@ -254,6 +269,14 @@ class Planner {
     }
     current_[out_v] = NewValue(out_v, out, out_buffer, g_.value(out_v).name);
     AddStep({n.name, n.op_type, l.params, in_values, {current_[out_v]}});
+    // Further outputs (Split): one step each over the same inputs, plain f32.
+    for (size_t k = 0; k < l.more_outputs.size() && k + 1 < n.outputs.size(); ++k) {
+      const ValueId v = n.outputs[k + 1];
+      if (v == kNoValue) continue;
+      current_[v] = NewValue(v, {Layout::kPlain, DataType::kFloat32, 1.0f}, NewBuffer(dims_[v], DataType::kFloat32),
+                             g_.value(v).name);
+      AddStep({absl::StrCat(n.name, ":", k + 1), n.op_type, l.more_outputs[k], in_values, {current_[v]}});
+    }
     return absl::OkStatus();
   }
 

@@ -128,7 +128,10 @@ float Threshold(const ValueStats& s, const QuantizationOptions& options, bool un
 std::vector<int> QuantizableLayers(const LoweredGraph& fp32) {
   std::vector<int> layers;
   for (size_t i = 0; i < fp32.lowerings.size(); ++i) {
-    if (FloatWeights(fp32.lowerings[i]) != nullptr) layers.push_back(static_cast<int>(i));
+    const kernels::ConstTensorPtr* w = FloatWeights(fp32.lowerings[i]);
+    // 1-D and 3-D convs stay f32: oneDNN's int8 convs are optimized for NHWC 2-D only.
+    const bool conv = std::holds_alternative<kernels::ConvParams>(fp32.lowerings[i].params);
+    if (w != nullptr && (!conv || (*w)->dims().size() == 4)) layers.push_back(static_cast<int>(i));
   }
   return layers;
 }

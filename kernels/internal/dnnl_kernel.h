@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/tensor.h"
 #include "kernels/program.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -32,6 +33,11 @@ struct BoundArgs {
   // per-workspace memories and a second argument array here.
   std::vector<dnnl::memory> extra;
   std::vector<dnnl_exec_arg_t> c_args_alt;
+  // Plain C++ kernels (DataOpKernel) see their operands as tensor views,
+  // built at Bind; Execute refreshes their data pointers (the caller's
+  // buffers change per Run). Mutable: a workspace runs one Run at a time.
+  mutable std::vector<core::TensorView> views;
+  mutable core::MutableTensorView out_view;
 };
 
 // Everything a per-op Create overload needs besides its params.
@@ -74,6 +80,8 @@ class Kernel {
   virtual void Execute(dnnl::stream& stream, const BoundArgs& args) const;
 
  protected:
+  // For kernels without a oneDNN primitive (plain C++, see data_op_kernel.cc).
+  Kernel(std::string impl, std::vector<Operand> inputs, std::vector<Operand> outputs);
   // For kernels that run more than their one primitive.
   void set_impl(std::string impl) { impl_ = std::move(impl); }
   void set_scratchpad_desc(const dnnl::memory::desc& desc) { scratchpad_desc_ = desc; }
@@ -103,6 +111,8 @@ KernelOr Create(const ConcatParams& p, const KernelRequest& r);
 KernelOr Create(const BatchNormParams& p, const KernelRequest& r);
 KernelOr Create(const ReorderParams& p, const KernelRequest& r);
 KernelOr Create(const TransposeParams& p, const KernelRequest& r);
+KernelOr Create(const DataOpParams& p, const KernelRequest& r);
+KernelOr Create(const DeconvParams& p, const KernelRequest& r);
 // MatMulParams::dynamic (matmul_dynamic.cc); `b_dims` is [K, N].
 KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, const core::Dims& b_dims);
 
