@@ -125,6 +125,14 @@ float Threshold(const ValueStats& s, const QuantizationOptions& options, bool un
   return absmax;
 }
 
+// VNNI multiplies groups of 4 input channels: with fewer per group (the
+// first conv of an image model, depthwise convs) the int8 kernels waste most
+// of each instruction and measured no faster than fp32 before the per-run
+// quantization pass is paid.
+constexpr int64_t kMinDynamicConvChannelsPerGroup = 4;
+
+bool DynamicConvPays(const core::Dims& w) { return w.size() == 4 && w[1] >= kMinDynamicConvChannelsPerGroup; }
+
 std::vector<int> QuantizableLayers(const LoweredGraph& fp32) {
   std::vector<int> layers;
   for (size_t i = 0; i < fp32.lowerings.size(); ++i) {
@@ -182,7 +190,7 @@ absl::StatusOr<QuantSpec> BuildQuantSpec(const LoweredGraph& fp32, const std::ma
     const Lowering& l = fp32.lowerings[i];
     const Node& n = g.nodes()[i];
     const bool is_conv = std::holds_alternative<kernels::ConvParams>(l.params);
-    if (dynamic && is_conv) continue;
+    if (dynamic && is_conv && !DynamicConvPays((*FloatWeights(l))->dims())) continue;
     const ValueId input = n.inputs[l.runtime_inputs[0]];
     if (!dynamic && !spec.values.count(input)) continue;
     const core::Tensor& w = **FloatWeights(l);
