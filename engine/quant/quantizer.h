@@ -44,10 +44,11 @@ absl::StatusOr<QuantSpec> BuildQuantSpec(const LoweredGraph& fp32, const std::ma
 std::vector<int> QuantizableLayers(const LoweredGraph& fp32);
 
 // Whether `mode: dynamic` runs a Conv in dynamic int8 rather than fp32,
-// from its weights [OC, IC/groups, KH, KW]. Dynamic int8 re-reads the f32
-// input twice per run (range scan, quantization) before the int8 kernel
-// saves anything; the rule and its measurements are in BENCHMARKS.md
-// ("Dynamic int8 Conv").
+// from its weights [OC, IC/groups, KH, KW]: not when each output reads a
+// single input channel (depthwise convs, 1-channel inputs). Dynamic int8
+// re-reads the f32 input twice per run (range scan, quantization) before the
+// int8 kernel saves anything; measurements in BENCHMARKS.md ("Dynamic int8
+// Conv").
 bool DynamicConvPays(const core::Dims& conv_weights);
 
 }  // namespace q8::engine

@@ -2,8 +2,10 @@
 // (matmul_dynamic.cc, conv_dynamic.cc): range scans and f32 -> int8
 // conversion loops written so that GCC vectorizes them without -ffast-math
 // (integer reductions and clamps instead of float min/max, which the default
-// -ftrapping-math / signed-zero rules keep scalar). Header-only so the loops
-// inline into their callers. dnnl-free, but internal to kernels/.
+// -ftrapping-math / signed-zero rules keep scalar). The hot loops are defined
+// in dynamic_quant.cc as function multiversions (AVX-512 / AVX2 / baseline,
+// chosen at load): the project builds for baseline x86-64, whose SSE2 has no
+// 32-bit integer min/max. dnnl-free, but internal to kernels/.
 #pragma once
 
 #include <algorithm>
@@ -19,14 +21,7 @@ struct AbsRange {
   float max_abs = 0.0f;
   bool negative = false;
 };
-inline AbsRange ScanAbs(const float* x, int64_t count) {
-  uint32_t max_bits = 0, negative = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    max_bits = std::max(max_bits, std::bit_cast<uint32_t>(x[i]) & 0x7fffffffu);
-    negative |= static_cast<uint32_t>(x[i] < 0.0f);
-  }
-  return {std::bit_cast<float>(max_bits), negative != 0};
-}
+AbsRange ScanAbs(const float* x, int64_t count);
 
 // Minimum and maximum. Floats map to int32 keys that order like the floats
 // (negative ones with their magnitude bits flipped), so both reductions are
@@ -42,18 +37,7 @@ inline int32_t OrderKey(float v) {
   return bits ^ ((bits >> 31) & 0x7fffffff);
 }
 inline float FromOrderKey(int32_t key) { return std::bit_cast<float>(key ^ ((key >> 31) & 0x7fffffff)); }
-inline MinMax ScanMinMax(const float* x, int64_t count) {
-  int32_t lo = OrderKey(INFINITY), hi = OrderKey(-INFINITY);
-  for (int64_t i = 0; i < count; ++i) {
-    const int32_t bits = std::bit_cast<int32_t>(x[i]);
-    const int32_t key = bits ^ ((bits >> 31) & 0x7fffffff);
-    lo = std::min(lo, key);
-    hi = std::max(hi, key);
-  }
-  if (count == 0) return {};
-  const float mn = FromOrderKey(lo), mx = FromOrderKey(hi);
-  return {mn, mx, std::isfinite(mn) && std::isfinite(mx)};
-}
+MinMax ScanMinMax(const float* x, int64_t count);
 // Min/max over the finite elements only (the rare non-finite input).
 inline MinMax ScanFiniteMinMax(const float* x, int64_t count) {
   MinMax r{0.0f, 0.0f, true};
@@ -70,15 +54,10 @@ inline MinMax ScanFiniteMinMax(const float* x, int64_t count) {
 // with |x * inv_scale| < 2^22. Adding and subtracting 1.5 * 2^23 rounds a
 // float of smaller magnitude to an integer in the current (nearest-even)
 // rounding mode; the integer clamp trims what float rounding overshoots.
-template <typename Q>
 void QuantizeFinite(const float* x, int64_t count, float inv_scale, int32_t zero_point, int32_t lo, int32_t hi,
-                    Q* out) {
-  constexpr float kMagic = 12582912.0f;
-  for (int64_t i = 0; i < count; ++i) {
-    const int32_t q = static_cast<int32_t>((x[i] * inv_scale + kMagic) - kMagic) + zero_point;
-    out[i] = static_cast<Q>(std::min(std::max(q, lo), hi));
-  }
-}
+                    uint8_t* out);
+void QuantizeFinite(const float* x, int64_t count, float inv_scale, int32_t zero_point, int32_t lo, int32_t hi,
+                    int8_t* out);
 
 // Any input: clamps in float before converting (no out-of-range conversion);
 // NaN becomes the zero point (real 0), +-inf saturate.

@@ -114,3 +114,19 @@ TEST(QuantizerTest, ReportJsonRoundTrips) {
 
 }  // namespace
 }  // namespace q8::engine
+
+namespace q8::engine {
+namespace {
+
+// mode: dynamic keeps convs whose outputs read one input channel in fp32.
+TEST(DynamicConvPaysTest, OnlyConvsWithSeveralChannelsPerGroup) {
+  EXPECT_FALSE(DynamicConvPays({16, 1, 3, 3}));   // 1-channel input (Fashion CNN conv1) or depthwise
+  EXPECT_FALSE(DynamicConvPays({144, 1, 3, 3}));  // MobileNetV2 depthwise
+  EXPECT_TRUE(DynamicConvPays({64, 3, 7, 7}));    // RGB stem
+  EXPECT_TRUE(DynamicConvPays({32, 16, 3, 3}));
+  EXPECT_TRUE(DynamicConvPays({64, 256, 1, 1}));
+  EXPECT_FALSE(DynamicConvPays({64, 256}));       // not a conv's weights
+}
+
+}  // namespace
+}  // namespace q8::engine
