@@ -206,7 +206,18 @@ INSTANTIATE_TEST_SUITE_P(
                       DynConvCase{"depthwise", {1, 16, 8, 8}, 16, 3, 16, 1, 1, 1, {kRelu}},
                       DynConvCase{"residual_relu", {1, 16, 7, 7}, 16, 3, 1, 1, 1, 1, {kRelu}, true},
                       DynConvCase{"clip", {1, 8, 6, 6}, 16, 3, 1, 1, 1, 1, {{Activation::Kind::kClip, -0.5f, 1.0f}}},
-                      DynConvCase{"sigmoid", {1, 8, 6, 6}, 8, 3, 1, 1, 0, 1, {kSigmoid}}),
+                      DynConvCase{"sigmoid", {1, 8, 6, 6}, 8, 3, 1, 1, 0, 1, {kSigmoid}},
+                      DynConvCase{"stem_k7_stride2_ic3", {1, 3, 32, 32}, 64, 7, 1, 2, 3, 1, {kRelu}},
+                      DynConvCase{"k3_ic64", {1, 64, 14, 14}, 64, 3, 1, 1, 1, 1, {kRelu}},
+                      DynConvCase{"k1_ic256", {1, 256, 7, 7}, 64, 1, 1, 1, 0, 1, {kRelu}},
+                      DynConvCase{"k1_stride2_ic256_oc512", {2, 256, 8, 8}, 512, 1, 1, 2, 0, 1, {}},
+                      DynConvCase{"k1_residual_relu", {4, 64, 7, 7}, 256, 1, 1, 1, 0, 1, {kRelu}, true},
+                      DynConvCase{"mbv2_stem", {4, 3, 224, 224}, 32, 3, 1, 2, 1, 1, {{Activation::Kind::kClip, 0.0f, 6.0f}}},
+                      DynConvCase{"stem_small_b1", {1, 3, 64, 64}, 32, 3, 1, 2, 1, 1, {}},
+                      DynConvCase{"stemA_b1_224", {1, 3, 224, 224}, 32, 3, 1, 2, 1, 1, {}},
+                      DynConvCase{"stemB_b4_32", {4, 3, 32, 32}, 32, 3, 1, 2, 1, 1, {}},
+                      DynConvCase{"stemC_b1_160", {1, 3, 160, 160}, 32, 3, 1, 2, 1, 1, {}},
+                      DynConvCase{"stemD_b1_224_ic16", {1, 16, 224, 224}, 32, 3, 1, 2, 1, 1, {}}),
     [](const ::testing::TestParamInfo<DynConvCase>& info) { return info.param.name; });
 
 // Edge inputs: defined results, no crash, nothing left unwritten.
