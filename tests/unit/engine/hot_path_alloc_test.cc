@@ -180,7 +180,7 @@ TEST_F(HotPathAllocTest, DynamicInt8RunAllocatesNothing) {
   ASSERT_TRUE(q.ok()) << q.status();
   int dynamic_layers = 0;
   for (const auto& l : q->report.layers) dynamic_layers += l.precision == "int8-dynamic";
-  ASSERT_EQ(dynamic_layers, 3);
+  ASSERT_EQ(dynamic_layers, 4);
   ExpectRunAllocatesNothing(*q->model, images_, 1);
   ExpectRunAllocatesNothing(*q->model, images_, 16);
 }

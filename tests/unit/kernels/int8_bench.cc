@@ -5,7 +5,8 @@
 // alternative -- the same quantize, then a matmul with runtime output scales
 // (DNNL_RUNTIME_F32_VAL), which oneDNN 2.6 only implements as gemm:jit.
 // (3) `kernels_int8_bench dynamic_conv 1 16`: the dynamic-int8 conv table
-// (BENCHMARKS.md, "Dynamic int8 Conv").
+// and (4) `kernels_int8_bench dnnl_probe`: which oneDNN convs take runtime
+// scales / zero points and what they cost (BENCHMARKS.md, "Dynamic int8 Conv").
 // Run with OMP_NUM_THREADS set (e.g. 1 and 2).
 #include <algorithm>
 #include <chrono>
@@ -13,7 +14,9 @@
 #include <cstdio>
 #include <functional>
 
+#include <cstring>
 #include <string>
+#include <unordered_map>
 
 #include "kernels/internal/dynamic_quant.h"
 #include "oneapi/dnnl/dnnl.hpp"
@@ -250,11 +253,74 @@ void DynamicConvBench(int64_t mb) {
   }
 }
 
+// What oneDNN 2.6.3 accepts for a per-run activation scale and zero point,
+// and at what cost: raw oneDNN convolutions (u8 src NHWC, f32 dst, bias,
+// relu), static per-OC output scales, plus (a) a binary_mul post-op by a
+// runtime [1,1,1,1] scalar, (b) that plus a runtime src zero point
+// (DNNL_RUNTIME_S32_VAL), (c) runtime output scales (DNNL_RUNTIME_F32_VAL).
+void DnnlProbe() {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(eng);
+  const ConvShape shapes[] = {{"16->32 3x3 @14 mb1", 16, 32, 14, 3, 1, 1},   {"64->64 3x3 @56", 64, 64, 56, 3, 1, 1},
+                              {"256->64 1x1 @56", 256, 64, 56, 1, 1, 1},     {"256->512 1x1/2 @56", 256, 512, 56, 1, 2, 1},
+                              {"dw 96 3x3 @56", 96, 96, 56, 3, 1, 96},       {"3->64 7x7/2 @224", 3, 64, 224, 7, 2, 1}};
+  const char* names[] = {"static oscale", "+ binary_mul(runtime s_x)", "+ binary_mul + runtime src zp",
+                         "runtime oscale (mask 0)", "runtime oscale (per OC)"};
+  std::printf("| conv (mb1) | attributes | implementation | ms |\n|---|---|---|---|\n");
+  for (const ConvShape& c : shapes) {
+    const int64_t pad = c.k / 2, out = (c.hw + 2 * pad - c.k) / c.stride + 1;
+    const dnnl::memory::dims w = c.groups == 1 ? dnnl::memory::dims{c.oc, c.ic, c.k, c.k}
+                                               : dnnl::memory::dims{c.groups, c.oc / c.groups, c.ic / c.groups, c.k, c.k};
+    for (int v = 0; v < 5; ++v) {
+      const dnnl::memory::desc src({1, c.ic, c.hw, c.hw}, dt::u8, tag::nhwc), dst({1, c.oc, out, out}, dt::f32, tag::nhwc);
+      const dnnl::memory::desc wd(w, dt::s8, tag::any), bd({c.oc}, dt::f32, tag::a), s1({1, 1, 1, 1}, dt::f32, tag::nchw);
+      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+                                        wd, bd, dst, {c.stride, c.stride}, {0, 0}, {pad, pad}, {pad, pad});
+      dnnl::primitive_attr a;
+      a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      if (v == 3) a.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
+      else if (v == 4) a.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
+      else a.set_output_scales(1 << 1, std::vector<float>(c.oc, 0.01f));
+      if (v == 2) a.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+      dnnl::post_ops po;
+      if (v == 1 || v == 2) po.append_binary(dnnl::algorithm::binary_mul, s1);
+      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      a.set_post_ops(po);
+      try {
+        dnnl::convolution_forward::primitive_desc pd(d, a, eng);
+        dnnl::memory sm(src, eng), dm(dst, eng), wm(pd.weights_desc(), eng), bm(bd, eng), sp(pd.scratchpad_desc(), eng);
+        dnnl::memory s1m(s1, eng), zp({{1}, dt::s32, tag::a}, eng);
+        std::memset(sm.get_data_handle(), 1, src.get_size());
+        std::memset(wm.get_data_handle(), 0, pd.weights_desc().get_size());
+        *static_cast<float*>(s1m.get_data_handle()) = 0.5f;
+        *static_cast<int32_t*>(zp.get_data_handle()) = 3;
+        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
+                                                   {DNNL_ARG_DST, dm}, {DNNL_ARG_SCRATCHPAD, sp}};
+        if (v == 1 || v == 2) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = s1m;
+        if (v == 2) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = zp;
+        dnnl::convolution_forward conv(pd);
+        const double ms = MedianMs([&] { conv.execute(stream, args); stream.wait(); }, 100);
+        std::printf("| %s | %s | %s | %.4f |\n", c.name, names[v], pd.impl_info_str(), ms);
+      } catch (const dnnl::error&) {
+        std::printf("| %s | %s | none (unimplemented) | - |\n", c.name, names[v]);
+      }
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace q8::kernels::testing
 
 int main(int argc, char** argv) {
   using namespace q8::kernels::testing;
+  if (argc > 1 && std::string(argv[1]) == "dnnl_probe") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    DnnlProbe();
+    return 0;
+  }
   // "dynamic_conv [mb...]": only the dynamic conv table.
   if (argc > 1 && std::string(argv[1]) == "dynamic_conv") {
     std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());

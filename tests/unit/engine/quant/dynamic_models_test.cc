@@ -21,7 +21,7 @@ namespace {
 struct DynamicModelCase {
   const char* name;
   int min_dynamic_convs;  // Conv layers expected in dynamic int8
-  int fp32_convs;         // depthwise / 1-channel convs kept in fp32 by DynamicConvPays
+  int fp32_convs;         // depthwise convs, kept in fp32 by DynamicConvPays
 };
 
 class DynamicModelsTest : public ::testing::TestWithParam<DynamicModelCase> {};
