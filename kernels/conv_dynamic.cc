@@ -10,12 +10,14 @@
 //    creation fails: not even a reference kernel). So s_x cannot travel as an
 //    output scale.
 //  - runtime src zero points (set_zero_points(DNNL_ARG_SRC, 0,
-//    {DNNL_RUNTIME_S32_VAL})): accepted by jit_int8 (jit_avx512_core_x8s8s32x,
-//    3x3 and depthwise) and brgconv_1x1; the 3x3 brgconv does not take them,
-//    so a 3x3 conv moves from brgconv to jit_int8 -- within +-5 % either way
-//    on this CPU (it would lose AMX, which only brgconv uses).
+//    {DNNL_RUNTIME_S32_VAL})): accepted by jit_int8 (jit_avx512_core_x8s8s32x:
+//    3x3, 7x7, depthwise) and brgconv_1x1; brgconv takes them only when the
+//    conv does not pad, so a padded 3x3/7x7 conv moves from brgconv to
+//    jit_int8: -30 % (small convs) to +25 % (the 7x7 stem) on this CPU, and
+//    it would lose AMX, which only brgconv uses.
 //  - a binary_mul post-op whose src1 is a [1,1,1,1] f32 memory passed at
-//    execute time keeps brgconv / jit_int8 / brgconv_1x1 and costs 1-3 %.
+//    execute time keeps brgconv / brgconv_1x1 / brdgmm_dw and costs 0-9 %.
+//  - no implementation on these paths contains "ref" (dynamic_conv_test).
 // So one primitive per conv, built at load:
 //   src u8 with a runtime per-tensor zero point, static output scales s_w[oc],
 //   bias = b[oc] / (s_w[oc] * s_x) rewritten per Run (oneDNN adds the bias

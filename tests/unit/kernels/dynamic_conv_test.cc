@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -325,6 +326,38 @@ TEST(DynamicConvLargeTest, LargeInputMatchesPerTensorReference) {
   x.data[0] = -3.0f;                 // the minimum in the first
   const std::vector<float> got = RunBuilt(b, {x.data});
   EXPECT_TRUE(Near(std::vector<double>(got.begin(), got.end()), QuantizedReference(x, w, p, bias, {}), DT::kFloat32));
+}
+
+// Per-run state (quantized input, scale, zero point, bias) lives in each
+// Workspace: two threads with different input ranges (one non-negative, one
+// signed and skewed) never disturb each other.
+TEST(DynamicConvConcurrencyTest, ConcurrentWorkspacesAreIndependent) {
+  const DynConvCase c{"concurrent", {2, 16, 12, 12}, 32, 3, 1, 1, 1, 1, {kRelu}};
+  const QWeights w = QuantizeWeights(RandomTensor({c.oc, 16, 3, 3}, 51, -0.5f, 0.5f), 0);
+  const ConvParams p = Params(c, w, Random(c.oc, 52));
+  WeightCache cache;
+  Built first = Build(c, p, cache);
+  ASSERT_NE(first.ws, nullptr);
+  const std::vector<float> inputs[2] = {Random(core::NumElements(c.x), 53, 0.0f, 3.0f),
+                                        Random(core::NumElements(c.x), 54, -5.0f, 0.5f)};
+  const std::vector<float> expected[2] = {RunBuilt(first, {inputs[0]}), RunBuilt(first, {inputs[1]})};
+  int mismatches[2] = {0, 0};
+  auto worker = [&](int t) {
+    auto ws = first.program->NewWorkspace();
+    if (!ws.ok()) {
+      mismatches[t] = -1;
+      return;
+    }
+    std::vector<std::vector<float>> out{std::vector<float>(expected[t].size())};
+    for (int i = 0; i < 200; ++i) {
+      if (!RunWith(*first.program, **ws, {inputs[t]}, out).ok() || out[0] != expected[t]) ++mismatches[t];
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(mismatches[0], 0);
+  EXPECT_EQ(mismatches[1], 0);
 }
 
 TEST(DynamicConvErrorsTest, RejectsInt8InputsAndOutputs) {
