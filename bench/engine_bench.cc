@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
   const bool want_dynamic = absl::StrContains(absl::GetFlag(FLAGS_precisions), "dynamic");
   if (want_dynamic) {
     std::printf(
-        "| model | batch | fp32 ms | dynamic ms | static int8 ms | dynamic speedup | static speedup | dynamic layers |\n"
+        "| model | batch | fp32 ms | dynamic ms | static int8 ms | dynamic speedup | static speedup | dynamic layers "
+        "|\n"
         "|---|---|---|---|---|---|---|---|\n");
   } else {
     std::printf(

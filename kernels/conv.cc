@@ -93,7 +93,7 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
     if (known->dtype != w_type) return Invalid(r, "cached weights of this weights_id have another type");
   } else {
     return Invalid(r, s8_weights ? "qweights.values is null and weights_id has no cached copy"
-                           : "weights are null and weights_id has no cached copy");
+                                 : "weights are null and weights_id has no cached copy");
   }
   if (w.size() != 4) return Invalid(r, "weights must be a 4-D tensor");
   if (src.dims.size() != 4) return Invalid(r, "input must be 4-D [N,C,H,W]");

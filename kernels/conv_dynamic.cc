@@ -219,8 +219,8 @@ KernelOr CreateDynamicConv(const ConvParams& p, const KernelRequest& r, const co
   }
   dnnl::convolution_forward primitive(pd);
   return std::make_unique<DynamicConv>(std::move(primitive), pd, std::move(inputs),
-                                       std::vector<Operand>{{DNNL_ARG_DST, dst_md}}, std::move(constants),
-                                       quantized_md, std::move(bias_over_sw), layout);
+                                       std::vector<Operand>{{DNNL_ARG_DST, dst_md}}, std::move(constants), quantized_md,
+                                       std::move(bias_over_sw), layout);
 }
 
 }  // namespace q8::kernels::internal

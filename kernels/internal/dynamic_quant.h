@@ -69,8 +69,8 @@ void QuantizeAny(const float* x, int64_t count, float inv_scale, int32_t zero_po
       continue;
     }
     const float v = std::nearbyint(x[i] * inv_scale) + static_cast<float>(zero_point);
-    out[i] = static_cast<Q>(v >= static_cast<float>(lo) ? (v <= static_cast<float>(hi) ? static_cast<int32_t>(v) : hi)
-                                                        : lo);
+    out[i] =
+        static_cast<Q>(v >= static_cast<float>(lo) ? (v <= static_cast<float>(hi) ? static_cast<int32_t>(v) : hi) : lo);
   }
 }
 

@@ -160,7 +160,8 @@ TEST_P(DynamicConvTest, MatchesPerTensorReferenceAndFp32WithinQuantizationBound)
   for (auto [lo, hi] : ranges) {
     SCOPED_TRACE(::testing::Message() << "input range [" << lo << ", " << hi << ")");
     const RefTensor x = RandomTensor(c.x, 7 + static_cast<uint32_t>(hi * 10), lo, hi);
-    const std::vector<float> residual = c.accumulate ? Random(core::NumElements(b.y_dims), 9, -2, 2) : std::vector<float>{};
+    const std::vector<float> residual =
+        c.accumulate ? Random(core::NumElements(b.y_dims), 9, -2, 2) : std::vector<float>{};
     std::vector<std::vector<float>> inputs{x.data};
     if (c.accumulate) inputs.push_back(residual);
     const std::vector<float> got = RunBuilt(b, inputs);
@@ -213,7 +214,8 @@ INSTANTIATE_TEST_SUITE_P(
                       DynConvCase{"k1_ic256", {1, 256, 7, 7}, 64, 1, 1, 1, 0, 1, {kRelu}},
                       DynConvCase{"k1_stride2_ic256_oc512", {2, 256, 8, 8}, 512, 1, 1, 2, 0, 1, {}},
                       DynConvCase{"k1_residual_relu", {4, 64, 7, 7}, 256, 1, 1, 1, 0, 1, {kRelu}, true},
-                      DynConvCase{"mbv2_stem", {4, 3, 224, 224}, 32, 3, 1, 2, 1, 1, {{Activation::Kind::kClip, 0.0f, 6.0f}}},
+                      DynConvCase{
+                          "mbv2_stem", {4, 3, 224, 224}, 32, 3, 1, 2, 1, 1, {{Activation::Kind::kClip, 0.0f, 6.0f}}},
                       DynConvCase{"stem_small_b1", {1, 3, 64, 64}, 32, 3, 1, 2, 1, 1, {}},
                       DynConvCase{"stemA_b1_224", {1, 3, 224, 224}, 32, 3, 1, 2, 1, 1, {}},
                       DynConvCase{"stemB_b4_32", {4, 3, 32, 32}, 32, 3, 1, 2, 1, 1, {}},
@@ -258,8 +260,8 @@ TEST_F(DynamicConvEdgeTest, ConstantInputsOfEitherSignAreExactOnTheGrid) {
     // A constant is an end of its grid: quantized exactly, so only weight
     // rounding and float noise remain -- the per-tensor reference matches.
     const std::vector<float> got = Run1(x.data);
-    EXPECT_TRUE(Near(std::vector<double>(got.begin(), got.end()), QuantizedReference(x, w_, p_, bias_, {}),
-                     DT::kFloat32))
+    EXPECT_TRUE(
+        Near(std::vector<double>(got.begin(), got.end()), QuantizedReference(x, w_, p_, bias_, {}), DT::kFloat32))
         << v;
   }
 }
@@ -301,8 +303,8 @@ TEST_F(DynamicConvEdgeTest, NanQuantizesAsZeroAndInfSaturates) {
   clean.data[50] = lo;
   const std::vector<float> got = Run1(dirty.data);
   for (float v : got) ASSERT_TRUE(std::isfinite(v));
-  EXPECT_TRUE(Near(std::vector<double>(got.begin(), got.end()), QuantizedReference(clean, w_, p_, bias_, {}),
-                   DT::kFloat32));
+  EXPECT_TRUE(
+      Near(std::vector<double>(got.begin(), got.end()), QuantizedReference(clean, w_, p_, bias_, {}), DT::kFloat32));
   // All NaN: every element counts as 0.
   const std::vector<float> all_nan = Run1(std::vector<float>(InCount(), std::nanf("")));
   const int64_t spatial = core::NumElements(b_.y_dims) / c_.oc;

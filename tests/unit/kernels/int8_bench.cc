@@ -12,9 +12,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <functional>
-
 #include <cstring>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -202,7 +201,8 @@ void DynamicConvBench(int64_t mb) {
       {"mbv2 16->96 1x1 @112", 16, 96, 112, 1, 1, 1},         {"mbv2 320->1280 1x1 @7", 320, 1280, 7, 1, 1, 1},
   };
   std::printf("conv, mb%lld: times in ms (conv step alone), speedups vs fp32\n", static_cast<long long>(mb));
-  std::printf("| conv | fp32 | static int8 | dynamic | scan+quant | dynamic speedup | static speedup | scan+quant share |\n");
+  std::printf(
+      "| conv | fp32 | static int8 | dynamic | scan+quant | dynamic speedup | static speedup | scan+quant share |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const ConvShape& c : shapes) {
     const int64_t pad = c.k / 2, out = (c.hw + 2 * pad - c.k) / c.stride + 1;
@@ -263,26 +263,33 @@ void DnnlProbe() {
   using tag = dnnl::memory::format_tag;
   const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(eng);
-  const ConvShape shapes[] = {{"16->32 3x3 @14 mb1", 16, 32, 14, 3, 1, 1},   {"64->64 3x3 @56", 64, 64, 56, 3, 1, 1},
-                              {"256->64 1x1 @56", 256, 64, 56, 1, 1, 1},     {"256->512 1x1/2 @56", 256, 512, 56, 1, 2, 1},
-                              {"dw 96 3x3 @56", 96, 96, 56, 3, 1, 96},       {"3->64 7x7/2 @224", 3, 64, 224, 7, 2, 1}};
+  const ConvShape shapes[] = {
+      {"16->32 3x3 @14 mb1", 16, 32, 14, 3, 1, 1}, {"64->64 3x3 @56", 64, 64, 56, 3, 1, 1},
+      {"256->64 1x1 @56", 256, 64, 56, 1, 1, 1},   {"256->512 1x1/2 @56", 256, 512, 56, 1, 2, 1},
+      {"dw 96 3x3 @56", 96, 96, 56, 3, 1, 96},     {"3->64 7x7/2 @224", 3, 64, 224, 7, 2, 1}};
   const char* names[] = {"static oscale", "+ binary_mul(runtime s_x)", "+ binary_mul + runtime src zp",
                          "runtime oscale (mask 0)", "runtime oscale (per OC)"};
   std::printf("| conv (mb1) | attributes | implementation | ms |\n|---|---|---|---|\n");
   for (const ConvShape& c : shapes) {
     const int64_t pad = c.k / 2, out = (c.hw + 2 * pad - c.k) / c.stride + 1;
-    const dnnl::memory::dims w = c.groups == 1 ? dnnl::memory::dims{c.oc, c.ic, c.k, c.k}
-                                               : dnnl::memory::dims{c.groups, c.oc / c.groups, c.ic / c.groups, c.k, c.k};
+    const dnnl::memory::dims w = c.groups == 1
+                                     ? dnnl::memory::dims{c.oc, c.ic, c.k, c.k}
+                                     : dnnl::memory::dims{c.groups, c.oc / c.groups, c.ic / c.groups, c.k, c.k};
     for (int v = 0; v < 5; ++v) {
-      const dnnl::memory::desc src({1, c.ic, c.hw, c.hw}, dt::u8, tag::nhwc), dst({1, c.oc, out, out}, dt::f32, tag::nhwc);
-      const dnnl::memory::desc wd(w, dt::s8, tag::any), bd({c.oc}, dt::f32, tag::a), s1({1, 1, 1, 1}, dt::f32, tag::nchw);
+      const dnnl::memory::desc src({1, c.ic, c.hw, c.hw}, dt::u8, tag::nhwc),
+          dst({1, c.oc, out, out}, dt::f32, tag::nhwc);
+      const dnnl::memory::desc wd(w, dt::s8, tag::any), bd({c.oc}, dt::f32, tag::a),
+          s1({1, 1, 1, 1}, dt::f32, tag::nchw);
       dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
                                         wd, bd, dst, {c.stride, c.stride}, {0, 0}, {pad, pad}, {pad, pad});
       dnnl::primitive_attr a;
       a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      if (v == 3) a.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
-      else if (v == 4) a.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
-      else a.set_output_scales(1 << 1, std::vector<float>(c.oc, 0.01f));
+      if (v == 3)
+        a.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
+      else if (v == 4)
+        a.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
+      else
+        a.set_output_scales(1 << 1, std::vector<float>(c.oc, 0.01f));
       if (v == 2) a.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
       dnnl::post_ops po;
       if (v == 1 || v == 2) po.append_binary(dnnl::algorithm::binary_mul, s1);
@@ -296,12 +303,20 @@ void DnnlProbe() {
         std::memset(wm.get_data_handle(), 0, pd.weights_desc().get_size());
         *static_cast<float*>(s1m.get_data_handle()) = 0.5f;
         *static_cast<int32_t*>(zp.get_data_handle()) = 3;
-        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
-                                                   {DNNL_ARG_DST, dm}, {DNNL_ARG_SCRATCHPAD, sp}};
+        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, sm},
+                                                   {DNNL_ARG_WEIGHTS, wm},
+                                                   {DNNL_ARG_BIAS, bm},
+                                                   {DNNL_ARG_DST, dm},
+                                                   {DNNL_ARG_SCRATCHPAD, sp}};
         if (v == 1 || v == 2) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = s1m;
         if (v == 2) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = zp;
         dnnl::convolution_forward conv(pd);
-        const double ms = MedianMs([&] { conv.execute(stream, args); stream.wait(); }, 100);
+        const double ms = MedianMs(
+            [&] {
+              conv.execute(stream, args);
+              stream.wait();
+            },
+            100);
         std::printf("| %s | %s | %s | %.4f |\n", c.name, names[v], pd.impl_info_str(), ms);
       } catch (const dnnl::error&) {
         std::printf("| %s | %s | none (unimplemented) | - |\n", c.name, names[v]);

@@ -86,7 +86,8 @@ TEST_P(DynamicModelsTest, ConvsRunDynamicInt8CloseToFp32WithoutReferenceKernels)
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, DynamicModelsTest,
-                         ::testing::Values(DynamicModelCase{"resnet50", 53, 0}, DynamicModelCase{"mobilenet_v2", 35, 17}),
+                         ::testing::Values(DynamicModelCase{"resnet50", 53, 0},
+                                           DynamicModelCase{"mobilenet_v2", 35, 17}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

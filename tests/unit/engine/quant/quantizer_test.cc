@@ -126,7 +126,7 @@ TEST(DynamicConvPaysTest, AllConvsButDepthwise) {
   EXPECT_TRUE(DynamicConvPays({64, 3, 7, 7}, 1));      // RGB stem
   EXPECT_TRUE(DynamicConvPays({64, 4, 3, 3}, 16));     // grouped, 4 channels per group
   EXPECT_TRUE(DynamicConvPays({64, 256, 1, 1}, 1));
-  EXPECT_FALSE(DynamicConvPays({64, 256}, 1));         // not a conv's weights
+  EXPECT_FALSE(DynamicConvPays({64, 256}, 1));  // not a conv's weights
 }
 
 }  // namespace
