@@ -7,7 +7,10 @@
 //   NAME.onnx is read from DIR; calibration uses 32 seeded N(0,1) samples
 //   (or DIR/NAME_calibration.npy when present). Thread count: OMP_NUM_THREADS.
 // For bench/side_by_side.py and bench/profile_int8.py also:
-//   --precisions int8      time only these plans (fp32,int8)
+//   --precisions int8      time only these plans (fp32,int8; "dynamic" adds
+//                          the uncalibrated mode: dynamic int8 where it pays,
+//                          fp32 elsewhere; its table shows fp32, dynamic and
+//                          static int8 side by side, windows interleaved)
 //   --json FILE            one JSON line per (model, batch) with every window
 //   --artifact_dir DIR     reuse DIR/NAME.q8artifact (+ .report.json) instead of
 //                          calibrating again, write them when missing, and
@@ -116,6 +119,39 @@ double MedianMs(const q8::engine::CompiledModel& model, int64_t batch, int round
   return per_run[per_run.size() / 2];
 }
 
+// Like MedianMs for several plans at once: round r times one window of each
+// plan in turn, so that load changes on a shared machine hit all of them.
+std::vector<double> InterleavedMedianMs(const std::vector<const q8::engine::CompiledModel*>& models, int64_t batch,
+                                        int rounds, double window) {
+  std::vector<std::vector<double>> per_run(models.size());
+  std::vector<Tensor> inputs;
+  for (const auto* model : models) {
+    inputs.push_back(Normal(q8::core::WithBatch(model->inputs()[0].dims, batch), 7));
+    std::vector<q8::core::TensorView> in = {inputs.back().view()};
+    for (int i = 0; i < 3; ++i) (void)model->Run(in);
+  }
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t m = 0; m < models.size(); ++m) {
+      std::vector<q8::core::TensorView> in = {inputs[m].view()};
+      int n = 0;
+      const auto start = std::chrono::steady_clock::now();
+      double elapsed = 0;
+      while (elapsed < window || n < 2) {
+        if (!models[m]->Run(in).ok()) return {};
+        ++n;
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+      per_run[m].push_back(elapsed * 1000 / n);
+    }
+  }
+  std::vector<double> medians;
+  for (auto& v : per_run) {
+    std::sort(v.begin(), v.end());
+    medians.push_back(v[v.size() / 2]);
+  }
+  return medians;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,7 +164,16 @@ int main(int argc, char** argv) {
   const int64_t max_batch = *std::max_element(batches.begin(), batches.end());
   std::printf("# q8serve engine_bench: isa %s, oneDNN %s, OMP_NUM_THREADS=%s\n", q8::kernels::CpuIsa().c_str(),
               q8::kernels::DnnlVersion().c_str(), getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "(all)");
-  std::printf("| model | batch | fp32 ms | int8 ms | int8 speedup | int8/fp32 weight bytes |\n|---|---|---|---|---|---|\n");
+  const bool want_dynamic = absl::StrContains(absl::GetFlag(FLAGS_precisions), "dynamic");
+  if (want_dynamic) {
+    std::printf(
+        "| model | batch | fp32 ms | dynamic ms | static int8 ms | dynamic speedup | static speedup | dynamic layers "
+        "|\n"
+        "|---|---|---|---|---|---|---|---|\n");
+  } else {
+    std::printf(
+        "| model | batch | fp32 ms | int8 ms | int8 speedup | int8/fp32 weight bytes |\n|---|---|---|---|---|---|\n");
+  }
   for (auto entry : absl::StrSplit(absl::GetFlag(FLAGS_models), ',', absl::SkipEmpty())) {
     std::vector<std::string> parts = absl::StrSplit(entry, ':');
     if (parts.size() != 2) {
@@ -182,6 +227,28 @@ int main(int argc, char** argv) {
       for (int64_t batch : batches) {
         if (want_fp32) ProfileRuns(**fp32, parts[1], "fp32", batch, runs);
         if (want_int8) ProfileRuns(*q->model, parts[1], "int8", batch, runs);
+      }
+      continue;
+    }
+    if (want_dynamic) {
+      q8::engine::QuantizationOptions options;
+      options.mode = q8::engine::QuantMode::kDynamic;
+      auto dyn = q8::engine::Quantize(onnx, compile, options, nullptr);
+      if (!dyn.ok()) {
+        std::fprintf(stderr, "%s: dynamic: %s\n", parts[1].c_str(), std::string(dyn.status().message()).c_str());
+        return 1;
+      }
+      int dynamic_layers = 0;
+      for (const auto& l : dyn->report.layers) dynamic_layers += l.precision == "int8-dynamic";
+      for (int64_t batch : batches) {
+        const std::vector<double> ms =
+            InterleavedMedianMs({fp32->get(), dyn->model.get(), q->model.get()}, batch, absl::GetFlag(FLAGS_rounds),
+                                absl::GetFlag(FLAGS_window_seconds));
+        if (ms.size() != 3) return 1;
+        std::printf("| %s | %lld | %.3f | %.3f | %.3f | %.2fx | %.2fx | %d of %zu |\n", parts[1].c_str(),
+                    static_cast<long long>(batch), ms[0], ms[1], ms[2], ms[0] / ms[1], ms[0] / ms[2], dynamic_layers,
+                    dyn->report.layers.size());
+        std::fflush(stdout);
       }
       continue;
     }

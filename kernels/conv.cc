@@ -9,6 +9,9 @@
 // domain as f32 b[oc] / (s_x * s_w[oc]); output scales per OC (mask 1<<1)
 // s_x * s_w[oc] / s_y, or s_x * s_w[oc] for an f32 dst; activations and the
 // residual sum as described by MakeQuantizedPostOps.
+//
+// Dynamic (ConvParams::dynamic: f32 in and out, s8 qweights): validated here,
+// built by conv_dynamic.cc.
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
@@ -69,24 +72,29 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   const ValueSpec& src = *r.inputs[0];
   const ValueSpec& dst = *r.outputs[0];
   const bool int8 = IsInt8(src.dtype);
+  // Dynamic convs keep f32 activations but take s8 weights like int8 ones.
+  const bool s8_weights = int8 || p.dynamic;
+  if (p.dynamic && (int8 || dst.dtype != core::DataType::kFloat32)) {
+    return Invalid(r, "a dynamic conv has an f32 input and output");
+  }
   if (!int8 && src.dtype != core::DataType::kFloat32) return Invalid(r, "input must be f32, u8 or s8");
   if (!int8 && dst.dtype != core::DataType::kFloat32) return Invalid(r, "an f32 conv must have an f32 output");
   if (int8 && !IsInt8(dst.dtype) && dst.dtype != core::DataType::kFloat32) {
     return Invalid(r, "an int8 conv's output must be u8, s8 or f32");
   }
   // Weights: the tensor, or (dropped by the engine) what the cache knows of its id.
-  const ConstTensorPtr& wt = int8 ? p.qweights.values : p.weights;
-  const core::DataType w_type = int8 ? core::DataType::kInt8 : core::DataType::kFloat32;
+  const ConstTensorPtr& wt = s8_weights ? p.qweights.values : p.weights;
+  const core::DataType w_type = s8_weights ? core::DataType::kInt8 : core::DataType::kFloat32;
   core::Dims w;
   if (wt != nullptr) {
     w = wt->dims();
-    if (wt->dtype() != w_type) return Invalid(r, int8 ? "qweights must be s8" : "weights must be f32");
+    if (wt->dtype() != w_type) return Invalid(r, s8_weights ? "qweights must be s8" : "weights must be f32");
   } else if (auto known = p.weights_id != 0 ? r.weights.Lookup(p.weights_id) : std::nullopt; known.has_value()) {
     w = known->dims;
     if (known->dtype != w_type) return Invalid(r, "cached weights of this weights_id have another type");
   } else {
-    return Invalid(r, int8 ? "qweights.values is null and weights_id has no cached copy"
-                           : "weights are null and weights_id has no cached copy");
+    return Invalid(r, s8_weights ? "qweights.values is null and weights_id has no cached copy"
+                                 : "weights are null and weights_id has no cached copy");
   }
   if (src.dims.size() < 3 || src.dims.size() > 5) return Invalid(r, "input must be 3-D, 4-D or 5-D [N,C,...]");
   if (w.size() != src.dims.size()) return Invalid(r, "weights must have the input's rank");
@@ -110,21 +118,22 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
         OutExtent(src.dims[2 + i], w[2 + i], p.strides[i], p.dilations[i], p.pads_begin[i], p.pads_end[i]));
   }
   if (dst.dims != expected) return Invalid(r, absl::StrCat("output must be ", core::DimsToString(expected)));
-  if (int8) {
+  if (s8_weights) {
     if (p.qweights.scales.size() != static_cast<size_t>(oc)) {
       return Invalid(r, absl::StrCat("qweights.scales must have ", oc, " values"));
     }
     for (float s : p.qweights.scales) {
       if (!ValidScale(s)) return Invalid(r, "qweights.scales must be finite and > 0");
     }
-    if (!ValidScale(src.scale) || (IsInt8(dst.dtype) && !ValidScale(dst.scale))) {
-      return Invalid(r, "int8 input/output scales must be finite and > 0");
-    }
+  }
+  if (int8 && (!ValidScale(src.scale) || (IsInt8(dst.dtype) && !ValidScale(dst.scale)))) {
+    return Invalid(r, "int8 input/output scales must be finite and > 0");
   }
   std::optional<SumPostOp> sum;
   if (p.accumulate) {
     Q8_ASSIGN_OR_RETURN(sum, ResidualSum(r, int8));
   }
+  if (p.dynamic) return CreateDynamicConv(p, r, w, p.accumulate);
 
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc src_md, DescOf(src));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(dst));

@@ -40,7 +40,9 @@ struct QuantizedWeights {
 
 // 2-D convolution, ONNX semantics. Input 0 is NCHW-logical [N,C,H,W].
 // fp32 when input 0 is f32 (uses `weights`); int8 when input 0 is u8/s8
-// (uses `qweights`; output may be u8, s8 or f32).
+// (uses `qweights`; output may be u8, s8 or f32). `dynamic`: input 0 and
+// the output stay f32; the input is quantized per run from its own range
+// (u8, per-tensor scale and zero point) and convolved with `qweights`.
 struct ConvParams {
   ConstTensorPtr weights;          // f32 [OC, IC/groups, KH, KW]; null for int8
   QuantizedWeights qweights;       // int8 only
@@ -58,6 +60,7 @@ struct ConvParams {
   // add and shares the output's storage (the planner arranges it), so the
   // conv accumulates into it. Applied before `post_ops`.
   bool accumulate = false;
+  bool dynamic = false;
   std::vector<Activation> post_ops;
 };
 

@@ -12,7 +12,6 @@
 // after the primitives' own scratchpad. Both primitives share one weights
 // copy when their layouts agree (the s8 one may append compensation).
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -20,53 +19,13 @@
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
 #include "kernels/internal/dnnl_utils.h"
+#include "kernels/internal/dynamic_quant.h"
 #include "kernels/internal/weight_cache_impl.h"
 
 namespace q8::kernels::internal {
 namespace {
 
 using dt = dnnl::memory::data_type;
-
-struct Range {
-  float max_abs = 0.0f;
-  bool negative = false;
-};
-
-// Integer max of the magnitude bits and an OR of sign tests: both vectorize
-// without -ffast-math (a float max reduction does not).
-Range Scan(const float* x, int64_t count) {
-  uint32_t max_bits = 0, negative = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    max_bits = std::max(max_bits, std::bit_cast<uint32_t>(x[i]) & 0x7fffffffu);
-    negative |= static_cast<uint32_t>(x[i] < 0.0f);
-  }
-  return {std::bit_cast<float>(max_bits), negative != 0};
-}
-
-// q = saturate(round_half_even(x * inv_scale)) for finite x with
-// |x * inv_scale| <= qmax (inv_scale comes from the observed max, so only
-// float rounding can overshoot; the integer clamp trims it). Adding and
-// subtracting 1.5 * 2^23 rounds a float of magnitude < 2^22 to an integer in
-// the current (nearest-even) rounding mode. Written this way (integer clamp,
-// no float compares) the loop vectorizes under the default -ftrapping-math.
-template <typename Q>
-void Quantize(const float* x, int64_t count, float inv_scale, int32_t lo, int32_t hi, Q* out) {
-  constexpr float kMagic = 12582912.0f;
-  for (int64_t i = 0; i < count; ++i) {
-    const int32_t q = static_cast<int32_t>((x[i] * inv_scale + kMagic) - kMagic);
-    out[i] = static_cast<Q>(std::min(std::max(q, lo), hi));
-  }
-}
-
-// Inputs with inf/NaN: clamp in float first (no out-of-range conversion).
-template <typename Q>
-void QuantizeSafe(const float* x, int64_t count, float inv_scale, int32_t lo, int32_t hi, Q* out) {
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = std::nearbyint(x[i] * inv_scale);
-    out[i] = static_cast<Q>(v >= static_cast<float>(lo) ? (v <= static_cast<float>(hi) ? static_cast<int32_t>(v) : hi)
-                                                        : lo);  // NaN -> lo
-  }
-}
 
 float Activate(const Activation& a, float v) {
   switch (a.kind) {
@@ -133,7 +92,7 @@ class DynamicMatMul final : public Kernel {
     float* y = static_cast<float*>(args.extra[1].get_data_handle());
     char* quantized = static_cast<char*>(args.extra[2].get_data_handle()) + shape_.quantized_offset;
     const int64_t count = shape_.rows * shape_.k;
-    const Range range = Scan(a, count);
+    const AbsRange range = ScanAbs(a, count);
     const bool use_u8 = !range.negative;
     const float qmax = use_u8 ? 255.0f : 127.0f;
     const bool finite = std::isfinite(range.max_abs);  // the magnitude-bits max also catches NaN
@@ -142,9 +101,10 @@ class DynamicMatMul final : public Kernel {
     auto* u8 = reinterpret_cast<uint8_t*>(quantized);
     auto* s8 = reinterpret_cast<int8_t*>(quantized);
     if (finite) {
-      use_u8 ? Quantize(a, count, 1.0f / scale, 0, 255, u8) : Quantize(a, count, 1.0f / scale, -128, 127, s8);
+      use_u8 ? QuantizeFinite(a, count, 1.0f / scale, 0, 0, 255, u8)
+             : QuantizeFinite(a, count, 1.0f / scale, 0, -128, 127, s8);
     } else {
-      use_u8 ? QuantizeSafe(a, count, 1.0f, 0, 255, u8) : QuantizeSafe(a, count, 1.0f, -128, 127, s8);
+      use_u8 ? QuantizeAny(a, count, 1.0f, 0, 0, 255, u8) : QuantizeAny(a, count, 1.0f, 0, -128, 127, s8);
     }
     const Variant& v = use_u8 ? u8_ : s8_;
     ExecuteC(v.primitive, stream, use_u8 ? args.c_args_alt : args.c_args);

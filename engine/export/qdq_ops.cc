@@ -11,9 +11,11 @@
 // geometry; Gemm/MatMul become MatMul(A, W[K,N]) (* alpha) + bias, because
 // the quantized weights are stored already transposed. The bias is the
 // layer's own (bias-corrected) one. A dynamic layer's activation stays
-// float: ONNX's DynamicQuantizeLinear is u8-asymmetric, not our symmetric
-// per-request scheme, so the export reproduces the weight quantization
-// exactly but not the per-request activation rounding.
+// float: ONNX's DynamicQuantizeLinear is u8-asymmetric, not the dynamic
+// MatMul's symmetric per-request scheme, so the export reproduces the weight
+// quantization exactly but not the per-request activation rounding. (The
+// dynamic Conv's u8 grid is DynamicQuantizeLinear's; exporting it that way is
+// not done yet.)
 #include <limits>
 #include <map>
 #include <set>

@@ -378,7 +378,10 @@ void ApplyLayerQuant(const LayerQuant& q, uint64_t id, kernels::KernelParams& pa
     p.weights_id = id;
     if (q.bias) p.bias = q.bias;
   };
-  if (auto* conv = std::get_if<kernels::ConvParams>(&params)) apply(*conv);
+  if (auto* conv = std::get_if<kernels::ConvParams>(&params)) {
+    apply(*conv);
+    conv->dynamic = q.dynamic;
+  }
   if (auto* mm = std::get_if<kernels::MatMulParams>(&params)) {
     apply(*mm);
     mm->dynamic = q.dynamic;

@@ -125,6 +125,16 @@ float Threshold(const ValueStats& s, const QuantizationOptions& options, bool un
   return absmax;
 }
 
+// Depthwise convs (one input channel per group) gain nothing from int8 dot
+// products (VNNI multiplies groups of 4 channels; oneDNN's int8 depthwise
+// kernels measured 0.6x fp32 here) and then pay the per-run quantization
+// pass on top: dynamic int8 measured 0.2-0.7x fp32 for MobileNetV2's
+// depthwise 3x3. Every other conv measured faster in dynamic int8, down to
+// the Fashion CNN's 1-channel first conv (1.2-1.3x alone, ~5 % on the whole
+// model) and MobileNetV2's 144->24 projection (1.2x, where the scan is a
+// quarter of the time). Measurements: BENCHMARKS.md, "Dynamic int8 Conv".
+bool DynamicConvPays(const core::Dims& w, int64_t groups) { return w.size() == 4 && !(groups > 1 && w[1] == 1); }
+
 std::vector<int> QuantizableLayers(const LoweredGraph& fp32) {
   std::vector<int> layers;
   for (size_t i = 0; i < fp32.lowerings.size(); ++i) {
@@ -185,7 +195,10 @@ absl::StatusOr<QuantSpec> BuildQuantSpec(const LoweredGraph& fp32, const std::ma
     const Lowering& l = fp32.lowerings[i];
     const Node& n = g.nodes()[i];
     const bool is_conv = std::holds_alternative<kernels::ConvParams>(l.params);
-    if (dynamic && is_conv) continue;
+    if (dynamic && is_conv &&
+        !DynamicConvPays((*FloatWeights(l))->dims(), std::get<kernels::ConvParams>(l.params).groups)) {
+      continue;
+    }
     const ValueId input = n.inputs[l.runtime_inputs[0]];
     if (!dynamic && !spec.values.count(input)) continue;
     const core::Tensor& w = **FloatWeights(l);

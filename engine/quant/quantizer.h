@@ -43,4 +43,12 @@ absl::StatusOr<QuantSpec> BuildQuantSpec(const LoweredGraph& fp32, const std::ma
 // Nodes that can run int8: Conv, and Gemm/MatMul with constant weights.
 std::vector<int> QuantizableLayers(const LoweredGraph& fp32);
 
+// Whether `mode: dynamic` runs a Conv in dynamic int8 rather than fp32,
+// from its weights [OC, IC/groups, KH, KW] and group count: not for
+// depthwise convs (one input channel per group, several groups). Dynamic
+// int8 re-reads the f32 input twice per run (range scan, quantization)
+// before the int8 kernel saves anything; measurements in BENCHMARKS.md
+// ("Dynamic int8 Conv").
+bool DynamicConvPays(const core::Dims& conv_weights, int64_t groups);
+
 }  // namespace q8::engine

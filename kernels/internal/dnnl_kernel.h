@@ -115,6 +115,9 @@ KernelOr Create(const DataOpParams& p, const KernelRequest& r);
 KernelOr Create(const DeconvParams& p, const KernelRequest& r);
 // MatMulParams::dynamic (matmul_dynamic.cc); `b_dims` is [K, N].
 KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, const core::Dims& b_dims);
+// ConvParams::dynamic (conv_dynamic.cc), after conv.cc validated the step;
+// `w_dims` are the weights' [OC, IC/g, KH, KW].
+KernelOr CreateDynamicConv(const ConvParams& p, const KernelRequest& r, const core::Dims& w_dims, bool accumulate);
 
 // Dispatches on step.params; never throws. Caller holds CreationMutex().
 KernelOr CreateKernel(const KernelRequest& request);

@@ -171,6 +171,20 @@ TEST_F(HotPathAllocTest, StaticInt8RunAllocatesNothing) {
   ExpectRunAllocatesNothing(*q->model, images_, 16);
 }
 
+// Dynamic int8 (dynamic Conv and Gemms): per-run ranges, quantized inputs,
+// scales, zero points and biases all live in the workspace.
+TEST_F(HotPathAllocTest, DynamicInt8RunAllocatesNothing) {
+  QuantizationOptions options;
+  options.mode = QuantMode::kDynamic;
+  auto q = Quantize(ReadFile(DataPath("fashion_cnn.onnx")), {}, options, nullptr);
+  ASSERT_TRUE(q.ok()) << q.status();
+  int dynamic_layers = 0;
+  for (const auto& l : q->report.layers) dynamic_layers += l.precision == "int8-dynamic";
+  ASSERT_EQ(dynamic_layers, 4);
+  ExpectRunAllocatesNothing(*q->model, images_, 1);
+  ExpectRunAllocatesNothing(*q->model, images_, 16);
+}
+
 // Through the executor: the request thread hands over to a stream thread
 // and back; with dynamic batching the stream gathers and scatters. Counting
 // is process-wide here, so it includes the stream threads.

@@ -4,13 +4,20 @@
 // our dynamic path (scan + quantize + brgemm + C++ epilogue) and the
 // alternative -- the same quantize, then a matmul with runtime output scales
 // (DNNL_RUNTIME_F32_VAL), which oneDNN 2.6 only implements as gemm:jit.
+// (3) `kernels_int8_bench dynamic_conv 1 16`: the dynamic-int8 conv table
+// and (4) `kernels_int8_bench dnnl_probe`: which oneDNN convs take runtime
+// scales / zero points and what they cost (BENCHMARKS.md, "Dynamic int8 Conv").
 // Run with OMP_NUM_THREADS set (e.g. 1 and 2).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
+#include <string>
+#include <unordered_map>
 
+#include "kernels/internal/dynamic_quant.h"
 #include "oneapi/dnnl/dnnl.hpp"
 #include "tests/unit/kernels/int8_util.h"
 
@@ -155,11 +162,187 @@ void MatMulBench(int64_t m, int64_t k, int64_t n) {
   std::printf("  dynamic, runtime oscale %-33s %.3f ms  (%.2fx fp32)\n", pd.impl_info_str(), tr, tf / tr);
 }
 
+// Dynamic int8 conv vs fp32 and static int8, per conv shape of the
+// benchmarked models. The input must hold real numbers (the dynamic kernel
+// scans it), so each program first reorders a plain f32 graph input into the
+// NHWC arena (quantizing, for static int8); the same reorder alone is timed
+// too and subtracted. "scan+quant" is the dynamic kernel's own per-run pass
+// over its input (range scan + u8 quantization) timed alone, single thread.
+struct ConvShape {
+  const char* name;
+  int64_t ic, oc, hw, k, stride, groups;
+};
+
+void DynamicConvBench(int64_t mb) {
+  // oneDNN 2.6.3 facts the kernel depends on: runtime output scales on a conv.
+  {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
+    const dnnl::memory::desc src({1, 64, 28, 28}, dt::u8, tag::nhwc), dst({1, 64, 28, 28}, dt::f32, tag::nhwc);
+    const dnnl::memory::desc w({64, 64, 3, 3}, dt::s8, tag::any);
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, w,
+                                      dst, {1, 1}, {1, 1}, {1, 1});
+    try {
+      dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+      std::printf("conv with runtime output scales: %s\n", pd.impl_info_str());
+    } catch (const dnnl::error&) {
+      std::printf("conv with runtime output scales: no implementation in oneDNN %s\n", DnnlVersion().c_str());
+    }
+  }
+  const ConvShape shapes[] = {
+      {"fashion conv1 1->16 3x3 @28", 1, 16, 28, 3, 1, 1},    {"fashion conv2 16->32 3x3 @14", 16, 32, 14, 3, 1, 1},
+      {"resnet conv1 3->64 7x7/2 @224", 3, 64, 224, 7, 2, 1}, {"resnet 64->64 3x3 @56", 64, 64, 56, 3, 1, 1},
+      {"resnet 256->64 1x1 @56", 256, 64, 56, 1, 1, 1},       {"resnet 512->512 3x3 @7", 512, 512, 7, 3, 1, 1},
+      {"mbv2 conv1 3->32 3x3/2 @224", 3, 32, 224, 3, 2, 1},   {"mbv2 dw 144 3x3 @56", 144, 144, 56, 3, 1, 144},
+      {"mbv2 24->144 1x1 @56", 24, 144, 56, 1, 1, 1},         {"mbv2 144->24 1x1 @56", 144, 24, 56, 1, 1, 1},
+      {"mbv2 16->96 1x1 @112", 16, 96, 112, 1, 1, 1},         {"mbv2 320->1280 1x1 @7", 320, 1280, 7, 1, 1, 1},
+  };
+  std::printf("conv, mb%lld: times in ms (conv step alone), speedups vs fp32\n", static_cast<long long>(mb));
+  std::printf(
+      "| conv | fp32 | static int8 | dynamic | scan+quant | dynamic speedup | static speedup | scan+quant share |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  for (const ConvShape& c : shapes) {
+    const int64_t pad = c.k / 2, out = (c.hw + 2 * pad - c.k) / c.stride + 1;
+    const core::Dims xd{mb, c.ic, c.hw, c.hw}, yd{mb, c.oc, out, out};
+    const RefTensor wf = RandomTensor({c.oc, c.ic / c.groups, c.k, c.k}, 1, -0.1f, 0.1f);
+    const std::vector<float> x = Random(core::NumElements(xd), 5, -1.0f, 3.0f);
+    WeightCache cache;
+    ConvParams p;
+    p.strides = {c.stride, c.stride};
+    p.dilations = {1, 1};
+    p.pads_begin = p.pads_end = {pad, pad};
+    p.groups = c.groups;
+    p.bias = Constant({{c.oc}, Random(c.oc, 2)});
+    p.post_ops = {{Activation::Kind::kRelu}};
+    ConvParams f = p, q = p, d = p;
+    f.weights = Constant(wf);
+    q.qweights = d.qweights = QuantizeWeights(wf, 0).params();
+    d.dynamic = true;
+    auto spec = [&](DT in_dt, const ConvParams* conv) {
+      SpecBuilder s;
+      const int xn = s.Arena(xd, Layout::kNhwc, in_dt, 0.02f);
+      s.Step("Reorder", ReorderParams{}, {s.Input(xd)}, {xn});
+      if (conv != nullptr) s.Step("Conv", *conv, {xn}, {s.Arena(yd, Layout::kNhwc)});
+      s.Step("Touch", ReorderParams{}, {s.Input({1, 1})}, {s.Output({1, 1})});
+      return s.Build();
+    };
+    const int iters = core::NumElements(xd) * c.oc > 200'000'000 ? 30 : 200;
+    auto time = [&](DT in_dt, const ConvParams* conv) {
+      Built b = Build(spec(in_dt, conv), cache, {ToBytes(x), Bytes(4)}, {4});
+      return b.Time(iters);
+    };
+    const double reorder_f32 = time(DT::kFloat32, nullptr), reorder_u8 = time(DT::kUInt8, nullptr);
+    const double tf = time(DT::kFloat32, &f) - reorder_f32;
+    const double ts = time(DT::kUInt8, &q) - reorder_u8;
+    const double td = time(DT::kFloat32, &d) - reorder_f32;
+    std::vector<uint8_t> qx(x.size());
+    const double tq = MedianMs(
+        [&] {
+          const internal::MinMax r = internal::ScanMinMax(x.data(), static_cast<int64_t>(x.size()));
+          const internal::U8Quant u = internal::ChooseU8(r.min, r.max);
+          internal::QuantizeFinite(x.data(), static_cast<int64_t>(x.size()), 1.0f / u.scale, u.zero_point, 0, 255,
+                                   qx.data());
+        },
+        iters);
+    std::printf("| %s | %.4f | %.4f | %.4f | %.4f | %.2fx | %.2fx | %.0f%% |\n", c.name, tf, ts, td, tq, tf / td,
+                tf / ts, 100.0 * tq / td);
+    std::fflush(stdout);
+  }
+}
+
+// What oneDNN 2.6.3 accepts for a per-run activation scale and zero point,
+// and at what cost: raw oneDNN convolutions (u8 src NHWC, f32 dst, bias,
+// relu), static per-OC output scales, plus (a) a binary_mul post-op by a
+// runtime [1,1,1,1] scalar, (b) that plus a runtime src zero point
+// (DNNL_RUNTIME_S32_VAL), (c) runtime output scales (DNNL_RUNTIME_F32_VAL).
+void DnnlProbe() {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(eng);
+  const ConvShape shapes[] = {
+      {"16->32 3x3 @14 mb1", 16, 32, 14, 3, 1, 1}, {"64->64 3x3 @56", 64, 64, 56, 3, 1, 1},
+      {"256->64 1x1 @56", 256, 64, 56, 1, 1, 1},   {"256->512 1x1/2 @56", 256, 512, 56, 1, 2, 1},
+      {"dw 96 3x3 @56", 96, 96, 56, 3, 1, 96},     {"3->64 7x7/2 @224", 3, 64, 224, 7, 2, 1}};
+  const char* names[] = {"static oscale", "+ binary_mul(runtime s_x)", "+ binary_mul + runtime src zp",
+                         "runtime oscale (mask 0)", "runtime oscale (per OC)"};
+  std::printf("| conv (mb1) | attributes | implementation | ms |\n|---|---|---|---|\n");
+  for (const ConvShape& c : shapes) {
+    const int64_t pad = c.k / 2, out = (c.hw + 2 * pad - c.k) / c.stride + 1;
+    const dnnl::memory::dims w = c.groups == 1
+                                     ? dnnl::memory::dims{c.oc, c.ic, c.k, c.k}
+                                     : dnnl::memory::dims{c.groups, c.oc / c.groups, c.ic / c.groups, c.k, c.k};
+    for (int v = 0; v < 5; ++v) {
+      const dnnl::memory::desc src({1, c.ic, c.hw, c.hw}, dt::u8, tag::nhwc),
+          dst({1, c.oc, out, out}, dt::f32, tag::nhwc);
+      const dnnl::memory::desc wd(w, dt::s8, tag::any), bd({c.oc}, dt::f32, tag::a),
+          s1({1, 1, 1, 1}, dt::f32, tag::nchw);
+      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+                                        wd, bd, dst, {c.stride, c.stride}, {0, 0}, {pad, pad}, {pad, pad});
+      dnnl::primitive_attr a;
+      a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      if (v == 3)
+        a.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
+      else if (v == 4)
+        a.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
+      else
+        a.set_output_scales(1 << 1, std::vector<float>(c.oc, 0.01f));
+      if (v == 2) a.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+      dnnl::post_ops po;
+      if (v == 1 || v == 2) po.append_binary(dnnl::algorithm::binary_mul, s1);
+      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      a.set_post_ops(po);
+      try {
+        dnnl::convolution_forward::primitive_desc pd(d, a, eng);
+        dnnl::memory sm(src, eng), dm(dst, eng), wm(pd.weights_desc(), eng), bm(bd, eng), sp(pd.scratchpad_desc(), eng);
+        dnnl::memory s1m(s1, eng), zp({{1}, dt::s32, tag::a}, eng);
+        std::memset(sm.get_data_handle(), 1, src.get_size());
+        std::memset(wm.get_data_handle(), 0, pd.weights_desc().get_size());
+        *static_cast<float*>(s1m.get_data_handle()) = 0.5f;
+        *static_cast<int32_t*>(zp.get_data_handle()) = 3;
+        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, sm},
+                                                   {DNNL_ARG_WEIGHTS, wm},
+                                                   {DNNL_ARG_BIAS, bm},
+                                                   {DNNL_ARG_DST, dm},
+                                                   {DNNL_ARG_SCRATCHPAD, sp}};
+        if (v == 1 || v == 2) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = s1m;
+        if (v == 2) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = zp;
+        dnnl::convolution_forward conv(pd);
+        const double ms = MedianMs(
+            [&] {
+              conv.execute(stream, args);
+              stream.wait();
+            },
+            100);
+        std::printf("| %s | %s | %s | %.4f |\n", c.name, names[v], pd.impl_info_str(), ms);
+      } catch (const dnnl::error&) {
+        std::printf("| %s | %s | none (unimplemented) | - |\n", c.name, names[v]);
+      }
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace q8::kernels::testing
 
-int main() {
+int main(int argc, char** argv) {
   using namespace q8::kernels::testing;
+  if (argc > 1 && std::string(argv[1]) == "dnnl_probe") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    DnnlProbe();
+    return 0;
+  }
+  // "dynamic_conv [mb...]": only the dynamic conv table.
+  if (argc > 1 && std::string(argv[1]) == "dynamic_conv") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    if (argc == 2) DynamicConvBench(1);
+    for (int i = 2; i < argc; ++i) DynamicConvBench(std::atoll(argv[i]));
+    return 0;
+  }
   std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
   ConvBench();
   MatMulBench(1, 768, 3072);

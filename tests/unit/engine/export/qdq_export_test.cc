@@ -112,6 +112,25 @@ TEST(QdqExportTest, DynamicMlpHasInt8WeightsAndFloatActivations) {
   EXPECT_EQ(ops["MatMul"], 3);
 }
 
+// Dynamic convs export like dynamic MatMuls: int8 weights through
+// DequantizeLinear, float activations.
+TEST(QdqExportTest, DynamicCnnHasInt8WeightsAndFloatActivations) {
+  const std::string onnx = ReadFile(DataPath("fashion_cnn.onnx"));
+  QuantizationOptions o;
+  o.mode = QuantMode::kDynamic;
+  auto artifact = testing::CalibratedArtifact(onnx, nullptr, o);
+  ASSERT_TRUE(artifact.ok()) << artifact.status();
+  auto bytes = ExportQdqOnnx(onnx, *artifact);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  const onnx::ModelProto m = Parse(*bytes);
+  ExpectTopologicallySorted(m);
+  auto ops = OpCounts(m);
+  EXPECT_EQ(ops["QuantizeLinear"], 0);
+  EXPECT_EQ(ops["DequantizeLinear"], 4);
+  EXPECT_EQ(ops["Conv"], 2);
+  EXPECT_EQ(ops["MatMul"], 2);
+}
+
 TEST(QdqExportTest, ResidualModelRoundTripsItsFusions) {
   const std::string onnx = testing::ResidualConcatModel();
   const core::Tensor calib = testing::RandomImages(64, 1);

@@ -6,6 +6,9 @@
 // dynamic MLP drop <= 0.2 pt.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
+
 #include "core/npy.h"
 #include "engine/quantize.h"
 #include "tests/unit/engine/test_util.h"
@@ -117,6 +120,54 @@ TEST(FashionDynamicTest, MlpLosesAtMostPointTwo) {
   std::printf("fashion_mlp dynamic: fp32 %.4f int8 %.4f agreement %.4f\n", acc.fp32, acc.int8, acc.agreement);
   EXPECT_LE(acc.fp32 - acc.int8, 0.002);
   for (const auto& l : result->report.layers) EXPECT_EQ(l.precision, "int8-dynamic") << l.node;
+}
+
+// Dynamic mode on the CNN: no calibration data; both convs and both Gemms
+// run dynamic int8 (DynamicConvPays keeps only depthwise convs in fp32). Against fp32 on the full test set
+// (a paired comparison): top-1 within 0.3 pt and >= 99 % agreement, like
+// static; logits within the rounding a per-tensor 8-bit input grid allows:
+// SQNR >= 30 dB (each layer's input keeps ~8 bits, ~48 dB, before the
+// weights' rounding and four layers of accumulation).
+TEST(FashionDynamicTest, CnnRunsConvsDynamicInt8WithinPointThree) {
+  QuantizationOptions o;
+  o.mode = QuantMode::kDynamic;
+  auto result = Quantize(ReadFile(DataPath("fashion_cnn.onnx")), {}, o, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::map<std::string, std::string> precision;
+  for (const auto& l : result->report.layers) precision[l.node] = l.precision;
+  EXPECT_EQ(precision["/0/Conv"], "int8-dynamic");
+  EXPECT_EQ(precision["/4/Conv"], "int8-dynamic");
+  EXPECT_EQ(precision["/9/Gemm"], "int8-dynamic");
+  EXPECT_EQ(precision["/11/Gemm"], "int8-dynamic");
+  Accuracy acc = OnTestSet(*result->fp32_model, *result->model);
+  std::printf("fashion_cnn dynamic: fp32 %.4f int8 %.4f agreement %.4f\n", acc.fp32, acc.int8, acc.agreement);
+  EXPECT_LE(acc.fp32 - acc.int8, 0.003);
+  EXPECT_GE(acc.agreement, 0.99);
+
+  auto view = testing::Rows(Fashion().test_images, 0, 64);
+  auto a = result->fp32_model->Run({view});
+  auto q = result->model->Run({view});
+  ASSERT_TRUE(a.ok() && q.ok());
+  double signal = 0, noise = 0;
+  for (size_t i = 0; i < (*a)[0].span<float>().size(); ++i) {
+    const double s = (*a)[0].span<float>()[i], d = s - (*q)[0].span<float>()[i];
+    signal += s * s;
+    noise += d * d;
+  }
+  const double sqnr = 10 * std::log10(signal / noise);
+  std::printf("fashion_cnn dynamic: logits SQNR %.1f dB\n", sqnr);
+  EXPECT_GE(sqnr, 30.0);
+
+  for (int64_t batch : {1, 16}) {
+    auto prims = result->model->Primitives(batch);
+    ASSERT_TRUE(prims.ok());
+    int dynamic_convs = 0;
+    for (const auto& p : *prims) {
+      EXPECT_EQ(p.impl.find("ref"), std::string::npos) << p.node << " " << p.impl;
+      if (p.op == "Conv" && p.impl.rfind("dynamic_quant+", 0) == 0) ++dynamic_convs;
+    }
+    EXPECT_EQ(dynamic_convs, 2) << "batch " << batch;
+  }
 }
 
 TEST(FashionFallbackTest, TightTargetReturnsSensitiveLayersToFp32) {

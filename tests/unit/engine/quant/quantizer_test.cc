@@ -114,3 +114,20 @@ TEST(QuantizerTest, ReportJsonRoundTrips) {
 
 }  // namespace
 }  // namespace q8::engine
+
+namespace q8::engine {
+namespace {
+
+// mode: dynamic keeps depthwise convs in fp32, and only those.
+TEST(DynamicConvPaysTest, AllConvsButDepthwise) {
+  EXPECT_FALSE(DynamicConvPays({144, 1, 3, 3}, 144));  // MobileNetV2 depthwise
+  EXPECT_FALSE(DynamicConvPays({32, 1, 3, 3}, 16));    // depthwise with a multiplier of 2
+  EXPECT_TRUE(DynamicConvPays({16, 1, 3, 3}, 1));      // 1-channel input (Fashion CNN conv1)
+  EXPECT_TRUE(DynamicConvPays({64, 3, 7, 7}, 1));      // RGB stem
+  EXPECT_TRUE(DynamicConvPays({64, 4, 3, 3}, 16));     // grouped, 4 channels per group
+  EXPECT_TRUE(DynamicConvPays({64, 256, 1, 1}, 1));
+  EXPECT_FALSE(DynamicConvPays({64, 256}, 1));  // not a conv's weights
+}
+
+}  // namespace
+}  // namespace q8::engine
