@@ -38,6 +38,7 @@ class LoaderTest : public ::testing::Test {
     o.engine.load_quantized = [this](absl::string_view b, absl::string_view a, absl::string_view r,
                                      const engine::CompileOptions& c) { return quantizer_.LoadQuantized(b, a, r, c); };
     o.default_config.quantization.mode = default_mode;
+    o.default_config.quantization_auto = false;  // the mode given; LiveCalibrationTest covers auto
     o.on_ready_changed = [this](const std::string& name, bool ready) { notified_[name] = ready; };
     if (tweak) tweak(o);
     loader_ = std::make_unique<ModelLoader>(std::move(o), repo_.get(), registry != nullptr ? registry : &registry_);
