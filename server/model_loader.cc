@@ -333,8 +333,8 @@ absl::StatusOr<ServedModel> ModelLoader::BuildInterim(absl::string_view name, in
   std::string interim = "fp32";
   if (quantized.ok() && quantized->quantization != nullptr) {
     const engine::QuantizationReport& r = quantized->quantization->report;
-    const bool faster = quantized->quantization->int8 && r.latency_int8_b1_ms > 0 &&
-                        r.latency_int8_b1_ms < r.latency_fp32_b1_ms;
+    const bool faster =
+        quantized->quantization->int8 && r.latency_int8_b1_ms > 0 && r.latency_int8_b1_ms < r.latency_fp32_b1_ms;
     Q8_LOG(Info, VersionContext(name, version), ": interim precision: fp32 ", r.latency_fp32_b1_ms,
            " ms, dynamic int8 ", r.latency_int8_b1_ms, " ms at batch 1 -> ", faster ? "dynamic int8" : "fp32");
     if (faster) {
@@ -346,8 +346,8 @@ absl::StatusOr<ServedModel> ModelLoader::BuildInterim(absl::string_view name, in
     }
   } else {
     if (!quantized.ok()) {
-      Q8_LOG(Info, VersionContext(name, version), ": dynamic quantization not possible (",
-             quantized.status().message(), "); interim precision fp32");
+      Q8_LOG(Info, VersionContext(name, version), ": dynamic quantization not possible (", quantized.status().message(),
+             "); interim precision fp32");
     }
     Q8_ASSIGN_OR_RETURN(served, Compile(name, version, bytes, config));
   }
@@ -714,7 +714,8 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
   if (live) {
     for (const auto& [v, unused] : desired.calibrated) {
       auto now = registry_->Get(name, std::to_string(v));
-      if (now.ok() && failed.count(v) == 0) Q8_LOG(Info, VersionContext(name, v), ": now serving ", ServingStatus(now->served));
+      if (now.ok() && failed.count(v) == 0)
+        Q8_LOG(Info, VersionContext(name, v), ": now serving ", ServingStatus(now->served));
     }
     Notify(name);
     if (failed.empty()) return absl::OkStatus();

@@ -62,8 +62,8 @@ std::string ServingStatus(const ServedModel& served) {
   const QuantizationInfo* q = served.quantization.get();
   if (q == nullptr) return "fp32 (quantization mode none)";
   if (q->live_samples > 0) {
-    std::string out = absl::StrCat(q->int8 ? "int8" : "fp32", " (calibrated on ", q->live_samples,
-                                   " live samples at ", q->live_calibrated_at, ")");
+    std::string out = absl::StrCat(q->int8 ? "int8" : "fp32", " (calibrated on ", q->live_samples, " live samples at ",
+                                   q->live_calibrated_at, ")");
     if (q->int8 && !q->report.target_met) absl::StrAppend(&out, ", ", q->summary);
     return out;
   }

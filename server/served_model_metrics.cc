@@ -20,7 +20,8 @@ metrics::ModelDescription DescribeForMetrics(const std::string& name, int64_t ve
   if (served.live != nullptr) {
     d.live_samples = [live = std::weak_ptr<LiveSampler>(served.live)]() -> std::pair<int64_t, int64_t> {
       auto l = live.lock();
-      return l != nullptr ? std::pair<int64_t, int64_t>{l->collected(), l->target()} : std::pair<int64_t, int64_t>{0, 0};
+      return l != nullptr ? std::pair<int64_t, int64_t>{l->collected(), l->target()}
+                          : std::pair<int64_t, int64_t>{0, 0};
     };
   } else if (served.quantization != nullptr && served.quantization->live_samples > 0) {
     d.live_samples = [n = served.quantization->live_samples] { return std::pair<int64_t, int64_t>{n, n}; };

@@ -175,8 +175,8 @@ bool Same(const std::vector<float>& a, const std::vector<float>& b) {
 class LiveCalibrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(Train().labels.size(), 60000u) << "Fashion-MNIST missing under " << kFashionDir
-                                             << " (package dataset-fashion-mnist)";
+    ASSERT_EQ(Train().labels.size(), 60000u)
+        << "Fashion-MNIST missing under " << kFashionDir << " (package dataset-fashion-mnist)";
     ASSERT_EQ(TestSplit().labels.size(), 10000u);
   }
 };
@@ -230,8 +230,7 @@ TEST_F(LiveCalibrationTest, NoConfigNoCalibrationServesAtOnceThenInt8OnItsTraffi
     // Calibrated on training traffic, within 0.3 points of fp32 on the full test set.
     top1_live = TestTop1(*stub, "cnn");
     top1_fp32 = TestTop1(*stub, "fp32");
-    std::printf("Fashion CNN top-1 on 10000 test images: fp32 %.4f, live-calibrated int8 %.4f\n", top1_fp32,
-                top1_live);
+    std::printf("Fashion CNN top-1 on 10000 test images: fp32 %.4f, live-calibrated int8 %.4f\n", top1_fp32, top1_live);
     EXPECT_GT(top1_fp32, 0.85);
     EXPECT_LE(std::fabs(top1_live - top1_fp32), 0.003);
     EXPECT_EQ(server.Stop(), 0) << server.Log();
@@ -311,8 +310,7 @@ TEST_F(LiveCalibrationTest, ConcurrentClientsThroughCalibrationAndPublicationSee
     as_int8 += q;
     neither += !i && !q;
   }
-  std::printf("%zu concurrent responses: %d interim, %d int8, %d neither\n", seen.size(), as_interim, as_int8,
-              neither);
+  std::printf("%zu concurrent responses: %d interim, %d int8, %d neither\n", seen.size(), as_interim, as_int8, neither);
   EXPECT_EQ(neither, 0);
   EXPECT_GT(as_interim, 0);
   EXPECT_GT(as_int8, 0);
@@ -362,8 +360,8 @@ TEST_F(LiveCalibrationTest, HostileLiveSettingsAreInvalidArgumentAndChangeNothin
     grpc::Status unary = UploadModel(*stub, "bad", Cnn(), config);
     EXPECT_EQ(unary.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << samples;
   }
-  StreamedUpload up = StreamUpload(*model_stub, "bad", 1, R"({"quantization":{"live":{"enabled":1}}})",
-                                   {{"model.onnx", Cnn()}});
+  StreamedUpload up =
+      StreamUpload(*model_stub, "bad", 1, R"({"quantization":{"live":{"enabled":1}}})", {{"model.onnx", Cnn()}});
   EXPECT_EQ(up.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_FALSE(fs::exists(fs::path(repo) / "bad"));
   // The server still serves.

@@ -192,8 +192,8 @@ TEST(ModelConfigTest, ParsesModeAutoAndLiveCalibration) {
 }
 
 TEST(ModelConfigTest, HostileLiveCalibrationValuesAreRefused) {
-  for (const char* samples : {"0", "1", "-1", "-512", "65537", "1000000000000", "1e300", "1.5", "\"512\"", "null",
-                              "true", "[512]", "{}"}) {
+  for (const char* samples :
+       {"0", "1", "-1", "-512", "65537", "1000000000000", "1e300", "1.5", "\"512\"", "null", "true", "[512]", "{}"}) {
     const std::string json = std::string(R"({"quantization":{"live":{"samples":)") + samples + "}}}";
     EXPECT_THAT(ConfigError(json), HasSubstr("'quantization.live.samples' must be")) << json;
   }
