@@ -14,9 +14,6 @@ metrics::ModelDescription DescribeForMetrics(const std::string& name, int64_t ve
   d.serving_state = [live = served.live, label = ServingStatusLabel(served)] {
     return live != nullptr ? live->StateLabel() : label;
   };
-  d.serving_state_text = [live = served.live, text = ServingStatus(served)] {
-    return live != nullptr ? live->Describe() : text;
-  };
   if (served.live != nullptr) {
     d.live_samples = [live = std::weak_ptr<LiveSampler>(served.live)]() -> std::pair<int64_t, int64_t> {
       auto l = live.lock();

@@ -95,7 +95,7 @@ std::vector<MetricFamily> MetricFamilies() {
   set(kInfo, "q8serve_model_info", MetricType::Gauge, "Served model version information; value 1.");
   set(kServingState, "q8serve_model_serving_state", MetricType::Gauge,
       "What the version serves and why (state: calibrating, quantizing, int8_live, live_off, live_failed, "
-      "live_unsupported, static, dynamic, none; description as in the report); value 1.");
+      "live_unsupported, static, dynamic, none); value 1. The report and ModelMetadata give the text.");
   set(kLiveSamples, "q8serve_model_live_calibration_samples", MetricType::Gauge,
       "Live calibration: request samples collected so far and the number it waits for (kind collected|target); "
       "for a live-calibrated version, the samples it was calibrated on.");
@@ -206,8 +206,8 @@ void ModelMetrics::AppendTo(std::vector<MetricFamily>& f) const {
   add(kInfo, GaugeValue(1),
       {{"precision", d.precision}, {"isa", d.isa}, {"quantization_mode", d.quantization_mode}});
   if (d.serving_state) {
-    add(kServingState, GaugeValue(1),
-        {{"state", d.serving_state()}, {"description", d.serving_state_text ? d.serving_state_text() : ""}});
+    // No free-text label: the counts in the text would make a new series per sample.
+    add(kServingState, GaugeValue(1), {{"state", d.serving_state()}});
   }
   if (d.live_samples) {
     const auto [collected, target] = d.live_samples();

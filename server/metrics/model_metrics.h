@@ -76,11 +76,10 @@ struct ModelDescription {
   double shadow_fraction = 0;
   // Read at scrape time (live calibration changes them while the version
   // serves): the serving state's label for q8serve_model_serving_state
-  // ("calibrating", "int8_live", "static", "none"...) and its description,
-  // and the live-calibration samples collected (target) for
+  // ("calibrating", "int8_live", "static", "none"...), and the
+  // live-calibration samples collected (target) for
   // q8serve_model_live_calibration_samples. Unset: not exported.
   std::function<std::string()> serving_state;
-  std::function<std::string()> serving_state_text;
   std::function<std::pair<int64_t, int64_t>()> live_samples;
 };
 
