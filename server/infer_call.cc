@@ -83,6 +83,10 @@ absl::Status InferCall::Prepare() {
                       OutputEncoder::Prepare(*request_, model.outputs(), model.OutputDims(inputs_.batch), inputs_.raw,
                                              label, response_));
   outputs_.emplace(std::move(outputs));
+  // Live calibration: one relaxed atomic load unless a sample is wanted.
+  if (handle_.served.live != nullptr && inputs_.tensors.size() == 1) {
+    handle_.served.live->MaybeSample(inputs_.tensors[0], inputs_.batch);
+  }
   handle_.stats->compute_input_ns.fetch_add(NanosSince(start_));
   return absl::OkStatus();
 }

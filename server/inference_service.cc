@@ -52,15 +52,23 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
     props["dynamic_batching"] = e->batching().enabled ? "true" : "false";
     if (e->batching().enabled) props["max_queue_delay_us"] = std::to_string(e->batching().max_queue_delay_us);
   }
+  props["serving_state"] = ServingStatus(handle.served);
+  if (const LiveSampler* live = handle.served.live.get()) {
+    props["live_calibration_samples"] = absl::StrCat(live->collected(), "/", live->target());
+  }
   const QuantizationInfo* q = handle.served.quantization.get();
   if (q == nullptr) {
     props["precision"] = "fp32";
+    if (handle.served.live != nullptr) {
+      props["quantization_mode"] = "auto";
+      return;
+    }
     props["quantization_mode"] = "none";
     return;
   }
   const engine::QuantizationReport& r = q->report;
   props["precision"] = q->int8 ? "int8" : "fp32";
-  props["quantization_mode"] = r.mode;
+  props["quantization_mode"] = handle.served.live != nullptr || q->live_samples > 0 ? "auto" : r.mode;
   props["quantization_summary"] = q->summary;
   if (!r.isa.empty()) props["isa"] = r.isa;
   if (!r.method.empty()) props["calibration_method"] = r.method;

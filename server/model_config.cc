@@ -120,13 +120,45 @@ absl::Status CheckObject(const Json& j, absl::string_view path, absl::string_vie
     lhs = *std::move(_v);             \
   } while (false)
 
-absl::Status ParseQuantization(const Json& q, absl::string_view model_name, engine::QuantizationOptions& o) {
-  if (absl::Status s = CheckObject(q, "quantization", model_name, {"mode", "calibration", "per_channel", "accuracy"});
+absl::StatusOr<int64_t> ReadIntInRange(const Json& j, absl::string_view path, absl::string_view model_name, int64_t lo,
+                                       int64_t hi);
+
+absl::Status ParseQuantization(const Json& q, absl::string_view model_name, ModelConfig& config) {
+  engine::QuantizationOptions& o = config.quantization;
+  if (absl::Status s =
+          CheckObject(q, "quantization", model_name, {"mode", "calibration", "per_channel", "accuracy", "live"});
       !s.ok()) {
     return s;
   }
   if (q.contains("mode")) {
-    Q8_CONFIG_ASSIGN(o.mode, ReadEnum(q["mode"], "quantization.mode", model_name, &engine::ParseQuantMode));
+    auto text = ReadString(q["mode"], "quantization.mode", model_name);
+    if (!text.ok()) return text.status();
+    config.quantization_auto = *text == "auto";
+    if (config.quantization_auto) {
+      o.mode = engine::QuantMode::kStatic;
+    } else if (auto mode = engine::ParseQuantMode(*text); mode.ok()) {
+      o.mode = *mode;
+    } else {
+      return FieldError(model_name, "quantization.mode",
+                        absl::StrCat("is invalid: unknown quantization mode '", core::Quote(*text),
+                                     "'; expected one of: auto, static, dynamic, none"));
+    }
+  }
+  if (q.contains("live")) {
+    const Json& l = q["live"];
+    if (absl::Status s = CheckObject(l, "quantization.live", model_name, {"enabled", "samples"}); !s.ok()) return s;
+    if (l.contains("enabled")) {
+      const Json& e = l["enabled"];
+      if (!e.is_boolean()) {
+        return FieldError(model_name, "quantization.live.enabled",
+                          absl::StrCat("must be true or false, got ", TypeName(e), " ", Shown(e)));
+      }
+      config.live.enabled = e.get<bool>();
+    }
+    if (l.contains("samples")) {
+      Q8_CONFIG_ASSIGN(config.live.samples, ReadIntInRange(l["samples"], "quantization.live.samples", model_name,
+                                                           kMinLiveSamples, kMaxLiveSamples));
+    }
   }
   if (q.contains("per_channel")) {
     const Json& pc = q["per_channel"];
@@ -311,7 +343,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
       }
       warmup_given = true;
     } else if (key == "quantization") {
-      if (absl::Status s = ParseQuantization(value, model_name, config.quantization); !s.ok()) return s;
+      if (absl::Status s = ParseQuantization(value, model_name, config); !s.ok()) return s;
     } else if (key == "execution") {
       if (absl::Status s = ParseExecution(value, model_name, config.execution); !s.ok()) return s;
     } else if (key == "dynamic_batching") {

@@ -20,7 +20,12 @@
 //     },
 //     "shadow_fraction": 0.01,          // in [0, 1]; default: the server's --shadow_fraction
 //     "quantization": {                 // every key optional; defaults shown
-//       "mode": "static",               // static | dynamic | none
+//       "mode": "auto",                 // auto | static | dynamic | none; auto: static with calibration
+//                                       // data, else served at once and calibrated on live traffic
+//       "live": {                       // live calibration (mode auto without calibration data)
+//         "enabled": true,              // false: keep the interim precision
+//         "samples": 512                // request samples to collect, integer in [kMinLiveSamples, kMaxLiveSamples]
+//       },
 //       "calibration": {
 //         "method": "percentile",       // minmax | percentile | entropy | mse
 //         "percentile": 99.99,          // in (50, 100]
@@ -54,8 +59,22 @@
 
 namespace q8::server {
 
+// quantization.live: calibration on sampled request inputs (mode auto, no
+// calibration data). See server/live_sampler.h.
+struct LiveCalibrationConfig {
+  bool enabled = true;
+  int64_t samples = 512;
+};
+inline constexpr int64_t kMinLiveSamples = 2;  // one to calibrate, one held out for the check
+inline constexpr int64_t kMaxLiveSamples = 65536;
+
 struct ModelConfig {
   int64_t max_batch_size = 64;
+  // quantization.mode "auto" (the default): `quantization.mode` is then
+  // kStatic, used when calibration data comes with the model; without data
+  // the version serves an interim precision and calibrates on live traffic.
+  bool quantization_auto = true;
+  LiveCalibrationConfig live;
   std::vector<int64_t> warmup_batch_sizes = {1};
   engine::QuantizationOptions quantization;  // engine defaults = documented defaults
   ExecutionConfig execution;                 // streams and dynamic batching

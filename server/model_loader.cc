@@ -1,5 +1,6 @@
 #include "server/model_loader.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -8,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/logging.h"
 #include "core/npy.h"
 #include "core/status_macros.h"
@@ -258,6 +261,11 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareUpload(absl::string_vi
     Q8_ASSIGN_OR_RETURN(prepared.served, Compile(name, version, files.model.bytes, config));
     return prepared;
   }
+  if (!files.calibration_inputs && config.quantization_auto) {
+    // Served at once; the int8 version follows from live calibration.
+    Q8_ASSIGN_OR_RETURN(prepared.served, BuildInterim(name, version, files.model.bytes, config));
+    return prepared;
+  }
   std::optional<engine::CalibrationData> data;
   if (files.calibration_inputs) {
     Q8_ASSIGN_OR_RETURN(data, ParseCalibration(*files.calibration_inputs, files.calibration_labels));
@@ -302,11 +310,146 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_
     if (labels) labels_file = UploadedFile{*labels, absl::StrCat(version, "/", kCalibrationLabelsFile)};
     const UploadedFile inputs_file{*inputs, absl::StrCat(version, "/", kCalibrationInputsFile)};
     Q8_ASSIGN_OR_RETURN(data, ParseCalibration(inputs_file, labels_file));
+  } else if (config.quantization_auto) {
+    Q8_ASSIGN_OR_RETURN(prepared.served, BuildInterim(name, version, bytes, config));
+    return prepared;
   }
   Q8_ASSIGN_OR_RETURN(prepared.served,
                       Quantize(name, version, bytes, config, data ? &*data : nullptr, "the repository", progress));
   prepared.write_quantization = true;
   return prepared;
+}
+
+// ---- Mode auto: interim precision and live calibration ----
+
+absl::StatusOr<ServedModel> ModelLoader::BuildInterim(absl::string_view name, int64_t version, absl::string_view bytes,
+                                                      const ModelConfig& config) const {
+  // Dynamic int8 needs no data; the engine measures it against fp32 at
+  // batch 1, and the faster of the two serves until calibration is done.
+  ModelConfig dynamic = config;
+  dynamic.quantization.mode = engine::QuantMode::kDynamic;
+  auto quantized = Quantize(name, version, bytes, dynamic, nullptr, "", nullptr);
+  ServedModel served;
+  std::string interim = "fp32";
+  if (quantized.ok() && quantized->quantization != nullptr) {
+    const engine::QuantizationReport& r = quantized->quantization->report;
+    const bool faster =
+        quantized->quantization->int8 && r.latency_int8_b1_ms > 0 && r.latency_int8_b1_ms < r.latency_fp32_b1_ms;
+    Q8_LOG(Info, VersionContext(name, version), ": interim precision: fp32 ", r.latency_fp32_b1_ms,
+           " ms, dynamic int8 ", r.latency_int8_b1_ms, " ms at batch 1 -> ", faster ? "dynamic int8" : "fp32");
+    if (faster) {
+      served = *std::move(quantized);
+      interim = "int8 dynamic";
+    } else {
+      served = ServedModel(quantized->fp32_model);
+      served.onnx_fingerprint = quantized->onnx_fingerprint;
+    }
+  } else {
+    if (!quantized.ok()) {
+      Q8_LOG(Info, VersionContext(name, version), ": dynamic quantization not possible (", quantized.status().message(),
+             "); interim precision fp32");
+    }
+    Q8_ASSIGN_OR_RETURN(served, Compile(name, version, bytes, config));
+  }
+  served.live = MakeSampler(std::string(name), version, *served.model, config, std::move(interim));
+  return served;
+}
+
+std::shared_ptr<LiveSampler> ModelLoader::MakeSampler(const std::string& name, int64_t version,
+                                                      const engine::CompiledModel& model, const ModelConfig& config,
+                                                      std::string interim) const {
+  using Phase = LiveSampler::Phase;
+  if (!config.live.enabled) return std::make_shared<LiveSampler>(Phase::kOff, "", std::move(interim));
+  auto unsupported = [&](std::string why) {
+    Q8_LOG(Info, VersionContext(name, version), ": live calibration not possible: ", why);
+    return std::make_shared<LiveSampler>(Phase::kUnsupported, std::move(why), std::move(interim));
+  };
+  if (model.inputs().size() != 1) {
+    return unsupported(absl::StrCat("the model has ", model.inputs().size(), " inputs (calibration takes one)"));
+  }
+  const engine::TensorInfo& input = model.inputs()[0];
+  if (input.dtype != core::DataType::kFloat32) return unsupported("its input is not float32");
+  if (input.dims.empty() || input.dims[0] != core::kDynamicDim) return unsupported("its input has no batch dimension");
+  core::Dims sample(input.dims.begin() + 1, input.dims.end());
+  for (int64_t d : sample) {
+    if (d <= 0) return unsupported("its input has a dynamic dimension besides the batch");
+  }
+  const int64_t sample_bytes = core::NumElements(sample) * static_cast<int64_t>(sizeof(float));
+  int64_t cap = kMaxLiveSampleBytes;
+  // Samples count against the model memory budget too: at most an eighth of it.
+  if (options_.memory_budget > 0) cap = std::min(cap, options_.memory_budget / 8);
+  const int64_t fits = sample_bytes > 0 ? cap / sample_bytes : 0;
+  const int64_t target = std::min(config.live.samples, fits);
+  if (target < kMinLiveSamples) {
+    return unsupported(absl::StrCat("one sample is ", sample_bytes, " bytes; ", kMinLiveSamples,
+                                    " do not fit the live-calibration memory cap of ", cap, " bytes"));
+  }
+  if (target < config.live.samples) {
+    Q8_LOG(Warning, VersionContext(name, version), ": live calibration collects ", target, " samples, not ",
+           config.live.samples, " (", sample_bytes, " bytes each; memory cap ", cap, " bytes)");
+  }
+  auto sampler = std::make_shared<LiveSampler>(std::move(sample), target, std::move(interim));
+  std::weak_ptr<LiveSampler> weak = sampler;
+  ModelLoader* self = self_;
+  sampler->SetOnFull([self, name, version, weak] {
+    self->calibrator_.Enqueue([self, name, version, weak] { self->CalibrateLive(name, version, weak); });
+  });
+  Q8_LOG(Info, VersionContext(name, version), ": live calibration on the next ", target, " request samples");
+  return sampler;
+}
+
+void ModelLoader::CalibrateLive(const std::string& name, int64_t version, const std::weak_ptr<LiveSampler>& weak) {
+  std::shared_ptr<LiveSampler> sampler = weak.lock();
+  if (sampler == nullptr) return;  // the interim version is gone (replaced, unloaded)
+  auto current = registry_->Get(name, std::to_string(version));
+  if (!current.ok() || current->served.live != sampler) return;
+  core::Tensor inputs = sampler->TakeSamples();
+  const int64_t n = inputs.dims().empty() ? 0 : inputs.dims()[0];
+  const auto calibrated_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  auto fail = [&](const absl::Status& s) {
+    Q8_LOG(Warning, VersionContext(name, version), ": live calibration failed: ", s.ToString());
+    sampler->Fail(std::string(s.message()));
+    Notify(name);
+  };
+  auto bytes = repository_->ReadModel(name, version);
+  if (!bytes.ok()) return fail(bytes.status());
+  if (Fingerprint(*bytes) != current->served.onnx_fingerprint) return;  // replaced on disk; its load decides
+  auto config = EffectiveConfig(name, std::nullopt);
+  if (!config.ok()) return fail(config.status());
+  ModelConfig calibration = *config;
+  calibration.quantization.mode = engine::QuantMode::kStatic;
+  calibration.quantization.metric = engine::AccuracyMetric::kAgreement;  // no labels on live traffic
+  engine::CalibrationData data;
+  data.inputs = std::move(inputs);
+  absl::StatusOr<ServedModel> built;
+  {
+    engine::ScopedIntraOpThreads threads(StreamThreads(calibration));
+    built = Quantize(name, version, *bytes, calibration, &data, "live traffic", nullptr);
+  }
+  data = {};  // the samples are dropped once used
+  if (!built.ok()) return fail(built.status());
+  const std::shared_ptr<const QuantizationInfo> q = built->quantization;
+  built->quantization =
+      MakeQuantizationInfo(q->report, WithLiveCalibration(q->report_json, n, calibrated_at), q->artifact);
+  // Publish through the one lifecycle path, under the model's operation
+  // guard; an upload or sync in progress finishes first.
+  for (int attempt = 0;; ++attempt) {
+    if (calibrator_.stopping()) return;
+    auto guard = registry_->BeginOperation(name, "live calibration");
+    if (guard.ok()) {
+      Desired desired;
+      desired.source = DesiredSource::kLiveCalibration;
+      desired.config = *config;
+      for (int64_t v : registry_->ReadyVersions(name)) desired.versions[v] = nullptr;
+      desired.versions[version] = nullptr;
+      desired.calibrated[version] = *std::move(built);
+      desired.replaces = sampler;
+      if (absl::Status s = Reconcile(name, desired, nullptr, nullptr); !s.ok()) fail(s);
+      return;
+    }
+    if (attempt >= 600) return fail(guard.status());
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 StreamLayout ModelLoader::Layout(const ModelConfig& config) const {
@@ -409,9 +552,11 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
   const ModelConfig& config = desired.config;
   const bool upload = desired.source == DesiredSource::kUpload;
   const bool replica = desired.source == DesiredSource::kReplica;
+  // Live calibration replaces a READY version: nothing is LOADING meanwhile.
+  const bool live = desired.source == DesiredSource::kLiveCalibration;
   std::vector<int64_t> version_list;
   for (const auto& [v, files] : desired.versions) version_list.push_back(v);
-  if (!replica && !version_list.empty()) registry_->MarkLoading(name, version_list);
+  if (!replica && !live && !version_list.empty()) registry_->MarkLoading(name, version_list);
 
   // Warm-up plans, calibration and the report's latencies run at the
   // thread count the streams will use, so their plans (and weight layouts)
@@ -427,6 +572,24 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
     bool unchanged = false;
     if (files != nullptr) {
       version = PrepareUpload(name, v, *files, config, progress);
+    } else if (live && desired.calibrated.count(v) != 0) {
+      if (!current.ok() || current->served.live != desired.replaces) {
+        // Replaced or unloaded while calibrating: the result is stale.
+        if (current.ok()) next[v].served = current->served;
+        continue;
+      }
+      // Replicas sharing the repository: the first calibration committed
+      // wins; a later one adopts it instead of writing its own.
+      auto on_disk = repository_->ReadVersionFile(name, v, kArtifactFileName);
+      if (on_disk.ok() && on_disk->has_value()) {
+        Q8_LOG(Info, VersionContext(name, v), ": another replica committed its calibration first; adopting it");
+        version = PrepareFromDisk(name, v, config, progress);
+      } else {
+        Prepared p;
+        p.served = desired.calibrated.at(v);
+        p.write_quantization = true;
+        version = std::optional<Prepared>(std::move(p));
+      }
     } else if (replica) {
       auto adopted =
           AdoptVersion(name, v, config, current.ok() && !desired.rebuild ? &current->served : nullptr, &unchanged);
@@ -464,8 +627,9 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
       }
       failed[v] = std::string(error.message());
     }
-    // Not complete yet, or broken: on a replica what serves keeps serving.
-    if (replica && current.ok()) next[v].served = current->served;
+    // Not complete yet, or broken: on a replica (and after a failed live
+    // calibration) what serves keeps serving.
+    if ((replica || live) && current.ok()) next[v].served = current->served;
   }
   for (const auto& [v, reason] : desired.unreadable) {
     failed[v] = absl::StrCat(VersionContext(name, v), ": ", reason);
@@ -476,11 +640,11 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
 
   // Before anything is written: an upload over the memory budget changes
   // nothing (publishing below checks again, atomically).
-  if (upload) {
+  if (upload || live) {
     std::map<int64_t, ServedModel> built;
     for (const auto& [v, p] : next) built[v] = p.served;
     if (absl::Status s = registry_->CheckMemoryBudget(name, built, options_.memory_budget); !s.ok()) {
-      registry_->MarkFailed(name, version_list, s.message());
+      if (upload) registry_->MarkFailed(name, version_list, s.message());
       return s;
     }
   }
@@ -539,6 +703,7 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
     // Only when another load took the room since the check above (upload:
     // written but not served; a restart applies the budget again), or at
     // startup when the repository holds more than the budget.
+    if (live) return s;
     if (upload) {
       registry_->MarkFailed(name, version_list, s.message());
       return s;
@@ -546,6 +711,18 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
     for (int64_t v : built) failed[v] = std::string(s.message());
   }
   if (upload) Q8_LOG(Info, "model '", name, "': READY, versions ", absl::StrJoin(version_list, ","));
+  if (live) {
+    for (const auto& [v, unused] : desired.calibrated) {
+      auto now = registry_->Get(name, std::to_string(v));
+      if (now.ok() && failed.count(v) == 0)
+        Q8_LOG(Info, VersionContext(name, v), ": now serving ", ServingStatus(now->served));
+    }
+    Notify(name);
+    if (failed.empty()) return absl::OkStatus();
+    std::vector<std::string> errors;
+    for (const auto& [v, reason] : failed) errors.push_back(reason);
+    return absl::InternalError(absl::StrJoin(errors, "; "));
+  }
   // Startup: the good versions are published, the bad ones listed UNAVAILABLE.
   for (const auto& [v, reason] : failed) {
     registry_->MarkLoading(name, {v});
@@ -658,13 +835,20 @@ absl::StatusOr<std::optional<ServedModel>> ModelLoader::AdoptVersion(absl::strin
   Q8_ASSIGN_OR_RETURN(std::optional<std::string> artifact,
                       repository_->ReadVersionFile(name, version, kArtifactFileName));
   if (!artifact) {
-    if (config.quantization.mode != engine::QuantMode::kNone) return std::optional<ServedModel>();
+    const bool none = config.quantization.mode == engine::QuantMode::kNone && !config.quantization_auto;
+    if (!none && !config.quantization_auto) return std::optional<ServedModel>();
     Q8_ASSIGN_OR_RETURN(std::string bytes, repository_->ReadModel(name, version));
-    if (current != nullptr && current->quantization == nullptr && current->onnx_fingerprint == Fingerprint(bytes)) {
+    const bool same_kind = none ? current != nullptr && current->quantization == nullptr && current->live == nullptr
+                                : current != nullptr && current->live != nullptr;
+    if (same_kind && current->onnx_fingerprint == Fingerprint(bytes)) {
       *unchanged = true;
       return std::optional<ServedModel>(*current);
     }
-    Q8_ASSIGN_OR_RETURN(ServedModel served, Compile(name, version, bytes, config));
+    // Mode auto: this replica serves the interim precision and calibrates
+    // on its own traffic too; the first replica to commit an artifact wins
+    // and the others adopt it (server/README.md, "Replicas").
+    Q8_ASSIGN_OR_RETURN(ServedModel served,
+                        none ? Compile(name, version, bytes, config) : BuildInterim(name, version, bytes, config));
     return std::optional<ServedModel>(std::move(served));
   }
   Q8_ASSIGN_OR_RETURN(std::optional<std::string> report, repository_->ReadVersionFile(name, version, kReportFileName));

@@ -16,8 +16,15 @@
 //                         Quantize with that data, then persist the artifact
 //   on disk, neither      config mode (static without data fails with the
 //                         engine's FAILED_PRECONDITION)
+//   mode auto, no data    (uploaded or on disk, no quantization.json) the
+//                         interim precision: fp32 or dynamic int8, whichever
+//                         measured faster at load; then live calibration
+//                         (server/live_sampler.h): when the samples are in,
+//                         a background job (LiveCalibrator) quantizes them
+//                         statically and Reconcile publishes and persists the
+//                         int8 version like any other.
 //
-// Upload, startup and replica adoption are three sources of "desired
+// Upload, startup, replica adoption and live calibration are four sources of "desired
 // versions" feeding one loop (Reconcile), where the failure rules live once:
 // an upload is all or nothing, startup and adoption go version by version.
 //
@@ -47,6 +54,8 @@
 #include "engine/compiler.h"
 #include "engine/quantize.h"
 #include "inference.pb.h"
+#include "server/live_calibrator.h"
+#include "server/live_sampler.h"
 #include "server/model_config.h"
 #include "server/model_registry.h"
 #include "server/model_repository.h"
@@ -160,6 +169,8 @@ class ModelLoader {
  public:
   ModelLoader(LoaderOptions options, const ModelRepository* repository, ModelRegistry* registry)
       : options_(std::move(options)), repository_(repository), registry_(registry) {}
+  // Stops live calibration first (its jobs use the loader).
+  ~ModelLoader() { calibrator_.Stop(); }
 
   // Upload (files given) or reload from the repository (no files). All or
   // nothing: every version must build before anything is written.
@@ -204,7 +215,7 @@ class ModelLoader {
  private:
   // Where the versions an operation wants come from; decides the failure
   // rules of Reconcile (see model_loader.cc).
-  enum class DesiredSource { kUpload, kStartup, kReplica };
+  enum class DesiredSource { kUpload, kStartup, kReplica, kLiveCalibration };
   struct Desired {
     DesiredSource source = DesiredSource::kUpload;
     ModelConfig config;
@@ -215,6 +226,11 @@ class ModelLoader {
     // Upload: config.json to write (if any) and the UNLOADED marker to drop.
     std::optional<std::string> config_json;
     bool write_model_state = false;
+    // Live calibration: the version it quantized, built off the operation
+    // guard, and the sampler of the interim version it replaces (published
+    // only if that interim version still serves).
+    std::map<int64_t, ServedModel> calibrated;
+    std::shared_ptr<LiveSampler> replaces;
   };
 
   // The one loop: builds the desired versions, writes, publishes.
@@ -260,12 +276,25 @@ class ModelLoader {
                                                           const ModelConfig& config, const ServedModel* current,
                                                           bool* unchanged) const;
   void LoadAtStartup(const ScannedModel& model);
+  // Mode auto without calibration data: fp32 or dynamic int8 (the faster at
+  // batch 1), with a LiveSampler for live calibration.
+  absl::StatusOr<ServedModel> BuildInterim(absl::string_view name, int64_t version, absl::string_view bytes,
+                                           const ModelConfig& config) const;
+  std::shared_ptr<LiveSampler> MakeSampler(const std::string& name, int64_t version, const engine::CompiledModel& model,
+                                           const ModelConfig& config, std::string interim) const;
+  // The background job: quantizes `sampler`'s samples and publishes the
+  // int8 version through Reconcile (on the LiveCalibrator thread).
+  void CalibrateLive(const std::string& name, int64_t version, const std::weak_ptr<LiveSampler>& weak);
   void Notify(const std::string& name) const;
 
   LoaderOptions options_;
   const ModelRepository* repository_;
   ModelRegistry* registry_;
   std::atomic<int> loads_in_use_{0};
+  // For the samplers' callbacks, made in const build paths.
+  ModelLoader* const self_ = this;
+  // Last: stopped before anything its jobs use goes away.
+  LiveCalibrator calibrator_;
 };
 
 }  // namespace q8::server

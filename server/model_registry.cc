@@ -113,7 +113,9 @@ std::vector<IndexEntry> ModelRegistry::Index() const {
     }
     for (const auto& [v, e] : model.versions) {
       std::string reason = e.reason;
-      if (e.state == ModelState::kReady && e.served.quantization != nullptr) reason = e.served.quantization->summary;
+      if (e.state == ModelState::kReady && (e.served.quantization != nullptr || e.served.live != nullptr)) {
+        reason = ServingStatus(e.served);
+      }
       out.push_back({name, v, e.state, std::move(reason)});
     }
   }

@@ -92,12 +92,11 @@ absl::Status ModelService::DoUpload(grpc::ServerContext* context,
   result->set_model_name(name);
   result->set_version(version);
   result->set_platform(PlatformOf(served));
-  if (served.quantization != nullptr) {
-    result->set_summary(served.quantization->summary);
-    result->set_report_json(served.quantization->report_json);
-  } else {
-    result->set_summary("fp32 (quantization mode none)");
+  result->set_summary(ServingStatus(served));
+  if (served.live != nullptr && served.live->phase() == LiveSampler::Phase::kCollecting) {
+    result->set_summary(absl::StrCat(served.live->interim(), " now, ", served.live->Describe()));
   }
+  if (served.quantization != nullptr) result->set_report_json(served.quantization->report_json);
   stream->Write(event);
   return absl::OkStatus();
 }
@@ -115,6 +114,13 @@ grpc::Status ModelService::GetReport(grpc::ServerContext* context, const pb::Get
   ServingState::Call scope(state_);
   absl::Status status = [&]() -> absl::Status {
     Q8_ASSIGN_OR_RETURN(ModelHandle handle, Lookup(request->model_name(), request->version()));
+    response->set_serving_state(ServingStatus(handle.served));
+    if (handle.served.quantization == nullptr && handle.served.live != nullptr) {
+      // Interim fp32 under mode auto: no report yet, but a state to show.
+      response->set_model_name(handle.name);
+      response->set_version(handle.version);
+      return absl::OkStatus();
+    }
     if (handle.served.quantization == nullptr) {
       return absl::NotFoundError(absl::StrCat("model '", handle.name, "' version ", handle.version,
                                               " is served in fp32 without quantization (mode none); "

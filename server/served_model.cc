@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace q8::server {
 namespace {
@@ -39,10 +40,49 @@ std::shared_ptr<const QuantizationInfo> MakeQuantizationInfo(engine::Quantizatio
   auto info = std::make_shared<QuantizationInfo>();
   info->int8 = AnyInt8(report);
   info->summary = QuantizationSummary(report);
+  // The server's own entry; the engine's parser ignores it.
+  const nlohmann::json j = nlohmann::json::parse(report_json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object() && j.contains("live_calibration") && j["live_calibration"].is_object()) {
+    const nlohmann::json& live = j["live_calibration"];
+    if (live.contains("samples") && live["samples"].is_number_integer()) {
+      info->live_samples = live["samples"].get<int64_t>();
+    }
+    if (live.contains("calibrated_at") && live["calibrated_at"].is_string()) {
+      info->live_calibrated_at = live["calibrated_at"].get<std::string>();
+    }
+  }
   info->report = std::move(report);
   info->report_json = std::move(report_json);
   info->artifact = std::move(artifact);
   return info;
+}
+
+std::string ServingStatus(const ServedModel& served) {
+  if (served.live != nullptr) return served.live->Describe();
+  const QuantizationInfo* q = served.quantization.get();
+  if (q == nullptr) return "fp32 (quantization mode none)";
+  if (q->live_samples > 0) {
+    std::string out = absl::StrCat(q->int8 ? "int8" : "fp32", " (calibrated on ", q->live_samples, " live samples at ",
+                                   q->live_calibrated_at, ")");
+    if (q->int8 && !q->report.target_met) absl::StrAppend(&out, ", ", q->summary);
+    return out;
+  }
+  return q->summary;
+}
+
+std::string ServingStatusLabel(const ServedModel& served) {
+  if (served.live != nullptr) return served.live->StateLabel();
+  const QuantizationInfo* q = served.quantization.get();
+  if (q == nullptr) return "none";
+  if (q->live_samples > 0) return "int8_live";
+  return q->report.mode;
+}
+
+std::string WithLiveCalibration(const std::string& report_json, int64_t samples, const std::string& calibrated_at) {
+  nlohmann::json j = nlohmann::json::parse(report_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return report_json;
+  j["live_calibration"] = {{"samples", samples}, {"calibrated_at", calibrated_at}};
+  return j.dump(2);
 }
 
 uint64_t Fingerprint(absl::string_view bytes) {

@@ -14,6 +14,7 @@
 #include "engine/compiled_model.h"
 #include "engine/quant/quantization_report.h"
 #include "server/execution/model_executor.h"
+#include "server/live_sampler.h"
 
 namespace q8::server {
 
@@ -26,6 +27,10 @@ struct QuantizationInfo {
   std::string artifact;     // <version>/quantization.json (for Export)
   bool int8 = false;        // at least one layer runs in int8
   std::string summary;      // "int8 static, target met" (RepositoryIndex reason)
+  // Calibrated on live traffic (the report's "live_calibration" entry, which
+  // the server adds): how many samples, when (RFC 3339, UTC). 0: not live.
+  int64_t live_samples = 0;
+  std::string live_calibrated_at;
 };
 
 struct ServedModel {
@@ -48,7 +53,21 @@ struct ServedModel {
   double load_seconds = 0;
   // config.json "shadow_fraction"; unset: the server's --shadow_fraction.
   std::optional<double> shadow_fraction;
+  // Set on an interim version of quantization mode "auto" (no calibration
+  // data): its live calibration. Null otherwise.
+  std::shared_ptr<LiveSampler> live;
 };
+
+// What serves and why, for the report, metadata, RepositoryIndex and
+// metrics: "calibrating (137/512 samples)", "int8 (calibrated on 512 live
+// samples at 2026-12-04T17:02:11Z)", "fp32 (live calibration off)", or the
+// quantization summary ("int8 static, target met", "fp32 (quantization mode none)").
+std::string ServingStatus(const ServedModel& served);
+// One word per state for the metric label: calibrating, quantizing,
+// live_failed, live_off, live_unsupported, int8_live, static, dynamic, none.
+std::string ServingStatusLabel(const ServedModel& served);
+// The report JSON with the "live_calibration" entry added.
+std::string WithLiveCalibration(const std::string& report_json, int64_t samples, const std::string& calibrated_at);
 
 // "q8serve_onnx_int8" when some layer runs in int8, else "q8serve_onnx_fp32".
 std::string PlatformOf(const ServedModel& served);

@@ -10,6 +10,19 @@ metrics::ModelDescription DescribeForMetrics(const std::string& name, int64_t ve
   d.served = served.model;
   d.load_seconds = served.load_seconds;
   if (served.model != nullptr) d.isa = served.model->report().isa;
+  // Captures keep only what the state needs (never the models).
+  d.serving_state = [live = served.live, label = ServingStatusLabel(served)] {
+    return live != nullptr ? live->StateLabel() : label;
+  };
+  if (served.live != nullptr) {
+    d.live_samples = [live = std::weak_ptr<LiveSampler>(served.live)]() -> std::pair<int64_t, int64_t> {
+      auto l = live.lock();
+      return l != nullptr ? std::pair<int64_t, int64_t>{l->collected(), l->target()}
+                          : std::pair<int64_t, int64_t>{0, 0};
+    };
+  } else if (served.quantization != nullptr && served.quantization->live_samples > 0) {
+    d.live_samples = [n = served.quantization->live_samples] { return std::pair<int64_t, int64_t>{n, n}; };
+  }
   const QuantizationInfo* q = served.quantization.get();
   if (q == nullptr) {
     // Quantization mode "none": the served model is the fp32 model.

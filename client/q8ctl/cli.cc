@@ -28,7 +28,7 @@ std::vector<CommandSpec> BuildCommands() {
        {{"ready", "", "only models that are READY"}}},
       {"upload",
        "NAME MODEL.onnx [--version N] [--config CONFIG.json | --max_batch_size N] "
-       "[--quantization static|dynamic|none] [--calibration INPUTS.npy [--labels LABELS.npy]] "
+       "[--quantization auto|static|dynamic|none] [--calibration INPUTS.npy [--labels LABELS.npy]] "
        "[--method M] [--percentile P] [--max_samples N] [--metric top1|agreement] [--max_drop X] "
        "[--eval_fraction F]",
        {"NAME", "MODEL.onnx"},
@@ -39,13 +39,15 @@ std::vector<CommandSpec> BuildCommands() {
        "quantization report: per-layer precision and SQNR, fp32 vs int8 accuracy, weight sizes\n"
        "and latency. The config is the --config file (else {} or {\"max_batch_size\": N});\n"
        "quantization flags override the same keys of its \"quantization\" section.\n"
-       "Static quantization (the server's default) needs --calibration: float32 samples shaped\n"
-       "like the model input, [N, ...]; --labels adds int64 class ids [N] for a top-1 check.\n"
+       "With --calibration (float32 samples shaped like the model input, [N, ...]; --labels adds\n"
+       "int64 class ids [N] for a top-1 check) the model is quantized statically before it serves.\n"
+       "Without it (mode auto, the default) it serves at once in fp32 or dynamic int8, calibrates\n"
+       "on the inputs of its first requests (config quantization.live) and then serves static int8.\n"
        "Raise --timeout_seconds for large models: the call returns when the model serves.",
        {{"version", "N", "model version to create (default 1)"},
         {"config", "CONFIG.json", "model configuration JSON file"},
         {"max_batch_size", "N", "config {\"max_batch_size\": N} (when no --config is given)"},
-        {"quantization", "MODE", "static (default), dynamic or none (serve fp32)"},
+        {"quantization", "MODE", "auto (default), static, dynamic or none (serve fp32)"},
         {"calibration", "INPUTS.npy", "calibration/evaluation samples (float32 [N, ...])"},
         {"labels", "LABELS.npy", "class ids of the samples (int64 [N]); enables the top1 metric"},
         {"method", "M", "calibration method: minmax, percentile (default), entropy, mse"},
@@ -57,8 +59,9 @@ std::vector<CommandSpec> BuildCommands() {
       {"report",
        "NAME [--version V] [--json]",
        {"NAME"},
-       "Print a model's quantization report (layers, accuracy, size, latency).",
-       "",
+       "Print what a model version serves and why, and its quantization report.",
+       "The first line says what serves now: \"calibrating (137/512 samples)\", \"int8 (calibrated on\n"
+       "512 live samples at TIME)\", \"fp32 (live calibration off)\" or the quantization summary.",
        {{"version", "V", "model version (default: the highest ready one)"},
         {"json", "", "print the report JSON as stored by the server"}}},
       {"export",

@@ -58,6 +58,21 @@ class ProgressPrinter {
   int quarter_ = 0;
 };
 
+// Uploads without calibration data under mode auto: say what the server
+// will do (the summary is "fp32 now, calibrating (0/512 samples)").
+std::string WhatHappensNext(const std::string& name, const std::string& summary) {
+  const size_t at = summary.find("calibrating (");
+  if (at == std::string::npos) return "";
+  const size_t slash = summary.find('/', at), space = summary.find(' ', slash == std::string::npos ? at : slash);
+  const std::string target =
+      slash != std::string::npos && space != std::string::npos ? summary.substr(slash + 1, space - slash - 1) : "?";
+  return absl::StrCat("no calibration data: serving ", summary.substr(0, summary.find(" now")),
+                      " now. The server keeps the inputs of the next ", target,
+                      " requests in memory, calibrates on them in the background and then serves static int8 "
+                      "(persisted; no recalibration after a restart). Follow it with: q8ctl report ",
+                      name, "\n");
+}
+
 }  // namespace
 
 absl::Status RunUpload(const UploadOptions& options, Client& client, std::ostream& out, std::ostream& err) {
@@ -105,6 +120,7 @@ absl::Status RunUpload(const UploadOptions& options, Client& client, std::ostrea
     if (!text.ok()) return text.status();
     out << *text;
   }
+  if (!options.calibration_path) out << WhatHappensNext(options.name, result->summary());
   return absl::OkStatus();
 }
 
@@ -115,9 +131,12 @@ absl::Status RunReport(const ReportOptions& options, Client& client, std::ostrea
     out << report->report_json() << "\n";
     return absl::OkStatus();
   }
+  out << "model " << report->model_name() << " version " << report->version() << "\n";
+  if (!report->serving_state().empty()) out << "serving: " << report->serving_state() << "\n";
+  if (report->report_json().empty()) return absl::OkStatus();
   absl::StatusOr<std::string> text = FormatReport(report->report_json());
   if (!text.ok()) return text.status();
-  out << "model " << report->model_name() << " version " << report->version() << "\n" << *text;
+  out << *text;
   return absl::OkStatus();
 }
 

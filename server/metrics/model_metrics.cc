@@ -31,6 +31,8 @@ enum Family : int {
   kLoadDuration,
   kQuantizationDuration,
   kInfo,
+  kServingState,
+  kLiveSamples,
   kShadowComparisons,
   kShadowAgreements,
   kShadowDropped,
@@ -91,6 +93,12 @@ std::vector<MetricFamily> MetricFamilies() {
   set(kQuantizationDuration, "q8serve_model_quantization_duration_seconds", MetricType::Gauge,
       "Calibration and quantization time recorded in the version's quantization report.");
   set(kInfo, "q8serve_model_info", MetricType::Gauge, "Served model version information; value 1.");
+  set(kServingState, "q8serve_model_serving_state", MetricType::Gauge,
+      "What the version serves and why (state: calibrating, quantizing, int8_live, live_off, live_failed, "
+      "live_unsupported, static, dynamic, none); value 1. The report and ModelMetadata give the text.");
+  set(kLiveSamples, "q8serve_model_live_calibration_samples", MetricType::Gauge,
+      "Live calibration: request samples collected so far and the number it waits for (kind collected|target); "
+      "for a live-calibrated version, the samples it was calibrated on.");
   set(kShadowComparisons, "q8serve_shadow_comparisons_total", MetricType::Counter,
       "Shadowed samples whose int8 and fp32 top-1 classes were compared.");
   set(kShadowAgreements, "q8serve_shadow_agreements_total", MetricType::Counter,
@@ -197,6 +205,15 @@ void ModelMetrics::AppendTo(std::vector<MetricFamily>& f) const {
   if (d.quantization_seconds) add(kQuantizationDuration, GaugeValue(*d.quantization_seconds));
   add(kInfo, GaugeValue(1),
       {{"precision", d.precision}, {"isa", d.isa}, {"quantization_mode", d.quantization_mode}});
+  if (d.serving_state) {
+    // No free-text label: the counts in the text would make a new series per sample.
+    add(kServingState, GaugeValue(1), {{"state", d.serving_state()}});
+  }
+  if (d.live_samples) {
+    const auto [collected, target] = d.live_samples();
+    add(kLiveSamples, GaugeValue(static_cast<double>(collected)), {{"kind", "collected"}});
+    add(kLiveSamples, GaugeValue(static_cast<double>(target)), {{"kind", "target"}});
+  }
   if (shadowed_) {
     add(kShadowComparisons, shadow_comparisons_.Collect());
     add(kShadowAgreements, shadow_agreements_.Collect());

@@ -23,9 +23,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -72,6 +74,13 @@ struct ModelDescription {
   // Share of successful requests re-run through `reference` (0 = none; always
   // 0 for fp32 versions, which have nothing to compare with).
   double shadow_fraction = 0;
+  // Read at scrape time (live calibration changes them while the version
+  // serves): the serving state's label for q8serve_model_serving_state
+  // ("calibrating", "int8_live", "static", "none"...), and the
+  // live-calibration samples collected (target) for
+  // q8serve_model_live_calibration_samples. Unset: not exported.
+  std::function<std::string()> serving_state;
+  std::function<std::pair<int64_t, int64_t>()> live_samples;
 };
 
 // Timings of one request, in seconds. queue_s is 0 until requests are queued

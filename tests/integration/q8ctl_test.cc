@@ -85,7 +85,16 @@ TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
   EXPECT_THAT(infer.out, HasSubstr("cnn version 1"));
 
   // Refused by the server: exit 1 with the code and a hint; usage error: exit 2.
-  ToolResult no_data = RunQ8ctl(addr, {"upload", "nodata", model}, tmp);
+  // Mode auto without data: served at once, and q8ctl says what comes next.
+  ToolResult live = RunQ8ctl(addr, {"upload", "live", model}, tmp);
+  ASSERT_EQ(live.code, 0) << live.out << live.err;
+  EXPECT_THAT(live.out, HasSubstr("now, calibrating (0/512 samples)"));
+  EXPECT_THAT(live.out, HasSubstr("no calibration data: serving "));
+  EXPECT_THAT(live.out, HasSubstr("the next 512 requests"));
+  ToolResult live_report = RunQ8ctl(addr, {"report", "live"}, tmp);
+  ASSERT_EQ(live_report.code, 0) << live_report.err;
+  EXPECT_THAT(live_report.out, HasSubstr("serving: calibrating (0/512 samples)"));
+  ToolResult no_data = RunQ8ctl(addr, {"upload", "nodata", model, "--quantization", "static"}, tmp);
   EXPECT_EQ(no_data.code, 1);
   EXPECT_THAT(no_data.err, HasSubstr("error: FAILED_PRECONDITION: model 'nodata' version 1: static quantization"));
   EXPECT_THAT(no_data.err, HasSubstr("--calibration"));

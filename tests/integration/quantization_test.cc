@@ -341,8 +341,8 @@ TEST_F(QuantizationTest, HeaderAnnouncingHugeSizeIsResourceExhausted) {
 }
 
 TEST_F(QuantizationTest, StaticWithoutDataIsFailedPrecondition) {
-  // No config at all: the default mode is static.
-  StreamedUpload up = StreamUpload(*model_stub_, "no_data", 1, std::nullopt,
+  // Mode static asked for explicitly (the default, auto, calibrates on live traffic instead).
+  StreamedUpload up = StreamUpload(*model_stub_, "no_data", 1, std::string(kStaticConfig),
                                    {{"model.onnx", ReadFileOrDie(TestDataPath("fashion_cnn.onnx"))}});
   ExpectRefused(up.status, "no_data", grpc::StatusCode::FAILED_PRECONDITION,
                 "static quantization needs calibration data");
@@ -421,8 +421,9 @@ TEST(QuantizationLifecycleTest, HandPopulatedRepositoryIsQuantizedAtStartup) {
   std::ofstream(v1 / "model.onnx", std::ios::binary) << ReadFileOrDie(TestDataPath("fashion_cnn.onnx"));
   std::ofstream(v1 / "calibration" / "inputs.npy", std::ios::binary) << CalibrationInputsNpy();
   std::ofstream(v1 / "calibration" / "labels.npy", std::ios::binary) << CalibrationLabelsNpy();
-  // A second model without data and without config: static by default -> UNAVAILABLE.
+  // A second model without data whose config asks for static -> UNAVAILABLE.
   fs::create_directories(fs::path(repo) / "nodata" / "1");
+  std::ofstream(fs::path(repo) / "nodata" / "config.json") << kStaticConfig;
   std::ofstream(fs::path(repo) / "nodata" / "1" / "model.onnx", std::ios::binary)
       << ReadFileOrDie(TestDataPath("fashion_cnn.onnx"));
   std::string report;

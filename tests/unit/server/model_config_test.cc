@@ -165,6 +165,43 @@ TEST(ModelConfigTest, QuantizationDefaultsAreTheDocumentedOnes) {
   EXPECT_FALSE(q.metric.has_value());  // top1 with labels, else agreement
   EXPECT_DOUBLE_EQ(q.max_drop, 0.01);
   EXPECT_DOUBLE_EQ(q.eval_fraction, 0.2);
+  // Mode auto: static with calibration data, else live calibration on 512 samples.
+  EXPECT_TRUE(c->quantization_auto);
+  EXPECT_TRUE(c->live.enabled);
+  EXPECT_EQ(c->live.samples, 512);
+}
+
+TEST(ModelConfigTest, ParsesModeAutoAndLiveCalibration) {
+  auto c = ParseModelConfig(R"({"quantization":{"mode":"static"}})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->quantization_auto);
+  EXPECT_EQ(c->quantization.mode, engine::QuantMode::kStatic);
+  c = ParseModelConfig(R"({"quantization":{"mode":"none"}})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->quantization_auto);
+  EXPECT_EQ(c->quantization.mode, engine::QuantMode::kNone);
+  c = ParseModelConfig(R"({"quantization":{"mode":"auto","live":{"enabled":false,"samples":2}}})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->quantization_auto);
+  EXPECT_EQ(c->quantization.mode, engine::QuantMode::kStatic);
+  EXPECT_FALSE(c->live.enabled);
+  EXPECT_EQ(c->live.samples, 2);
+  c = ParseModelConfig(R"({"quantization":{"live":{"samples":65536}}})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->live.samples, kMaxLiveSamples);
+}
+
+TEST(ModelConfigTest, HostileLiveCalibrationValuesAreRefused) {
+  for (const char* samples :
+       {"0", "1", "-1", "-512", "65537", "1000000000000", "1e300", "1.5", "\"512\"", "null", "true", "[512]", "{}"}) {
+    const std::string json = std::string(R"({"quantization":{"live":{"samples":)") + samples + "}}}";
+    EXPECT_THAT(ConfigError(json), HasSubstr("'quantization.live.samples' must be")) << json;
+  }
+  EXPECT_THAT(ConfigError(R"({"quantization":{"live":{"enabled":"yes"}}})"),
+              HasSubstr("'quantization.live.enabled' must be true or false"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"live":{"sample":64}}})"),
+              HasSubstr("unknown key 'quantization.live.sample'; expected one of: enabled, samples"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"live":64}})"), HasSubstr("'quantization.live' must be a JSON object"));
 }
 
 TEST(ModelConfigTest, ParsesQuantizationSection) {
@@ -194,7 +231,7 @@ TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
   EXPECT_THAT(ConfigError(R"({"quantization":"static"})"), HasSubstr("'quantization' must be a JSON object"));
   EXPECT_THAT(ConfigError(R"({"quantization":{"mode":"int4"}})"),
               HasSubstr("'quantization.mode' is invalid: unknown quantization mode 'int4'; expected one of: "
-                        "static, dynamic, none"));
+                        "auto, static, dynamic, none"));
   EXPECT_THAT(ConfigError(R"({"quantization":{"mode":1}})"), HasSubstr("'quantization.mode' must be a string"));
   EXPECT_THAT(ConfigError(R"({"quantization":{"calibration":{"method":"kl"}}})"),
               HasSubstr("'quantization.calibration.method' is invalid: unknown calibration method 'kl'"));

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "core/npy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -38,6 +39,7 @@ class LoaderTest : public ::testing::Test {
     o.engine.load_quantized = [this](absl::string_view b, absl::string_view a, absl::string_view r,
                                      const engine::CompileOptions& c) { return quantizer_.LoadQuantized(b, a, r, c); };
     o.default_config.quantization.mode = default_mode;
+    o.default_config.quantization_auto = false;  // the mode given; LiveCalibrationTest covers auto
     o.on_ready_changed = [this](const std::string& name, bool ready) { notified_[name] = ready; };
     if (tweak) tweak(o);
     loader_ = std::make_unique<ModelLoader>(std::move(o), repo_.get(), registry != nullptr ? registry : &registry_);
@@ -544,6 +546,102 @@ TEST(UploadFilesTest, RefusedFileLeavesNoVersionBehind) {
   ASSERT_TRUE(done.ok()) << done.status();
   ASSERT_EQ(done->size(), 1u);
   EXPECT_EQ(done->count(2), 1u);
+}
+
+}  // namespace
+}  // namespace q8::server
+
+namespace q8::server {
+namespace {
+
+// Mode auto with the fake engine: interim version, samples, background job,
+// publication through Reconcile and persistence; a replaced interim version's
+// calibration is dropped.
+class LiveLoaderTest : public LoaderTest {
+ protected:
+  void MakeAutoLoader(int64_t samples, bool enabled = true) {
+    MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic, nullptr, [=](LoaderOptions& o) {
+      o.default_config.quantization_auto = true;
+      o.default_config.live.samples = samples;
+      o.default_config.live.enabled = enabled;
+    });
+  }
+  std::shared_ptr<LiveSampler> Sampler(const std::string& name) {
+    auto h = registry_.Get(name, "1");
+    return h.ok() ? h->served.live : nullptr;
+  }
+  // Waits (bounded) until `name` version 1 serves without a sampler.
+  bool WaitCalibrated(const std::string& name) {
+    for (int i = 0; i < 1000 && Sampler(name) != nullptr; ++i) absl::SleepFor(absl::Milliseconds(10));
+    return Sampler(name) == nullptr;
+  }
+};
+
+TEST_F(LiveLoaderTest, AutoWithoutDataServesInterimThenPublishesAndPersistsTheCalibration) {
+  MakeAutoLoader(4);
+  ASSERT_TRUE(loader_->Load(Upload("q", 1, "good")).ok());
+  std::shared_ptr<LiveSampler> live = Sampler("q");
+  ASSERT_NE(live, nullptr);
+  EXPECT_EQ(live->Describe(), "calibrating (0/4 samples)");
+  EXPECT_EQ(registry_.Index()[0].reason, "calibrating (0/4 samples)");
+  EXPECT_TRUE(fs::exists(root_ / "q" / "1" / "model.onnx"));
+  EXPECT_FALSE(fs::exists(root_ / "q" / "1" / "quantization.json")) << "the interim version is not persisted";
+
+  const std::vector<float> rows = {1, 2, 3, 4, 5, 6, 7, 8};
+  live->MaybeSample({core::DataType::kFloat32, {4, 2}, rows.data()}, 4);
+  ASSERT_TRUE(WaitCalibrated("q"));
+  auto h = registry_.Get("q", "1");
+  ASSERT_TRUE(h.ok());
+  ASSERT_NE(h->served.quantization, nullptr);
+  EXPECT_EQ(h->served.quantization->artifact, "artifact:static:4");
+  EXPECT_EQ(h->served.quantization->live_samples, 4);
+  EXPECT_THAT(ServingStatus(h->served), ::testing::StartsWith("int8 (calibrated on 4 live samples at "));
+  EXPECT_EQ(ReadIfExists(root_ / "q" / "1" / "quantization.json"), "artifact:static:4");
+  EXPECT_EQ(ReadIfExists(root_ / "q" / "1" / "report.json"), h->served.quantization->report_json);
+  EXPECT_THAT(h->served.quantization->report_json, HasSubstr("\"live_calibration\""));
+
+  // A restart loads the artifact: no sampler, no calibration.
+  ModelRegistry fresh;
+  const int calls = quantizer_.quantize_calls;
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic, &fresh,
+             [](LoaderOptions& o) { o.default_config.quantization_auto = true; });
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  auto again = fresh.Get("q", "1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->served.live, nullptr);
+  EXPECT_EQ(ServingStatus(again->served), ServingStatus(h->served));
+  EXPECT_EQ(quantizer_.quantize_calls, calls);
+}
+
+TEST_F(LiveLoaderTest, CalibrationOfAReplacedInterimVersionIsDropped) {
+  MakeAutoLoader(2);
+  ASSERT_TRUE(loader_->Load(Upload("q", 1, "good")).ok());
+  std::shared_ptr<LiveSampler> old = Sampler("q");
+  ASSERT_NE(old, nullptr);
+  // Replaced before its samples are in (a new upload of the version).
+  LoadRequest replace = Upload("q", 1, "good");
+  replace.config_json = R"({"quantization":{"live":{"samples":3}}})";
+  ASSERT_TRUE(loader_->Load(replace).ok());
+  ASSERT_NE(Sampler("q"), old);
+  const std::vector<float> rows = {1, 2, 3, 4};
+  old->MaybeSample({core::DataType::kFloat32, {2, 2}, rows.data()}, 2);
+  absl::SleepFor(absl::Milliseconds(300));  // the job runs and finds its version gone
+  std::shared_ptr<LiveSampler> now = Sampler("q");
+  ASSERT_NE(now, nullptr) << "the stale calibration was published";
+  EXPECT_EQ(now->Describe(), "calibrating (0/3 samples)");
+  EXPECT_FALSE(fs::exists(root_ / "q" / "1" / "quantization.json"));
+}
+
+TEST_F(LiveLoaderTest, LiveOffKeepsTheInterimPrecisionAndSaysWhy) {
+  MakeAutoLoader(2, /*enabled=*/false);
+  ASSERT_TRUE(loader_->Load(Upload("q", 1, "good")).ok());
+  auto h = registry_.Get("q", "1");
+  ASSERT_TRUE(h.ok());
+  ASSERT_NE(h->served.live, nullptr);
+  EXPECT_THAT(ServingStatus(h->served), HasSubstr("(live calibration off)"));
+  const std::vector<float> rows = {1, 2, 3, 4};
+  h->served.live->MaybeSample({core::DataType::kFloat32, {2, 2}, rows.data()}, 2);
+  EXPECT_EQ(h->served.live->collected(), 0);
 }
 
 }  // namespace

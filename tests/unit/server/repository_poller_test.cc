@@ -162,6 +162,7 @@ struct Replica {
     o.engine.load_quantized = [this](absl::string_view b, absl::string_view a, absl::string_view r,
                                      const engine::CompileOptions& c) { return quantizer.LoadQuantized(b, a, r, c); };
     o.default_config.quantization.mode = default_mode;
+    o.default_config.quantization_auto = false;  // explicit modes; auto is covered by live_calibration_test
     o.on_ready_changed = [this](const std::string& name, bool ready) { health[name] = ready; };
     loader = std::make_unique<ModelLoader>(std::move(o), &repo, &registry);
   }

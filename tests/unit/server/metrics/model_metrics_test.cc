@@ -72,6 +72,31 @@ TEST(ModelMetricsTest, SeriesExistWithZerosOnceRegistered) {
   EXPECT_EQ(CountLines(text, "q8serve_inference_requests_total{"), 1);
 }
 
+TEST(ModelMetricsTest, ServingStateAndLiveSamplesAreReadAtScrapeTime) {
+  auto model = Fake();
+  ModelDescription d = Fp32("m", 3, model);
+  std::string state = "calibrating";
+  int64_t collected = 137;
+  d.serving_state = [&state] { return state; };
+  d.live_samples = [&collected] { return std::pair<int64_t, int64_t>{collected, 512}; };
+  ModelMetrics m(std::move(d), nullptr);
+  std::string text = ScrapeModels({&m});
+  EXPECT_EQ(Sample(text, Series("q8serve_model_serving_state", "m", 3, "state=\"calibrating\"")), 1);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_live_calibration_samples", "m", 3, "kind=\"collected\"")), 137);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_live_calibration_samples", "m", 3, "kind=\"target\"")), 512);
+  state = "quantizing";
+  collected = 512;
+  text = ScrapeModels({&m});
+  EXPECT_EQ(Sample(text, Series("q8serve_model_serving_state", "m", 3, "state=\"quantizing\"")), 1);
+  EXPECT_THAT(text, Not(HasSubstr("state=\"calibrating\"")));
+  EXPECT_EQ(Sample(text, Series("q8serve_model_live_calibration_samples", "m", 3, "kind=\"collected\"")), 512);
+  // Versions without them export neither.
+  ModelMetrics plain(Fp32("p", 1, model), nullptr);
+  text = ScrapeModels({&plain});
+  EXPECT_THAT(text, Not(HasSubstr("q8serve_model_serving_state{")));
+  EXPECT_THAT(text, Not(HasSubstr("q8serve_model_live_calibration_samples{")));
+}
+
 TEST(ModelMetricsTest, StatusLabelsAreOkOrGrpcCodeNames) {
   EXPECT_EQ(StatusLabel(absl::StatusCode::kOk), "ok");
   EXPECT_EQ(StatusLabel(absl::StatusCode::kInvalidArgument), "INVALID_ARGUMENT");
