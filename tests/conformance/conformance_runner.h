@@ -15,7 +15,10 @@ namespace q8::testing {
 // exp/tanh/erf with polynomial approximations, so a result that cancels to
 // ~0 from O(1) terms keeps ~K * 2^-24 of absolute error (K up to a few
 // hundred terms here): atol 1e-5 covers that and still catches any real
-// error on values of ordinary size.
+// error on values of ordinary size. Measured on the 117 cases passing at
+// 4724d29+conf: all still pass at rtol 1e-5 / atol 1e-7 (today's ops are
+// simple); the margin is for the reductions, normalizations and eltwise
+// approximations being added. Q8_CONFORMANCE_RTOL/_ATOL re-measure it.
 struct Tolerance {
   double rtol = 1e-3;
   double atol = 1e-5;

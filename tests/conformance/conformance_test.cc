@@ -10,6 +10,7 @@
 //                                  excludes keep their entries) instead of judging it
 //   Q8_CONFORMANCE_DATA=<dir>      data root (default /usr/share/libonnx-testdata/data)
 //   Q8_CONFORMANCE_VERBOSE=1       one line per case
+//   Q8_CONFORMANCE_RTOL / _ATOL    override the tolerances (to measure them; see conformance_runner.h)
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -36,6 +37,9 @@ TEST(ConformanceTest, EveryCaseMatchesTheExpectedFailuresList) {
   const bool update = Env("Q8_CONFORMANCE_UPDATE") == "1";
   const bool verbose = Env("Q8_CONFORMANCE_VERBOSE") == "1";
   const std::string list_path = Q8_EXPECTED_FAILURES_FILE;
+  Tolerance tol;
+  if (!Env("Q8_CONFORMANCE_RTOL").empty()) tol.rtol = std::stod(Env("Q8_CONFORMANCE_RTOL"));
+  if (!Env("Q8_CONFORMANCE_ATOL").empty()) tol.atol = std::stod(Env("Q8_CONFORMANCE_ATOL"));
 
   auto names = ListConformanceCases(root, {"node", "pytorch-converted", "pytorch-operator", "simple"});
   ASSERT_TRUE(names.ok()) << names.status();
@@ -61,7 +65,7 @@ TEST(ConformanceTest, EveryCaseMatchesTheExpectedFailuresList) {
     absl::Status s = [&]() -> absl::Status {
       auto c = LoadConformanceCase(root, name);
       if (!c.ok()) return c.status();
-      return RunConformanceCase(*c, Tolerance{});
+      return RunConformanceCase(*c, tol);
     }();
     if (!s.ok()) r = {name, false, std::string(s.message())};
     if (verbose) std::cout << (r.passed ? "PASS " : "FAIL ") << name << (r.passed ? "" : "  ") << r.message << "\n";
