@@ -145,8 +145,7 @@ absl::Status Validate(const CastOp& op, absl::Span<const core::TensorView> in, c
   return absl::OkStatus();
 }
 
-absl::Status Validate(const LogicalOp& op, absl::Span<const core::TensorView> in,
-                      const core::MutableTensorView& out) {
+absl::Status Validate(const LogicalOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
   const size_t arity = op.kind == LogicalOp::Kind::kNot ? 1 : 2;
   if (in.size() != arity) return Bad("logical op arity");
   for (const core::TensorView& v : in) {

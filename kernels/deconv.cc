@@ -28,8 +28,8 @@ KernelOr Create(const DeconvParams& p, const KernelRequest& r) {
   const int64_t g = p.groups, ic = src.dims[1];
   if (g < 1 || w[0] != ic || ic % g != 0) return Invalid(r, "weights do not match the input channels and groups");
   const int64_t ocg = w[1], oc = ocg * g, icg = ic / g;
-  bool ok = p.strides.size() == nsp && p.dilations.size() == nsp && p.pads_begin.size() == nsp &&
-            p.pads_end.size() == nsp;
+  bool ok =
+      p.strides.size() == nsp && p.dilations.size() == nsp && p.pads_begin.size() == nsp && p.pads_end.size() == nsp;
   for (size_t i = 0; ok && i < nsp; ++i) ok = p.strides[i] >= 1 && p.dilations[i] >= 1 && p.pads_begin[i] >= 0;
   if (!ok) return Invalid(r, "strides/dilations must be >= 1 and pads_begin >= 0, one per spatial dim");
   core::Dims expected{src.dims[0], oc};
@@ -71,8 +71,7 @@ KernelOr Create(const DeconvParams& p, const KernelRequest& r) {
   dnnl::memory::dims dilation;
   for (int64_t d : p.dilations) dilation.push_back(d - 1);
   dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-                                         src_md, w_any, bias_md, dst_md, p.strides, dilation, p.pads_begin,
-                                         p.pads_end);
+                                         src_md, w_any, bias_md, dst_md, p.strides, dilation, p.pads_begin, p.pads_end);
   dnnl::deconvolution_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
   ArgMap constants;
   Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS], r.weights.Get({p.weights, 0, w_user, pd.weights_desc(), 0, {}}));

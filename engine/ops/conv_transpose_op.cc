@@ -46,8 +46,8 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
   if (out_shape.size() == n + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
   if (p.strides.size() != n || p.dilations.size() != n || pads.size() != 2 * n || out_pad.size() != n ||
       (!out_shape.empty() && out_shape.size() != n)) {
-    return ctx.Error(absl::StrCat("strides/dilations/pads/output_padding/output_shape do not match ", n,
-                                  " spatial dims"));
+    return ctx.Error(
+        absl::StrCat("strides/dilations/pads/output_padding/output_shape do not match ", n, " spatial dims"));
   }
   g.out = {x[0], *oc};
   auto overflow = [&] { return ctx.Error("ConvTranspose size arithmetic overflows"); };

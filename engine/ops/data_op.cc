@@ -262,8 +262,8 @@ absl::StatusOr<Resolved> Expand(const OpContext& ctx) {
   }
   core::Dims out;
   if (!core::BroadcastShapes(ctx.input_dims[0], shape, &out)) {
-    return ctx.Error(absl::StrCat("cannot expand ", core::DimsToString(ctx.input_dims[0]), " to ",
-                                  core::DimsToString(shape)));
+    return ctx.Error(
+        absl::StrCat("cannot expand ", core::DimsToString(ctx.input_dims[0]), " to ", core::DimsToString(shape)));
   }
   Q8_RETURN_IF_ERROR(CheckSize(ctx, out));
   const core::Dims in = core::PadLeft(ctx.input_dims[0], out.size());

@@ -11,6 +11,7 @@
 // fails when an unlisted case fails and when a listed case passes. The
 // runtime mode also runs the Conv and ConvTranspose cases (weights as inputs).
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
@@ -20,8 +21,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -37,10 +36,10 @@ constexpr char kNodeDir[] = "/usr/share/libonnx-testdata/data/node";
 
 const std::set<std::string>& DataOps() {
   static const auto* ops = new std::set<std::string>{
-      "Gather",  "Slice",      "Split",     "Pad",       "Expand",    "Tile",         "Where",        "Cast",
-      "Squeeze", "Unsqueeze",  "Shape",     "Size",      "Range",     "ConstantOfShape", "Not",       "And",
-      "Or",      "Xor",        "Identity",  "Flatten",   "Reshape",   "Transpose",    "Concat",       "DepthToSpace",
-      "SpaceToDepth"};
+      "Gather",    "Slice",   "Split",        "Pad",         "Expand",   "Tile",    "Where",
+      "Cast",      "Squeeze", "Unsqueeze",    "Shape",       "Size",     "Range",   "ConstantOfShape",
+      "Not",       "And",     "Or",           "Xor",         "Identity", "Flatten", "Reshape",
+      "Transpose", "Concat",  "DepthToSpace", "SpaceToDepth"};
   return *ops;
 }
 
@@ -299,7 +298,9 @@ void CheckAll(const char* mode, bool runtime, std::string (*run)(const std::stri
   EXPECT_GT(passed, 0);
 }
 
-TEST(DataOpsConformance, ConstantEvaluation) { CheckAll("constant evaluation", false, RunConstant, ConstantFailures()); }
+TEST(DataOpsConformance, ConstantEvaluation) {
+  CheckAll("constant evaluation", false, RunConstant, ConstantFailures());
+}
 
 TEST(DataOpsConformance, Runtime) { CheckAll("runtime", true, RunRuntime, RuntimeFailures()); }
 

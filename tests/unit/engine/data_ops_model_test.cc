@@ -3,10 +3,10 @@
 // them), Split feeds several consumers at run time, and a static-quantized
 // model mixing Conv with Pad/Slice/Concat(constant)/Transpose keeps its convs
 // int8 with f32 sections around the data ops.
+#include <gtest/gtest.h>
+
 #include <map>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "engine/compiler.h"
 #include "engine/quantize.h"

@@ -1,5 +1,5 @@
 // The request hot path allocates nothing of its own: after warm-up,
-// CompiledModel::Run (fp32 and static int8 Fashion CNN) and a ModelExecutor
+// CompiledModel::Run (fp32 and static int8 Fashion CNN, a model of data-op steps) and a ModelExecutor
 // execution (alone and merged) make zero heap allocations outside oneDNN and
 // OpenMP.
 //
@@ -23,6 +23,7 @@
 
 #include "engine/quantize.h"
 #include "server/execution/model_executor.h"
+#include "tests/testing/onnx_builder.h"
 #include "tests/unit/engine/test_util.h"
 
 namespace {
@@ -153,6 +154,27 @@ void ExpectRunAllocatesNothing(const CompiledModel& model, const core::Tensor& i
 
 TEST_F(HotPathAllocTest, Fp32RunAllocatesNothing) {
   auto model = Compile(ReadFile(DataPath("fashion_cnn.onnx")), {.warmup_batch_sizes = {1}});
+  ASSERT_TRUE(model.ok()) << model.status();
+  ExpectRunAllocatesNothing(**model, images_, 1);
+  ExpectRunAllocatesNothing(**model, images_, 16);
+}
+
+TEST_F(HotPathAllocTest, DataOpsRunAllocatesNothing) {
+  // Pad(reflect) -> Slice(step 2) -> Tile -> Transpose -> Gather -> Split -> Mul: the plain C++ data-op steps.
+  q8::testing::OnnxBuilder b;
+  b.Input("x", {-1, 1, 28, 28}).Output("y");
+  b.Int64Initializer("pads", {8}, {0, 0, 2, 2, 0, 0, 2, 2});
+  b.Int64Initializer("starts", {2}, {0, 0}).Int64Initializer("ends", {2}, {32, 32});
+  b.Int64Initializer("axes", {2}, {2, 3}).Int64Initializer("steps", {2}, {2, 2});
+  b.Int64Initializer("reps", {4}, {1, 3, 1, 1}).Int64Initializer("idx", {2}, {2, 0});
+  q8::testing::OnnxBuilder::AttrString(b.Node("Pad", {"x", "pads"}, {"p"}), "mode", "reflect");
+  b.Node("Slice", {"p", "starts", "ends", "axes", "steps"}, {"s"});
+  b.Node("Tile", {"s", "reps"}, {"t"});
+  q8::testing::OnnxBuilder::AttrInts(b.Node("Transpose", {"t"}, {"tt"}), "perm", {0, 2, 3, 1});
+  q8::testing::OnnxBuilder::AttrInt(b.Node("Gather", {"tt", "idx"}, {"g"}), "axis", 3);
+  q8::testing::OnnxBuilder::AttrInt(b.Node("Split", {"g"}, {"a", "c"}), "axis", 3);
+  b.Node("Mul", {"a", "c"}, {"y"});
+  auto model = Compile(b.Serialize(), {.warmup_batch_sizes = {1}});
   ASSERT_TRUE(model.ok()) << model.status();
   ExpectRunAllocatesNothing(**model, images_, 1);
   ExpectRunAllocatesNothing(**model, images_, 16);

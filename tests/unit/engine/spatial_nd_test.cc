@@ -1,10 +1,10 @@
 // 1-D and 3-D Conv and pooling (numerics are checked by the conformance
 // cases): they run on optimized oneDNN kernels, not reference ones, and a
 // model mixing them with a 2-D conv still quantizes its 2-D conv to int8.
+#include <gtest/gtest.h>
+
 #include <map>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "engine/compiler.h"
 #include "engine/quantize.h"

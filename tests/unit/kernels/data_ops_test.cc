@@ -4,10 +4,10 @@
 // runtime input).
 #include "kernels/data_ops.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 #include "kernels/program.h"
 
@@ -106,7 +106,7 @@ TEST(DataOpsTest, CastHalfRoundTripsAndRoundsToNearestEven) {
   EXPECT_EQ(back.span<float>()[1], 65504.0f);
   EXPECT_TRUE(std::isinf(back.span<float>()[2]));
   EXPECT_EQ(back.span<float>()[3], 5.960464477539063e-08f);  // smallest subnormal
-  EXPECT_EQ(back.span<float>()[4], 1.001953125f);           // tie -> even mantissa
+  EXPECT_EQ(back.span<float>()[4], 1.001953125f);            // tie -> even mantissa
 }
 
 TEST(DataOpsTest, ProgramStepWithAConstantOperand) {
