@@ -82,7 +82,8 @@ KernelOr Create(const InstanceNormParams& p, const KernelRequest& r) {
     scale[i] = p.scale->span<float>()[i % c];
     shift[i] = p.bias->span<float>()[i % c];
   }
-  const dnnl::memory::desc md = PlainDesc({1, n * c, spatial}, dt::f32);
+  // 4-D: the optimized (ncsp) batch norm wants at least one more spatial dim than 3-D gives.
+  const dnnl::memory::desc md = PlainDesc({1, n * c, spatial, 1}, dt::f32);
   const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
   dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md, p.epsilon, flags);
   dnnl::batch_normalization_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
