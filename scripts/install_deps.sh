@@ -16,6 +16,7 @@ BUILD_PKGS=(
 TEST_PKGS=(openssl                 # tests/integration/security_test.cc makes certificates at test time
            python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-grpcio python3-yaml
            dataset-fashion-mnist prometheus   # prometheus provides promtool
+           libonnx-testdata                   # ONNX's conformance cases (tests/conformance)
            yamllint nodejs                    # deploy/k8s checks (node runs the npm kubernetes-models schemas;
                                               # kubectl with kustomize comes with the machine image)
            podman buildah debootstrap         # deploy/container/build_and_smoke.sh (image build + smoke test)

@@ -24,6 +24,22 @@ void CopyRepeated(const google::protobuf::RepeatedField<Src>& from, core::Tensor
   for (int i = 0; i < from.size(); ++i) dst[i] = static_cast<Dst>(from.Get(i));
 }
 
+// "STRING", "COMPLEX64", ... for messages; the number when ONNX has no name for it.
+std::string OnnxTypeName(int code) {
+  if (!onnx::TensorProto::DataType_IsValid(code)) return absl::StrCat("unknown (", code, ")");
+  return onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(code));
+}
+
+// What a graph input holds when it is not a tensor ("" for a tensor).
+std::string NonTensorKind(const onnx::TypeProto& type) {
+  if (type.has_sequence_type()) return "a sequence";
+  if (type.has_optional_type()) return "an optional";
+  if (type.has_map_type()) return "a map";
+  if (type.has_sparse_tensor_type()) return "a sparse tensor";
+  if (!type.has_tensor_type()) return "a value of no declared type";
+  return "";
+}
+
 absl::StatusOr<std::shared_ptr<const core::Tensor>> ConvertTensor(const onnx::TensorProto& proto) {
   const std::string name = proto.name().empty() ? "<unnamed>" : core::Quote(proto.name());
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
@@ -33,7 +49,8 @@ absl::StatusOr<std::shared_ptr<const core::Tensor>> ConvertTensor(const onnx::Te
   }
   auto dtype = core::FromOnnxCode(proto.data_type());
   if (!dtype) {
-    return Invalid(absl::StrCat("tensor '", name, "' has unsupported data type ", proto.data_type()));
+    return Invalid(absl::StrCat("tensor '", name, "' has data type ", OnnxTypeName(proto.data_type()),
+                                ", which q8serve does not hold"));
   }
   core::Dims dims(proto.dims().begin(), proto.dims().end());
   // Declared size: overflow-checked, within the per-tensor limit, and equal to
@@ -159,11 +176,16 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
   }
   for (const onnx::ValueInfoProto& in : g.input()) {
     if (by_name.count(in.name())) continue;  // older exporters list initializers as inputs too
+    const std::string kind = NonTensorKind(in.type());
+    if (!kind.empty()) {
+      return Invalid(
+          absl::StrCat("graph input '", core::Quote(in.name()), "' is ", kind, "; q8serve serves tensor inputs"));
+    }
     const auto& type = in.type().tensor_type();
     auto dtype = core::FromOnnxCode(type.elem_type());
     if (!dtype || *dtype != core::DataType::kFloat32) {
-      return Invalid(absl::StrCat("graph input '", core::Quote(in.name()), "' has element type ", type.elem_type(),
-                                  "; q8serve serves float32 (FP32) inputs"));
+      return Invalid(absl::StrCat("graph input '", core::Quote(in.name()), "' has element type ",
+                                  OnnxTypeName(type.elem_type()), "; q8serve serves float32 (FP32) inputs"));
     }
     const std::string in_name = core::Quote(in.name());
     if (!type.has_shape()) return Invalid(absl::StrCat("graph input '", in_name, "' has no shape"));
@@ -248,6 +270,14 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
   Q8_RETURN_IF_ERROR(graph.SortTopologically());
   Q8_RETURN_IF_ERROR(graph.Validate());
   return result;
+}
+
+absl::StatusOr<std::shared_ptr<const core::Tensor>> ParseOnnxTensor(absl::string_view bytes) {
+  onnx::TensorProto proto;
+  if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError("the bytes are not an ONNX TensorProto (parsing failed)");
+  }
+  return ConvertTensor(proto);
 }
 
 }  // namespace q8::engine

@@ -123,7 +123,28 @@ TEST(ImporterTest, RejectsNonFloatInput) {
   b.model().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
       onnx::TensorProto::INT64);
   b.Node("Relu", {"x"}, {"y"});
-  ExpectInvalid(b.Serialize(), "float32");
+  ExpectInvalid(b.Serialize(), "graph input 'x' has element type INT64");  // by name, not ONNX's number
+}
+
+TEST(ImporterTest, NamesSequenceAndOptionalInputsAsSuch) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  auto* type = b.model().mutable_graph()->mutable_input(0)->mutable_type();
+  const onnx::TypeProto tensor = *type;
+  *type->mutable_sequence_type()->mutable_elem_type() = tensor;
+  b.Node("Relu", {"x"}, {"y"});
+  ExpectInvalid(b.Serialize(), "graph input 'x' is a sequence; q8serve serves tensor inputs");
+  *type->mutable_optional_type()->mutable_elem_type() = tensor;
+  ExpectInvalid(b.Serialize(), "graph input 'x' is an optional; q8serve serves tensor inputs");
+}
+
+TEST(ImporterTest, NamesUnsupportedTensorDataTypes) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.FloatInitializer("w", {4, 4}, std::vector<float>(16, 1.f));
+  b.model().mutable_graph()->mutable_initializer(0)->set_data_type(onnx::TensorProto::STRING);
+  b.Node("MatMul", {"x", "w"}, {"y"});
+  ExpectInvalid(b.Serialize(), "tensor 'w' has data type STRING, which q8serve does not hold");
 }
 
 TEST(ImporterTest, RejectsShapeMismatchAtCompile) {
