@@ -210,7 +210,20 @@ absl::StatusOr<Lowering> LowerBinary(const OpContext& ctx) {
   return l;
 }
 
+namespace {
+
+// Before opset 7 a 1-D slope of C values applied along axis 1 (not numpy
+// broadcasting): its dims as [C, 1, ...] then.
+bool LegacyChannelSlope(const OpContext& ctx) {
+  const core::Dims& x = ctx.input_dims[0];
+  const core::Dims& s = ctx.input_dims[1];
+  return ctx.opset < 7 && x.size() >= 2 && s.size() == 1 && s[0] == x[1] && s[0] != 1;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<core::Dims>> InferPRelu(const OpContext& ctx) {
+  if (LegacyChannelSlope(ctx)) return std::vector<core::Dims>{ctx.input_dims[0]};
   core::Dims out;
   if (!core::BroadcastShapes(ctx.input_dims[0], ctx.input_dims[1], &out) || out != ctx.input_dims[0]) {
     return ctx.Error(absl::StrCat("slope ", core::DimsToString(ctx.input_dims[1]), " does not broadcast to X ",
@@ -222,13 +235,22 @@ absl::StatusOr<std::vector<core::Dims>> InferPRelu(const OpContext& ctx) {
 absl::StatusOr<Lowering> LowerPRelu(const OpContext& ctx) {
   Q8_RETURN_IF_ERROR(InferPRelu(ctx).status());
   if (ctx.constant(0) != nullptr) return ctx.Unsupported("a constant X");
+  const bool legacy = LegacyChannelSlope(ctx);
   Lowering l;
   l.runtime_inputs = {0};
   if (ctx.constant(1) != nullptr) {
     kernels::PReluParams p;
     Q8_ASSIGN_OR_RETURN(p.slope, FloatConstant(ctx, 1));
+    if (legacy) {
+      auto per_channel = std::make_shared<core::Tensor>(p.slope->Clone());
+      core::Dims dims(ctx.input_dims[0].size() - 1, 1);
+      dims[0] = ctx.input_dims[1][0];
+      per_channel->Reshape(dims);
+      p.slope = std::move(per_channel);
+    }
     l.params = std::move(p);
   } else {
+    if (legacy) return ctx.Unsupported("a runtime per-channel slope before opset 7");
     kernels::MathParams m;
     m.kind = MK::kPRelu;
     l.params = m;
