@@ -1,5 +1,6 @@
-// Owns the Binary kernel: out = in0 (add|mul) in1 with in1 broadcast to in0,
-// then fused activations. A constant in1 is copied once into WeightCache-owned
+// Owns the Binary kernel: out = in0 (op) in1 with in1 broadcast to in0,
+// then fused activations (op: add, mul, sub, div, max, min, or a comparison
+// writing 1/0). A constant in1 is copied once into WeightCache-owned
 // memory (so it counts as model weights) in in0's layout: a src1 whose layout
 // differs from src0 pushes oneDNN onto slower paths.
 //
@@ -16,6 +17,39 @@
 #include "kernels/internal/weight_cache_impl.h"
 
 namespace q8::kernels::internal {
+namespace {
+
+dnnl::algorithm BinaryAlgorithm(BinaryParams::Kind kind) {
+  using K = BinaryParams::Kind;
+  using alg = dnnl::algorithm;
+  switch (kind) {
+    case K::kAdd:
+      return alg::binary_add;
+    case K::kMul:
+      return alg::binary_mul;
+    case K::kSub:
+      return alg::binary_sub;
+    case K::kDiv:
+      return alg::binary_div;
+    case K::kMax:
+      return alg::binary_max;
+    case K::kMin:
+      return alg::binary_min;
+    case K::kEqual:
+      return alg::binary_eq;
+    case K::kGreater:
+      return alg::binary_gt;
+    case K::kGreaterOrEqual:
+      return alg::binary_ge;
+    case K::kLess:
+      return alg::binary_lt;
+    case K::kLessOrEqual:
+      return alg::binary_le;
+  }
+  return alg::binary_add;
+}
+
+}  // namespace
 
 KernelOr Create(const BinaryParams& p, const KernelRequest& r) {
   const bool constant = p.constant != nullptr;
@@ -49,7 +83,7 @@ KernelOr Create(const BinaryParams& p, const KernelRequest& r) {
     return Invalid(r, "a lower-rank input 1 must be plain");
   }
   const bool add = p.kind == BinaryParams::Kind::kAdd;
-  const auto alg = add ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
+  const dnnl::algorithm alg = BinaryAlgorithm(p.kind);
   std::vector<const ValueSpec*> values{&in0, &out};
   if (!constant) values.push_back(r.inputs[1]);
   bool int8 = false;
@@ -57,6 +91,9 @@ KernelOr Create(const BinaryParams& p, const KernelRequest& r) {
     if (v->dtype != core::DataType::kFloat32 && !IsInt8(v->dtype)) return Invalid(r, "types must be f32, u8 or s8");
     if (IsInt8(v->dtype) && !ValidScale(v->scale)) return Invalid(r, "int8 scales must be finite and > 0");
     int8 |= IsInt8(v->dtype);
+  }
+  if (int8 && p.kind != BinaryParams::Kind::kAdd && p.kind != BinaryParams::Kind::kMul) {
+    return Invalid(r, "int8 binary supports add and mul only");
   }
   dnnl::primitive_attr attr = MakeAttr();
   if (int8) {

@@ -81,24 +81,64 @@ absl::StatusOr<dnnl::memory::dims> StridesOf(const dnnl::memory::desc& desc) {
   return dnnl::memory::dims(c.format_desc.blocking.strides, c.format_desc.blocking.strides + c.ndims);
 }
 
-dnnl::algorithm EltwiseAlgorithm(const Activation& activation) {
-  switch (activation.kind) {
-    case Activation::Kind::kRelu:
-      return dnnl::algorithm::eltwise_relu;
-    case Activation::Kind::kClip:
-      return dnnl::algorithm::eltwise_clip;
-    case Activation::Kind::kSigmoid:
-      return dnnl::algorithm::eltwise_logistic;
+std::vector<EltwiseStage> EltwiseStages(const Activation& a) {
+  using alg = dnnl::algorithm;
+  using K = Activation::Kind;
+  switch (a.kind) {
+    case K::kRelu:
+      return {{alg::eltwise_relu, a.alpha}};
+    case K::kClip:
+      return {{alg::eltwise_clip, a.lo, a.hi}};
+    case K::kSigmoid:
+      return {{alg::eltwise_logistic}};
+    case K::kTanh:
+      return {{alg::eltwise_tanh}};
+    case K::kExp:
+      return {{alg::eltwise_exp}};
+    case K::kLog:
+      return {{alg::eltwise_log}};
+    case K::kSqrt:
+      return {{alg::eltwise_sqrt}};
+    case K::kAbs:
+      return {{alg::eltwise_abs}};
+    case K::kSquare:
+      return {{alg::eltwise_square}};
+    case K::kLinear:
+      return {{alg::eltwise_linear, a.alpha, a.beta}};
+    case K::kElu:
+      return {{alg::eltwise_elu, a.alpha}};
+    case K::kSoftplus:
+      return {{alg::eltwise_soft_relu}};
+    case K::kMish:
+      return {{alg::eltwise_mish}};
+    case K::kRound:
+      return {{alg::eltwise_round}};
+    case K::kPow:
+      return {{alg::eltwise_pow, a.alpha, a.beta}};
+    case K::kHardSwish:
+      return {{alg::eltwise_hardswish}};
+    case K::kHardSigmoid:
+      return {{alg::eltwise_linear, a.alpha, a.beta}, {alg::eltwise_clip, 0.0f, 1.0f}};
+    case K::kGeluErf:
+      return {{alg::eltwise_gelu_erf}};
+    case K::kGeluTanh:
+      return {{alg::eltwise_gelu_tanh}};
+    case K::kSwish:
+      return {{alg::eltwise_swish, a.alpha}};
+    case K::kSelu:
+      return {{alg::eltwise_elu, a.alpha}, {alg::eltwise_linear, a.beta, 0.0f}};
   }
-  return dnnl::algorithm::eltwise_relu;
+  return {{alg::eltwise_linear, 1.0f, 0.0f}};
+}
+
+bool IsPositivelyHomogeneous(const Activation& a) {
+  return a.kind == Activation::Kind::kRelu || a.kind == Activation::Kind::kClip;
 }
 
 dnnl::post_ops MakePostOps(absl::Span<const Activation> activations) {
   dnnl::post_ops ops;
   for (const Activation& a : activations) {
-    // alpha/beta: relu slope 0; clip bounds; unused by logistic.
-    const bool clip = a.kind == Activation::Kind::kClip;
-    ops.append_eltwise(1.0f, EltwiseAlgorithm(a), clip ? a.lo : 0.0f, clip ? a.hi : 0.0f);
+    for (const EltwiseStage& s : EltwiseStages(a)) ops.append_eltwise(1.0f, s.algorithm, s.alpha, s.beta);
   }
   return ops;
 }
@@ -114,7 +154,7 @@ bool SameScale(float a, float b) { return std::fabs(a - b) <= 1e-6f * std::max(s
 QuantizedPostOps MakeQuantizedPostOps(absl::Span<const Activation> activations, float dst_scale,
                                       const std::optional<SumPostOp>& sum) {
   bool homogeneous = true;
-  for (const Activation& a : activations) homogeneous &= a.kind != Activation::Kind::kSigmoid;
+  for (const Activation& a : activations) homogeneous &= IsPositivelyHomogeneous(a);
   const float inv = 1.0f / dst_scale;
   QuantizedPostOps out;
   out.output_factor = homogeneous ? inv : 1.0f;
@@ -124,10 +164,17 @@ QuantizedPostOps MakeQuantizedPostOps(absl::Span<const Activation> activations, 
   }
   for (size_t i = 0; i < activations.size(); ++i) {
     const Activation& a = activations[i];
-    const bool clip = a.kind == Activation::Kind::kClip;
-    const float bound = homogeneous ? inv : 1.0f;
-    const float scale = !homogeneous && i + 1 == activations.size() ? inv : 1.0f;
-    out.ops.append_eltwise(scale, EltwiseAlgorithm(a), clip ? a.lo * bound : 0.0f, clip ? a.hi * bound : 0.0f);
+    const std::vector<EltwiseStage> stages = EltwiseStages(a);
+    for (size_t k = 0; k < stages.size(); ++k) {
+      EltwiseStage s = stages[k];
+      const bool last = i + 1 == activations.size() && k + 1 == stages.size();
+      if (homogeneous && a.kind == Activation::Kind::kClip) {
+        s.alpha *= inv;
+        s.beta *= inv;
+      }
+      const float scale = !homogeneous && last ? inv : 1.0f;
+      out.ops.append_eltwise(scale, s.algorithm, s.alpha, s.beta);
+    }
   }
   return out;
 }

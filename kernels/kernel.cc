@@ -18,8 +18,12 @@ Kernel::Kernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd, s
       outputs_(std::move(outputs)),
       constants_(std::move(constants)) {}
 
-Kernel::Kernel(std::string impl, std::vector<Operand> inputs, std::vector<Operand> outputs)
-    : impl_(std::move(impl)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {}
+Kernel::Kernel(std::string impl, std::vector<Operand> inputs, std::vector<Operand> outputs, ArgMap constants)
+    : impl_(std::move(impl)),
+      scratchpad_desc_(),
+      inputs_(std::move(inputs)),
+      outputs_(std::move(outputs)),
+      constants_(std::move(constants)) {}
 
 BoundArgs Kernel::Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
                        const dnnl::memory& scratchpad) const {

@@ -19,11 +19,40 @@ namespace q8::kernels {
 using ConstTensorPtr = std::shared_ptr<const core::Tensor>;
 
 // Element-wise activation, used both standalone and fused as a post-op.
+// Each kind maps to one oneDNN eltwise algorithm or to a short chain of them
+// (kHardSigmoid, kSelu); alpha/beta are per kind:
+//   kRelu: alpha = negative slope (LeakyRelu)   kLinear: alpha*x + beta
+//   kElu: alpha   kPow: alpha * x^beta   kSwish: x*sigmoid(alpha*x)
+//   kHardSigmoid: clip(alpha*x + beta, 0, 1)   kSelu: beta*elu_alpha(x)
 struct Activation {
-  enum class Kind { kRelu, kClip, kSigmoid };
+  enum class Kind {
+    kRelu,
+    kClip,
+    kSigmoid,
+    kTanh,
+    kExp,
+    kLog,
+    kSqrt,
+    kAbs,
+    kSquare,
+    kLinear,
+    kElu,
+    kSoftplus,
+    kMish,
+    kRound,
+    kPow,
+    kHardSwish,
+    kHardSigmoid,
+    kGeluErf,
+    kGeluTanh,
+    kSwish,
+    kSelu
+  };
   Kind kind = Kind::kRelu;
   float lo = 0.0f;  // kClip lower bound
   float hi = 0.0f;  // kClip upper bound
+  float alpha = 0.0f;
+  float beta = 0.0f;
 };
 
 // Weights quantized by the engine: symmetric s8, one scale per output
@@ -98,8 +127,9 @@ struct EltwiseParams {
 
 // out = in0 (op) in1, with in1 broadcast to in0's dims (equal rank; each dim
 // of in1 is 1 or equal to in0's). in1 is `constant` when set, else input 1.
+// Comparisons (kEqual..kLessOrEqual) write 1.0 / 0.0.
 struct BinaryParams {
-  enum class Kind { kAdd, kMul };
+  enum class Kind { kAdd, kMul, kSub, kDiv, kMax, kMin, kEqual, kGreater, kGreaterOrEqual, kLess, kLessOrEqual };
   Kind kind = Kind::kAdd;
   ConstTensorPtr constant;  // any float tensor broadcastable to in0, or null
   std::vector<Activation> post_ops;
@@ -107,7 +137,92 @@ struct BinaryParams {
 
 struct SoftmaxParams {
   int axis = -1;  // already normalised to [0, rank) by the engine
+  bool log = false;  // LogSoftmax
+  // Before opset 13: the input is viewed as 2-D [prod(dims[:axis]),
+  // prod(dims[axis:])] and normalised along its second dim.
+  bool flatten_from_axis = false;
 };
+
+// Reduction over `axes` (normalised, sorted, unique). The output holds the
+// input's element count divided by the reduced extents; keepdims only
+// changes its dims, not its bytes (plain layout).
+struct ReductionParams {
+  enum class Kind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum };
+  Kind kind = Kind::kSum;
+  std::vector<int64_t> axes;
+};
+
+// PRelu with a constant slope (oneDNN prelu): y = x < 0 ? slope * x : x,
+// slope broadcast to input 0 (left-padded with 1s).
+struct PReluParams {
+  ConstTensorPtr slope;  // f32
+};
+
+// LayerNormalization: normalise over dims [axis, rank) of input 0, then
+// scale (and shift) by constants whose element count is that extent.
+struct LayerNormParams {
+  int axis = -1;  // normalised
+  float epsilon = 1e-5f;
+  ConstTensorPtr scale;  // f32, required
+  ConstTensorPtr bias;   // f32 or null
+};
+
+// InstanceNormalization on [N, C, ...]: per (n, c) statistics.
+struct InstanceNormParams {
+  float epsilon = 1e-5f;
+  ConstTensorPtr scale, bias;  // f32 [C]
+};
+
+// LRN across channels (ONNX convention: alpha is divided by size).
+struct LrnParams {
+  int64_t size = 1;
+  float alpha = 1e-4f, beta = 0.75f, bias = 1.0f;
+};
+
+// Element-wise math in plain C++ (vectorisable loops, plain layout) where
+// oneDNN has no algorithm or no broadcasting form. Unary kinds read input 0.
+// Binary kinds (kPow and up) read operands a and b, each broadcast
+// (numpy-style) to the output's dims; one of them may be `constant`.
+struct MathParams {
+  enum class Kind {
+    kErf,
+    kFloor,
+    kCeil,
+    kSoftsign,
+    kThresholdedRelu,
+    kCelu,
+    kSign,
+    kSin,
+    kCos,
+    kTan,
+    kAsin,
+    kAcos,
+    kAtan,
+    kSinh,
+    kCosh,
+    kAsinh,
+    kAcosh,
+    kAtanh,
+    kPow,
+    kPRelu,
+    kAdd,
+    kSub,
+    kMul,
+    kDiv,
+    kMax,
+    kMin,
+    kEqual,
+    kGreater,
+    kGreaterOrEqual,
+    kLess,
+    kLessOrEqual
+  };
+  Kind kind = Kind::kErf;
+  float alpha = 0.0f;        // kThresholdedRelu threshold, kCelu alpha
+  ConstTensorPtr constant;   // f32 binary operand, or null
+  int constant_operand = 1;  // 0: constant is a, 1: constant is b
+};
+inline bool IsBinaryMath(MathParams::Kind k) { return k >= MathParams::Kind::kPow; }
 
 struct ConcatParams {
   int axis = 1;  // normalised
@@ -148,8 +263,9 @@ struct DataOpParams {
   std::vector<ConstTensorPtr> operands;
 };
 
-using KernelParams = std::variant<ConvParams, MatMulParams, PoolParams, EltwiseParams, BinaryParams,
-                                  SoftmaxParams, ConcatParams, BatchNormParams, ReorderParams,
-                                  TransposeParams, DataOpParams, DeconvParams>;
+using KernelParams =
+    std::variant<ConvParams, MatMulParams, PoolParams, EltwiseParams, BinaryParams, SoftmaxParams, ConcatParams,
+                 BatchNormParams, ReorderParams, TransposeParams, DataOpParams, DeconvParams, ReductionParams,
+                 LayerNormParams, InstanceNormParams, LrnParams, MathParams, PReluParams>;
 
 }  // namespace q8::kernels

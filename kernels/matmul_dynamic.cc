@@ -35,6 +35,8 @@ float Activate(const Activation& a, float v) {
       return std::min(std::max(v, a.lo), a.hi);
     case Activation::Kind::kSigmoid:
       return 1.0f / (1.0f + std::exp(-v));
+    default:  // fuse_activation fuses only the three kinds above
+      break;
   }
   return v;
 }

@@ -38,6 +38,23 @@ const std::set<std::string>& CopiedAttributes(const std::string& op) {
       {"Flatten", {"axis"}},
       {"Concat", {"axis"}},
       {"Transpose", {"perm"}},
+      {"Elu", {"alpha"}},
+      {"LeakyRelu", {"alpha"}},
+      {"HardSigmoid", {"alpha", "beta"}},
+      {"Selu", {"alpha", "gamma"}},
+      {"Celu", {"alpha"}},
+      {"ThresholdedRelu", {"alpha"}},
+      {"LRN", {"alpha", "beta", "bias", "size"}},
+      {"InstanceNormalization", {"epsilon"}},
+      {"ReduceL1", {"axes", "keepdims"}},
+      {"ReduceL2", {"axes", "keepdims"}},
+      {"ReduceLogSum", {"axes", "keepdims"}},
+      {"ReduceMax", {"axes", "keepdims"}},
+      {"ReduceMean", {"axes", "keepdims"}},
+      {"ReduceMin", {"axes", "keepdims"}},
+      {"ReduceProd", {"axes", "keepdims"}},
+      {"ReduceSum", {"keepdims", "noop_with_empty_axes"}},
+      {"ReduceSumSquare", {"axes", "keepdims"}},
   };
   static const std::set<std::string> kNone;
   auto it = table->find(op);
@@ -74,6 +91,8 @@ std::vector<QdqEmitter::TailOp> QdqEmitter::ActivationTail(const Node& n) {
                         {w_.FloatScalar(absl::StrCat(n.name, "_clip_min"), a.lo),
                          w_.FloatScalar(absl::StrCat(n.name, "_clip_max"), a.hi)}});
         break;
+      default:  // fuse_activation fuses only the three kinds above
+        break;
     }
   }
   return tail;
@@ -99,7 +118,17 @@ absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& 
   std::string op = n.op_type == "Dropout" ? "Identity" : n.op_type;
   std::vector<std::string> args = ins;
   std::vector<TailOp> tail;
-  if (op == "Conv") {
+  // Ops the opset-13 QDQ model cannot state (newer opsets or internal ops).
+  static const std::set<std::string> kNoOpset13Form = {"Gelu", "HardSwish", "LayerNormalization", "Mish", "Swish"};
+  const bool reduce_axes_input = op.rfind("Reduce", 0) == 0 && op != "ReduceSum" && ins.size() > 1;
+  const auto* softmax = std::get_if<kernels::SoftmaxParams>(&params);
+  if (kNoOpset13Form.count(op) > 0 || reduce_axes_input || (softmax != nullptr && softmax->flatten_from_axis)) {
+    return absl::UnimplementedError(absl::StrCat(n.Describe(), ": no opset-13 QDQ export for this node yet"));
+  }
+  if (op == "MatMul" && args.size() == 3) {  // bias fused by fuse_matmul_bias
+    tail.push_back({"Add", {ins[2]}});
+    args.resize(2);
+  } else if (op == "Conv") {
     args.resize(3);  // input 3 is the fused residual
     if (n.accumulate) tail.push_back({"Add", {ins[3]}});
   } else if (op == "BatchNormalization") {
@@ -134,7 +163,7 @@ absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& 
     OnnxGraphWriter::SetAttribute(main, name, value);
   }
   if (resolve_pads) OnnxGraphWriter::SetAttribute(main, "pads", ResolvedPads(params));
-  if (op == "Softmax") {
+  if (op == "Softmax" || op == "LogSoftmax") {
     // Normalised by the engine, so an old-opset default (1) reads the same in opset 13.
     OnnxGraphWriter::SetAttribute(main, "axis", int64_t{std::get<kernels::SoftmaxParams>(params).axis});
   }

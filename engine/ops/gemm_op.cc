@@ -124,6 +124,14 @@ absl::StatusOr<Lowering> LowerMatMul(const OpContext& ctx) {
   } else {
     l.runtime_inputs.push_back(1);
   }
+  if (ctx.has_input(2)) {  // a bias fused by fuse_matmul_bias: constant f32 [N]
+    const core::Tensor* c = ctx.constant(2);
+    const int64_t n = ctx.input_dims[1].back();
+    if (c == nullptr || c->dtype() != core::DataType::kFloat32 || c->dims() != core::Dims{n}) {
+      return ctx.Error(absl::StrCat("a fused bias must be a float32 constant [", n, "]"));
+    }
+    p.bias = ctx.shared_constant(2);
+  }
   l.params = std::move(p);
   return l;
 }

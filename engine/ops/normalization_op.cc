@@ -1,4 +1,7 @@
-// Softmax and (unfolded) BatchNormalization.
+// Softmax / LogSoftmax, (unfolded) BatchNormalization, LayerNormalization,
+// InstanceNormalization and LRN.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_impls.h"
@@ -12,10 +15,7 @@ absl::StatusOr<int> SoftmaxAxis(const OpContext& ctx) {
   // at the axis; that equals a last-axis softmax only when axis == rank-1.
   Q8_ASSIGN_OR_RETURN(int64_t axis, ctx.node.attrs.GetInt("axis", ctx.opset < 13 ? 1 : -1));
   if (axis < 0) axis += rank;
-  if (axis < 0 || axis >= rank) return ctx.Error("axis is out of range");
-  if (ctx.opset < 13 && axis != rank - 1) {
-    return ctx.Unsupported("Softmax before opset 13 over more than the last axis");
-  }
+  if (axis < 0 || axis >= std::max<int64_t>(rank, 1)) return ctx.Error("axis is out of range");
   return static_cast<int>(axis);
 }
 
@@ -48,8 +48,14 @@ absl::StatusOr<std::vector<core::Dims>> InferSoftmax(const OpContext& ctx) {
 
 absl::StatusOr<Lowering> LowerSoftmax(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(int axis, SoftmaxAxis(ctx));
+  kernels::SoftmaxParams p;
+  p.axis = axis;
+  p.log = ctx.node.op_type == "LogSoftmax";
+  // Before opset 13 the input was coerced to 2-D at the axis; that equals a
+  // one-axis softmax only when axis == rank-1.
+  p.flatten_from_axis = ctx.opset < 13 && axis + 1 != static_cast<int>(ctx.input_dims[0].size());
   Lowering l;
-  l.params = kernels::SoftmaxParams{axis};
+  l.params = p;
   l.runtime_inputs = {0};
   return l;
 }
@@ -69,6 +75,116 @@ absl::StatusOr<Lowering> LowerBatchNormalization(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(p.epsilon, ctx.node.attrs.GetFloat("epsilon", 1e-5f));
   Lowering l;
   l.params = std::move(p);
+  l.runtime_inputs = {0};
+  return l;
+}
+
+namespace {
+
+absl::Status NoStatsOutputs(const OpContext& ctx) {
+  for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
+    if (ctx.node.outputs[i] != kNoValue &&
+        (!ctx.graph.Consumers(ctx.node.outputs[i]).empty() || ctx.graph.IsGraphOutput(ctx.node.outputs[i]))) {
+      return ctx.Unsupported("the Mean / InvStdDev outputs");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kernels::LayerNormParams> ReadLayerNorm(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(NoStatsOutputs(ctx));
+  const int64_t rank = ctx.input_dims[0].size();
+  kernels::LayerNormParams p;
+  Q8_ASSIGN_OR_RETURN(int64_t axis, ctx.node.attrs.GetInt("axis", -1));
+  Q8_ASSIGN_OR_RETURN(p.epsilon, ctx.node.attrs.GetFloat("epsilon", 1e-5f));
+  Q8_ASSIGN_OR_RETURN(int64_t stash, ctx.node.attrs.GetInt("stash_type", 1));
+  if (stash != 1) return ctx.Unsupported("stash_type other than float");
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return ctx.Error("axis is out of range");
+  p.axis = static_cast<int>(axis);
+  const core::Dims normalized(ctx.input_dims[0].begin() + axis, ctx.input_dims[0].end());
+  for (int i = 1; i <= 2; ++i) {
+    if (!ctx.has_input(i)) continue;
+    const core::Tensor* t = ctx.constant(i);
+    if (t == nullptr) return ctx.Unsupported("runtime Scale / B");
+    core::Dims b;
+    if (t->dtype() != core::DataType::kFloat32 || !core::BroadcastShapes(t->dims(), normalized, &b) ||
+        b != normalized) {
+      return ctx.Error(absl::StrCat("Scale and B must be float32 broadcastable to ", core::DimsToString(normalized)));
+    }
+    // Expand a broadcast Scale/B to the normalized extent.
+    std::shared_ptr<const core::Tensor> full = ctx.shared_constant(i);
+    if (t->num_elements() != core::NumElements(normalized)) {
+      auto e = std::make_shared<core::Tensor>(core::DataType::kFloat32, normalized);
+      auto dst = e->span<float>();
+      for (size_t k = 0; k < dst.size(); ++k) dst[k] = t->span<float>()[k % t->num_elements()];
+      if (t->num_elements() != 1 && t->num_elements() != normalized.back()) {
+        return ctx.Unsupported("Scale / B broadcast other than scalar or over the last axis");
+      }
+      full = std::move(e);
+    }
+    (i == 1 ? p.scale : p.bias) = std::move(full);
+  }
+  return p;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<core::Dims>> InferLayerNormalization(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(ReadLayerNorm(ctx).status());
+  return std::vector<core::Dims>{ctx.input_dims[0]};
+}
+
+absl::StatusOr<Lowering> LowerLayerNormalization(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(kernels::LayerNormParams p, ReadLayerNorm(ctx));
+  Lowering l;
+  l.params = std::move(p);
+  l.runtime_inputs = {0};
+  return l;
+}
+
+absl::StatusOr<std::vector<core::Dims>> InferInstanceNormalization(const OpContext& ctx) {
+  const core::Dims& x = ctx.input_dims[0];
+  if (x.size() < 3) return ctx.Error("input must be [N, C, D1, ...]");
+  for (int i = 1; i <= 2; ++i) {
+    const core::Tensor* t = ctx.constant(i);
+    if (t == nullptr) return ctx.Unsupported("runtime scale / B");
+    if (t->dtype() != core::DataType::kFloat32 || t->dims() != core::Dims{x[1]}) {
+      return ctx.Error(absl::StrCat("scale and B must be float32 [", x[1], "]"));
+    }
+  }
+  return std::vector<core::Dims>{x};
+}
+
+absl::StatusOr<Lowering> LowerInstanceNormalization(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(InferInstanceNormalization(ctx).status());
+  kernels::InstanceNormParams p;
+  Q8_ASSIGN_OR_RETURN(p.epsilon, ctx.node.attrs.GetFloat("epsilon", 1e-5f));
+  p.scale = ctx.shared_constant(1);
+  p.bias = ctx.shared_constant(2);
+  Lowering l;
+  l.params = std::move(p);
+  l.runtime_inputs = {0};
+  return l;
+}
+
+absl::StatusOr<std::vector<core::Dims>> InferLRN(const OpContext& ctx) {
+  if (ctx.input_dims[0].size() < 3) return ctx.Error("input must be [N, C, D1, ...]");
+  Q8_ASSIGN_OR_RETURN(int64_t size, ctx.node.attrs.GetInt("size", 0));
+  if (size < 1) return ctx.Error("'size' must be a positive integer");
+  return std::vector<core::Dims>{ctx.input_dims[0]};
+}
+
+absl::StatusOr<Lowering> LowerLRN(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(InferLRN(ctx).status());
+  kernels::LrnParams p;
+  const Attributes& at = ctx.node.attrs;
+  Q8_ASSIGN_OR_RETURN(p.size, at.GetInt("size", 0));
+  Q8_ASSIGN_OR_RETURN(p.alpha, at.GetFloat("alpha", 1e-4f));
+  Q8_ASSIGN_OR_RETURN(p.beta, at.GetFloat("beta", 0.75f));
+  Q8_ASSIGN_OR_RETURN(p.bias, at.GetFloat("bias", 1.0f));
+  Lowering l;
+  l.params = p;
   l.runtime_inputs = {0};
   return l;
 }

@@ -29,6 +29,12 @@ Q8_DECLARE_OP(Identity);  // Identity, Dropout
 Q8_DECLARE_OP(DataOp);    // data_op.cc: Gather, Slice, Pad, Expand, Tile, Where, DepthToSpace, ...
 Q8_DECLARE_OP(Squeeze);
 Q8_DECLARE_OP(Unsqueeze);
+Q8_DECLARE_OP(Unary);     // unary_op.cc: Tanh, Exp, Erf, HardSigmoid, ...
+Q8_DECLARE_OP(Reduce);    // reduce_op.cc: Reduce*
+Q8_DECLARE_OP(LayerNormalization);
+Q8_DECLARE_OP(InstanceNormalization);
+Q8_DECLARE_OP(LRN);
+Q8_DECLARE_OP(PRelu);
 
 #undef Q8_DECLARE_OP
 
@@ -36,5 +42,8 @@ Q8_DECLARE_OP(Unsqueeze);
 // attributes before opset 11, from constant inputs after). Used both to lower
 // standalone activations and by the fuse_activation pass.
 absl::StatusOr<kernels::Activation> ActivationOf(const OpContext& ctx);
+// The activation of an op of unary_op.cc that maps to oneDNN eltwise
+// (Tanh, LeakyRelu, HardSigmoid, Gelu...); an error for the C++-only ones.
+absl::StatusOr<kernels::Activation> UnaryActivationOf(const OpContext& ctx);
 
 }  // namespace q8::engine::ops

@@ -35,40 +35,110 @@ constexpr OpSignature kAnyUnary{1, 1, 1, 1, {kAny, kAny, kAny}};
 constexpr OpSignature kAnyAndShape{2, 2, 1, 1, {kAny, kI64, kI64}};  // Expand, Tile
 constexpr OpSignature kAxesInput{1, 2, 1, 1, {kAny, kI64, kI64}};    // Squeeze, Unsqueeze
 constexpr OpSignature kLogicalBinary{2, 2, 1, 1, {kBool, kBool, kBool}};
+constexpr OpSignature kReduce{1, 2, 1, 1, {kF32, kI64, kI64}};  // axes input from opset 13/18
+constexpr OpSignature kLayerNorm{2, 3, 1, 3};                   // Mean/InvStdDev outputs must be unused
+constexpr OpSignature kInstanceNorm{3, 3, 1, 1};
 
 constexpr std::array kOps = {
+    OpDef{"Abs", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Acos", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Acosh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Add", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Asin", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Asinh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Atan", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Atanh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"AveragePool", LP::kChannelsLast, kUnary, ops::InferAveragePool, ops::LowerAveragePool},
     OpDef{"BatchNormalization", LP::kChannelsLast, kBatchNorm, ops::InferBatchNormalization,
           ops::LowerBatchNormalization},
+    OpDef{"Ceil", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Celu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Clip", LP::kFollowInput, kClip, InferActivation, LowerActivation},
     OpDef{"Concat", LP::kFollowInput, {1, -1, 1, 1, {kAny, kAny, kAny}}, ops::InferConcat, ops::LowerConcat},
     OpDef{"Conv", LP::kChannelsLast, kWeightsAndBias, ops::InferConv, ops::LowerConv},
     OpDef{"ConvTranspose", LP::kChannelsLast, kWeightsAndBias, ops::InferConvTranspose, ops::LowerConvTranspose},
+    OpDef{"Cos", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Cosh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"DepthToSpace", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Div", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"Dropout", LP::kFollowInput, kDropout, ops::InferIdentity, ops::LowerIdentity},
+    OpDef{"Elu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Equal", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Erf", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Exp", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Expand", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Flatten", LP::kPlain, kAnyUnary, ops::InferFlatten, ops::LowerFlatten},
+    OpDef{"Floor", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Gather", LP::kPlain, {2, 2, 1, 1, {kAny, kIndex, kIndex}}, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Gelu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Gemm", LP::kPlain, kWeightsAndBias, ops::InferGemm, ops::LowerGemm},
     OpDef{"GlobalAveragePool", LP::kChannelsLast, kUnary, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
+    OpDef{"Greater", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"GreaterOrEqual", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"HardSigmoid", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"HardSwish", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Identity", LP::kFollowInput, kAnyUnary, ops::InferIdentity, ops::LowerIdentity},
+    OpDef{"InstanceNormalization", LP::kPlain, kInstanceNorm, ops::InferInstanceNormalization,
+          ops::LowerInstanceNormalization},
+    OpDef{"LayerNormalization", LP::kPlain, kLayerNorm, ops::InferLayerNormalization, ops::LowerLayerNormalization},
+    OpDef{"LeakyRelu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Less", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"LessOrEqual", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Log", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"LogSoftmax", LP::kPlain, kUnary, ops::InferSoftmax, ops::LowerSoftmax},
+    OpDef{"LRN", LP::kFollowInput, kUnary, ops::InferLRN, ops::LowerLRN},
     OpDef{"MatMul", LP::kPlain, kBinary, ops::InferMatMul, ops::LowerMatMul},
+    OpDef{"Max", LP::kFollowInput, kVariadic, ops::InferBinary, ops::LowerBinary},
     OpDef{"MaxPool", LP::kChannelsLast, kMaxPool, ops::InferMaxPool, ops::LowerMaxPool},
+    OpDef{"Mean", LP::kFollowInput, kVariadic, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Min", LP::kFollowInput, kVariadic, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Mish", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Mul", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Neg", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Pad", LP::kPlain, {1, 4, 1, 1, {kAny, kI64, kAny}}, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Pow", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"PRelu", LP::kFollowInput, kBinary, ops::InferPRelu, ops::LowerPRelu},
+    OpDef{"Reciprocal", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"ReduceL1", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceL2", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceLogSum", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceMax", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceMean", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceMin", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceProd", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceSum", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceSumSquare", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"Relu", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
     OpDef{"Reshape", LP::kPlain, kReshape, ops::InferReshape, ops::LowerReshape},
+    OpDef{"Round", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Selu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Sigmoid", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
+    OpDef{"Sign", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Sin", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Sinh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Slice", LP::kPlain, {1, 5, 1, 1, {kAny, kIndex, kIndex}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Softmax", LP::kPlain, kUnary, ops::InferSoftmax, ops::LowerSoftmax},
+    OpDef{"Softplus", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Softsign", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"SpaceToDepth", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Split", LP::kPlain, {1, 2, 1, 1024, {kAny, kI64, kI64}}, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Sqrt", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Squeeze", LP::kPlain, kAxesInput, ops::InferSqueeze, ops::LowerSqueeze},
+    OpDef{"Sub", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Sum", LP::kFollowInput, kVariadic, ops::InferBinary, ops::LowerBinary},
+    OpDef{"Tan", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Tanh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"ThresholdedRelu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Tile", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Transpose", LP::kPlain, kAnyUnary, ops::InferTranspose, ops::LowerTranspose},
     OpDef{"Unsqueeze", LP::kPlain, kAxesInput, ops::InferUnsqueeze, ops::LowerUnsqueeze},
     OpDef{"Where", LP::kPlain, {3, 3, 1, 1, {kBool, kAny, kAny}}, ops::InferDataOp, ops::LowerDataOp},
+};
+
+// Ops that only graph passes create (fuse_gelu_swish): lowered like table
+// ops but neither listed as supported nor accepted from a model.
+constexpr std::array kInternalOps = {
+    OpDef{"Swish", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
 };
 
 // Ops that only constant evaluation handles (passes/constant_eval.cc): their
@@ -82,13 +152,11 @@ constexpr std::array kConstantOnly = {
     NamedSignature{"Cast", kAnyUnary},
     NamedSignature{"Constant", {0, 0, 1, 1}},
     NamedSignature{"ConstantOfShape", {1, 1, 1, 1, {kI64, kI64, kI64}}},
-    NamedSignature{"Div", kNumericBinary},
     NamedSignature{"Not", {1, 1, 1, 1, {kBool, kBool, kBool}}},
     NamedSignature{"Or", kLogicalBinary},
     NamedSignature{"Range", {3, 3, 1, 1, {kNumeric, kNumeric, kNumeric}}},
     NamedSignature{"Shape", kAnyUnary},
     NamedSignature{"Size", kAnyUnary},
-    NamedSignature{"Sub", kNumericBinary},
     NamedSignature{"Xor", kLogicalBinary},
 };
 
@@ -129,6 +197,11 @@ const OpSignature* FindSignature(absl::string_view op_type) {
 }
 
 absl::Status CheckSignature(const Graph& graph, const Node& node, int64_t opset) {
+  for (const OpDef& def : kInternalOps) {
+    if (node.op_type == def.op_type) {
+      return absl::InvalidArgumentError(absl::StrCat(node.Describe(), ": unsupported op '", def.op_type, "'"));
+    }
+  }
   const OpSignature* sig = FindSignature(node.op_type);
   if (sig == nullptr) return absl::OkStatus();
   int max_inputs = sig->max_inputs;
@@ -188,6 +261,9 @@ absl::Status OpContext::Unsupported(absl::string_view what) const {
 
 const OpDef* FindOp(absl::string_view op_type) {
   for (const OpDef& def : kOps) {
+    if (op_type == def.op_type) return &def;
+  }
+  for (const OpDef& def : kInternalOps) {
     if (op_type == def.op_type) return &def;
   }
   return nullptr;

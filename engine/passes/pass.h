@@ -29,5 +29,9 @@ std::unique_ptr<Pass> MakeFoldBatchNormPass();
 std::unique_ptr<Pass> MakeFuseResidualAddPass();
 std::unique_ptr<Pass> MakeFuseActivationPass();
 std::unique_ptr<Pass> MakeEliminateDeadNodesPass();
+std::unique_ptr<Pass> MakeSplitVariadicPass();
+std::unique_ptr<Pass> MakeFuseLayerNormPass();
+std::unique_ptr<Pass> MakeFuseGeluSwishPass();
+std::unique_ptr<Pass> MakeFuseMatMulBiasPass();
 
 }  // namespace q8::engine

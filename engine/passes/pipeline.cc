@@ -1,13 +1,18 @@
 // Pipeline order, and why:
 //  1. fold_constants first: Constant nodes and shape arithmetic become
 //     initializers, which the later passes need to see as constants.
-//  2. eliminate_identity: Identity/Dropout would otherwise hide Conv->BN and
+//  2. split_variadic: Max/Min/Sum/Mean of n inputs become two-input chains
+//     (the single-input form becomes an Identity for the next pass).
+//  3. eliminate_identity: Identity/Dropout would otherwise hide Conv->BN and
 //     Conv->Relu adjacency.
-//  3. fold_batchnorm before the fusions: the pattern is Conv->BN->Relu, and
+//  4. fold_batchnorm before the fusions: the pattern is Conv->BN->Relu, and
 //     Relu can only fuse once BN is gone.
-//  4. fuse_residual_add before fuse_activation: in Conv->Add->Relu the sum must
+//  5. fuse_layer_norm, fuse_gelu_swish, fuse_matmul_bias before
+//     fuse_activation: their patterns contain Add -> Clip and MatMul -> Add
+//     pairs that fuse_activation / the bias fusion would otherwise split.
+//  6. fuse_residual_add before fuse_activation: in Conv->Add->Relu the sum must
 //     come first, and a Conv that already fused an activation cannot take it.
-//  5. eliminate_dead_nodes last: folding leaves unused producers behind.
+//  7. eliminate_dead_nodes last: folding leaves unused producers behind.
 #include "engine/passes/pipeline.h"
 
 #include <algorithm>
@@ -22,8 +27,12 @@ namespace {
 std::vector<std::unique_ptr<Pass>> AllPasses() {
   std::vector<std::unique_ptr<Pass>> passes;
   passes.push_back(MakeFoldConstantsPass());
+  passes.push_back(MakeSplitVariadicPass());
   passes.push_back(MakeEliminateIdentityPass());
   passes.push_back(MakeFoldBatchNormPass());
+  passes.push_back(MakeFuseLayerNormPass());
+  passes.push_back(MakeFuseGeluSwishPass());
+  passes.push_back(MakeFuseMatMulBiasPass());
   passes.push_back(MakeFuseResidualAddPass());
   passes.push_back(MakeFuseActivationPass());
   passes.push_back(MakeEliminateDeadNodesPass());

@@ -80,8 +80,8 @@ class Kernel {
   virtual void Execute(dnnl::stream& stream, const BoundArgs& args) const;
 
  protected:
-  // For kernels without a oneDNN primitive (plain C++, see data_op_kernel.cc).
-  Kernel(std::string impl, std::vector<Operand> inputs, std::vector<Operand> outputs);
+  // For kernels in plain C++ (no primitive; they override Execute).
+  Kernel(std::string impl, std::vector<Operand> inputs, std::vector<Operand> outputs, ArgMap constants = {});
   // For kernels that run more than their one primitive.
   void set_impl(std::string impl) { impl_ = std::move(impl); }
   void set_scratchpad_desc(const dnnl::memory::desc& desc) { scratchpad_desc_ = desc; }
@@ -113,6 +113,12 @@ KernelOr Create(const ReorderParams& p, const KernelRequest& r);
 KernelOr Create(const TransposeParams& p, const KernelRequest& r);
 KernelOr Create(const DataOpParams& p, const KernelRequest& r);
 KernelOr Create(const DeconvParams& p, const KernelRequest& r);
+KernelOr Create(const ReductionParams& p, const KernelRequest& r);
+KernelOr Create(const LayerNormParams& p, const KernelRequest& r);
+KernelOr Create(const InstanceNormParams& p, const KernelRequest& r);
+KernelOr Create(const LrnParams& p, const KernelRequest& r);
+KernelOr Create(const MathParams& p, const KernelRequest& r);
+KernelOr Create(const PReluParams& p, const KernelRequest& r);
 // MatMulParams::dynamic (matmul_dynamic.cc); `b_dims` is [K, N].
 KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, const core::Dims& b_dims);
 // ConvParams::dynamic (conv_dynamic.cc), after conv.cc validated the step;

@@ -46,10 +46,18 @@ bool SameBytesAsPlain(const ValueSpec& value);
 // describe a permuted view of its input.
 absl::StatusOr<dnnl::memory::dims> StridesOf(const dnnl::memory::desc& desc);
 
-// Fused activations in order. relu -> eltwise_relu, clip -> eltwise_clip(lo,
-// hi), sigmoid -> eltwise_logistic.
+// One oneDNN eltwise operation; an Activation expands to one or more.
+struct EltwiseStage {
+  dnnl::algorithm algorithm;
+  float alpha = 0.0f, beta = 0.0f;
+};
+std::vector<EltwiseStage> EltwiseStages(const Activation& activation);
+// True when act(c * x) == c * act(x) for c > 0 once clip bounds are scaled
+// (relu with any slope, clip): the int8 paths may fold scales through it.
+bool IsPositivelyHomogeneous(const Activation& activation);
+
+// Fused activations in order, each expanded by EltwiseStages.
 dnnl::post_ops MakePostOps(absl::Span<const Activation> activations);
-dnnl::algorithm EltwiseAlgorithm(const Activation& activation);
 
 // int8 helpers. Quantized values are u8/s8 with real = scale * q, zero
 // point 0 (ValueSpec::scale); f32 values have scale 1.

@@ -50,8 +50,16 @@ TEST(ImporterTest, RejectsTruncatedModel) {
 TEST(ImporterTest, RejectsUnsupportedOpNamingIt) {
   OnnxBuilder b;
   b.Input("x", {-1, 4}).Output("y");
-  b.Node("Erf", {"x"}, {"y"}, "my_erf");
-  ExpectInvalid(b.Serialize(), "unsupported op 'Erf' (node 'my_erf')");
+  b.Node("NonMaxSuppression", {"x"}, {"y"}, "my_nms");
+  ExpectInvalid(b.Serialize(), "unsupported op 'NonMaxSuppression' (node 'my_nms')");
+}
+
+// Swish exists only as what fuse_gelu_swish produces; a model cannot name it.
+TEST(ImporterTest, RejectsInternalOpFromAModel) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 4}).Output("y");
+  b.Node("Swish", {"x"}, {"y"}, "my_swish");
+  ExpectInvalid(b.Serialize(), "node 'my_swish' (Swish): unsupported op 'Swish'");
 }
 
 TEST(ImporterTest, RejectsForeignDomain) {

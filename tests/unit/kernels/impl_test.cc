@@ -57,5 +57,45 @@ TEST(ImplTest, TypicalPrimitivesAreNotReference) {
   }
 }
 
+// The primitives the issue-12 ops and fusions lower to, at transformer- and
+// CNN-typical shapes.
+TEST(ImplTest, NewOpPrimitivesAreNotReference) {
+  SpecBuilder s;
+  const core::Dims seq{4, 128, 256}, img{1, 64, 28, 28};
+  const int x = s.Input(seq), y = s.Input(img);
+  const int ln = s.Arena(seq), gelu = s.Arena(seq), sub = s.Arena(seq), mean = s.Arena({4, 128}), lsm = s.Arena(seq);
+  LayerNormParams lnp;
+  lnp.axis = 2;
+  lnp.scale = Constant(RandomTensor({256}, 5));
+  lnp.bias = Constant(RandomTensor({256}, 6));
+  s.Step("LayerNormalization", lnp, {x}, {ln});
+  s.Step("Gelu", EltwiseParams{{Activation::Kind::kGeluErf}}, {ln}, {gelu});
+  s.Step("Sub", BinaryParams{BinaryParams::Kind::kSub, nullptr, {}}, {gelu, ln}, {sub});
+  s.Step("ReduceMean", ReductionParams{ReductionParams::Kind::kMean, {2}}, {sub}, {mean});
+  SoftmaxParams log_softmax{2, true, false};
+  s.Step("LogSoftmax", log_softmax, {sub}, {lsm});
+  const int yn = s.Arena(img, Layout::kNhwc), hs = s.Arena(img, Layout::kNhwc), sw = s.Arena(img, Layout::kNhwc);
+  const int pr = s.Arena(img, Layout::kNhwc), lrn = s.Arena(img, Layout::kNhwc), in = s.Arena(img);
+  s.Step("Reorder", ReorderParams{}, {y}, {yn});
+  s.Step("HardSwish", EltwiseParams{{Activation::Kind::kHardSwish}}, {yn}, {hs});
+  s.Step("Swish", EltwiseParams{{Activation::Kind::kSwish, 0, 0, 1.0f}}, {hs}, {sw});
+  s.Step("PRelu", PReluParams{Constant(RandomTensor({64, 1, 1}, 7))}, {sw}, {pr});
+  s.Step("LRN", LrnParams{5, 1e-4f, 0.75f, 1.0f}, {pr}, {lrn});
+  s.Step("Reorder", ReorderParams{}, {lrn}, {s.Arena(img)});
+  InstanceNormParams inp;
+  inp.scale = Constant(RandomTensor({64}, 8));
+  inp.bias = Constant(RandomTensor({64}, 9));
+  s.Step("InstanceNormalization", inp, {y}, {in});
+  s.Step("Out", ReorderParams{}, {mean}, {s.Output({4, 128})});
+
+  WeightCache cache;
+  auto program = Program::Create(s.Build(), cache);
+  ASSERT_TRUE(program.ok()) << program.status();
+  for (const StepInfo& step : (*program)->steps()) {
+    std::printf("  %-22s %s\n", step.op.c_str(), step.impl.c_str());
+    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
+  }
+}
+
 }  // namespace
 }  // namespace q8::kernels::testing

@@ -37,13 +37,51 @@ int64_t BroadcastOffset(const std::vector<int64_t>& idx, const core::Dims& dims)
 }  // namespace
 
 float Activate(const Activation& a, float x) {
+  using K = Activation::Kind;
+  const auto sigmoid = [](float v) { return 1.0f / (1.0f + std::exp(-v)); };
   switch (a.kind) {
-    case Activation::Kind::kRelu:
-      return x > 0 ? x : 0;
-    case Activation::Kind::kClip:
+    case K::kRelu:
+      return x > 0 ? x : a.alpha * x;
+    case K::kClip:
       return std::min(std::max(x, a.lo), a.hi);
-    case Activation::Kind::kSigmoid:
-      return 1.0f / (1.0f + std::exp(-x));
+    case K::kSigmoid:
+      return sigmoid(x);
+    case K::kTanh:
+      return std::tanh(x);
+    case K::kExp:
+      return std::exp(x);
+    case K::kLog:
+      return std::log(x);
+    case K::kSqrt:
+      return std::sqrt(x);
+    case K::kAbs:
+      return std::fabs(x);
+    case K::kSquare:
+      return x * x;
+    case K::kLinear:
+      return a.alpha * x + a.beta;
+    case K::kElu:
+      return x > 0 ? x : a.alpha * (std::exp(x) - 1);
+    case K::kSoftplus:
+      return std::log1p(std::exp(x));
+    case K::kMish:
+      return x * std::tanh(std::log1p(std::exp(x)));
+    case K::kRound:
+      return std::nearbyint(x);
+    case K::kPow:
+      return a.alpha * std::pow(x, a.beta);
+    case K::kHardSwish:
+      return x * std::min(std::max(x / 6 + 0.5f, 0.0f), 1.0f);
+    case K::kHardSigmoid:
+      return std::min(std::max(a.alpha * x + a.beta, 0.0f), 1.0f);
+    case K::kGeluErf:
+      return 0.5f * x * (1 + std::erf(x / std::sqrt(2.0f)));
+    case K::kGeluTanh:
+      return 0.5f * x * (1 + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+    case K::kSwish:
+      return x * sigmoid(a.alpha * x);
+    case K::kSelu:
+      return a.beta * (x > 0 ? x : a.alpha * (std::exp(x) - 1));
   }
   return x;
 }
@@ -149,7 +187,43 @@ RefTensor Binary(const RefTensor& in0, const RefTensor& in1, BinaryParams::Kind 
   RefTensor y{in0.dims, std::vector<float>(in0.data.size())};
   for (int64_t i = 0; i < static_cast<int64_t>(in0.data.size()); ++i) {
     const float b = in1.data[BroadcastOffset(Unflatten(i, in0.dims), in1.dims)];
-    y.data[i] = kind == BinaryParams::Kind::kAdd ? in0.data[i] + b : in0.data[i] * b;
+    const float a = in0.data[i];
+    using K = BinaryParams::Kind;
+    switch (kind) {
+      case K::kAdd:
+        y.data[i] = a + b;
+        break;
+      case K::kMul:
+        y.data[i] = a * b;
+        break;
+      case K::kSub:
+        y.data[i] = a - b;
+        break;
+      case K::kDiv:
+        y.data[i] = a / b;
+        break;
+      case K::kMax:
+        y.data[i] = std::max(a, b);
+        break;
+      case K::kMin:
+        y.data[i] = std::min(a, b);
+        break;
+      case K::kEqual:
+        y.data[i] = a == b;
+        break;
+      case K::kGreater:
+        y.data[i] = a > b;
+        break;
+      case K::kGreaterOrEqual:
+        y.data[i] = a >= b;
+        break;
+      case K::kLess:
+        y.data[i] = a < b;
+        break;
+      case K::kLessOrEqual:
+        y.data[i] = a <= b;
+        break;
+    }
   }
   return y;
 }

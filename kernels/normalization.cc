@@ -1,0 +1,108 @@
+// Owns the normalization kernels that compute their statistics per run:
+// LayerNormalization (oneDNN layer_normalization over the input viewed as
+// [rows, normalized extent]), InstanceNormalization (oneDNN
+// batch_normalization over [N, C, ...] viewed as [1, N*C, spatial], which makes
+// every (n, c) its own channel; scale/shift are repeated N times when the
+// step is built) and LRN (lrn_across_channels).
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "kernels/internal/dnnl_kernel.h"
+#include "kernels/internal/dnnl_utils.h"
+#include "kernels/internal/weight_cache_impl.h"
+
+namespace q8::kernels::internal {
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+absl::Status SameF32(const KernelRequest& r, bool plain) {
+  const ValueSpec& src = *r.inputs[0];
+  const ValueSpec& dst = *r.outputs[0];
+  if (src.dtype != core::DataType::kFloat32 || dst.dtype != core::DataType::kFloat32) {
+    return Invalid(r, "only f32 is supported");
+  }
+  if (src.dims != dst.dims || src.layout != dst.layout) return Invalid(r, "input and output must match");
+  if (plain && src.layout != Layout::kPlain) return Invalid(r, "needs plain layout");
+  return absl::OkStatus();
+}
+
+// A kernel-owned f32 vector as oneDNN memory (built once per step).
+dnnl::memory OwnedVector(const std::vector<float>& values) {
+  const dnnl::memory::desc md = PlainDesc({static_cast<int64_t>(values.size())}, dt::f32);
+  dnnl::memory m(md, CpuEngine());
+  std::copy(values.begin(), values.end(), static_cast<float*>(m.get_data_handle()));
+  return m;
+}
+
+}  // namespace
+
+KernelOr Create(const LayerNormParams& p, const KernelRequest& r) {
+  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  Q8_RETURN_IF_ERROR(SameF32(r, true));
+  const core::Dims& dims = r.inputs[0]->dims;
+  if (p.axis < 0 || p.axis >= static_cast<int>(dims.size())) return Invalid(r, "axis out of range");
+  int64_t rows = 1, cols = 1;
+  for (int i = 0; i < static_cast<int>(dims.size()); ++i) (i < p.axis ? rows : cols) *= dims[i];
+  auto check = [&](const ConstTensorPtr& t) {
+    return t->dtype() == core::DataType::kFloat32 && t->num_elements() == cols;
+  };
+  if (p.scale == nullptr || !check(p.scale) || (p.bias != nullptr && !check(p.bias))) {
+    return Invalid(r, absl::StrCat("scale and bias must be f32 with ", cols, " elements"));
+  }
+  const dnnl::memory::desc md = PlainDesc({rows, cols}, dt::f32);
+  auto flags = dnnl::normalization_flags::use_scale;
+  if (p.bias != nullptr) flags |= dnnl::normalization_flags::use_shift;
+  dnnl::layer_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md, p.epsilon, flags);
+  dnnl::layer_normalization_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
+  const dnnl::memory::desc c_md = PlainDesc({cols}, dt::f32);
+  // Scale/bias of any dims are read as their `cols` values in order.
+  ArgMap constants;
+  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_SCALE], r.weights.Get(p.scale, c_md, c_md));
+  if (p.bias != nullptr) {
+    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_SHIFT], r.weights.Get(p.bias, c_md, c_md));
+  }
+  return std::make_unique<Kernel>(dnnl::layer_normalization_forward(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, md}},
+                                  std::vector<Operand>{{DNNL_ARG_DST, md}}, std::move(constants));
+}
+
+KernelOr Create(const InstanceNormParams& p, const KernelRequest& r) {
+  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  Q8_RETURN_IF_ERROR(SameF32(r, true));
+  const core::Dims& dims = r.inputs[0]->dims;
+  if (dims.size() < 3) return Invalid(r, "input must be [N, C, D1, ...]");
+  const int64_t n = dims[0], c = dims[1];
+  const int64_t spatial = core::NumElements(dims) / (n * c);
+  for (const ConstTensorPtr& t : {p.scale, p.bias}) {
+    if (t == nullptr || t->dtype() != core::DataType::kFloat32 || t->num_elements() != c) {
+      return Invalid(r, absl::StrCat("scale and bias must be f32 [", c, "]"));
+    }
+  }
+  std::vector<float> scale(n * c), shift(n * c);
+  for (int64_t i = 0; i < n * c; ++i) {
+    scale[i] = p.scale->span<float>()[i % c];
+    shift[i] = p.bias->span<float>()[i % c];
+  }
+  // 4-D: the optimized (ncsp) batch norm wants at least one more spatial dim than 3-D gives.
+  const dnnl::memory::desc md = PlainDesc({1, n * c, spatial, 1}, dt::f32);
+  const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+  dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md, p.epsilon, flags);
+  dnnl::batch_normalization_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
+  ArgMap constants{{DNNL_ARG_SCALE, OwnedVector(scale)}, {DNNL_ARG_SHIFT, OwnedVector(shift)}};
+  return std::make_unique<Kernel>(dnnl::batch_normalization_forward(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, md}},
+                                  std::vector<Operand>{{DNNL_ARG_DST, md}}, std::move(constants));
+}
+
+KernelOr Create(const LrnParams& p, const KernelRequest& r) {
+  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  Q8_RETURN_IF_ERROR(SameF32(r, false));
+  if (r.inputs[0]->dims.size() < 3) return Invalid(r, "input must be [N, C, D1, ...]");
+  if (p.size < 1) return Invalid(r, "size must be positive");
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc md, DescOf(*r.inputs[0]));
+  dnnl::lrn_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::lrn_across_channels, md, p.size,
+                               p.alpha, p.beta, p.bias);
+  dnnl::lrn_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
+  return std::make_unique<Kernel>(dnnl::lrn_forward(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, md}},
+                                  std::vector<Operand>{{DNNL_ARG_DST, md}});
+}
+
+}  // namespace q8::kernels::internal
