@@ -189,8 +189,7 @@ KernelOr CreateDynamicConv(const ConvParams& p, const KernelRequest& r, const co
   ops.append_binary(dnnl::algorithm::binary_mul, PlainDesc({1, 1, 1, 1}, dt::f32));
   if (accumulate) ops.append_sum(1.0f);
   for (const Activation& a : p.post_ops) {
-    const bool clip = a.kind == Activation::Kind::kClip;
-    ops.append_eltwise(1.0f, EltwiseAlgorithm(a), clip ? a.lo : 0.0f, clip ? a.hi : 0.0f);
+    for (const EltwiseStage& s : EltwiseStages(a)) ops.append_eltwise(1.0f, s.algorithm, s.alpha, s.beta);
   }
   attr.set_post_ops(ops);
   dnnl::convolution_forward::primitive_desc pd(desc, attr, CpuEngine());
