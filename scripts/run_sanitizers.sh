@@ -37,11 +37,18 @@ common=(-G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_B
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1   # -g1 comes with Q8_SANITIZE
         -DOpenMP_CXX_FLAGS=-fopenmp=libgomp -DOpenMP_CXX_LIB_NAMES=gomp
         "-DOpenMP_gomp_LIBRARY=$(g++ -print-file-name=libgomp.so)")
+# The asan stage's test executables (override: ASAN_TESTS="a_test b_test").
 # Not under ASan: hot_path_alloc_test replaces malloc (clashes with ASan's);
 # torchvision_test needs the PyTorch export fixture and full-size models
 # (minutes under ASan; the same kernels run in kernels_test/engine_test).
-ASAN_TESTS=(core_test kernels_test engine_test quant_unit_test quantize_test qdq_export_test server_test
-            execution_test client_test integration_test crash_test)
+# CI's set is the one measured green under ASan+UBSan (FUZZING.md). Not yet
+# measured under ASan, so not in CI's set: engine_test quant_unit_test
+# quantize_test qdq_export_test (add them with ASAN_TESTS=...).
+read -r -a ASAN_TESTS <<< "${ASAN_TESTS:-core_test kernels_test server_test execution_test client_test integration_test crash_test}"
+# PrometheusTest.LiveMetricsThroughRealPrometheus compares the server's
+# histogram p99 with client-measured latencies: a timing check, not a memory
+# one, that ASan's slowdown breaks (it runs in the Release ctest).
+ASAN_EXCLUDE="_NOT_BUILT\$|torchvision|hot_path_alloc|PrometheusTest.LiveMetricsThroughRealPrometheus"
 FUZZERS=(npy_fuzzer model_config_fuzzer onnx_compile_fuzzer infer_request_fuzzer upload_stream_fuzzer)
 
 timed() {  # timed LABEL command...: prints the wall time of one step, keeps its exit status
@@ -81,7 +88,7 @@ for stage in "${stages[@]}"; do
       timed "asan ctest" env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OMP_NUM_THREADS=1 \
         ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure --timeout 900 -j "$jobs" -L "unit|integration|fuzz" \
-        -E "torchvision|hot_path_alloc" || rc=1
+        -E "$ASAN_EXCLUDE" || rc=1  # _NOT_BUILT: executables outside ASAN_TESTS
       ;;
     tsan)
       timed "tsan build" tsan_build
