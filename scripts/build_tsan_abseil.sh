@@ -28,7 +28,7 @@ if [[ -f "$out/lib/.version" && $(cat "$out/lib/.version") == "$version" ]]; the
 fi
 work="$out/work"
 rm -rf "$work" "$out/lib"
-mkdir -p "$work/apt/lists/partial" "$work/apt/sources" "$out/lib"
+mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/apt/sources" "$out/lib"
 
 # deb-src entries for the machine's own Debian suites, in a private list.
 for f in /etc/apt/sources.list.d/*.sources; do
@@ -40,7 +40,7 @@ else
   : >"$work/apt/sources.list"
 fi
 apt_opts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o "Dir::Etc::SourceParts=$work/apt/sources"
-          -o "Dir::State::Lists=$work/apt/lists" -o "APT::Sandbox::User=root")
+          -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache" -o "APT::Sandbox::User=root")
 command -v dpkg-source >/dev/null || { echo "dpkg-source missing (package dpkg-dev)" >&2; exit 1; }
 apt-get "${apt_opts[@]}" -q update >/dev/null
 (cd "$work" && apt-get "${apt_opts[@]}" -q source --download-only "abseil=$version" >/dev/null)
