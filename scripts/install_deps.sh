@@ -20,8 +20,10 @@ TEST_PKGS=(openssl                 # tests/integration/security_test.cc makes ce
            yamllint nodejs                    # deploy/k8s checks (node runs the npm kubernetes-models schemas;
                                               # kubectl with kustomize comes with the machine image)
            podman buildah debootstrap         # deploy/container/build_and_smoke.sh (image build + smoke test)
-           clang libclang-rt-14-dev llvm)     # sanitizer builds and libFuzzer (scripts/run_sanitizers.sh);
+           clang libclang-rt-14-dev llvm      # sanitizer builds and libFuzzer (scripts/run_sanitizers.sh);
                                               # llvm: llvm-symbolizer for readable sanitizer stacks
+           dpkg-dev)                          # dpkg-source: unpacks Abseil's Debian source for the TSan
+                                              # build (scripts/build_tsan_abseil.sh)
 
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

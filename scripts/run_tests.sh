@@ -5,10 +5,10 @@
 # (deploy/container/build_and_smoke.sh; Q8_CONTAINER_SMOKE=0 skips it,
 # Q8_CONTAINER_SMOKE=1 forces it with args). Likewise it then runs the
 # sanitizer and fuzzing stages (scripts/run_sanitizers.sh: each fuzz target
-# for 900 000 inputs (fixed seed) under ASan+UBSan after replaying its seeds
-# and regressions;
-# Q8_SANITIZER_STAGES="fuzz asan tsan" adds the test suites under ASan+UBSan
-# and TSan; Q8_SANITIZERS=0 skips them, Q8_SANITIZERS=1 forces them with args).
+# for 900 000 inputs (fixed seed) under ASan+UBSan, the unit and integration
+# suites under ASan+UBSan, the executor/registry/server tests under TSan;
+# Q8_SANITIZER_STAGES picks a subset of "fuzz asan tsan"; Q8_SANITIZERS=0
+# skips them, Q8_SANITIZERS=1 forces them with args).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
