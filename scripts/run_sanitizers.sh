@@ -45,7 +45,7 @@ common=(-G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_B
 # measured under ASan, so not in CI's set: quantize_test (it needs the
 # torchvision export fixture; add it with ASAN_TESTS=...).
 ci_asan_tests="core_test kernels_test engine_test quant_unit_test qdq_export_test server_test execution_test"
-ci_asan_tests+=" client_test integration_test crash_test"
+ci_asan_tests+=" client_test integration_test crash_test conformance_test conformance_harness_test"
 read -r -a ASAN_TESTS <<< "${ASAN_TESTS:-$ci_asan_tests}"
 # PrometheusTest.LiveMetricsThroughRealPrometheus compares the server's
 # histogram p99 with client-measured latencies: a timing check, not a memory
@@ -89,7 +89,7 @@ for stage in "${stages[@]}"; do
       # Leaks: the system gRPC/protobuf/oneDNN keep process-lifetime singletons.
       timed "asan ctest" env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OMP_NUM_THREADS=1 \
-        ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure --timeout 900 -j "$jobs" -L "unit|integration|fuzz" \
+        ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure --timeout 900 -j "$jobs" -L "unit|integration|fuzz|conformance" \
         -E "$ASAN_EXCLUDE" || rc=1  # _NOT_BUILT: executables outside ASAN_TESTS
       ;;
     tsan)
