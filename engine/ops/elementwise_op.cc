@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "core/element_convert.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_impls.h"
 
@@ -100,21 +101,28 @@ absl::StatusOr<std::shared_ptr<const core::Tensor>> FloatConstant(const OpContex
   const core::Tensor* c = ctx.constant(i);
   if (c->dtype() == core::DataType::kFloat32) return ctx.shared_constant(i);
   auto out = std::make_shared<core::Tensor>(core::DataType::kFloat32, c->dims());
-  auto dst = out->span<float>();
-  switch (c->dtype()) {
-    case core::DataType::kInt64:
-      for (size_t k = 0; k < dst.size(); ++k) dst[k] = static_cast<float>(c->span<int64_t>()[k]);
-      break;
-    case core::DataType::kInt32:
-      for (size_t k = 0; k < dst.size(); ++k) dst[k] = static_cast<float>(c->span<int32_t>()[k]);
-      break;
-    case core::DataType::kFloat64:
-      for (size_t k = 0; k < dst.size(); ++k) dst[k] = static_cast<float>(c->span<double>()[k]);
-      break;
-    default:
-      return ctx.Error(absl::StrCat("constant input ", i, " must be numeric"));
+  if (absl::Status s = core::ConvertElements(c->view(), out->mutable_view()); !s.ok()) {
+    return ctx.Error(absl::StrCat("constant input ", i, ": ", s.message()));
   }
   return out;
+}
+
+// The plain C++ kernel with broadcasting on both sides; at most one operand
+// is a constant, which it holds as f32.
+absl::StatusOr<Lowering> LowerOnMathKernel(const OpContext& ctx, kernels::MathParams::Kind kind) {
+  const bool c0 = ctx.constant(0) != nullptr, c1 = ctx.constant(1) != nullptr;
+  Lowering l;
+  kernels::MathParams m;
+  m.kind = kind;
+  if (c0 || c1) {
+    Q8_ASSIGN_OR_RETURN(m.constant, FloatConstant(ctx, c0 ? 0 : 1));
+    m.constant_operand = c0 ? 0 : 1;
+    l.runtime_inputs = {c0 ? 1 : 0};
+  } else {
+    l.runtime_inputs = {0, 1};
+  }
+  l.params = std::move(m);
+  return l;
 }
 
 // Pow with a constant scalar exponent is one eltwise pass.
@@ -146,22 +154,12 @@ absl::StatusOr<Lowering> LowerBinary(const OpContext& ctx) {
       l.runtime_inputs = {0};
       return l;
     }
-    kernels::MathParams m;
-    m.kind = MK::kPow;
-  if (c0 || c1) {
-      Q8_ASSIGN_OR_RETURN(m.constant, FloatConstant(ctx, c0 ? 0 : 1));
-      m.constant_operand = c0 ? 0 : 1;
-      l.runtime_inputs = {c0 ? 1 : 0};
-    } else {
-      l.runtime_inputs = {0, 1};
-    }
-    l.params = std::move(m);
-    return l;
+    return LowerOnMathKernel(ctx, MK::kPow);
   }
   const BinaryOp* op = nullptr;
   for (const BinaryOp& b : kBinaryOps) {
     if (ctx.node.op_type == b.op) op = &b;
-    }
+  }
   if (op == nullptr) return ctx.Error("not a binary op");
   kernels::BinaryParams p;
   p.kind = op->kind;
@@ -173,18 +171,8 @@ absl::StatusOr<Lowering> LowerBinary(const OpContext& ctx) {
   const bool can_exchange = op->commutes || (op->kind == BK::kSub && ctx.node.fused.empty());
   if (full < 0 || (exchange && !can_exchange)) {
     // Plain C++ with broadcasting on both sides.
-    kernels::MathParams m;
-    m.kind = op->math;
     if (!ctx.node.fused.empty()) return ctx.Unsupported("fused activations on a doubly broadcast operation");
-    if (c0 || c1) {
-      Q8_ASSIGN_OR_RETURN(m.constant, FloatConstant(ctx, c0 ? 0 : 1));
-      m.constant_operand = c0 ? 0 : 1;
-      l.runtime_inputs = {c0 ? 1 : 0};
-    } else {
-      l.runtime_inputs = {0, 1};
-    }
-    l.params = std::move(m);
-    return l;
+    return LowerOnMathKernel(ctx, op->math);
   }
   if (exchange) {
     p.kind = op->swapped;

@@ -8,21 +8,6 @@
 namespace q8::kernels::testing {
 namespace {
 
-// in -> (Reorder to NHWC) -> step -> (Reorder back) -> out, for 4-D NHWC cases.
-ProgramSpec OneStep(const core::Dims& x, const core::Dims& y, KernelParams params, Layout layout) {
-  SpecBuilder b;
-  const int in = b.Input(x), out = b.Output(y);
-  if (layout == Layout::kNhwc) {
-    const int xn = b.Arena(x, Layout::kNhwc), yn = b.Arena(y, Layout::kNhwc);
-    b.Step("Reorder", ReorderParams{}, {in}, {xn});
-    b.Step("Op", std::move(params), {xn}, {yn});
-    b.Step("Reorder", ReorderParams{}, {yn}, {out});
-  } else {
-    b.Step("Op", std::move(params), {in}, {out});
-  }
-  return b.Build();
-}
-
 TEST(EltwiseTest, ReluClipSigmoid) {
   const Activation ops[] = {
       {Activation::Kind::kRelu}, {Activation::Kind::kClip, -0.5f, 0.25f}, {Activation::Kind::kSigmoid}};

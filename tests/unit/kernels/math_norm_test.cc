@@ -24,17 +24,7 @@ Activation Act(AK kind, float alpha = 0.0f, float beta = 0.0f) {
 
 absl::StatusOr<std::vector<float>> RunOne(const core::Dims& x, const core::Dims& y, KernelParams params,
                                           const std::vector<float>& data, Layout layout = Layout::kPlain) {
-  SpecBuilder b;
-  const int in = b.Input(x), out = b.Output(y);
-  if (layout == Layout::kNhwc) {
-    const int xn = b.Arena(x, Layout::kNhwc), yn = b.Arena(y, Layout::kNhwc);
-    b.Step("Reorder", ReorderParams{}, {in}, {xn});
-    b.Step("Op", std::move(params), {xn}, {yn});
-    b.Step("Reorder", ReorderParams{}, {yn}, {out});
-  } else {
-    b.Step("Op", std::move(params), {in}, {out});
-  }
-  return BuildAndRun(b.Build(), {data});
+  return BuildAndRun(OneStep(x, y, std::move(params), layout), {data});
 }
 
 TEST(MathNormTest, EveryActivationKindMatchesTheReference) {

@@ -110,6 +110,20 @@ absl::StatusOr<std::vector<std::vector<float>>> RunOnce(const Program& program, 
   return outputs;
 }
 
+ProgramSpec OneStep(const core::Dims& x, const core::Dims& y, KernelParams params, Layout layout) {
+  SpecBuilder b;
+  const int in = b.Input(x), out = b.Output(y);
+  if (layout == Layout::kNhwc) {
+    const int xn = b.Arena(x, Layout::kNhwc), yn = b.Arena(y, Layout::kNhwc);
+    b.Step("Reorder", ReorderParams{}, {in}, {xn});
+    b.Step("Op", std::move(params), {xn}, {yn});
+    b.Step("Reorder", ReorderParams{}, {yn}, {out});
+  } else {
+    b.Step("Op", std::move(params), {in}, {out});
+  }
+  return b.Build();
+}
+
 absl::StatusOr<std::vector<float>> BuildAndRun(const ProgramSpec& spec, const std::vector<std::vector<float>>& inputs,
                                                WeightCache* cache) {
   WeightCache local;

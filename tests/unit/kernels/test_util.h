@@ -49,6 +49,10 @@ absl::Status RunWith(const Program& program, Workspace& ws, const std::vector<st
 absl::StatusOr<std::vector<std::vector<float>>> RunOnce(const Program& program, const ProgramSpec& spec,
                                                         const std::vector<std::vector<float>>& inputs);
 
+// in -> step -> out; for Layout::kNhwc the step runs between reorders to and
+// from NHWC, as a planner would place it.
+ProgramSpec OneStep(const core::Dims& x, const core::Dims& y, KernelParams params, Layout layout);
+
 // Builds spec (with a fresh or given cache), runs once, returns output 0.
 absl::StatusOr<std::vector<float>> BuildAndRun(const ProgramSpec& spec, const std::vector<std::vector<float>>& inputs,
                                                WeightCache* cache = nullptr);
