@@ -15,7 +15,7 @@ void SetTensorType(onnx::ValueInfoProto* v, const std::string& name) {
 
 }  // namespace
 
-std::string MakeErfModel() {
+std::string MakeUnsupportedOpModel() {
   onnx::ModelProto model;
   model.set_ir_version(7);
   model.set_producer_name("q8serve-integration-test");
@@ -23,12 +23,12 @@ std::string MakeErfModel() {
   opset->set_domain("");
   opset->set_version(13);
   auto* graph = model.mutable_graph();
-  graph->set_name("erf_graph");
+  graph->set_name("nms_graph");
   SetTensorType(graph->add_input(), "x");
   SetTensorType(graph->add_output(), "y");
   auto* node = graph->add_node();
-  node->set_name("erf0");
-  node->set_op_type("Erf");
+  node->set_name("nms0");
+  node->set_op_type("NonMaxSuppression");
   node->add_input("x");
   node->add_output("y");
   return model.SerializeAsString();

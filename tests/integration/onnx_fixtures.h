@@ -6,7 +6,8 @@
 
 namespace q8::testing {
 
-// input "x" FP32 [N,4] -> Erf -> "y": valid ONNX, op q8serve does not support.
-std::string MakeErfModel();
+// input "x" FP32 [N,4] -> NonMaxSuppression -> "y": an op q8serve does not support
+// (its message must name the op and the node).
+std::string MakeUnsupportedOpModel();
 
 }  // namespace q8::testing

@@ -71,7 +71,6 @@ class ServingTest : public SharedServerSuite<ServingTest> {
     for (size_t i = 0; i < logits.size(); ++i) max_diff = std::max(max_diff, std::abs(logits[i] - golden[i]));
     EXPECT_LE(max_diff, 1e-4f) << "batch " << batch << (raw ? " raw" : " typed");
   }
-
 };
 
 TEST_F(ServingTest, ReadinessAndHealth) {
@@ -226,9 +225,9 @@ TEST_F(ServingTest, UploadTruncatedOnnx) {
 }
 
 TEST_F(ServingTest, UploadUnsupportedOp) {
-  grpc::Status s = UploadModel(*stub_, "erf", MakeErfModel());
+  grpc::Status s = UploadModel(*stub_, "nms", MakeUnsupportedOpModel());
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr("Erf"));
+  EXPECT_THAT(s.error_message(), HasSubstr("unsupported op 'NonMaxSuppression' (node 'nms0')"));
   ExpectStillServes();
 }
 
