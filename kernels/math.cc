@@ -19,7 +19,7 @@ namespace q8::kernels::internal {
 namespace {
 
 using K = MathParams::Kind;
-constexpr int64_t kParallelMin = 1 << 15;
+[[maybe_unused]] constexpr int64_t kParallelMin = 1 << 15;  // unused where OpenMP is off
 
 template <typename F>
 void Unary(const float* x, float* y, int64_t n, F f) {

@@ -279,8 +279,9 @@ void ExternalData(onnx::ModelProto& m) {
   m.mutable_graph()->mutable_initializer(0)->set_data_location(onnx::TensorProto::EXTERNAL);
 }
 
-void Int64GraphInput(onnx::ModelProto& m) {
-  m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+// INT64 and the other numeric types are served (issue 12); text is not.
+void StringGraphInput(onnx::ModelProto& m) {
+  m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::STRING);
 }
 
 void Int64Contents(inference::ModelInferRequest& r) {
@@ -377,7 +378,7 @@ std::vector<Case> Cases() {
                kInvalid, "never produced"),
       BadModel("no_opset", Edited([](M& m) { m.clear_opset_import(); }), kInvalid, "opset"),
       BadModel("external_data", Edited(ExternalData), kInvalid, "external"),
-      BadModel("int64_graph_input", Edited(Int64GraphInput), kInvalid, "FP32"),
+      BadModel("string_graph_input", Edited(StringGraphInput), kInvalid, "element type STRING"),
       BadModel("truncated_bytes", [] { const std::string s = SentinelModel(); return s.substr(0, s.size() / 2); },
                kInvalid, "ONNX"),
       BadModel("not_protobuf", [] { return std::string("\xff\xfe not ONNX") + std::string(3, '\0'); }, kInvalid,
