@@ -20,7 +20,6 @@ using LP = LayoutPolicy;
 // still requires float for what reaches a kernel.
 constexpr OpSignature kUnary{1, 1, 1, 1};
 constexpr OpSignature kBinary{2, 2, 1, 1};
-constexpr OpSignature kNumericUnary{1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}};
 constexpr OpSignature kNumericBinary{2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}};
 constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                // X, W, optional B/C
 constexpr OpSignature kBatchNorm{5, 5, 1, 5};                     // training outputs must be unused
