@@ -47,10 +47,12 @@ common=(-G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_B
 ci_asan_tests="core_test kernels_test engine_test quant_unit_test qdq_export_test server_test execution_test"
 ci_asan_tests+=" client_test integration_test crash_test conformance_test conformance_harness_test"
 read -r -a ASAN_TESTS <<< "${ASAN_TESTS:-$ci_asan_tests}"
+# TorchvisionTest and DynamicModelsTest need the export_torchvision fixture
+# (full-size models, minutes under ASan), which the exclusion skips.
 # PrometheusTest.LiveMetricsThroughRealPrometheus compares the server's
 # histogram p99 with client-measured latencies: a timing check, not a memory
 # one, that ASan's slowdown breaks (it runs in the Release ctest).
-ASAN_EXCLUDE="_NOT_BUILT\$|torchvision|hot_path_alloc|PrometheusTest.LiveMetricsThroughRealPrometheus"
+ASAN_EXCLUDE="_NOT_BUILT\$|[Tt]orchvision|DynamicModelsTest|hot_path_alloc|PrometheusTest.LiveMetricsThroughRealPrometheus"
 FUZZERS=(npy_fuzzer model_config_fuzzer onnx_compile_fuzzer infer_request_fuzzer upload_stream_fuzzer)
 
 timed() {  # timed LABEL command...: prints the wall time of one step, keeps its exit status

@@ -149,7 +149,7 @@ Case LoadCase(const std::string& name) {
 std::vector<float> Floats(const onnx::TensorProto& t) {
   if (t.has_raw_data()) {
     std::vector<float> v(t.raw_data().size() / 4);
-    std::memcpy(v.data(), t.raw_data().data(), v.size() * 4);
+    if (!v.empty()) std::memcpy(v.data(), t.raw_data().data(), v.size() * 4);  // empty tensors: no null memcpy
     return v;
   }
   return {t.float_data().begin(), t.float_data().end()};

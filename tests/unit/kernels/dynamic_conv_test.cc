@@ -119,7 +119,10 @@ PerTensor QuantizePerTensor(const RefTensor& x) {
   r.centered.dims = x.dims;
   r.centered.scale = r.scale;
   for (float v : x.data) {
-    const int32_t q = std::clamp(static_cast<int32_t>(std::nearbyint(v * inv)) + r.zero_point, 0, 255);
+    // Saturate in float: v * inv may be far outside int's range (or NaN, which the kernel reads as 0).
+    float qf = std::nearbyint(v * inv) + static_cast<float>(r.zero_point);
+    if (std::isnan(qf)) qf = static_cast<float>(r.zero_point);
+    const int32_t q = static_cast<int32_t>(std::clamp(qf, 0.0f, 255.0f));
     r.centered.q.push_back(q - r.zero_point);
   }
   return r;
