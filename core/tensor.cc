@@ -33,7 +33,8 @@ Tensor Tensor::Placeholder(DataType dtype, Dims dims) {
 
 Tensor Tensor::FromFloats(Dims dims, absl::Span<const float> values) {
   Tensor t(DataType::kFloat32, std::move(dims));
-  std::memcpy(t.data(), values.data(), std::min<size_t>(values.size(), t.num_elements()) * sizeof(float));
+  const size_t n = std::min<size_t>(values.size(), t.num_elements());
+  if (n > 0) std::memcpy(t.data(), values.data(), n * sizeof(float));  // empty spans may be null: no memcpy
   return t;
 }
 

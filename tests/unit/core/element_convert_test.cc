@@ -84,5 +84,14 @@ TEST(ElementConvertTest, RejectsCountMismatchAndUndefined) {
   EXPECT_EQ(ConvertElements(undefined, c.mutable_view()).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// An empty tensor from an empty (null) span: no memcpy from null (UBSan in
+// the asan stage flagged it through the data-op conformance cases).
+TEST(TensorTest, FromFloatsAcceptsAnEmptySpan) {
+  const Tensor t = Tensor::FromFloats({0, 3}, {});
+  EXPECT_EQ(t.num_elements(), 0);
+  const Tensor c = t.Clone();
+  EXPECT_EQ(c.num_elements(), 0);
+}
+
 }  // namespace
 }  // namespace q8::core
