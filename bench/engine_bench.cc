@@ -30,8 +30,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "core/npy.h"
 #include "engine/export/qdq_exporter.h"
@@ -66,14 +66,12 @@ Tensor Normal(q8::core::Dims dims, uint32_t seed) {
   return t;
 }
 
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void WriteFile(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 // Profile mode: `runs` runs between marker lines (after warm-up), with the
 // wall time of those runs on the end marker.
-void ProfileRuns(const q8::engine::CompiledModel& model, const std::string& name, const char* precision,
-                 int64_t batch, int runs) {
+void ProfileRuns(const q8::engine::CompiledModel& model, const std::string& name, const char* precision, int64_t batch,
+                 int runs) {
   const auto& info = model.inputs()[0];
   Tensor x = Normal(q8::core::WithBatch(info.dims, batch), 7);
   std::vector<q8::core::TensorView> in = {x.view()};
@@ -263,9 +261,9 @@ int main(int argc, char** argv) {
                   i > 0 ? f / i : 0.0, weights);
       std::fflush(stdout);
       if (const std::string json = absl::GetFlag(FLAGS_json); !json.empty()) {
-        std::ofstream(json, std::ios::app) << "{\"model\":\"" << parts[1] << "\",\"batch\":" << batch
-                                           << ",\"fp32_ms\":" << JsonList(fw) << ",\"int8_ms\":" << JsonList(iw)
-                                           << ",\"isa\":\"" << q8::kernels::CpuIsa() << "\"}\n";
+        std::ofstream(json, std::ios::app)
+            << "{\"model\":\"" << parts[1] << "\",\"batch\":" << batch << ",\"fp32_ms\":" << JsonList(fw)
+            << ",\"int8_ms\":" << JsonList(iw) << ",\"isa\":\"" << q8::kernels::CpuIsa() << "\"}\n";
       }
     }
   }

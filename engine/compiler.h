@@ -4,10 +4,10 @@
 #pragma once
 
 #include <memory>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "engine/compiled_model.h"
 
 namespace q8::engine {

@@ -19,17 +19,9 @@
 namespace q8::server {
 namespace {
 
-constexpr absl::string_view kConfigParam = "config";
-constexpr absl::string_view kFilePrefix = "file:";
-constexpr absl::string_view kCalibrationDir = "calibration/";
-
 // Keeps the code, prefixes the message with context.
 absl::Status WithContext(const absl::Status& s, absl::string_view context) {
   return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
-}
-
-std::string VersionContext(absl::string_view name, int64_t version) {
-  return absl::StrCat("model '", name, "' version ", version);
 }
 
 double MillisSince(std::chrono::steady_clock::time_point start) {
@@ -59,6 +51,10 @@ absl::StatusOr<engine::CalibrationData> ParseCalibration(const UploadedFile& inp
 
 }  // namespace
 
+std::string VersionContext(absl::string_view name, int64_t version) {
+  return absl::StrCat("model '", name, "' version ", version);
+}
+
 EngineFns RealEngine() {
   EngineFns fns;
   fns.compile = [](absl::string_view bytes, const engine::CompileOptions& options) {
@@ -74,113 +70,6 @@ EngineFns RealEngine() {
     return engine::LoadQuantized(bytes, artifact, report_json, compile);
   };
   return fns;
-}
-
-// ---- Upload parsing ----
-
-absl::Status UploadFiles::Add(absl::string_view path, absl::string_view bytes, std::string label) {
-  const std::string accepted =
-      "expected <version>/model.onnx, [<version>/]calibration/inputs.npy or [<version>/]calibration/labels.npy";
-  std::optional<int64_t> version;  // unset: calibration shared by every version
-  absl::string_view rest = path;
-  if (!absl::StartsWith(path, kCalibrationDir)) {
-    const size_t slash = path.find('/');
-    version = slash == absl::string_view::npos ? std::nullopt : ParseVersion(path.substr(0, slash));
-    if (!version) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("upload file '", label, "': ", accepted, ", with a numeric version >= 1"));
-    }
-    rest = path.substr(slash + 1);
-  }
-  const bool is_model = rest == kModelFileName && version.has_value();
-  if (!is_model && rest != kCalibrationInputsFile && rest != kCalibrationLabelsFile) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("upload file '", label, "': unsupported file '", rest, "'; ", accepted));
-  }
-  // The version entry is created only for a valid file: Finish() relies on
-  // every entry holding at least one file.
-  Pending* target = version ? &versions_[*version] : &shared_;
-  std::optional<UploadedFile>* slot = is_model                         ? &target->model
-                                      : rest == kCalibrationInputsFile ? &target->inputs
-                                                                       : &target->labels;
-  if (slot->has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat("upload file '", label, "' given twice"));
-  }
-  *slot = UploadedFile{bytes, std::move(label)};
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::map<int64_t, UploadedVersion>> UploadFiles::Finish() const {
-  std::map<int64_t, UploadedVersion> out;
-  for (const auto& [version, pending] : versions_) {
-    if (!pending.model) {
-      const UploadedFile& any = pending.inputs ? *pending.inputs : *pending.labels;
-      return absl::InvalidArgumentError(absl::StrCat("upload file '", any.label, "': version ", version,
-                                                     " has calibration data but no ", kModelFileName));
-    }
-    if (pending.labels && !pending.inputs) {
-      return absl::InvalidArgumentError(absl::StrCat("upload file '", pending.labels->label,
-                                                     "': labels need calibration inputs (", version, "/",
-                                                     kCalibrationInputsFile, ")"));
-    }
-    UploadedVersion v;
-    v.model = *pending.model;
-    const Pending& calibration = pending.inputs ? pending : shared_;
-    v.calibration_inputs = calibration.inputs;
-    v.calibration_labels = calibration.labels;
-    if (v.calibration_labels && !v.calibration_inputs) {
-      return absl::InvalidArgumentError(absl::StrCat("upload file '", v.calibration_labels->label,
-                                                     "': labels need calibration inputs (", kCalibrationInputsFile,
-                                                     ")"));
-    }
-    out.emplace(version, std::move(v));
-  }
-  if (out.empty() && (shared_.inputs || shared_.labels)) {
-    const UploadedFile& any = shared_.inputs ? *shared_.inputs : *shared_.labels;
-    return absl::InvalidArgumentError(
-        absl::StrCat("upload file '", any.label, "': calibration data needs a model in the same upload"));
-  }
-  return out;
-}
-
-absl::Status UploadTooLarge(absl::string_view name, int64_t total, int64_t limit) {
-  return absl::ResourceExhaustedError(absl::StrCat("upload of model '", name, "' is ", total,
-                                                   " bytes, over the server's upload limit of ", limit,
-                                                   " bytes (--max_upload_bytes)"));
-}
-
-absl::StatusOr<LoadRequest> ParseLoadRequest(const inference::RepositoryModelLoadRequest& request,
-                                             int64_t max_upload_bytes) {
-  LoadRequest out;
-  out.name = request.model_name();
-  Q8_RETURN_IF_ERROR(ValidateModelName(out.name));
-  int64_t total = 0;
-  UploadFiles files;
-  for (const auto& [key, param] : request.parameters()) {
-    if (key == kConfigParam) {
-      if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kStringParam) {
-        return absl::InvalidArgumentError("load parameter 'config' must be a string_param holding JSON");
-      }
-      out.config_json = param.string_param();
-      total += static_cast<int64_t>(param.string_param().size());
-      continue;
-    }
-    absl::string_view path = key;
-    if (!absl::ConsumePrefix(&path, kFilePrefix)) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown load parameter '", key,
-                                                     "'; expected 'config' or 'file:<version>/model.onnx' "
-                                                     "(plus optional 'file:calibration/inputs.npy', "
-                                                     "'file:calibration/labels.npy')"));
-    }
-    if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kBytesParam) {
-      return absl::InvalidArgumentError(absl::StrCat("load parameter '", key, "' must be a bytes_param"));
-    }
-    Q8_RETURN_IF_ERROR(files.Add(path, param.bytes_param(), key));
-    total += static_cast<int64_t>(param.bytes_param().size());
-  }
-  if (total > max_upload_bytes) return UploadTooLarge(out.name, total, max_upload_bytes);
-  Q8_ASSIGN_OR_RETURN(out.files, files.Finish());
-  return out;
 }
 
 // ---- Building versions ----
@@ -318,138 +207,6 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_
                       Quantize(name, version, bytes, config, data ? &*data : nullptr, "the repository", progress));
   prepared.write_quantization = true;
   return prepared;
-}
-
-// ---- Mode auto: interim precision and live calibration ----
-
-absl::StatusOr<ServedModel> ModelLoader::BuildInterim(absl::string_view name, int64_t version, absl::string_view bytes,
-                                                      const ModelConfig& config) const {
-  // Dynamic int8 needs no data; the engine measures it against fp32 at
-  // batch 1, and the faster of the two serves until calibration is done.
-  ModelConfig dynamic = config;
-  dynamic.quantization.mode = engine::QuantMode::kDynamic;
-  auto quantized = Quantize(name, version, bytes, dynamic, nullptr, "", nullptr);
-  ServedModel served;
-  std::string interim = "fp32";
-  if (quantized.ok() && quantized->quantization != nullptr) {
-    const engine::QuantizationReport& r = quantized->quantization->report;
-    const bool faster =
-        quantized->quantization->int8 && r.latency_int8_b1_ms > 0 && r.latency_int8_b1_ms < r.latency_fp32_b1_ms;
-    Q8_LOG(Info, VersionContext(name, version), ": interim precision: fp32 ", r.latency_fp32_b1_ms,
-           " ms, dynamic int8 ", r.latency_int8_b1_ms, " ms at batch 1 -> ", faster ? "dynamic int8" : "fp32");
-    if (faster) {
-      served = *std::move(quantized);
-      interim = "int8 dynamic";
-    } else {
-      served = ServedModel(quantized->fp32_model);
-      served.onnx_fingerprint = quantized->onnx_fingerprint;
-    }
-  } else {
-    if (!quantized.ok()) {
-      Q8_LOG(Info, VersionContext(name, version), ": dynamic quantization not possible (", quantized.status().message(),
-             "); interim precision fp32");
-    }
-    Q8_ASSIGN_OR_RETURN(served, Compile(name, version, bytes, config));
-  }
-  served.live = MakeSampler(std::string(name), version, *served.model, config, std::move(interim));
-  return served;
-}
-
-std::shared_ptr<LiveSampler> ModelLoader::MakeSampler(const std::string& name, int64_t version,
-                                                      const engine::CompiledModel& model, const ModelConfig& config,
-                                                      std::string interim) const {
-  using Phase = LiveSampler::Phase;
-  if (!config.live.enabled) return std::make_shared<LiveSampler>(Phase::kOff, "", std::move(interim));
-  auto unsupported = [&](std::string why) {
-    Q8_LOG(Info, VersionContext(name, version), ": live calibration not possible: ", why);
-    return std::make_shared<LiveSampler>(Phase::kUnsupported, std::move(why), std::move(interim));
-  };
-  if (model.inputs().size() != 1) {
-    return unsupported(absl::StrCat("the model has ", model.inputs().size(), " inputs (calibration takes one)"));
-  }
-  const engine::TensorInfo& input = model.inputs()[0];
-  if (input.dtype != core::DataType::kFloat32) return unsupported("its input is not float32");
-  if (input.dims.empty() || input.dims[0] != core::kDynamicDim) return unsupported("its input has no batch dimension");
-  core::Dims sample(input.dims.begin() + 1, input.dims.end());
-  for (int64_t d : sample) {
-    if (d <= 0) return unsupported("its input has a dynamic dimension besides the batch");
-  }
-  const int64_t sample_bytes = core::NumElements(sample) * static_cast<int64_t>(sizeof(float));
-  int64_t cap = kMaxLiveSampleBytes;
-  // Samples count against the model memory budget too: at most an eighth of it.
-  if (options_.memory_budget > 0) cap = std::min(cap, options_.memory_budget / 8);
-  const int64_t fits = sample_bytes > 0 ? cap / sample_bytes : 0;
-  const int64_t target = std::min(config.live.samples, fits);
-  if (target < kMinLiveSamples) {
-    return unsupported(absl::StrCat("one sample is ", sample_bytes, " bytes; ", kMinLiveSamples,
-                                    " do not fit the live-calibration memory cap of ", cap, " bytes"));
-  }
-  if (target < config.live.samples) {
-    Q8_LOG(Warning, VersionContext(name, version), ": live calibration collects ", target, " samples, not ",
-           config.live.samples, " (", sample_bytes, " bytes each; memory cap ", cap, " bytes)");
-  }
-  auto sampler = std::make_shared<LiveSampler>(std::move(sample), target, std::move(interim));
-  std::weak_ptr<LiveSampler> weak = sampler;
-  ModelLoader* self = self_;
-  sampler->SetOnFull([self, name, version, weak] {
-    self->calibrator_.Enqueue([self, name, version, weak] { self->CalibrateLive(name, version, weak); });
-  });
-  Q8_LOG(Info, VersionContext(name, version), ": live calibration on the next ", target, " request samples");
-  return sampler;
-}
-
-void ModelLoader::CalibrateLive(const std::string& name, int64_t version, const std::weak_ptr<LiveSampler>& weak) {
-  std::shared_ptr<LiveSampler> sampler = weak.lock();
-  if (sampler == nullptr) return;  // the interim version is gone (replaced, unloaded)
-  auto current = registry_->Get(name, std::to_string(version));
-  if (!current.ok() || current->served.live != sampler) return;
-  core::Tensor inputs = sampler->TakeSamples();
-  const int64_t n = inputs.dims().empty() ? 0 : inputs.dims()[0];
-  const auto calibrated_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-  auto fail = [&](const absl::Status& s) {
-    Q8_LOG(Warning, VersionContext(name, version), ": live calibration failed: ", s.ToString());
-    sampler->Fail(std::string(s.message()));
-    Notify(name);
-  };
-  auto bytes = repository_->ReadModel(name, version);
-  if (!bytes.ok()) return fail(bytes.status());
-  if (Fingerprint(*bytes) != current->served.onnx_fingerprint) return;  // replaced on disk; its load decides
-  auto config = EffectiveConfig(name, std::nullopt);
-  if (!config.ok()) return fail(config.status());
-  ModelConfig calibration = *config;
-  calibration.quantization.mode = engine::QuantMode::kStatic;
-  calibration.quantization.metric = engine::AccuracyMetric::kAgreement;  // no labels on live traffic
-  engine::CalibrationData data;
-  data.inputs = std::move(inputs);
-  absl::StatusOr<ServedModel> built;
-  {
-    engine::ScopedIntraOpThreads threads(StreamThreads(calibration));
-    built = Quantize(name, version, *bytes, calibration, &data, "live traffic", nullptr);
-  }
-  data = {};  // the samples are dropped once used
-  if (!built.ok()) return fail(built.status());
-  const std::shared_ptr<const QuantizationInfo> q = built->quantization;
-  built->quantization =
-      MakeQuantizationInfo(q->report, WithLiveCalibration(q->report_json, n, calibrated_at), q->artifact);
-  // Publish through the one lifecycle path, under the model's operation
-  // guard; an upload or sync in progress finishes first.
-  for (int attempt = 0;; ++attempt) {
-    if (calibrator_.stopping()) return;
-    auto guard = registry_->BeginOperation(name, "live calibration");
-    if (guard.ok()) {
-      Desired desired;
-      desired.source = DesiredSource::kLiveCalibration;
-      desired.config = *config;
-      for (int64_t v : registry_->ReadyVersions(name)) desired.versions[v] = nullptr;
-      desired.versions[version] = nullptr;
-      desired.calibrated[version] = *std::move(built);
-      desired.replaces = sampler;
-      if (absl::Status s = Reconcile(name, desired, nullptr, nullptr); !s.ok()) fail(s);
-      return;
-    }
-    if (attempt >= 600) return fail(guard.status());
-    absl::SleepFor(absl::Milliseconds(100));
-  }
 }
 
 StreamLayout ModelLoader::Layout(const ModelConfig& config) const {
@@ -745,7 +502,7 @@ absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn&
   if (!scanned.ok() && !absl::IsNotFound(scanned.status())) return scanned.status();
   if (!scanned.ok() && request.files.empty()) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository; upload it with a '",
-                                            kFilePrefix, "<version>/", kModelFileName, "' parameter"));
+                                            "file:<version>/", kModelFileName, "' parameter"));
   }
   Desired desired;
   desired.source = DesiredSource::kUpload;

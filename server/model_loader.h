@@ -132,6 +132,9 @@ absl::StatusOr<LoadRequest> ParseLoadRequest(const inference::RepositoryModelLoa
 // Upload: the RESOURCE_EXHAUSTED error for `total` bytes over `limit`.
 absl::Status UploadTooLarge(absl::string_view name, int64_t total, int64_t limit);
 
+// "model 'm' version 3": the prefix of every per-version message and log line.
+std::string VersionContext(absl::string_view name, int64_t version);
+
 // Quantization progress of one version of an upload.
 using LoadProgressFn = std::function<void(int64_t version, const engine::QuantizationProgress& progress)>;
 

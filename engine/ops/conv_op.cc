@@ -26,8 +26,7 @@ absl::StatusOr<ConvGeometry> Resolve(const OpContext& ctx) {
   ConvGeometry g;
   Q8_ASSIGN_OR_RETURN(g.groups, ctx.node.attrs.GetInt("group", 1));
   g.out_channels = w->dims()[0];
-  if (g.groups < 1 || x[1] % g.groups != 0 || g.out_channels % g.groups != 0 ||
-      w->dims()[1] * g.groups != x[1]) {
+  if (g.groups < 1 || x[1] % g.groups != 0 || g.out_channels % g.groups != 0 || w->dims()[1] * g.groups != x[1]) {
     return ctx.Error(absl::StrCat("input has ", x[1], " channels, weights ", core::DimsToString(w->dims()),
                                   " and group=", g.groups, " do not agree"));
   }

@@ -98,12 +98,11 @@ absl::StatusOr<std::vector<core::Dims>> InferMatMul(const OpContext& ctx) {
   const core::Dims& b = ctx.input_dims[1];
   if (a.size() < 2 || b.size() < 2) return ctx.Unsupported("1-D MatMul operands");
   if (a.back() != b[b.size() - 2]) {
-    return ctx.Error(absl::StrCat("A ", core::DimsToString(a), " and B ", core::DimsToString(b),
-                                  " disagree on K"));
+    return ctx.Error(absl::StrCat("A ", core::DimsToString(a), " and B ", core::DimsToString(b), " disagree on K"));
   }
   core::Dims batch;
-  if (!core::BroadcastShapes(absl::MakeSpan(a).subspan(0, a.size() - 2),
-                             absl::MakeSpan(b).subspan(0, b.size() - 2), &batch)) {
+  if (!core::BroadcastShapes(absl::MakeSpan(a).subspan(0, a.size() - 2), absl::MakeSpan(b).subspan(0, b.size() - 2),
+                             &batch)) {
     return ctx.Error("batch dimensions of A and B do not broadcast");
   }
   batch.push_back(a[a.size() - 2]);

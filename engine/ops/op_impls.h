@@ -29,8 +29,8 @@ Q8_DECLARE_OP(Identity);  // Identity, Dropout
 Q8_DECLARE_OP(DataOp);    // data_op.cc: Gather, Slice, Pad, Expand, Tile, Where, DepthToSpace, ...
 Q8_DECLARE_OP(Squeeze);
 Q8_DECLARE_OP(Unsqueeze);
-Q8_DECLARE_OP(Unary);     // unary_op.cc: Tanh, Exp, Erf, HardSigmoid, ...
-Q8_DECLARE_OP(Reduce);    // reduce_op.cc: Reduce*
+Q8_DECLARE_OP(Unary);   // unary_op.cc: Tanh, Exp, Erf, HardSigmoid, ...
+Q8_DECLARE_OP(Reduce);  // reduce_op.cc: Reduce*
 Q8_DECLARE_OP(LayerNormalization);
 Q8_DECLARE_OP(InstanceNormalization);
 Q8_DECLARE_OP(LRN);

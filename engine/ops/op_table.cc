@@ -35,8 +35,8 @@ constexpr OpSignature kAnyAndShape{2, 2, 1, 1, {kAny, kI64, kI64}};  // Expand, 
 constexpr OpSignature kAxesInput{1, 2, 1, 1, {kAny, kI64, kI64}};    // Squeeze, Unsqueeze
 constexpr OpSignature kLogicalBinary{2, 2, 1, 1, {kBool, kBool, kBool}};
 constexpr OpSignature kVariadic{1, -1, 1, 1, {kNumeric, kNumeric, kNumeric}};  // Max/Min/Sum/Mean
-constexpr OpSignature kReduce{1, 2, 1, 1, {kF32, kI64, kI64}};  // axes input from opset 13/18
-constexpr OpSignature kLayerNorm{2, 3, 1, 3};                   // Mean/InvStdDev outputs must be unused
+constexpr OpSignature kReduce{1, 2, 1, 1, {kF32, kI64, kI64}};                 // axes input from opset 13/18
+constexpr OpSignature kLayerNorm{2, 3, 1, 3};                                  // Mean/InvStdDev outputs must be unused
 constexpr OpSignature kInstanceNorm{3, 3, 1, 1};
 
 constexpr std::array kOps = {

@@ -22,9 +22,9 @@ using TensorPtr = std::shared_ptr<const core::Tensor>;
 using Outputs = std::vector<TensorPtr>;
 
 const std::set<std::string>& Evaluable() {
-  static const auto* ops = new std::set<std::string>{
-      "Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Add",   "Sub",  "Mul",
-      "Div",      "Shape",    "Size",    "Range",   "ConstantOfShape"};
+  static const auto* ops =
+      new std::set<std::string>{"Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",      "Add", "Sub",
+                                "Mul",      "Div",      "Shape",   "Size",    "Range",   "ConstantOfShape"};
   return *ops;
 }
 

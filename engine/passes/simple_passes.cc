@@ -5,9 +5,7 @@
 namespace q8::engine {
 namespace {
 
-bool OutputUsed(const Graph& g, ValueId v) {
-  return v != kNoValue && (g.IsGraphOutput(v) || !g.Consumers(v).empty());
-}
+bool OutputUsed(const Graph& g, ValueId v) { return v != kNoValue && (g.IsGraphOutput(v) || !g.Consumers(v).empty()); }
 
 // Dropout is the identity only in inference: training_mode absent or a constant false.
 bool InferenceDropout(const Graph& g, const Node& n) {
