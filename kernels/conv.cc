@@ -98,7 +98,8 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   }
   if (src.dims.size() < 3 || src.dims.size() > 5) return Invalid(r, "input must be 3-D, 4-D or 5-D [N,C,...]");
   if (w.size() != src.dims.size()) return Invalid(r, "weights must have the input's rank");
-  if (int8 && src.dims.size() != 4) return Invalid(r, "int8 convolution is 2-D only");
+  if ((int8 || p.dynamic) && src.dims.size() != 4)
+    return Invalid(r, "int8 convolution (static or dynamic) is 2-D only");
   const size_t nsp = src.dims.size() - 2;
   Q8_RETURN_IF_ERROR(CheckSpatial(r, p.strides, nsp, "strides", 1));
   Q8_RETURN_IF_ERROR(CheckSpatial(r, p.dilations, nsp, "dilations", 1));
@@ -171,8 +172,7 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   dnnl::convolution_forward::primitive_desc pd(desc, attr, CpuEngine());
 
   ArgMap constants;
-  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS],
-                      r.weights.Get({wt, p.weights_id, w_user, pd.weights_desc(), 0, {}}));
+  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS], r.weights.Get({wt, p.weights_id, w_user, pd.weights_desc(), 0, {}}));
   if (p.bias != nullptr) {
     std::vector<float> bias_scale;
     for (float s : acc_scale) bias_scale.push_back(1.0f / s);

@@ -26,6 +26,9 @@ void LiveSampler::MaybeSample(const core::TensorView& input, int64_t batch) {
   bool full = false;
   {
     absl::MutexLock lock(&mu_);
+    // Checked again under the lock: a request that passed the relaxed check
+    // just before the buffer filled (and was taken) must not refill it.
+    if (!wanted_.load()) return;
     const auto* rows = static_cast<const float*>(input.data);
     for (int64_t b = 0; b < batch && static_cast<int64_t>(samples_.size()) < target_; ++b) {
       samples_.emplace_back(rows + b * sample_floats_, rows + (b + 1) * sample_floats_);

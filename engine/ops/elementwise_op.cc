@@ -1,7 +1,6 @@
 // Element-wise ops: Relu / Clip / Sigmoid activations and the broadcasting
 // binary ops (Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean, comparisons).
 #include <limits>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/element_convert.h"
@@ -126,7 +125,7 @@ absl::StatusOr<Lowering> LowerOnMathKernel(const OpContext& ctx, kernels::MathPa
 }
 
 // Pow with a constant scalar exponent is one eltwise pass.
-std::optional<kernels::Activation> ScalarPow(float e) {
+kernels::Activation ScalarPow(float e) {
   kernels::Activation a{kernels::Activation::Kind::kPow};
   a.alpha = 1.0f;
   a.beta = e;
@@ -150,7 +149,7 @@ absl::StatusOr<Lowering> LowerBinary(const OpContext& ctx) {
   if (ctx.node.op_type == "Pow") {
     if (c1 && ctx.constant(1)->num_elements() == 1 && ctx.input_dims[0] == out[0]) {
       Q8_ASSIGN_OR_RETURN(auto e, FloatConstant(ctx, 1));
-      l.params = kernels::EltwiseParams{*ScalarPow(e->span<float>()[0])};
+      l.params = kernels::EltwiseParams{ScalarPow(e->span<float>()[0])};
       l.runtime_inputs = {0};
       return l;
     }

@@ -21,7 +21,6 @@ class SplitVariadicPass : public Pass {
       const std::vector<ValueId> ins = g.nodes()[i].inputs;
       if (ins.empty() || (ins.size() == 2 && op != "Mean")) continue;
       const std::string base = g.nodes()[i].name;
-      const ValueId out = g.nodes()[i].outputs[0];
       if (ins.size() == 1) {
         g.nodes()[i].op_type = "Identity";
         ++changed;
@@ -52,7 +51,6 @@ class SplitVariadicPass : public Pass {
         last.op_type = step;
         last.inputs = {acc, ins.back()};
       }
-      (void)out;
       ++changed;
     }
     if (changed > 0) {
