@@ -27,6 +27,7 @@ Command line:  /usr/bin/python3 tools/onnx_numpy_ref.py MODEL.onnx IN.npy [GOLDE
 """
 
 import argparse
+import math
 import sys
 
 import numpy as np
@@ -246,6 +247,32 @@ def op_softmax(ins, a):
     return [e / e.sum(axis=axis, keepdims=True)]
 
 
+def op_layer_norm(ins, a):
+    """Opset 17: normalise over axes [axis, rank), then scale and bias."""
+    x = ins[0]
+    axes = tuple(range(a.get("axis", -1) % x.ndim, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    y = (x - mean) / np.sqrt(var + a.get("epsilon", 1e-5)) * ins[1]
+    return [y + ins[2] if len(ins) > 2 and ins[2] is not None else y]
+
+
+def _reduce(fn):
+    """Reductions: axes from the attribute (opset < 18) or input 1; all axes
+    when none are given (noop_with_empty_axes unset)."""
+    def op(ins, a):
+        x = ins[0]
+        axes = a.get("axes")
+        if len(ins) > 1 and ins[1] is not None:
+            axes = ins[1]
+        axes = None if axes is None or len(axes) == 0 else tuple(int(v) % x.ndim for v in axes)
+        return [fn(x, axes, bool(a.get("keepdims", 1)))]
+    return op
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
 OPS = {
     "Conv": op_conv,
     "BatchNormalization": op_batchnorm,
@@ -274,6 +301,26 @@ OPS = {
     "Gather": lambda i, a: [np.take(i[0], i[1].astype(np.int64), axis=a.get("axis", 0))],
     "Unsqueeze": op_unsqueeze,
     "Concat": lambda i, a: [np.concatenate(i, axis=a["axis"])],
+    "LayerNormalization": op_layer_norm,
+    "Erf": lambda i, a: [_erf(i[0]).astype(i[0].dtype)],
+    "Tanh": lambda i, a: [np.tanh(i[0])],
+    "Exp": lambda i, a: [np.exp(i[0])],
+    "Log": lambda i, a: [np.log(i[0])],
+    "Sqrt": lambda i, a: [np.sqrt(i[0])],
+    "Abs": lambda i, a: [np.abs(i[0])],
+    "Neg": lambda i, a: [-i[0]],
+    "Pow": lambda i, a: [np.power(i[0], i[1])],
+    "Softplus": lambda i, a: [np.logaddexp(0, i[0])],
+    "LeakyRelu": lambda i, a: [np.where(i[0] < 0, a.get("alpha", 0.01) * i[0], i[0])],
+    "HardSigmoid": lambda i, a: [np.clip(a.get("alpha", 0.2) * i[0] + a.get("beta", 0.5), 0, 1)],
+    "HardSwish": lambda i, a: [i[0] * np.clip(i[0] / 6 + 0.5, 0, 1)],
+    "ReduceMean": _reduce(lambda x, ax, k: x.mean(axis=ax, keepdims=k)),
+    "ReduceSum": _reduce(lambda x, ax, k: x.sum(axis=ax, keepdims=k)),
+    "ReduceMax": _reduce(lambda x, ax, k: x.max(axis=ax, keepdims=k)),
+    "ReduceMin": _reduce(lambda x, ax, k: x.min(axis=ax, keepdims=k)),
+    "ReduceProd": _reduce(lambda x, ax, k: x.prod(axis=ax, keepdims=k)),
+    "ReduceL2": _reduce(lambda x, ax, k: np.sqrt((x * x).sum(axis=ax, keepdims=k))),
+    "ReduceSumSquare": _reduce(lambda x, ax, k: (x * x).sum(axis=ax, keepdims=k)),
 }
 
 

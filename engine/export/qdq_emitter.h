@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -54,6 +55,15 @@ class QdqEmitter {
   absl::Status EmitFloatOp(int index, const std::vector<std::string>& ins, const std::string& out);
   absl::Status EmitLayer(int index, const LayerQuant& lq, const std::vector<std::string>& ins, const std::string& out);
   std::vector<TailOp> ActivationTail(const Node& n);
+  // An op without an opset-17 form (Gelu, Mish, the internal Swish) as the
+  // elementwise ops it computes: a main op, then tail ops on the running
+  // tensor. nullopt for ops that have one.
+  struct Decomposition {
+    std::string op;
+    std::vector<std::string> args;
+    std::vector<TailOp> tail;
+  };
+  std::optional<Decomposition> Decompose(int index, const std::string& op, const std::string& x);
   // Main op writes to a fresh tensor (or `out` when `tail` is empty); then
   // the tail ops in order, the last writing `out`. Returns the main op.
   onnx::NodeProto& EmitWithTail(const Node& n, const std::string& op, std::vector<std::string> ins,

@@ -15,8 +15,9 @@
 namespace q8::engine {
 namespace {
 
-constexpr int64_t kOpset = 13;
-constexpr int64_t kIrVersion = 7;
+// 17: the first with LayerNormalization (HardSwish came in 14).
+constexpr int64_t kOpset = 17;
+constexpr int64_t kIrVersion = 8;  // the IR version that opset 17 requires
 constexpr const char* kBatchParam = "batch";
 
 void SetFloatType(const core::Dims& dims, const core::Dims* other_batch, onnx::ValueInfoProto* info) {

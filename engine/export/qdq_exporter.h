@@ -12,7 +12,7 @@
 // is u8-asymmetric and cannot express our symmetric scheme, so only the
 // weight quantization is exact for them.
 //
-// Output: opset 13, IR version 7, the model's input and output names, the
+// Output: opset 17, IR version 8, the model's input and output names, the
 // batch dimension kept dynamic for batchable models.
 #pragma once
 
@@ -28,7 +28,7 @@ namespace q8::engine {
 // `artifact` is the JSON of SerializeArtifact for this float model; empty
 // exports the optimized fp32 graph. Errors: INVALID_ARGUMENT for a model the
 // engine cannot compile, DATA_LOSS for an artifact that does not match it,
-// UNIMPLEMENTED for a construct without an opset-13 equivalent.
+// UNIMPLEMENTED for a construct without an opset-17 equivalent.
 absl::StatusOr<std::string> ExportQdqOnnx(absl::string_view float_onnx_bytes, absl::string_view artifact);
 
 // The same from an already prepared graph and its spec (null or empty: the

@@ -1,10 +1,12 @@
-// The ONNX ops each graph node becomes. Float nodes keep their op type and
-// the attributes opset 13 defines for it (legacy attributes of older opsets
-// are dropped or, where their meaning differs, replaced by what the engine
-// resolved: explicit pads for auto_pad, Softmax's axis, Clip bounds as
-// inputs). What the passes fused into a node comes back out as separate ops:
-// the residual Add of an accumulating Conv, then the fused activations, in
-// the order the kernels apply them.
+// The ONNX ops each graph node becomes, in opset 17. Float nodes keep their
+// op type and the attributes opset 17 defines for it (legacy attributes of
+// older opsets are dropped or, where their meaning differs, replaced by what
+// the engine resolved: explicit pads for auto_pad, Softmax's axis, Clip
+// bounds as inputs, reduction axes as an attribute). Ops opset 17 cannot
+// state (Gelu before opset 20, Mish before 18, the internal Swish) are
+// written as the elementwise ops they compute. What the passes fused into a
+// node comes back out as separate ops: the residual Add of an accumulating
+// Conv, then the fused activations, in the order the kernels apply them.
 //
 // Int8 layers (static or dynamic) become float ops over
 // DequantizeLinear(int8 weights, per-channel scales): Conv keeps its
@@ -16,8 +18,10 @@
 // quantization exactly but not the per-request activation rounding. (The
 // dynamic Conv's u8 grid is DynamicQuantizeLinear's; exporting it that way is
 // not done yet.)
+#include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -27,7 +31,7 @@
 namespace q8::engine {
 namespace {
 
-// Attributes copied as they are: the opset-13 attributes of each op.
+// Attributes copied as they are: the opset-17 attributes of each op.
 const std::set<std::string>& CopiedAttributes(const std::string& op) {
   static const auto* table = new std::map<std::string, std::set<std::string>>{
       {"Conv", {"dilations", "group", "kernel_shape", "pads", "strides", "auto_pad"}},
@@ -46,6 +50,7 @@ const std::set<std::string>& CopiedAttributes(const std::string& op) {
       {"ThresholdedRelu", {"alpha"}},
       {"LRN", {"alpha", "beta", "bias", "size"}},
       {"InstanceNormalization", {"epsilon"}},
+      {"LayerNormalization", {"axis", "epsilon"}},
       {"ReduceL1", {"axes", "keepdims"}},
       {"ReduceL2", {"axes", "keepdims"}},
       {"ReduceLogSum", {"axes", "keepdims"}},
@@ -112,18 +117,55 @@ onnx::NodeProto& QdqEmitter::EmitWithTail(const Node& n, const std::string& op, 
   return main;
 }
 
+std::optional<QdqEmitter::Decomposition> QdqEmitter::Decompose(int index, const std::string& op, const std::string& x) {
+  const Node& n = src_.graph.nodes()[index];
+  auto scalar = [&](const char* what, float v) { return w_.FloatScalar(absl::StrCat(n.name, "_", what), v); };
+  if (op == "Swish") return Decomposition{"Sigmoid", {x}, {{"Mul", {x}}}};  // alpha is 1 (fuse_gelu_swish)
+  if (op == "Mish") return Decomposition{"Softplus", {x}, {{"Tanh", {}}, {"Mul", {x}}}};
+  if (op != "Gelu") return std::nullopt;
+  const kernels::Activation& a = std::get<kernels::EltwiseParams>(src_.fp32.lowerings[index].params).op;
+  const std::string one = scalar("one", 1.0f), half = scalar("half", 0.5f);
+  if (a.kind == kernels::Activation::Kind::kGeluErf) {  // x/2 * (1 + erf(x/sqrt2))
+    return Decomposition{"Div",
+                         {x, scalar("sqrt2", static_cast<float>(M_SQRT2))},
+                         {{"Erf", {}}, {"Add", {one}}, {"Mul", {x}}, {"Mul", {half}}}};
+  }
+  // x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+  return Decomposition{"Mul",
+                       {x, x},
+                       {{"Mul", {x}},
+                        {"Mul", {scalar("cubic", 0.044715f)}},
+                        {"Add", {x}},
+                        {"Mul", {scalar("sqrt_2_over_pi", static_cast<float>(M_2_SQRTPI * M_SQRT1_2))}},
+                        {"Tanh", {}},
+                        {"Add", {one}},
+                        {"Mul", {x}},
+                        {"Mul", {half}}}};
+}
+
 absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& ins, const std::string& out) {
   const Node& n = src_.graph.nodes()[index];
   const kernels::KernelParams& params = src_.fp32.lowerings[index].params;
   std::string op = n.op_type == "Dropout" ? "Identity" : n.op_type;
   std::vector<std::string> args = ins;
   std::vector<TailOp> tail;
-  // Ops the opset-13 QDQ model cannot state (newer opsets or internal ops).
-  static const std::set<std::string> kNoOpset13Form = {"Gelu", "HardSwish", "LayerNormalization", "Mish", "Swish"};
-  const bool reduce_axes_input = op.rfind("Reduce", 0) == 0 && op != "ReduceSum" && ins.size() > 1;
+  if (std::optional<Decomposition> d = Decompose(index, op, ins[0])) {
+    std::vector<TailOp> acts = ActivationTail(n);
+    d->tail.insert(d->tail.end(), acts.begin(), acts.end());
+    EmitWithTail(n, d->op, std::move(d->args), d->tail, out);
+    return absl::OkStatus();
+  }
+  // Opset 18 moved the reduction axes to an input: back to the attribute.
+  std::optional<std::vector<int64_t>> reduce_axes;
+  if (op.rfind("Reduce", 0) == 0 && op != "ReduceSum" && ins.size() > 1 && !ins[1].empty()) {
+    const core::Tensor& axes = *src_.graph.value(n.inputs[1]).constant;
+    reduce_axes.emplace(axes.span<int64_t>().begin(), axes.span<int64_t>().end());
+    args.resize(1);
+  }
   const auto* softmax = std::get_if<kernels::SoftmaxParams>(&params);
-  if (kNoOpset13Form.count(op) > 0 || reduce_axes_input || (softmax != nullptr && softmax->flatten_from_axis)) {
-    return absl::UnimplementedError(absl::StrCat(n.Describe(), ": no opset-13 QDQ export for this node yet"));
+  if (softmax != nullptr && softmax->flatten_from_axis) {
+    return absl::UnimplementedError(
+        absl::StrCat(n.Describe(), ": no opset-17 QDQ export for the opset < 13 ", n.op_type, " (2-D coercion) yet"));
   }
   if (op == "MatMul" && args.size() == 3) {  // bias fused by fuse_matmul_bias
     tail.push_back({"Add", {ins[2]}});
@@ -147,7 +189,7 @@ absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& 
     if (allowzero != 0 && std::find(dims.begin(), dims.end(), 0) != dims.end()) {
       return absl::UnimplementedError(absl::StrCat(n.Describe(),
                                                    ": Reshape allowzero=1 with a 0 in the shape "
-                                                   "has no opset-13 equivalent"));
+                                                   "has no opset-17 equivalent"));
     }
   }
   std::vector<TailOp> acts = ActivationTail(n);
@@ -162,9 +204,10 @@ absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& 
     if (resolve_pads && (name == "auto_pad" || name == "pads" || name == "ceil_mode")) continue;
     OnnxGraphWriter::SetAttribute(main, name, value);
   }
+  if (reduce_axes) OnnxGraphWriter::SetAttribute(main, "axes", *reduce_axes);
   if (resolve_pads) OnnxGraphWriter::SetAttribute(main, "pads", ResolvedPads(params));
   if (op == "Softmax" || op == "LogSoftmax") {
-    // Normalised by the engine, so an old-opset default (1) reads the same in opset 13.
+    // Normalised by the engine, so an old-opset default (1) reads the same in opset 17.
     OnnxGraphWriter::SetAttribute(main, "axis", int64_t{std::get<kernels::SoftmaxParams>(params).axis});
   }
   return absl::OkStatus();

@@ -15,13 +15,7 @@ namespace {
 
 using q8::testing::OnnxBuilder;
 
-core::Tensor RandomInput(core::Dims dims, uint32_t seed) {
-  core::Tensor t(core::DataType::kFloat32, std::move(dims));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0, 1);
-  for (float& v : t.span<float>()) v = dist(rng);
-  return t;
-}
+using testing::RandomInput;
 
 struct Compiled {
   std::shared_ptr<const CompiledModel> model;

@@ -2,11 +2,12 @@
 // outputs with stated tolerances.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "core/npy.h"
 #include "engine/compiler.h"
@@ -40,6 +41,15 @@ inline float MaxAbsDiff(absl::Span<const float> a, absl::Span<const float> b) {
   float m = 0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
   return a.size() == b.size() ? m : std::numeric_limits<float>::infinity();
+}
+
+// Normal(0, scale) float samples of `dims`, reproducible from `seed`.
+inline core::Tensor RandomInput(core::Dims dims, uint32_t seed = 7, float scale = 1.0f) {
+  core::Tensor t(core::DataType::kFloat32, std::move(dims));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0, scale);
+  for (float& v : t.span<float>()) v = dist(rng);
+  return t;
 }
 
 inline int ArgMax(const float* row, int n) {
