@@ -1,11 +1,11 @@
 // QdqEmitter driver: value naming and the placement of QuantizeLinear/
-// DequantizeLinear. The rule mirrors the engine's plan (precision_plan.h):
+// DequantizeLinear. The rule follows the precision stage (engine/plan/precision.h):
 //  - a value the plan stores as int8 gets Q -> DQ right after its producer,
 //    and every consumer reads the DQ output (reading it as f32 in the
 //    engine is a lossless int8 -> f32 reorder);
 //  - a consumer that reads int8 in another precision than the stored one
 //    (an int8 layer reading an f32 value, a Concat aligning its inputs to
-//    the first input's scale, a residual requantized to the output scale)
+//    the first input's scale, a residual read in the output's precision)
 //    gets its own Q -> DQ of the stored value, shared between such readers.
 #include "engine/export/qdq_emitter.h"
 

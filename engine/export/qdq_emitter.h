@@ -14,7 +14,6 @@
 
 #include "absl/status/status.h"
 #include "engine/export/onnx_graph_writer.h"
-#include "engine/export/precision_plan.h"
 #include "engine/plan/planner.h"
 #include "engine/quant/quant_spec.h"
 
@@ -24,7 +23,7 @@ struct QdqSource {
   const Graph& graph;
   const LoweredGraph& fp32;                     // float params: windows, Softmax axis, Clip bounds
   const QuantSpec* quant;                       // null or empty for a float export
-  const std::vector<NodePrecision>& precision;  // per node, from PlanPrecision
+  const std::vector<NodePrecision>& precision;  // per node, from the precision stage
 };
 
 class QdqEmitter {

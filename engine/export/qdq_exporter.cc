@@ -1,12 +1,11 @@
 // ExportQdqOnnx: prepare the graph exactly as serving does (same passes, so
 // the artifact's node indices and value names match), lower it with the
-// parsed quantization, read the plan's precisions and emit.
+// parsed quantization, read its precision stage's decisions and emit.
 #include "engine/export/qdq_exporter.h"
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "engine/export/onnx_graph_writer.h"
-#include "engine/export/precision_plan.h"
 #include "engine/export/qdq_emitter.h"
 #include "engine/model_builder.h"
 #include "engine/plan/shape_inference.h"
@@ -52,9 +51,8 @@ absl::StatusOr<std::string> ExportQdqGraph(const PreparedGraph& prepared, const 
                                            absl::string_view description) {
   const Graph& g = *prepared.graph;
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32, LowerGraph(g, prepared.opset));
-  // The int8 lowering exists only to be planned: precision is the planner's call.
+  // The int8 lowering is needed for its precision stage's decisions.
   Q8_ASSIGN_OR_RETURN(LoweredGraph quantized, LowerGraph(g, prepared.opset, spec));
-  Q8_ASSIGN_OR_RETURN(std::vector<NodePrecision> precision, PlanPrecision(quantized));
 
   onnx::ModelProto model;
   model.set_ir_version(kIrVersion);
@@ -75,7 +73,7 @@ absl::StatusOr<std::string> ExportQdqGraph(const PreparedGraph& prepared, const 
   }
   for (const GraphOutput& o : g.outputs()) writer.Reserve(o.name);
 
-  QdqSource source{g, fp32, spec, precision};
+  QdqSource source{g, fp32, spec, quantized.precision};
   QdqEmitter emitter(source, writer);
   Q8_RETURN_IF_ERROR(emitter.EmitAll());
 

@@ -1,15 +1,8 @@
-// Layout and precision assignment, aliasing, in-place accumulation and arena
-// packing (see planner.h).
-//
-// Precision rules, applied node by node in topological order:
-//  - an int8 layer (QuantSpec::layers) reads its input as int8 with the
-//    input value's scale, and writes int8 when its output is quantized and
-//    some consumer can read int8; otherwise it writes f32 directly;
-//  - transparent ops (pooling, Relu, Concat, aliases) stay in whatever
-//    precision their input arrives in;
-//  - every other op reads f32.
-// A value needed in another layout or precision gets one Reorder step,
-// shared by all consumers that need that form.
+// Layout assignment, aliasing, in-place accumulation and arena packing (see
+// planner.h). Precision is the precision stage's (precision.h): the planner
+// only realises it, adding one Reorder wherever a value is needed in another
+// layout or precision than it is stored in, shared by all consumers that
+// need that form.
 #include "engine/plan/planner.h"
 
 #include <algorithm>
@@ -76,32 +69,15 @@ class Planner {
   }
 
  private:
-  // Per graph value: its last consumer node and whether any consumer reads int8.
+  // Per graph value: its last consumer node.
   void AnalyseConsumers() {
     last_consumer_.assign(g_.num_values(), -1);
-    int8_reader_.assign(g_.num_values(), false);
     for (size_t i = 0; i < g_.nodes().size(); ++i) {
-      const Node& n = g_.nodes()[i];
-      const bool reads_int8 = IsInt8Layer(static_cast<int>(i)) || KeepsInputScale(n.op_type) ||
-                              lg_.lowerings[i].kind == Lowering::Kind::kAlias;
-      for (ValueId in : n.inputs) {
-        if (in == kNoValue) continue;
-        last_consumer_[in] = static_cast<int>(i);
-        if (reads_int8) int8_reader_[in] = true;
+      for (ValueId in : g_.nodes()[i].inputs) {
+        if (in != kNoValue) last_consumer_[in] = static_cast<int>(i);
       }
     }
     for (const GraphOutput& o : g_.outputs()) last_consumer_[o.value] = static_cast<int>(g_.nodes().size());
-  }
-
-  bool IsInt8Layer(int node) const {
-    if (lg_.quant == nullptr) return false;
-    auto it = lg_.quant->layers.find(node);
-    return it != lg_.quant->layers.end() && !it->second.dynamic;
-  }
-  const ValueQuant* QuantOf(ValueId v) const {
-    if (lg_.quant == nullptr) return nullptr;
-    auto it = lg_.quant->values.find(v);
-    return it == lg_.quant->values.end() ? nullptr : &it->second;
   }
 
   int NewBuffer(const core::Dims& dims, DataType dtype) {
@@ -148,8 +124,8 @@ class Planner {
     if (c.dtype == want.dtype && c.scale == want.scale && SameBytes(c.dims)) {
       out = NewView(cur, c.dims, want);
     } else {
-      const std::string name = absl::StrCat(c.name, ":", want.layout == Layout::kNhwc ? "nhwc" : "plain", ":",
-                                            core::OipName(want.dtype));
+      const std::string name =
+          absl::StrCat(c.name, ":", want.layout == Layout::kNhwc ? "nhwc" : "plain", ":", core::OipName(want.dtype));
       out = NewValue(v, want, NewBuffer(c.dims, want.dtype), name);
       AddStep({name, "Reorder", kernels::ReorderParams{}, {cur}, {out}});
     }
@@ -207,36 +183,17 @@ class Planner {
     };
 
     const ValueId out_v = n.outputs[0];
-    const ValueQuant* out_q = QuantOf(out_v);
-    const bool int8_layer = IsInt8Layer(index) && QuantOf(ins[0]) != nullptr;
-    const PlanValue& first_in = values_[current_[ins[0]]];
-    const bool int8_passthrough = (KeepsInputScale(n.op_type) || l.kind == Lowering::Kind::kAlias) &&
-                                  first_in.dtype != DataType::kFloat32;
-
-    // Input precision.
+    const NodePrecision& precision = lg_.precision[index];
     std::vector<int> in_values;
     for (size_t pos = 0; pos < ins.size(); ++pos) {
-      Form want{layout_for(ins[pos], pos), DataType::kFloat32, 1.0f};
-      if (int8_layer) {
-        if (const ValueQuant* q = QuantOf(ins[pos])) want = {want.layout, q->dtype, q->scale};
-      } else if (int8_passthrough) {
-        want = {want.layout, first_in.dtype, first_in.scale};
-      }
-      in_values.push_back(InForm(ins[pos], want));
+      const ValuePrecision& p = precision.inputs[pos];
+      in_values.push_back(InForm(ins[pos], {layout_for(ins[pos], pos), p.dtype, p.scale}));
     }
 
-    // Output form.
     const core::Dims& out_dims = dims_[out_v];
-    Form out{Layout::kPlain, DataType::kFloat32, 1.0f};
+    Form out{Layout::kPlain, precision.output.dtype, precision.output.scale};
     if (policy == LayoutPolicy::kChannelsLast && out_dims.size() == 4) out.layout = Layout::kNhwc;
     if (policy == LayoutPolicy::kFollowInput && out_dims.size() == 4) out.layout = values_[in_values[0]].layout;
-    if (int8_passthrough) {
-      out.dtype = first_in.dtype;
-      out.scale = first_in.scale;
-    } else if (int8_layer && out_q != nullptr && int8_reader_[out_v] && !g_.IsGraphOutput(out_v)) {
-      out.dtype = out_q->dtype;
-      out.scale = out_q->scale;
-    }
 
     if (l.kind == Lowering::Kind::kAlias) {
       const int src = in_values[0];
@@ -253,12 +210,14 @@ class Planner {
     const auto* conv = std::get_if<kernels::ConvParams>(&l.params);
     if (conv != nullptr && conv->accumulate) {
       // The conv adds into the residual's bytes; copy the residual first
-      // when those bytes are still needed elsewhere.
+      // (in the output's layout, its own precision) when those bytes are
+      // still needed elsewhere.
       if (!CanAccumulateInPlace(index, in_values[0], in_values[1], out)) {
-        in_values[1] = InForm(ins[1], out);
+        const Form res{out.layout, values_[in_values[1]].dtype, values_[in_values[1]].scale};
+        in_values[1] = InForm(ins[1], res);
         if (!CanAccumulateInPlace(index, in_values[0], in_values[1], out)) {
-          const int copy = NewValue(ins[1], out, NewBuffer(out_dims, out.dtype),
-                                    absl::StrCat(values_[in_values[1]].name, ":acc"));
+          const int copy =
+              NewValue(ins[1], res, NewBuffer(out_dims, res.dtype), absl::StrCat(values_[in_values[1]].name, ":acc"));
           AddStep({values_[copy].name, "Reorder", kernels::ReorderParams{}, {in_values[1]}, {copy}});
           in_values[1] = copy;
         }
@@ -287,13 +246,13 @@ class Planner {
     for (size_t i = 0; i < g_.outputs().size(); ++i) {
       const GraphOutput& o = g_.outputs()[i];
       if (current_[o.value] < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("graph output '", o.name,
-                                                       "' is a constant; q8serve needs outputs computed from inputs"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("graph output '", o.name, "' is a constant; q8serve needs outputs computed from inputs"));
       }
       const int v = current_[o.value];
       Buffer& b = buffers_[values_[v].buffer];
-      const bool direct = values_[v].dtype == DataType::kFloat32 &&
-                          (values_[v].layout == Layout::kPlain || SameBytes(values_[v].dims));
+      const bool direct =
+          values_[v].dtype == DataType::kFloat32 && (values_[v].layout == Layout::kPlain || SameBytes(values_[v].dims));
       if (direct && b.storage == kernels::Storage::kArena) {
         b.storage = kernels::Storage::kOutput;
         b.slot = static_cast<int>(i);
@@ -314,8 +273,7 @@ class Planner {
     for (size_t b = 0; b < buffers_.size(); ++b) {
       if (buffers_[b].storage == kernels::Storage::kArena && buffers_[b].first >= 0) order.push_back(b);
     }
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int a, int b) { return buffers_[a].bytes > buffers_[b].bytes; });
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return buffers_[a].bytes > buffers_[b].bytes; });
     std::vector<int> placed;
     for (int b : order) {
       Buffer& buf = buffers_[b];
@@ -361,7 +319,6 @@ class Planner {
   const Graph& g_;
   std::vector<core::Dims> dims_;
   std::vector<int> last_consumer_;
-  std::vector<bool> int8_reader_;
   std::vector<int> current_;  // graph value -> plan value holding it
   std::map<std::tuple<ValueId, Layout, DataType, float>, int> converted_;
   std::vector<PlanValue> values_;
@@ -422,6 +379,7 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const
     }
     lg.lowerings.push_back(std::move(l));
   }
+  lg.precision = AssignPrecision(graph, lg.lowerings, quant);
   return lg;
 }
 #pragma GCC diagnostic pop

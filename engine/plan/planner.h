@@ -1,6 +1,6 @@
-// Planner: optimized Graph + per-node Lowerings + a batch size -> the
-// kernels::ProgramSpec for that batch size. It decides each value's memory
-// layout (NHWC for conv-like sections, plain elsewhere, reorders only where
+// Planner: optimized Graph + per-node Lowerings + their precisions + a batch
+// size -> the kernels::ProgramSpec for that batch size. It decides each
+// value's memory layout (NHWC for conv-like sections, plain elsewhere, reorders only where
 // the two meet), turns Reshape/Flatten/Identity into aliases, writes graph
 // outputs straight into the caller's buffers when it can, and packs the
 // remaining buffers into one arena by liveness.
@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
 #include "engine/ops/op_table.h"
+#include "engine/plan/precision.h"
 #include "engine/quant/quant_spec.h"
 #include "kernels/program.h"
 
@@ -20,9 +21,10 @@ namespace q8::engine {
 struct LoweredGraph {
   const Graph* graph = nullptr;
   int64_t opset = 13;
-  std::vector<const OpDef*> defs;       // per node
-  std::vector<Lowering> lowerings;      // per node
-  const QuantSpec* quant = nullptr;     // null for fp32 models
+  std::vector<const OpDef*> defs;        // per node
+  std::vector<Lowering> lowerings;       // per node
+  const QuantSpec* quant = nullptr;      // null for fp32 models
+  std::vector<NodePrecision> precision;  // per node: the precision stage's decisions
 };
 
 // `quant` (optional) switches the listed layers' params to int8 weights; it

@@ -108,10 +108,13 @@ struct Candidate {
   std::set<int> fp32_layers;
 };
 
-std::string PrecisionOf(const QuantSpec& spec, int node) {
+// What the plan runs each layer in, from the precision stage: a static int8
+// layer runs int8 only when its input is quantized.
+std::string PrecisionOf(const QuantSpec& spec, const NodePrecision& np, int node) {
   auto it = spec.layers.find(node);
   if (it == spec.layers.end()) return "fp32";
-  return it->second.dynamic ? "int8-dynamic" : "int8";
+  if (it->second.dynamic) return "int8-dynamic";
+  return np.inputs[0].is_int8() ? "int8" : "fp32";
 }
 
 void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec& spec,
@@ -120,21 +123,18 @@ void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec&
     auto it = sqnr.find(v);
     return it == sqnr.end() ? 100.0 : it->second;
   };
+  const std::vector<NodePrecision> precision = AssignPrecision(g, fp32.lowerings, &spec);
   for (int i : QuantizableLayers(fp32)) {
     const Node& n = g.nodes()[i];
     const ValueId in = n.inputs[fp32.lowerings[i].runtime_inputs[0]];
+    const NodePrecision& np = precision[i];
     LayerReport l;
     l.node = n.name;
     l.op = n.op_type;
-    l.precision = PrecisionOf(spec, i);
-    l.input_dtype = "FP32";
-    if (auto q = spec.values.find(in); q != spec.values.end() && l.precision == "int8") {
-      l.input_dtype = std::string(core::OipName(q->second.dtype));
-      l.input_scale = q->second.scale;
-    }
-    if (auto q = spec.values.find(n.outputs[0]); q != spec.values.end() && l.precision == "int8") {
-      l.output_scale = q->second.scale;
-    }
+    l.precision = PrecisionOf(spec, np, i);
+    l.input_dtype = std::string(core::OipName(np.inputs[0].dtype));
+    if (np.inputs[0].is_int8()) l.input_scale = np.inputs[0].scale;
+    if (np.output.is_int8()) l.output_scale = np.output.scale;
     if (auto lq = spec.layers.find(i); lq != spec.layers.end()) {
       l.weight_scale_min = *std::min_element(lq->second.weight_scales.begin(), lq->second.weight_scales.end());
       l.weight_scale_max = *std::max_element(lq->second.weight_scales.begin(), lq->second.weight_scales.end());

@@ -31,7 +31,7 @@ absl::StatusOr<std::shared_ptr<const CompiledModel>> BuildQuantized(const std::s
 absl::StatusOr<core::Tensor> RunNumpyReference(const std::string& model_bytes, const core::Tensor& inputs);
 
 // Conv+Relu -> Conv with the residual Add and Relu fused (the residual is
-// read again later, so the engine requantizes a copy) -> a side-branch Conv
+// read again later, so the engine adds into a copy) -> a side-branch Conv
 // accumulating another Conv's signed output in place -> AveragePool and
 // MaxPool ->
 // Concat -> 1x1 Conv with Clip and Sigmoid fused -> Transpose -> Flatten ->

@@ -1,0 +1,79 @@
+// The precision stage (see precision.h).
+#include "engine/plan/precision.h"
+
+#include <variant>
+
+namespace q8::engine {
+namespace {
+
+const ValueQuant* QuantOf(const QuantSpec* quant, ValueId v) {
+  if (quant == nullptr) return nullptr;
+  auto it = quant->values.find(v);
+  return it == quant->values.end() ? nullptr : &it->second;
+}
+
+bool IsStaticInt8Layer(const QuantSpec* quant, int node) {
+  if (quant == nullptr) return false;
+  auto it = quant->layers.find(node);
+  return it != quant->layers.end() && !it->second.dynamic;
+}
+
+ValuePrecision Of(const ValueQuant& q) { return {q.dtype, q.scale}; }
+
+}  // namespace
+
+std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Lowering>& lowerings,
+                                           const QuantSpec* quant) {
+  const auto& nodes = g.nodes();
+  auto transparent = [&](size_t i) {
+    return KeepsInputScale(nodes[i].op_type) || lowerings[i].kind == Lowering::Kind::kAlias;
+  };
+  // Values some consumer could read as int8: an int8 layer's or a transparent op's input.
+  std::vector<bool> int8_reader(g.num_values(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!IsStaticInt8Layer(quant, static_cast<int>(i)) && !transparent(i)) continue;
+    for (ValueId in : nodes[i].inputs) {
+      if (in != kNoValue) int8_reader[in] = true;
+    }
+  }
+
+  std::vector<ValuePrecision> stored(g.num_values());  // graph inputs are f32
+  std::vector<NodePrecision> result(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    const Lowering& l = lowerings[i];
+    NodePrecision& np = result[i];
+    if (l.runtime_inputs.empty()) continue;
+    std::vector<ValueId> ins;
+    for (int k : l.runtime_inputs) ins.push_back(n.inputs[k]);
+    const ValuePrecision first = stored[ins[0]];
+    const bool int8_layer = IsStaticInt8Layer(quant, static_cast<int>(i)) && QuantOf(quant, ins[0]) != nullptr;
+    const bool passthrough = transparent(i) && first.is_int8();
+
+    for (ValueId v : ins) {
+      ValuePrecision p;
+      if (passthrough) {
+        p = first;
+      } else if (const ValueQuant* q = QuantOf(quant, v); int8_layer && q != nullptr) {
+        p = Of(*q);
+      }
+      np.inputs.push_back(p);
+    }
+    const ValueId out_v = n.outputs[0];
+    const ValueQuant* out_q = QuantOf(quant, out_v);
+    if (passthrough) {
+      np.output = first;
+    } else if (int8_layer && out_q != nullptr && int8_reader[out_v] && !g.IsGraphOutput(out_v)) {
+      np.output = Of(*out_q);
+    }
+    const auto* conv = std::get_if<kernels::ConvParams>(&l.params);
+    if (conv != nullptr && conv->accumulate && np.inputs.size() > 1 &&
+        core::SizeOf(np.inputs[1].dtype) != core::SizeOf(np.output.dtype)) {
+      np.inputs[1] = np.output;
+    }
+    stored[out_v] = np.output;
+  }
+  return result;
+}
+
+}  // namespace q8::engine

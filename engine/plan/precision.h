@@ -1,0 +1,50 @@
+// The precision stage: for every node of a lowered graph, the precision in
+// which it reads each runtime input and stores output 0 (f32, or u8/s8 with
+// a scale). It is decided once per lowering, before any plan exists, and is
+// independent of batch size, shapes and layouts; the planner (which adds the
+// reorders at the seams), the quantization report and the QDQ exporter all
+// read this one map instead of re-deriving the rules.
+//
+// Rules, node by node in topological order:
+//  - an int8 layer (QuantSpec::layers, not dynamic, with a quantized main
+//    input) reads its quantized inputs as int8 in their own scale and stores
+//    int8 when its output is quantized, not a graph output, and some
+//    consumer can read int8; otherwise it stores f32;
+//  - transparent ops (KeepsInputScale, aliases) read and store whatever
+//    precision their first input is stored in;
+//  - everything else reads and stores f32 (further outputs, e.g. Split's,
+//    are always f32).
+// An accumulating conv reads its residual in the residual's precision when
+// that has the output's element size (it adds into those bytes), else in
+// the output's.
+#pragma once
+
+#include <vector>
+
+#include "core/dtype.h"
+#include "engine/graph/graph.h"
+#include "engine/ops/op_table.h"
+#include "engine/quant/quant_spec.h"
+
+namespace q8::engine {
+
+// f32 (scale unused), or int8 with real = scale * q.
+struct ValuePrecision {
+  core::DataType dtype = core::DataType::kFloat32;
+  float scale = 1.0f;
+
+  bool is_int8() const { return dtype == core::DataType::kUInt8 || dtype == core::DataType::kInt8; }
+  bool operator==(const ValuePrecision& o) const { return dtype == o.dtype && (!is_int8() || scale == o.scale); }
+};
+
+struct NodePrecision {
+  std::vector<ValuePrecision> inputs;  // per Lowering::runtime_inputs entry, in that order
+  ValuePrecision output;               // how output 0 is stored
+};
+
+// One entry per node of `graph`; `lowerings` are its per-node lowerings and
+// `quant` the quantization (null: everything f32).
+std::vector<NodePrecision> AssignPrecision(const Graph& graph, const std::vector<Lowering>& lowerings,
+                                           const QuantSpec* quant);
+
+}  // namespace q8::engine
