@@ -83,20 +83,18 @@ std::vector<int64_t> ResolvedPads(const kernels::KernelParams& params) {
 
 std::vector<QdqEmitter::TailOp> QdqEmitter::ActivationTail(const Node& n) {
   std::vector<TailOp> tail;
-  for (const kernels::Activation& a : n.fused) {
+  for (const FusedActivation& a : n.fused) {
     switch (a.kind) {
-      case kernels::Activation::Kind::kRelu:
+      case FusedActivation::Kind::kRelu:
         tail.push_back({"Relu", {}});
         break;
-      case kernels::Activation::Kind::kSigmoid:
+      case FusedActivation::Kind::kSigmoid:
         tail.push_back({"Sigmoid", {}});
         break;
-      case kernels::Activation::Kind::kClip:
+      case FusedActivation::Kind::kClip:
         tail.push_back({"Clip",
                         {w_.FloatScalar(absl::StrCat(n.name, "_clip_min"), a.lo),
                          w_.FloatScalar(absl::StrCat(n.name, "_clip_max"), a.hi)}});
-        break;
-      default:  // fuse_activation fuses only the three kinds above
         break;
     }
   }

@@ -13,7 +13,6 @@
 #include "absl/status/status.h"
 #include "core/tensor.h"
 #include "engine/graph/attributes.h"
-#include "kernels/kernel_params.h"
 
 namespace q8::engine {
 
@@ -28,6 +27,15 @@ struct Value {
   int producer = -1;  // node index, -1 for graph inputs and constants
 };
 
+// A Relu, Sigmoid or Clip folded into the node that produced its input;
+// lowering makes it a kernel post-op. The graph states what is computed, not
+// how: kernel types stay below the engine's lowering.
+struct FusedActivation {
+  enum class Kind { kRelu, kSigmoid, kClip };
+  Kind kind = Kind::kRelu;
+  float lo = 0, hi = 0;  // Clip bounds
+};
+
 struct Node {
   std::string name;
   std::string op_type;
@@ -35,7 +43,7 @@ struct Node {
   std::vector<ValueId> outputs;
   Attributes attrs;
   // Activations fused into this node by the fuse_activation pass.
-  std::vector<kernels::Activation> fused;
+  std::vector<FusedActivation> fused;
   // Set by fuse_residual_add on a Conv: inputs[3] is added to the output
   // (before `fused` activations), replacing a following Add node.
   bool accumulate = false;

@@ -64,7 +64,7 @@ absl::StatusOr<Lowering> LowerConv(const OpContext& ctx) {
   p.pads_begin = g.window.pads_begin;
   p.pads_end = g.window.pads_end;
   p.groups = g.groups;
-  p.post_ops = ctx.node.fused;
+  p.post_ops = PostOps(ctx.node);
   p.accumulate = ctx.node.accumulate;
   Lowering l;
   l.params = std::move(p);

@@ -23,21 +23,50 @@ absl::StatusOr<float> ClipBound(const OpContext& ctx, int input, const char* att
 
 }  // namespace
 
-absl::StatusOr<kernels::Activation> ActivationOf(const OpContext& ctx) {
-  kernels::Activation act;
+absl::StatusOr<FusedActivation> FusedActivationOf(const OpContext& ctx) {
+  FusedActivation act;
   const std::string& op = ctx.node.op_type;
   if (op == "Relu") {
-    act.kind = kernels::Activation::Kind::kRelu;
+    act.kind = FusedActivation::Kind::kRelu;
   } else if (op == "Sigmoid") {
-    act.kind = kernels::Activation::Kind::kSigmoid;
+    act.kind = FusedActivation::Kind::kSigmoid;
   } else if (op == "Clip") {
-    act.kind = kernels::Activation::Kind::kClip;
+    act.kind = FusedActivation::Kind::kClip;
     Q8_ASSIGN_OR_RETURN(act.lo, ClipBound(ctx, 1, "min", std::numeric_limits<float>::lowest()));
     Q8_ASSIGN_OR_RETURN(act.hi, ClipBound(ctx, 2, "max", std::numeric_limits<float>::max()));
   } else {
     return ctx.Error("not an activation");
   }
   return act;
+}
+
+kernels::Activation ToKernelActivation(const FusedActivation& a) {
+  kernels::Activation k;
+  switch (a.kind) {
+    case FusedActivation::Kind::kRelu:
+      k.kind = kernels::Activation::Kind::kRelu;
+      break;
+    case FusedActivation::Kind::kSigmoid:
+      k.kind = kernels::Activation::Kind::kSigmoid;
+      break;
+    case FusedActivation::Kind::kClip:
+      k.kind = kernels::Activation::Kind::kClip;
+      k.lo = a.lo;
+      k.hi = a.hi;
+      break;
+  }
+  return k;
+}
+
+std::vector<kernels::Activation> PostOps(const Node& n) {
+  std::vector<kernels::Activation> post_ops;
+  for (const FusedActivation& a : n.fused) post_ops.push_back(ToKernelActivation(a));
+  return post_ops;
+}
+
+absl::StatusOr<kernels::Activation> ActivationOf(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(FusedActivation act, FusedActivationOf(ctx));
+  return ToKernelActivation(act);
 }
 
 absl::StatusOr<std::vector<core::Dims>> InferActivation(const OpContext& ctx) {
@@ -162,7 +191,7 @@ absl::StatusOr<Lowering> LowerBinary(const OpContext& ctx) {
   if (op == nullptr) return ctx.Error("not a binary op");
   kernels::BinaryParams p;
   p.kind = op->kind;
-  p.post_ops = ctx.node.fused;
+  p.post_ops = PostOps(ctx.node);
   // The oneDNN kernel broadcasts its second operand only: the full-size
   // runtime operand goes first, exchanging operands where the op allows.
   const int full = ctx.input_dims[0] == out[0] && !c0 ? 0 : (ctx.input_dims[1] == out[0] && !c1 ? 1 : -1);

@@ -61,7 +61,7 @@ absl::StatusOr<Lowering> LowerGemm(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(GemmAttrs g, ReadGemmAttrs(ctx));
   kernels::MatMulParams p;
   p.alpha = g.alpha;
-  p.post_ops = ctx.node.fused;
+  p.post_ops = PostOps(ctx.node);
   Lowering l;
   l.runtime_inputs = {0};
   const core::Tensor* b = ctx.constant(1);
@@ -113,7 +113,7 @@ absl::StatusOr<std::vector<core::Dims>> InferMatMul(const OpContext& ctx) {
 absl::StatusOr<Lowering> LowerMatMul(const OpContext& ctx) {
   if (ctx.constant(0) != nullptr) return ctx.Unsupported("a constant A operand");
   kernels::MatMulParams p;
-  p.post_ops = ctx.node.fused;
+  p.post_ops = PostOps(ctx.node);
   Lowering l;
   l.runtime_inputs = {0};
   if (const core::Tensor* b = ctx.constant(1)) {

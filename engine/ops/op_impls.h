@@ -39,9 +39,13 @@ Q8_DECLARE_OP(PRelu);
 #undef Q8_DECLARE_OP
 
 // Activation described by a Relu / Clip / Sigmoid node (Clip bounds from
-// attributes before opset 11, from constant inputs after). Used both to lower
-// standalone activations and by the fuse_activation pass.
+// attributes before opset 11, from constant inputs after): what the
+// fuse_activation pass folds into the producer, and (as the kernel's
+// activation) what a standalone one lowers to.
+absl::StatusOr<FusedActivation> FusedActivationOf(const OpContext& ctx);
 absl::StatusOr<kernels::Activation> ActivationOf(const OpContext& ctx);
+// The kernel post-ops of the activations fused into `n`, in order.
+std::vector<kernels::Activation> PostOps(const Node& n);
 // The activation of an op of unary_op.cc that maps to oneDNN eltwise
 // (Tanh, LeakyRelu, HardSigmoid, Gelu...); an error for the C++-only ones.
 absl::StatusOr<kernels::Activation> UnaryActivationOf(const OpContext& ctx);

@@ -29,7 +29,7 @@ class FuseActivationPass : public Pass {
       if (!CanHostPostOps(g.nodes()[producer].op_type)) continue;
       if (g.IsGraphOutput(x) || g.Consumers(x).size() != 1) continue;
       OpContext octx{g, act, pctx.opset, {}};
-      auto activation = ops::ActivationOf(octx);
+      auto activation = ops::FusedActivationOf(octx);
       if (!activation.ok()) continue;  // e.g. runtime Clip bounds: leave it standalone
       g.nodes()[producer].fused.push_back(*activation);
       g.ReplaceAllUses(act.outputs[0], x);
