@@ -97,17 +97,35 @@ TEST(QdqExportTest, QuantizedCnnIsAQdqModelWithTheSameInterface) {
   EXPECT_EQ(weight_zp_types, std::set<int>{onnx::TensorProto::INT8});
 }
 
-TEST(QdqExportTest, DynamicMlpHasInt8WeightsAndFloatActivations) {
-  const std::string onnx = ReadFile(DataPath("fashion_mlp.onnx"));
+// max |fp32 engine - numpy reference of the exported `bytes`| on `x`.
+void Fp32Diff(const std::string& onnx, const std::string& bytes, const core::Tensor& x, float* diff) {
+  auto model = Compile(onnx);
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto ours = (*model)->Run({x.view()});
+  ASSERT_TRUE(ours.ok()) << ours.status();
+  auto ref = testing::RunNumpyReference(bytes, x);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  ASSERT_EQ(ref->dims(), (*ours)[0].dims());
+  *diff = testing::MaxAbsDiff(ref->span<float>(), (*ours)[0].span<float>());
+}
+
+// The QDQ file of `onnx` quantized in dynamic mode, checked for order.
+void ExportDynamic(const std::string& onnx, std::string* bytes) {
   QuantizationOptions o;
   o.mode = QuantMode::kDynamic;
   auto artifact = testing::CalibratedArtifact(onnx, nullptr, o);
   ASSERT_TRUE(artifact.ok()) << artifact.status();
-  auto bytes = ExportQdqOnnx(onnx, *artifact);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
-  const onnx::ModelProto m = Parse(*bytes);
-  ExpectTopologicallySorted(m);
-  auto ops = OpCounts(m);
+  auto exported = ExportQdqOnnx(onnx, *artifact);
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  *bytes = std::move(*exported);
+  ExpectTopologicallySorted(Parse(*bytes));
+}
+
+TEST(QdqExportTest, DynamicMlpHasInt8WeightsAndFloatActivations) {
+  const std::string onnx = ReadFile(DataPath("fashion_mlp.onnx"));
+  std::string bytes;
+  ASSERT_NO_FATAL_FAILURE(ExportDynamic(onnx, &bytes));
+  auto ops = OpCounts(Parse(bytes));
   EXPECT_EQ(ops["QuantizeLinear"], 0);
   EXPECT_EQ(ops["DequantizeLinear"], 3);
   EXPECT_EQ(ops["MatMul"], 3);
@@ -117,15 +135,9 @@ TEST(QdqExportTest, DynamicMlpHasInt8WeightsAndFloatActivations) {
 // DequantizeLinear, float activations.
 TEST(QdqExportTest, DynamicCnnHasInt8WeightsAndFloatActivations) {
   const std::string onnx = ReadFile(DataPath("fashion_cnn.onnx"));
-  QuantizationOptions o;
-  o.mode = QuantMode::kDynamic;
-  auto artifact = testing::CalibratedArtifact(onnx, nullptr, o);
-  ASSERT_TRUE(artifact.ok()) << artifact.status();
-  auto bytes = ExportQdqOnnx(onnx, *artifact);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
-  const onnx::ModelProto m = Parse(*bytes);
-  ExpectTopologicallySorted(m);
-  auto ops = OpCounts(m);
+  std::string bytes;
+  ASSERT_NO_FATAL_FAILURE(ExportDynamic(onnx, &bytes));
+  auto ops = OpCounts(Parse(bytes));
   EXPECT_EQ(ops["QuantizeLinear"], 0);
   EXPECT_EQ(ops["DequantizeLinear"], 4);
   EXPECT_EQ(ops["Conv"], 2);
@@ -213,20 +225,16 @@ TEST(QdqExportTest, OpsWithoutAnOpset17FormAreWrittenAsTheOpsTheyCompute) {
   EXPECT_EQ(ops["HardSwish"], 1);
   EXPECT_EQ(ops["ReduceMean"], 1);
 
-  const core::Tensor x = testing::RandomInput({5, 6, 16}, 3, 2.0f);
+  // The fusions fired: the engine ran Gelu and Swish, the file has neither.
   auto model = Compile(onnx);
   ASSERT_TRUE(model.ok()) << model.status();
-  auto ours = (*model)->Run({x.view()});
-  ASSERT_TRUE(ours.ok()) << ours.status();
-  // The fusions fired: the engine ran Gelu and Swish, the file has neither.
   const auto& passes = (*model)->report().passes_applied;
   EXPECT_TRUE(std::any_of(passes.begin(), passes.end(), [](const std::string& p) {
     return p.rfind("fuse_gelu_swish", 0) == 0;
   })) << ::testing::PrintToString(passes);
-  auto ref = testing::RunNumpyReference(*bytes, x);
-  ASSERT_TRUE(ref.ok()) << ref.status();
-  ASSERT_EQ(ref->dims(), (*ours)[0].dims());
-  EXPECT_LE(testing::MaxAbsDiff(ref->span<float>(), (*ours)[0].span<float>()), 1e-4f);
+  float diff = 0;
+  ASSERT_NO_FATAL_FAILURE(Fp32Diff(onnx, *bytes, testing::RandomInput({5, 6, 16}, 3, 2.0f), &diff));
+  EXPECT_LE(diff, 1e-4f);
 }
 
 // Gelu(tanh) and Mish as single nodes (opset 20 / 18 ops the engine takes
@@ -243,32 +251,21 @@ TEST(QdqExportTest, TanhGeluAndMishAreWrittenAsTheOpsTheyCompute) {
   EXPECT_EQ(ops["Gelu"] + ops["Mish"], 0);
   EXPECT_EQ(ops["Tanh"], 2);
   EXPECT_EQ(ops["Softplus"], 1);
-  const core::Tensor x = testing::RandomInput({8, 24}, 9, 3.0f);
-  auto model = Compile(onnx);
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto ours = (*model)->Run({x.view()});
-  ASSERT_TRUE(ours.ok()) << ours.status();
-  auto ref = testing::RunNumpyReference(*bytes, x);
-  ASSERT_TRUE(ref.ok()) << ref.status();
-  EXPECT_LE(testing::MaxAbsDiff(ref->span<float>(), (*ours)[0].span<float>()), 1e-4f);
+  float diff = 0;
+  ASSERT_NO_FATAL_FAILURE(Fp32Diff(onnx, *bytes, testing::RandomInput({8, 24}, 9, 3.0f), &diff));
+  EXPECT_LE(diff, 1e-4f);
 }
 
 // Dynamic int8 over the batched (3-D) MatMuls exports their int8 weights.
 TEST(QdqExportTest, DynamicFeedForwardBlockHasInt8Weights) {
   const std::string onnx = FeedForwardBlock();
-  QuantizationOptions o;
-  o.mode = QuantMode::kDynamic;
-  auto artifact = testing::CalibratedArtifact(onnx, nullptr, o);
-  ASSERT_TRUE(artifact.ok()) << artifact.status();
-  auto bytes = ExportQdqOnnx(onnx, *artifact);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
-  const onnx::ModelProto m = Parse(*bytes);
-  ExpectTopologicallySorted(m);
-  auto ops = OpCounts(m);
+  std::string bytes;
+  ASSERT_NO_FATAL_FAILURE(ExportDynamic(onnx, &bytes));
+  auto ops = OpCounts(Parse(bytes));
   EXPECT_EQ(ops["Gelu"] + ops["Swish"], 0);
   EXPECT_EQ(ops["MatMul"], 2);
   EXPECT_EQ(ops["DequantizeLinear"], 2);
-  auto ref = testing::RunNumpyReference(*bytes, testing::RandomInput({2, 6, 16}, 4, 2.0f));
+  auto ref = testing::RunNumpyReference(bytes, testing::RandomInput({2, 6, 16}, 4, 2.0f));
   EXPECT_TRUE(ref.ok()) << ref.status();
 }
 
@@ -285,14 +282,8 @@ TEST_P(Fp32ExportTest, NumpyReferenceMatchesTheFp32Engine) {
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   auto ops = OpCounts(Parse(*bytes));
   EXPECT_EQ(ops["QuantizeLinear"] + ops["DequantizeLinear"], 0);
-  auto model = Compile(onnx);
-  ASSERT_TRUE(model.ok()) << model.status();
-  auto ours = (*model)->Run({x.view()});
-  ASSERT_TRUE(ours.ok()) << ours.status();
-  auto ref = testing::RunNumpyReference(*bytes, x);
-  ASSERT_TRUE(ref.ok()) << ref.status();
-  ASSERT_EQ(ref->dims(), (*ours)[0].dims());
-  const float diff = testing::MaxAbsDiff(ref->span<float>(), (*ours)[0].span<float>());
+  float diff = 0;
+  ASSERT_NO_FATAL_FAILURE(Fp32Diff(onnx, *bytes, x, &diff));
   std::printf("fp32 export of %s vs the fp32 engine: max|diff| %.3g\n", GetParam().c_str(), diff);
   EXPECT_LE(diff, 1e-4f);
 }
