@@ -3,6 +3,7 @@
 // with the server's ModelStatistics counts, percentiles ordered), an
 // open-loop request-rate run, .npy input, and the errors: bad arguments
 // (exit 2 with the problem named) and an unknown model (exit 1, NOT_FOUND).
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -95,10 +96,14 @@ TEST_F(Q8benchTest, ConcurrencySweepWritesConsistentCsvAndJson) {
     EXPECT_LE(l["windows"].get<int>(), 4);
     EXPECT_NEAR(l["throughput_infer_per_s"].get<double>(),
                 static_cast<double>(requests * kBatch) / l["seconds"].get<double>(), 1e-6);
-    // The server's count over the same windows differs only by the calls in
-    // flight at the window edges.
+    // The server's count over the same windows differs only by the calls
+    // in flight at the window edges, and by those that complete while the
+    // statistics call at each edge is on the wire: a few per edge on a quiet
+    // machine, more when the cores are oversubscribed and that call is slow.
+    // (The exact totals are checked above.)
     const double server = l["server_inference_count"].get<double>();
-    EXPECT_NEAR(server, static_cast<double>(requests * kBatch), 3.0 * (i + 1) * kBatch);
+    const double client = static_cast<double>(requests * kBatch);
+    EXPECT_NEAR(server, client, std::max(3.0 * (i + 1) * kBatch, 0.1 * client));
     const double p50 = l["p50_us"], p90 = l["p90_us"], p95 = l["p95_us"], p99 = l["p99_us"], max = l["max_us"];
     EXPECT_GT(p50, 0);
     EXPECT_LE(p50, p90);
