@@ -221,21 +221,25 @@ int main(int argc, char** argv) {
     const std::string precisions = absl::GetFlag(FLAGS_precisions);
     const bool want_fp32 = absl::StrContains(precisions, "fp32");
     const bool want_int8 = absl::StrContains(precisions, "int8");
-    if (const int runs = absl::GetFlag(FLAGS_profile_runs); runs > 0) {
-      for (int64_t batch : batches) {
-        if (want_fp32) ProfileRuns(**fp32, parts[1], "fp32", batch, runs);
-        if (want_int8) ProfileRuns(*q->model, parts[1], "int8", batch, runs);
-      }
-      continue;
-    }
+    absl::StatusOr<q8::engine::QuantizationResult> dyn = absl::NotFoundError("dynamic not asked for");
     if (want_dynamic) {
       q8::engine::QuantizationOptions options;
       options.mode = q8::engine::QuantMode::kDynamic;
-      auto dyn = q8::engine::Quantize(onnx, compile, options, nullptr);
+      dyn = q8::engine::Quantize(onnx, compile, options, nullptr);
       if (!dyn.ok()) {
         std::fprintf(stderr, "%s: dynamic: %s\n", parts[1].c_str(), std::string(dyn.status().message()).c_str());
         return 1;
       }
+    }
+    if (const int runs = absl::GetFlag(FLAGS_profile_runs); runs > 0) {
+      for (int64_t batch : batches) {
+        if (want_fp32) ProfileRuns(**fp32, parts[1], "fp32", batch, runs);
+        if (want_int8) ProfileRuns(*q->model, parts[1], "int8", batch, runs);
+        if (want_dynamic) ProfileRuns(*dyn->model, parts[1], "dynamic", batch, runs);
+      }
+      continue;
+    }
+    if (want_dynamic) {
       int dynamic_layers = 0;
       for (const auto& l : dyn->report.layers) dynamic_layers += l.precision == "int8-dynamic";
       for (int64_t batch : batches) {

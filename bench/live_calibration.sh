@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 PY=/usr/bin/python3
-work=$(mktemp -d /tmp/q8_live_bench.XXXXXX)
+work=${WORK_DIR:-$(mktemp -d /tmp/q8_live_bench.XXXXXX)}
 trap '[[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null; true' EXIT
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 addr=127.0.0.1:$port
