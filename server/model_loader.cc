@@ -351,9 +351,11 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
         version = std::optional<Prepared>(std::move(p));
       }
     } else if (live && !current.ok()) {
-      still_unavailable[v] = "not serving";
+      // Listed but not serving (it failed to load): keeps its entry and
+      // reason. Not listed at all (new on disk, e.g. from another replica):
+      // left to the repository poller's sync.
       for (const IndexEntry& e : registry_->Index()) {
-        if (e.name == name && e.version == v && !e.reason.empty()) still_unavailable[v] = e.reason;
+        if (e.name == name && e.version == v) still_unavailable[v] = e.reason.empty() ? "not serving" : e.reason;
       }
       continue;
     } else if (replica) {
