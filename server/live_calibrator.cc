@@ -90,13 +90,12 @@ void LiveCalibrator::Run() {
         }
         // Wakes for a new job, Stop(), or the earliest not-before time.
         std::pair<LiveCalibrator*, size_t> seen{this, jobs_.size()};
-        mu_.AwaitWithDeadline(
-            absl::Condition(
-                +[](std::pair<LiveCalibrator*, size_t>* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                  return s->first->stop_ || s->first->jobs_.size() != s->second;
-                },
-                &seen),
-            next);
+        mu_.AwaitWithDeadline(absl::Condition(
+                                  +[](std::pair<LiveCalibrator*, size_t>* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return s->first->stop_ || s->first->jobs_.size() != s->second;
+                                  },
+                                  &seen),
+                              next);
       }
     }
     job();

@@ -193,7 +193,8 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, Mode
   }
   if (q.contains("accuracy")) {
     const Json& a = q["accuracy"];
-    if (absl::Status s = CheckObject(a, "quantization.accuracy", model_name, {"metric", "max_drop", "confidence", "eval_fraction"});
+    if (absl::Status s =
+            CheckObject(a, "quantization.accuracy", model_name, {"metric", "max_drop", "confidence", "eval_fraction"});
         !s.ok()) {
       return s;
     }

@@ -156,8 +156,7 @@ DropTest TestDrop(int64_t worse, int64_t better, int64_t samples, bool better_po
   return t;
 }
 
-DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop,
-                  double confidence) {
+DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop, double confidence) {
   if (metric == AccuracyMetric::kTop1 && eval.labels != nullptr) {
     return TestDrop(e.worse_top1, e.better_top1, e.rows, /*better_possible=*/true, max_drop, confidence);
   }

@@ -68,8 +68,7 @@ double BinomialTailAtLeast(int64_t k, int64_t n, double p);
 DropTest TestDrop(int64_t worse, int64_t better, int64_t samples, bool better_possible, double max_drop,
                   double confidence);
 // TestDrop of a candidate's evaluation by the chosen metric.
-DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop,
-                  double confidence);
+DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop, double confidence);
 
 absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin,
                                     int64_t end, const core::Tensor* labels);

@@ -3,9 +3,10 @@
 // at x = 0, 1 and n, where the binomial tail is one term; exact McNemar
 // p-values as sums of binomial(m, 1/2) terms; and the fallback decision on
 // one flip in a small evaluation set versus a real drop.
+#include "engine/quant/accuracy_check.h"
+
 #include <cmath>
 
-#include "engine/quant/accuracy_check.h"
 #include "gtest/gtest.h"
 
 namespace q8::engine {
