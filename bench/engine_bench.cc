@@ -15,6 +15,8 @@
 //   --artifact_dir DIR     reuse DIR/NAME.q8artifact (+ .report.json) instead of
 //                          calibrating again, write them when missing, and
 //                          write DIR/NAME_int8_qdq.onnx (our QDQ export)
+//   --live_artifact_dir D  with "dynamic": a 4th plan from D/NAME.q8artifact
+//                          (bench/live_calibration.sh: the live-calibrated one)
 //   --profile_runs N       instead of timing windows: N runs per plan between
 //                          "# profile begin/end" lines on stdout (for
 //                          ONEDNN_VERBOSE, whose lines go to stdout too)
@@ -46,6 +48,9 @@ ABSL_FLAG(std::string, precisions, "fp32,int8", "plans to time");
 ABSL_FLAG(std::string, json, "", "append one JSON line per (model, batch) to this file");
 ABSL_FLAG(std::string, artifact_dir, "", "cache of quantization artifacts and QDQ exports");
 ABSL_FLAG(int, profile_runs, 0, "profile mode: this many runs per plan between markers, no timing table");
+ABSL_FLAG(std::string, live_artifact_dir, "",
+          "with --precisions dynamic: also time DIR/NAME.q8artifact (+ .report.json), e.g. a live-calibrated one, "
+          "interleaved with the others (a 4th plan)");
 
 namespace {
 
@@ -163,7 +168,13 @@ int main(int argc, char** argv) {
   std::printf("# q8serve engine_bench: isa %s, oneDNN %s, OMP_NUM_THREADS=%s\n", q8::kernels::CpuIsa().c_str(),
               q8::kernels::DnnlVersion().c_str(), getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "(all)");
   const bool want_dynamic = absl::StrContains(absl::GetFlag(FLAGS_precisions), "dynamic");
-  if (want_dynamic) {
+  const std::string live_dir = absl::GetFlag(FLAGS_live_artifact_dir);
+  if (want_dynamic && !live_dir.empty()) {
+    std::printf(
+        "| model | batch | fp32 ms | dynamic ms | static int8 ms, uploaded calibration | static int8 ms, live-calibrated "
+        "| dynamic speedup | static speedup, uploaded | static speedup, live |\n"
+        "|---|---|---|---|---|---|---|---|---|\n");
+  } else if (want_dynamic) {
     std::printf(
         "| model | batch | fp32 ms | dynamic ms | static int8 ms | dynamic speedup | static speedup | dynamic layers "
         "|\n"
@@ -221,21 +232,45 @@ int main(int argc, char** argv) {
     const std::string precisions = absl::GetFlag(FLAGS_precisions);
     const bool want_fp32 = absl::StrContains(precisions, "fp32");
     const bool want_int8 = absl::StrContains(precisions, "int8");
-    if (const int runs = absl::GetFlag(FLAGS_profile_runs); runs > 0) {
-      for (int64_t batch : batches) {
-        if (want_fp32) ProfileRuns(**fp32, parts[1], "fp32", batch, runs);
-        if (want_int8) ProfileRuns(*q->model, parts[1], "int8", batch, runs);
-      }
-      continue;
-    }
+    absl::StatusOr<q8::engine::QuantizationResult> dyn = absl::NotFoundError("dynamic not asked for");
     if (want_dynamic) {
       q8::engine::QuantizationOptions options;
       options.mode = q8::engine::QuantMode::kDynamic;
-      auto dyn = q8::engine::Quantize(onnx, compile, options, nullptr);
+      dyn = q8::engine::Quantize(onnx, compile, options, nullptr);
       if (!dyn.ok()) {
         std::fprintf(stderr, "%s: dynamic: %s\n", parts[1].c_str(), std::string(dyn.status().message()).c_str());
         return 1;
       }
+    }
+    if (const int runs = absl::GetFlag(FLAGS_profile_runs); runs > 0) {
+      for (int64_t batch : batches) {
+        if (want_fp32) ProfileRuns(**fp32, parts[1], "fp32", batch, runs);
+        if (want_int8) ProfileRuns(*q->model, parts[1], "int8", batch, runs);
+        if (want_dynamic) ProfileRuns(*dyn->model, parts[1], "dynamic", batch, runs);
+      }
+      continue;
+    }
+    if (want_dynamic && !live_dir.empty()) {
+      const std::string live_base = live_dir + "/" + parts[1];
+      auto live = q8::engine::LoadQuantized(onnx, ReadFile(live_base + ".q8artifact"),
+                                            ReadFile(live_base + ".report.json"), compile);
+      if (!live.ok()) {
+        std::fprintf(stderr, "%s: live artifact: %s\n", parts[1].c_str(), std::string(live.status().message()).c_str());
+        return 1;
+      }
+      for (int64_t batch : batches) {
+        const std::vector<double> ms =
+            InterleavedMedianMs({fp32->get(), dyn->model.get(), q->model.get(), live->model.get()}, batch,
+                                absl::GetFlag(FLAGS_rounds), absl::GetFlag(FLAGS_window_seconds));
+        if (ms.size() != 4) return 1;
+        std::printf("| %s | %lld | %.3f | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.2fx |\n", parts[1].c_str(),
+                    static_cast<long long>(batch), ms[0], ms[1], ms[2], ms[3], ms[0] / ms[1], ms[0] / ms[2],
+                    ms[0] / ms[3]);
+        std::fflush(stdout);
+      }
+      continue;
+    }
+    if (want_dynamic) {
       int dynamic_layers = 0;
       for (const auto& l : dyn->report.layers) dynamic_layers += l.precision == "int8-dynamic";
       for (int64_t batch : batches) {

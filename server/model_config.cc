@@ -193,7 +193,8 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, Mode
   }
   if (q.contains("accuracy")) {
     const Json& a = q["accuracy"];
-    if (absl::Status s = CheckObject(a, "quantization.accuracy", model_name, {"metric", "max_drop", "eval_fraction"});
+    if (absl::Status s =
+            CheckObject(a, "quantization.accuracy", model_name, {"metric", "max_drop", "confidence", "eval_fraction"});
         !s.ok()) {
       return s;
     }
@@ -203,6 +204,9 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, Mode
     }
     if (a.contains("max_drop")) {
       Q8_CONFIG_ASSIGN(o.max_drop, ReadNumber(a["max_drop"], "quantization.accuracy.max_drop", model_name));
+    }
+    if (a.contains("confidence")) {
+      Q8_CONFIG_ASSIGN(o.confidence, ReadNumber(a["confidence"], "quantization.accuracy.confidence", model_name));
     }
     if (a.contains("eval_fraction")) {
       Q8_CONFIG_ASSIGN(o.eval_fraction,

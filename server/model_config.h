@@ -35,6 +35,7 @@
 //       "accuracy": {
 //         "metric": "top1",             // top1 | agreement; default: top1 with labels, else agreement
 //         "max_drop": 0.01,             // absolute, in [0, 1]
+//         "confidence": 0.95,           // fall back only on a drop above max_drop at this confidence, [0.5, 0.9999]
 //         "eval_fraction": 0.2          // in [0, 0.9]
 //       }
 //     }

@@ -321,6 +321,9 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
   engine::ScopedIntraOpThreads threads(StreamThreads(config));
   std::map<int64_t, Prepared> next;
   std::map<int64_t, std::string> failed;
+  // Live: versions that were not serving (failed to load) stay listed with
+  // their reason; calibrating another version does not retry them.
+  std::map<int64_t, std::string> still_unavailable;
   bool changed = false;
   for (const auto& [v, files] : desired.versions) {
     const auto start = std::chrono::steady_clock::now();
@@ -347,6 +350,14 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
         p.write_quantization = true;
         version = std::optional<Prepared>(std::move(p));
       }
+    } else if (live && !current.ok()) {
+      // Listed but not serving (it failed to load): keeps its entry and
+      // reason. Not listed at all (new on disk, e.g. from another replica):
+      // left to the repository poller's sync.
+      for (const IndexEntry& e : registry_->Index()) {
+        if (e.name == name && e.version == v) still_unavailable[v] = e.reason.empty() ? "not serving" : e.reason;
+      }
+      continue;
     } else if (replica) {
       auto adopted =
           AdoptVersion(name, v, config, current.ok() && !desired.rebuild ? &current->served : nullptr, &unchanged);
@@ -389,10 +400,13 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
     if ((replica || live) && current.ok()) next[v].served = current->served;
   }
   for (const auto& [v, reason] : desired.unreadable) {
-    failed[v] = absl::StrCat(VersionContext(name, v), ": ", reason);
-    // A version directory that cannot be read right now is not gone.
+    const std::string why = absl::StrCat(VersionContext(name, v), ": ", reason);
+    // A version directory that cannot be read right now is not gone: what
+    // serves keeps serving (a replica still reports the error).
     auto current = registry_->Get(name, std::to_string(v));
-    if (replica && current.ok()) next[v].served = current->served;
+    if ((replica || live) && current.ok()) next[v].served = current->served;
+    if (live && current.ok()) continue;
+    (live ? still_unavailable : failed)[v] = why;
   }
 
   // Before anything is written: an upload over the memory budget changes
@@ -469,6 +483,10 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
   }
   if (upload) Q8_LOG(Info, "model '", name, "': READY, versions ", absl::StrJoin(version_list, ","));
   if (live) {
+    for (const auto& [v, reason] : still_unavailable) {
+      registry_->MarkLoading(name, {v});
+      registry_->MarkFailed(name, {v}, reason);
+    }
     for (const auto& [v, unused] : desired.calibrated) {
       auto now = registry_->Get(name, std::to_string(v));
       if (now.ok() && failed.count(v) == 0)

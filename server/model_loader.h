@@ -214,6 +214,9 @@ class ModelLoader {
   StreamLayout Layout(const ModelConfig& config) const;
   // Bytes loaded models may hold (0: no limit).
   int64_t memory_budget() const { return options_.memory_budget; }
+  // Waits until no live-calibration job is queued or running (false on
+  // timeout): lets a caller observe the end of a job that changes nothing.
+  bool WaitLiveCalibrationIdle(absl::Duration timeout) const { return calibrator_.WaitUntilIdle(timeout); }
 
  private:
   // Where the versions an operation wants come from; decides the failure
@@ -288,6 +291,20 @@ class ModelLoader {
   // The background job: quantizes `sampler`'s samples and publishes the
   // int8 version through Reconcile (on the LiveCalibrator thread).
   void CalibrateLive(const std::string& name, int64_t version, const std::weak_ptr<LiveSampler>& weak);
+  // A calibration's result, waiting to be published.
+  struct LiveResult {
+    ModelConfig config;
+    ServedModel served;
+  };
+  // Publishes `result` under the model's operation guard; while another
+  // operation holds it, re-queues itself (every kLivePublishRetry, at most
+  // kLivePublishAttempts times) instead of blocking the calibrator thread.
+  void PublishLive(const std::string& name, int64_t version, const std::weak_ptr<LiveSampler>& weak,
+                   std::shared_ptr<const LiveResult> result, int attempt);
+  static constexpr int kLivePublishAttempts = 600;
+  // The sampler says why calibration stopped; the version keeps its interim precision.
+  void FailLive(const std::string& name, int64_t version, LiveSampler& sampler, const absl::Status& status) const;
+  static constexpr absl::Duration kLivePublishRetry = absl::Milliseconds(100);
   void Notify(const std::string& name) const;
 
   LoaderOptions options_;

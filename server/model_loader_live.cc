@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -100,11 +101,7 @@ void ModelLoader::CalibrateLive(const std::string& name, int64_t version, const 
   core::Tensor inputs = sampler->TakeSamples();
   const int64_t n = inputs.dims().empty() ? 0 : inputs.dims()[0];
   const auto calibrated_at = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-  auto fail = [&](const absl::Status& s) {
-    Q8_LOG(Warning, VersionContext(name, version), ": live calibration failed: ", s.ToString());
-    sampler->Fail(std::string(s.message()));
-    Notify(name);
-  };
+  auto fail = [&](const absl::Status& s) { FailLive(name, version, *sampler, s); };
   auto bytes = repository_->ReadModel(name, version);
   if (!bytes.ok()) return fail(bytes.status());
   if (Fingerprint(*bytes) != current->served.onnx_fingerprint) {
@@ -129,25 +126,49 @@ void ModelLoader::CalibrateLive(const std::string& name, int64_t version, const 
   const std::shared_ptr<const QuantizationInfo> q = built->quantization;
   built->quantization =
       MakeQuantizationInfo(q->report, WithLiveCalibration(q->report_json, n, calibrated_at), q->artifact);
-  // Publish through the one lifecycle path, under the model's operation
-  // guard; an upload or sync in progress finishes first.
-  for (int attempt = 0;; ++attempt) {
-    if (calibrator_.stopping()) return;
-    auto guard = registry_->BeginOperation(name, "live calibration");
-    if (guard.ok()) {
-      Desired desired;
-      desired.source = DesiredSource::kLiveCalibration;
-      desired.config = *config;
-      for (int64_t v : registry_->ReadyVersions(name)) desired.versions[v] = nullptr;
-      desired.versions[version] = nullptr;
-      desired.calibrated[version] = *std::move(built);
-      desired.replaces = sampler;
-      if (absl::Status s = Reconcile(name, desired, nullptr, nullptr); !s.ok()) fail(s);
-      return;
-    }
-    if (attempt >= 600) return fail(guard.status());
-    absl::SleepFor(absl::Milliseconds(100));
+  auto published = std::make_shared<LiveResult>(LiveResult{*std::move(config), *std::move(built)});
+  PublishLive(name, version, weak, std::move(published), 0);
+}
+
+void ModelLoader::FailLive(const std::string& name, int64_t version, LiveSampler& sampler,
+                           const absl::Status& status) const {
+  Q8_LOG(Warning, VersionContext(name, version), ": live calibration failed: ", status.ToString());
+  sampler.Fail(std::string(status.message()));
+  Notify(name);
+}
+
+void ModelLoader::PublishLive(const std::string& name, int64_t version, const std::weak_ptr<LiveSampler>& weak,
+                              std::shared_ptr<const LiveResult> result, int attempt) {
+  std::shared_ptr<LiveSampler> sampler = weak.lock();
+  if (sampler == nullptr || calibrator_.stopping()) return;  // the interim version is gone, or shutdown
+  // Published through the one lifecycle path, under the model's operation
+  // guard. While an upload or sync holds it, the job goes back to the queue
+  // (the calibrator thread serves other models meanwhile) and tries again.
+  auto guard = registry_->BeginOperation(name, "live calibration");
+  if (!guard.ok()) {
+    if (attempt >= kLivePublishAttempts) return FailLive(name, version, *sampler, guard.status());
+    ModelLoader* self = self_;
+    calibrator_.Enqueue(
+        [self, name, version, weak, result, attempt] { self->PublishLive(name, version, weak, result, attempt + 1); },
+        absl::Now() + kLivePublishRetry);
+    return;
   }
+  auto fail = [&](const absl::Status& s) { FailLive(name, version, *sampler, s); };
+  // The versions on disk decide, as for a repository sync: a version that
+  // failed to load stays listed (UNAVAILABLE) instead of dropping out.
+  auto scanned = repository_->ScanModel(name, /*clean_up=*/false);
+  if (!scanned.ok()) return fail(scanned.status());
+  if (!absl::c_linear_search(scanned->versions, version)) {
+    return fail(absl::AbortedError("the version was removed from the repository during live calibration"));
+  }
+  Desired desired;
+  desired.source = DesiredSource::kLiveCalibration;
+  desired.config = result->config;
+  for (int64_t v : scanned->versions) desired.versions[v] = nullptr;
+  desired.unreadable = scanned->version_errors;
+  desired.calibrated[version] = result->served;
+  desired.replaces = sampler;
+  if (absl::Status s = Reconcile(name, desired, nullptr, nullptr); !s.ok()) fail(s);
 }
 
 }  // namespace q8::server

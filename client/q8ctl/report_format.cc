@@ -101,6 +101,15 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
     absl::StrAppend(&out, "  drop      ", absl::StrFormat("%.4f", Num(r, "drop")), " (max ",
                     absl::StrFormat("%.4f", Num(r, "max_drop")), "): target ",
                     Bool(r, "target_met") ? "met" : "MISSED", "\n");
+    if (r.contains("drop_low")) {
+      // The significance check: fallback only when the drop is above max_drop at this confidence.
+      absl::StrAppend(&out, "            ", absl::StrFormat("%.0f", 100 * Num(r, "confidence")), "% bounds [",
+                      absl::StrFormat("%.4f", Num(r, "drop_low")), ", ", absl::StrFormat("%.4f", Num(r, "drop_high")),
+                      "], ", static_cast<int64_t>(Num(r, "drop_worse")), " worse / ",
+                      static_cast<int64_t>(Num(r, "drop_better")), " better rows, McNemar p ",
+                      absl::StrFormat("%.3g", Num(r, "drop_p_value")),
+                      Bool(r, "more_samples_needed") ? "; inconclusive: more samples would be needed" : "", "\n");
+    }
   }
   const std::vector<std::string> fallback = Strings(r, "fallback_layers");
   absl::StrAppend(&out, "fallback to fp32: ", fallback.empty() ? "none" : absl::StrJoin(fallback, ", "), "\n");

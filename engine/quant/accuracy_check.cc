@@ -1,6 +1,7 @@
 // Evaluation helpers for the quantizer's accuracy check.
 #include "engine/quant/accuracy_check.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/status_macros.h"
@@ -49,7 +50,7 @@ absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tenso
 
 absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSet& eval) {
   Evaluation result;
-  int64_t row = 0, correct = 0, agree = 0;
+  int64_t row = 0, correct = 0, agree = 0, worse = 0, better = 0;
   double signal = 0, noise = 0;
   Q8_RETURN_IF_ERROR(RunInBatches(candidate, *eval.samples, eval.begin, eval.end, kEvalBatch,
                                   [&](std::vector<core::Tensor>& outs) {
@@ -59,9 +60,13 @@ absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSe
                                       const float* ref = &eval.fp32_scores[row * eval.classes];
                                       const float* got = s.data() + r * eval.classes;
                                       const int64_t top = ArgMax(got, eval.classes);
-                                      agree += top == ArgMax(ref, eval.classes);
+                                      const int64_t ref_top = ArgMax(ref, eval.classes);
+                                      agree += top == ref_top;
                                       if (eval.labels != nullptr) {
-                                        correct += top == eval.labels->span<int64_t>()[eval.begin + row];
+                                        const int64_t label = eval.labels->span<int64_t>()[eval.begin + row];
+                                        correct += top == label;
+                                        worse += ref_top == label && top != label;
+                                        better += ref_top != label && top == label;
                                       }
                                       for (int64_t c = 0; c < eval.classes; ++c) {
                                         signal += double(ref[c]) * ref[c];
@@ -74,6 +79,10 @@ absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSe
     result.top1 = static_cast<double>(correct) / row;
     result.agreement = static_cast<double>(agree) / row;
   }
+  result.rows = row;
+  result.worse_top1 = worse;
+  result.better_top1 = better;
+  result.disagree = row - agree;
   result.sqnr_db = SqnrDb(signal, noise);
   return result;
 }
@@ -81,6 +90,77 @@ absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSe
 double Drop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric) {
   if (metric == AccuracyMetric::kTop1 && eval.labels != nullptr) return eval.fp32_top1 - e.top1;
   return 1.0 - e.agreement;
+}
+
+double BinomialTailAtLeast(int64_t k, int64_t n, double p) {
+  if (k <= 0) return 1.0;
+  if (k > n) return 0.0;
+  if (p <= 0) return 0.0;
+  if (p >= 1) return 1.0;
+  // Sum of the smaller side in log space (n up to millions stays finite).
+  const double lp = std::log(p), lq = std::log1p(-p), lgn = std::lgamma(static_cast<double>(n) + 1);
+  auto term = [&](int64_t i) {
+    return std::exp(lgn - std::lgamma(static_cast<double>(i) + 1) - std::lgamma(static_cast<double>(n - i) + 1) +
+                    i * lp + (n - i) * lq);
+  };
+  double upper = 0;
+  for (int64_t i = k; i <= n; ++i) upper += term(i);
+  return std::min(1.0, upper);
+}
+
+double BinomialLowerBound(int64_t x, int64_t n, double confidence) {
+  if (n <= 0 || x <= 0) return 0.0;
+  const double alpha = 1.0 - confidence;
+  // P(X >= x | p) grows with p: the p where it reaches alpha.
+  double lo = 0, hi = static_cast<double>(x) / n;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = (lo + hi) / 2;
+    (BinomialTailAtLeast(x, n, mid) < alpha ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+double BinomialUpperBound(int64_t x, int64_t n, double confidence) {
+  if (n <= 0 || x >= n) return 1.0;
+  const double alpha = 1.0 - confidence;
+  // P(X <= x | p) = 1 - P(X >= x + 1 | p) falls with p: the p where it reaches alpha.
+  double lo = static_cast<double>(x) / n, hi = 1;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = (lo + hi) / 2;
+    (1.0 - BinomialTailAtLeast(x + 1, n, mid) > alpha ? lo : hi) = mid;
+  }
+  return hi;
+}
+
+DropTest TestDrop(int64_t worse, int64_t better, int64_t samples, bool better_possible, double max_drop,
+                  double confidence) {
+  DropTest t;
+  t.samples = samples;
+  t.worse = worse;
+  t.better = better;
+  t.confidence = confidence;
+  if (samples <= 0) return t;
+  t.observed = static_cast<double>(worse - better) / samples;
+  if (better_possible) {
+    const double each = 1.0 - (1.0 - confidence) / 2;
+    t.low = BinomialLowerBound(worse, samples, each) - BinomialUpperBound(better, samples, each);
+    t.high = BinomialUpperBound(worse, samples, each) - BinomialLowerBound(better, samples, each);
+  } else {
+    t.low = BinomialLowerBound(worse, samples, confidence);
+    t.high = BinomialUpperBound(worse, samples, confidence);
+  }
+  t.p_value = BinomialTailAtLeast(worse, worse + better, 0.5);
+  t.exceeds = t.low > max_drop;
+  t.within = t.high <= max_drop;
+  t.more_samples_needed = !t.exceeds && !t.within;
+  return t;
+}
+
+DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop, double confidence) {
+  if (metric == AccuracyMetric::kTop1 && eval.labels != nullptr) {
+    return TestDrop(e.worse_top1, e.better_top1, e.rows, /*better_possible=*/true, max_drop, confidence);
+  }
+  return TestDrop(e.disagree, 0, e.rows, /*better_possible=*/false, max_drop, confidence);
 }
 
 absl::StatusOr<std::map<ValueId, double>> PerTensorSqnr(const CaptureGraph& capture, const CompiledModel& reference,

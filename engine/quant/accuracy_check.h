@@ -1,6 +1,9 @@
 // Accuracy of a quantized candidate on held-out samples: top-1 against
 // labels, top-1 agreement and output SQNR against the fp32 model, and
 // per-tensor SQNR for diagnosis and for ranking layers by sensitivity.
+// The significance check (issue #13 item 5, #17 item 5): the drop is a paired
+// comparison on the same rows, so the fallback fires only when the drop is
+// above max_drop with the configured confidence, not on a flip or two.
 #pragma once
 
 #include <map>
@@ -28,7 +31,44 @@ struct Evaluation {
   double top1 = 0;  // valid with labels
   double agreement = 0;
   double sqnr_db = 0;
+  int64_t rows = 0;
+  // Paired outcomes on the evaluation rows. top1: rows fp32 gets right and
+  // the candidate wrong (worse), and the other way round (better);
+  // agreement: rows whose top-1 differs from fp32's (worse; better is 0).
+  int64_t worse_top1 = 0, better_top1 = 0, disagree = 0;
 };
+
+// The accuracy drop with its uncertainty, from paired outcomes on n rows.
+struct DropTest {
+  int64_t samples = 0;
+  int64_t worse = 0, better = 0;
+  double confidence = 0.95;
+  double observed = 0;  // (worse - better) / samples
+  // One-sided bounds, each holding with `confidence` (exact, Clopper-Pearson;
+  // for top1, where rows can also get better, worse and better each at
+  // 1 - (1 - confidence) / 2 and combined: conservative).
+  double low = 0, high = 0;
+  // Exact one-sided McNemar p-value of "no drop at all": P(X >= worse) for
+  // X ~ Binomial(worse + better, 1/2). 1 when nothing changed.
+  double p_value = 1;
+  bool exceeds = false;              // low > max_drop: a real drop beyond max_drop -> fall back
+  bool within = true;                // high <= max_drop: shown to be within max_drop
+  bool more_samples_needed = false;  // neither: observed and bounds straddle max_drop
+};
+
+// One-sided Clopper-Pearson bounds of a binomial proportion from x of n:
+// lower: the p with P(X >= x | p) = 1 - confidence (0 when x == 0); upper:
+// the p with P(X <= x | p) = 1 - confidence (1 when x == n).
+double BinomialLowerBound(int64_t x, int64_t n, double confidence);
+double BinomialUpperBound(int64_t x, int64_t n, double confidence);
+// P(X >= k) for X ~ Binomial(n, p).
+double BinomialTailAtLeast(int64_t k, int64_t n, double p);
+// `better_possible`: false for agreement (fp32 is the reference: rows can
+// only disagree), true for top1 against labels.
+DropTest TestDrop(int64_t worse, int64_t better, int64_t samples, bool better_possible, double max_drop,
+                  double confidence);
+// TestDrop of a candidate's evaluation by the chosen metric.
+DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop, double confidence);
 
 absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin,
                                     int64_t end, const core::Tensor* labels);

@@ -58,6 +58,10 @@ absl::Status ValidateOptions(const QuantizationOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("accuracy.max_drop must be in [0, 1] (an absolute fraction, "
                                                    "e.g. 0.005 for half a point), got ", o.max_drop));
   }
+  if (!(o.confidence >= 0.5 && o.confidence <= 0.9999)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("accuracy.confidence must be in [0.5, 0.9999] (e.g. 0.95), got ", o.confidence));
+  }
   if (!(o.eval_fraction >= 0.0 && o.eval_fraction <= 0.9)) {
     return absl::InvalidArgumentError(
         absl::StrCat("accuracy.eval_fraction must be in [0, 0.9], got ", o.eval_fraction));

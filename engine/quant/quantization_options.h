@@ -25,6 +25,9 @@ struct QuantizationOptions {
   // Top-1 against labels when labels are sent, else top-1 agreement with fp32.
   std::optional<AccuracyMetric> metric;
   double max_drop = 0.01;      // absolute, in [0, 1]
+  // Fall back to fp32 only when the drop exceeds max_drop with this
+  // confidence (paired exact test on the evaluation rows), in [0.5, 0.9999].
+  double confidence = 0.95;
   double eval_fraction = 0.2;  // share of the samples held out for the check, in [0, 0.9]
 };
 

@@ -35,7 +35,16 @@ struct QuantizationReport {
   bool has_labels = false;
   double fp32_top1 = 0, int8_top1 = 0;  // valid when has_labels
   double agreement = 1;                  // top-1 agreement int8 vs fp32
-  double drop = 0;                       // by `metric`
+  double drop = 0;                       // by `metric`, observed on the eval_samples
+  // The significance check of `drop` (engine/quant/accuracy_check.h DropTest):
+  // one-sided bounds at `confidence`, the exact McNemar p-value of "no drop",
+  // the paired counts, and whether the bounds straddle max_drop (the
+  // evaluation rows cannot tell: more samples would be needed to decide).
+  double confidence = 0.95;
+  double drop_low = 0, drop_high = 0;
+  double drop_p_value = 1;
+  int64_t drop_worse = 0, drop_better = 0;
+  bool more_samples_needed = false;
   double output_sqnr_db = 0;
   std::vector<std::string> fallback_layers;  // returned to fp32
   std::vector<std::string> blocking_layers;  // still too sensitive when the target is missed

@@ -105,6 +105,7 @@ struct Candidate {
   std::shared_ptr<OnnxModel> model;
   Evaluation eval;
   double drop = 0;
+  DropTest test;  // exceeds: the drop is above max_drop with the configured confidence
   std::set<int> fp32_layers;
 };
 
@@ -213,6 +214,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     if (eval) {
       Q8_ASSIGN_OR_RETURN(c.eval, Evaluate(*c.model, *eval));
       c.drop = Drop(c.eval, *eval, metric);
+      c.test = TestDrop(c.eval, *eval, metric, options.max_drop, options.confidence);
     }
     return c;
   };
@@ -229,7 +231,9 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   };
   Q8_RETURN_IF_ERROR(measure_sqnr(best));
 
-  if (eval && best.drop > options.max_drop && options.mode != QuantMode::kNone) {
+  // Fall back only on a drop that is real at the configured confidence: one
+  // flipped prediction in a small evaluation set is not (issue #13 item 5).
+  if (eval && best.test.exceeds && options.mode != QuantMode::kNone) {
     // Rank int8 layers by the noise they add and return them to fp32 one at a time.
     std::vector<std::pair<double, int>> ranked;
     for (const auto& [i, lq] : best.spec->layers) {
@@ -249,11 +253,11 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
         progress({"fallback", k + 1, steps,
                   absl::StrCat(prepared.graph->nodes()[ranked[k].second].name, " -> fp32, drop ", c.drop)});
       }
-      const bool met = c.drop <= options.max_drop;
-      if (c.drop < best.drop) best = std::move(c);
+      const bool met = !c.test.exceeds;
+      if (met || c.drop < best.drop) best = std::move(c);
       if (met) break;
     }
-    if (best.drop > options.max_drop) {
+    if (best.test.exceeds) {
       for (const auto& [s, i] : ranked) {
         if (!best.fp32_layers.count(i) && report.blocking_layers.size() < 3) {
           report.blocking_layers.push_back(prepared.graph->nodes()[i].name);
@@ -263,8 +267,15 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     Q8_RETURN_IF_ERROR(measure_sqnr(best));
   }
   for (int i : best.fp32_layers) report.fallback_layers.push_back(prepared.graph->nodes()[i].name);
-  report.target_met = !eval || best.drop <= options.max_drop;
+  report.target_met = !eval || !best.test.exceeds;
   report.drop = best.drop;
+  report.confidence = options.confidence;
+  report.drop_low = best.test.low;
+  report.drop_high = best.test.high;
+  report.drop_p_value = best.test.p_value;
+  report.drop_worse = best.test.worse;
+  report.drop_better = best.test.better;
+  report.more_samples_needed = eval.has_value() && best.test.more_samples_needed;
   report.int8_top1 = best.eval.top1;
   report.agreement = eval ? best.eval.agreement : 1.0;
   report.output_sqnr_db = eval ? best.eval.sqnr_db : 0.0;

@@ -79,14 +79,11 @@ std::string Cnn() { return ReadFileOrDie(TestDataPath("fashion_cnn.onnx")); }
 
 // GetReport's serving state ("calibrating (3/16 samples)"); the error text if the call fails.
 std::string ServingState(pb::ModelService::Stub& stub, const std::string& name, std::string* report_json = nullptr) {
-  grpc::ClientContext ctx;
-  pb::GetReportRequest request;
-  request.set_model_name(name);
-  pb::GetReportResponse response;
-  grpc::Status s = stub.GetReport(&ctx, request, &response);
+  std::string report, state;
+  grpc::Status s = GetReport(stub, name, 0, &report, &state);
   if (!s.ok()) return "error: " + s.error_message();
-  if (report_json != nullptr) *report_json = response.report_json();
-  return response.serving_state();
+  if (report_json != nullptr) *report_json = report;
+  return state;
 }
 
 // Polls until the served state starts with `prefix`; returns the last state seen.

@@ -61,7 +61,8 @@ StreamedUpload StreamUpload(ModelStub& stub, const std::string& name, int64_t ve
   return out;
 }
 
-grpc::Status GetReport(ModelStub& stub, const std::string& name, int64_t version, std::string* report_json) {
+grpc::Status GetReport(ModelStub& stub, const std::string& name, int64_t version, std::string* report_json,
+                       std::string* serving_state) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   pb::GetReportRequest req;
@@ -70,6 +71,7 @@ grpc::Status GetReport(ModelStub& stub, const std::string& name, int64_t version
   pb::GetReportResponse resp;
   grpc::Status s = stub.GetReport(&ctx, req, &resp);
   *report_json = resp.report_json();
+  if (serving_state != nullptr) *serving_state = resp.serving_state();
   return s;
 }
 

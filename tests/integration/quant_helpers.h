@@ -40,7 +40,9 @@ StreamedUpload StreamUpload(ModelStub& stub, const std::string& name, int64_t ve
                             const std::optional<std::string>& config, const std::vector<UploadFile>& files,
                             size_t chunk = size_t{1} << 20);
 
-grpc::Status GetReport(ModelStub& stub, const std::string& name, int64_t version, std::string* report_json);
+// version 0: the latest. `serving_state` (optional): what serves now and why.
+grpc::Status GetReport(ModelStub& stub, const std::string& name, int64_t version, std::string* report_json,
+                       std::string* serving_state = nullptr);
 grpc::Status ExportModel(ModelStub& stub, const std::string& name, int64_t version, std::string* onnx_bytes);
 
 // Fraction of the 1000 test images whose top-1 class from `model` equals the

@@ -76,7 +76,11 @@ TEST(Int8WeightCacheTest, SecondProgramWorksAfterTheSourceWasDropped) {
   CheckConv(cache, dropped, w, bias, 2, DT::kUInt8, programs);  // another desc, built from the compensated copy
   std::printf("  conv id 7 (32x16x3x3): s8-src copy %lld bytes; + u8-src copy: %lld bytes in all\n",
               static_cast<long long>(first), static_cast<long long>(cache.bytes()));
-  EXPECT_EQ(cache.bytes(), all + 32 * 16 * 9);  // the u8-src layout has no compensation
+  // brgconv's u8-src layout has no compensation: one more plain-sized copy.
+  // jit_int8 (chosen for this 32-channel stride-1 conv on VNNI hosts) wants
+  // the same desc for u8 and s8 src, so the compensated copy is shared.
+  EXPECT_TRUE(cache.bytes() == all + 32 * 16 * 9 || cache.bytes() == all)
+      << cache.bytes() << " bytes; the s8-src copies took " << all;
 }
 
 // Regression (found by the side-by-side benchmark on int8 MobileNetV2): a

@@ -7,6 +7,7 @@
 // Also: fp32 conv with a fused residual (accumulate).
 #include <string>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "tests/unit/kernels/int8_util.h"
 
@@ -20,6 +21,7 @@ struct Int8ConvCase {
   DT src, dst;
   std::vector<Activation> post_ops;
   DT residual = DT::kUndefined;  // accumulate with a residual of this type
+  std::string impl_prefix;       // if set, the implementation the kernel must choose
 };
 
 const Activation kRelu{Activation::Kind::kRelu};
@@ -81,7 +83,11 @@ TEST_P(Int8ConvTest, MatchesIntegerReference) {
   WeightCache cache;
   auto program = Program::Create(s.Build(), cache);
   ASSERT_TRUE(program.ok()) << program.status();
-  std::printf("  %s: %s\n", c.name.c_str(), (*program)->steps()[p.accumulate ? 2 : 1].impl.c_str());
+  const std::string& impl = (*program)->steps()[p.accumulate ? 2 : 1].impl;
+  std::printf("  %s: %s\n", c.name.c_str(), impl.c_str());
+  if (!c.impl_prefix.empty()) {
+    EXPECT_TRUE(absl::StartsWith(impl, c.impl_prefix)) << impl;
+  }
   auto got = RunProgram(**program, s.Build(), inputs);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(Near(Values((*got)[0], c.dst), ref, c.dst));
@@ -90,7 +96,11 @@ TEST_P(Int8ConvTest, MatchesIntegerReference) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, Int8ConvTest,
     ::testing::Values(
-        Int8ConvCase{"u8_3x3_relu_u8", {1, 16, 10, 10}, 32, 3, 1, 1, 1, DT::kUInt8, DT::kUInt8, {kRelu}},
+        // Few output channels, stride 1: jit_int8 (faster there than brgconv); 64: brgconv.
+        Int8ConvCase{"u8_3x3_relu_u8", {1, 16, 10, 10}, 32, 3, 1, 1, 1, DT::kUInt8, DT::kUInt8, {kRelu},
+                     DT::kUndefined, "jit_int8:"},
+        Int8ConvCase{"u8_3x3_64oc_relu_u8", {2, 16, 10, 10}, 64, 3, 1, 1, 1, DT::kUInt8, DT::kUInt8, {kRelu},
+                     DT::kUndefined, "brgconv:"},
         Int8ConvCase{"s8_3x3_s8", {2, 16, 9, 9}, 24, 3, 1, 1, 1, DT::kInt8, DT::kInt8, {}},
         Int8ConvCase{"s8_3x3_s2_p2_relu_u8", {1, 8, 11, 13}, 16, 3, 1, 2, 2, DT::kInt8, DT::kUInt8, {kRelu}},
         Int8ConvCase{"grouped4_u8_relu", {1, 32, 9, 9}, 32, 3, 4, 1, 1, DT::kUInt8, DT::kUInt8, {kRelu}},

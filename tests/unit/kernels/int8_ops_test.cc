@@ -3,6 +3,7 @@
 // Relu, Binary (per-input scales), and the f32-only ops rejecting int8.
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "tests/unit/kernels/int8_util.h"
 
@@ -101,6 +102,49 @@ TEST(Int8PoolTest, MaxAndAverageU8Nhwc) {
     ASSERT_TRUE(got.ok()) << got.status();
     std::vector<double> want(ref.data.begin(), ref.data.end());
     EXPECT_TRUE(Near(Values((*got)[0], DT::kUInt8), ToOutput(want, DT::kUInt8, 1.0f), DT::kUInt8));
+  }
+}
+
+// Max pooling of int8 NHWC with fewer than 64 channels runs on our kernel
+// (kernels/pool.cc); exact against the reference for u8 and s8, channel
+// counts that are and are not multiples of its 16-byte blocks, pads,
+// strides and dilations; 64 channels and up stay on oneDNN.
+TEST(Int8PoolTest, MaxNhwcIsExactOnOwnKernelAndOneDnn) {
+  struct Case {
+    int64_t c;
+    PoolParams p;
+    bool own;
+  };
+  const std::vector<Case> cases = {
+      {16, {PoolParams::Kind::kMax, {2, 2}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, false}, true},
+      {20, {PoolParams::Kind::kMax, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, false}, true},
+      {48, {PoolParams::Kind::kMax, {3, 2}, {1, 2}, {2, 1}, {2, 0}, {1, 1}, false}, true},
+      {3, {PoolParams::Kind::kMax, {2, 3}, {2, 1}, {1, 1}, {1, 2}, {0, 2}, false}, true},
+      {64, {PoolParams::Kind::kMax, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, false}, false},
+  };
+  uint32_t seed = 90;
+  for (const Case& c : cases) {
+    for (DT dtype : {DT::kUInt8, DT::kInt8}) {
+      SCOPED_TRACE(::testing::Message() << "channels " << c.c << " dtype " << core::OipName(dtype));
+      const QTensor x = RandomQ({2, c.c, 9, 8}, dtype, 0.1f, ++seed);
+      RefTensor xf{x.dims, std::vector<float>(x.q.begin(), x.q.end())};
+      const RefTensor ref = Pool2d(xf, c.p);
+      SpecBuilder s;
+      const int xn = s.Arena(x.dims, Layout::kNhwc, dtype, 0.1f);
+      const int yn = s.Arena(ref.dims, Layout::kNhwc, dtype, 0.1f);
+      s.Step("Reorder", ReorderParams{}, {s.Input(x.dims, dtype, 0.1f)}, {xn});
+      s.Step("Pool", c.p, {xn}, {yn});
+      s.Step("Reorder", ReorderParams{}, {yn}, {s.Output(ref.dims, dtype, 0.1f)});
+      const ProgramSpec spec = s.Build();
+      WeightCache cache;
+      auto program = Program::Create(spec, cache);
+      ASSERT_TRUE(program.ok()) << program.status();
+      const std::string& impl = (*program)->steps()[1].impl;
+      EXPECT_EQ(absl::StartsWith(impl, "cpp:max_pool_"), c.own) << impl;
+      auto got = RunProgram(**program, spec, {x.bytes()});
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(Values((*got)[0], dtype), std::vector<double>(ref.data.begin(), ref.data.end()));
+    }
   }
 }
 

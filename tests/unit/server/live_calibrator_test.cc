@@ -38,6 +38,25 @@ TEST(LiveCalibratorTest, RunsJobsOneAtATimeInOrderAtIdlePriorityOffTheCallersThr
   EXPECT_EQ(policy.load(), SCHED_IDLE);
 }
 
+TEST(LiveCalibratorTest, ARequeuedJobWaitsForItsTimeWithoutHoldingUpOthers) {
+  LiveCalibrator calibrator;
+  std::vector<int> order;
+  absl::Notification done;
+  const absl::Time start = absl::Now();
+  absl::Time delayed_ran;
+  calibrator.Enqueue(
+      [&] {
+        delayed_ran = absl::Now();
+        order.push_back(1);
+        done.Notify();
+      },
+      start + absl::Milliseconds(300));
+  calibrator.Enqueue([&] { order.push_back(2); });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(order, (std::vector<int>{2, 1}));
+  EXPECT_GE(delayed_ran - start, absl::Milliseconds(300));
+}
+
 TEST(LiveCalibratorTest, StopDropsQueuedJobsAndRefusesNewOnes) {
   LiveCalibrator calibrator;
   absl::Notification started, release;

@@ -1,6 +1,7 @@
 #include "server/model_loader.h"
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -625,11 +626,61 @@ TEST_F(LiveLoaderTest, CalibrationOfAReplacedInterimVersionIsDropped) {
   ASSERT_NE(Sampler("q"), old);
   const std::vector<float> rows = {1, 2, 3, 4};
   old->MaybeSample({core::DataType::kFloat32, {2, 2}, rows.data()}, 2);
-  absl::SleepFor(absl::Milliseconds(300));  // the job runs and finds its version gone
+  ASSERT_TRUE(loader_->WaitLiveCalibrationIdle(absl::Seconds(30)));  // the job ran and found its version gone
   std::shared_ptr<LiveSampler> now = Sampler("q");
   ASSERT_NE(now, nullptr) << "the stale calibration was published";
   EXPECT_EQ(now->Describe(), "calibrating (0/3 samples)");
   EXPECT_FALSE(fs::exists(root_ / "q" / "1" / "quantization.json"));
+}
+
+// A publication that finds its model busy (an upload or sync holds the
+// operation guard) goes back to the queue instead of blocking the calibrator:
+// another model's calibration completes meanwhile, and the busy one publishes
+// once the guard is released.
+TEST_F(LiveLoaderTest, PublicationOfABusyModelWaitsInTheQueueNotOnTheThread) {
+  MakeAutoLoader(2);
+  ASSERT_TRUE(loader_->Load(Upload("busy", 1, "good")).ok());
+  ASSERT_TRUE(loader_->Load(Upload("free", 1, "good")).ok());
+  std::optional<ModelRegistry::OperationGuard> guard;
+  {
+    auto held = registry_.BeginOperation("busy", "test");
+    ASSERT_TRUE(held.ok()) << held.status();
+    guard.emplace(*std::move(held));
+  }
+  const std::vector<float> rows = {1, 2, 3, 4};
+  Sampler("busy")->MaybeSample({core::DataType::kFloat32, {2, 2}, rows.data()}, 2);
+  Sampler("free")->MaybeSample({core::DataType::kFloat32, {2, 2}, rows.data()}, 2);
+  ASSERT_TRUE(WaitCalibrated("free")) << "a busy model's publication held up the calibrator thread";
+  ASSERT_NE(Sampler("busy"), nullptr) << "published while another operation held the model";
+  EXPECT_FALSE(fs::exists(root_ / "busy" / "1" / "quantization.json"));
+  guard.reset();
+  ASSERT_TRUE(WaitCalibrated("busy"));
+  EXPECT_EQ(ReadIfExists(root_ / "busy" / "1" / "quantization.json"), "artifact:static:2");
+}
+
+// The live publication takes its version list from the repository scan, as a
+// sync does: a version that failed to load stays listed as UNAVAILABLE in the
+// index instead of dropping out when the calibrated version is published.
+TEST_F(LiveLoaderTest, PublicationKeepsUnavailableVersionsListed) {
+  // At startup version 1 builds (interim, calibrating) and version 2, a
+  // model the fake engine cannot compile, is listed UNAVAILABLE.
+  fs::create_directories(root_ / "q" / "1");
+  fs::create_directories(root_ / "q" / "2");
+  std::ofstream(root_ / "q" / "1" / "model.onnx") << "good";
+  std::ofstream(root_ / "q" / "2" / "model.onnx") << "bad";
+  MakeAutoLoader(2);
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  auto unavailable = [&] {
+    for (const auto& e : registry_.Index()) {
+      if (e.name == "q" && e.version == 2) return e.state == ModelState::kUnavailable;
+    }
+    return false;
+  };
+  ASSERT_TRUE(unavailable()) << "precondition: version 2 listed UNAVAILABLE";
+  const std::vector<float> rows = {1, 2, 3, 4};
+  Sampler("q")->MaybeSample({core::DataType::kFloat32, {2, 2}, rows.data()}, 2);
+  ASSERT_TRUE(WaitCalibrated("q"));
+  EXPECT_TRUE(unavailable()) << "version 2 dropped out of the index when the calibration was published";
 }
 
 TEST_F(LiveLoaderTest, LiveOffKeepsTheInterimPrecisionAndSaysWhy) {
