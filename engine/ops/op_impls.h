@@ -35,6 +35,8 @@ Q8_DECLARE_OP(LayerNormalization);
 Q8_DECLARE_OP(InstanceNormalization);
 Q8_DECLARE_OP(LRN);
 Q8_DECLARE_OP(PRelu);
+Q8_DECLARE_OP(Recurrent);  // rnn_op.cc: LSTM, GRU, RNN
+Q8_DECLARE_OP(Resize);     // resize_op.cc: Resize, Upsample
 
 #undef Q8_DECLARE_OP
 
