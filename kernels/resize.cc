@@ -1,10 +1,17 @@
-// Owns the Resize kernel (ONNX Resize / Upsample) in plain C++. At creation
-// each axis gets a table: for every output index, the input indices it reads
+// Owns the Resize kernel (ONNX Resize / Upsample). Where oneDNN's resampling
+// computes exactly ONNX's result it runs that primitive: nearest with the
+// asymmetric transform, floor rounding and integer upscale factors (what
+// PyTorch and Upsample export), and linear with half_pixel (or
+// pytorch_half_pixel, outputs longer than 1), over [N, C, spatial...] with
+// only spatial axes resized and output = scale * input exactly (oneDNN
+// derives its factors from the dims). Everything else runs in plain C++: at
+// creation each axis gets a table: for every output index, the input indices it reads
 // and their weights (1 tap for nearest, 2 for linear, 4 for cubic; axes that
 // only copy shrink to 1 tap), computed in double the way ONNX's reference
 // implementation does; Execute then only gathers and sums. impl() is "q8:cpp".
 #include <array>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -202,6 +209,30 @@ class ResizeKernel : public Kernel {
   int64_t combos_ = 1;
 };
 
+// The oneDNN resampling algorithm that computes exactly what ONNX specifies
+// for these params and dims, if any.
+std::optional<dnnl::algorithm> OneDnnAlgorithm(const ResizeParams& p, const core::Dims& in, const core::Dims& out) {
+  using T = ResizeParams::Transform;
+  const size_t rank = in.size();
+  if (rank < 3 || rank > 5 || in[0] != out[0] || in[1] != out[1]) return std::nullopt;
+  bool integer_up = true, longer_than_one = true;
+  for (size_t a = 2; a < rank; ++a) {
+    if (static_cast<double>(out[a]) != p.scales[a] * static_cast<double>(in[a])) return std::nullopt;
+    integer_up = integer_up && p.scales[a] >= 1 && p.scales[a] == std::floor(p.scales[a]);
+    longer_than_one = longer_than_one && out[a] > 1;
+  }
+  if (p.mode == ResizeParams::Mode::kNearest && p.transform == T::kAsymmetric &&
+      p.nearest == ResizeParams::Nearest::kFloor && integer_up) {
+    // floor((o + 0.5) / k) == floor(o / k) for an integer factor k.
+    return dnnl::algorithm::resampling_nearest;
+  }
+  if (p.mode == ResizeParams::Mode::kLinear &&
+      (p.transform == T::kHalfPixel || (p.transform == T::kPytorchHalfPixel && longer_than_one))) {
+    return dnnl::algorithm::resampling_linear;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 KernelOr Create(const ResizeParams& p, const KernelRequest& r) {
@@ -220,6 +251,14 @@ KernelOr Create(const ResizeParams& p, const KernelRequest& r) {
   if (p.transform == ResizeParams::Transform::kTfCropAndResize && p.roi.size() != 2 * rank) {
     return Invalid(r, "tf_crop_and_resize needs a roi of 2 * rank values");
   }
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc in_md, DescOf(in));
+  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc out_md, DescOf(out));
+  if (const std::optional<dnnl::algorithm> algorithm = OneDnnAlgorithm(p, in.dims, out.dims)) {
+    dnnl::resampling_forward::desc desc(dnnl::prop_kind::forward_inference, *algorithm, in_md, out_md);
+    dnnl::resampling_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
+    return std::make_unique<Kernel>(dnnl::resampling_forward(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, in_md}},
+                                    std::vector<Operand>{{DNNL_ARG_DST, out_md}});
+  }
   std::vector<AxisTable> axes;
   for (size_t a = 0; a < rank; ++a) {
     if (in.dims[a] < 1 || out.dims[a] < 1 || !(p.scales[a] > 0) || !std::isfinite(p.scales[a])) {
@@ -227,8 +266,6 @@ KernelOr Create(const ResizeParams& p, const KernelRequest& r) {
     }
     axes.push_back(BuildAxis(p, a, in.dims[a], out.dims[a]));
   }
-  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc in_md, DescOf(in));
-  Q8_ASSIGN_OR_RETURN(dnnl::memory::desc out_md, DescOf(out));
   return std::make_unique<ResizeKernel>(std::vector<Operand>{{kArgNone, in_md}},
                                         std::vector<Operand>{{kArgNone, out_md}}, in.dims, out.dims,
                                         std::move(axes), p.extrapolation_value);
