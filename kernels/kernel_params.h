@@ -317,10 +317,21 @@ struct ResizeParams {
   float extrapolation_value = 0.0f;
 };
 
+// ONNX GridSample (opset 16, PyTorch's grid_sample semantics) in plain C++:
+// input 0 X [N, C, H, W], input 1 grid [N, Ho, Wo, 2] of normalised (x, y),
+// output [N, C, Ho, Wo], all plain f32.
+struct GridSampleParams {
+  enum class Mode { kBilinear, kNearest, kBicubic };
+  enum class Padding { kZeros, kBorder, kReflection };
+  Mode mode = Mode::kBilinear;
+  Padding padding = Padding::kZeros;
+  bool align_corners = false;
+};
+
 using KernelParams =
     std::variant<ConvParams, MatMulParams, PoolParams, EltwiseParams, BinaryParams, SoftmaxParams, ConcatParams,
                  BatchNormParams, ReorderParams, TransposeParams, DataOpParams, DeconvParams, ReductionParams,
                  LayerNormParams, InstanceNormParams, LrnParams, MathParams, PReluParams, RnnParams,
-                 ResizeParams>;
+                 ResizeParams, GridSampleParams>;
 
 }  // namespace q8::kernels

@@ -81,6 +81,7 @@ constexpr std::array kOps = {
     OpDef{"GlobalAveragePool", LP::kChannelsLast, kUnary, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
     OpDef{"Greater", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"GreaterOrEqual", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"GridSample", LP::kPlain, kBinary, ops::InferGridSample, ops::LowerGridSample},
     OpDef{"GRU", LP::kPlain, kGruRnn, ops::InferRecurrent, ops::LowerRecurrent},
     OpDef{"HardSigmoid", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"HardSwish", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
