@@ -53,8 +53,7 @@ float Cubic2(float x) {  // 1 < |x| < 2
 
 class GridSampleKernel : public Kernel {
  public:
-  GridSampleKernel(std::vector<Operand> inputs, std::vector<Operand> outputs, const P& p, core::Dims x,
-                   core::Dims grid)
+  GridSampleKernel(std::vector<Operand> inputs, std::vector<Operand> outputs, const P& p, core::Dims x, core::Dims grid)
       : Kernel("q8:cpp", std::move(inputs), std::move(outputs)), p_(p), x_(std::move(x)), grid_(std::move(grid)) {}
 
   BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,

@@ -29,9 +29,9 @@ struct Tap {
 };
 
 struct AxisTable {
-  int taps = 1;                 // per output index
-  std::vector<Tap> table;       // [out][taps]
-  std::vector<uint8_t> outside; // tf_crop_and_resize: output index maps outside the input
+  int taps = 1;                  // per output index
+  std::vector<Tap> table;        // [out][taps]
+  std::vector<uint8_t> outside;  // tf_crop_and_resize: output index maps outside the input
 };
 
 std::array<double, 4> CubicCoeffs(double r, double a) {
@@ -47,11 +47,16 @@ double SourceCoordinate(const ResizeParams& p, size_t axis, int64_t x, int64_t i
   const double out_w = scale * static_cast<double>(in_len);
   const double xd = static_cast<double>(x);
   switch (p.transform) {
-    case T::kHalfPixel: return (xd + 0.5) / scale - 0.5;
-    case T::kPytorchHalfPixel: return out_w == 1 ? -0.5 : (xd + 0.5) / scale - 0.5;
-    case T::kAlignCorners: return out_w == 1 ? 0.0 : xd * static_cast<double>(in_len - 1) / (out_w - 1);
-    case T::kAsymmetric: return xd / scale;
-    case T::kTfHalfPixelForNn: return (xd + 0.5) / scale;
+    case T::kHalfPixel:
+      return (xd + 0.5) / scale - 0.5;
+    case T::kPytorchHalfPixel:
+      return out_w == 1 ? -0.5 : (xd + 0.5) / scale - 0.5;
+    case T::kAlignCorners:
+      return out_w == 1 ? 0.0 : xd * static_cast<double>(in_len - 1) / (out_w - 1);
+    case T::kAsymmetric:
+      return xd / scale;
+    case T::kTfHalfPixelForNn:
+      return (xd + 0.5) / scale;
     case T::kTfCropAndResize: {
       const size_t rank = p.roi.size() / 2;
       const double start = p.roi[axis], end = p.roi[axis + rank];
@@ -90,10 +95,18 @@ AxisTable BuildAxis(const ResizeParams& p, size_t axis, int64_t in_len, int64_t 
       bool right = true;  // integral src: the right neighbour is src itself
       if (!integral) {
         switch (p.nearest) {
-          case ResizeParams::Nearest::kRoundPreferFloor: right = ratio > 0.5; break;
-          case ResizeParams::Nearest::kRoundPreferCeil: right = ratio >= 0.5; break;
-          case ResizeParams::Nearest::kFloor: right = false; break;
-          case ResizeParams::Nearest::kCeil: right = true; break;
+          case ResizeParams::Nearest::kRoundPreferFloor:
+            right = ratio > 0.5;
+            break;
+          case ResizeParams::Nearest::kRoundPreferCeil:
+            right = ratio >= 0.5;
+            break;
+          case ResizeParams::Nearest::kFloor:
+            right = false;
+            break;
+          case ResizeParams::Nearest::kCeil:
+            right = true;
+            break;
         }
       }
       t.table.push_back({clamp(f + (right ? 1 : 0)), 1.0});
@@ -267,8 +280,8 @@ KernelOr Create(const ResizeParams& p, const KernelRequest& r) {
     axes.push_back(BuildAxis(p, a, in.dims[a], out.dims[a]));
   }
   return std::make_unique<ResizeKernel>(std::vector<Operand>{{kArgNone, in_md}},
-                                        std::vector<Operand>{{kArgNone, out_md}}, in.dims, out.dims,
-                                        std::move(axes), p.extrapolation_value);
+                                        std::vector<Operand>{{kArgNone, out_md}}, in.dims, out.dims, std::move(axes),
+                                        p.extrapolation_value);
 }
 
 }  // namespace q8::kernels::internal

@@ -36,7 +36,8 @@ void StateIn(const Geometry& g, const float* onnx, float* dnnl_state) {
     return;
   }
   for (int64_t d = 0; d < g.d; ++d) {
-    for (int64_t n = 0; n < g.n; ++n) std::memcpy(dnnl_state + (d * g.n + n) * g.h, onnx + (n * g.d + d) * g.h, sizeof(float) * g.h);
+    for (int64_t n = 0; n < g.n; ++n)
+      std::memcpy(dnnl_state + (d * g.n + n) * g.h, onnx + (n * g.d + d) * g.h, sizeof(float) * g.h);
   }
 }
 
@@ -46,7 +47,8 @@ void StateOut(const Geometry& g, const float* dnnl_state, float* onnx) {
     return;
   }
   for (int64_t d = 0; d < g.d; ++d) {
-    for (int64_t n = 0; n < g.n; ++n) std::memcpy(onnx + (n * g.d + d) * g.h, dnnl_state + (d * g.n + n) * g.h, sizeof(float) * g.h);
+    for (int64_t n = 0; n < g.n; ++n)
+      std::memcpy(onnx + (n * g.d + d) * g.h, dnnl_state + (d * g.n + n) * g.h, sizeof(float) * g.h);
   }
 }
 
@@ -208,11 +210,10 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
   const dnnl::memory::desc bias_md({1, g.d, bias_gates, g.h}, dt::f32, tag::ldgo);
   const dnnl::memory::desc peep_md =
       p.peephole != nullptr ? dnnl::memory::desc({1, g.d, 3, g.h}, dt::f32, tag::ldgo) : none;
-  const dnnl::rnn_direction direction = p.direction == RnnParams::Direction::kForward
-                                            ? dnnl::rnn_direction::unidirectional_left2right
-                                        : p.direction == RnnParams::Direction::kReverse
-                                            ? dnnl::rnn_direction::unidirectional_right2left
-                                            : dnnl::rnn_direction::bidirectional_concat;
+  const dnnl::rnn_direction direction =
+      p.direction == RnnParams::Direction::kForward   ? dnnl::rnn_direction::unidirectional_left2right
+      : p.direction == RnnParams::Direction::kReverse ? dnnl::rnn_direction::unidirectional_right2left
+                                                      : dnnl::rnn_direction::bidirectional_concat;
   constexpr auto kInference = dnnl::prop_kind::forward_inference;
   const dnnl::primitive_attr attr = MakeAttr();
   dnnl::primitive primitive;
@@ -242,8 +243,8 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
       break;
     }
     case RnnParams::Cell::kLbrGru: {
-      dnnl::lbr_gru_forward::desc desc(kInference, direction, src_layer, src_iter, wl_any, wi_any, bias_md,
-                                       dst_layer, dst_iter);
+      dnnl::lbr_gru_forward::desc desc(kInference, direction, src_layer, src_iter, wl_any, wi_any, bias_md, dst_layer,
+                                       dst_iter);
       keep(dnnl::lbr_gru_forward::primitive_desc(desc, attr, CpuEngine()),
            [](const auto& d) { return dnnl::primitive(dnnl::lbr_gru_forward(d)); });
       break;
@@ -251,10 +252,17 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
     case RnnParams::Cell::kVanilla: {
       dnnl::algorithm activation;
       switch (p.activation) {
-        case Activation::Kind::kTanh: activation = dnnl::algorithm::eltwise_tanh; break;
-        case Activation::Kind::kRelu: activation = dnnl::algorithm::eltwise_relu; break;
-        case Activation::Kind::kSigmoid: activation = dnnl::algorithm::eltwise_logistic; break;
-        default: return Invalid(r, "vanilla RNN activation must be Tanh, Relu or Sigmoid");
+        case Activation::Kind::kTanh:
+          activation = dnnl::algorithm::eltwise_tanh;
+          break;
+        case Activation::Kind::kRelu:
+          activation = dnnl::algorithm::eltwise_relu;
+          break;
+        case Activation::Kind::kSigmoid:
+          activation = dnnl::algorithm::eltwise_logistic;
+          break;
+        default:
+          return Invalid(r, "vanilla RNN activation must be Tanh, Relu or Sigmoid");
       }
       dnnl::vanilla_rnn_forward::desc desc(kInference, activation, direction, src_layer, src_iter, wl_any, wi_any,
                                            bias_md, dst_layer, dst_iter);
@@ -264,7 +272,8 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
     }
   }
   ArgMap constants;
-  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS_LAYER], r.weights.Get({p.weights_layer, 0, wl_user, wl_target, 0, {}}));
+  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS_LAYER],
+                      r.weights.Get({p.weights_layer, 0, wl_user, wl_target, 0, {}}));
   Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS_ITER], r.weights.Get({p.weights_iter, 0, wi_user, wi_target, 0, {}}));
   Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_BIAS], r.weights.Get({p.bias, 0, bias_md, bias_target, 0, {}}));
   if (p.peephole != nullptr) {
@@ -281,8 +290,8 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
     Q8_ASSIGN_OR_RETURN(dnnl::memory::desc md, DescOf(*v));
     outputs.push_back({kArgNone, md});
   }
-  return std::make_unique<RnnKernel>(primitive, *pd_holder, std::move(inputs), std::move(outputs),
-                                     std::move(constants), p, g);
+  return std::make_unique<RnnKernel>(primitive, *pd_holder, std::move(inputs), std::move(outputs), std::move(constants),
+                                     p, g);
 }
 
 }  // namespace q8::kernels::internal

@@ -119,7 +119,11 @@ absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& 
   std::vector<std::string> args = ins;
   std::vector<TailOp> tail;
   // Ops the opset-13 QDQ model cannot state (newer opsets or internal ops).
-  static const std::set<std::string> kNoOpset13Form = {"Gelu", "HardSwish", "LayerNormalization", "Mish", "Swish"};
+  // Recurrent ops have several outputs and Resize/Upsample/GridSample opset-specific attributes the
+  // emitter does not restate yet.
+  static const std::set<std::string> kNoOpset13Form = {
+      "Gelu",   "GridSample", "GRU",   "HardSwish", "LayerNormalization", "LSTM", "Mish",
+      "Resize", "RNN",        "Swish", "Upsample"};
   const bool reduce_axes_input = op.rfind("Reduce", 0) == 0 && op != "ReduceSum" && ins.size() > 1;
   const auto* softmax = std::get_if<kernels::SoftmaxParams>(&params);
   if (kNoOpset13Form.count(op) > 0 || reduce_axes_input || (softmax != nullptr && softmax->flatten_from_axis)) {

@@ -13,8 +13,8 @@ absl::StatusOr<GridSampleParams> Resolve(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
   const core::Dims& grid = ctx.input_dims[1];
   if (x.size() != 4 || grid.size() != 4 || grid[0] != x[0] || grid[3] != 2) {
-    return ctx.Error(absl::StrCat("X must be [N, C, H, W] and grid [N, H_out, W_out, 2], got ",
-                                  core::DimsToString(x), " and ", core::DimsToString(grid)));
+    return ctx.Error(absl::StrCat("X must be [N, C, H, W] and grid [N, H_out, W_out, 2], got ", core::DimsToString(x),
+                                  " and ", core::DimsToString(grid)));
   }
   const Attributes& a = ctx.node.attrs;
   GridSampleParams p;

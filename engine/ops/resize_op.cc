@@ -85,8 +85,8 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
   }
   const size_t given = scales.empty() ? sizes.size() : scales.size();
   if (given != axes.size()) {
-    return ctx.Error(absl::StrCat(scales.empty() ? "sizes" : "scales", " has ", given, " values for ", axes.size(),
-                                  " axes"));
+    return ctx.Error(
+        absl::StrCat(scales.empty() ? "sizes" : "scales", " has ", given, " values for ", axes.size(), " axes"));
   }
   Q8_ASSIGN_OR_RETURN(std::string policy, a.GetString("keep_aspect_ratio_policy", "stretch"));
   if (policy != "stretch") return ctx.Unsupported(absl::StrCat("keep_aspect_ratio_policy '", policy, "'"));

@@ -164,8 +164,7 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
       return ctx.Error(absl::StrCat(i == 5 ? "initial_h" : "initial_c", " must be ", core::DimsToString(g.state),
                                     ", got ", core::DimsToString(ctx.input_dims[i])));
     }
-    if (ctx.graph.IsConstant(ctx.node.inputs[i]) &&
-        ctx.constant(i)->dtype() != core::DataType::kFloat32) {
+    if (ctx.graph.IsConstant(ctx.node.inputs[i]) && ctx.constant(i)->dtype() != core::DataType::kFloat32) {
       return ctx.Error("initial states must be float32");
     }
   }

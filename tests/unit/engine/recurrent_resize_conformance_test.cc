@@ -105,7 +105,8 @@ std::string RunCase(const std::string& name) {
   auto primitives = (*compiled)->Primitives(x.dims()[0]);
   if (!primitives.ok()) return absl::StrCat("primitives: ", primitives.status().message());
   for (const auto& p : *primitives) {
-    if (p.op == "GRU" ? p.impl != "ref" : absl::StrContains(p.impl, "ref")) return absl::StrCat(p.node, " runs ", p.impl);
+    if (p.op == "GRU" ? p.impl != "ref" : absl::StrContains(p.impl, "ref"))
+      return absl::StrCat(p.node, " runs ", p.impl);
   }
   auto outs = (*compiled)->Run({x.view()});
   if (!outs.ok()) return absl::StrCat("run: ", outs.status().message());
@@ -115,7 +116,8 @@ std::string RunCase(const std::string& name) {
     const std::vector<float> want = Floats(t);
     const core::Tensor& got = (*outs)[o];
     if (got.dims() != DimsOf(t)) {
-      return absl::StrCat("output ", o, " dims ", core::DimsToString(got.dims()), " vs ", core::DimsToString(DimsOf(t)));
+      return absl::StrCat("output ", o, " dims ", core::DimsToString(got.dims()), " vs ",
+                          core::DimsToString(DimsOf(t)));
     }
     for (size_t i = 0; i < want.size(); ++i) {
       const double a = got.span<float>()[i], b = want[i];
