@@ -263,9 +263,75 @@ struct DataOpParams {
   std::vector<ConstTensorPtr> operands;
 };
 
+// One ONNX LSTM / GRU / RNN layer, f32, on oneDNN's RNN primitives
+// (inference). The engine reorders the weights once, at load, into oneDNN's
+// gate order (LSTM i f c o; GRU u r o = ONNX z r h) and layouts:
+//   weights_layer [D, I, G, H], weights_iter [D, H, G, H] (ldigo without L),
+//   bias [D, G', H] (G' = 4 for linear-before-reset GRU), peephole [D, 3, H]
+// (i f o). Runtime inputs in order: X, then initial_h and initial_c when
+// runtime_initial_h / runtime_initial_c; constant initial states are in
+// initial_h / initial_c (ONNX layout). Outputs in order: Y, Y_h, Y_c, each
+// when its flag is set. batch_first is ONNX layout=1: X [N,T,I], Y [N,T,D,H],
+// Y_h/Y_c [N,D,H]; otherwise X [T,N,I], Y [T,D,N,H], Y_h/Y_c [D,N,H].
+struct RnnParams {
+  enum class Cell { kLstm, kGru, kLbrGru, kVanilla };
+  enum class Direction { kForward, kReverse, kBidirectional };
+  Cell cell = Cell::kLstm;
+  Direction direction = Direction::kForward;
+  Activation::Kind activation = Activation::Kind::kTanh;  // kVanilla: kRelu, kTanh or kSigmoid
+  bool batch_first = false;
+  int64_t hidden = 0;
+  ConstTensorPtr weights_layer, weights_iter, bias, peephole;
+  ConstTensorPtr initial_h, initial_c;
+  bool runtime_initial_h = false, runtime_initial_c = false;
+  bool y = true, y_h = false, y_c = false;
+};
+
+// ONNX Resize / Upsample in plain C++ over plain f32 tensors of any rank,
+// with ONNX's reference semantics: per axis, the output coordinate is mapped
+// to an input coordinate by `transform` (in double, like the reference), then
+// interpolated from 1 (nearest), 2 (linear) or 4 (cubic) neighbours with
+// edge clamping. `scales` are the per-axis factors of the transform (given
+// scales, or output/input when sizes were given). tf_crop_and_resize reads
+// `roi` ([starts..., ends...], normalised) and writes extrapolation_value
+// where the mapped coordinate falls outside the input.
+struct ResizeParams {
+  enum class Mode { kNearest, kLinear, kCubic };
+  enum class Nearest { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+  enum class Transform {
+    kHalfPixel,
+    kPytorchHalfPixel,
+    kAlignCorners,
+    kAsymmetric,
+    kTfHalfPixelForNn,
+    kTfCropAndResize,
+    kHalfPixelSymmetric
+  };
+  Mode mode = Mode::kNearest;
+  Nearest nearest = Nearest::kRoundPreferFloor;
+  Transform transform = Transform::kHalfPixel;
+  std::vector<double> scales;
+  std::vector<double> roi;
+  double cubic_coeff_a = -0.75;
+  bool exclude_outside = false;
+  float extrapolation_value = 0.0f;
+};
+
+// ONNX GridSample (opset 16, PyTorch's grid_sample semantics) in plain C++:
+// input 0 X [N, C, H, W], input 1 grid [N, Ho, Wo, 2] of normalised (x, y),
+// output [N, C, Ho, Wo], all plain f32.
+struct GridSampleParams {
+  enum class Mode { kBilinear, kNearest, kBicubic };
+  enum class Padding { kZeros, kBorder, kReflection };
+  Mode mode = Mode::kBilinear;
+  Padding padding = Padding::kZeros;
+  bool align_corners = false;
+};
+
 using KernelParams =
     std::variant<ConvParams, MatMulParams, PoolParams, EltwiseParams, BinaryParams, SoftmaxParams, ConcatParams,
                  BatchNormParams, ReorderParams, TransposeParams, DataOpParams, DeconvParams, ReductionParams,
-                 LayerNormParams, InstanceNormParams, LrnParams, MathParams, PReluParams>;
+                 LayerNormParams, InstanceNormParams, LrnParams, MathParams, PReluParams, RnnParams,
+                 ResizeParams, GridSampleParams>;
 
 }  // namespace q8::kernels

@@ -257,6 +257,14 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
       node.inputs.push_back(it->second);
     }
     for (const std::string& out : np.output()) node.outputs.push_back(out.empty() ? kNoValue : by_name[out]);
+    // Recurrent ops compute Y in any case; naming an omitted Y keeps output 0
+    // present, as every pass and the planner expect.
+    if ((node.op_type == "LSTM" || node.op_type == "GRU" || node.op_type == "RNN") && !node.outputs.empty() &&
+        node.outputs[0] == kNoValue) {
+      Value y;
+      y.name = absl::StrCat(node.name, ":Y");
+      node.outputs[0] = graph.AddValue(std::move(y));
+    }
     const std::string owner = node.Describe();
     for (const onnx::AttributeProto& a : np.attribute()) {
       Q8_ASSIGN_OR_RETURN(AttrValue value, ConvertAttribute(a, owner));

@@ -35,6 +35,9 @@ Q8_DECLARE_OP(LayerNormalization);
 Q8_DECLARE_OP(InstanceNormalization);
 Q8_DECLARE_OP(LRN);
 Q8_DECLARE_OP(PRelu);
+Q8_DECLARE_OP(Recurrent);  // rnn_op.cc: LSTM, GRU, RNN
+Q8_DECLARE_OP(Resize);     // resize_op.cc: Resize, Upsample
+Q8_DECLARE_OP(GridSample);
 
 #undef Q8_DECLARE_OP
 

@@ -38,6 +38,12 @@ constexpr OpSignature kVariadic{1, -1, 1, 1, {kNumeric, kNumeric, kNumeric}};  /
 constexpr OpSignature kReduce{1, 2, 1, 1, {kF32, kI64, kI64}};                 // axes input from opset 13/18
 constexpr OpSignature kLayerNorm{2, 3, 1, 3};                                  // Mean/InvStdDev outputs must be unused
 constexpr OpSignature kInstanceNorm{3, 3, 1, 1};
+// X, W, R, B, sequence_lens (INT32), initial_h[, initial_c, P]; Y may be omitted (the importer names it).
+constexpr TypeMask kRecurrentRest = kF32 | kIndex;
+constexpr OpSignature kGruRnn{3, 6, 1, 2, {kF32, kF32, kRecurrentRest}};
+constexpr OpSignature kLstm{3, 8, 1, 3, {kF32, kF32, kRecurrentRest}};
+constexpr TypeMask kF64 = TypeBit(core::DataType::kFloat64);
+constexpr OpSignature kResize{1, 4, 1, 1, {kF32, kF32 | kF64, kF32 | kF64 | kI64}};  // X, roi, scales, sizes
 
 constexpr std::array kOps = {
     OpDef{"Abs", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
@@ -75,6 +81,8 @@ constexpr std::array kOps = {
     OpDef{"GlobalAveragePool", LP::kChannelsLast, kUnary, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
     OpDef{"Greater", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"GreaterOrEqual", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"GridSample", LP::kPlain, kBinary, ops::InferGridSample, ops::LowerGridSample},
+    OpDef{"GRU", LP::kPlain, kGruRnn, ops::InferRecurrent, ops::LowerRecurrent},
     OpDef{"HardSigmoid", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"HardSwish", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Identity", LP::kFollowInput, kAnyUnary, ops::InferIdentity, ops::LowerIdentity},
@@ -87,6 +95,7 @@ constexpr std::array kOps = {
     OpDef{"Log", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"LogSoftmax", LP::kPlain, kUnary, ops::InferSoftmax, ops::LowerSoftmax},
     OpDef{"LRN", LP::kFollowInput, kUnary, ops::InferLRN, ops::LowerLRN},
+    OpDef{"LSTM", LP::kPlain, kLstm, ops::InferRecurrent, ops::LowerRecurrent},
     OpDef{"MatMul", LP::kPlain, kBinary, ops::InferMatMul, ops::LowerMatMul},
     OpDef{"Max", LP::kFollowInput, kVariadic, ops::InferBinary, ops::LowerBinary},
     OpDef{"MaxPool", LP::kChannelsLast, kMaxPool, ops::InferMaxPool, ops::LowerMaxPool},
@@ -110,6 +119,8 @@ constexpr std::array kOps = {
     OpDef{"ReduceSumSquare", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"Relu", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
     OpDef{"Reshape", LP::kPlain, kReshape, ops::InferReshape, ops::LowerReshape},
+    OpDef{"Resize", LP::kPlain, kResize, ops::InferResize, ops::LowerResize},
+    OpDef{"RNN", LP::kPlain, kGruRnn, ops::InferRecurrent, ops::LowerRecurrent},
     OpDef{"Round", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Selu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Sigmoid", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
@@ -132,6 +143,7 @@ constexpr std::array kOps = {
     OpDef{"Tile", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Transpose", LP::kPlain, kAnyUnary, ops::InferTranspose, ops::LowerTranspose},
     OpDef{"Unsqueeze", LP::kPlain, kAxesInput, ops::InferUnsqueeze, ops::LowerUnsqueeze},
+    OpDef{"Upsample", LP::kPlain, {1, 2, 1, 1}, ops::InferResize, ops::LowerResize},
     OpDef{"Where", LP::kPlain, {3, 3, 1, 1, {kBool, kAny, kAny}}, ops::InferDataOp, ops::LowerDataOp},
 };
 

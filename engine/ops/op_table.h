@@ -53,6 +53,9 @@ struct Lowering {
   // Nodes with several outputs (Split): one more step per further output,
   // reading the same runtime inputs; more_outputs[k] computes output k + 1.
   std::vector<kernels::KernelParams> more_outputs;
+  // One step computes every present output of the node, in node order, all
+  // plain f32 (LSTM's Y, Y_h, Y_c).
+  bool one_step = false;
 };
 
 // Element types as a bit set (bit = DataType value), for signature rows.

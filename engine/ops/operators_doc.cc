@@ -75,6 +75,22 @@ std::string SupportedOperatorsMarkdown() {
     absl::StrAppend(&md, "| ", name, " | ", Range(sig.min_inputs, sig.max_inputs), " | ",
                     Range(sig.min_outputs, sig.max_outputs), " | ", SlotTypes(sig), " |\n");
   }
+  absl::StrAppend(
+      &md,
+      "\n## Recurrent ops and resizing\n\n"
+      "- LSTM, GRU, RNN run on oneDNN's RNN primitives in f32 (quantization leaves them f32). W, R, B and P must\n"
+      "  be constants; initial_h/initial_c may be runtime inputs; sequence_lens must be absent or a constant\n"
+      "  equal to seq_length for every batch entry; clip, input_forget and non-default activations are refused\n"
+      "  (RNN: Tanh, Relu or Sigmoid, the same in both directions). GRU runs oneDNN 2.6.3's `ref` RNN driver,\n"
+      "  the only one it has for GRU cells (its GEMMs use oneDNN's jit sgemm): measured at T=50, N=8, I=H=256\n"
+      "  on 2 threads, 0.58 ms per gate against 0.56 ms per gate for the brgemm LSTM, so it is served.\n"
+      "- Resize and Upsample run oneDNN's resampling where it computes exactly ONNX's result (nearest with\n"
+      "  asymmetric/floor and integer upscale factors; linear with half_pixel or pytorch_half_pixel, output =\n"
+      "  scale * input) and otherwise a plain C++ kernel with the semantics of ONNX's reference implementation\n"
+      "  (all nearest modes, linear, cubic, every coordinate transformation); scales, sizes and roi must be\n"
+      "  constants, since they decide the output shape.\n"
+      "- GridSample (4-D) runs a plain C++ kernel with PyTorch's grid_sample arithmetic; input and grid may\n"
+      "  both be runtime values.\n");
   return md;
 }
 

@@ -174,6 +174,19 @@ class Planner {
                                                        "' is a constant where a runtime tensor is needed"));
       }
     }
+    if (l.one_step) {
+      // Recurrent ops: one step reads plain f32 and writes every present output.
+      const Form plain{Layout::kPlain, DataType::kFloat32, 1.0f};
+      std::vector<int> in_values, out_values;
+      for (ValueId v : ins) in_values.push_back(InForm(v, plain));
+      for (ValueId v : n.outputs) {
+        if (v == kNoValue) continue;
+        current_[v] = NewValue(v, plain, NewBuffer(dims_[v], DataType::kFloat32), g_.value(v).name);
+        out_values.push_back(current_[v]);
+      }
+      AddStep({n.name, n.op_type, l.params, in_values, out_values});
+      return absl::OkStatus();
+    }
     auto layout_for = [&](ValueId v, size_t pos) {
       if (policy == LayoutPolicy::kPlain) return Layout::kPlain;
       if (policy == LayoutPolicy::kChannelsLast) return dims_[v].size() == 4 ? Layout::kNhwc : Layout::kPlain;

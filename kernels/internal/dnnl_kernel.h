@@ -119,6 +119,9 @@ KernelOr Create(const InstanceNormParams& p, const KernelRequest& r);
 KernelOr Create(const LrnParams& p, const KernelRequest& r);
 KernelOr Create(const MathParams& p, const KernelRequest& r);
 KernelOr Create(const PReluParams& p, const KernelRequest& r);
+KernelOr Create(const RnnParams& p, const KernelRequest& r);
+KernelOr Create(const ResizeParams& p, const KernelRequest& r);
+KernelOr Create(const GridSampleParams& p, const KernelRequest& r);
 // MatMulParams::dynamic (matmul_dynamic.cc); `b_dims` is [K, N].
 KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, const core::Dims& b_dims);
 // ConvParams::dynamic (conv_dynamic.cc), after conv.cc validated the step;

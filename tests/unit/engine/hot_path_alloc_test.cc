@@ -180,6 +180,27 @@ TEST_F(HotPathAllocTest, DataOpsRunAllocatesNothing) {
   ExpectRunAllocatesNothing(**model, images_, 16);
 }
 
+TEST_F(HotPathAllocTest, ResizeAndLstmRunAllocatesNothing) {
+  // Resize (cubic: C++ kernel; nearest x2: oneDNN resampling) -> LSTM over the image rows.
+  q8::testing::OnnxBuilder b(14);
+  b.Input("x", {-1, 1, 28, 28}).Output("y");
+  b.FloatInitializer("roi", {0}, {}).FloatInitializer("cubic", {4}, {1, 1, 1.5f, 1.5f});
+  b.FloatInitializer("twice", {4}, {1, 1, 2, 2}).Int64Initializer("rows", {3}, {0, 84, 84});
+  b.RandomInitializer("w", {1, 32, 84}).RandomInitializer("r", {1, 32, 8});
+  q8::testing::OnnxBuilder::AttrString(b.Node("Resize", {"x", "roi", "cubic"}, {"c"}), "mode", "cubic");
+  auto& nearest = b.Node("Resize", {"c", "roi", "twice"}, {"n"});
+  q8::testing::OnnxBuilder::AttrString(nearest, "coordinate_transformation_mode", "asymmetric");
+  q8::testing::OnnxBuilder::AttrString(nearest, "nearest_mode", "floor");
+  b.Node("Reshape", {"n", "rows"}, {"seq"});
+  auto& lstm = b.Node("LSTM", {"seq", "w", "r"}, {"y"});
+  q8::testing::OnnxBuilder::AttrInt(lstm, "hidden_size", 8);
+  q8::testing::OnnxBuilder::AttrInt(lstm, "layout", 1);
+  auto model = Compile(b.Serialize(), {.warmup_batch_sizes = {1}});
+  ASSERT_TRUE(model.ok()) << model.status();
+  ExpectRunAllocatesNothing(**model, images_, 1);
+  ExpectRunAllocatesNothing(**model, images_, 16);
+}
+
 TEST_F(HotPathAllocTest, StaticInt8RunAllocatesNothing) {
   core::Tensor labels = testing::LoadNpy(DataPath("fashion_test_labels.npy"));
   core::Tensor x(core::DataType::kFloat32, {100, 1, 28, 28});
