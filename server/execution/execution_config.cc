@@ -10,18 +10,42 @@ namespace q8::server {
 absl::StatusOr<ExecutionPreset> ParseExecutionPreset(absl::string_view name) {
   if (name == "latency") return ExecutionPreset::kLatency;
   if (name == "throughput") return ExecutionPreset::kThroughput;
+  if (name == "auto") return ExecutionPreset::kAuto;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown execution preset '", name, "' (expected latency or throughput)"));
+      absl::StrCat("unknown execution preset '", name, "' (expected auto, latency or throughput)"));
 }
 
 absl::string_view ToString(ExecutionPreset preset) {
-  return preset == ExecutionPreset::kLatency ? "latency" : "throughput";
+  switch (preset) {
+    case ExecutionPreset::kLatency:
+      return "latency";
+    case ExecutionPreset::kThroughput:
+      return "throughput";
+    case ExecutionPreset::kAuto:
+      return "auto";
+  }
+  return "?";
+}
+
+bool UsesAutoLayout(const ExecutionConfig& config, ExecutionPreset server_default) {
+  return config.preset.value_or(server_default) == ExecutionPreset::kAuto && config.streams <= 0 &&
+         config.threads_per_stream <= 0;
+}
+
+StreamLayout AutoLayout(double run_seconds, int cpus) {
+  cpus = std::max(1, cpus);
+  const double per_thread = std::max(0.0, run_seconds) / kAutoSecondsPerThread;
+  const int most = std::min(cpus, kAutoMaxThreadsPerStream);
+  const int threads = per_thread >= most ? most : std::max(1, static_cast<int>(per_thread));
+  return {cpus, 1, threads > 1 ? threads : 0};
 }
 
 StreamLayout ResolveStreams(const ExecutionConfig& config, ExecutionPreset server_default, int cpus) {
   cpus = std::max(1, cpus);
   const ExecutionPreset preset = config.preset.value_or(server_default);
-  StreamLayout layout = preset == ExecutionPreset::kLatency ? StreamLayout{1, cpus} : StreamLayout{cpus, 1};
+  StreamLayout layout = preset == ExecutionPreset::kLatency      ? StreamLayout{1, cpus}
+                        : preset == ExecutionPreset::kThroughput ? StreamLayout{cpus, 1}
+                                                                 : StreamLayout{1, 1};
   if (config.streams > 0 && config.threads_per_stream > 0) return {config.streams, config.threads_per_stream};
   if (config.streams > 0) return {config.streams, std::max(1, cpus / config.streams)};
   if (config.threads_per_stream > 0) return {std::max(1, cpus / config.threads_per_stream), config.threads_per_stream};
@@ -33,6 +57,11 @@ StreamLayout ClampStreams(StreamLayout layout, int64_t max_threads) {
   layout.streams = static_cast<int>(std::clamp<int64_t>(layout.streams, 1, max_threads));
   const int64_t per_stream = std::max<int64_t>(1, max_threads / layout.streams);
   layout.threads_per_stream = static_cast<int>(std::clamp<int64_t>(layout.threads_per_stream, 1, per_stream));
+  if (layout.elastic_threads <= layout.threads_per_stream) {
+    layout.elastic_threads = 0;
+  } else {
+    layout.elastic_threads = static_cast<int>(std::min<int64_t>(layout.elastic_threads, max_threads));
+  }
   return layout;
 }
 

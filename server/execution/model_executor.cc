@@ -48,10 +48,21 @@ ModelExecutor::ModelExecutor(std::shared_ptr<const engine::CompiledModel> model,
 absl::StatusOr<std::shared_ptr<ModelExecutor>> ModelExecutor::Create(std::shared_ptr<const engine::CompiledModel> model,
                                                                      ExecutorOptions options) {
   if (model == nullptr) return absl::InternalError("executor without a model");
+  double auto_run_seconds = 0;
+  if (options.choose_layout) {
+    engine::ScopedIntraOpThreads one(1);
+    const std::vector<int64_t>& sizes = options.warmup_batch_sizes;
+    const std::vector<int64_t> smallest = {sizes.empty() ? 1 : *std::min_element(sizes.begin(), sizes.end())};
+    absl::StatusOr<double> run = WarmUp(*model, smallest, /*timed_runs=*/3);
+    if (!run.ok()) return run.status();
+    auto_run_seconds = std::max(*run, 1e-9);
+    options.layout = options.choose_layout(auto_run_seconds);
+  }
   options.layout.streams = std::max(1, options.layout.streams);
   options.layout.threads_per_stream = std::max(1, options.layout.threads_per_stream);
   std::shared_ptr<ModelExecutor> executor(new ModelExecutor(std::move(model), std::move(options)), &Destroy);
   ModelExecutor& e = *executor;
+  e.auto_run_seconds_ = auto_run_seconds;
   {
     absl::MutexLock lock(&e.mu_);
     e.warming_ = e.options_.layout.streams;
@@ -228,39 +239,56 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
   }
 }
 
-absl::StatusOr<double> ModelExecutor::WarmUp() {
+absl::StatusOr<double> ModelExecutor::WarmUp(const engine::CompiledModel& model, std::vector<int64_t> sizes,
+                                             int timed_runs) {
   const bool batchable =
-      model_->inputs().empty() || model_->inputs()[0].dims.empty() || model_->inputs()[0].dims[0] == core::kDynamicDim;
-  std::vector<int64_t> sizes = batchable ? options_.warmup_batch_sizes : std::vector<int64_t>{0};
+      model.inputs().empty() || model.inputs()[0].dims.empty() || model.inputs()[0].dims[0] == core::kDynamicDim;
+  if (!batchable) sizes = {0};
   if (sizes.empty()) sizes = {1};  // the inline rule needs one timed run
   const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());
-  double smallest_run = 0;
+  double best_run = 0;
   for (int64_t b : sizes) {
     std::vector<core::Tensor> inputs;
     std::vector<core::TensorView> views;
-    for (const engine::TensorInfo& in : model_->inputs()) {
+    for (const engine::TensorInfo& in : model.inputs()) {
       inputs.emplace_back(in.dtype, batchable ? core::WithBatch(in.dims, b) : in.dims);
       views.push_back(inputs.back().view());
     }
-    // The first run builds the plan; the second shows what a request costs.
-    for (int run = 0; run < (b == smallest ? 2 : 1); ++run) {
+    // The first run builds the plan; the next ones show what a request costs.
+    const int runs = b == smallest ? 1 + std::max(1, timed_runs) : 1;
+    for (int run = 0; run < runs; ++run) {
       const absl::Time start = absl::Now();
-      auto out = model_->Run(views);
+      auto out = model.Run(views);
       if (!out.ok()) {
         return absl::Status(out.status().code(), absl::StrCat("warm-up at batch ", b, ": ", out.status().message()));
       }
-      if (b == smallest) smallest_run = SecondsBetween(start, absl::Now());
+      const double seconds = SecondsBetween(start, absl::Now());
+      if (b == smallest && run > 0) best_run = run == 1 ? seconds : std::min(best_run, seconds);
     }
   }
-  return smallest_run;
+  return best_run;
+}
+
+int ModelExecutor::ThreadsFor(int running) const {
+  const StreamLayout& l = options_.layout;
+  if (l.elastic_threads <= l.threads_per_stream) return l.threads_per_stream;
+  const int cpus = l.streams * l.threads_per_stream;
+  return std::clamp(cpus / std::max(1, running), l.threads_per_stream, l.elastic_threads);
 }
 
 void ModelExecutor::StreamMain(Stream* stream) {
-  engine::SetIntraOpThreads(options_.layout.threads_per_stream);
   // Warm-up on this thread, so the plans are the ones built for its thread
-  // count, and its workspaces exist before the first request.
+  // counts, and its workspaces exist before the first request. The base
+  // count last: its run time decides whether requests may run inline.
   {
-    absl::StatusOr<double> warm = WarmUp();
+    absl::Status elastic_status;
+    for (int n = options_.layout.elastic_threads; n > options_.layout.threads_per_stream && elastic_status.ok(); --n) {
+      engine::SetIntraOpThreads(n);
+      elastic_status = WarmUp(*model_, options_.warmup_batch_sizes, /*timed_runs=*/1).status();
+    }
+    engine::SetIntraOpThreads(options_.layout.threads_per_stream);
+    absl::StatusOr<double> warm = WarmUp(*model_, options_.warmup_batch_sizes, /*timed_runs=*/1);
+    if (warm.ok() && !elastic_status.ok()) warm = elastic_status;
     absl::MutexLock lock(&mu_);
     if (!warm.ok() && warmup_status_.ok()) warmup_status_ = warm.status();
     if (warm.ok()) warm_run_seconds_ = std::max(warm_run_seconds_, *warm);
@@ -269,6 +297,7 @@ void ModelExecutor::StreamMain(Stream* stream) {
 
   std::vector<Pending*>& group = stream->group;
   std::vector<const ExecutionRequest*>& parts = stream->parts;
+  int current_threads = options_.layout.threads_per_stream, threads = current_threads;
   while (true) {
     group.clear();
     {
@@ -279,8 +308,13 @@ void ModelExecutor::StreamMain(Stream* stream) {
       mu_.Await(absl::Condition(&has_work));
       if (queue_.empty()) return;  // stopping, and nothing left to finish
       ++running_;
+      threads = ThreadsFor(running_);
       TakeGroup(&group);
       queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
+    }
+    if (threads != current_threads) {
+      engine::SetIntraOpThreads(threads);
+      current_threads = threads;
     }
     const absl::Time start = absl::Now();
     const auto wall_now = std::chrono::system_clock::now();

@@ -14,6 +14,10 @@
 // through a completion called on whichever thread ran the request, and no
 // thread waits for a stream. Execute() is the blocking form.
 //
+// With elastic threads (layout.elastic_threads, the auto layout of large
+// models) an execution's thread count follows the load: alone it takes up
+// to elastic_threads, among others its share of the CPUs (ThreadsFor).
+//
 // At most `streams` executions run at once. For a small model (warm-up run
 // under `inline_max_seconds`), a request that finds a stream free, nobody
 // queued and (eager batching) nobody on the way runs on the submitting thread,
@@ -59,6 +63,11 @@ struct ExecutorOptions {
   // Requests may run on the submitting thread when the warm-up run at the
   // smallest warm-up batch took at most this long (0: never).
   double inline_max_seconds = 1e-3;
+  // Auto layout: when set, Create first times the model on the calling thread
+  // at one intra-op thread (its smallest warm-up batch, best of a few runs
+  // after the plan is built) and starts the layout this returns for that
+  // time instead of `layout`.
+  std::function<StreamLayout(double run_seconds)> choose_layout;
   // Requests that may wait for a stream; one more completes at once with
   // RESOURCE_EXHAUSTED (naming the limit) so clients back off. 0: unbounded.
   int64_t max_queue_size = 0;
@@ -111,6 +120,10 @@ class ModelExecutor {
   int64_t max_queue_size() const { return options_.max_queue_size; }
   // Whether requests may run on the submitting thread (small model).
   bool runs_inline() const { return inline_; }
+  // Whether choose_layout picked the layout, and the one-thread run time it
+  // was given (0 otherwise).
+  bool auto_layout() const { return auto_run_seconds_ > 0; }
+  double auto_run_seconds() const { return auto_run_seconds_; }
 
  private:
   struct Pending;
@@ -120,8 +133,13 @@ class ModelExecutor {
   // The shared_ptr deleter: on a stream thread, deletes on a fresh thread.
   static void Destroy(ModelExecutor* executor);
   void StreamMain(Stream* stream);
-  // Warm-up on a stream thread; returns the time of one run at the smallest size.
-  absl::StatusOr<double> WarmUp();
+  // Builds and runs the plans for `sizes` on this thread (at its intra-op
+  // thread count); returns the best of `timed_runs` runs at the smallest size
+  // (after the run that built its plan).
+  static absl::StatusOr<double> WarmUp(const engine::CompiledModel& model, std::vector<int64_t> sizes, int timed_runs);
+  // Intra-op threads for an execution starting while `running` executions
+  // (itself included) run: threads_per_stream, or more with elastic threads.
+  int ThreadsFor(int running) const;
   // With mu_ held: moves the next group of requests to run together into `group`.
   void TakeGroup(std::vector<Pending*>* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsPreferred(int64_t batch) const;
@@ -133,6 +151,7 @@ class ModelExecutor {
   const ExecutorOptions options_;
   const bool can_merge_;  // batching on and the model has a batch dimension
   bool inline_ = false;   // set once by Create, before any Submit
+  double auto_run_seconds_ = 0;  // set once by Create (auto layout)
 
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);

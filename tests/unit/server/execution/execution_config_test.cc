@@ -45,7 +45,53 @@ TEST(ResolveStreamsTest, ExplicitCountsOverrideTheirHalf) {
   EXPECT_EQ(ResolveStreams(c, ExecutionPreset::kLatency, 2).threads_per_stream, 1);
 }
 
+// The auto rule: T = one-thread run time / 4 ms, within [1, min(cpus, 4)];
+// one single-threaded stream per CPU, elastic up to T threads when T > 1.
+TEST(AutoLayoutTest, SmallModelsOneThreadLargeOnesElasticThreads) {
+  auto is = [](StreamLayout l, int streams, int threads, int elastic) {
+    return l.streams == streams && l.threads_per_stream == threads && l.elastic_threads == elastic;
+  };
+  EXPECT_TRUE(is(AutoLayout(22e-6, 2), 2, 1, 0));   // Fashion CNN
+  EXPECT_TRUE(is(AutoLayout(3.4e-3, 2), 2, 1, 0));  // MobileNetV2
+  EXPECT_TRUE(is(AutoLayout(8.7e-3, 2), 2, 1, 2));  // ResNet-18
+  EXPECT_TRUE(is(AutoLayout(20e-3, 2), 2, 1, 2));   // ResNet-50
+  EXPECT_TRUE(is(AutoLayout(20e-3, 1), 1, 1, 0));   // one CPU: nothing to split
+  EXPECT_TRUE(is(AutoLayout(22e-6, 16), 16, 1, 0));
+  EXPECT_TRUE(is(AutoLayout(9e-3, 16), 16, 1, 2));
+  EXPECT_TRUE(is(AutoLayout(13e-3, 16), 16, 1, 3));
+  EXPECT_TRUE(is(AutoLayout(1.0, 16), 16, 1, 4));   // at most 4 threads per execution
+  EXPECT_TRUE(is(AutoLayout(0, 0), 1, 1, 0));
+}
+
+TEST(ClampStreamsTest, ElasticThreadsWithinTheBudget) {
+  StreamLayout l = ClampStreams({2, 1, 4}, 3);
+  EXPECT_EQ(l.streams, 2);
+  EXPECT_EQ(l.threads_per_stream, 1);
+  EXPECT_EQ(l.elastic_threads, 3);
+  EXPECT_EQ(ClampStreams({2, 2, 2}, 8).elastic_threads, 0);  // not above the base count: off
+}
+
+TEST(AutoLayoutTest, UsedOnlyWhenNoCountIsGiven) {
+  ExecutionConfig c;
+  EXPECT_TRUE(UsesAutoLayout(c, ExecutionPreset::kAuto));
+  EXPECT_FALSE(UsesAutoLayout(c, ExecutionPreset::kLatency));
+  // Before the run time is known: one single-threaded stream (the thread
+  // count warm-up and calibration use).
+  StreamLayout l = ResolveStreams(c, ExecutionPreset::kAuto, 8);
+  EXPECT_EQ(l.streams, 1);
+  EXPECT_EQ(l.threads_per_stream, 1);
+  c.preset = ExecutionPreset::kAuto;
+  EXPECT_TRUE(UsesAutoLayout(c, ExecutionPreset::kThroughput));
+  c.streams = 2;  // an explicit count is not auto
+  EXPECT_FALSE(UsesAutoLayout(c, ExecutionPreset::kAuto));
+  c = {};
+  c.threads_per_stream = 2;
+  EXPECT_FALSE(UsesAutoLayout(c, ExecutionPreset::kAuto));
+}
+
 TEST(ExecutionPresetTest, ParsesNamesAndRejectsOthers) {
+  EXPECT_EQ(*ParseExecutionPreset("auto"), ExecutionPreset::kAuto);
+  EXPECT_EQ(ToString(ExecutionPreset::kAuto), "auto");
   EXPECT_EQ(*ParseExecutionPreset("latency"), ExecutionPreset::kLatency);
   EXPECT_EQ(*ParseExecutionPreset("throughput"), ExecutionPreset::kThroughput);
   auto bad = ParseExecutionPreset("fast");

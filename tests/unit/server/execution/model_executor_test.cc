@@ -10,7 +10,9 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -252,6 +254,48 @@ TEST_F(ModelExecutorTest, StreamsRunConcurrentlyWithTheirThreadCount) {
   EXPECT_EQ(threads_seen.load(), 1);
 }
 
+// Elastic threads (auto, large models): an execution that starts alone uses
+// the CPUs of both streams; one that starts while the other runs uses its
+// stream's one thread. Each callback waits for the other, so the second
+// starts while the first still counts as running.
+TEST_F(ModelExecutorTest, ElasticThreadsFollowTheExecutionsRunning) {
+  std::mutex mu;
+  std::vector<int> threads_seen;
+  std::atomic<int> arrived{0};
+  std::atomic<bool> pair{false};
+  ExecutorOptions o = Options(2, 1, false);
+  o.layout.elastic_threads = 2;
+  o.inline_max_seconds = 0;  // always on the streams
+  o.on_execution = [&](int64_t) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      threads_seen.push_back(engine::IntraOpThreads());
+    }
+    arrived.fetch_add(1);
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (pair.load() && arrived.load() < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  };
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  auto alone = MakeRequest(0, 1);
+  ASSERT_TRUE((*executor)->Execute(alone->request, nullptr).ok());
+  ExpectClose(alone->output, Alone(0, 1));
+  ASSERT_EQ(threads_seen.size(), 1u);
+  EXPECT_EQ(threads_seen[0], 2);
+
+  pair = true;
+  auto a = MakeRequest(1, 1), b = MakeRequest(2, 1);
+  std::thread ta([&] { EXPECT_TRUE((*executor)->Execute(a->request, nullptr).ok()); });
+  std::thread tb([&] { EXPECT_TRUE((*executor)->Execute(b->request, nullptr).ok()); });
+  ta.join();
+  tb.join();
+  ASSERT_EQ(threads_seen.size(), 3u);
+  EXPECT_EQ(std::min(threads_seen[1], threads_seen[2]), 1);
+  EXPECT_EQ(std::max(threads_seen[1], threads_seen[2]), 2);
+  ExpectClose(a->output, Alone(1, 1));
+  ExpectClose(b->output, Alone(2, 1));
+}
+
 // Submit never blocks: one thread queues eight requests (not eager, preferred
 // size 8, a delay far beyond the test), which run as one execution of 8 on
 // the stream; each completion sees its own rows.
@@ -426,4 +470,47 @@ TEST_F(ModelExecutorTest, EmptyWarmupListWarmsUpAtBatchOne) {
   ExpectClose(r->output, Alone(4, 1));
 }
 
+}  // namespace q8::server
+
+namespace q8::server {
+namespace {
+
+// Auto layout: choose_layout is called once, with a one-thread run time of the
+// smallest warm-up batch (measured on the creating thread at one intra-op
+// thread), and the executor starts the layout it returns.
+TEST_F(ModelExecutorTest, ChooseLayoutGetsTheMeasuredRunAndItsLayoutIsStarted) {
+  ExecutorOptions o = Options(1, 1, false);
+  o.warmup_batch_sizes = {4, 2};
+  int calls = 0;
+  double given = -1;
+  int threads_seen = 0;
+  o.choose_layout = [&](double run_seconds) {
+    ++calls;
+    given = run_seconds;
+    threads_seen = engine::IntraOpThreads();
+    return StreamLayout{3, 2};
+  };
+  engine::ScopedIntraOpThreads caller(2);
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  EXPECT_EQ(calls, 1);
+  EXPECT_GT(given, 0);
+  EXPECT_LT(given, 10);  // one run of a small CNN at batch 2, not the whole warm-up loop
+  EXPECT_EQ(threads_seen, 1);
+  EXPECT_EQ(engine::IntraOpThreads(), 2);  // the measurement's one thread was scoped
+  EXPECT_TRUE((*executor)->auto_layout());
+  EXPECT_DOUBLE_EQ((*executor)->auto_run_seconds(), given);
+  EXPECT_EQ((*executor)->layout().streams, 3);
+  EXPECT_EQ((*executor)->layout().threads_per_stream, 2);
+  auto r = MakeRequest(4, 2);
+  ASSERT_TRUE((*executor)->Execute(r->request, nullptr).ok());
+  ExpectClose(r->output, Alone(4, 2));
+
+  o.choose_layout = nullptr;  // a fixed layout is not auto
+  auto fixed = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_FALSE((*fixed)->auto_layout());
+}
+
+}  // namespace
 }  // namespace q8::server
