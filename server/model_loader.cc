@@ -257,7 +257,6 @@ absl::Status ModelLoader::StartServing(absl::string_view name, int64_t version, 
   const ModelExecutor& e = *served.executor;
   Q8_LOG(Info, VersionContext(name, version), ": ", e.layout().streams, " execution stream(s) x ",
          e.layout().threads_per_stream, " thread(s)",
-         e.layout().elastic_threads > 0 ? absl::StrCat(" (up to ", e.layout().elastic_threads, " alone)") : "",
          e.auto_layout() ? absl::StrCat(" (auto: one run takes ", e.auto_run_seconds() * 1e6, " us on 1 thread)") : "",
          ", dynamic batching ",
          e.batching().enabled ? absl::StrCat("on (max delay ", e.batching().max_queue_delay_us, " us)") : "off",

@@ -37,7 +37,7 @@ StreamLayout AutoLayout(double run_seconds, int cpus) {
   const double per_thread = std::max(0.0, run_seconds) / kAutoSecondsPerThread;
   const int most = std::min(cpus, kAutoMaxThreadsPerStream);
   const int threads = per_thread >= most ? most : std::max(1, static_cast<int>(per_thread));
-  return {cpus, 1, threads > 1 ? threads : 0};
+  return {std::max(1, cpus / threads), threads};
 }
 
 StreamLayout ResolveStreams(const ExecutionConfig& config, ExecutionPreset server_default, int cpus) {
@@ -57,11 +57,6 @@ StreamLayout ClampStreams(StreamLayout layout, int64_t max_threads) {
   layout.streams = static_cast<int>(std::clamp<int64_t>(layout.streams, 1, max_threads));
   const int64_t per_stream = std::max<int64_t>(1, max_threads / layout.streams);
   layout.threads_per_stream = static_cast<int>(std::clamp<int64_t>(layout.threads_per_stream, 1, per_stream));
-  if (layout.elastic_threads <= layout.threads_per_stream) {
-    layout.elastic_threads = 0;
-  } else {
-    layout.elastic_threads = static_cast<int>(std::min<int64_t>(layout.elastic_threads, max_threads));
-  }
   return layout;
 }
 

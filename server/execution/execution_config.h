@@ -50,11 +50,6 @@ struct ExecutionConfig {
 struct StreamLayout {
   int streams = 1;
   int threads_per_stream = 1;
-  // Elastic threads (auto, large models): an execution may use up to this
-  // many threads while few others run -- the CPUs (streams x
-  // threads_per_stream) divided by the executions running, within
-  // [threads_per_stream, elastic_threads]. 0: always threads_per_stream.
-  int elastic_threads = 0;
 };
 
 // Whether `config` leaves its layout to the auto rule (preset auto, its own
@@ -72,28 +67,25 @@ StreamLayout ResolveStreams(const ExecutionConfig& config, ExecutionPreset serve
 // warm-up batch on one intra-op thread (timed after its plan was built).
 //   T = run_seconds / kAutoSecondsPerThread, rounded down, clamped to
 //       [1, min(cpus, kAutoMaxThreadsPerStream)]
-//   T = 1 (small models): `cpus` single-threaded streams.
-//   T > 1 (large models): `cpus` streams of 1 thread with elastic threads up
-//       to T: alone, a request runs on T threads (ResNet-50 on 2 CPUs: the
-//       latency preset's p50); when all streams are busy each runs on one
-//       (the throughput preset's requests per second); in between, the CPUs
-//       are shared out among the executions running.
-// Splitting a run across threads pays only when each thread gets several
-// milliseconds of work: a parallel region costs a fork/join and thread
-// wake-ups (tens of microseconds each inside the server), and a split run
-// serves fewer requests per CPU under load. The boundary is measured
-// (BENCHMARKS.md, "Execution layout"): served at 2 threads, MobileNetV2
-// (3.4 ms on 1 thread) ran slower than on 1, ResNet-18 (8.7 ms) and
-// ResNet-50 (20 ms) faster; a fixed 2-thread stream serves ResNet-50 at
-// ~0.75x the requests per second of two 1-thread streams under concurrency.
+//   streams = cpus / T (at least 1), each of T threads
+// So small models (T = 1: the Fashion CNN, ~22 us) get one single-threaded
+// stream per CPU, large ones (ResNet-50, ~20 ms) fewer streams with more
+// threads. Splitting a run across threads pays only when each thread gets
+// several milliseconds of work: a parallel region costs a fork/join and
+// thread wake-ups (tens of microseconds each inside the server), and for a
+// small model under load every CPU is better spent on another request. The
+// boundary is measured (BENCHMARKS.md, "Execution presets"): served at 2
+// threads, MobileNetV2 (3.4 ms on 1 thread) ran slower than on 1, ResNet-18
+// (8.7 ms) and ResNet-50 (20 ms) faster; for ResNet-50 one 2-thread stream
+// also served more requests per second at concurrency 16 than two
+// 1-thread streams in our runs.
 inline constexpr double kAutoSecondsPerThread = 4e-3;
 inline constexpr int kAutoMaxThreadsPerStream = 4;
 StreamLayout AutoLayout(double run_seconds, int cpus);
 
 // At most `max_threads` threads (streams x threads_per_stream) for one model
 // version: streams first capped at max_threads, then threads per stream at
-// what remains (each at least 1); elastic threads at max_threads (dropped
-// when not above threads_per_stream). Unchanged when within the bound.
+// what remains (each at least 1). Unchanged when within the bound.
 StreamLayout ClampStreams(StreamLayout layout, int64_t max_threads);
 
 }  // namespace q8::server

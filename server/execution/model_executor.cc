@@ -269,26 +269,12 @@ absl::StatusOr<double> ModelExecutor::WarmUp(const engine::CompiledModel& model,
   return best_run;
 }
 
-int ModelExecutor::ThreadsFor(int running) const {
-  const StreamLayout& l = options_.layout;
-  if (l.elastic_threads <= l.threads_per_stream) return l.threads_per_stream;
-  const int cpus = l.streams * l.threads_per_stream;
-  return std::clamp(cpus / std::max(1, running), l.threads_per_stream, l.elastic_threads);
-}
-
 void ModelExecutor::StreamMain(Stream* stream) {
+  engine::SetIntraOpThreads(options_.layout.threads_per_stream);
   // Warm-up on this thread, so the plans are the ones built for its thread
-  // counts, and its workspaces exist before the first request. The base
-  // count last: its run time decides whether requests may run inline.
+  // count, and its workspaces exist before the first request.
   {
-    absl::Status elastic_status;
-    for (int n = options_.layout.elastic_threads; n > options_.layout.threads_per_stream && elastic_status.ok(); --n) {
-      engine::SetIntraOpThreads(n);
-      elastic_status = WarmUp(*model_, options_.warmup_batch_sizes, /*timed_runs=*/1).status();
-    }
-    engine::SetIntraOpThreads(options_.layout.threads_per_stream);
     absl::StatusOr<double> warm = WarmUp(*model_, options_.warmup_batch_sizes, /*timed_runs=*/1);
-    if (warm.ok() && !elastic_status.ok()) warm = elastic_status;
     absl::MutexLock lock(&mu_);
     if (!warm.ok() && warmup_status_.ok()) warmup_status_ = warm.status();
     if (warm.ok()) warm_run_seconds_ = std::max(warm_run_seconds_, *warm);
@@ -297,7 +283,6 @@ void ModelExecutor::StreamMain(Stream* stream) {
 
   std::vector<Pending*>& group = stream->group;
   std::vector<const ExecutionRequest*>& parts = stream->parts;
-  int current_threads = options_.layout.threads_per_stream, threads = current_threads;
   while (true) {
     group.clear();
     {
@@ -308,13 +293,8 @@ void ModelExecutor::StreamMain(Stream* stream) {
       mu_.Await(absl::Condition(&has_work));
       if (queue_.empty()) return;  // stopping, and nothing left to finish
       ++running_;
-      threads = ThreadsFor(running_);
       TakeGroup(&group);
       queued_.store(static_cast<int64_t>(queue_.size()), std::memory_order_relaxed);
-    }
-    if (threads != current_threads) {
-      engine::SetIntraOpThreads(threads);
-      current_threads = threads;
     }
     const absl::Time start = absl::Now();
     const auto wall_now = std::chrono::system_clock::now();

@@ -14,10 +14,6 @@
 // through a completion called on whichever thread ran the request, and no
 // thread waits for a stream. Execute() is the blocking form.
 //
-// With elastic threads (layout.elastic_threads, the auto layout of large
-// models) an execution's thread count follows the load: alone it takes up
-// to elastic_threads, among others its share of the CPUs (ThreadsFor).
-//
 // At most `streams` executions run at once. For a small model (warm-up run
 // under `inline_max_seconds`), a request that finds a stream free, nobody
 // queued and (eager batching) nobody on the way runs on the submitting thread,
@@ -137,9 +133,6 @@ class ModelExecutor {
   // thread count); returns the best of `timed_runs` runs at the smallest size
   // (after the run that built its plan).
   static absl::StatusOr<double> WarmUp(const engine::CompiledModel& model, std::vector<int64_t> sizes, int timed_runs);
-  // Intra-op threads for an execution starting while `running` executions
-  // (itself included) run: threads_per_stream, or more with elastic threads.
-  int ThreadsFor(int running) const;
   // With mu_ held: moves the next group of requests to run together into `group`.
   void TakeGroup(std::vector<Pending*>* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsPreferred(int64_t batch) const;

@@ -1,9 +1,8 @@
 // The default --execution_preset=auto through a real server with a 2-CPU
 // budget: the Fashion CNN (tens of microseconds per run) gets one
 // single-threaded stream per CPU, a convolution model costing tens of
-// milliseconds per run (ResNet-50 sized) the same streams with elastic
-// threads (both CPUs for a request running alone); the metadata says why. A
-// model's own preset still wins over auto.
+// milliseconds per run (ResNet-50 sized) one stream using both CPUs; the
+// metadata says why. A model's own preset still wins over auto.
 #include <map>
 #include <string>
 #include <tuple>
@@ -76,12 +75,11 @@ TEST_F(ExecutionLayoutTest, SmallModelGetsOneSingleThreadedStreamPerCpu) {
   EXPECT_THAT(props["execution_layout"], StartsWith("auto: 2 x 1 from a "));
 }
 
-TEST_F(ExecutionLayoutTest, LargeModelGetsBothCpusWhenAloneAndOneEachUnderLoad) {
+TEST_F(ExecutionLayoutTest, LargeModelGetsOneStreamUsingBothCpus) {
   auto props = Properties("large");
-  EXPECT_EQ(props["execution_streams"], "2");
-  EXPECT_EQ(props["threads_per_stream"], "1");
-  EXPECT_EQ(props["elastic_threads"], "2");
-  EXPECT_THAT(props["execution_layout"], StartsWith("auto: 2 x 1, up to 2 threads alone from a "));
+  EXPECT_EQ(props["execution_streams"], "1");
+  EXPECT_EQ(props["threads_per_stream"], "2");
+  EXPECT_THAT(props["execution_layout"], StartsWith("auto: 1 x 2 from a "));
 }
 
 TEST_F(ExecutionLayoutTest, ModelsOwnPresetWinsOverAuto) {
@@ -89,7 +87,6 @@ TEST_F(ExecutionLayoutTest, ModelsOwnPresetWinsOverAuto) {
   EXPECT_EQ(props["execution_streams"], "1");
   EXPECT_EQ(props["threads_per_stream"], "2");
   EXPECT_EQ(props.count("execution_layout"), 0u);
-  EXPECT_EQ(props.count("elastic_threads"), 0u);
 }
 
 // Both still answer: the streams were warmed up at the chosen thread counts.

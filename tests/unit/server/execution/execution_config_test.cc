@@ -46,29 +46,22 @@ TEST(ResolveStreamsTest, ExplicitCountsOverrideTheirHalf) {
 }
 
 // The auto rule: T = one-thread run time / 4 ms, within [1, min(cpus, 4)];
-// one single-threaded stream per CPU, elastic up to T threads when T > 1.
-TEST(AutoLayoutTest, SmallModelsOneThreadLargeOnesElasticThreads) {
-  auto is = [](StreamLayout l, int streams, int threads, int elastic) {
-    return l.streams == streams && l.threads_per_stream == threads && l.elastic_threads == elastic;
+// cpus / T streams of T threads.
+TEST(AutoLayoutTest, SmallModelsOneStreamPerCpuLargeOnesMoreThreads) {
+  auto is = [](StreamLayout l, int streams, int threads) {
+    return l.streams == streams && l.threads_per_stream == threads;
   };
-  EXPECT_TRUE(is(AutoLayout(22e-6, 2), 2, 1, 0));   // Fashion CNN
-  EXPECT_TRUE(is(AutoLayout(3.4e-3, 2), 2, 1, 0));  // MobileNetV2
-  EXPECT_TRUE(is(AutoLayout(8.7e-3, 2), 2, 1, 2));  // ResNet-18
-  EXPECT_TRUE(is(AutoLayout(20e-3, 2), 2, 1, 2));   // ResNet-50
-  EXPECT_TRUE(is(AutoLayout(20e-3, 1), 1, 1, 0));   // one CPU: nothing to split
-  EXPECT_TRUE(is(AutoLayout(22e-6, 16), 16, 1, 0));
-  EXPECT_TRUE(is(AutoLayout(9e-3, 16), 16, 1, 2));
-  EXPECT_TRUE(is(AutoLayout(13e-3, 16), 16, 1, 3));
-  EXPECT_TRUE(is(AutoLayout(1.0, 16), 16, 1, 4));   // at most 4 threads per execution
-  EXPECT_TRUE(is(AutoLayout(0, 0), 1, 1, 0));
-}
-
-TEST(ClampStreamsTest, ElasticThreadsWithinTheBudget) {
-  StreamLayout l = ClampStreams({2, 1, 4}, 3);
-  EXPECT_EQ(l.streams, 2);
-  EXPECT_EQ(l.threads_per_stream, 1);
-  EXPECT_EQ(l.elastic_threads, 3);
-  EXPECT_EQ(ClampStreams({2, 2, 2}, 8).elastic_threads, 0);  // not above the base count: off
+  EXPECT_TRUE(is(AutoLayout(22e-6, 2), 2, 1));   // Fashion CNN
+  EXPECT_TRUE(is(AutoLayout(3.4e-3, 2), 2, 1));  // MobileNetV2
+  EXPECT_TRUE(is(AutoLayout(8.7e-3, 2), 1, 2));  // ResNet-18
+  EXPECT_TRUE(is(AutoLayout(20e-3, 2), 1, 2));   // ResNet-50
+  EXPECT_TRUE(is(AutoLayout(20e-3, 1), 1, 1));   // one CPU: nothing to split
+  EXPECT_TRUE(is(AutoLayout(22e-6, 16), 16, 1));
+  EXPECT_TRUE(is(AutoLayout(9e-3, 16), 8, 2));
+  EXPECT_TRUE(is(AutoLayout(13e-3, 16), 5, 3));  // 16 / 3: one CPU left for the server
+  EXPECT_TRUE(is(AutoLayout(20e-3, 16), 4, 4));
+  EXPECT_TRUE(is(AutoLayout(1.0, 16), 4, 4));    // at most 4 threads per stream
+  EXPECT_TRUE(is(AutoLayout(0, 0), 1, 1));
 }
 
 TEST(AutoLayoutTest, UsedOnlyWhenNoCountIsGiven) {

@@ -254,48 +254,6 @@ TEST_F(ModelExecutorTest, StreamsRunConcurrentlyWithTheirThreadCount) {
   EXPECT_EQ(threads_seen.load(), 1);
 }
 
-// Elastic threads (auto, large models): an execution that starts alone uses
-// the CPUs of both streams; one that starts while the other runs uses its
-// stream's one thread. Each callback waits for the other, so the second
-// starts while the first still counts as running.
-TEST_F(ModelExecutorTest, ElasticThreadsFollowTheExecutionsRunning) {
-  std::mutex mu;
-  std::vector<int> threads_seen;
-  std::atomic<int> arrived{0};
-  std::atomic<bool> pair{false};
-  ExecutorOptions o = Options(2, 1, false);
-  o.layout.elastic_threads = 2;
-  o.inline_max_seconds = 0;  // always on the streams
-  o.on_execution = [&](int64_t) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      threads_seen.push_back(engine::IntraOpThreads());
-    }
-    arrived.fetch_add(1);
-    const absl::Time give_up = absl::Now() + absl::Seconds(10);
-    while (pair.load() && arrived.load() < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
-  };
-  auto executor = ModelExecutor::Create(shared_model(), o);
-  ASSERT_TRUE(executor.ok()) << executor.status();
-  auto alone = MakeRequest(0, 1);
-  ASSERT_TRUE((*executor)->Execute(alone->request, nullptr).ok());
-  ExpectClose(alone->output, Alone(0, 1));
-  ASSERT_EQ(threads_seen.size(), 1u);
-  EXPECT_EQ(threads_seen[0], 2);
-
-  pair = true;
-  auto a = MakeRequest(1, 1), b = MakeRequest(2, 1);
-  std::thread ta([&] { EXPECT_TRUE((*executor)->Execute(a->request, nullptr).ok()); });
-  std::thread tb([&] { EXPECT_TRUE((*executor)->Execute(b->request, nullptr).ok()); });
-  ta.join();
-  tb.join();
-  ASSERT_EQ(threads_seen.size(), 3u);
-  EXPECT_EQ(std::min(threads_seen[1], threads_seen[2]), 1);
-  EXPECT_EQ(std::max(threads_seen[1], threads_seen[2]), 2);
-  ExpectClose(a->output, Alone(1, 1));
-  ExpectClose(b->output, Alone(2, 1));
-}
-
 // Submit never blocks: one thread queues eight requests (not eager, preferred
 // size 8, a delay far beyond the test), which run as one execution of 8 on
 // the stream; each completion sees its own rows.
