@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU per served request (issue #14 item 2): one q8serve serving the Fashion
 # CNN (int8 static) under each execution preset, q8bench at concurrency 16
-# for one window with no warm-up, and the server process's CPU time
+# for three windows with no warm-up, and the server process's CPU time
 # (/proc/PID/stat utime + stime) read before and after each run. Prints
 # requests per CPU-second of the server (and of q8bench, which shares the
 # machine), medians over passes, presets alternating pass after pass.
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-PASSES=5 CONCURRENCY=16 WINDOW_MS=3000 CPUS=2
+PASSES=5 CONCURRENCY=16 WINDOW_MS=1000 CPUS=2
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --passes) PASSES=$2; shift 2 ;;
@@ -51,7 +51,7 @@ for pass in $(seq "$PASSES"); do
     echo "pass $pass/$PASSES: $p" >&2
     before=$(cpu_ticks)
     /usr/bin/time -f "%U %S" -o "$WORK/$p.$pass.client" "$BUILD_DIR/client/q8bench/q8bench" --server "$ADDRESS" \
-      --model "$p" --concurrency "$CONCURRENCY" --warmup_ms 0 --window_ms "$WINDOW_MS" --max_windows 1 \
+      --model "$p" --concurrency "$CONCURRENCY" --warmup_ms 0 --window_ms "$WINDOW_MS" --max_windows 3 --stability_percent 1000 \
       --progress=false --json "$WORK/$p.$pass.json" > /dev/null 2>&1
     echo "$(( $(cpu_ticks) - before ))" > "$WORK/$p.$pass.server"
   done
@@ -59,7 +59,7 @@ done
 /usr/bin/python3 - "$WORK" "$PASSES" "$CONCURRENCY" "$(getconf CLK_TCK)" <<'PY'
 import json, statistics, sys
 work, passes, conc, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-print(f"Fashion CNN int8, concurrency {conc}, one window per run (no warm-up), medians of {passes} passes\n")
+print(f"Fashion CNN int8, concurrency {conc}, three windows per run (no warm-up), medians of {passes} passes\n")
 print("| preset | infer/s | server CPU us per request | requests per server CPU-second | client CPU us per request |")
 print("|---|---|---|---|---|")
 for p in ["auto", "latency", "throughput"]:
