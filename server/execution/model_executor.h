@@ -142,8 +142,8 @@ class ModelExecutor {
 
   const std::shared_ptr<const engine::CompiledModel> model_;
   const ExecutorOptions options_;
-  const bool can_merge_;  // batching on and the model has a batch dimension
-  bool inline_ = false;   // set once by Create, before any Submit
+  const bool can_merge_;         // batching on and the model has a batch dimension
+  bool inline_ = false;          // set once by Create, before any Submit
   double auto_run_seconds_ = 0;  // set once by Create (auto layout)
 
   mutable absl::Mutex mu_;

@@ -46,8 +46,7 @@ class ExecutionLayoutTest : public SharedServerSuite<ExecutionLayoutTest> {
   static std::vector<std::string> ServerFlags() { return {"--cpus=2", "--shadow_fraction=0"}; }
   static void PrepareServer(ServerProcess& server) {
     const std::string cnn = ReadFileOrDie(TestDataPath("fashion_cnn.onnx"));
-    for (const auto& [name, bytes, config] :
-         std::vector<std::tuple<std::string, std::string, std::string>>{
+    for (const auto& [name, bytes, config] : std::vector<std::tuple<std::string, std::string, std::string>>{
              {"small", cnn, kFp32Config},
              {"large", ExpensiveConvModel(), R"({"max_batch_size":4,"quantization":{"mode":"none"}})"},
              {"small_latency", cnn, R"({"quantization":{"mode":"none"},"execution":{"preset":"latency"}})"}}) {

@@ -60,7 +60,7 @@ TEST(AutoLayoutTest, SmallModelsOneStreamPerCpuLargeOnesMoreThreads) {
   EXPECT_TRUE(is(AutoLayout(9e-3, 16), 8, 2));
   EXPECT_TRUE(is(AutoLayout(13e-3, 16), 5, 3));  // 16 / 3: one CPU left for the server
   EXPECT_TRUE(is(AutoLayout(20e-3, 16), 4, 4));
-  EXPECT_TRUE(is(AutoLayout(1.0, 16), 4, 4));    // at most 4 threads per stream
+  EXPECT_TRUE(is(AutoLayout(1.0, 16), 4, 4));  // at most 4 threads per stream
   EXPECT_TRUE(is(AutoLayout(0, 0), 1, 1));
 }
 

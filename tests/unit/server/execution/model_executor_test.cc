@@ -10,7 +10,6 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
-#include <mutex>
 #include <thread>
 #include <vector>
 
