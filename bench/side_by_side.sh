@@ -5,7 +5,12 @@
 # table that BENCHMARKS.md ("Side by side") holds; raw numbers and logs go to
 # $BUILD_DIR/side_by_side/. Full run ~25 min on 2 cores; --quick ~3 min.
 #
+# After the per-thread tables it prints "Served vs in-process": the server's
+# compute time (ModelStatistics) and client p50 over the in-process int8 time,
+# and ONNX Runtime's int8 QDQ time over the served p50 (issue #14 item 5).
+#
 #   bench/side_by_side.sh [--quick] [--passes N] [--models a,b] [--threads 1,2] [--batches 1,16]
+#                         [--runners q8_engine,q8_grpc,ort_fp32,ort_qdq,torch_fp32,torch_int8]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -169,8 +170,11 @@ void Run(const AxisMapOp& op, absl::Span<const core::TensorView> in, const core:
   const int64_t esize = core::SizeOf(out.dtype);
   const size_t rank = op.in_dims.size();
   alignas(8) char fill[8] = {};
-  // One element: cannot fail for a validated (numeric) output type.
-  (void)core::ConvertElements({DataType::kFloat64, {}, &op.fill}, {out.dtype, {}, fill});
+  // One element: cannot fail for a validated (numeric) output type. +0 is
+  // all-zero bytes in every type, so the common fill needs no conversion.
+  if (op.fill != 0.0 || std::signbit(op.fill)) {
+    (void)core::ConvertElements({DataType::kFloat64, {}, &op.fill}, {out.dtype, {}, fill});
+  }
   const char* src = static_cast<const char*>(in[0].data);
   char* dst = static_cast<char*>(out.data);
   if (rank == 0) {

@@ -48,6 +48,12 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
   if (const ModelExecutor* e = handle.served.executor.get()) {
     props["execution_streams"] = std::to_string(e->layout().streams);
     props["threads_per_stream"] = std::to_string(e->layout().threads_per_stream);
+    if (e->auto_layout()) {
+      // Why auto chose this layout (execution_config.h, AutoLayout).
+      props["execution_layout"] =
+          absl::StrCat("auto: ", e->layout().streams, " x ", e->layout().threads_per_stream, " from a ",
+                       static_cast<int64_t>(e->auto_run_seconds() * 1e6), " us run on 1 thread");
+    }
     props["max_queue_size"] = std::to_string(e->max_queue_size());
     props["dynamic_batching"] = e->batching().enabled ? "true" : "false";
     if (e->batching().enabled) props["max_queue_delay_us"] = std::to_string(e->batching().max_queue_delay_us);

@@ -35,9 +35,10 @@ ABSL_FLAG(double, drain_seconds, 0, "on SIGTERM: seconds to keep serving with he
 ABSL_FLAG(double, shutdown_grace_seconds, 20, "on SIGTERM, after draining: seconds in-flight calls may take");
 ABSL_FLAG(bool, enable_reflection, true, "serve grpc.reflection.v1alpha");
 ABSL_FLAG(int64_t, max_batch_size, 64, "max_batch_size for models whose config.json does not set one");
-ABSL_FLAG(std::string, execution_preset, "latency",
-          "execution streams of models whose config.json sets none: latency (one stream using every CPU) or "
-          "throughput (one single-threaded stream per CPU)");
+ABSL_FLAG(std::string, execution_preset, "auto",
+          "execution streams of models whose config.json sets none: auto (from the model's measured run time: "
+          "one single-threaded stream per CPU for small models, fewer streams with more threads for large ones), "
+          "latency (one stream using every CPU) or throughput (one single-threaded stream per CPU)");
 ABSL_FLAG(int, cpus, 0,
           "CPUs the presets divide among streams; 0 = detect (CPU affinity, capped by the container's CPU limit)");
 ABSL_FLAG(int32_t, metrics_port, 8002,

@@ -8,7 +8,8 @@
 //     "max_batch_size": 64,             // integer in [1, 1024]
 //     "warmup_batch_sizes": [1, 8],     // 1-8 distinct integers in [1, max_batch_size]; duplicates dropped
 //     "execution": {                    // streams; defaults from --execution_preset
-//       "preset": "latency",            // latency (1 stream x all CPUs) | throughput (1 per CPU)
+//       "preset": "auto",               // auto (from the measured run time, see AutoLayout) | latency
+//                                       // (1 stream x all CPUs) | throughput (1 single-threaded stream per CPU)
 //       "streams": 2,                   // integer in [1, 256]; overrides the preset
 //       "threads_per_stream": 1,        // integer in [1, 256]; overrides the preset
 //       "max_queue_size": 512           // integer in [1, 1048576]; default --max_queue_size

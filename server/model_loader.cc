@@ -243,13 +243,22 @@ absl::Status ModelLoader::StartServing(absl::string_view name, int64_t version, 
   options.max_queue_size =
       config.execution.max_queue_size > 0 ? config.execution.max_queue_size : options_.limits.max_queue_size;
 
+  if (UsesAutoLayout(config.execution, options_.default_preset)) {
+    const int cpus = options_.cpus;
+    const int64_t max_threads = MaxThreadsPerModel(options_.limits, cpus);
+    options.choose_layout = [cpus, max_threads](double run_seconds) {
+      return ClampStreams(AutoLayout(run_seconds, cpus), max_threads);
+    };
+  }
   options.batching = config.execution.batching;
   options.warmup_batch_sizes = config.warmup_batch_sizes;
   const auto warmup_start = std::chrono::steady_clock::now();
   Q8_ASSIGN_OR_RETURN(served.executor, ModelExecutor::Create(served.model, std::move(options)));
   const ModelExecutor& e = *served.executor;
   Q8_LOG(Info, VersionContext(name, version), ": ", e.layout().streams, " execution stream(s) x ",
-         e.layout().threads_per_stream, " thread(s), dynamic batching ",
+         e.layout().threads_per_stream, " thread(s)",
+         e.auto_layout() ? absl::StrCat(" (auto: one run takes ", e.auto_run_seconds() * 1e6, " us on 1 thread)") : "",
+         ", dynamic batching ",
          e.batching().enabled ? absl::StrCat("on (max delay ", e.batching().max_queue_delay_us, " us)") : "off",
          ", warmed up in ", MillisSince(warmup_start), " ms");
   served.load_seconds = MillisSince(start) / 1000;

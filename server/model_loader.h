@@ -142,7 +142,7 @@ struct LoaderOptions {
   EngineFns engine;
   ModelConfig default_config;
   // Execution streams of models whose config sets no layout.
-  ExecutionPreset default_preset = ExecutionPreset::kLatency;
+  ExecutionPreset default_preset = ExecutionPreset::kAuto;
   int cpus = 1;  // the CPU budget presets divide
   // max_concurrent_loads, max_queue_size, max_threads_per_cpu; the memory
   // budget below is max_model_memory_bytes resolved (0: no limit).

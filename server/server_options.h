@@ -28,7 +28,7 @@ struct ServerOptions {
   int64_t default_max_batch_size = 64;
   // Execution streams of models whose config.json has no "execution"
   // section, over `cpus` CPUs (0: the affinity mask / container CPU limit).
-  ExecutionPreset execution_preset = ExecutionPreset::kLatency;
+  ExecutionPreset execution_preset = ExecutionPreset::kAuto;
   int cpus = 0;
   // Replicas sharing one repository: every this many seconds, adopt what
   // others wrote (new/changed quantized versions, unloads, deletions).

@@ -120,7 +120,7 @@ class Bench:
             cells = [c.strip() for c in line.strip("|").split("|")]
             if len(cells) == 6 and cells[0] in self.a.models:
                 self.rough_ms[(cells[0], int(cells[1]))] = float(cells[3])
-        for m in self.a.models:
+        for m in self.a.models if any(r.startswith("torch") for r in self.a.runners) else []:
             if not all(os.path.exists(os.path.join(self.work, f"{m}_torch_{t}")) for t in
                        ("fp32.pt", "int8.pt", "prepare.json")):
                 log(f"torch: FX PTQ (onednn) of {m}")
@@ -257,8 +257,9 @@ class Bench:
             try:
                 for p in range(self.a.passes):
                     for m in self.a.models:
-                        k = (p + self.a.models.index(m)) % len(RUNNERS)
-                        for runner in RUNNERS[k:] + RUNNERS[:k]:
+                        runners = [r for r in RUNNERS if r in self.a.runners]
+                        k = (p + self.a.models.index(m)) % len(runners)
+                        for runner in runners[k:] + runners[:k]:
                             log(f"threads {t} pass {p + 1}/{self.a.passes} {m}: {runner}")
                             if runner == "q8_engine":
                                 self.run_engine(t, m)
@@ -331,6 +332,25 @@ class Bench:
                                  f"{fmt(cells[1])} | {fmt(cells[2])} | {fmt(cells[3])} | {fmt(cells[4])} | "
                                  + " | ".join(ratio(c) for c in cells) + f" | {over} |")
             lines.append("")
+        # Served vs in-process: the server's own compute time (ModelStatistics,
+        # per request) and the client's p50 against the in-process int8 run,
+        # and the served p50 against ONNX Runtime's in-process int8 QDQ run.
+        lines += ["#### Served vs in-process (int8)", "",
+                  "| threads | model | batch | in-process ms | server compute ms (ModelStatistics) | "
+                  "compute / in-process | served p50 ms | served / in-process | ORT int8 QDQ ms | "
+                  "ORT QDQ / served |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for t in self.a.threads:
+            for m in self.a.models:
+                for b in self.a.batches:
+                    q = self.med(t, m, b, "q8_int8")
+                    c = self.med(t, m, b, "q8_grpc_server_compute_infer_us")
+                    g = self.med(t, m, b, "q8_grpc")
+                    o = self.med(t, m, b, "ort_qdq")
+                    fmt = lambda v: "n/a" if v != v else f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
+                    ratio = lambda x, y: "n/a" if x != x or y != y else f"{x / y:.3f}"
+                    lines.append(f"| {t} | {LABELS.get(m, m)} | {b} | {fmt(q)} | {fmt(c)} | {ratio(c, q)} | {fmt(g)} | "
+                                 f"{ratio(g, q)} | {fmt(o)} | {ratio(o, g)} |")
+        lines.append("")
         same = ", ".join(f"{LABELS.get(m, m)} {'yes' if v else 'NO'}" for m, v in self.same_quantization.items())
         for (m, b, r, t), e in sorted(self.errors.items()):
             lines.append(f"n/a: {r} on {LABELS.get(m, m)} batch {b}, {t} thread(s): `{e}`.")
@@ -354,11 +374,16 @@ def main():
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--window", type=float, default=0.3)
+    ap.add_argument("--runners", default=",".join(RUNNERS),
+                    help="subset of " + ",".join(RUNNERS) + " (e.g. q8_engine,q8_grpc,ort_qdq: no PyTorch)")
     ap.add_argument("--quick", action="store_true",
                     help="Fashion CNN and ResNet-50, batch 1, 1 thread, 1 pass (~3 min)")
     a = ap.parse_args()
     if a.quick:
         a.models, a.batches, a.threads, a.passes, a.window = "fashion_cnn,resnet50", "1", "1", 1, 0.2
+    a.runners = [r for r in a.runners.split(",") if r]
+    if not a.runners or any(r not in RUNNERS for r in a.runners):
+        raise SystemExit(f"--runners: pick from {','.join(RUNNERS)}")
     a.models = [m for m in a.models.split(",") if m]
     a.batches = [int(b) for b in a.batches.split(",")]
     a.threads = [int(t) for t in a.threads.split(",")]

@@ -59,6 +59,11 @@ struct ExecutorOptions {
   // Requests may run on the submitting thread when the warm-up run at the
   // smallest warm-up batch took at most this long (0: never).
   double inline_max_seconds = 1e-3;
+  // Auto layout: when set, Create first times the model on the calling thread
+  // at one intra-op thread (its smallest warm-up batch, best of a few runs
+  // after the plan is built) and starts the layout this returns for that
+  // time instead of `layout`.
+  std::function<StreamLayout(double run_seconds)> choose_layout;
   // Requests that may wait for a stream; one more completes at once with
   // RESOURCE_EXHAUSTED (naming the limit) so clients back off. 0: unbounded.
   int64_t max_queue_size = 0;
@@ -111,6 +116,10 @@ class ModelExecutor {
   int64_t max_queue_size() const { return options_.max_queue_size; }
   // Whether requests may run on the submitting thread (small model).
   bool runs_inline() const { return inline_; }
+  // Whether choose_layout picked the layout, and the one-thread run time it
+  // was given (0 otherwise).
+  bool auto_layout() const { return auto_run_seconds_ > 0; }
+  double auto_run_seconds() const { return auto_run_seconds_; }
 
  private:
   struct Pending;
@@ -120,8 +129,10 @@ class ModelExecutor {
   // The shared_ptr deleter: on a stream thread, deletes on a fresh thread.
   static void Destroy(ModelExecutor* executor);
   void StreamMain(Stream* stream);
-  // Warm-up on a stream thread; returns the time of one run at the smallest size.
-  absl::StatusOr<double> WarmUp();
+  // Builds and runs the plans for `sizes` on this thread (at its intra-op
+  // thread count); returns the best of `timed_runs` runs at the smallest size
+  // (after the run that built its plan).
+  static absl::StatusOr<double> WarmUp(const engine::CompiledModel& model, std::vector<int64_t> sizes, int timed_runs);
   // With mu_ held: moves the next group of requests to run together into `group`.
   void TakeGroup(std::vector<Pending*>* group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsPreferred(int64_t batch) const;
@@ -131,8 +142,9 @@ class ModelExecutor {
 
   const std::shared_ptr<const engine::CompiledModel> model_;
   const ExecutorOptions options_;
-  const bool can_merge_;  // batching on and the model has a batch dimension
-  bool inline_ = false;   // set once by Create, before any Submit
+  const bool can_merge_;         // batching on and the model has a batch dimension
+  bool inline_ = false;          // set once by Create, before any Submit
+  double auto_run_seconds_ = 0;  // set once by Create (auto layout)
 
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);

@@ -45,7 +45,46 @@ TEST(ResolveStreamsTest, ExplicitCountsOverrideTheirHalf) {
   EXPECT_EQ(ResolveStreams(c, ExecutionPreset::kLatency, 2).threads_per_stream, 1);
 }
 
+// The auto rule: T = one-thread run time / 4 ms, within [1, min(cpus, 4)];
+// cpus / T streams of T threads.
+TEST(AutoLayoutTest, SmallModelsOneStreamPerCpuLargeOnesMoreThreads) {
+  auto is = [](StreamLayout l, int streams, int threads) {
+    return l.streams == streams && l.threads_per_stream == threads;
+  };
+  EXPECT_TRUE(is(AutoLayout(22e-6, 2), 2, 1));   // Fashion CNN
+  EXPECT_TRUE(is(AutoLayout(3.4e-3, 2), 2, 1));  // MobileNetV2
+  EXPECT_TRUE(is(AutoLayout(8.7e-3, 2), 1, 2));  // ResNet-18
+  EXPECT_TRUE(is(AutoLayout(20e-3, 2), 1, 2));   // ResNet-50
+  EXPECT_TRUE(is(AutoLayout(20e-3, 1), 1, 1));   // one CPU: nothing to split
+  EXPECT_TRUE(is(AutoLayout(22e-6, 16), 16, 1));
+  EXPECT_TRUE(is(AutoLayout(9e-3, 16), 8, 2));
+  EXPECT_TRUE(is(AutoLayout(13e-3, 16), 5, 3));  // 16 / 3: one CPU left for the server
+  EXPECT_TRUE(is(AutoLayout(20e-3, 16), 4, 4));
+  EXPECT_TRUE(is(AutoLayout(1.0, 16), 4, 4));  // at most 4 threads per stream
+  EXPECT_TRUE(is(AutoLayout(0, 0), 1, 1));
+}
+
+TEST(AutoLayoutTest, UsedOnlyWhenNoCountIsGiven) {
+  ExecutionConfig c;
+  EXPECT_TRUE(UsesAutoLayout(c, ExecutionPreset::kAuto));
+  EXPECT_FALSE(UsesAutoLayout(c, ExecutionPreset::kLatency));
+  // Before the run time is known: one single-threaded stream (the thread
+  // count warm-up and calibration use).
+  StreamLayout l = ResolveStreams(c, ExecutionPreset::kAuto, 8);
+  EXPECT_EQ(l.streams, 1);
+  EXPECT_EQ(l.threads_per_stream, 1);
+  c.preset = ExecutionPreset::kAuto;
+  EXPECT_TRUE(UsesAutoLayout(c, ExecutionPreset::kThroughput));
+  c.streams = 2;  // an explicit count is not auto
+  EXPECT_FALSE(UsesAutoLayout(c, ExecutionPreset::kAuto));
+  c = {};
+  c.threads_per_stream = 2;
+  EXPECT_FALSE(UsesAutoLayout(c, ExecutionPreset::kAuto));
+}
+
 TEST(ExecutionPresetTest, ParsesNamesAndRejectsOthers) {
+  EXPECT_EQ(*ParseExecutionPreset("auto"), ExecutionPreset::kAuto);
+  EXPECT_EQ(ToString(ExecutionPreset::kAuto), "auto");
   EXPECT_EQ(*ParseExecutionPreset("latency"), ExecutionPreset::kLatency);
   EXPECT_EQ(*ParseExecutionPreset("throughput"), ExecutionPreset::kThroughput);
   auto bad = ParseExecutionPreset("fast");

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -426,4 +427,47 @@ TEST_F(ModelExecutorTest, EmptyWarmupListWarmsUpAtBatchOne) {
   ExpectClose(r->output, Alone(4, 1));
 }
 
+}  // namespace q8::server
+
+namespace q8::server {
+namespace {
+
+// Auto layout: choose_layout is called once, with a one-thread run time of the
+// smallest warm-up batch (measured on the creating thread at one intra-op
+// thread), and the executor starts the layout it returns.
+TEST_F(ModelExecutorTest, ChooseLayoutGetsTheMeasuredRunAndItsLayoutIsStarted) {
+  ExecutorOptions o = Options(1, 1, false);
+  o.warmup_batch_sizes = {4, 2};
+  int calls = 0;
+  double given = -1;
+  int threads_seen = 0;
+  o.choose_layout = [&](double run_seconds) {
+    ++calls;
+    given = run_seconds;
+    threads_seen = engine::IntraOpThreads();
+    return StreamLayout{3, 2};
+  };
+  engine::ScopedIntraOpThreads caller(2);
+  auto executor = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  EXPECT_EQ(calls, 1);
+  EXPECT_GT(given, 0);
+  EXPECT_LT(given, 10);  // one run of a small CNN at batch 2, not the whole warm-up loop
+  EXPECT_EQ(threads_seen, 1);
+  EXPECT_EQ(engine::IntraOpThreads(), 2);  // the measurement's one thread was scoped
+  EXPECT_TRUE((*executor)->auto_layout());
+  EXPECT_DOUBLE_EQ((*executor)->auto_run_seconds(), given);
+  EXPECT_EQ((*executor)->layout().streams, 3);
+  EXPECT_EQ((*executor)->layout().threads_per_stream, 2);
+  auto r = MakeRequest(4, 2);
+  ASSERT_TRUE((*executor)->Execute(r->request, nullptr).ok());
+  ExpectClose(r->output, Alone(4, 2));
+
+  o.choose_layout = nullptr;  // a fixed layout is not auto
+  auto fixed = ModelExecutor::Create(shared_model(), o);
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_FALSE((*fixed)->auto_layout());
+}
+
+}  // namespace
 }  // namespace q8::server
