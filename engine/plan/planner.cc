@@ -69,7 +69,9 @@ class Planner {
       buffers_[b].slot = static_cast<int>(i);
       current_[v] = NewValue(v, {Layout::kPlain, g_.value(v).dtype, 1.0f}, b, g_.value(v).name);
     }
-    for (size_t i = 0; i < g_.nodes().size(); ++i) Q8_RETURN_IF_ERROR(PlanNode(static_cast<int>(i)));
+    for (size_t i = 0; i < g_.nodes().size(); ++i) {
+      if (!g_.nodes()[i].removed) Q8_RETURN_IF_ERROR(PlanNode(static_cast<int>(i)));
+    }
     Q8_RETURN_IF_ERROR(BindOutputs());
     PackArena();
     return Emit();
@@ -82,6 +84,7 @@ class Planner {
     int8_reader_.assign(g_.num_values(), false);
     for (size_t i = 0; i < g_.nodes().size(); ++i) {
       const Node& n = g_.nodes()[i];
+      if (n.removed) continue;
       const bool reads_int8 = IsInt8Layer(static_cast<int>(i)) || KeepsInputScale(n.op_type) ||
                               lg_.lowerings[i].kind == Lowering::Kind::kAlias;
       for (ValueId in : n.inputs) {
@@ -175,9 +178,11 @@ class Planner {
     const Node& n = g_.nodes()[index];
     const Lowering* lowered = &lg_.lowerings[index];
     // Data ops (index maps) are sized for concrete dims: lower them again
-    // for this plan's batch (cheap; the rest of the lowering is batch-free).
+    // for this plan's batch (cheap; the rest of the lowering is batch-free),
+    // unless the whole graph was lowered at this plan's dims.
     Lowering relowered;
-    if (const auto* first = std::get_if<kernels::DataOpParams>(&lowered->params)) {
+    const auto* first = lg_.concrete ? nullptr : std::get_if<kernels::DataOpParams>(&lowered->params);
+    if (first != nullptr) {
       Q8_ASSIGN_OR_RETURN(relowered, lg_.defs[index]->lower(MakeOpContext(g_, n, lg_.opset, dims_)));
       // The model's graph has dropped the bytes of large float constants;
       // the first lowering still holds them.
@@ -403,6 +408,10 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const
   // Lowering is batch-independent; batch 1 dims give every static dim it needs.
   Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(graph, opset, 1));
   for (size_t i = 0; i < graph.nodes().size(); ++i) {
+    if (lg.defs[i] == nullptr) {  // folded for this plan
+      lg.lowerings.emplace_back();
+      continue;
+    }
     OpContext ctx = MakeOpContext(graph, graph.nodes()[i], opset, dims);
     Q8_ASSIGN_OR_RETURN(Lowering l, lg.defs[i]->lower(ctx));
     // Ids let the kernels keep weights once built, so the model can drop its copies.
@@ -426,10 +435,37 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const
 }
 #pragma GCC diagnostic pop
 
+LoweredGraph SpecializingLowering(const Graph& graph, int64_t opset, const QuantSpec* quant) {
+  LoweredGraph lg;
+  lg.graph = &graph;
+  lg.opset = opset;
+  lg.quant = quant;
+  lg.specialize = true;
+  lg.shape_value_inputs = ShapeValueInputs(graph);
+  return lg;
+}
+
+absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, const PlanShapes& shapes) {
+  if (!lowered.specialize) {
+    Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(*lowered.graph, lowered.opset, shapes.dims));
+    return Planner(lowered, std::move(dims)).Build();
+  }
+  // Shape subgraphs fold into this plan's constants; every node is lowered
+  // at these dims, so nothing is lowered again inside the planner.
+  Q8_ASSIGN_OR_RETURN(Graph specialized, SpecializeGraph(*lowered.graph, lowered.opset, shapes));
+  Q8_ASSIGN_OR_RETURN(LoweredGraph lg, LowerGraph(specialized, lowered.opset, lowered.quant));
+  lg.concrete = true;
+  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(specialized, lowered.opset, shapes.dims));
+  return Planner(lg, std::move(dims)).Build();
+}
+
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch) {
-  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(*lowered.graph, lowered.opset, batch));
-  Planner planner(lowered, std::move(dims));
-  return planner.Build();
+  PlanShapes shapes;
+  for (const GraphInput& in : lowered.graph->inputs()) {
+    shapes.dims.push_back(RepresentativeDims(in, batch));
+    shapes.values.push_back(nullptr);
+  }
+  return PlanProgram(lowered, shapes);
 }
 
 }  // namespace q8::engine
