@@ -99,9 +99,10 @@ absl::Status OnnxModel::ValidateInputs(absl::Span<const core::TensorView> inputs
       }
     }
     // Dynamic axes are bounded only by the per-tensor byte limit.
-    if (absl::Status size = core::CheckedByteSize(got.dtype, got.dims, absl::StrCat("input '", want.name, "'")).status();
-        !size.ok()) {
-      return absl::InvalidArgumentError(size.message());
+    // (The name is formatted only on failure: the request path allocates nothing.)
+    if (!core::CheckedByteSize(got.dtype, got.dims).ok()) {
+      return absl::InvalidArgumentError(
+          core::CheckedByteSize(got.dtype, got.dims, absl::StrCat("input '", want.name, "'")).status().message());
     }
     if (i < parts_.shape_value_inputs.size() && parts_.shape_value_inputs[i] &&
         got.num_elements() > kMaxShapeValueElements) {

@@ -292,8 +292,20 @@ class Planner {
     for (size_t i = 0; i < g_.outputs().size(); ++i) {
       const GraphOutput& o = g_.outputs()[i];
       if (current_[o.value] < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("graph output '", o.name,
-                                                       "' is a constant; q8serve needs outputs computed from inputs"));
+        const std::shared_ptr<const core::Tensor>& c = g_.value(o.value).constant;
+        if (c == nullptr || (!c->has_storage() && c->num_elements() > 0)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "graph output '", o.name, "' is a large constant; q8serve needs outputs computed from inputs"));
+        }
+        // Known when the plan is built (e.g. a Shape of an input): one step
+        // writes it (as FP32, like every output) into the caller's buffer.
+        const int out = NewValue(o.value, {Layout::kPlain, DataType::kFloat32, 1.0f},
+                                 NewBuffer(c->dims(), DataType::kFloat32), o.name);
+        buffers_[values_[out].buffer].storage = kernels::Storage::kOutput;
+        buffers_[values_[out].buffer].slot = static_cast<int>(i);
+        AddStep({absl::StrCat(o.name, ":constant"), "Cast", kernels::DataOpParams{kernels::CastOp{DataType::kFloat32}, {c}},
+                 {}, {out}});
+        continue;
       }
       const int v = current_[o.value];
       Buffer& b = buffers_[values_[v].buffer];

@@ -47,6 +47,8 @@ class FakeModel : public engine::CompiledModel {
     return absl::OkStatus();
   }
   engine::MemoryStats memory() const override { return {100, 0, 0}; }
+  int64_t plan_builds() const override { return 3; }
+  int64_t cached_plans() const override { return 2; }
   absl::StatusOr<std::vector<engine::PrimitiveInfo>> Primitives(int64_t) const override {
     return std::vector<engine::PrimitiveInfo>{};
   }
