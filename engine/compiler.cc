@@ -9,8 +9,8 @@
 #include "engine/model_builder.h"
 #include "engine/passes/constant_eval.h"
 #include "engine/passes/pipeline.h"
-#include "engine/plan/specialize.h"
 #include "engine/plan/shape_inference.h"
+#include "engine/plan/specialize.h"
 #include "kernels/program.h"
 
 namespace q8::engine {

@@ -173,9 +173,9 @@ absl::Status CheckDims(absl::string_view model, const engine::TensorInfo& info,
       }
       *batch = dims[d];
     } else if (dims[d] != info.dims[d]) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': axis ", d,
-                                                     " is ", dims[d], " but the model expects ", info.dims[d],
-                                                     " (got shape ", core::DimsToString(dims), ", model shape ",
+      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': axis ", d, " is ",
+                                                     dims[d], " but the model expects ", info.dims[d], " (got shape ",
+                                                     core::DimsToString(dims), ", model shape ",
                                                      core::DimsToString(info.dims), ", -1 = dynamic)"));
     }
   }

@@ -188,7 +188,8 @@ int64_t Graph::ConstantBytes() const {
   std::set<const core::Tensor*> seen;
   int64_t bytes = 0;
   for (const Value& v : values_) {
-    if (v.constant && v.constant->has_storage() && seen.insert(v.constant.get()).second) bytes += v.constant->byte_size();
+    if (v.constant && v.constant->has_storage() && seen.insert(v.constant.get()).second)
+      bytes += v.constant->byte_size();
   }
   return bytes;
 }

@@ -87,7 +87,8 @@ absl::StatusOr<std::pair<std::shared_ptr<const kernels::Program>, std::vector<co
   Q8_ASSIGN_OR_RETURN(kernels::ProgramSpec spec, PlanProgram(lowered_, ShapesFor(inputs)));
   std::vector<core::Dims> output_dims(spec.num_outputs);
   for (const kernels::ValueSpec& v : spec.values) {
-    if (v.storage == kernels::Storage::kOutput && v.slot >= 0 && v.slot < spec.num_outputs) output_dims[v.slot] = v.dims;
+    if (v.storage == kernels::Storage::kOutput && v.slot >= 0 && v.slot < spec.num_outputs)
+      output_dims[v.slot] = v.dims;
   }
   Q8_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Program> program, kernels::Program::Create(std::move(spec), weights_));
   absl::MutexLock lock(&mu_);

@@ -303,8 +303,8 @@ class Planner {
                                  NewBuffer(c->dims(), DataType::kFloat32), o.name);
         buffers_[values_[out].buffer].storage = kernels::Storage::kOutput;
         buffers_[values_[out].buffer].slot = static_cast<int>(i);
-        AddStep({absl::StrCat(o.name, ":constant"), "Cast", kernels::DataOpParams{kernels::CastOp{DataType::kFloat32}, {c}},
-                 {}, {out}});
+        kernels::DataOpParams write{kernels::CastOp{DataType::kFloat32}, {c}};
+        AddStep({absl::StrCat(o.name, ":constant"), "Cast", std::move(write), {}, {out}});
         continue;
       }
       const int v = current_[o.value];

@@ -21,9 +21,9 @@ namespace q8::engine {
 struct LoweredGraph {
   const Graph* graph = nullptr;
   int64_t opset = 13;
-  std::vector<const OpDef*> defs;       // per node (null for removed nodes)
-  std::vector<Lowering> lowerings;      // per node
-  const QuantSpec* quant = nullptr;     // null for fp32 models
+  std::vector<const OpDef*> defs;    // per node (null for removed nodes)
+  std::vector<Lowering> lowerings;   // per node
+  const QuantSpec* quant = nullptr;  // null for fp32 models
   // Plans are built by specializing `graph` to each plan's shapes and
   // lowering that (specialize.h); defs and lowerings stay empty.
   bool specialize = false;

@@ -115,8 +115,9 @@ absl::StatusOr<Graph> SpecializeGraph(const Graph& graph, int64_t opset, const P
     if (CanEvaluateConstant(n.op_type) && n.op_type != "Constant" && !n.inputs.empty() && n.inputs[0] != kNoValue) {
       bool all_const = true;
       for (ValueId in : n.inputs) {
-        all_const &= in == kNoValue || (s.IsConstant(in) && (s.value(in).constant->has_storage() ||
-                                                            s.value(in).constant->num_elements() == 0));
+        all_const &=
+            in == kNoValue ||
+            (s.IsConstant(in) && (s.value(in).constant->has_storage() || s.value(in).constant->num_elements() == 0));
       }
       if (all_const) {
         auto outs = EvaluateConstantNode(s, n, opset);

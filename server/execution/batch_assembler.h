@@ -39,7 +39,7 @@ class BatchAssembler {
   void Allocate(const ExecutionRequest& first);
 
   const engine::CompiledModel& model_;
-  bool fixed_samples_ = true;  // no input has a dynamic axis beyond the first
+  bool fixed_samples_ = true;                                 // no input has a dynamic axis beyond the first
   std::vector<core::Tensor> input_staging_, output_staging_;  // max_batch_size rows each
   std::vector<int64_t> input_row_bytes_, output_row_bytes_;
   std::vector<core::TensorView> input_views_;

@@ -236,7 +236,7 @@ absl::StatusOr<double> ModelExecutor::WarmUp() {
   const bool batchable =
       model_->inputs().empty() || model_->inputs()[0].dims.empty() || model_->inputs()[0].dims[0] == core::kDynamicDim;
   std::vector<int64_t> sizes = batchable ? options_.warmup_batch_sizes : std::vector<int64_t>{1};
-  if (sizes.empty()) sizes = {1};  // the inline rule needs one timed run
+  if (sizes.empty()) sizes = {1};          // the inline rule needs one timed run
   if (!model_->can_warm_up()) return 1.0;  // planned per request's values; never inline
   const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());
   double smallest_run = 0;

@@ -146,7 +146,9 @@ class DynamicShapesTest : public SharedServerSuite<DynamicShapesTest> {
   static constexpr char kRepoPrefix[] = "q8_dynamic_shapes";
   static void PrepareServer(ServerProcess& server) {
     ASSERT_TRUE(UploadModel(*server.Stub(), "conv_hw", ConvHwModel(), R"({"quantization":{"mode":"none"},
-        "max_cached_plans":2})").ok()) << server.Log();
+        "max_cached_plans":2})")
+                    .ok())
+        << server.Log();
     ASSERT_TRUE(UploadModel(*server.Stub(), "seq", SeqModel()).ok()) << server.Log();
     std::vector<UploadFile> files = CalibrationFiles();
     files.insert(files.begin(), {"model.onnx", CnnHwModel()});
@@ -205,10 +207,10 @@ TEST_F(DynamicShapesTest, SequenceAxisAnswersTwoLengths) {
 }
 
 TEST_F(DynamicShapesTest, MetadataReportsMinusOneForEveryDynamicAxis) {
-  for (const auto& [model, in_dims, out_dims] :
-       {std::tuple<std::string, std::vector<int64_t>, std::vector<int64_t>>{"conv_hw", {-1, 1, -1, -1}, {-1, 2, -1, -1}},
-        {"seq", {-1, -1, 8}, {-1, -1, 4}},
-        {"cnn_hw", {-1, 1, -1, -1}, {-1, 3}}}) {
+  for (const auto& [model, in_dims, out_dims] : {std::tuple<std::string, std::vector<int64_t>, std::vector<int64_t>>{
+                                                     "conv_hw", {-1, 1, -1, -1}, {-1, 2, -1, -1}},
+                                                 {"seq", {-1, -1, 8}, {-1, -1, 4}},
+                                                 {"cnn_hw", {-1, 1, -1, -1}, {-1, 3}}}) {
     inference::ModelMetadataRequest req;
     req.set_name(model);
     inference::ModelMetadataResponse resp;

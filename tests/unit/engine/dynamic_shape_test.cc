@@ -124,8 +124,7 @@ TEST(DynamicShapeTest, WrongFixedDimNamesInputAndAxis) {
   const core::Tensor in(core::DataType::kFloat32, {1, 2, 5, 5});
   auto out = m->Run({in.view()});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(out.status().message().find("input 'x' axis 1 has size 2, expected 1"), std::string::npos)
-      << out.status();
+  EXPECT_NE(out.status().message().find("input 'x' axis 1 has size 2, expected 1"), std::string::npos) << out.status();
 }
 
 // x [N, L, 4] -> Reshape(x, Concat(Shape(x)[0:1], [-1])) -> Softmax(axis -1):
@@ -158,7 +157,8 @@ TEST(DynamicShapeTest, ShapeSubgraphIsFoldedPerPlan) {
       double sum = 0, mx = -1e30;
       for (int64_t k = 0; k < l * 4; ++k) mx = std::max<double>(mx, x[r * l * 4 + k]);
       for (int64_t k = 0; k < l * 4; ++k) sum += std::exp(x[r * l * 4 + k] - mx);
-      for (int64_t k = 0; k < l * 4; ++k) want[r * l * 4 + k] = static_cast<float>(std::exp(x[r * l * 4 + k] - mx) / sum);
+      for (int64_t k = 0; k < l * 4; ++k)
+        want[r * l * 4 + k] = static_cast<float>(std::exp(x[r * l * 4 + k] - mx) / sum);
     }
     ExpectNear((*out)[0].span<float>(), want, absl::StrCat("L=", l));
   }

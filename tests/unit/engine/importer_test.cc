@@ -113,7 +113,14 @@ TEST(ImporterTest, RejectsExternalData) {
 TEST(ImporterTest, AcceptsDynamicNonBatchDimensions) {
   OnnxBuilder b;
   b.Input("x", {-1, -1}).Output("y");
-  b.model().mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_param("len");
+  b.model()
+      .mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
+      ->set_dim_param("len");
   b.Node("Relu", {"x"}, {"y"});
   auto model = Compile(b.Serialize());
   ASSERT_TRUE(model.ok()) << model.status();

@@ -8,8 +8,8 @@ namespace q8::server {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakeModel;
+using ::testing::HasSubstr;
 
 class CodecTest : public ::testing::Test {
  protected:
@@ -122,7 +122,10 @@ TEST_F(CodecTest, DynamicAxesAreBoundedOverflowChecked) {
     in->set_name("x");
     in->set_datatype("FP32");
     int64_t n = 1;
-    for (int64_t d : shape) in->add_shape(d), n *= (d > 0 && d < 1000 ? d : 0);
+    for (int64_t d : shape) {
+      in->add_shape(d);
+      n *= d > 0 && d < 1000 ? d : 0;
+    }
     r.add_raw_input_contents(std::string(static_cast<size_t>(n) * 4, '\0'));
     return r;
   };

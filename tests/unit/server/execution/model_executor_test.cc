@@ -472,7 +472,8 @@ TEST(ModelExecutorShapesTest, OnlyRequestsOfTheSameSampleShapeMerge) {
     parts.push_back(std::move(p));
   }
   std::vector<std::unique_ptr<ModelExecutor::Arrival>> arrivals;
-  for (size_t i = 0; i < parts.size(); ++i) arrivals.push_back(std::make_unique<ModelExecutor::Arrival>(executor->get()));
+  for (size_t i = 0; i < parts.size(); ++i)
+    arrivals.push_back(std::make_unique<ModelExecutor::Arrival>(executor->get()));
   std::vector<absl::Status> statuses(parts.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < parts.size(); ++i) {
