@@ -24,7 +24,7 @@ namespace q8::engine {
 struct TensorInfo {
   std::string name;
   core::DataType dtype = core::DataType::kFloat32;
-  core::Dims dims;  // core::kDynamicDim (-1) marks the batch dimension
+  core::Dims dims;  // core::kDynamicDim (-1) marks a dynamic axis (the first one is the batch axis)
 };
 
 // Bytes the model holds, from the engine's own allocations.
@@ -64,8 +64,20 @@ class CompiledModel {
   // batch is < 1 or > max_batch_size().
   virtual absl::Status ValidateInputs(absl::Span<const core::TensorView> inputs) const = 0;
 
-  // Output dims for a given batch size, in outputs() order.
+  // Output dims for a given batch size, in outputs() order (models whose
+  // only dynamic axis is the batch axis; see OutputDimsFor).
   virtual std::vector<core::Dims> OutputDims(int64_t batch) const = 0;
+  // Output dims for these validated inputs: any dynamic axis, and outputs
+  // shaped by the values of shape-value inputs. May build the inputs' plan.
+  virtual absl::StatusOr<std::vector<core::Dims>> OutputDimsFor(absl::Span<const core::TensorView> inputs) const {
+    return OutputDims(inputs.empty() || inputs[0].dims.empty() ? 1 : inputs[0].dims[0]);
+  }
+  // Input dims for a warm-up or example run at `batch`: dynamic axes other
+  // than the first at a representative size.
+  virtual std::vector<core::Dims> ExampleInputDims(int64_t batch) const;
+  // False when a run needs real input values to be planned (INT64 inputs
+  // that set shapes): such models are not warmed up on zeros.
+  virtual bool can_warm_up() const { return true; }
 
   // Runs the model. `outputs` must be preallocated with OutputDims(batch) and
   // the outputs' dtypes; inputs are validated first.
@@ -79,6 +91,8 @@ class CompiledModel {
   // Execution plans built so far (each new batch size builds one; an evicted
   // plan that is needed again builds again). For metrics and tests.
   virtual int64_t plan_builds() const { return 0; }
+  // Execution plans currently cached (<= the model's max_cached_plans).
+  virtual int64_t cached_plans() const { return 0; }
   // Primitives of the plan for `batch` (building it if needed).
   virtual absl::StatusOr<std::vector<PrimitiveInfo>> Primitives(int64_t batch) const = 0;
 

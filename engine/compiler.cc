@@ -7,8 +7,10 @@
 #include "engine/exception_guard.h"
 #include "engine/import/onnx_importer.h"
 #include "engine/model_builder.h"
+#include "engine/passes/constant_eval.h"
 #include "engine/passes/pipeline.h"
 #include "engine/plan/shape_inference.h"
+#include "engine/plan/specialize.h"
 #include "kernels/program.h"
 
 namespace q8::engine {
@@ -18,14 +20,45 @@ namespace {
 // scalars) stay in the model's graph.
 constexpr int64_t kStripConstantBytes = 1024;
 
-// Public dims: infer at batch 1 and 2; dims that change are the batch dim.
-absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opset, bool batchable) {
-  Q8_ASSIGN_OR_RETURN(auto d1, InferValueDims(g, opset, 1));
-  std::vector<core::Dims> d2 = d1;
-  if (batchable) {
-    Q8_ASSIGN_OR_RETURN(d2, InferValueDims(g, opset, 2));
+// Every value's dims with the inputs at RepresentativeDims(batch, other),
+// shape subgraphs folded when the model needs specialization.
+absl::StatusOr<std::vector<core::Dims>> RepresentativeValueDims(const Graph& g, int64_t opset, bool specialize,
+                                                                int64_t batch, int64_t other) {
+  PlanShapes shapes;
+  for (const GraphInput& in : g.inputs()) {
+    shapes.dims.push_back(RepresentativeDims(in, batch, other));
+    shapes.values.push_back(nullptr);
   }
+  if (!specialize) return InferValueDims(g, opset, shapes.dims);
+  Q8_ASSIGN_OR_RETURN(Graph specialized, SpecializeGraph(g, opset, shapes));
+  return InferValueDims(specialized, opset, shapes.dims);
+}
+
+bool HasShapeValueInputs(const Graph& g) {
+  for (bool v : ShapeValueInputs(g)) {
+    if (v) return true;
+  }
+  return false;
+}
+
+// Public dims: infer at two representative shapes (batch 1 and 2, other
+// dynamic axes kRepresentativeSize and 1.5x it); dims that change are dynamic.
+// Outputs shaped by input values cannot be known: rank 1, dynamic.
+absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opset, bool batchable, bool specialize) {
   std::vector<TensorInfo> infos;
+  if (HasShapeValueInputs(g)) {
+    for (const GraphOutput& o : g.outputs()) {
+      infos.push_back({o.name, o.dtype == core::DataType::kUndefined ? core::DataType::kFloat32 : o.dtype,
+                       core::Dims{core::kDynamicDim}});
+    }
+    return infos;
+  }
+  Q8_ASSIGN_OR_RETURN(auto d1, RepresentativeValueDims(g, opset, specialize, 1, kRepresentativeSize));
+  std::vector<core::Dims> d2 = d1;
+  if (batchable || specialize) {
+    Q8_ASSIGN_OR_RETURN(d2, RepresentativeValueDims(g, opset, specialize, batchable ? 2 : 1,
+                                                    kRepresentativeSize + kRepresentativeSize / 2));
+  }
   for (const GraphOutput& o : g.outputs()) {
     // Programs write FP32 outputs; the model converts to the declared type at the edge.
     TensorInfo info{o.name, o.dtype == core::DataType::kUndefined ? core::DataType::kFloat32 : o.dtype, d1[o.value]};
@@ -37,13 +70,23 @@ absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opse
   return infos;
 }
 
+// The requested warm-up batch sizes, or the one a fixed first axis allows.
+std::vector<int64_t> WarmupSizes(const OnnxModel& model, const CompileOptions& options) {
+  if (!model.inputs().empty() && !model.inputs()[0].dims.empty() && model.inputs()[0].dims[0] != core::kDynamicDim) {
+    return {model.inputs()[0].dims[0]};
+  }
+  return options.warmup_batch_sizes;
+}
+
 absl::Status WarmUp(const OnnxModel& model, const std::vector<int64_t>& sizes, int64_t max_batch) {
+  if (!model.can_warm_up()) return absl::OkStatus();
   for (int64_t batch : sizes) {
     if (batch < 1 || batch > max_batch) continue;
     std::vector<core::Tensor> zeros;
     std::vector<core::TensorView> views;
-    for (const TensorInfo& in : model.inputs()) {
-      zeros.emplace_back(in.dtype, core::WithBatch(in.dims, batch));
+    const std::vector<core::Dims> dims = model.ExampleInputDims(batch);
+    for (size_t i = 0; i < dims.size(); ++i) {
+      zeros.emplace_back(model.inputs()[i].dtype, dims[i]);
       views.push_back(zeros.back().view());
     }
     auto warm = model.CompiledModel::Run(views);
@@ -71,10 +114,22 @@ absl::StatusOr<PreparedGraph> PrepareGraph(absl::string_view onnx_bytes, const C
   for (const GraphInput& in : graph->inputs()) batchable &= !in.dims.empty() && in.dims[0] == core::kDynamicDim;
   if (!batchable) {
     // Fixed-shape model: the batch dimension, if any, is whatever the model says.
-    for (GraphInput& in : graph->inputs()) in.dims = core::WithBatch(in.dims, 1);
+    for (GraphInput& in : graph->inputs()) {
+      if (!in.dims.empty() && in.dims[0] == core::kDynamicDim) in.dims[0] = 1;
+    }
   }
-  // Every op must be supported and every shape consistent before anything is built.
-  Q8_RETURN_IF_ERROR(InferValueDims(*graph, prepared.opset, 1).status());
+  // Every op must be supported and every shape consistent before anything is
+  // built (at representative sizes for dynamic axes). Where INT64 input
+  // values set shapes, only op support can be checked before a request.
+  if (HasShapeValueInputs(*graph)) {
+    for (const Node& n : graph->nodes()) {
+      if (n.removed || FindOp(n.op_type) != nullptr || CanEvaluateConstant(n.op_type)) continue;
+      Q8_RETURN_IF_ERROR(ResolveOps(*graph).status());
+    }
+  } else {
+    Q8_RETURN_IF_ERROR(
+        RepresentativeValueDims(*graph, prepared.opset, NeedsSpecialization(*graph), 1, kRepresentativeSize).status());
+  }
   prepared.graph = std::move(graph);
   return prepared;
 }
@@ -95,7 +150,19 @@ absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepa
     parts.inputs.push_back({g.value(in.value).name, in.dtype, in.dims});
     parts.input_runtime_dtypes.push_back(g.value(in.value).dtype);
   }
-  Q8_ASSIGN_OR_RETURN(parts.outputs, OutputInfos(g, parts.opset, parts.batchable));
+  parts.specialize = NeedsSpecialization(g);
+  parts.shape_value_inputs = ShapeValueInputs(g);
+  Q8_ASSIGN_OR_RETURN(parts.outputs, OutputInfos(g, parts.opset, parts.batchable, parts.specialize));
+  parts.report.isa = kernels::CpuIsa();
+  if (parts.specialize) {
+    // Each plan lowers its own specialization of the graph, so the model
+    // keeps the graph whole (and the full QuantSpec); weight ids still let
+    // plans share the kernels' reordered copies.
+    LoweredGraph lowered = SpecializingLowering(g, parts.opset, quant.get());
+    auto model = std::make_shared<OnnxModel>(std::move(parts), std::move(lowered));
+    Q8_RETURN_IF_ERROR(WarmUp(*model, WarmupSizes(*model, options), options.max_batch_size));
+    return model;
+  }
   Q8_ASSIGN_OR_RETURN(LoweredGraph lowered, LowerGraph(g, parts.opset, quant.get()));
   // The lowering now holds every weight the kernels need. The model keeps a
   // graph without the big float constants and a spec without int8 weights,
@@ -108,13 +175,8 @@ absl::StatusOr<std::shared_ptr<OnnxModel>> BuildModel(const PreparedGraph& prepa
     parts.quant = light;
     lowered.quant = light.get();
   }
-  parts.report.isa = kernels::CpuIsa();
   auto model = std::make_shared<OnnxModel>(std::move(parts), std::move(lowered));
-  std::vector<int64_t> sizes = options.warmup_batch_sizes;
-  if (!model->inputs().empty() && !model->inputs()[0].dims.empty() && model->inputs()[0].dims[0] != core::kDynamicDim) {
-    sizes = {model->inputs()[0].dims[0]};
-  }
-  Q8_RETURN_IF_ERROR(WarmUp(*model, sizes, options.max_batch_size));
+  Q8_RETURN_IF_ERROR(WarmUp(*model, WarmupSizes(*model, options), options.max_batch_size));
   if (model->has_programs()) model->ReleaseWeightSources();
   return model;
 }

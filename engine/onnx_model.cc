@@ -5,9 +5,11 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "core/checked_math.h"
 #include "core/element_convert.h"
 #include "core/status_macros.h"
 #include "engine/exception_guard.h"
+#include "engine/plan/shape_inference.h"
 
 namespace q8::engine {
 namespace {
@@ -46,11 +48,16 @@ absl::StatusOr<std::vector<core::Tensor>> CompiledModel::Run(absl::Span<const co
   return GuardExceptions("running the model", [&] { return RunAllocating(inputs); });
 }
 
+std::vector<core::Dims> CompiledModel::ExampleInputDims(int64_t batch) const {
+  std::vector<core::Dims> dims;
+  for (const TensorInfo& in : inputs()) dims.push_back(core::WithBatch(in.dims, batch));
+  return dims;
+}
+
 absl::StatusOr<std::vector<core::Tensor>> CompiledModel::RunAllocating(
     absl::Span<const core::TensorView> inputs) const {
   Q8_RETURN_IF_ERROR(ValidateInputs(inputs));
-  const int64_t batch = inputs.empty() || inputs[0].dims.empty() ? 1 : inputs[0].dims[0];
-  std::vector<core::Dims> dims = OutputDims(batch);
+  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, OutputDimsFor(inputs));
   std::vector<core::Tensor> out;
   std::vector<core::MutableTensorView> views;
   for (size_t i = 0; i < dims.size(); ++i) {
@@ -77,14 +84,30 @@ absl::Status OnnxModel::ValidateInputs(absl::Span<const core::TensorView> inputs
       return absl::InvalidArgumentError(absl::StrCat("input '", want.name, "' has datatype ", core::OipName(got.dtype),
                                                      ", expected ", core::OipName(want.dtype)));
     }
-    bool ok = got.dims.size() == want.dims.size();
-    for (size_t d = 0; ok && d < got.dims.size(); ++d) {
-      ok = want.dims[d] == core::kDynamicDim ? got.dims[d] >= 1 : got.dims[d] == want.dims[d];
-    }
-    if (!ok) {
+    if (got.dims.size() != want.dims.size()) {
       return absl::InvalidArgumentError(absl::StrCat("input '", want.name, "' has shape ", core::DimsToString(got.dims),
-                                                     ", expected ", core::DimsToString(want.dims),
-                                                     " (-1 = any batch size)"));
+                                                     " (rank ", got.dims.size(), "), expected ",
+                                                     core::DimsToString(want.dims), " (-1 = any size)"));
+    }
+    for (size_t d = 0; d < got.dims.size(); ++d) {
+      const bool ok = want.dims[d] == core::kDynamicDim ? got.dims[d] >= 1 : got.dims[d] == want.dims[d];
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input '", want.name, "' axis ", d, " has size ", got.dims[d], ", expected ",
+            want.dims[d] == core::kDynamicDim ? std::string("at least 1") : absl::StrCat(want.dims[d]), " (shape ",
+            core::DimsToString(got.dims), ", model expects ", core::DimsToString(want.dims), ", -1 = any size)"));
+      }
+    }
+    // Dynamic axes are bounded only by the per-tensor byte limit.
+    // (The name is formatted only on failure: the request path allocates nothing.)
+    if (!core::CheckedByteSize(got.dtype, got.dims).ok()) {
+      return absl::InvalidArgumentError(
+          core::CheckedByteSize(got.dtype, got.dims, absl::StrCat("input '", want.name, "'")).status().message());
+    }
+    if (i < parts_.shape_value_inputs.size() && parts_.shape_value_inputs[i] &&
+        got.num_elements() > kMaxShapeValueElements) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", want.name, "' sets shapes and has ", got.num_elements(),
+                                                     " elements; at most ", kMaxShapeValueElements, " are accepted"));
     }
     if (parts_.batchable) {
       if (batch >= 0 && got.dims[0] != batch) {
@@ -101,6 +124,24 @@ absl::Status OnnxModel::ValidateInputs(absl::Span<const core::TensorView> inputs
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::Dims>> OnnxModel::OutputDimsFor(absl::Span<const core::TensorView> inputs) const {
+  if (!parts_.specialize) return CompiledModel::OutputDimsFor(inputs);
+  return plans_.OutputDims(inputs);
+}
+
+std::vector<core::Dims> OnnxModel::ExampleInputDims(int64_t batch) const {
+  std::vector<core::Dims> dims;
+  for (const GraphInput& in : parts_.graph->inputs()) dims.push_back(RepresentativeDims(in, batch));
+  return dims;
+}
+
+bool OnnxModel::can_warm_up() const {
+  for (bool v : parts_.shape_value_inputs) {
+    if (v) return false;
+  }
+  return true;
 }
 
 std::vector<core::Dims> OnnxModel::OutputDims(int64_t batch) const {
@@ -121,15 +162,20 @@ absl::Status OnnxModel::RunUnguarded(absl::Span<const core::TensorView> inputs,
   if (outputs.size() != parts_.outputs.size()) {
     return absl::InvalidArgumentError(absl::StrCat("expected ", parts_.outputs.size(), " output buffers"));
   }
+  std::vector<core::Dims> planned;  // specialized models: outputs follow the plan
+  if (parts_.specialize) {
+    Q8_ASSIGN_OR_RETURN(planned, plans_.OutputDims(inputs));
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
-    if (!core::MatchesWithBatch(outputs[i].dims, parts_.outputs[i].dims, batch) ||
-        outputs[i].dtype != parts_.outputs[i].dtype) {
-      return absl::InternalError(absl::StrCat("output buffer ", i, " has shape ", core::DimsToString(outputs[i].dims),
-                                              ", expected ",
-                                              core::DimsToString(core::WithBatch(parts_.outputs[i].dims, batch))));
+    const bool dims_ok = parts_.specialize ? outputs[i].dims == planned[i]
+                                           : core::MatchesWithBatch(outputs[i].dims, parts_.outputs[i].dims, batch);
+    if (!dims_ok || outputs[i].dtype != parts_.outputs[i].dtype) {
+      return absl::InternalError(absl::StrCat(
+          "output buffer ", i, " has shape ", core::DimsToString(outputs[i].dims), ", expected ",
+          core::DimsToString(parts_.specialize ? planned[i] : core::WithBatch(parts_.outputs[i].dims, batch))));
     }
   }
-  Q8_ASSIGN_OR_RETURN(PlanCache::Lease lease, plans_.Acquire(PlanKey(batch)));
+  Q8_ASSIGN_OR_RETURN(PlanCache::Lease lease, plans_.Acquire(inputs));
   absl::InlinedVector<const void*, 4> in_ptrs;
   absl::InlinedVector<void*, 4> out_ptrs;
   // Edge conversions: inputs sent in a type the kernels do not read, outputs
@@ -173,13 +219,15 @@ absl::Status OnnxModel::RunUnguarded(absl::Span<const core::TensorView> inputs,
 MemoryStats OnnxModel::memory() const {
   MemoryStats m;
   m.weights = plans_.weight_bytes() + SourceWeightBytes(plans_.lowered());
+  // A specialized model keeps its graph's constants to lower each plan.
+  if (parts_.specialize) m.weights += parts_.graph->ConstantBytes();
   m.activations = plans_.arena_bytes();
   m.scratchpad = plans_.scratchpad_bytes();
   return m;
 }
 
 absl::StatusOr<std::vector<PrimitiveInfo>> OnnxModel::Primitives(int64_t batch) const {
-  Q8_ASSIGN_OR_RETURN(std::shared_ptr<const kernels::Program> program, plans_.GetProgram(PlanKey(batch)));
+  Q8_ASSIGN_OR_RETURN(std::shared_ptr<const kernels::Program> program, plans_.GetProgram(batch));
   std::vector<PrimitiveInfo> result;
   for (const kernels::StepInfo& s : program->steps()) result.push_back({s.name, s.op, s.impl});
   return result;

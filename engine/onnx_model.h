@@ -23,6 +23,9 @@ class OnnxModel : public CompiledModel {
     // at the edge when they differ). Outputs are computed in FP32.
     std::vector<core::DataType> input_runtime_dtypes;
     bool batchable = true;  // every input has a dynamic first dim
+    // Plans are built by specializing the graph (engine/plan/specialize.h).
+    bool specialize = false;
+    std::vector<bool> shape_value_inputs;  // per input
     int64_t max_batch_size = 64;
     size_t max_cached_plans = 0;  // 0: unbounded
     CompileReport report;
@@ -38,6 +41,10 @@ class OnnxModel : public CompiledModel {
 
   absl::Status ValidateInputs(absl::Span<const core::TensorView> inputs) const override;
   std::vector<core::Dims> OutputDims(int64_t batch) const override;
+  absl::StatusOr<std::vector<core::Dims>> OutputDimsFor(absl::Span<const core::TensorView> inputs) const override;
+  std::vector<core::Dims> ExampleInputDims(int64_t batch) const override;
+  bool can_warm_up() const override;
+  int64_t cached_plans() const override { return static_cast<int64_t>(plans_.num_programs()); }
   absl::Status Run(absl::Span<const core::TensorView> inputs,
                    absl::Span<const core::MutableTensorView> outputs) const override;
   MemoryStats memory() const override;
@@ -50,7 +57,6 @@ class OnnxModel : public CompiledModel {
  private:
   absl::Status RunUnguarded(absl::Span<const core::TensorView> inputs,
                             absl::Span<const core::MutableTensorView> outputs) const;
-  int64_t PlanKey(int64_t batch) const { return parts_.batchable ? batch : 0; }
 
   Parts parts_;
   mutable PlanCache plans_;

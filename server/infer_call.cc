@@ -79,9 +79,10 @@ absl::Status InferCall::Prepare() {
   arrival_.emplace(handle_.served.executor.get());
   const engine::CompiledModel& model = *handle_.model;
   Q8_ASSIGN_OR_RETURN(inputs_, DecodeInputs(*request_, model.inputs(), model.max_batch_size(), label));
+  // Outputs follow the request's shapes (any dynamic axis); a new shape may build its plan here.
+  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> output_dims, model.OutputDimsFor(inputs_.tensors));
   Q8_ASSIGN_OR_RETURN(OutputEncoder outputs,
-                      OutputEncoder::Prepare(*request_, model.outputs(), model.OutputDims(inputs_.batch), inputs_.raw,
-                                             label, response_));
+                      OutputEncoder::Prepare(*request_, model.outputs(), output_dims, inputs_.raw, label, response_));
   outputs_.emplace(std::move(outputs));
   // Live calibration: one relaxed atomic load unless a sample is wanted.
   if (handle_.served.live != nullptr && inputs_.tensors.size() == 1) {

@@ -234,6 +234,8 @@ absl::Status InferenceService::Statistics(const inference::ModelStatisticsReques
     memory->set_type("CPU");
     memory->set_id(0);
     memory->set_byte_size(static_cast<uint64_t>(h.model->memory().total()));
+    out->set_plan_builds(static_cast<uint64_t>(h.model->plan_builds()));
+    out->set_cached_plans(static_cast<uint64_t>(h.model->cached_plans()));
   }
   return absl::OkStatus();
 }

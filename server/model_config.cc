@@ -323,6 +323,10 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
       auto v = ReadBatch(value, key, model_name);
       if (!v.ok()) return v.status();
       config.max_batch_size = *v;
+    } else if (key == "max_cached_plans") {
+      auto v = ReadIntInRange(value, key, model_name, 1, kMaxCachedPlansConfig);
+      if (!v.ok()) return v.status();
+      config.max_cached_plans = *v;
     } else if (key == "warmup_batch_sizes") {
       if (!value.is_array()) {
         return ConfigError(model_name, absl::StrCat("'warmup_batch_sizes' must be an array, got ", TypeName(value)));
@@ -387,6 +391,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
 engine::CompileOptions ToCompileOptions(const ModelConfig& config) {
   engine::CompileOptions options;
   options.max_batch_size = config.max_batch_size;
+  options.max_cached_plans = config.max_cached_plans;
   options.warmup_batch_sizes = config.warmup_batch_sizes;
   return options;
 }

@@ -7,6 +7,8 @@
 //     "name": "fashion_cnn",            // if present, must equal the model name
 //     "max_batch_size": 64,             // integer in [1, 1024]
 //     "warmup_batch_sizes": [1, 8],     // 1-8 distinct integers in [1, max_batch_size]; duplicates dropped
+//     "max_cached_plans": 64,           // integer in [1, 4096]: execution plans kept per model version (one per
+//                                       // set of input shapes and thread count), least recently used evicted
 //     "execution": {                    // streams; defaults from --execution_preset
 //       "preset": "auto",               // auto (from the measured run time, see AutoLayout) | latency
 //                                       // (1 stream x all CPUs) | throughput (1 single-threaded stream per CPU)
@@ -72,6 +74,8 @@ inline constexpr int64_t kMaxLiveSamples = 65536;
 
 struct ModelConfig {
   int64_t max_batch_size = 64;
+  // Plans kept per model version (engine::CompileOptions::max_cached_plans).
+  int64_t max_cached_plans = 64;
   // quantization.mode "auto" (the default): `quantization.mode` is then
   // kStatic, used when calibration data comes with the model; without data
   // the version serves an interim precision and calibrates on live traffic.
@@ -92,6 +96,8 @@ inline constexpr int64_t kMaxConfigBatchSize = 1024;
 // Warm-up sizes each stream builds and runs before READY: each costs a plan
 // (and its memory) per stream, so a long list is refused, not ground through.
 inline constexpr int64_t kMaxWarmupBatchSizes = 8;
+// Each cached plan holds its primitives and per-stream workspaces: bounded.
+inline constexpr int64_t kMaxCachedPlansConfig = 4096;
 inline constexpr int64_t kMaxQueueSizeConfig = 1 << 20;
 inline constexpr int64_t kMaxStreams = 256;
 inline constexpr int64_t kMaxThreadsPerStream = 256;

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/checked_math.h"
 #include "core/quote.h"
 #include "core/status_macros.h"
 
@@ -154,7 +155,13 @@ absl::Status CheckDims(absl::string_view model, const engine::TensorInfo& info,
       return absl::InvalidArgumentError(
           absl::StrCat("input '", info.name, "': shape ", core::DimsToString(dims), " has a negative dim"));
     }
-    if (info.dims[d] == core::kDynamicDim) {
+    if (info.dims[d] == core::kDynamicDim && d > 0) {
+      // A dynamic axis other than the batch: any size >= 1; the byte limit below bounds the tensor.
+      if (dims[d] < 1) {
+        return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': axis ", d,
+                                                       " is dynamic and must be at least 1, got ", dims[d]));
+      }
+    } else if (info.dims[d] == core::kDynamicDim) {
       if (dims[d] < 1 || dims[d] > max_batch_size) {
         return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': batch size ",
                                                        dims[d], " (dim ", d,
@@ -166,11 +173,16 @@ absl::Status CheckDims(absl::string_view model, const engine::TensorInfo& info,
       }
       *batch = dims[d];
     } else if (dims[d] != info.dims[d]) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': dim ", d, " is ",
+      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': axis ", d, " is ",
                                                      dims[d], " but the model expects ", info.dims[d], " (got shape ",
                                                      core::DimsToString(dims), ", model shape ",
-                                                     core::DimsToString(info.dims), ")"));
+                                                     core::DimsToString(info.dims), ", -1 = dynamic)"));
     }
+  }
+  // Overflow-checked against the per-tensor limit before anything multiplies these dims.
+  if (absl::Status size = core::CheckedByteSize(info.dtype, dims, absl::StrCat("input '", info.name, "'")).status();
+      !size.ok()) {
+    return absl::InvalidArgumentError(size.message());
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 #include "engine/graph/graph.h"
 
 #include <deque>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "core/quote.h"
@@ -181,6 +182,16 @@ Graph Graph::WithoutLargeConstants(int64_t min_bytes) const {
     }
   }
   return copy;
+}
+
+int64_t Graph::ConstantBytes() const {
+  std::set<const core::Tensor*> seen;
+  int64_t bytes = 0;
+  for (const Value& v : values_) {
+    if (v.constant && v.constant->has_storage() && seen.insert(v.constant.get()).second)
+      bytes += v.constant->byte_size();
+  }
+  return bytes;
 }
 
 }  // namespace q8::engine

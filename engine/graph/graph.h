@@ -106,6 +106,8 @@ class Graph {
   // drop their bytes (core::Tensor::Placeholder). For models whose kernels
   // already hold those weights: shapes stay inferable, memory is not paid twice.
   Graph WithoutLargeConstants(int64_t min_bytes) const;
+  // Bytes held by constants with storage (each tensor once).
+  int64_t ConstantBytes() const;
 
  private:
   std::vector<Value> values_;

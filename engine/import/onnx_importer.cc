@@ -200,11 +200,9 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
       const auto& dim = type.shape().dim(d);
       if (dim.has_dim_value() && dim.dim_value() > 0) {
         gi.dims.push_back(dim.dim_value());
-      } else if (d == 0) {
-        gi.dims.push_back(core::kDynamicDim);
       } else {
-        return Invalid(absl::StrCat("graph input '", in_name, "' has a dynamic dimension ", d,
-                                    "; only the first (batch) dimension may be dynamic"));
+        // A symbolic (dim_param) or unknown size: any axis may be dynamic; plans are built per concrete shape.
+        gi.dims.push_back(core::kDynamicDim);
       }
     }
     // One sample must fit the per-tensor limit (the batch is bounded later).

@@ -194,8 +194,8 @@ absl::StatusOr<Outputs> ConstantOfShape(const Graph& g, const Node& n) {
   return Outputs{out};
 }
 
-absl::StatusOr<Outputs> ShapeNode(const Node& n, const core::Tensor& x) {
-  const int64_t rank = x.dims().size();
+absl::StatusOr<Outputs> ShapeNode(const Node& n, const core::Dims& x_dims) {
+  const int64_t rank = x_dims.size();
   Q8_ASSIGN_OR_RETURN(int64_t start, n.attrs.GetInt("start", 0));
   Q8_ASSIGN_OR_RETURN(int64_t end, n.attrs.GetInt("end", rank));
   if (start < 0) start += rank;
@@ -203,7 +203,7 @@ absl::StatusOr<Outputs> ShapeNode(const Node& n, const core::Tensor& x) {
   start = std::clamp<int64_t>(start, 0, rank);
   end = std::clamp<int64_t>(end, start, rank);
   auto t = std::make_shared<core::Tensor>(core::DataType::kInt64, core::Dims{end - start});
-  std::copy(x.dims().begin() + start, x.dims().begin() + end, t->span<int64_t>().begin());
+  std::copy(x_dims.begin() + start, x_dims.begin() + end, t->span<int64_t>().begin());
   return Outputs{t};
 }
 
@@ -237,6 +237,14 @@ absl::StatusOr<Outputs> ConstantNode(const Node& n) {
 
 }  // namespace
 
+absl::StatusOr<Outputs> EvaluateShapeOf(const Node& n, const core::Dims& input_dims) {
+  if (n.op_type == "Shape") return ShapeNode(n, input_dims);
+  if (n.op_type != "Size") return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": not Shape or Size"));
+  auto t = std::make_shared<core::Tensor>(core::DataType::kInt64, core::Dims{});
+  t->span<int64_t>()[0] = core::NumElements(input_dims);
+  return Outputs{t};
+}
+
 bool CanEvaluateConstant(const std::string& op_type) { return Evaluable().count(op_type) > 0 || IsDataOp(op_type); }
 
 absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int64_t opset) {
@@ -244,12 +252,7 @@ absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int6
   const core::Tensor& x = *g.value(n.inputs[0]).constant;
   if (n.op_type == "Identity") return Outputs{g.value(n.inputs[0]).constant};
   if (IsDataOp(n.op_type)) return DataOpNode(g, n, opset);
-  if (n.op_type == "Shape") return ShapeNode(n, x);
-  if (n.op_type == "Size") {
-    auto t = std::make_shared<core::Tensor>(core::DataType::kInt64, core::Dims{});
-    t->span<int64_t>()[0] = x.num_elements();
-    return Outputs{t};
-  }
+  if (n.op_type == "Shape" || n.op_type == "Size") return EvaluateShapeOf(n, x.dims());
   if (n.op_type == "Range") return Range(g, n);
   if (n.op_type == "ConstantOfShape") return ConstantOfShape(g, n);
   if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div") {

@@ -1,6 +1,7 @@
 // A plain C++ evaluator for the ops that appear in constant subgraphs
-// (shape arithmetic, Constant nodes, weight transposes). Used only by
-// fold_constants; never on a request path.
+// (shape arithmetic, Constant nodes, weight transposes). Used by
+// fold_constants at load and by plan specialization (engine/plan/specialize.h)
+// when a plan is built for concrete input shapes; never on a request path.
 #pragma once
 
 #include <memory>
@@ -18,5 +19,9 @@ bool CanEvaluateConstant(const std::string& op_type);
 absl::StatusOr<std::vector<std::shared_ptr<const core::Tensor>>> EvaluateConstantNode(const Graph& graph,
                                                                                       const Node& node,
                                                                                       int64_t opset);
+
+// A Shape or Size node over a value of known dims (its bytes are not needed).
+absl::StatusOr<std::vector<std::shared_ptr<const core::Tensor>>> EvaluateShapeOf(const Node& node,
+                                                                                 const core::Dims& input_dims);
 
 }  // namespace q8::engine

@@ -1,7 +1,10 @@
 // Plan and workspace pooling.
 #include "engine/plan/plan_cache.h"
 
+#include <cstring>
+
 #include "core/status_macros.h"
+#include "engine/plan/shape_inference.h"
 #include "kernels/threading.h"
 
 namespace q8::engine {
@@ -10,28 +13,83 @@ PlanCache::Lease::~Lease() {
   if (ws_ != nullptr) cache_->Release(key_, program_.get(), std::move(ws_));
 }
 
-PlanCache::Key PlanCache::KeyFor(int64_t batch) { return {batch, kernels::IntraOpThreads()}; }
-
-absl::StatusOr<std::shared_ptr<const kernels::Program>> PlanCache::GetProgram(int64_t batch) {
-  return GetProgram(KeyFor(batch));
+PlanCache::Key PlanCache::KeyFor(absl::Span<const core::TensorView> inputs) const {
+  Key key;
+  key.push_back(kernels::IntraOpThreads());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const core::TensorView& t = inputs[i];
+    key.push_back(static_cast<int64_t>(t.dims.size()));
+    key.insert(key.end(), t.dims.begin(), t.dims.end());
+    if (i < lowered_.shape_value_inputs.size() && lowered_.shape_value_inputs[i] && t.data != nullptr) {
+      // Validated: INT64 or INT32, at most kMaxShapeValueElements elements.
+      const int64_t n = t.num_elements();
+      key.push_back(n);
+      for (int64_t k = 0; k < n; ++k) {
+        key.push_back(t.dtype == core::DataType::kInt64 ? static_cast<const int64_t*>(t.data)[k]
+                                                        : static_cast<const int32_t*>(t.data)[k]);
+      }
+    }
+  }
+  return key;
 }
 
-absl::StatusOr<std::shared_ptr<const kernels::Program>> PlanCache::GetProgram(Key key) {
+PlanShapes PlanCache::ShapesFor(absl::Span<const core::TensorView> inputs) const {
+  PlanShapes shapes;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    shapes.dims.push_back(inputs[i].dims);
+    std::shared_ptr<core::Tensor> values;
+    if (i < lowered_.shape_value_inputs.size() && lowered_.shape_value_inputs[i] && inputs[i].data != nullptr) {
+      values = std::make_shared<core::Tensor>(inputs[i].dtype, inputs[i].dims);
+      if (inputs[i].byte_size() > 0) std::memcpy(values->data(), inputs[i].data, inputs[i].byte_size());
+    }
+    shapes.values.push_back(std::move(values));
+  }
+  return shapes;
+}
+
+absl::StatusOr<std::shared_ptr<const kernels::Program>> PlanCache::GetProgram(int64_t batch) {
+  std::vector<core::Tensor> zeros;
+  std::vector<core::TensorView> views;
+  for (const GraphInput& in : lowered_.graph->inputs()) {
+    zeros.push_back(core::Tensor::Placeholder(in.dtype, RepresentativeDims(in, batch)));
+  }
+  for (const core::Tensor& t : zeros) views.push_back(t.view());
+  Q8_ASSIGN_OR_RETURN(auto got, Get(KeyFor(views), views));
+  return std::move(got.first);
+}
+
+absl::StatusOr<std::vector<core::Dims>> PlanCache::OutputDims(absl::Span<const core::TensorView> inputs) {
+  const Key key = KeyFor(inputs);
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second.output_dims;
+  }
+  Q8_ASSIGN_OR_RETURN(auto got, Get(key, inputs));
+  return std::move(got.second);
+}
+
+absl::StatusOr<std::pair<std::shared_ptr<const kernels::Program>, std::vector<core::Dims>>> PlanCache::Get(
+    const Key& key, absl::Span<const core::TensorView> inputs) {
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it != entries_.end()) {
       it->second.last_used = ++tick_;
-      return it->second.program;
+      return std::make_pair(it->second.program, it->second.output_dims);
     }
   }
   absl::MutexLock build(&build_mu_);
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
-    if (it != entries_.end()) return it->second.program;  // built while we waited
+    if (it != entries_.end()) return std::make_pair(it->second.program, it->second.output_dims);  // built meanwhile
   }
-  Q8_ASSIGN_OR_RETURN(kernels::ProgramSpec spec, PlanProgram(lowered_, key.first));
+  Q8_ASSIGN_OR_RETURN(kernels::ProgramSpec spec, PlanProgram(lowered_, ShapesFor(inputs)));
+  std::vector<core::Dims> output_dims(spec.num_outputs);
+  for (const kernels::ValueSpec& v : spec.values) {
+    if (v.storage == kernels::Storage::kOutput && v.slot >= 0 && v.slot < spec.num_outputs)
+      output_dims[v.slot] = v.dims;
+  }
   Q8_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Program> program, kernels::Program::Create(std::move(spec), weights_));
   absl::MutexLock lock(&mu_);
   ++plan_builds_;
@@ -45,12 +103,13 @@ absl::StatusOr<std::shared_ptr<const kernels::Program>> PlanCache::GetProgram(Ke
   }
   Entry& e = entries_[key];
   e.program = std::move(program);
+  e.output_dims = std::move(output_dims);
   e.last_used = ++tick_;
-  return e.program;
+  return std::make_pair(e.program, e.output_dims);
 }
 
-absl::StatusOr<PlanCache::Lease> PlanCache::Acquire(int64_t batch) {
-  const Key key = KeyFor(batch);
+absl::StatusOr<PlanCache::Lease> PlanCache::Acquire(absl::Span<const core::TensorView> inputs) {
+  Key key = KeyFor(inputs);
   {
     // Steady state: one lock, an existing plan and an idle workspace.
     absl::MutexLock lock(&mu_);
@@ -59,18 +118,19 @@ absl::StatusOr<PlanCache::Lease> PlanCache::Acquire(int64_t batch) {
       auto ws = std::move(it->second.idle.back());
       it->second.idle.pop_back();
       it->second.last_used = ++tick_;
-      return Lease(this, it->second.program, std::move(ws), key);
+      return Lease(this, it->second.program, std::move(ws), std::move(key));
     }
   }
-  Q8_ASSIGN_OR_RETURN(std::shared_ptr<const kernels::Program> program, GetProgram(key));
+  Q8_ASSIGN_OR_RETURN(auto got, Get(key, inputs));
+  std::shared_ptr<const kernels::Program> program = std::move(got.first);
   Q8_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Workspace> ws, program->NewWorkspace());
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
   if (it != entries_.end() && it->second.program == program) ++it->second.workspaces;
-  return Lease(this, std::move(program), std::move(ws), key);
+  return Lease(this, std::move(program), std::move(ws), std::move(key));
 }
 
-void PlanCache::Release(Key key, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws) {
+void PlanCache::Release(const Key& key, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
   // A workspace of an evicted plan goes with it.

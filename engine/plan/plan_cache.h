@@ -1,5 +1,5 @@
-// One compiled Program per (batch size, intra-op thread count), each with a
-// pool of Workspaces so concurrent requests never share an arena or
+// One compiled Program per (concrete input shapes, values of shape-value
+// inputs, intra-op thread count), each with a pool of Workspaces so concurrent requests never share an arena or
 // scratchpad. Plans are built on first use and kept, at most `max_plans` of
 // them: building one more evicts the least recently used (a run still
 // holding it finishes on it; its workspaces are then dropped). Workspaces are
@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "engine/plan/planner.h"
 #include "kernels/program.h"
 
@@ -30,7 +32,10 @@ class PlanCache {
   explicit PlanCache(LoweredGraph lowered, size_t max_plans = 0)
       : lowered_(std::move(lowered)), max_plans_(max_plans) {}
 
-  using Key = std::pair<int64_t, int>;  // batch size, intra-op threads
+  // Intra-op threads, then per input its rank and dims (and for a
+  // shape-value input its element count and values). Inline for the usual
+  // few small inputs: a lookup allocates nothing.
+  using Key = absl::InlinedVector<int64_t, 24>;
 
   // A workspace checked out for one run; returns itself to the pool.
   class Lease {
@@ -50,10 +55,12 @@ class PlanCache {
     Key key_;
   };
 
-  // For `batch` at the calling thread's intra-op thread count.
-  absl::StatusOr<Lease> Acquire(int64_t batch);
-  // The Program for `batch` at the calling thread's thread count, building it if needed.
+  // For these (validated) inputs at the calling thread's intra-op thread count.
+  absl::StatusOr<Lease> Acquire(absl::Span<const core::TensorView> inputs);
+  // The Program for the inputs' RepresentativeDims at `batch` (calling thread's thread count), building it if needed.
   absl::StatusOr<std::shared_ptr<const kernels::Program>> GetProgram(int64_t batch);
+  // Output dims of the plan for these inputs (building it if needed).
+  absl::StatusOr<std::vector<core::Dims>> OutputDims(absl::Span<const core::TensorView> inputs);
 
   int64_t weight_bytes() const { return weights_.bytes(); }
   size_t num_programs() const;
@@ -71,13 +78,17 @@ class PlanCache {
  private:
   struct Entry {
     std::shared_ptr<const kernels::Program> program;
+    std::vector<core::Dims> output_dims;
     std::vector<std::unique_ptr<kernels::Workspace>> idle;
     int workspaces = 0;
     uint64_t last_used = 0;
   };
-  static Key KeyFor(int64_t batch);
-  absl::StatusOr<std::shared_ptr<const kernels::Program>> GetProgram(Key key);
-  void Release(Key key, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws);
+  Key KeyFor(absl::Span<const core::TensorView> inputs) const;
+  PlanShapes ShapesFor(absl::Span<const core::TensorView> inputs) const;
+  // The entry's program and output dims, building the plan if needed.
+  absl::StatusOr<std::pair<std::shared_ptr<const kernels::Program>, std::vector<core::Dims>>> Get(
+      const Key& key, absl::Span<const core::TensorView> inputs);
+  void Release(const Key& key, const kernels::Program* program, std::unique_ptr<kernels::Workspace> ws);
 
   LoweredGraph lowered_;
   kernels::WeightCache weights_;

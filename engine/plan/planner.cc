@@ -62,7 +62,9 @@ class Planner {
       buffers_[b].slot = static_cast<int>(i);
       current_[v] = NewValue(v, {Layout::kPlain, g_.value(v).dtype, 1.0f}, b, g_.value(v).name);
     }
-    for (size_t i = 0; i < g_.nodes().size(); ++i) Q8_RETURN_IF_ERROR(PlanNode(static_cast<int>(i)));
+    for (size_t i = 0; i < g_.nodes().size(); ++i) {
+      if (!g_.nodes()[i].removed) Q8_RETURN_IF_ERROR(PlanNode(static_cast<int>(i)));
+    }
     Q8_RETURN_IF_ERROR(BindOutputs());
     PackArena();
     return Emit();
@@ -73,7 +75,9 @@ class Planner {
   void AnalyseConsumers() {
     last_consumer_.assign(g_.num_values(), -1);
     for (size_t i = 0; i < g_.nodes().size(); ++i) {
-      for (ValueId in : g_.nodes()[i].inputs) {
+      const Node& n = g_.nodes()[i];
+      if (n.removed) continue;
+      for (ValueId in : n.inputs) {
         if (in != kNoValue) last_consumer_[in] = static_cast<int>(i);
       }
     }
@@ -151,9 +155,11 @@ class Planner {
     const Node& n = g_.nodes()[index];
     const Lowering* lowered = &lg_.lowerings[index];
     // Data ops (index maps) are sized for concrete dims: lower them again
-    // for this plan's batch (cheap; the rest of the lowering is batch-free).
+    // for this plan's batch (cheap; the rest of the lowering is batch-free),
+    // unless the whole graph was lowered at this plan's dims.
     Lowering relowered;
-    if (const auto* first = std::get_if<kernels::DataOpParams>(&lowered->params)) {
+    const auto* first = lg_.concrete ? nullptr : std::get_if<kernels::DataOpParams>(&lowered->params);
+    if (first != nullptr) {
       Q8_ASSIGN_OR_RETURN(relowered, lg_.defs[index]->lower(MakeOpContext(g_, n, lg_.opset, dims_)));
       // The model's graph has dropped the bytes of large float constants;
       // the first lowering still holds them.
@@ -259,8 +265,20 @@ class Planner {
     for (size_t i = 0; i < g_.outputs().size(); ++i) {
       const GraphOutput& o = g_.outputs()[i];
       if (current_[o.value] < 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("graph output '", o.name, "' is a constant; q8serve needs outputs computed from inputs"));
+        const std::shared_ptr<const core::Tensor>& c = g_.value(o.value).constant;
+        if (c == nullptr || (!c->has_storage() && c->num_elements() > 0)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "graph output '", o.name, "' is a large constant; q8serve needs outputs computed from inputs"));
+        }
+        // Known when the plan is built (e.g. a Shape of an input): one step
+        // writes it (as FP32, like every output) into the caller's buffer.
+        const int out = NewValue(o.value, {Layout::kPlain, DataType::kFloat32, 1.0f},
+                                 NewBuffer(c->dims(), DataType::kFloat32), o.name);
+        buffers_[values_[out].buffer].storage = kernels::Storage::kOutput;
+        buffers_[values_[out].buffer].slot = static_cast<int>(i);
+        kernels::DataOpParams write{kernels::CastOp{DataType::kFloat32}, {c}};
+        AddStep({absl::StrCat(o.name, ":constant"), "Cast", std::move(write), {}, {out}});
+        continue;
       }
       const int v = current_[o.value];
       Buffer& b = buffers_[values_[v].buffer];
@@ -373,6 +391,10 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const
   // Lowering is batch-independent; batch 1 dims give every static dim it needs.
   Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(graph, opset, 1));
   for (size_t i = 0; i < graph.nodes().size(); ++i) {
+    if (lg.defs[i] == nullptr) {  // folded for this plan
+      lg.lowerings.emplace_back();
+      continue;
+    }
     OpContext ctx = MakeOpContext(graph, graph.nodes()[i], opset, dims);
     Q8_ASSIGN_OR_RETURN(Lowering l, lg.defs[i]->lower(ctx));
     // Ids let the kernels keep weights once built, so the model can drop its copies.
@@ -397,10 +419,37 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const
 }
 #pragma GCC diagnostic pop
 
+LoweredGraph SpecializingLowering(const Graph& graph, int64_t opset, const QuantSpec* quant) {
+  LoweredGraph lg;
+  lg.graph = &graph;
+  lg.opset = opset;
+  lg.quant = quant;
+  lg.specialize = true;
+  lg.shape_value_inputs = ShapeValueInputs(graph);
+  return lg;
+}
+
+absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, const PlanShapes& shapes) {
+  if (!lowered.specialize) {
+    Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(*lowered.graph, lowered.opset, shapes.dims));
+    return Planner(lowered, std::move(dims)).Build();
+  }
+  // Shape subgraphs fold into this plan's constants; every node is lowered
+  // at these dims, so nothing is lowered again inside the planner.
+  Q8_ASSIGN_OR_RETURN(Graph specialized, SpecializeGraph(*lowered.graph, lowered.opset, shapes));
+  Q8_ASSIGN_OR_RETURN(LoweredGraph lg, LowerGraph(specialized, lowered.opset, lowered.quant));
+  lg.concrete = true;
+  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(specialized, lowered.opset, shapes.dims));
+  return Planner(lg, std::move(dims)).Build();
+}
+
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch) {
-  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(*lowered.graph, lowered.opset, batch));
-  Planner planner(lowered, std::move(dims));
-  return planner.Build();
+  PlanShapes shapes;
+  for (const GraphInput& in : lowered.graph->inputs()) {
+    shapes.dims.push_back(RepresentativeDims(in, batch));
+    shapes.values.push_back(nullptr);
+  }
+  return PlanProgram(lowered, shapes);
 }
 
 }  // namespace q8::engine

@@ -12,6 +12,7 @@
 #include "engine/graph/graph.h"
 #include "engine/ops/op_table.h"
 #include "engine/plan/precision.h"
+#include "engine/plan/specialize.h"
 #include "engine/quant/quant_spec.h"
 #include "kernels/program.h"
 
@@ -21,16 +22,28 @@ namespace q8::engine {
 struct LoweredGraph {
   const Graph* graph = nullptr;
   int64_t opset = 13;
-  std::vector<const OpDef*> defs;        // per node
+  std::vector<const OpDef*> defs;        // per node (null for removed nodes)
   std::vector<Lowering> lowerings;       // per node
   const QuantSpec* quant = nullptr;      // null for fp32 models
   std::vector<NodePrecision> precision;  // per node: the precision stage's decisions
+  // Plans are built by specializing `graph` to each plan's shapes and
+  // lowering that (specialize.h); defs, lowerings and precision stay empty.
+  bool specialize = false;
+  std::vector<bool> shape_value_inputs;  // per graph input (specialize only)
+  // Lowered at one plan's concrete dims: the planner uses it as it is.
+  bool concrete = false;
 };
 
 // `quant` (optional) switches the listed layers' params to int8 weights; it
 // must outlive the LoweredGraph.
 absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const QuantSpec* quant = nullptr);
 
+// The lowering of a model whose plans are built by specialization.
+LoweredGraph SpecializingLowering(const Graph& graph, int64_t opset, const QuantSpec* quant = nullptr);
+
+// The plan for concrete inputs.
+absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, const PlanShapes& shapes);
+// The plan for the inputs' RepresentativeDims at `batch`.
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch);
 
 }  // namespace q8::engine

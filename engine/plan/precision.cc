@@ -31,7 +31,7 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
   // Values some consumer could read as int8: an int8 layer's or a transparent op's input.
   std::vector<bool> int8_reader(g.num_values(), false);
   for (size_t i = 0; i < nodes.size(); ++i) {
-    if (!IsStaticInt8Layer(quant, static_cast<int>(i)) && !transparent(i)) continue;
+    if (nodes[i].removed || (!IsStaticInt8Layer(quant, static_cast<int>(i)) && !transparent(i))) continue;
     for (ValueId in : nodes[i].inputs) {
       if (in != kNoValue) int8_reader[in] = true;
     }
@@ -43,7 +43,7 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
     const Node& n = nodes[i];
     const Lowering& l = lowerings[i];
     NodePrecision& np = result[i];
-    if (l.runtime_inputs.empty()) continue;
+    if (n.removed || l.runtime_inputs.empty()) continue;  // removed: folded for one plan's shapes
     std::vector<ValueId> ins;
     for (int k : l.runtime_inputs) ins.push_back(n.inputs[k]);
     const ValuePrecision first = stored[ins[0]];

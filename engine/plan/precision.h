@@ -3,7 +3,9 @@
 // a scale). It is decided once per lowering, before any plan exists, and is
 // independent of batch size, shapes and layouts; the planner (which adds the
 // reorders at the seams), the quantization report and the QDQ exporter all
-// read this one map instead of re-deriving the rules.
+// read this one map instead of re-deriving the rules. (A model whose plans
+// are specialized per input shape, specialize.h, runs the stage on each
+// specialized graph: the same rules, over the nodes left after folding.)
 //
 // Rules, node by node in topological order:
 //  - an int8 layer (QuantSpec::layers, not dynamic, with a quantized main

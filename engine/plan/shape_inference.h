@@ -11,11 +11,27 @@
 
 namespace q8::engine {
 
-// Dims for every ValueId (empty for values no live node touches).
+// The size given to a dynamic axis other than the batch axis when no request
+// says otherwise: load-time checks, metadata and warm-up use it.
+inline constexpr int64_t kRepresentativeSize = 32;
+
+// `in`'s dims with a dynamic first axis set to `batch` and any other dynamic
+// axis to kRepresentativeSize.
+core::Dims RepresentativeDims(const GraphInput& in, int64_t batch, int64_t other = kRepresentativeSize);
+
+// Dims for every ValueId (empty for values no live node touches), the graph
+// inputs at RepresentativeDims(batch) or at `input_dims`.
 // INVALID_ARGUMENT naming the node whose shape rule fails.
 absl::StatusOr<std::vector<core::Dims>> InferValueDims(const Graph& graph, int64_t opset, int64_t batch);
+absl::StatusOr<std::vector<core::Dims>> InferValueDims(const Graph& graph, int64_t opset,
+                                                       const std::vector<core::Dims>& input_dims);
 
-// The op definition of every live node; INVALID_ARGUMENT for the first
+// One node's output dims into `dims` (which holds its inputs'); refuses
+// runtime non-FP32 inputs where the op reads them only from constants.
+absl::Status InferNodeDims(const Graph& graph, const Node& n, const OpDef& def, int64_t opset,
+                           std::vector<core::Dims>& dims);
+
+// The op definition of every live node (null for removed ones); INVALID_ARGUMENT for the first
 // unsupported op, naming its type and node and listing what is supported.
 absl::StatusOr<std::vector<const OpDef*>> ResolveOps(const Graph& graph);
 

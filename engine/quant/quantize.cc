@@ -35,7 +35,10 @@ absl::Status ValidateData(const CompiledModel& fp32, const CalibrationData& d) {
                                                    in.name, "'"));
   }
   bool shape_ok = x.dims().size() == in.dims.size() && !x.dims().empty() && x.dims()[0] >= 1;
-  for (size_t i = 1; shape_ok && i < in.dims.size(); ++i) shape_ok = x.dims()[i] == in.dims[i];
+  // Dynamic axes (beyond the sample axis) take the samples' size: one shape for all samples.
+  for (size_t i = 1; shape_ok && i < in.dims.size(); ++i) {
+    shape_ok = in.dims[i] == core::kDynamicDim ? x.dims()[i] >= 1 : x.dims()[i] == in.dims[i];
+  }
   if (!shape_ok) {
     return absl::InvalidArgumentError(absl::StrCat("calibration inputs have shape ", core::DimsToString(x.dims()),
                                                    "; the model input '", in.name, "' is ", core::DimsToString(in.dims),
@@ -75,8 +78,10 @@ double MedianLatencyMs(const CompiledModel& model, int64_t batch) {
   batch = std::min(batch, model.max_batch_size());
   std::vector<core::Tensor> inputs;
   std::vector<core::TensorView> views;
-  for (const TensorInfo& in : model.inputs()) {
-    inputs.emplace_back(in.dtype, core::WithBatch(in.dims, batch));
+  if (!model.can_warm_up()) return 0;
+  const std::vector<core::Dims> dims = model.ExampleInputDims(batch);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    inputs.emplace_back(model.inputs()[i].dtype, dims[i]);
     views.push_back(inputs.back().view());
   }
   if (!model.Run(views).ok()) return 0;

@@ -42,8 +42,11 @@ class ModelExecutor::Stream {
 ModelExecutor::ModelExecutor(std::shared_ptr<const engine::CompiledModel> model, ExecutorOptions options)
     : model_(std::move(model)),
       options_(std::move(options)),
+      // Merging needs a dynamic batch axis; a model whose INT64 inputs set
+      // shapes (can_warm_up() false) takes them per request, never merged.
       can_merge_(options_.batching.enabled && !model_->inputs().empty() && !model_->inputs()[0].dims.empty() &&
-                 model_->inputs()[0].dims[0] == core::kDynamicDim && model_->max_batch_size() > 1) {}
+                 model_->inputs()[0].dims[0] == core::kDynamicDim && model_->max_batch_size() > 1 &&
+                 model_->can_warm_up()) {}
 
 absl::StatusOr<std::shared_ptr<ModelExecutor>> ModelExecutor::Create(std::shared_ptr<const engine::CompiledModel> model,
                                                                      ExecutorOptions options) {
@@ -227,7 +230,8 @@ void ModelExecutor::TakeGroup(std::vector<Pending*>* group) {
   };
   while (total < max_batch && !IsPreferred(total)) {
     // FIFO: requests join in arrival order; one that does not fit ends the group.
-    while (!queue_.empty() && total + queue_.front()->request.batch <= max_batch) {
+    while (!queue_.empty() && total + queue_.front()->request.batch <= max_batch &&
+           BatchAssembler::CanMerge(group->front()->request, queue_.front()->request)) {
       total += queue_.front()->request.batch;
       group->push_back(queue_.front());
       queue_.pop_front();
@@ -243,15 +247,17 @@ absl::StatusOr<double> ModelExecutor::WarmUp(const engine::CompiledModel& model,
                                              int timed_runs) {
   const bool batchable =
       model.inputs().empty() || model.inputs()[0].dims.empty() || model.inputs()[0].dims[0] == core::kDynamicDim;
-  if (!batchable) sizes = {0};
-  if (sizes.empty()) sizes = {1};  // the inline rule needs one timed run
+  if (!batchable) sizes = {1};
+  if (sizes.empty()) sizes = {1};         // the inline rule needs one timed run
+  if (!model.can_warm_up()) return 1.0;  // planned per request's values; never inline
   const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());
   double best_run = 0;
   for (int64_t b : sizes) {
     std::vector<core::Tensor> inputs;
     std::vector<core::TensorView> views;
-    for (const engine::TensorInfo& in : model.inputs()) {
-      inputs.emplace_back(in.dtype, batchable ? core::WithBatch(in.dims, b) : in.dims);
+    const std::vector<core::Dims> dims = model.ExampleInputDims(b);
+    for (size_t i = 0; i < dims.size(); ++i) {
+      inputs.emplace_back(model.inputs()[i].dtype, dims[i]);
       views.push_back(inputs.back().view());
     }
     // The first run builds the plan; the next ones show what a request costs.
@@ -313,8 +319,8 @@ void ModelExecutor::StreamMain(Stream* stream) {
     if (parts.size() == 1) {
       status = model_->Run(parts[0]->inputs, parts[0]->outputs);
     } else if (parts.size() > 1) {
-      stream->assembler.Gather(parts);
-      status = model_->Run(stream->assembler.inputs(), stream->assembler.outputs());
+      status = stream->assembler.Gather(parts);
+      if (status.ok()) status = model_->Run(stream->assembler.inputs(), stream->assembler.outputs());
       if (status.ok()) stream->assembler.Scatter(parts);
     }
     const absl::Time end = absl::Now();

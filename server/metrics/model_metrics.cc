@@ -37,6 +37,8 @@ enum Family : int {
   kShadowAgreements,
   kShadowDropped,
   kShadowRelativeError,
+  kPlanBuilds,
+  kCachedPlans,
   kFamilyCount
 };
 
@@ -107,6 +109,11 @@ std::vector<MetricFamily> MetricFamilies() {
       "Sampled requests not shadowed because the shadow queue was full.");
   set(kShadowRelativeError, "q8serve_shadow_relative_error", MetricType::Histogram,
       "Per-sample ||int8 - fp32|| / ||fp32|| of the outputs of shadowed requests.");
+  set(kPlanBuilds, "q8serve_model_plan_builds_total", MetricType::Counter,
+      "Execution plans built for the served model: one per new set of input shapes and thread count, again after "
+      "an evicted plan is needed (max_cached_plans).");
+  set(kCachedPlans, "q8serve_model_cached_plans", MetricType::Gauge,
+      "Execution plans the served model holds now (at most its max_cached_plans).");
   return f;
 }
 
@@ -191,6 +198,10 @@ void ModelMetrics::AppendTo(std::vector<MetricFamily>& f) const {
     add(kMemory, GaugeValue(static_cast<double>(memory.activations)), {{"kind", "activations"}});
     add(kMemory, GaugeValue(static_cast<double>(memory.scratchpad)), {{"kind", "scratchpad"}});
     add(kMemory, GaugeValue(static_cast<double>(memory.total())), {{"kind", "total"}});
+    ClientMetric builds;
+    builds.counter.value = static_cast<double>(served->plan_builds());
+    add(kPlanBuilds, std::move(builds));
+    add(kCachedPlans, GaugeValue(static_cast<double>(served->cached_plans())));
   }
   add(kWeightBytes, GaugeValue(static_cast<double>(d.weight_bytes_fp32)), {{"precision", "fp32"}});
   if (d.weight_bytes_int8) {

@@ -115,14 +115,18 @@ void ShadowEvaluator::Run() {
 
 void ShadowEvaluator::Evaluate(Job& job) {
   const engine::CompiledModel& model = *job.reference;
-  const int64_t batch = job.inputs.empty() || job.inputs[0].dims().empty() ? 1 : job.inputs[0].dims()[0];
   std::vector<core::TensorView> inputs;
   for (const auto& t : job.inputs) inputs.push_back(t.view());
   std::vector<core::Tensor> outputs;
   std::vector<core::MutableTensorView> views;
-  const std::vector<core::Dims> dims = model.OutputDims(batch);
-  for (size_t i = 0; i < model.outputs().size() && i < dims.size(); ++i) {
-    outputs.emplace_back(model.outputs()[i].dtype, dims[i]);
+  absl::StatusOr<std::vector<core::Dims>> dims = model.OutputDimsFor(inputs);
+  if (!dims.ok()) {
+    Q8_LOG(Warning, "shadow evaluation of '", job.metrics->description().model, "' version ",
+           job.metrics->description().version, " failed: ", dims.status().ToString());
+    return;
+  }
+  for (size_t i = 0; i < model.outputs().size() && i < dims->size(); ++i) {
+    outputs.emplace_back(model.outputs()[i].dtype, (*dims)[i]);
     views.push_back(outputs.back().mutable_view());
   }
   absl::Status status = model.Run(inputs, views);

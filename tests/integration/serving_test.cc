@@ -264,7 +264,7 @@ TEST_F(ServingTest, UnknownInputName) {
 TEST_F(ServingTest, WrongShape) {
   auto req = ImageRequest(kCnn, TestImages(), 0, 1, true);
   req.mutable_inputs(0)->set_shape(2, 27);
-  ExpectInferError(req, grpc::StatusCode::INVALID_ARGUMENT, "dim 2 is 27 but the model expects 28");
+  ExpectInferError(req, grpc::StatusCode::INVALID_ARGUMENT, "axis 2 is 27 but the model expects 28");
 }
 
 TEST_F(ServingTest, BatchOverMax) {

@@ -110,11 +110,22 @@ TEST(ImporterTest, RejectsExternalData) {
   ExpectInvalid(b.Serialize(), "external");
 }
 
-TEST(ImporterTest, RejectsDynamicNonBatchDimension) {
+TEST(ImporterTest, AcceptsDynamicNonBatchDimensions) {
   OnnxBuilder b;
   b.Input("x", {-1, -1}).Output("y");
+  b.model()
+      .mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
+      ->set_dim_param("len");
   b.Node("Relu", {"x"}, {"y"});
-  ExpectInvalid(b.Serialize(), "only the first (batch) dimension may be dynamic");
+  auto model = Compile(b.Serialize());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->inputs()[0].dims, (core::Dims{-1, -1}));
+  EXPECT_EQ((*model)->outputs()[0].dims, (core::Dims{-1, -1}));
 }
 
 TEST(ImporterTest, RejectsNonNumericInputNamingItsType) {

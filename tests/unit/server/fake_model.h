@@ -7,9 +7,9 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "engine/compiled_model.h"
 #include "engine/compiler.h"
 #include "engine/quantize.h"
@@ -47,6 +47,8 @@ class FakeModel : public engine::CompiledModel {
     return absl::OkStatus();
   }
   engine::MemoryStats memory() const override { return {100, 0, 0}; }
+  int64_t plan_builds() const override { return 3; }
+  int64_t cached_plans() const override { return 2; }
   absl::StatusOr<std::vector<engine::PrimitiveInfo>> Primitives(int64_t) const override {
     return std::vector<engine::PrimitiveInfo>{};
   }
@@ -58,8 +60,8 @@ class FakeModel : public engine::CompiledModel {
   engine::CompileReport report_;
 };
 
-inline absl::StatusOr<std::shared_ptr<const engine::CompiledModel>> FakeCompile(
-    absl::string_view bytes, const engine::CompileOptions& options) {
+inline absl::StatusOr<std::shared_ptr<const engine::CompiledModel>> FakeCompile(absl::string_view bytes,
+                                                                                const engine::CompileOptions& options) {
   if (bytes == "bad") return absl::InvalidArgumentError("unsupported op 'Erf' (node 'n0')");
   return std::shared_ptr<const engine::CompiledModel>(std::make_shared<FakeModel>(options.max_batch_size));
 }

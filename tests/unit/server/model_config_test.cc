@@ -135,6 +135,19 @@ TEST(ModelConfigTest, MaxBatchSizeIsCapped) {
   EXPECT_THAT(ConfigError(R"({"max_batch_size":65536})"), HasSubstr("must be in [1, 1024]"));
 }
 
+TEST(ModelConfigTest, MaxCachedPlansReachesTheEngineAndIsBounded) {
+  EXPECT_EQ(ToCompileOptions(*ParseModelConfig("{}", "m", Defaults())).max_cached_plans, 64);
+  auto c = ParseModelConfig(R"({"max_cached_plans":3})", "m", Defaults());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_cached_plans, 3);
+  EXPECT_EQ(ToCompileOptions(*c).max_cached_plans, 3);
+  EXPECT_TRUE(ParseModelConfig(R"({"max_cached_plans":4096})", "m", Defaults()).ok());
+  EXPECT_THAT(ConfigError(R"({"max_cached_plans":0})"), HasSubstr("'max_cached_plans' must be in [1, 4096], got 0"));
+  EXPECT_THAT(ConfigError(R"({"max_cached_plans":4097})"), HasSubstr("must be in [1, 4096]"));
+  EXPECT_THAT(ConfigError(R"({"max_cached_plans":-1})"), HasSubstr("must be in [1, 4096]"));
+  EXPECT_THAT(ConfigError(R"({"max_cached_plans":2.5})"), HasSubstr("'max_cached_plans' must be an integer"));
+}
+
 TEST(ModelConfigTest, ExecutionMaxQueueSize) {
   auto c = ParseModelConfig(R"({"execution":{"max_queue_size":16}})", "m", Defaults());
   ASSERT_TRUE(c.ok()) << c.status();

@@ -8,8 +8,8 @@ namespace q8::server {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakeModel;
+using ::testing::HasSubstr;
 
 class CodecTest : public ::testing::Test {
  protected:
@@ -101,7 +101,7 @@ TEST_F(CodecTest, WrongRankAndDims) {
   ExpectInvalid(r, "has rank 3 but the model expects rank 2");
   r = RawRequest(1);
   r.mutable_inputs(0)->set_shape(1, 3);
-  ExpectInvalid(r, "dim 1 is 3 but the model expects 2");
+  ExpectInvalid(r, "axis 1 is 3 but the model expects 2");
   r = RawRequest(1);
   r.mutable_inputs(0)->set_shape(0, 9);
   ExpectInvalid(r, "batch size 9 (dim 0) is outside [1, max_batch_size=8]");
@@ -109,6 +109,36 @@ TEST_F(CodecTest, WrongRankAndDims) {
   ExpectInvalid(r, "batch size 0");
   r.mutable_inputs(0)->set_shape(0, -2);
   ExpectInvalid(r, "negative dim");
+}
+
+// A dynamic non-batch axis takes any size >= 1; a shape whose byte size
+// overflows int64 or passes the per-tensor limit is refused before anything
+// multiplies its dims.
+TEST_F(CodecTest, DynamicAxesAreBoundedOverflowChecked) {
+  const std::vector<engine::TensorInfo> infos = {{"x", core::DataType::kFloat32, {-1, -1, 3}}};
+  auto request = [](std::vector<int64_t> shape) {
+    inference::ModelInferRequest r;
+    auto* in = r.add_inputs();
+    in->set_name("x");
+    in->set_datatype("FP32");
+    int64_t n = 1;
+    for (int64_t d : shape) {
+      in->add_shape(d);
+      n *= d > 0 && d < 1000 ? d : 0;
+    }
+    r.add_raw_input_contents(std::string(static_cast<size_t>(n) * 4, '\0'));
+    return r;
+  };
+  auto ok = DecodeInputs(request({2, 5, 3}), infos, 8, "fake:1");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->tensors[0].dims, (core::Dims{2, 5, 3}));
+  auto zero = DecodeInputs(request({1, 0, 3}), infos, 8, "fake:1");
+  EXPECT_THAT(std::string(zero.status().message()), HasSubstr("axis 1 is dynamic and must be at least 1, got 0"));
+  auto huge = DecodeInputs(request({1, int64_t{1} << 62, 3}), infos, 8, "fake:1");
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(huge.status().message()), HasSubstr("input 'x'"));
+  auto fixed = DecodeInputs(request({1, 4, 2}), infos, 8, "fake:1");
+  EXPECT_THAT(std::string(fixed.status().message()), HasSubstr("axis 2 is 2 but the model expects 3"));
 }
 
 TEST_F(CodecTest, RawByteLengthMismatch) {

@@ -18,6 +18,7 @@
 #include "core/npy.h"
 #include "engine/compiler.h"
 #include "engine/threading.h"
+#include "tests/testing/onnx_builder.h"
 
 namespace q8::server {
 namespace {
@@ -467,6 +468,64 @@ TEST_F(ModelExecutorTest, ChooseLayoutGetsTheMeasuredRunAndItsLayoutIsStarted) {
   auto fixed = ModelExecutor::Create(shared_model(), o);
   ASSERT_TRUE(fixed.ok()) << fixed.status();
   EXPECT_FALSE((*fixed)->auto_layout());
+}
+
+// A model with a dynamic length axis (x [N, L, 4] -> Relu): only requests of
+// the same L merge; each request gets Relu of its own rows, whatever it ran with.
+TEST(ModelExecutorShapesTest, OnlyRequestsOfTheSameSampleShapeMerge) {
+  q8::testing::OnnxBuilder b;
+  b.Input("x", {-1, -1, 4}).Output("y");
+  b.Node("Relu", {"x"}, {"y"});
+  auto model = engine::Compile(b.Serialize(), {.max_batch_size = 8, .warmup_batch_sizes = {1}});
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::atomic<int> executions{0};
+  std::atomic<int64_t> rows{0};
+  ExecutorOptions o = Options(1, 1, true, /*delay_us=*/2'000'000, /*preferred=*/{8});
+  o.on_execution = [&](int64_t batch) {
+    executions.fetch_add(1);
+    rows.fetch_add(batch);
+  };
+  auto executor = ModelExecutor::Create(*model, o);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 3}, {2, 3}, {1, 5}, {2, 5}, {1, 3}};
+  struct Part {
+    core::Tensor x, y;
+    core::TensorView in;
+    core::MutableTensorView out;
+    ExecutionRequest request;
+  };
+  std::vector<std::unique_ptr<Part>> parts;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    auto p = std::make_unique<Part>();
+    const auto [n, l] = shapes[i];
+    std::vector<float> v(n * l * 4);
+    for (size_t k = 0; k < v.size(); ++k) v[k] = (k % 3 == 0 ? -1.f : 1.f) * static_cast<float>(k + 10 * i);
+    p->x = core::Tensor::FromFloats({n, l, 4}, v);
+    p->y = core::Tensor(core::DataType::kFloat32, {n, l, 4});
+    p->in = p->x.view();
+    p->out = p->y.mutable_view();
+    p->request.inputs = absl::MakeConstSpan(&p->in, 1);
+    p->request.outputs = absl::MakeConstSpan(&p->out, 1);
+    p->request.batch = n;
+    parts.push_back(std::move(p));
+  }
+  std::vector<std::unique_ptr<ModelExecutor::Arrival>> arrivals;
+  for (size_t i = 0; i < parts.size(); ++i)
+    arrivals.push_back(std::make_unique<ModelExecutor::Arrival>(executor->get()));
+  std::vector<absl::Status> statuses(parts.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    threads.emplace_back([&, i] { statuses[i] = (*executor)->Execute(parts[i]->request, nullptr, arrivals[i].get()); });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i];
+    const auto x = parts[i]->x.span<float>();
+    const auto y = parts[i]->y.span<float>();
+    for (int64_t k = 0; k < parts[i]->x.num_elements(); ++k) ASSERT_EQ(y[k], std::max(x[k], 0.f)) << i << ":" << k;
+  }
+  EXPECT_EQ(rows.load(), 7);
+  EXPECT_GE(executions.load(), 2);  // L=3 and L=5 never share an execution
 }
 
 }  // namespace

@@ -58,6 +58,9 @@ TEST(ModelMetricsTest, SeriesExistWithZerosOnceRegistered) {
   EXPECT_EQ(Sample(text, Series("q8serve_model_memory_bytes", "m", 1, "kind=\"activations\"")), 0);
   EXPECT_EQ(Sample(text, Series("q8serve_model_memory_bytes", "m", 1, "kind=\"scratchpad\"")), 0);
   EXPECT_EQ(Sample(text, Series("q8serve_model_memory_bytes", "m", 1, "kind=\"total\"")), 100);
+  // FakeModel built 3 plans and holds 2.
+  EXPECT_EQ(Sample(text, Series("q8serve_model_plan_builds_total", "m", 1)), 3);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_cached_plans", "m", 1)), 2);
   EXPECT_EQ(Sample(text, Series("q8serve_model_weight_bytes", "m", 1, "precision=\"fp32\"")), 100);
   EXPECT_EQ(Sample(text, Series("q8serve_model_load_duration_seconds", "m", 1)), 0.5);
   EXPECT_EQ(Sample(text, Series("q8serve_model_info", "m", 1,

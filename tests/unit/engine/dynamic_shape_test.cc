@@ -1,0 +1,229 @@
+// Any input axis may be dynamic: plans are keyed by the full set of input
+// shapes (and the values of INT64 inputs that set shapes), kept in the bounded
+// LRU, and shape subgraphs (Shape, Gather, Slice, Concat, Unsqueeze...) are
+// folded when a plan is built. Each result is checked against a plain C++
+// reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/compiler.h"
+#include "tests/testing/onnx_builder.h"
+
+namespace q8::engine {
+namespace {
+
+using q8::testing::OnnxBuilder;
+
+std::vector<float> Random(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+std::shared_ptr<const CompiledModel> CompileOrDie(const OnnxBuilder& b, int64_t max_cached_plans = 64) {
+  CompileOptions o;
+  o.max_cached_plans = max_cached_plans;
+  auto m = Compile(b.Serialize(), o);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m.ok() ? *m : nullptr;
+}
+
+// Conv 3x3, pads 1, 1 -> 2 channels, then Relu; H and W dynamic.
+constexpr int64_t kOc = 2;
+OnnxBuilder ConvNet(std::vector<float>* w, std::vector<float>* bias) {
+  OnnxBuilder b;
+  *w = Random(kOc * 9, 7);
+  *bias = {0.25f, -0.5f};
+  b.Input("x", {-1, 1, -1, -1}).Output("y");
+  b.FloatInitializer("w", {kOc, 1, 3, 3}, *w);
+  b.FloatInitializer("b", {kOc}, *bias);
+  auto& conv = b.Node("Conv", {"x", "w", "b"}, {"c"});
+  OnnxBuilder::AttrInts(conv, "pads", {1, 1, 1, 1});
+  b.Node("Relu", {"c"}, {"y"});
+  return b;
+}
+
+std::vector<float> ConvReference(const std::vector<float>& x, int64_t n, int64_t h, int64_t wd,
+                                 const std::vector<float>& w, const std::vector<float>& bias) {
+  std::vector<float> y(n * kOc * h * wd);
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t o = 0; o < kOc; ++o) {
+      for (int64_t i = 0; i < h; ++i) {
+        for (int64_t j = 0; j < wd; ++j) {
+          float acc = bias[o];
+          for (int64_t ki = 0; ki < 3; ++ki) {
+            for (int64_t kj = 0; kj < 3; ++kj) {
+              const int64_t yi = i + ki - 1, xj = j + kj - 1;
+              if (yi < 0 || yi >= h || xj < 0 || xj >= wd) continue;
+              acc += x[(b * h + yi) * wd + xj] * w[o * 9 + ki * 3 + kj];
+            }
+          }
+          y[((b * kOc + o) * h + i) * wd + j] = std::max(acc, 0.f);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+void ExpectNear(absl::Span<const float> got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4f) << what << " at " << i;
+}
+
+TEST(DynamicShapeTest, ConvWithDynamicHeightAndWidthRunsTwoShapes) {
+  std::vector<float> w, bias;
+  auto m = CompileOrDie(ConvNet(&w, &bias));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->inputs()[0].dims, (core::Dims{-1, 1, -1, -1}));
+  EXPECT_EQ(m->outputs()[0].dims, (core::Dims{-1, kOc, -1, -1}));
+  const int64_t builds = m->plan_builds();
+  for (auto [n, h, wd] : {std::tuple<int64_t, int64_t, int64_t>{1, 5, 7}, {2, 9, 4}}) {
+    const std::vector<float> x = Random(n * h * wd, static_cast<uint32_t>(h * 100 + wd));
+    const core::Tensor in = core::Tensor::FromFloats({n, 1, h, wd}, x);
+    auto out = m->Run({in.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].dims(), (core::Dims{n, kOc, h, wd}));
+    ExpectNear((*out)[0].span<float>(), ConvReference(x, n, h, wd, w, bias), absl::StrCat(h, "x", wd));
+  }
+  EXPECT_EQ(m->plan_builds(), builds + 2);
+}
+
+TEST(DynamicShapeTest, ShapeKeyedPlansRespectTheLruBound) {
+  std::vector<float> w, bias;
+  auto m = CompileOrDie(ConvNet(&w, &bias), /*max_cached_plans=*/2);
+  ASSERT_NE(m, nullptr);
+  auto run = [&](int64_t h, int64_t wd) {
+    const std::vector<float> x = Random(h * wd, 3);
+    const core::Tensor in = core::Tensor::FromFloats({1, 1, h, wd}, x);
+    auto out = m->Run({in.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ExpectNear((*out)[0].span<float>(), ConvReference(x, 1, h, wd, w, bias), absl::StrCat(h, "x", wd));
+  };
+  const int64_t base = m->plan_builds();  // the warm-up's
+  run(4, 4);
+  run(5, 4);
+  EXPECT_EQ(m->cached_plans(), 2);
+  run(4, 5);  // a third shape evicts the least recently used
+  EXPECT_EQ(m->plan_builds(), base + 3);
+  EXPECT_EQ(m->cached_plans(), 2);
+  run(4, 5);  // cached
+  EXPECT_EQ(m->plan_builds(), base + 3);
+  run(4, 4);  // evicted: built again
+  EXPECT_EQ(m->plan_builds(), base + 4);
+}
+
+TEST(DynamicShapeTest, WrongFixedDimNamesInputAndAxis) {
+  std::vector<float> w, bias;
+  auto m = CompileOrDie(ConvNet(&w, &bias));
+  ASSERT_NE(m, nullptr);
+  const core::Tensor in(core::DataType::kFloat32, {1, 2, 5, 5});
+  auto out = m->Run({in.view()});
+  ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(out.status().message().find("input 'x' axis 1 has size 2, expected 1"), std::string::npos) << out.status();
+}
+
+// x [N, L, 4] -> Reshape(x, Concat(Shape(x)[0:1], [-1])) -> Softmax(axis -1):
+// the softmax runs over all L*4 values of a row only if the shape subgraph
+// was evaluated for each request's L.
+TEST(DynamicShapeTest, ShapeSubgraphIsFoldedPerPlan) {
+  OnnxBuilder b;
+  b.Input("x", {-1, -1, 4}).Output("y");
+  b.Int64Initializer("zero", {1}, {0});
+  b.Int64Initializer("one", {1}, {1});
+  b.Int64Initializer("minus1", {1}, {-1});
+  b.Node("Shape", {"x"}, {"s"});
+  b.Node("Slice", {"s", "zero", "one"}, {"n"});
+  auto& concat = b.Node("Concat", {"n", "minus1"}, {"target"});
+  OnnxBuilder::AttrInt(concat, "axis", 0);
+  b.Node("Reshape", {"x", "target"}, {"flat"});
+  auto& softmax = b.Node("Softmax", {"flat"}, {"y"});
+  OnnxBuilder::AttrInt(softmax, "axis", -1);
+  auto m = CompileOrDie(b);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->outputs()[0].dims, (core::Dims{-1, -1}));
+  for (auto [n, l] : {std::pair<int64_t, int64_t>{2, 3}, {1, 7}}) {
+    const std::vector<float> x = Random(n * l * 4, static_cast<uint32_t>(l));
+    const core::Tensor in = core::Tensor::FromFloats({n, l, 4}, x);
+    auto out = m->Run({in.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ((*out)[0].dims(), (core::Dims{n, l * 4}));
+    std::vector<float> want(x.size());
+    for (int64_t r = 0; r < n; ++r) {
+      double sum = 0, mx = -1e30;
+      for (int64_t k = 0; k < l * 4; ++k) mx = std::max<double>(mx, x[r * l * 4 + k]);
+      for (int64_t k = 0; k < l * 4; ++k) sum += std::exp(x[r * l * 4 + k] - mx);
+      for (int64_t k = 0; k < l * 4; ++k)
+        want[r * l * 4 + k] = static_cast<float>(std::exp(x[r * l * 4 + k] - mx) / sum);
+    }
+    ExpectNear((*out)[0].span<float>(), want, absl::StrCat("L=", l));
+  }
+}
+
+// x.view(x.shape[0], -1) on a conv net with dynamic H/W (what torch exports:
+// Shape -> Gather(0) -> Unsqueeze -> Concat with -1 -> Reshape).
+TEST(DynamicShapeTest, ViewBatchMinusOneAfterDynamicConv) {
+  std::vector<float> w, bias;
+  OnnxBuilder b = ConvNet(&w, &bias);
+  b.model().mutable_graph()->mutable_output()->Clear();
+  b.model().mutable_graph()->mutable_node(1)->set_output(0, "r");
+  b.Output("y");
+  b.Int64Initializer("i0", {}, {0});
+  b.Int64Initializer("axes0", {1}, {0});
+  b.Int64Initializer("minus1", {1}, {-1});
+  b.Node("Shape", {"r"}, {"s"});
+  b.Node("Gather", {"s", "i0"}, {"n"});
+  b.Node("Unsqueeze", {"n", "axes0"}, {"n1"});
+  auto& concat = b.Node("Concat", {"n1", "minus1"}, {"target"});
+  OnnxBuilder::AttrInt(concat, "axis", 0);
+  b.Node("Reshape", {"r", "target"}, {"y"});
+  auto m = CompileOrDie(b);
+  ASSERT_NE(m, nullptr);
+  for (auto [n, h, wd] : {std::tuple<int64_t, int64_t, int64_t>{2, 3, 5}, {1, 6, 6}}) {
+    const std::vector<float> x = Random(n * h * wd, 11);
+    const core::Tensor in = core::Tensor::FromFloats({n, 1, h, wd}, x);
+    auto out = m->Run({in.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].dims(), (core::Dims{n, kOc * h * wd}));
+    ExpectNear((*out)[0].span<float>(), ConvReference(x, n, h, wd, w, bias), absl::StrCat(h, "x", wd));
+  }
+}
+
+// An INT64 graph input that only sets a Reshape's shape: its values are part
+// of the plan key; each value set gets its plan.
+TEST(DynamicShapeTest, Int64ShapeInputKeysThePlan) {
+  OnnxBuilder b;
+  b.Input("x", {12}).Input("shape", {2}).Output("y");
+  b.model().mutable_graph()->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::INT64);
+  b.Node("Reshape", {"x", "shape"}, {"r"});
+  b.Node("Relu", {"r"}, {"y"});
+  auto m = CompileOrDie(b);
+  ASSERT_NE(m, nullptr);
+  std::vector<float> x = Random(12, 5);
+  const core::Tensor xt = core::Tensor::FromFloats({12}, x);
+  std::vector<float> want;
+  for (float v : x) want.push_back(std::max(v, 0.f));
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{3, 4}, {2, 6}, {3, 4}}) {
+    core::Tensor shape(core::DataType::kInt64, {2});
+    shape.span<int64_t>()[0] = rows;
+    shape.span<int64_t>()[1] = cols;
+    auto out = m->Run({xt.view(), shape.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].dims(), (core::Dims{rows, cols}));
+    ExpectNear((*out)[0].span<float>(), want, absl::StrCat(rows, "x", cols));
+  }
+  EXPECT_EQ(m->plan_builds(), 2);  // [3,4] was cached
+  core::Tensor bad(core::DataType::kInt64, {2});
+  bad.span<int64_t>()[0] = 5;
+  bad.span<int64_t>()[1] = 5;
+  auto out = m->Run({xt.view(), bad.view()});
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+}
+
+}  // namespace
+}  // namespace q8::engine
