@@ -37,8 +37,8 @@ using Json = nlohmann::json;
 // random BatchNorm networks are chaotic (PyTorch's own fp32 output moves as
 // much under 30 dB input noise, the table's last column), so int8 agreement
 // says little about the quantizer there. Their floors (measured minus a
-// margin) guard against regressions; ConvNeXt, SqueezeNet and ResNet-18,
-// which are not chaotic, hold the quantizer to a real standard.
+// margin, on 8 samples) guard against regressions; ConvNeXt and SqueezeNet,
+// which are not chaotic, hold the quantizer to a real standard (cosine 0.99).
 struct ZooModel {
   const char* name;
   const char* skip;  // non-empty: blocked, with the reason (owner after the colon)
@@ -48,22 +48,23 @@ struct ZooModel {
 };
 
 const ZooModel kZoo[] = {
-    {"resnet18", "", 0.75, 0.9},
-    {"resnet50", "", 0, 0.4},
-    {"resnext50_32x4d", "", 0, 0.3},
-    {"mobilenet_v2", "", 0, 0.25},
-    {"mobilenet_v3_small", "", 0, 0.2},
-    {"mobilenet_v3_large", "", 0, 0.6},
-    {"efficientnet_b0", "", 0, 0},
-    {"regnet_y_400mf", "", 0, 0.2},
+    {"resnet18", "", 0.125, 0.95},
+    {"resnet50", "", 0, 0.45},
+    {"resnext50_32x4d", "", 0, 0.5},
+    {"mobilenet_v2", "", 0, 0.5},
+    {"mobilenet_v3_small", "", 0.125, 0.85},
+    {"mobilenet_v3_large", "", 0, 0.75},
+    {"efficientnet_b0", "", 0, 0.7},
+    {"regnet_y_400mf", "", 0, 0.55},
     {"shufflenet_v2_x1_0", "needs Shape subgraphs on the dynamic batch axis (channel_shuffle reshapes by x.size()): shapes",
      0, 0},
     {"squeezenet1_1", "", 0.875, 0.99},
-    {"densenet121", "", 0.125, 0.6},
-    {"googlenet", "", 0.125, 0.8},
-    {"mnasnet1_0", "", 0, 0.2},
-    {"convnext_tiny", "", 0.875, 0.99},
-    {"vit_b_16", "", 0, 0},
+    {"densenet121", "", 0.25, 0.85},
+    {"googlenet", "", 0.25, 0.8},
+    {"mnasnet1_0", "", 0, 0.4},
+    {"convnext_tiny", "", 0.625, 0.99},
+    {"vit_b_16", "needs Shape subgraphs on the dynamic batch axis (patch reshape by x.shape, class token "
+     "expand(n, -1, -1)): shapes; not in export_zoo.py's default set until it loads", 0, 0},
     {"swin_t", "needs Shape subgraphs (window partition, shifted-window mask): shapes; then ScatterND and Mod on "
      "those shapes (no owner; constant once shapes fold); its export takes minutes: not in export_zoo.py's default set",
      0, 0},
@@ -182,7 +183,10 @@ class ModelZooTest : public ::testing::TestWithParam<ZooModel> {
     }
     delete server_;
     server_ = nullptr;
-    if (rows_ != nullptr && rows_->size() == std::size(kZoo) && !::testing::Test::HasFailure()) CheckDoc();
+    if (rows_ != nullptr && rows_->size() == std::size(kZoo) &&
+        ::testing::UnitTest::GetInstance()->failed_test_count() == 0) {
+      CheckDoc();
+    }
     delete rows_;
     delete manifest_;
   }
@@ -275,16 +279,17 @@ TEST_P(ModelZooTest, LoadsMatchesPyTorchQuantizesAndServes) {
             << " s)\n";
 }
 
-// MODEL_ZOO.md: a table generated from the rows measured above. Every
-// column must match what this run measured, except that the numbers are
-// stated as bounds: the fp32 error column is an upper bound (twice the
-// measured value rounded up to one significant digit when generated), the
-// agreement and cosine columns lower bounds (floored when generated) that
-// this run must reach, so a different CPU's last-digit noise does not fail it.
+// MODEL_ZOO.md: a table generated from the rows measured above and kZoo.
+// Status, int8 count, mode and the int8 floors must match exactly; the
+// measured numbers within what another CPU's rounding may move them: the
+// fp32 error column is an upper bound (twice the measured value, rounded up
+// to one significant digit, when generated), int8 agreement within one of
+// the 8 samples, cosines within 0.02.
 std::string RoundUpBound(double v) {
   if (v <= 0) return "0";
-  const double e = std::floor(std::log10(2 * v));
-  const double m = std::ceil(2 * v / std::pow(10, e));
+  double e = std::floor(std::log10(2 * v));
+  double m = std::ceil(2 * v / std::pow(10, e));
+  if (m >= 10) m = 1, e += 1;
   return absl::StrFormat("%.0fe%d", m, static_cast<int>(e));
 }
 
@@ -301,23 +306,31 @@ std::vector<std::string> Cells(const std::string& line) {
 
 constexpr char kDocHeader[] =
     "| model | status | fp32 max abs error / max abs output (bound) | Conv+MatMul+Gemm in int8 | quantization | "
-    "int8 vs fp32 top-1 agreement (at least) | int8 vs fp32 mean cosine (at least) | "
+    "int8 vs fp32 top-1 agreement (test floor) | int8 vs fp32 mean cosine (test floor) | "
     "PyTorch fp32 under 30 dB input noise, mean cosine |";
 
 std::string Fixed3(double v) { return v < -1.5 ? "n/a" : absl::StrFormat("%.3f", std::floor(v * 1000) / 1000); }
 
-std::string DocRow(const std::string& name, const Row& r) {
-  if (r.status != "pass") return absl::StrCat("| ", name, " | ", r.status, " | | | | | | |");
-  return absl::StrFormat("| %s | pass | %s | %d/%d | %s | %.0f%% | %s | %s |", name, RoundUpBound(r.fp32_rel_err),
-                         r.int8_layers, r.conv_matmul, r.quant_mode, std::floor(r.agreement.top1 * 100 + 1e-9),
-                         Fixed3(r.agreement.mean_cosine), Fixed3(r.noise_cosine));
+std::string DocRow(const ZooModel& z, const Row& r) {
+  if (r.status != "pass") return absl::StrCat("| ", z.name, " | ", r.status, " | | | | | | |");
+  return absl::StrFormat("| %s | pass | %s | %d/%d | %s | %.1f%% (%.1f%%) | %s (%.2f) | %s |", z.name,
+                         RoundUpBound(r.fp32_rel_err), r.int8_layers, r.conv_matmul, r.quant_mode,
+                         r.agreement.top1 * 100, z.min_agreement * 100, Fixed3(r.agreement.mean_cosine), z.min_cosine,
+                         Fixed3(r.noise_cosine));
+}
+
+// "37.5% (12.5%)" -> {37.5, "(12.5%)"}: the measured number and the floor as text.
+std::pair<double, std::string> MeasuredAndFloor(const std::string& cell) {
+  const size_t paren = cell.find('(');
+  if (paren == std::string::npos) return {-1e9, cell};
+  return {std::atof(cell.c_str()), cell.substr(paren)};
 }
 
 void ModelZooTest::CheckDoc() {
   const std::string path = std::string(Q8_SOURCE_DIR) + "/MODEL_ZOO.md";
   std::ostringstream table;
   table << kDocHeader << "\n|---|---|---|---|---|---|---|---|\n";
-  for (const ZooModel& z : kZoo) table << DocRow(z.name, (*rows_)[z.name]) << "\n";
+  for (const ZooModel& z : kZoo) table << DocRow(z, (*rows_)[z.name]) << "\n";
   std::ifstream in(path);
   std::stringstream doc;
   doc << in.rdbuf();
@@ -350,15 +363,19 @@ void ModelZooTest::CheckDoc() {
       continue;
     }
     const auto& d = it->second;
-    const auto want = Cells(DocRow(z.name, r));
+    const auto want = Cells(DocRow(z, r));
     ASSERT_EQ(d.size(), want.size()) << line << hint;
     EXPECT_EQ(d[1], want[1]) << z.name << hint;
     if (r.status != "pass" || d[1] != "pass") continue;
     EXPECT_LE(r.fp32_rel_err, std::stod(d[2])) << z.name << ": fp32 error above the documented bound" << hint;
     EXPECT_EQ(d[3], want[3]) << z.name << hint;
     EXPECT_EQ(d[4], want[4]) << z.name << hint;
-    EXPECT_GE(r.agreement.top1 * 100 + 1e-9, std::stod(d[5])) << z.name << ": agreement below the documented" << hint;
-    EXPECT_GE(r.agreement.mean_cosine, std::stod(d[6])) << z.name << ": cosine below the documented" << hint;
+    for (int col : {5, 6}) {
+      const auto [doc_value, doc_floor] = MeasuredAndFloor(d[col]);
+      const auto [value, floor] = MeasuredAndFloor(want[col]);
+      EXPECT_EQ(doc_floor, floor) << z.name << " column " << col << hint;
+      EXPECT_NEAR(doc_value, value, col == 5 ? 12.6 : 0.02) << z.name << " column " << col << hint;
+    }
     // Measured by PyTorch at export time: informational, last digits may differ between CPUs.
     if (d[7] != "n/a" && want[7] != "n/a") {
       EXPECT_NEAR(std::stod(d[7]), std::stod(want[7]), 0.02) << z.name << hint;
