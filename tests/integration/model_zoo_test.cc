@@ -56,22 +56,27 @@ const ZooModel kZoo[] = {
     {"mobilenet_v3_large", "", 0, 0.75},
     {"efficientnet_b0", "", 0, 0.7},
     {"regnet_y_400mf", "", 0, 0.55},
-    {"shufflenet_v2_x1_0", "needs Shape subgraphs on the dynamic batch axis (channel_shuffle reshapes by x.size()): shapes",
-     0, 0},
+    {"shufflenet_v2_x1_0",
+     "needs Shape subgraphs on the dynamic batch axis (channel_shuffle reshapes by x.size()): shapes", 0, 0},
     {"squeezenet1_1", "", 0.875, 0.99},
     {"densenet121", "", 0.25, 0.85},
     {"googlenet", "", 0.25, 0.8},
     {"mnasnet1_0", "", 0, 0.4},
     {"convnext_tiny", "", 0.625, 0.99},
-    {"vit_b_16", "needs Shape subgraphs on the dynamic batch axis (patch reshape by x.shape, class token "
-     "expand(n, -1, -1)): shapes; not in export_zoo.py's default set until it loads", 0, 0},
-    {"swin_t", "needs Shape subgraphs (window partition, shifted-window mask): shapes; then ScatterND and Mod on "
+    {"vit_b_16",
+     "needs Shape subgraphs on the dynamic batch axis (patch reshape by x.shape, class token "
+     "expand(n, -1, -1)): shapes; not in export_zoo.py's default set until it loads",
+     0, 0},
+    {"swin_t",
+     "needs Shape subgraphs (window partition, shifted-window mask): shapes; then ScatterND and Mod on "
      "those shapes (no owner; constant once shapes fold); its export takes minutes: not in export_zoo.py's default set",
      0, 0},
     {"lraspp_mobilenet_v3_large", "needs Shape subgraphs (Resize to the input's H, W): shapes; Resize: opsr", 0, 0},
     {"lstm_fashion", "needs Shape subgraphs (zero initial state sized by the batch): shapes; LSTM: opsr", 0, 0},
-    {"transformer_encoder", "needs Shape subgraphs (attention reshapes by the batch): shapes; Gather with runtime "
-     "INT64 ids (embedding), Equal/Where on the runtime BOOL mask: opsc", 0, 0},
+    {"transformer_encoder",
+     "needs Shape subgraphs (attention reshapes by the batch): shapes; Gather with runtime "
+     "INT64 ids (embedding), Equal/Where on the runtime BOOL mask: opsc",
+     0, 0},
 };
 
 constexpr int kBatch = 8;  // requests carry at most this many samples (the models' max_batch_size)
@@ -140,7 +145,8 @@ Agreement Compare(const std::vector<float>& a, const std::vector<float>& b, cons
     const float* pa = a.data() + i * c * rest;
     const float* pb = b.data() + i * c * rest;
     double dot = 0, na = 0, nb = 0;
-    for (int64_t j = 0; j < c * rest; ++j) dot += double{pa[j]} * pb[j], na += double{pa[j]} * pa[j], nb += double{pb[j]} * pb[j];
+    for (int64_t j = 0; j < c * rest; ++j)
+      dot += double{pa[j]} * pb[j], na += double{pa[j]} * pa[j], nb += double{pb[j]} * pb[j];
     r.mean_cosine += dot / std::sqrt(std::max(na * nb, 1e-30)) / static_cast<double>(n);
     for (int64_t p = 0; p < rest; ++p) {
       int64_t ia = 0, ib = 0;
@@ -220,7 +226,8 @@ TEST_P(ModelZooTest, LoadsMatchesPyTorchQuantizesAndServes) {
 
   // fp32: loads and matches PyTorch.
   const std::string fp32_name = absl::StrCat(z.name, "_fp32");
-  grpc::Status s = UploadModel(*stub, fp32_name, onnx, absl::StrFormat(R"({"max_batch_size":%d,"quantization":{"mode":"none"}})", kBatch));
+  grpc::Status s = UploadModel(*stub, fp32_name, onnx,
+                               absl::StrFormat(R"({"max_batch_size":%d,"quantization":{"mode":"none"}})", kBatch));
   ASSERT_TRUE(s.ok()) << z.name << " fp32 upload: " << s.error_message();
   std::vector<float> fp32;
   s = InferAll(*stub, fp32_name, names, inputs, &fp32);
@@ -244,7 +251,8 @@ TEST_P(ModelZooTest, LoadsMatchesPyTorchQuantizesAndServes) {
   const std::string config = absl::StrFormat(
       R"({"max_batch_size":%d,"quantization":{"mode":"%s","accuracy":{"max_drop":1.0}}})", kBatch, row.quant_mode);
   std::vector<UploadFile> files = {{"model.onnx", onnx}};
-  if (has_calib) files.push_back({"calibration/inputs.npy", ReadFileOrDie(dir + m.at("calibration").get<std::string>())});
+  if (has_calib)
+    files.push_back({"calibration/inputs.npy", ReadFileOrDie(dir + m.at("calibration").get<std::string>())});
   row.status = "FAIL: quantize";
   StreamedUpload up = StreamUpload(*model_stub, z.name, 1, config, files);
   ASSERT_TRUE(up.status.ok()) << z.name << " quantized upload: " << up.status.error_message();
@@ -339,8 +347,7 @@ void ModelZooTest::CheckDoc() {
   const std::string generated = table.str();
   if (std::getenv("Q8_UPDATE_MODEL_ZOO_DOC") != nullptr) {
     const size_t end = start == std::string::npos ? std::string::npos : text.find("\n\n", start);
-    std::ofstream(path) << text.substr(0, start) << generated
-                        << (end == std::string::npos ? "" : text.substr(end + 1));
+    std::ofstream(path) << text.substr(0, start) << generated << (end == std::string::npos ? "" : text.substr(end + 1));
     return;
   }
   ASSERT_NE(start, std::string::npos) << path << " lacks the table header; regenerate with Q8_UPDATE_MODEL_ZOO_DOC=1";
