@@ -81,18 +81,7 @@ absl::StatusOr<Lowering> LowerBatchNormalization(const OpContext& ctx) {
 
 namespace {
 
-absl::Status NoStatsOutputs(const OpContext& ctx) {
-  for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
-    if (ctx.node.outputs[i] != kNoValue &&
-        (!ctx.graph.Consumers(ctx.node.outputs[i]).empty() || ctx.graph.IsGraphOutput(ctx.node.outputs[i]))) {
-      return ctx.Unsupported("the Mean / InvStdDev outputs");
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<kernels::LayerNormParams> ReadLayerNorm(const OpContext& ctx) {
-  Q8_RETURN_IF_ERROR(NoStatsOutputs(ctx));
   const int64_t rank = ctx.input_dims[0].size();
   kernels::LayerNormParams p;
   Q8_ASSIGN_OR_RETURN(int64_t axis, ctx.node.attrs.GetInt("axis", -1));
@@ -131,13 +120,25 @@ absl::StatusOr<kernels::LayerNormParams> ReadLayerNorm(const OpContext& ctx) {
 }  // namespace
 
 absl::StatusOr<std::vector<core::Dims>> InferLayerNormalization(const OpContext& ctx) {
-  Q8_RETURN_IF_ERROR(ReadLayerNorm(ctx).status());
-  return std::vector<core::Dims>{ctx.input_dims[0]};
+  Q8_ASSIGN_OR_RETURN(kernels::LayerNormParams p, ReadLayerNorm(ctx));
+  std::vector<core::Dims> dims = {ctx.input_dims[0]};
+  // Mean and InvStdDev: x's dims with the normalized axes kept as 1.
+  core::Dims stats = ctx.input_dims[0];
+  for (size_t d = p.axis; d < stats.size(); ++d) stats[d] = 1;
+  for (size_t k = 1; k < ctx.node.outputs.size(); ++k) dims.push_back(stats);
+  return dims;
 }
 
 absl::StatusOr<Lowering> LowerLayerNormalization(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(kernels::LayerNormParams p, ReadLayerNorm(ctx));
   Lowering l;
+  // Mean / InvStdDev (plain C++, kernels/value_ops.h): one step each, over x.
+  for (size_t k = 1; k < ctx.node.outputs.size(); ++k) {
+    kernels::DataOpParams stats;
+    stats.op.emplace<kernels::ValueOp>(kernels::LayerNormStatsOp{p.axis, p.epsilon, k == 2});
+    stats.operands = {nullptr};
+    l.more_outputs.push_back(std::move(stats));
+  }
   l.params = std::move(p);
   l.runtime_inputs = {0};
   return l;

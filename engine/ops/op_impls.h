@@ -35,6 +35,9 @@ Q8_DECLARE_OP(LayerNormalization);
 Q8_DECLARE_OP(InstanceNormalization);
 Q8_DECLARE_OP(LRN);
 Q8_DECLARE_OP(PRelu);
+Q8_DECLARE_OP(Clip);     // value_op.cc: constant bounds -> Activation, runtime bounds -> ClipOp
+Q8_DECLARE_OP(Dropout);  // value_op.cc: runtime training_mode -> DropoutGateOp, else Identity
+Q8_DECLARE_OP(Cast);     // value_op.cc: runtime Cast -> RoundTripCastOp
 
 #undef Q8_DECLARE_OP
 
@@ -45,5 +48,14 @@ absl::StatusOr<kernels::Activation> ActivationOf(const OpContext& ctx);
 // The activation of an op of unary_op.cc that maps to oneDNN eltwise
 // (Tanh, LeakyRelu, HardSigmoid, Gelu...); an error for the C++-only ones.
 absl::StatusOr<kernels::Activation> UnaryActivationOf(const OpContext& ctx);
+
+// The axis `axis` of a rank-`rank` tensor in [0, rank) ([0, rank] with
+// inclusive_end: Flatten); negative counts from the end.
+absl::StatusOr<int64_t> NormalizeAxis(const OpContext& ctx, int64_t axis, int64_t rank, bool inclusive_end);
+// Lowering of an op whose output is input 0's bytes under new dims.
+Lowering AliasLowering();
+// The integers of constant input `i` (INT64 or INT32), or "not supported"
+// naming `what` when that input is computed at run time.
+absl::StatusOr<std::vector<int64_t>> ConstantInts(const OpContext& ctx, int i, absl::string_view what);
 
 }  // namespace q8::engine::ops

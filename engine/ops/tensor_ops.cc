@@ -7,7 +7,6 @@
 #include "engine/ops/op_impls.h"
 
 namespace q8::engine::ops {
-namespace {
 
 absl::StatusOr<int64_t> NormalizeAxis(const OpContext& ctx, int64_t axis, int64_t rank, bool inclusive_end) {
   const int64_t limit = inclusive_end ? rank + 1 : rank;
@@ -23,8 +22,6 @@ Lowering AliasLowering() {
   l.runtime_inputs = {0};
   return l;
 }
-
-}  // namespace
 
 absl::StatusOr<std::vector<core::Dims>> InferFlatten(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
