@@ -266,15 +266,17 @@ absl::Status ValidateSameF32(absl::Span<const core::TensorView> in, const core::
   return absl::OkStatus();
 }
 
-absl::Status Validate(const CumSumOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
-  if (in.size() != 1) return Bad("CumSum reads x (its axis is a constant)");
+absl::Status Validate(const CumSumOp&, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
+  if (in.size() != 2) return Bad("CumSum reads x and axis");
   Q8_RETURN_IF_ERROR(ValidateSameF32(in, out, "CumSum"));
-  return CheckAxis(op.axis, in[0].dims.size());
+  if (in[0].dims.empty()) return Bad("CumSum needs rank >= 1");
+  return CheckScalar(in[1], "CumSum's axis");
 }
 
 absl::Status Run(const CumSumOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
   const core::Dims& d = in[0].dims;
-  const int64_t n = d[op.axis], outer = Prod(d, 0, op.axis), inner = Prod(d, op.axis + 1, d.size());
+  Q8_ASSIGN_OR_RETURN(const int64_t axis, IndexAt(in[1], 0, static_cast<int64_t>(d.size()), "CumSum axis"));
+  const int64_t n = d[axis], outer = Prod(d, 0, axis), inner = Prod(d, axis + 1, d.size());
   const float* x = In(in[0]);
   float* y = Out(out);
   for (int64_t o = 0; o < outer; ++o) {
@@ -556,6 +558,56 @@ absl::Status Run(const LayerNormStatsOp& op, absl::Span<const core::TensorView> 
   return absl::OkStatus();
 }
 
+// Scale / bias element for flat position i of the normalized block
+// (numpy broadcasting of v's dims, right-aligned, to `block`).
+float Broadcast(const core::TensorView& v, const core::Dims& block, int64_t i) {
+  const size_t lead = block.size() - v.dims.size();
+  const Index vs = StridesOf(v.dims);
+  int64_t off = 0;
+  for (size_t k = block.size(); k-- > 0;) {
+    const int64_t coord = i % block[k];
+    i /= block[k];
+    if (k >= lead && v.dims[k - lead] != 1) off += coord * vs[k - lead];
+  }
+  return In(v)[off];
+}
+
+absl::Status Validate(const LayerNormOp& op, absl::Span<const core::TensorView> in,
+                      const core::MutableTensorView& out) {
+  if (in.size() != (op.has_bias ? 3u : 2u)) return Bad("LayerNormalization reads x, scale and an optional bias");
+  Q8_RETURN_IF_ERROR(ValidateSameF32(in, out, "LayerNormalization"));
+  Q8_RETURN_IF_ERROR(CheckAxis(op.axis, in[0].dims.size()));
+  const core::Dims block(in[0].dims.begin() + op.axis, in[0].dims.end());
+  for (size_t i = 1; i < in.size(); ++i) {
+    Q8_RETURN_IF_ERROR(CheckF32(in[i], "scale and bias"));
+    core::Dims b;
+    if (!BroadcastAll({in[i].dims, block}, &b) || b != block) return Bad("scale / bias do not broadcast to x[axis:]");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run(const LayerNormOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
+  const core::Dims& d = in[0].dims;
+  const core::Dims block(d.begin() + op.axis, d.end());
+  const int64_t outer = Prod(d, 0, op.axis), inner = Prod(d, op.axis, d.size());
+  const float* x = In(in[0]);
+  float* y = Out(out);
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* row = x + o * inner;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < inner; ++i) mean += row[i];
+    mean /= static_cast<double>(inner);
+    for (int64_t i = 0; i < inner; ++i) var += (row[i] - mean) * (row[i] - mean);
+    const double inv = 1.0 / std::sqrt(var / static_cast<double>(inner) + op.epsilon);
+    for (int64_t i = 0; i < inner; ++i) {
+      double v = (row[i] - mean) * inv * Broadcast(in[1], block, i);
+      if (op.has_bias) v += Broadcast(in[2], block, i);
+      y[o * inner + i] = static_cast<float>(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const DropoutGateOp&, absl::Span<const core::TensorView> in,
                       const core::MutableTensorView& out) {
   if (in.size() != 2) return Bad("the Dropout gate reads x and training_mode");
@@ -646,6 +698,8 @@ struct TypeVisitor {
   absl::StatusOr<DataType> operator()(const ClipOp&) const { return Arity(1, 3, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const LossOp&) const { return Arity(2, 3, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const LayerNormStatsOp&) const { return Arity(1, 3, DataType::kFloat32); }
+  absl::StatusOr<DataType> operator()(const LayerNormOp&) const { return Arity(2, 3, DataType::kFloat32); }
+  absl::StatusOr<DataType> operator()(const CumSumOp&) const { return Arity(2, 2, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const DropoutGateOp&) const { return Arity(2, 2, DataType::kFloat32); }
   template <typename Op>
   absl::StatusOr<DataType> operator()(const Op&) const {

@@ -54,11 +54,20 @@ struct ArgReduceOp {
   bool max = true;
 };
 
-// Running sum along `axis` (ONNX CumSum with a constant axis).
+// Running sum (ONNX CumSum). Inputs: x, axis (a scalar, constant or read
+// per request and checked against x's rank).
 struct CumSumOp {
-  int axis = 0;
   bool exclusive = false;
   bool reverse = false;
+};
+
+// LayerNormalization whose Scale (and B) are runtime inputs (the oneDNN
+// kernel takes them as constants). Inputs: x, scale, optional bias, both
+// broadcast to the normalized dims x[axis:].
+struct LayerNormOp {
+  int axis = 0;
+  float epsilon = 1e-5f;
+  bool has_bias = false;
 };
 
 // Keeps the upper (lower) triangle of the last two axes, shifted by an
@@ -126,7 +135,8 @@ struct ReduceLogSumExpOp {
 };
 
 using ValueOp = std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, ArgReduceOp, CumSumOp, TriluOp, HardmaxOp,
-                             ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, DropoutGateOp, ReduceLogSumExpOp>;
+                             ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
+                             ReduceLogSumExpOp>;
 
 // Result element type for these input types (FP32 for all but the gathers,
 // which keep the data's type); INVALID_ARGUMENT for a wrong arity.

@@ -68,14 +68,16 @@ absl::StatusOr<Resolved> ArgReduce(const OpContext& ctx, bool max) {
 }
 
 absl::StatusOr<Resolved> CumSum(const OpContext& ctx) {
-  const core::Tensor* t = ctx.constant(1);
-  if (t == nullptr) return ctx.Unsupported("a runtime axis (only a constant)");
-  if (t->num_elements() != 1 || !t->has_storage()) return ctx.Error("axis must be one integer");
-  const int64_t raw = t->dtype() == core::DataType::kInt32 ? t->span<int32_t>()[0] : t->span<int64_t>()[0];
-  Q8_ASSIGN_OR_RETURN(int64_t axis, ops::NormalizeAxis(ctx, raw, ctx.input_dims[0].size(), false));
+  // The axis may be a runtime scalar: it changes no dims, the kernel checks it per request.
+  if (ctx.input_dims[0].empty()) return ctx.Error("input must have rank >= 1");
+  if (core::NumElements(ctx.input_dims[1]) != 1) return ctx.Error("axis must be one integer");
+  if (ctx.constant(1) != nullptr) {
+    Q8_ASSIGN_OR_RETURN(std::vector<int64_t> axis, ops::ConstantInts(ctx, 1, "axis"));
+    Q8_RETURN_IF_ERROR(ops::NormalizeAxis(ctx, axis[0], ctx.input_dims[0].size(), false).status());
+  }
   Q8_ASSIGN_OR_RETURN(int64_t exclusive, ctx.node.attrs.GetInt("exclusive", 0));
   Q8_ASSIGN_OR_RETURN(int64_t reverse, ctx.node.attrs.GetInt("reverse", 0));
-  return One({0}, kernels::CumSumOp{static_cast<int>(axis), exclusive != 0, reverse != 0}, ctx.input_dims[0]);
+  return One({0, 1}, kernels::CumSumOp{exclusive != 0, reverse != 0}, ctx.input_dims[0]);
 }
 
 absl::StatusOr<Resolved> Trilu(const OpContext& ctx) {
