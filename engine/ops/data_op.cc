@@ -279,18 +279,10 @@ absl::StatusOr<Resolved> Tile(const OpContext& ctx) {
 
 absl::StatusOr<Resolved> Transpose(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
-  const int64_t rank = x.size();
-  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> perm, ctx.node.attrs.GetInts("perm", {}));
-  if (perm.empty()) {
-    for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
-  }
-  std::vector<bool> seen(rank, false);
-  if (static_cast<int64_t>(perm.size()) != rank) return ctx.Error("perm length differs from the input rank");
+  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> perm, ops::Permutation(ctx));
   AxisMapOp op = Identity(x);
-  for (int64_t d = 0; d < rank; ++d) {
+  for (size_t d = 0; d < x.size(); ++d) {
     const int64_t p = perm[d];
-    if (p < 0 || p >= rank || seen[p]) return ctx.Error("perm is not a permutation");
-    seen[p] = true;
     op.src_axis[d] = static_cast<int>(p);
     op.out_dims[d] = x[p];
     op.index[d] = Iota(x[p]);
@@ -338,26 +330,12 @@ absl::StatusOr<Resolved> DepthSpace(const OpContext& ctx, bool to_space) {
 }
 
 absl::StatusOr<Resolved> Concat(const OpContext& ctx) {
-  Q8_ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs.GetInt("axis", ctx.opset < 4 ? 1 : 0));
-  const int64_t rank = ctx.input_dims[0].size();
-  Q8_ASSIGN_OR_RETURN(int64_t axis, Axis(ctx, axis_attr, rank));
-  core::Dims out = ctx.input_dims[0];
-  out[axis] = 0;
-  std::vector<int> inputs;
-  for (int i = 0; i < ctx.num_inputs(); ++i) {
-    if (!ctx.has_input(i)) return ctx.Error("an input is missing");
-    const core::Dims& d = ctx.input_dims[i];
-    if (static_cast<int64_t>(d.size()) != rank) return ctx.Error("inputs have different ranks");
-    for (int64_t j = 0; j < rank; ++j) {
-      if (j != axis && d[j] != out[j]) return ctx.Error(absl::StrCat("inputs differ in dimension ", j));
-    }
-    const std::optional<int64_t> sum = core::CheckedAdd(out[axis], d[axis]);
-    if (!sum) return ctx.Error("concatenated size overflows");
-    out[axis] = *sum;
-    inputs.push_back(i);
-  }
-  Q8_RETURN_IF_ERROR(CheckSize(ctx, out));
-  return Single(std::move(inputs), kernels::ConcatOp{static_cast<int>(axis)}, std::move(out));
+  Q8_ASSIGN_OR_RETURN(int64_t axis, ops::ConcatAxis(ctx));
+  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> out, ops::InferConcat(ctx));
+  Q8_RETURN_IF_ERROR(CheckSize(ctx, out[0]));
+  std::vector<int> inputs(ctx.num_inputs());
+  std::iota(inputs.begin(), inputs.end(), 0);
+  return Single(std::move(inputs), kernels::ConcatOp{static_cast<int>(axis)}, std::move(out[0]));
 }
 
 absl::StatusOr<Resolved> Broadcasting(const OpContext& ctx, kernels::DataOp op) {

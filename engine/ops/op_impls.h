@@ -52,6 +52,11 @@ absl::StatusOr<kernels::Activation> UnaryActivationOf(const OpContext& ctx);
 // The axis `axis` of a rank-`rank` tensor in [0, rank) ([0, rank] with
 // inclusive_end: Flatten); negative counts from the end.
 absl::StatusOr<int64_t> NormalizeAxis(const OpContext& ctx, int64_t axis, int64_t rank, bool inclusive_end);
+// Transpose's perm (default: reversed axes), checked to be a permutation.
+absl::StatusOr<std::vector<int64_t>> Permutation(const OpContext& ctx);
+// Concat's normalised axis, once every input is present, of one rank and
+// equal outside the axis.
+absl::StatusOr<int64_t> ConcatAxis(const OpContext& ctx);
 // Lowering of an op whose output is input 0's bytes under new dims.
 Lowering AliasLowering();
 // The integers of constant input `i` (INT64 or INT32), or "not supported"

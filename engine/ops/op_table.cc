@@ -120,7 +120,7 @@ constexpr std::array kOps = {
     OpDef{"ReduceL1", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceL2", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceLogSum", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
-    OpDef{"ReduceLogSumExp", LP::kPlain, kReduce, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"ReduceLogSumExp", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceMax", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceMean", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceMin", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},

@@ -1,6 +1,6 @@
 // Resolution of the ONNX ops that read integer or boolean values at run time
 // (kernels/value_ops.h): GatherElements, ScatterElements, ArgMax/ArgMin,
-// CumSum, Trilu, Hardmax, Mod, CastLike, the two losses, ReduceLogSumExp,
+// CumSum, Trilu, Hardmax, Mod, CastLike, the two losses,
 // plus the runtime forms of Gather, Cast, Clip and Dropout. Attributes are
 // read and checked here; the result is a ResolvedDataOp, so the op table's
 // InferDataOp/LowerDataOp (data_op.cc) serve these rows too. Such values
@@ -149,45 +149,11 @@ absl::StatusOr<Resolved> Loss(const OpContext& ctx, bool softmax) {
   return r;
 }
 
-absl::StatusOr<Resolved> ReduceLogSumExp(const OpContext& ctx) {
-  const core::Dims& x = ctx.input_dims[0];
-  const int64_t rank = x.size();
-  Q8_ASSIGN_OR_RETURN(int64_t keepdims, ctx.node.attrs.GetInt("keepdims", 1));
-  Q8_ASSIGN_OR_RETURN(int64_t noop, ctx.node.attrs.GetInt("noop_with_empty_axes", 0));
-  std::vector<int64_t> axes;
-  if (ctx.opset >= 18) {
-    if (ctx.has_input(1)) {
-      Q8_ASSIGN_OR_RETURN(axes, ops::ConstantInts(ctx, 1, "axes"));
-    }
-  } else {
-    Q8_ASSIGN_OR_RETURN(axes, ctx.node.attrs.GetInts("axes", {}));
-  }
-  if (axes.empty()) {
-    if (noop != 0) return ctx.Unsupported("noop_with_empty_axes with no axes");
-    for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
-  }
-  for (int64_t& a : axes) {
-    Q8_ASSIGN_OR_RETURN(a, ops::NormalizeAxis(ctx, a, rank, false));
-  }
-  std::sort(axes.begin(), axes.end());
-  axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
-  core::Dims out;
-  for (int64_t d = 0; d < rank; ++d) {
-    const bool reduced = std::binary_search(axes.begin(), axes.end(), d);
-    if (!reduced) {
-      out.push_back(x[d]);
-    } else if (keepdims != 0) {
-      out.push_back(1);
-    }
-  }
-  return One({0}, kernels::ReduceLogSumExpOp{std::move(axes), keepdims != 0}, std::move(out));
-}
-
 }  // namespace
 
 bool IsValueOp(absl::string_view t) {
   for (const char* name : {"GatherElements", "ScatterElements", "ArgMax", "ArgMin", "CumSum", "Trilu", "Hardmax", "Mod",
-                           "CastLike", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss", "ReduceLogSumExp"}) {
+                           "CastLike", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"}) {
     if (t == name) return true;
   }
   return false;
@@ -209,7 +175,6 @@ absl::StatusOr<ResolvedDataOp> ResolveValueOp(const OpContext& ctx) {
   }
   if (t == "NegativeLogLikelihoodLoss") return Loss(ctx, false);
   if (t == "SoftmaxCrossEntropyLoss") return Loss(ctx, true);
-  if (t == "ReduceLogSumExp") return ReduceLogSumExp(ctx);
   return ctx.Unsupported("not a value op");
 }
 
