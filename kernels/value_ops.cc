@@ -608,6 +608,45 @@ absl::Status Run(const LayerNormOp& op, absl::Span<const core::TensorView> in, c
   return absl::OkStatus();
 }
 
+absl::Status Validate(const GemmOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
+  if (in.size() != (op.has_c ? 3u : 2u)) return Bad("Gemm reads A, B and an optional C");
+  for (const core::TensorView& v : in) Q8_RETURN_IF_ERROR(CheckF32(v, "Gemm operands"));
+  const core::Dims& a = in[0].dims;
+  const core::Dims& b = in[1].dims;
+  if (a.size() != 2 || b.size() != 2) return Bad("Gemm needs 2-D A and B");
+  const int64_t m = op.trans_a ? a[1] : a[0], k = op.trans_a ? a[0] : a[1];
+  const int64_t kb = op.trans_b ? b[1] : b[0], n = op.trans_b ? b[0] : b[1];
+  if (k != kb || out.dims != core::Dims{m, n} || out.dtype != DataType::kFloat32) return Bad("Gemm dims");
+  core::Dims c;
+  if (op.has_c && (!BroadcastAll({in[2].dims, out.dims}, &c) || c != out.dims)) {
+    return Bad("Gemm's C does not broadcast to [M, N]");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run(const GemmOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
+  const core::Dims& a = in[0].dims;
+  const core::Dims& b = in[1].dims;
+  const int64_t m = out.dims[0], n = out.dims[1], k = op.trans_a ? a[0] : a[1];
+  const float* pa = In(in[0]);
+  const float* pb = In(in[1]);
+  float* y = Out(out);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int64_t t = 0; t < k; ++t) {
+        const float av = op.trans_a ? pa[t * a[1] + i] : pa[i * a[1] + t];
+        const float bv = op.trans_b ? pb[j * b[1] + t] : pb[t * b[1] + j];
+        acc += static_cast<double>(av) * bv;
+      }
+      double v = op.alpha * acc;
+      if (op.has_c) v += op.beta * Broadcast(in[2], out.dims, i * n + j);
+      y[i * n + j] = static_cast<float>(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const DropoutGateOp&, absl::Span<const core::TensorView> in,
                       const core::MutableTensorView& out) {
   if (in.size() != 2) return Bad("the Dropout gate reads x and training_mode");
@@ -700,6 +739,7 @@ struct TypeVisitor {
   absl::StatusOr<DataType> operator()(const LayerNormStatsOp&) const { return Arity(1, 3, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const LayerNormOp&) const { return Arity(2, 3, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const CumSumOp&) const { return Arity(2, 2, DataType::kFloat32); }
+  absl::StatusOr<DataType> operator()(const GemmOp&) const { return Arity(2, 3, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const DropoutGateOp&) const { return Arity(2, 2, DataType::kFloat32); }
   template <typename Op>
   absl::StatusOr<DataType> operator()(const Op&) const {

@@ -123,6 +123,14 @@ struct LayerNormStatsOp {
   bool inv_std_dev = false;
 };
 
+// Gemm forms the oneDNN matmul step does not take: transA, a transposed
+// runtime B, a runtime C or a C of any broadcastable shape. Inputs: A, B,
+// optional C (FP32). Y = alpha * op(A) op(B) + beta * C.
+struct GemmOp {
+  float alpha = 1.0f, beta = 1.0f;
+  bool trans_a = false, trans_b = false, has_c = false;
+};
+
 // Dropout at inference: copies x; a training_mode input that is true is
 // refused per request (q8serve does not sample dropout masks). Inputs: x,
 // training_mode.
@@ -136,7 +144,7 @@ struct ReduceLogSumExpOp {
 
 using ValueOp = std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, ArgReduceOp, CumSumOp, TriluOp, HardmaxOp,
                              ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
-                             ReduceLogSumExpOp>;
+                             ReduceLogSumExpOp, GemmOp>;
 
 // Result element type for these input types (FP32 for all but the gathers,
 // which keep the data's type); INVALID_ARGUMENT for a wrong arity.

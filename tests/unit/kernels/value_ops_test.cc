@@ -198,6 +198,24 @@ TEST(ValueOpsTest, ReduceLogSumExpIsStableForLargeValues) {
   EXPECT_NEAR(y.span<float>()[1], std::log(std::exp(-1.0) + std::exp(2.0)), 1e-5);
 }
 
+TEST(ValueOpsTest, GemmTransposesAndBroadcastsCLikeALoop) {
+  const core::Tensor a = F({3, 2}, {1, 2, 3, 4, 5, 6});  // transA: op(A) is [2, 3]
+  const core::Tensor b = F({4, 3}, {1, 0, -1, 2, 1, 0, 0, 0, 3, -2, 1, 1});  // transB: op(B) is [3, 4]
+  const core::Tensor c = F({2, 1}, {10, 20});  // broadcast along N
+  core::Tensor y(DataType::kFloat32, {2, 4});
+  ASSERT_TRUE(RunOp(GemmOp{0.5f, 2.0f, true, true, true}, {a.view(), b.view(), c.view()}, y).ok());
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      float acc = 0;
+      for (int t = 0; t < 3; ++t) acc += a.span<float>()[t * 2 + i] * b.span<float>()[j * 3 + t];
+      EXPECT_FLOAT_EQ(y.span<float>()[i * 4 + j], 0.5f * acc + 2.0f * c.span<float>()[i]) << i << "," << j;
+    }
+  }
+  const core::Tensor wrong = F({3}, {1, 2, 3});  // does not broadcast to [2, 4]
+  EXPECT_EQ(RunOp(GemmOp{1, 1, true, true, true}, {a.view(), b.view(), wrong.view()}, y).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ValueOpsTest, DropoutGateRefusesTrainingModePerRequest) {
   const core::Tensor x = F({2}, {1, 2});
   core::Tensor y(DataType::kFloat32, {2});
