@@ -247,8 +247,8 @@ absl::Status Run(const ArgReduceOp& op, absl::Span<const core::TensorView> in, c
       int64_t best = 0;
       for (int64_t k = 1; k < n; ++k) {
         const float v = row[k * inner], b = row[best * inner];
-        const bool better = op.max ? (v > b || (op.select_last_index && v == b))
-                                   : (v < b || (op.select_last_index && v == b));
+        const bool better =
+            op.max ? (v > b || (op.select_last_index && v == b)) : (v < b || (op.select_last_index && v == b));
         if (better) best = k;
       }
       y[o * inner + i] = static_cast<float>(best);
@@ -442,8 +442,7 @@ float CastValue(DataType to, float v) {
   }
 }
 
-absl::Status Run(const RoundTripCastOp& op, absl::Span<const core::TensorView> in,
-                 const core::MutableTensorView& out) {
+absl::Status Run(const RoundTripCastOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
   const float* x = In(in[0]);
   float* y = Out(out);
   for (int64_t i = 0; i < out.num_elements(); ++i) y[i] = CastValue(op.to, x[i]);
@@ -467,9 +466,7 @@ absl::Status Validate(const LossOp& op, absl::Span<const core::TensorView> in, c
     Q8_RETURN_IF_ERROR(CheckF32(in[2], "weight"));
     if (in[2].dims != core::Dims{s[1]}) return Bad("weight must be [C]");
   }
-  core::Dims want = op.log_prob_output                      ? s
-                    : op.reduction == LossOp::Reduction::kNone ? in[1].dims
-                                                               : core::Dims{};
+  core::Dims want = op.log_prob_output ? s : op.reduction == LossOp::Reduction::kNone ? in[1].dims : core::Dims{};
   if (out.dims != want || out.dtype != DataType::kFloat32) return Bad("loss output dims");
   return absl::OkStatus();
 }
@@ -647,8 +644,7 @@ absl::Status Run(const GemmOp& op, absl::Span<const core::TensorView> in, const 
   return absl::OkStatus();
 }
 
-absl::Status Validate(const DropoutGateOp&, absl::Span<const core::TensorView> in,
-                      const core::MutableTensorView& out) {
+absl::Status Validate(const DropoutGateOp&, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
   if (in.size() != 2) return Bad("the Dropout gate reads x and training_mode");
   Q8_RETURN_IF_ERROR(ValidateSameF32(in, out, "Dropout"));
   return CheckScalar(in[1], "training_mode");

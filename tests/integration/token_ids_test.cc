@@ -84,9 +84,9 @@ TEST_F(TokenIdsTest, HostileIdsAreInvalidArgumentAndTheModelKeepsServing) {
     int64_t id;
     const char* says;
   };
-  for (const Case& c : {Case{kVocab, "index 50 at position 4 is out of range [-50, 50)"},
-                        Case{-kVocab - 1, "out of range [-50, 50)"},
-                        Case{int64_t{1} << 53, "not representable in FP32"}, Case{INT64_MAX, "not representable"}}) {
+  for (const Case& c :
+       {Case{kVocab, "index 50 at position 4 is out of range [-50, 50)"}, Case{-kVocab - 1, "out of range [-50, 50)"},
+        Case{int64_t{1} << 53, "not representable in FP32"}, Case{INT64_MAX, "not representable"}}) {
     SCOPED_TRACE(c.id);
     inference::ModelInferResponse resp;
     grpc::Status s = Infer(*stub_, Request({1, 2, 3, 4, c.id, 5}), &resp);

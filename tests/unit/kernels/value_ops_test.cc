@@ -73,8 +73,8 @@ TEST(ValueOpsTest, GatherElementsAndScatterElementsMatchLoops) {
   EXPECT_EQ(Vals(g), (std::vector<float>{3, 1, 5, 4}));  // out[i][j] = data[i][idx[i][j]]
   const core::Tensor upd = F({2, 2}, {10, 20, 30, 40});
   core::Tensor s(DataType::kFloat32, {2, 3});
-  ASSERT_TRUE(RunOp(ScatterElementsOp{1, ScatterElementsOp::Reduction::kAdd}, {data.view(), idx.view(), upd.view()}, s)
-                  .ok());
+  ASSERT_TRUE(
+      RunOp(ScatterElementsOp{1, ScatterElementsOp::Reduction::kAdd}, {data.view(), idx.view(), upd.view()}, s).ok());
   EXPECT_EQ(Vals(s), (std::vector<float>{21, 2, 13, 44, 35, 6}));
   const core::Tensor bad = F({2, 2}, {0, 3, 0, 0});
   EXPECT_EQ(RunOp(GatherElementsOp{1}, {data.view(), bad.view()}, g).code(), absl::StatusCode::kInvalidArgument);
@@ -199,9 +199,9 @@ TEST(ValueOpsTest, ReduceLogSumExpIsStableForLargeValues) {
 }
 
 TEST(ValueOpsTest, GemmTransposesAndBroadcastsCLikeALoop) {
-  const core::Tensor a = F({3, 2}, {1, 2, 3, 4, 5, 6});  // transA: op(A) is [2, 3]
+  const core::Tensor a = F({3, 2}, {1, 2, 3, 4, 5, 6});                      // transA: op(A) is [2, 3]
   const core::Tensor b = F({4, 3}, {1, 0, -1, 2, 1, 0, 0, 0, 3, -2, 1, 1});  // transB: op(B) is [3, 4]
-  const core::Tensor c = F({2, 1}, {10, 20});  // broadcast along N
+  const core::Tensor c = F({2, 1}, {10, 20});                                // broadcast along N
   core::Tensor y(DataType::kFloat32, {2, 4});
   ASSERT_TRUE(RunOp(GemmOp{0.5f, 2.0f, true, true, true}, {a.view(), b.view(), c.view()}, y).ok());
   for (int i = 0; i < 2; ++i) {
