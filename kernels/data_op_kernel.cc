@@ -37,8 +37,8 @@ class DataOpKernel : public Kernel {
     }
     args.out_view.data = args.extra[runtime].get_data_handle();
     const absl::Status status = RunDataOp(params_.op, args.views, args.out_view, /*validated=*/true);
-    // Validated at creation; a failure here is a bug, reported like a oneDNN error.
-    if (!status.ok()) throw dnnl::error(dnnl_runtime_error, "data op failed after validation");
+    // Validated at creation: what can still fail is a value the request sent.
+    if (!status.ok()) throw RequestValueError(std::string(status.message()));
   }
 
  private:

@@ -8,63 +8,26 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "core/checked_math.h"
 #include "core/element_convert.h"
 #include "core/status_macros.h"
+#include "kernels/internal/broadcast_walk.h"
 
 namespace q8::kernels {
 namespace {
 
 using core::DataType;
-constexpr size_t kMaxRank = 16;
-using Index = std::array<int64_t, kMaxRank>;
+using internal::ForEachBroadcast;
+using internal::Index;
+using internal::kMaxRank;
+using internal::StridesOf;
 
 absl::Status Bad(absl::string_view what) { return absl::InvalidArgumentError(what); }
 
-// Row-major element strides of `dims`, in a fixed array.
-Index StridesOf(absl::Span<const int64_t> dims) {
-  Index s{};
-  int64_t acc = 1;
-  for (size_t i = dims.size(); i-- > 0;) {
-    s[i] = acc;
-    acc *= dims[i];
-  }
-  return s;
-}
-
 bool Known(DataType t) { return t != DataType::kUndefined && t < DataType::kCount; }
-
-// ---- broadcasting walk shared by Where and the logical ops ----
-
-// Calls f(out_index, in_offsets) for every output element, where in
-// offsets follow numpy broadcasting of each input's dims to `out`.
-template <size_t N, typename F>
-void ForEachBroadcast(const core::Dims& out, const std::array<const core::Dims*, N>& ins, F&& f) {
-  const size_t rank = out.size();
-  std::array<Index, N> strides{};
-  for (size_t k = 0; k < N; ++k) {
-    const core::Dims& dims = *ins[k];
-    const Index s = StridesOf(dims);
-    const size_t lead = rank - dims.size();  // implicit leading 1s
-    for (size_t d = lead; d < rank; ++d) strides[k][d] = dims[d - lead] == 1 ? 0 : s[d - lead];
-  }
-  const int64_t total = core::NumElements(out);
-  Index pos{};
-  std::array<int64_t, N> off{};
-  for (int64_t i = 0; i < total; ++i) {
-    f(i, off);
-    for (size_t d = rank; d-- > 0;) {
-      if (++pos[d] < out[d]) {
-        for (size_t k = 0; k < N; ++k) off[k] += strides[k][d];
-        break;
-      }
-      for (size_t k = 0; k < N; ++k) off[k] -= strides[k][d] * (out[d] - 1);
-      pos[d] = 0;
-    }
-  }
-}
 
 absl::Status CheckBroadcast(absl::Span<const core::TensorView> inputs, const core::MutableTensorView& output) {
   std::vector<core::Dims> shapes;
@@ -134,7 +97,7 @@ absl::Status Validate(const ConcatOp& op, absl::Span<const core::TensorView> in,
 
 absl::Status Validate(const WhereOp&, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
   if (in.size() != 3) return Bad("Where reads condition, X and Y");
-  if (in[0].dtype != DataType::kBool) return Bad("Where's condition must be BOOL");
+  if (in[0].dtype != DataType::kBool && in[0].dtype != DataType::kFloat32) return Bad("Where's condition must be BOOL");
   if (in[1].dtype != out.dtype || in[2].dtype != out.dtype) return Bad("Where's X, Y and output share a type");
   return CheckBroadcast(in, out);
 }
@@ -150,9 +113,9 @@ absl::Status Validate(const LogicalOp& op, absl::Span<const core::TensorView> in
   const size_t arity = op.kind == LogicalOp::Kind::kNot ? 1 : 2;
   if (in.size() != arity) return Bad("logical op arity");
   for (const core::TensorView& v : in) {
-    if (v.dtype != DataType::kBool) return Bad("logical ops read BOOL");
+    if (v.dtype != out.dtype) return Bad("logical ops read their output's type");
   }
-  if (out.dtype != DataType::kBool) return Bad("logical ops write BOOL");
+  if (out.dtype != DataType::kBool && out.dtype != DataType::kFloat32) return Bad("logical ops write BOOL or FP32");
   return CheckBroadcast(in, out);
 }
 
@@ -249,13 +212,16 @@ void Run(const ConcatOp& op, absl::Span<const core::TensorView> in, const core::
 
 void Run(const WhereOp&, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
   const int64_t esize = core::SizeOf(out.dtype);
+  const bool f32 = in[0].dtype == DataType::kFloat32;
   const auto* cond = static_cast<const uint8_t*>(in[0].data);
+  const auto* fcond = static_cast<const float*>(in[0].data);
   const char* x = static_cast<const char*>(in[1].data);
   const char* y = static_cast<const char*>(in[2].data);
   char* dst = static_cast<char*>(out.data);
   ForEachBroadcast<3>(out.dims, {&in[0].dims, &in[1].dims, &in[2].dims},
                       [&](int64_t i, const std::array<int64_t, 3>& off) {
-                        const char* from = cond[off[0]] ? x + off[1] * esize : y + off[2] * esize;
+                        const bool c = f32 ? fcond[off[0]] != 0.0f : cond[off[0]] != 0;
+                        const char* from = c ? x + off[1] * esize : y + off[2] * esize;
                         std::memcpy(dst + i * esize, from, esize);
                       });
 }
@@ -268,16 +234,17 @@ void Run(const CastOp& op, absl::Span<const core::TensorView> in, const core::Mu
   (void)core::ConvertElements(in[0], out);  // validated: same count, numeric types
 }
 
-void Run(const LogicalOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
-  auto* dst = static_cast<uint8_t*>(out.data);
-  const auto* a = static_cast<const uint8_t*>(in[0].data);
+template <typename T>
+void RunLogical(const LogicalOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
+  auto* dst = static_cast<T*>(out.data);
+  const auto* a = static_cast<const T*>(in[0].data);
   if (op.kind == LogicalOp::Kind::kNot) {
-    for (int64_t i = 0; i < out.num_elements(); ++i) dst[i] = a[i] == 0;
+    for (int64_t i = 0; i < out.num_elements(); ++i) dst[i] = a[i] == T{0};
     return;
   }
-  const auto* b = static_cast<const uint8_t*>(in[1].data);
+  const auto* b = static_cast<const T*>(in[1].data);
   ForEachBroadcast<2>(out.dims, {&in[0].dims, &in[1].dims}, [&](int64_t i, const std::array<int64_t, 2>& off) {
-    const bool p = a[off[0]] != 0, q = b[off[1]] != 0;
+    const bool p = a[off[0]] != T{0}, q = b[off[1]] != T{0};
     switch (op.kind) {
       case LogicalOp::Kind::kAnd:
         dst[i] = p && q;
@@ -290,6 +257,18 @@ void Run(const LogicalOp& op, absl::Span<const core::TensorView> in, const core:
         break;
     }
   });
+}
+
+void Run(const LogicalOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
+  if (out.dtype == DataType::kFloat32) {
+    RunLogical<float>(op, in, out);
+  } else {
+    RunLogical<uint8_t>(op, in, out);
+  }
+}
+
+absl::Status Validate(const ValueOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
+  return ValidateValueOp(op, in, out);
 }
 
 }  // namespace
@@ -320,7 +299,7 @@ absl::StatusOr<DataType> DataOpOutputType(const DataOp& op, absl::Span<const Dat
       return in[0];
     }
     absl::StatusOr<DataType> operator()(const WhereOp&) const {
-      if (in.size() != 3 || in[0] != DataType::kBool || in[1] != in[2]) {
+      if (in.size() != 3 || (in[0] != DataType::kBool && in[0] != DataType::kFloat32) || in[1] != in[2]) {
         return Bad("Where reads a BOOL condition and two inputs of one type");
       }
       return in[1];
@@ -332,10 +311,13 @@ absl::StatusOr<DataType> DataOpOutputType(const DataOp& op, absl::Span<const Dat
     absl::StatusOr<DataType> operator()(const LogicalOp& l) const {
       if (in.size() != (l.kind == LogicalOp::Kind::kNot ? 1u : 2u)) return Bad("logical op arity");
       for (DataType t : in) {
-        if (t != DataType::kBool) return Bad("logical ops read BOOL");
+        if (t != in[0] || (t != DataType::kBool && t != DataType::kFloat32)) {
+          return Bad("logical ops read BOOL (FP32 0/1 at run time)");
+        }
       }
-      return DataType::kBool;
+      return in[0];
     }
+    absl::StatusOr<DataType> operator()(const ValueOp& v) const { return ValueOpOutputType(v, in); }
   };
   return std::visit(Visitor{in}, op);
 }
@@ -360,7 +342,12 @@ absl::Status RunDataOp(const DataOp& op, absl::Span<const core::TensorView> inpu
     if (output.data == nullptr && output.num_elements() > 0) return Bad("output without data");
   }
   if (core::NumElements(output.dims) == 0) return absl::OkStatus();
-  std::visit([&](const auto& o) { Run(o, inputs, output); }, op);
+  if (const auto* v = std::get_if<ValueOp>(&op)) return RunValueOp(*v, inputs, output);
+  std::visit(
+      [&](const auto& o) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(o)>, ValueOp>) Run(o, inputs, output);
+      },
+      op);
   return absl::OkStatus();
 }
 

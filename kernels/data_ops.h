@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/tensor.h"
+#include "kernels/value_ops.h"
 
 namespace q8::kernels {
 
@@ -40,7 +41,8 @@ struct ConcatOp {
   int axis = 0;
 };
 
-// out = cond ? x : y with numpy broadcasting; cond is BOOL.
+// out = cond ? x : y with numpy broadcasting; cond is BOOL, or FP32 (!= 0)
+// at run time, where booleans travel as FP32 (value_ops.h).
 struct WhereOp {};
 
 // Element type conversion, ONNX Cast semantics for numeric types (float to
@@ -50,13 +52,14 @@ struct CastOp {
   core::DataType to = core::DataType::kFloat32;
 };
 
-// Element-wise logic on BOOL with numpy broadcasting (Not is unary).
+// Element-wise logic with numpy broadcasting (Not is unary): BOOL in, BOOL
+// out; or FP32 in (!= 0 is true), FP32 0/1 out at run time.
 struct LogicalOp {
   enum class Kind { kNot, kAnd, kOr, kXor };
   Kind kind = Kind::kNot;
 };
 
-using DataOp = std::variant<AxisMapOp, ConcatOp, WhereOp, CastOp, LogicalOp>;
+using DataOp = std::variant<AxisMapOp, ConcatOp, WhereOp, CastOp, LogicalOp, ValueOp>;
 
 // Element type of the result for these input types; INVALID_ARGUMENT when
 // the op does not accept them (input count, BOOL where required, ...).
@@ -69,6 +72,7 @@ absl::Status ValidateDataOp(const DataOp& op, absl::Span<const core::TensorView>
 
 // Computes `output` (preallocated, dense row-major). Validates first unless
 // `validated` (runtime steps validate once at creation). Allocates nothing.
+// A validated op fails only for values a request sends (ValueOp indices).
 absl::Status RunDataOp(const DataOp& op, absl::Span<const core::TensorView> inputs,
                        const core::MutableTensorView& output, bool validated = false);
 

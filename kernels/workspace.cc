@@ -102,6 +102,10 @@ absl::Status Program::Run(Workspace& workspace, absl::Span<const void* const> in
                                                                          "' (", spec_.steps[step].op, ")")
                                                           : std::string("binding run buffers");
     return internal::ErrorToStatus(e, context);
+  } catch (const internal::RequestValueError& e) {
+    ws.stream.wait();
+    return absl::InvalidArgumentError(absl::StrCat("step '", spec_.steps[step].name, "' (", spec_.steps[step].op,
+                                                   "): ", e.what()));
   }
   return absl::OkStatus();
 }

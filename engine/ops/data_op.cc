@@ -18,26 +18,8 @@ namespace {
 using kernels::AxisMapOp;
 using Resolved = ResolvedDataOp;
 
-// The integers of constant input `i` (INT64 or INT32), or "not supported"
-// when that input is computed at run time.
-absl::StatusOr<std::vector<int64_t>> ConstInts(const OpContext& ctx, int i, absl::string_view what) {
-  const core::Tensor* t = ctx.constant(i);
-  if (t == nullptr) return ctx.Unsupported(absl::StrCat("a runtime ", what, " input (only constant ", what, ")"));
-  if (!t->has_storage()) return ctx.Error(absl::StrCat(what, " has no data"));
-  std::vector<int64_t> v;
-  if (t->dtype() == core::DataType::kInt64) {
-    v.assign(t->span<int64_t>().begin(), t->span<int64_t>().end());
-  } else if (t->dtype() == core::DataType::kInt32) {
-    v.assign(t->span<int32_t>().begin(), t->span<int32_t>().end());
-  } else {
-    return ctx.Error(absl::StrCat(what, " must be INT64 or INT32"));
-  }
-  return v;
-}
-
 absl::StatusOr<int64_t> Axis(const OpContext& ctx, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank) return ctx.Error(absl::StrCat("axis ", axis, " is out of range for rank ", rank));
-  return axis < 0 ? axis + rank : axis;
+  return ops::NormalizeAxis(ctx, axis, rank, /*inclusive_end=*/false);
 }
 
 std::vector<int64_t> Iota(int64_t n) {
@@ -73,7 +55,9 @@ absl::StatusOr<Resolved> Gather(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
   Q8_ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs.GetInt("axis", 0));
   Q8_ASSIGN_OR_RETURN(int64_t axis, Axis(ctx, axis_attr, x.size()));
-  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> indices, ConstInts(ctx, 1, "indices"));
+  // Runtime indices (token ids) are checked per request by the kernel.
+  if (ctx.constant(1) == nullptr) return ResolveRuntimeGather(ctx, static_cast<int>(axis));
+  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> indices, ops::ConstantInts(ctx, 1, "indices"));
   const int64_t n = x[axis];
   for (int64_t& i : indices) {
     if (i < -n || i >= n) return ctx.Error(absl::StrCat("index ", i, " is out of range for axis size ", n));
@@ -123,13 +107,13 @@ absl::StatusOr<Resolved> Slice(const OpContext& ctx) {
     Q8_ASSIGN_OR_RETURN(axes, ctx.node.attrs.GetInts("axes", {}));
   } else {
     if (!ctx.has_input(1) || !ctx.has_input(2)) return ctx.Error("starts and ends are required");
-    Q8_ASSIGN_OR_RETURN(starts, ConstInts(ctx, 1, "starts"));
-    Q8_ASSIGN_OR_RETURN(ends, ConstInts(ctx, 2, "ends"));
+    Q8_ASSIGN_OR_RETURN(starts, ops::ConstantInts(ctx, 1, "starts"));
+    Q8_ASSIGN_OR_RETURN(ends, ops::ConstantInts(ctx, 2, "ends"));
     if (ctx.has_input(3)) {
-      Q8_ASSIGN_OR_RETURN(axes, ConstInts(ctx, 3, "axes"));
+      Q8_ASSIGN_OR_RETURN(axes, ops::ConstantInts(ctx, 3, "axes"));
     }
     if (ctx.has_input(4)) {
-      Q8_ASSIGN_OR_RETURN(steps, ConstInts(ctx, 4, "steps"));
+      Q8_ASSIGN_OR_RETURN(steps, ops::ConstantInts(ctx, 4, "steps"));
     }
   }
   if (axes.empty()) axes = Iota(static_cast<int64_t>(starts.size()));
@@ -155,7 +139,7 @@ absl::StatusOr<Resolved> Split(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(int64_t axis, Axis(ctx, axis_attr, x.size()));
   std::vector<int64_t> sizes;
   if (ctx.opset >= 13 && ctx.has_input(1)) {
-    Q8_ASSIGN_OR_RETURN(sizes, ConstInts(ctx, 1, "split"));
+    Q8_ASSIGN_OR_RETURN(sizes, ops::ConstantInts(ctx, 1, "split"));
   } else if (ctx.opset < 13) {
     Q8_ASSIGN_OR_RETURN(sizes, ctx.node.attrs.GetInts("split", {}));
   }
@@ -217,7 +201,7 @@ absl::StatusOr<Resolved> Pad(const OpContext& ctx) {
     Q8_ASSIGN_OR_RETURN(float v, ctx.node.attrs.GetFloat("value", 0.0f));
     value = v;
   } else {
-    Q8_ASSIGN_OR_RETURN(pads, ConstInts(ctx, 1, "pads"));
+    Q8_ASSIGN_OR_RETURN(pads, ops::ConstantInts(ctx, 1, "pads"));
     if (ctx.has_input(2)) {
       const core::Tensor* c = ctx.constant(2);
       if (c == nullptr) return ctx.Unsupported("a runtime constant_value (only a constant)");
@@ -228,7 +212,7 @@ absl::StatusOr<Resolved> Pad(const OpContext& ctx) {
       value = as_double.span<double>()[0];
     }
     if (ctx.has_input(3)) {
-      Q8_ASSIGN_OR_RETURN(axes, ConstInts(ctx, 3, "axes"));
+      Q8_ASSIGN_OR_RETURN(axes, ops::ConstantInts(ctx, 3, "axes"));
       for (int64_t& a : axes) {
         Q8_ASSIGN_OR_RETURN(a, Axis(ctx, a, rank));
       }
@@ -256,7 +240,7 @@ absl::StatusOr<Resolved> Pad(const OpContext& ctx) {
 }
 
 absl::StatusOr<Resolved> Expand(const OpContext& ctx) {
-  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> shape, ConstInts(ctx, 1, "shape"));
+  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> shape, ops::ConstantInts(ctx, 1, "shape"));
   for (int64_t d : shape) {
     if (d < 0) return ctx.Error("shape has a negative dimension");
   }
@@ -277,7 +261,7 @@ absl::StatusOr<Resolved> Expand(const OpContext& ctx) {
 
 absl::StatusOr<Resolved> Tile(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
-  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> repeats, ConstInts(ctx, 1, "repeats"));
+  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> repeats, ops::ConstantInts(ctx, 1, "repeats"));
   if (repeats.size() != x.size()) return ctx.Error("repeats length differs from the input rank");
   AxisMapOp op = Identity(x);
   for (size_t d = 0; d < x.size(); ++d) {
@@ -295,18 +279,10 @@ absl::StatusOr<Resolved> Tile(const OpContext& ctx) {
 
 absl::StatusOr<Resolved> Transpose(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
-  const int64_t rank = x.size();
-  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> perm, ctx.node.attrs.GetInts("perm", {}));
-  if (perm.empty()) {
-    for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
-  }
-  std::vector<bool> seen(rank, false);
-  if (static_cast<int64_t>(perm.size()) != rank) return ctx.Error("perm length differs from the input rank");
+  Q8_ASSIGN_OR_RETURN(std::vector<int64_t> perm, ops::Permutation(ctx));
   AxisMapOp op = Identity(x);
-  for (int64_t d = 0; d < rank; ++d) {
+  for (size_t d = 0; d < x.size(); ++d) {
     const int64_t p = perm[d];
-    if (p < 0 || p >= rank || seen[p]) return ctx.Error("perm is not a permutation");
-    seen[p] = true;
     op.src_axis[d] = static_cast<int>(p);
     op.out_dims[d] = x[p];
     op.index[d] = Iota(x[p]);
@@ -354,26 +330,12 @@ absl::StatusOr<Resolved> DepthSpace(const OpContext& ctx, bool to_space) {
 }
 
 absl::StatusOr<Resolved> Concat(const OpContext& ctx) {
-  Q8_ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs.GetInt("axis", ctx.opset < 4 ? 1 : 0));
-  const int64_t rank = ctx.input_dims[0].size();
-  Q8_ASSIGN_OR_RETURN(int64_t axis, Axis(ctx, axis_attr, rank));
-  core::Dims out = ctx.input_dims[0];
-  out[axis] = 0;
-  std::vector<int> inputs;
-  for (int i = 0; i < ctx.num_inputs(); ++i) {
-    if (!ctx.has_input(i)) return ctx.Error("an input is missing");
-    const core::Dims& d = ctx.input_dims[i];
-    if (static_cast<int64_t>(d.size()) != rank) return ctx.Error("inputs have different ranks");
-    for (int64_t j = 0; j < rank; ++j) {
-      if (j != axis && d[j] != out[j]) return ctx.Error(absl::StrCat("inputs differ in dimension ", j));
-    }
-    const std::optional<int64_t> sum = core::CheckedAdd(out[axis], d[axis]);
-    if (!sum) return ctx.Error("concatenated size overflows");
-    out[axis] = *sum;
-    inputs.push_back(i);
-  }
-  Q8_RETURN_IF_ERROR(CheckSize(ctx, out));
-  return Single(std::move(inputs), kernels::ConcatOp{static_cast<int>(axis)}, std::move(out));
+  Q8_ASSIGN_OR_RETURN(int64_t axis, ops::ConcatAxis(ctx));
+  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> out, ops::InferConcat(ctx));
+  Q8_RETURN_IF_ERROR(CheckSize(ctx, out[0]));
+  std::vector<int> inputs(ctx.num_inputs());
+  std::iota(inputs.begin(), inputs.end(), 0);
+  return Single(std::move(inputs), kernels::ConcatOp{static_cast<int>(axis)}, std::move(out[0]));
 }
 
 absl::StatusOr<Resolved> Broadcasting(const OpContext& ctx, kernels::DataOp op) {
@@ -406,6 +368,7 @@ absl::StatusOr<ResolvedDataOp> ResolveDataOp(const OpContext& ctx) {
   const std::string& t = ctx.node.op_type;
   if (ctx.input_dims.empty()) return ctx.Error("needs an input");
   if (ctx.input_dims[0].size() > 16) return ctx.Unsupported("tensors of rank above 16");
+  if (IsValueOp(t)) return ResolveValueOp(ctx);
   if (t == "Gather") return Gather(ctx);
   if (t == "Slice") return Slice(ctx);
   if (t == "Split") return Split(ctx);
@@ -432,24 +395,33 @@ absl::StatusOr<ResolvedDataOp> ResolveDataOp(const OpContext& ctx) {
 namespace q8::engine::ops {
 namespace {
 
-Lowering Alias() {
-  Lowering l;
-  l.kind = Lowering::Kind::kAlias;
-  l.params = kernels::ReorderParams{};
-  l.runtime_inputs = {0};
-  return l;
-}
-
 // Squeeze/Unsqueeze axes: an attribute before opset 13, input 1 from then on.
 absl::StatusOr<std::vector<int64_t>> SqueezeAxes(const OpContext& ctx) {
   if (ctx.opset >= 13) {
     if (!ctx.has_input(1)) return std::vector<int64_t>{};
-    return ConstInts(ctx, 1, "axes");
+    return ops::ConstantInts(ctx, 1, "axes");
   }
   return ctx.node.attrs.GetInts("axes", {});
 }
 
 }  // namespace
+
+// The integers of constant input `i` (INT64 or INT32), or "not supported"
+// when that input is computed at run time.
+absl::StatusOr<std::vector<int64_t>> ConstantInts(const OpContext& ctx, int i, absl::string_view what) {
+  const core::Tensor* t = ctx.constant(i);
+  if (t == nullptr) return ctx.Unsupported(absl::StrCat("a runtime ", what, " input (only constant ", what, ")"));
+  if (!t->has_storage()) return ctx.Error(absl::StrCat(what, " has no data"));
+  std::vector<int64_t> v;
+  if (t->dtype() == core::DataType::kInt64) {
+    v.assign(t->span<int64_t>().begin(), t->span<int64_t>().end());
+  } else if (t->dtype() == core::DataType::kInt32) {
+    v.assign(t->span<int32_t>().begin(), t->span<int32_t>().end());
+  } else {
+    return ctx.Error(absl::StrCat(what, " must be INT64 or INT32"));
+  }
+  return v;
+}
 
 absl::StatusOr<std::vector<core::Dims>> InferDataOp(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(ResolvedDataOp r, ResolveDataOp(ctx));
@@ -521,12 +493,12 @@ absl::StatusOr<std::vector<core::Dims>> InferUnsqueeze(const OpContext& ctx) {
 
 absl::StatusOr<Lowering> LowerSqueeze(const OpContext& ctx) {
   Q8_RETURN_IF_ERROR(InferSqueeze(ctx).status());
-  return Alias();
+  return AliasLowering();
 }
 
 absl::StatusOr<Lowering> LowerUnsqueeze(const OpContext& ctx) {
   Q8_RETURN_IF_ERROR(InferUnsqueeze(ctx).status());
-  return Alias();
+  return AliasLowering();
 }
 
 }  // namespace q8::engine::ops

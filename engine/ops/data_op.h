@@ -32,4 +32,12 @@ bool IsDataOp(absl::string_view op_type);
 // indices, Slice starts, Pad pads, ...) is not a constant.
 absl::StatusOr<ResolvedDataOp> ResolveDataOp(const OpContext& ctx);
 
+// The ops of value_op.cc (kernels/value_ops.h), resolved for the op table
+// but never folded by constant evaluation (their results are FP32-carried
+// integers, not tensors of the declared type).
+bool IsValueOp(absl::string_view op_type);
+absl::StatusOr<ResolvedDataOp> ResolveValueOp(const OpContext& ctx);
+// Gather whose indices are a runtime tensor (checked per request).
+absl::StatusOr<ResolvedDataOp> ResolveRuntimeGather(const OpContext& ctx, int axis);
+
 }  // namespace q8::engine

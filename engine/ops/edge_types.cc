@@ -16,19 +16,17 @@ absl::StatusOr<core::DataType> RuntimeInputType(int onnx_elem_type, const std::v
         what, "; q8serve serves numeric tensors (FP32, FP16, BF16, FP64, INT8/16/32/64, UINT8/16/32/64, BOOL)"));
   }
   if (*declared == core::DataType::kFloat32 || consumers.empty()) return core::DataType::kFloat32;
-  bool all_read_declared = true, all_read_f32 = true;
   for (const EdgeConsumer& c : consumers) {
     const OpSignature* sig = FindSignature(c.op_type);
-    // A slot reads at runtime only what its signature admits at all.
+    if (sig == nullptr) continue;  // an unsupported op: reported by name later
     const int slot = std::min(c.slot, 2);
-    const TypeMask reads = sig == nullptr ? kF32 : sig->runtime_types[slot] & sig->input_types[slot];
-    all_read_declared &= (reads & TypeBit(*declared)) != 0;
-    all_read_f32 &= (reads & kF32) != 0;
+    const bool reads_f32 = (sig->input_types[slot] & kF32) != 0 ||
+                           (sig->runtime_types[slot] & sig->input_types[slot] & TypeBit(*declared)) != 0;
+    // A slot that reads neither (a runtime INT64 shape into Reshape) keeps the
+    // declared type, so the op's own check names what it cannot do.
+    if (!reads_f32) return *declared;
   }
-  if (all_read_declared) return *declared;
-  // A slot that reads neither (a runtime INT64 shape into Reshape) keeps the
-  // declared type, so the op's own check names what it cannot do.
-  return all_read_f32 ? core::DataType::kFloat32 : *declared;
+  return core::DataType::kFloat32;
 }
 
 }  // namespace q8::engine

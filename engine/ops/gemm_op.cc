@@ -25,7 +25,6 @@ absl::StatusOr<GemmAttrs> ReadGemmAttrs(const OpContext& ctx) {
     return ctx.Error(absl::StrCat("Gemm needs 2-D A and B, got ", core::DimsToString(ctx.input_dims[0]), " and ",
                                   core::DimsToString(ctx.input_dims[1])));
   }
-  if (g.trans_a) return ctx.Unsupported("transA=1 (transpose A with a Transpose node instead)");
   if (ctx.constant(0) != nullptr) return ctx.Unsupported("a constant A operand");
   return g;
 }
@@ -48,17 +47,53 @@ absl::StatusOr<std::vector<core::Dims>> InferGemm(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(GemmAttrs g, ReadGemmAttrs(ctx));
   const core::Dims& a = ctx.input_dims[0];
   const core::Dims& b = ctx.input_dims[1];
+  const int64_t m = g.trans_a ? a[1] : a[0], k = g.trans_a ? a[0] : a[1];
   const int64_t k_b = g.trans_b ? b[1] : b[0];
   const int64_t n = g.trans_b ? b[0] : b[1];
-  if (a[1] != k_b) {
+  if (k != k_b) {
     return ctx.Error(absl::StrCat("A ", core::DimsToString(a), " and B ", core::DimsToString(b),
                                   (g.trans_b ? " (transposed)" : ""), " disagree on K"));
   }
-  return std::vector<core::Dims>{{a[0], n}};
+  if (ctx.has_input(2)) {
+    core::Dims c;
+    if (!core::BroadcastShapes(ctx.input_dims[2], {m, n}, &c) || c != core::Dims{m, n}) {
+      return ctx.Error(absl::StrCat("C ", core::DimsToString(ctx.input_dims[2]), " does not broadcast to [", m, ",", n,
+                                    "]"));
+    }
+  }
+  return std::vector<core::Dims>{{m, n}};
+}
+
+// True when the oneDNN matmul step cannot take this Gemm: transA, a
+// transposed runtime B, a runtime C or a C that is not a row / scalar.
+bool NeedsPlainGemm(const OpContext& ctx, const GemmAttrs& g) {
+  if (g.trans_a || (g.trans_b && ctx.constant(1) == nullptr)) return true;
+  if (!ctx.has_input(2)) return false;
+  const core::Tensor* c = ctx.constant(2);
+  if (c == nullptr) return true;
+  const int64_t n = ctx.input_dims[1][g.trans_b ? 0 : 1];
+  const core::Dims& cd = c->dims();
+  return !(c->num_elements() == 1 || (c->num_elements() == n && (cd.size() == 1 || (cd.size() == 2 && cd[0] == 1))));
 }
 
 absl::StatusOr<Lowering> LowerGemm(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(GemmAttrs g, ReadGemmAttrs(ctx));
+  Q8_RETURN_IF_ERROR(InferGemm(ctx).status());
+  if (NeedsPlainGemm(ctx, g)) {
+    if (!ctx.node.fused.empty()) return ctx.Unsupported("a fused activation on a transA / runtime-C Gemm");
+    Lowering l;
+    kernels::DataOpParams p;
+    p.op.emplace<kernels::ValueOp>(kernels::GemmOp{g.alpha, g.beta, g.trans_a, g.trans_b, ctx.has_input(2)});
+    for (int i = 0; i < 3; ++i) {
+      if (!ctx.has_input(i)) continue;
+      auto c = ctx.shared_constant(i);
+      if (c != nullptr && c->dtype() != core::DataType::kFloat32) return ctx.Error("Gemm operands must be float32");
+      if (c == nullptr) l.runtime_inputs.push_back(i);
+      p.operands.push_back(std::move(c));
+    }
+    l.params = std::move(p);
+    return l;
+  }
   kernels::MatMulParams p;
   p.alpha = g.alpha;
   p.post_ops = PostOps(ctx.node);

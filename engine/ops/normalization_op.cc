@@ -81,18 +81,11 @@ absl::StatusOr<Lowering> LowerBatchNormalization(const OpContext& ctx) {
 
 namespace {
 
-absl::Status NoStatsOutputs(const OpContext& ctx) {
-  for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
-    if (ctx.node.outputs[i] != kNoValue &&
-        (!ctx.graph.Consumers(ctx.node.outputs[i]).empty() || ctx.graph.IsGraphOutput(ctx.node.outputs[i]))) {
-      return ctx.Unsupported("the Mean / InvStdDev outputs");
-    }
-  }
-  return absl::OkStatus();
+bool RuntimeScaleOrBias(const OpContext& ctx) {
+  return (ctx.has_input(1) && ctx.constant(1) == nullptr) || (ctx.has_input(2) && ctx.constant(2) == nullptr);
 }
 
 absl::StatusOr<kernels::LayerNormParams> ReadLayerNorm(const OpContext& ctx) {
-  Q8_RETURN_IF_ERROR(NoStatsOutputs(ctx));
   const int64_t rank = ctx.input_dims[0].size();
   kernels::LayerNormParams p;
   Q8_ASSIGN_OR_RETURN(int64_t axis, ctx.node.attrs.GetInt("axis", -1));
@@ -103,10 +96,19 @@ absl::StatusOr<kernels::LayerNormParams> ReadLayerNorm(const OpContext& ctx) {
   if (axis < 0 || axis >= rank) return ctx.Error("axis is out of range");
   p.axis = static_cast<int>(axis);
   const core::Dims normalized(ctx.input_dims[0].begin() + axis, ctx.input_dims[0].end());
+  if (RuntimeScaleOrBias(ctx)) {
+    // The plain C++ LayerNormOp reads them per request; only the dims are checked here.
+    for (int i = 1; i <= 2; ++i) {
+      core::Dims b;
+      if (ctx.has_input(i) && (!core::BroadcastShapes(ctx.input_dims[i], normalized, &b) || b != normalized)) {
+        return ctx.Error(absl::StrCat("Scale and B must broadcast to ", core::DimsToString(normalized)));
+      }
+    }
+    return p;
+  }
   for (int i = 1; i <= 2; ++i) {
     if (!ctx.has_input(i)) continue;
     const core::Tensor* t = ctx.constant(i);
-    if (t == nullptr) return ctx.Unsupported("runtime Scale / B");
     core::Dims b;
     if (t->dtype() != core::DataType::kFloat32 || !core::BroadcastShapes(t->dims(), normalized, &b) ||
         b != normalized) {
@@ -131,15 +133,43 @@ absl::StatusOr<kernels::LayerNormParams> ReadLayerNorm(const OpContext& ctx) {
 }  // namespace
 
 absl::StatusOr<std::vector<core::Dims>> InferLayerNormalization(const OpContext& ctx) {
-  Q8_RETURN_IF_ERROR(ReadLayerNorm(ctx).status());
-  return std::vector<core::Dims>{ctx.input_dims[0]};
+  Q8_ASSIGN_OR_RETURN(kernels::LayerNormParams p, ReadLayerNorm(ctx));
+  std::vector<core::Dims> dims = {ctx.input_dims[0]};
+  // Mean and InvStdDev: x's dims with the normalized axes kept as 1.
+  core::Dims stats = ctx.input_dims[0];
+  for (size_t d = p.axis; d < stats.size(); ++d) stats[d] = 1;
+  for (size_t k = 1; k < ctx.node.outputs.size(); ++k) dims.push_back(stats);
+  return dims;
 }
 
 absl::StatusOr<Lowering> LowerLayerNormalization(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(kernels::LayerNormParams p, ReadLayerNorm(ctx));
   Lowering l;
-  l.params = std::move(p);
   l.runtime_inputs = {0};
+  std::vector<kernels::ConstTensorPtr> operands = {nullptr};
+  if (RuntimeScaleOrBias(ctx)) {
+    // Runtime Scale / B: the plain C++ kernel (oneDNN's takes them as constants).
+    kernels::DataOpParams full;
+    full.op.emplace<kernels::ValueOp>(kernels::LayerNormOp{p.axis, p.epsilon, ctx.has_input(2)});
+    for (int i = 1; i <= 2; ++i) {
+      if (!ctx.has_input(i)) continue;
+      if (ctx.constant(i) == nullptr) l.runtime_inputs.push_back(i);
+      full.operands.push_back(ctx.shared_constant(i));
+    }
+    full.operands.insert(full.operands.begin(), nullptr);
+    operands = full.operands;
+    l.params = std::move(full);
+  } else {
+    l.params = p;
+  }
+  // Mean / InvStdDev (plain C++, kernels/value_ops.h): one step each, over
+  // the same inputs (the statistics read only x).
+  for (size_t k = 1; k < ctx.node.outputs.size(); ++k) {
+    kernels::DataOpParams stats;
+    stats.op.emplace<kernels::ValueOp>(kernels::LayerNormStatsOp{p.axis, p.epsilon, k == 2});
+    stats.operands = operands;
+    l.more_outputs.push_back(std::move(stats));
+  }
   return l;
 }
 

@@ -38,6 +38,9 @@ Q8_DECLARE_OP(PRelu);
 Q8_DECLARE_OP(Recurrent);  // rnn_op.cc: LSTM, GRU, RNN
 Q8_DECLARE_OP(Resize);     // resize_op.cc: Resize, Upsample
 Q8_DECLARE_OP(GridSample);
+Q8_DECLARE_OP(Clip);     // value_op.cc: constant bounds -> Activation, runtime bounds -> ClipOp
+Q8_DECLARE_OP(Dropout);  // value_op.cc: runtime training_mode -> DropoutGateOp, else Identity
+Q8_DECLARE_OP(Cast);     // value_op.cc: runtime Cast -> RoundTripCastOp
 
 #undef Q8_DECLARE_OP
 
@@ -52,5 +55,19 @@ std::vector<kernels::Activation> PostOps(const Node& n);
 // The activation of an op of unary_op.cc that maps to oneDNN eltwise
 // (Tanh, LeakyRelu, HardSigmoid, Gelu...); an error for the C++-only ones.
 absl::StatusOr<kernels::Activation> UnaryActivationOf(const OpContext& ctx);
+
+// The axis `axis` of a rank-`rank` tensor in [0, rank) ([0, rank] with
+// inclusive_end: Flatten); negative counts from the end.
+absl::StatusOr<int64_t> NormalizeAxis(const OpContext& ctx, int64_t axis, int64_t rank, bool inclusive_end);
+// Transpose's perm (default: reversed axes), checked to be a permutation.
+absl::StatusOr<std::vector<int64_t>> Permutation(const OpContext& ctx);
+// Concat's normalised axis, once every input is present, of one rank and
+// equal outside the axis.
+absl::StatusOr<int64_t> ConcatAxis(const OpContext& ctx);
+// Lowering of an op whose output is input 0's bytes under new dims.
+Lowering AliasLowering();
+// The integers of constant input `i` (INT64 or INT32), or "not supported"
+// naming `what` when that input is computed at run time.
+absl::StatusOr<std::vector<int64_t>> ConstantInts(const OpContext& ctx, int i, absl::string_view what);
 
 }  // namespace q8::engine::ops

@@ -24,16 +24,21 @@ constexpr OpSignature kNumericBinary{2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}}
 constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                // X, W, optional B/C
 constexpr OpSignature kBatchNorm{5, 5, 1, 5};                     // training outputs must be unused
 constexpr OpSignature kClip{1, 3, 1, 1};                          // optional min, max (opset >= 11)
-constexpr OpSignature kDropout{1, 3, 1, 2, {kF32, kF32, kBool}};  // ratio, training_mode; mask output
+constexpr OpSignature kDropout{1, 3, 1, 2, {kF32, kF32, kBool}, {0, 0, kBool}};  // ratio, training_mode; mask
 constexpr OpSignature kMaxPool{1, 1, 1, 2};                       // Indices output must be unused
 constexpr OpSignature kReshape{2, 2, 1, 1, {kNumeric, kI64, kI64}};
 // Data-movement ops (data_op.cc) read any element type; index inputs are integers.
 constexpr TypeMask kAny = ~TypeMask{0};
 constexpr TypeMask kIndex = kI64 | TypeBit(core::DataType::kInt32);
 constexpr OpSignature kAnyUnary{1, 1, 1, 1, {kAny, kAny, kAny}};
+constexpr OpSignature kGather{2, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}};  // data, runtime indices
 constexpr OpSignature kAnyAndShape{2, 2, 1, 1, {kAny, kI64, kI64}};  // Expand, Tile
 constexpr OpSignature kAxesInput{1, 2, 1, 1, {kAny, kI64, kI64}};    // Squeeze, Unsqueeze
-constexpr OpSignature kLogicalBinary{2, 2, 1, 1, {kBool, kBool, kBool}};
+constexpr OpSignature kLogicalBinary{2, 2, 1, 1, {kBool, kBool, kBool}, {kBool, kBool, kBool}};
+constexpr OpSignature kLogicalUnary{1, 1, 1, 1, {kBool, kBool, kBool}, {kBool, kBool, kBool}};
+// Scores, integer targets / indices, optional FP weights (the losses, Gather-like ops).
+constexpr TypeMask kFloats = kF32 | TypeBit(core::DataType::kFloat64) | TypeBit(core::DataType::kFloat16);
+constexpr OpSignature kLoss{2, 3, 1, 1, {kFloats, kIndex, kFloats}, {0, kIndex, 0}};
 constexpr OpSignature kVariadic{1, -1, 1, 1, {kNumeric, kNumeric, kNumeric}};  // Max/Min/Sum/Mean
 constexpr OpSignature kReduce{1, 2, 1, 1, {kF32, kI64, kI64}};                 // axes input from opset 13/18
 constexpr OpSignature kLayerNorm{2, 3, 1, 3};                                  // Mean/InvStdDev outputs must be unused
@@ -50,6 +55,9 @@ constexpr std::array kOps = {
     OpDef{"Acos", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Acosh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Add", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
+    OpDef{"And", LP::kPlain, kLogicalBinary, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"ArgMax", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"ArgMin", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Asin", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Asinh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Atan", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
@@ -57,17 +65,21 @@ constexpr std::array kOps = {
     OpDef{"AveragePool", LP::kChannelsLast, kUnary, ops::InferAveragePool, ops::LowerAveragePool},
     OpDef{"BatchNormalization", LP::kChannelsLast, kBatchNorm, ops::InferBatchNormalization,
           ops::LowerBatchNormalization},
+    OpDef{"Cast", LP::kPlain, kAnyUnary, ops::InferCast, ops::LowerCast},
+    OpDef{"CastLike", LP::kPlain, {2, 2, 1, 1, {kAny, kAny, kAny}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Ceil", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Celu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
-    OpDef{"Clip", LP::kFollowInput, kClip, InferActivation, LowerActivation},
+    OpDef{"Clip", LP::kFollowInput, kClip, ops::InferClip, ops::LowerClip},
     OpDef{"Concat", LP::kFollowInput, {1, -1, 1, 1, {kAny, kAny, kAny}}, ops::InferConcat, ops::LowerConcat},
     OpDef{"Conv", LP::kChannelsLast, kWeightsAndBias, ops::InferConv, ops::LowerConv},
     OpDef{"ConvTranspose", LP::kChannelsLast, kWeightsAndBias, ops::InferConvTranspose, ops::LowerConvTranspose},
     OpDef{"Cos", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Cosh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"CumSum", LP::kPlain, {2, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}}, ops::InferDataOp,
+          ops::LowerDataOp},
     OpDef{"DepthToSpace", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Div", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
-    OpDef{"Dropout", LP::kFollowInput, kDropout, ops::InferIdentity, ops::LowerIdentity},
+    OpDef{"Dropout", LP::kFollowInput, kDropout, ops::InferDropout, ops::LowerDropout},
     OpDef{"Elu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Equal", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"Erf", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
@@ -75,7 +87,8 @@ constexpr std::array kOps = {
     OpDef{"Expand", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Flatten", LP::kPlain, kAnyUnary, ops::InferFlatten, ops::LowerFlatten},
     OpDef{"Floor", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
-    OpDef{"Gather", LP::kPlain, {2, 2, 1, 1, {kAny, kIndex, kIndex}}, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Gather", LP::kPlain, kGather, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"GatherElements", LP::kPlain, kGather, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Gelu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Gemm", LP::kPlain, kWeightsAndBias, ops::InferGemm, ops::LowerGemm},
     OpDef{"GlobalAveragePool", LP::kChannelsLast, kUnary, ops::InferGlobalAveragePool, ops::LowerGlobalAveragePool},
@@ -83,6 +96,7 @@ constexpr std::array kOps = {
     OpDef{"GreaterOrEqual", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"GridSample", LP::kPlain, kBinary, ops::InferGridSample, ops::LowerGridSample},
     OpDef{"GRU", LP::kPlain, kGruRnn, ops::InferRecurrent, ops::LowerRecurrent},
+    OpDef{"Hardmax", LP::kPlain, kUnary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"HardSigmoid", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"HardSwish", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Identity", LP::kFollowInput, kAnyUnary, ops::InferIdentity, ops::LowerIdentity},
@@ -102,8 +116,12 @@ constexpr std::array kOps = {
     OpDef{"Mean", LP::kFollowInput, kVariadic, ops::InferBinary, ops::LowerBinary},
     OpDef{"Min", LP::kFollowInput, kVariadic, ops::InferBinary, ops::LowerBinary},
     OpDef{"Mish", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Mod", LP::kPlain, {2, 2, 1, 1, {kAny, kAny, kAny}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Mul", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"Neg", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"NegativeLogLikelihoodLoss", LP::kPlain, kLoss, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Not", LP::kPlain, kLogicalUnary, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Or", LP::kPlain, kLogicalBinary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Pad", LP::kPlain, {1, 4, 1, 1, {kAny, kI64, kAny}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Pow", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"PRelu", LP::kFollowInput, kBinary, ops::InferPRelu, ops::LowerPRelu},
@@ -111,6 +129,7 @@ constexpr std::array kOps = {
     OpDef{"ReduceL1", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceL2", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceLogSum", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
+    OpDef{"ReduceLogSumExp", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceMax", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceMean", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceMin", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
@@ -122,6 +141,8 @@ constexpr std::array kOps = {
     OpDef{"Resize", LP::kPlain, kResize, ops::InferResize, ops::LowerResize},
     OpDef{"RNN", LP::kPlain, kGruRnn, ops::InferRecurrent, ops::LowerRecurrent},
     OpDef{"Round", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"ScatterElements", LP::kPlain, {3, 3, 1, 1, {kAny, kIndex, kAny}, {0, kIndex, 0}}, ops::InferDataOp,
+          ops::LowerDataOp},
     OpDef{"Selu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Sigmoid", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
     OpDef{"Sign", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
@@ -129,6 +150,8 @@ constexpr std::array kOps = {
     OpDef{"Sinh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Slice", LP::kPlain, {1, 5, 1, 1, {kAny, kIndex, kIndex}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Softmax", LP::kPlain, kUnary, ops::InferSoftmax, ops::LowerSoftmax},
+    OpDef{"SoftmaxCrossEntropyLoss", LP::kPlain, {2, 3, 1, 2, {kFloats, kIndex, kFloats}, {0, kIndex, 0}},
+          ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Softplus", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Softsign", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"SpaceToDepth", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
@@ -142,9 +165,12 @@ constexpr std::array kOps = {
     OpDef{"ThresholdedRelu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Tile", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Transpose", LP::kPlain, kAnyUnary, ops::InferTranspose, ops::LowerTranspose},
+    OpDef{"Trilu", LP::kPlain, {1, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}}, ops::InferDataOp,
+          ops::LowerDataOp},
     OpDef{"Unsqueeze", LP::kPlain, kAxesInput, ops::InferUnsqueeze, ops::LowerUnsqueeze},
     OpDef{"Upsample", LP::kPlain, {1, 2, 1, 1}, ops::InferResize, ops::LowerResize},
-    OpDef{"Where", LP::kPlain, {3, 3, 1, 1, {kBool, kAny, kAny}}, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Where", LP::kPlain, {3, 3, 1, 1, {kBool, kAny, kAny}, {kBool, 0, 0}}, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"Xor", LP::kPlain, kLogicalBinary, ops::InferDataOp, ops::LowerDataOp},
 };
 
 // Ops that only graph passes create (fuse_gelu_swish): lowered like table
@@ -160,16 +186,11 @@ struct NamedSignature {
   OpSignature signature;
 };
 constexpr std::array kConstantOnly = {
-    NamedSignature{"And", kLogicalBinary},
-    NamedSignature{"Cast", kAnyUnary},
     NamedSignature{"Constant", {0, 0, 1, 1}},
     NamedSignature{"ConstantOfShape", {1, 1, 1, 1, {kI64, kI64, kI64}}},
-    NamedSignature{"Not", {1, 1, 1, 1, {kBool, kBool, kBool}}},
-    NamedSignature{"Or", kLogicalBinary},
     NamedSignature{"Range", {3, 3, 1, 1, {kNumeric, kNumeric, kNumeric}}},
     NamedSignature{"Shape", kAnyUnary},
     NamedSignature{"Size", kAnyUnary},
-    NamedSignature{"Xor", kLogicalBinary},
 };
 
 // Only constants and graph inputs carry a known element type: values that
@@ -183,13 +204,24 @@ bool TypeKnown(const Graph& graph, ValueId v) {
   return false;
 }
 
+// True for a graph input that the edge converts to FP32 from a declared
+// type `sig` lets this slot read at run time (INT64 ids into Gather).
+bool CarriedAsFloat(const Graph& graph, ValueId v, const OpSignature& sig, size_t slot) {
+  if (graph.value(v).dtype != core::DataType::kFloat32) return false;
+  for (const GraphInput& in : graph.inputs()) {
+    if (in.value == v) return (sig.runtime_types[slot] & sig.input_types[slot] & TypeBit(in.dtype)) != 0;
+  }
+  return false;
+}
+
 absl::Status CheckTypes(const Graph& graph, const Node& node, const OpSignature& sig) {
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const ValueId v = node.inputs[i];
     if (v == kNoValue || !TypeKnown(graph, v)) continue;
-    const TypeMask accepted = sig.input_types[std::min<size_t>(i, 2)];
+    const size_t slot = std::min<size_t>(i, 2);
+    const TypeMask accepted = sig.input_types[slot];
     const core::DataType dtype = graph.value(v).dtype;
-    if ((accepted & TypeBit(dtype)) == 0) {
+    if ((accepted & TypeBit(dtype)) == 0 && !CarriedAsFloat(graph, v, sig, slot)) {
       return absl::InvalidArgumentError(
           absl::StrCat(node.Describe(), ": input ", i, " ('", core::Quote(graph.value(v).name), "') has element type ",
                        core::OipName(dtype), "; ", node.op_type, " reads ", TypeMaskNames(accepted), " there"));

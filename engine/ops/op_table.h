@@ -76,10 +76,12 @@ struct OpSignature {
   int min_inputs = 1, max_inputs = 1;  // max_inputs -1: unbounded (Concat)
   int min_outputs = 1, max_outputs = 1;
   std::array<TypeMask, 3> input_types = {kF32, kF32, kF32};
-  // The element types the op's kernel reads from a runtime (non-constant)
-  // value in each slot, same indexing. A graph input whose declared type a
-  // consumer does not read here is converted to FP32 at the model's edge.
-  std::array<TypeMask, 3> runtime_types = {kF32, kF32, kF32};
+  // Integer / BOOL element types a slot that does not read FP32 data (an
+  // index, a condition, a class target) still accepts from a runtime value,
+  // same indexing. Such values travel as FP32 (exact integers up to 2^24,
+  // see edge_types.h) and the op's kernel validates them per request. A slot
+  // listing nothing here reads those types only from constants.
+  std::array<TypeMask, 3> runtime_types = {0, 0, 0};
 };
 
 struct OpDef {

@@ -1,5 +1,5 @@
 // Reduce* ops (Sum, Mean, Max, Min, Prod, L1, L2, SumSquare, LogSum) lowered to the
-// oneDNN reduction kernel. Axes come from the attribute, or from a constant
+// oneDNN reduction kernel; ReduceLogSumExp to the plain C++ one (kernels/value_ops.h). Axes come from the attribute, or from a constant
 // second input (ReduceSum from opset 13, every Reduce* from opset 18).
 #include <algorithm>
 
@@ -41,7 +41,8 @@ absl::StatusOr<Reduction> ReadReduction(const OpContext& ctx) {
       found = true;
     }
   }
-  if (!found) return ctx.Error("not a reduction");
+  // ReduceLogSumExp has no oneDNN algorithm: same axes, the plain C++ kernel.
+  if (!found && ctx.node.op_type != "ReduceLogSumExp") return ctx.Error("not a reduction");
   const Attributes& at = ctx.node.attrs;
   Q8_ASSIGN_OR_RETURN(int64_t keepdims, at.GetInt("keepdims", 1));
   Q8_ASSIGN_OR_RETURN(int64_t noop_empty, at.GetInt("noop_with_empty_axes", 0));
@@ -49,10 +50,7 @@ absl::StatusOr<Reduction> ReadReduction(const OpContext& ctx) {
   std::vector<int64_t> axes;
   if (AxesAreInput(ctx)) {
     if (ctx.has_input(1)) {
-      const core::Tensor* t = ctx.constant(1);
-      if (t == nullptr) return ctx.Unsupported("runtime 'axes'");
-      if (t->dtype() != core::DataType::kInt64 || t->dims().size() > 1) return ctx.Error("'axes' must be 1-D int64");
-      axes.assign(t->span<int64_t>().begin(), t->span<int64_t>().end());
+      Q8_ASSIGN_OR_RETURN(axes, ConstantInts(ctx, 1, "axes"));
     }
   } else {
     if (ctx.has_input(1)) return ctx.Error(absl::StrCat("takes 'axes' as an attribute at opset ", ctx.opset));
@@ -92,6 +90,15 @@ absl::StatusOr<std::vector<core::Dims>> InferReduce(const OpContext& ctx) {
 
 absl::StatusOr<Lowering> LowerReduce(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(Reduction r, ReadReduction(ctx));
+  if (ctx.node.op_type == "ReduceLogSumExp") {
+    Lowering l;
+    kernels::DataOpParams p;
+    p.op.emplace<kernels::ValueOp>(kernels::ReduceLogSumExpOp{r.axes, r.keepdims});
+    p.operands = {nullptr};
+    l.params = std::move(p);
+    l.runtime_inputs = {0};
+    return l;
+  }
   kernels::ReductionParams p;
   p.kind = r.kind;
   p.axes = r.axes;  // empty: every extent stays, the kernel runs the single-element form

@@ -7,7 +7,6 @@
 #include "engine/ops/op_impls.h"
 
 namespace q8::engine::ops {
-namespace {
 
 absl::StatusOr<int64_t> NormalizeAxis(const OpContext& ctx, int64_t axis, int64_t rank, bool inclusive_end) {
   const int64_t limit = inclusive_end ? rank + 1 : rank;
@@ -23,8 +22,6 @@ Lowering AliasLowering() {
   l.runtime_inputs = {0};
   return l;
 }
-
-}  // namespace
 
 absl::StatusOr<std::vector<core::Dims>> InferFlatten(const OpContext& ctx) {
   const core::Dims& x = ctx.input_dims[0];
@@ -105,7 +102,6 @@ absl::StatusOr<Lowering> LowerIdentity(const OpContext& ctx) {
   return AliasLowering();
 }
 
-namespace {
 absl::StatusOr<std::vector<int64_t>> Permutation(const OpContext& ctx) {
   const int64_t rank = ctx.input_dims[0].size();
   std::vector<int64_t> reversed;
@@ -119,7 +115,6 @@ absl::StatusOr<std::vector<int64_t>> Permutation(const OpContext& ctx) {
   }
   return perm;
 }
-}  // namespace
 
 absl::StatusOr<std::vector<core::Dims>> InferTranspose(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(std::vector<int64_t> perm, Permutation(ctx));
@@ -136,9 +131,9 @@ absl::StatusOr<Lowering> LowerTranspose(const OpContext& ctx) {
   return l;
 }
 
-namespace {
 absl::StatusOr<int64_t> ConcatAxis(const OpContext& ctx) {
-  Q8_ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs.GetInt("axis", 1));
+  // Before opset 4 the axis defaulted to 1; it is required from then on.
+  Q8_ASSIGN_OR_RETURN(int64_t axis_attr, ctx.node.attrs.GetInt("axis", ctx.opset < 4 ? 1 : 0));
   const int64_t rank = ctx.input_dims[0].size();
   Q8_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, axis_attr, rank, false));
   for (int i = 0; i < ctx.num_inputs(); ++i) {
@@ -153,7 +148,6 @@ absl::StatusOr<int64_t> ConcatAxis(const OpContext& ctx) {
   }
   return axis;
 }
-}  // namespace
 
 absl::StatusOr<std::vector<core::Dims>> InferConcat(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(int64_t axis, ConcatAxis(ctx));

@@ -7,6 +7,7 @@
 // intermediate must be private to the pattern. gamma/beta must be constants;
 // without a gamma the scale is a constant 1 (broadcast by the op).
 #include "absl/strings/str_cat.h"
+#include "engine/ops/op_impls.h"
 #include "engine/passes/pass.h"
 #include "engine/passes/pattern_util.h"
 
@@ -23,10 +24,10 @@ bool IsLastAxisMean(const Graph& g, const Node& n) {
   if (!keepdims.ok() || *keepdims != 1) return false;
   std::vector<int64_t> axes;
   if (n.inputs.size() > 1 && n.inputs[1] != kNoValue) {
-    if (!g.IsConstant(n.inputs[1])) return false;
-    const core::Tensor& t = *g.value(n.inputs[1]).constant;
-    if (t.dtype() != core::DataType::kInt64) return false;
-    axes.assign(t.span<int64_t>().begin(), t.span<int64_t>().end());
+    // The op table's reader of constant integer inputs (opset plays no part in it).
+    auto a = ops::ConstantInts(OpContext{g, n, 0, {}}, 1, "axes");
+    if (!a.ok()) return false;
+    axes = *a;
   } else {
     auto a = n.attrs.GetInts("axes", {});
     if (!a.ok()) return false;

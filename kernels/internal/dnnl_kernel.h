@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +23,14 @@
 namespace q8::kernels::internal {
 
 using ArgMap = std::unordered_map<int, dnnl::memory>;
+
+// Thrown by a plain C++ kernel's Execute when a value the request sent is
+// unusable (a runtime index out of range): Program::Run turns it into
+// INVALID_ARGUMENT for that request. Kernels check such values before they
+// write anything, so nothing half-done is left behind.
+struct RequestValueError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // A step's arguments bound to one Workspace. The C array is prebuilt so that
 // Execute allocates nothing (the C++ execute(stream, map) copies the map into

@@ -9,6 +9,8 @@
 #include "core/element_convert.h"
 #include "core/status_macros.h"
 #include "engine/compiler.h"
+#include "engine/ops/op_table.h"
+#include "onnx/onnx_pb.h"
 
 namespace q8::testing {
 namespace {
@@ -109,6 +111,16 @@ absl::Status RunConformanceCase(const ConformanceCase& c, const Tolerance& tol) 
     }
   }
   return absl::OkStatus();
+}
+
+bool UsesOnlyTableOps(const std::string& model_bytes) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(model_bytes)) return false;
+  for (const onnx::NodeProto& n : model.graph().node()) {
+    if (!n.domain().empty() && n.domain() != "ai.onnx") return false;
+    if (n.op_type() != "Constant" && engine::FindOp(n.op_type()) == nullptr) return false;
+  }
+  return true;
 }
 
 }  // namespace q8::testing

@@ -59,15 +59,20 @@ TEST(ConformanceTest, EveryCaseMatchesTheExpectedFailuresList) {
   ASSERT_TRUE(listed.ok()) << list_path << ": " << listed.status();
 
   std::vector<CaseResult> results;
+  int covered = 0, covered_passed = 0;  // cases whose ops are all in the op table
   for (const std::string& name : *names) {
     if (!filter.empty() && !std::regex_search(name, re)) continue;
     CaseResult r{name, true, ""};
+    bool in_table = false;
     absl::Status s = [&]() -> absl::Status {
       auto c = LoadConformanceCase(root, name);
       if (!c.ok()) return c.status();
+      in_table = UsesOnlyTableOps(c->model);
       return RunConformanceCase(*c, tol);
     }();
     if (!s.ok()) r = {name, false, std::string(s.message())};
+    covered += in_table;
+    covered_passed += in_table && r.passed;
     if (verbose) std::cout << (r.passed ? "PASS " : "FAIL ") << name << (r.passed ? "" : "  ") << r.message << "\n";
     results.push_back(std::move(r));
   }
@@ -78,6 +83,9 @@ TEST(ConformanceTest, EveryCaseMatchesTheExpectedFailuresList) {
             << v.unexpected_failures.size() << " failing unlisted, " << v.unexpected_passes.size()
             << " listed but passing, of " << v.total << " cases" << (filter.empty() ? "" : " matching the filter")
             << "\n";
+  const double covered_share = covered == 0 ? 1.0 : static_cast<double>(covered_passed) / covered;
+  std::cout << "conformance: of the " << covered << " cases whose ops are all in the op table, " << covered_passed
+            << " pass (" << 100.0 * covered_share << " %)\n";
   if (update) {
     const ExpectedFailures next = Updated(filter.empty() ? ExpectedFailures{} : *listed, results);
     std::ofstream out(list_path, std::ios::trunc);
@@ -92,6 +100,12 @@ TEST(ConformanceTest, EveryCaseMatchesTheExpectedFailuresList) {
   EXPECT_TRUE(v.unexpected_passes.empty())
       << v.unexpected_passes.size() << " listed cases now pass; remove them from " << list_path
       << " (Q8_CONFORMANCE_UPDATE=1 does):\n  " << absl::StrJoin(v.unexpected_passes, "\n  ");
+  // Issue #12 asks for >= 95 % of the cases whose ops are all in the op table;
+  // until the runtime shape inputs (Reshape/Slice/Expand/... from a runtime
+  // tensor) land this is a ratchet at the measured share (680 / 777).
+  if (filter.empty()) {
+    EXPECT_GE(covered_share, 0.87) << "the share of op-table cases that pass went down";
+  }
   EXPECT_TRUE(v.stale.empty()) << v.stale.size() << " listed cases do not exist:\n  " << absl::StrJoin(v.stale, "\n  ");
 }
 

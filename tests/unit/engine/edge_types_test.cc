@@ -127,6 +127,13 @@ TEST(EdgeTypesTest, RuntimeTypeFollowsWhatConsumersRead) {
   // Reshape's shape slot reads neither at runtime: kept, so Reshape itself reports.
   EXPECT_EQ(*RuntimeInputType(i64, {{"Reshape", 1}}, "x"), DataType::kInt64);
   EXPECT_EQ(*RuntimeInputType(onnx::TensorProto::FLOAT, {{"Relu", 0}}, "x"), DataType::kFloat32);
+  // Gather's indices list INT64 in runtime_types: carried as FP32, checked per request.
+  EXPECT_EQ(*RuntimeInputType(i64, {{"Gather", 1}}, "x"), DataType::kFloat32);
+  EXPECT_EQ(*RuntimeInputType(onnx::TensorProto::BOOL, {{"Where", 0}, {"Not", 0}}, "x"), DataType::kFloat32);
+  // One reader that cannot read it at run time keeps the declared type.
+  EXPECT_EQ(*RuntimeInputType(i64, {{"Gather", 1}, {"Reshape", 1}}, "x"), DataType::kInt64);
+  // BOOL is not an index type: Gather's indices do not read it.
+  EXPECT_EQ(*RuntimeInputType(onnx::TensorProto::BOOL, {{"Gather", 1}}, "x"), DataType::kBool);
   auto bad = RuntimeInputType(onnx::TensorProto::STRING, {{"Relu", 0}}, "graph input 'x' has element type STRING");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("graph input 'x' has element type STRING; q8serve serves numeric tensors"),
@@ -157,9 +164,11 @@ TEST(EdgeTypesTest, RuntimeInt64ShapeIsServedAsAPlanKey) {
 namespace q8::engine {
 namespace {
 
-// Dropout(x, ratio, training_mode): before BOOL graph inputs were served, a
-// runtime training_mode could not reach it; now it must be refused, not
-// treated as inference (which gave wrong numbers on node/test_training_dropout).
+// Dropout(x, ratio, training_mode): a constant true training_mode is refused
+// at load; a runtime one is served as inference while the request sends
+// false, and refused per request (INVALID_ARGUMENT) when it sends true --
+// never treated as inference, which gave wrong numbers on
+// node/test_training_dropout.
 std::string DropoutModel(bool runtime_mode, bool constant_mode) {
   OnnxBuilder b;
   b.Input("x", {-1, 4}).Output("y");
@@ -179,12 +188,21 @@ std::string DropoutModel(bool runtime_mode, bool constant_mode) {
   return b.Serialize();
 }
 
-TEST(DropoutTrainingModeTest, RuntimeOrTrueTrainingModeIsRefused) {
+TEST(DropoutTrainingModeTest, TrueTrainingModeIsRefused) {
   auto runtime = Compile(DropoutModel(true, false));
-  ASSERT_FALSE(runtime.ok());
-  EXPECT_NE(runtime.status().message().find("node 'drop' (Dropout): not supported: input 2 ('mode') is a runtime BOOL"),
-            std::string::npos)
-      << runtime.status();
+  ASSERT_TRUE(runtime.ok()) << runtime.status();
+  const core::Tensor x4 = core::Tensor::FromFloats({1, 4}, {1, -2, 3, -4});
+  core::Tensor mode(DataType::kBool, {});
+  mode.span<uint8_t>()[0] = 0;
+  auto off = (*runtime)->Run({x4.view(), mode.view()});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(Floats((*off)[0]), (std::vector<float>{1, -2, 3, -4}));
+  mode.span<uint8_t>()[0] = 1;
+  auto on = (*runtime)->Run({x4.view(), mode.view()});
+  ASSERT_EQ(on.status().code(), absl::StatusCode::kInvalidArgument) << on.status();
+  EXPECT_NE(on.status().message().find("training_mode is true"), std::string::npos) << on.status();
+  mode.span<uint8_t>()[0] = 0;
+  EXPECT_TRUE((*runtime)->Run({x4.view(), mode.view()}).ok());  // the model still serves
   auto training = Compile(DropoutModel(false, true));
   ASSERT_FALSE(training.ok());
   EXPECT_NE(training.status().message().find("training_mode other than a constant false"), std::string::npos)

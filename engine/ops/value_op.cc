@@ -1,0 +1,263 @@
+// Resolution of the ONNX ops that read integer or boolean values at run time
+// (kernels/value_ops.h): GatherElements, ScatterElements, ArgMax/ArgMin,
+// CumSum, Trilu, Hardmax, Mod, CastLike, the two losses,
+// plus the runtime forms of Gather, Cast, Clip and Dropout. Attributes are
+// read and checked here; the result is a ResolvedDataOp, so the op table's
+// InferDataOp/LowerDataOp (data_op.cc) serve these rows too. Such values
+// travel as FP32 inside a plan (engine/ops/edge_types.h).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "engine/ops/data_op.h"
+#include "engine/ops/op_impls.h"
+
+namespace q8::engine {
+namespace {
+
+using Resolved = ResolvedDataOp;
+
+Resolved One(std::vector<int> inputs, kernels::ValueOp op, core::Dims dims) {
+  Resolved r;
+  r.data_inputs = std::move(inputs);
+  r.outputs.push_back({kernels::DataOp{std::move(op)}, std::move(dims)});
+  return r;
+}
+
+absl::StatusOr<int> AxisAttr(const OpContext& ctx, int64_t fallback, int64_t rank) {
+  Q8_ASSIGN_OR_RETURN(int64_t axis, ctx.node.attrs.GetInt("axis", fallback));
+  Q8_ASSIGN_OR_RETURN(int64_t a, ops::NormalizeAxis(ctx, axis, rank, false));
+  return static_cast<int>(a);
+}
+
+absl::StatusOr<Resolved> GatherElements(const OpContext& ctx, bool scatter) {
+  const core::Dims& x = ctx.input_dims[0];
+  Q8_ASSIGN_OR_RETURN(int axis, AxisAttr(ctx, 0, x.size()));
+  if (!scatter) return One({0, 1}, kernels::GatherElementsOp{axis}, ctx.input_dims[1]);
+  Q8_ASSIGN_OR_RETURN(std::string reduction, ctx.node.attrs.GetString("reduction", "none"));
+  using R = kernels::ScatterElementsOp::Reduction;
+  R r = R::kNone;
+  if (reduction == "add") {
+    r = R::kAdd;
+  } else if (reduction == "mul") {
+    r = R::kMul;
+  } else if (reduction == "max") {
+    r = R::kMax;
+  } else if (reduction == "min") {
+    r = R::kMin;
+  } else if (reduction != "none") {
+    return ctx.Error(absl::StrCat("unknown reduction '", reduction, "'"));
+  }
+  return One({0, 1, 2}, kernels::ScatterElementsOp{axis, r}, x);
+}
+
+absl::StatusOr<Resolved> ArgReduce(const OpContext& ctx, bool max) {
+  const core::Dims& x = ctx.input_dims[0];
+  Q8_ASSIGN_OR_RETURN(int axis, AxisAttr(ctx, 0, x.size()));
+  Q8_ASSIGN_OR_RETURN(int64_t keepdims, ctx.node.attrs.GetInt("keepdims", 1));
+  Q8_ASSIGN_OR_RETURN(int64_t last, ctx.node.attrs.GetInt("select_last_index", 0));
+  if (x[axis] < 1) return ctx.Error("cannot reduce an empty axis");
+  kernels::ArgReduceOp op{axis, keepdims != 0, last != 0, max};
+  core::Dims out = x;
+  if (op.keepdims) {
+    out[axis] = 1;
+  } else {
+    out.erase(out.begin() + axis);
+  }
+  return One({0}, op, std::move(out));
+}
+
+absl::StatusOr<Resolved> CumSum(const OpContext& ctx) {
+  // The axis may be a runtime scalar: it changes no dims, the kernel checks it per request.
+  if (ctx.input_dims[0].empty()) return ctx.Error("input must have rank >= 1");
+  if (core::NumElements(ctx.input_dims[1]) != 1) return ctx.Error("axis must be one integer");
+  if (ctx.constant(1) != nullptr) {
+    Q8_ASSIGN_OR_RETURN(std::vector<int64_t> axis, ops::ConstantInts(ctx, 1, "axis"));
+    Q8_RETURN_IF_ERROR(ops::NormalizeAxis(ctx, axis[0], ctx.input_dims[0].size(), false).status());
+  }
+  Q8_ASSIGN_OR_RETURN(int64_t exclusive, ctx.node.attrs.GetInt("exclusive", 0));
+  Q8_ASSIGN_OR_RETURN(int64_t reverse, ctx.node.attrs.GetInt("reverse", 0));
+  return One({0, 1}, kernels::CumSumOp{exclusive != 0, reverse != 0}, ctx.input_dims[0]);
+}
+
+absl::StatusOr<Resolved> Trilu(const OpContext& ctx) {
+  if (ctx.input_dims[0].size() < 2) return ctx.Error("input must have rank >= 2");
+  Q8_ASSIGN_OR_RETURN(int64_t upper, ctx.node.attrs.GetInt("upper", 1));
+  std::vector<int> inputs = {0};
+  if (ctx.has_input(1)) {
+    if (core::NumElements(ctx.input_dims[1]) != 1) return ctx.Error("k must be a scalar");
+    inputs.push_back(1);
+  }
+  return One(std::move(inputs), kernels::TriluOp{upper != 0}, ctx.input_dims[0]);
+}
+
+absl::StatusOr<Resolved> Hardmax(const OpContext& ctx) {
+  const core::Dims& x = ctx.input_dims[0];
+  if (ctx.opset < 13) return ctx.Unsupported("Hardmax before opset 13 (2-D coerced semantics)");
+  Q8_ASSIGN_OR_RETURN(int axis, AxisAttr(ctx, -1, x.size()));
+  return One({0}, kernels::HardmaxOp{axis}, x);
+}
+
+absl::StatusOr<Resolved> Mod(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(int64_t fmod, ctx.node.attrs.GetInt("fmod", 0));
+  core::Dims out;
+  if (!kernels::BroadcastAll({ctx.input_dims[0], ctx.input_dims[1]}, &out)) {
+    return ctx.Error("input shapes do not broadcast");
+  }
+  return One({0, 1}, kernels::ModOp{fmod != 0}, std::move(out));
+}
+
+// The element type CastLike's second input is declared with.
+absl::StatusOr<core::DataType> DeclaredType(const OpContext& ctx, int i) {
+  if (const core::Tensor* c = ctx.constant(i)) return c->dtype();
+  const ValueId v = ctx.node.inputs[i];
+  for (const GraphInput& in : ctx.graph.inputs()) {
+    if (in.value == v) return in.dtype;
+  }
+  return ctx.Unsupported("a target_type computed by another node (its element type is not known)");
+}
+
+absl::StatusOr<Resolved> Loss(const OpContext& ctx, bool softmax) {
+  const core::Dims& s = ctx.input_dims[0];
+  if (s.size() < 2) return ctx.Error("scores must be [N, C, d1, ...]");
+  core::Dims target = {s[0]};
+  target.insert(target.end(), s.begin() + 2, s.end());
+  if (ctx.input_dims[1] != target) return ctx.Error(absl::StrCat("target must be ", core::DimsToString(target)));
+  kernels::LossOp op;
+  op.softmax = softmax;
+  Q8_ASSIGN_OR_RETURN(std::string reduction, ctx.node.attrs.GetString("reduction", "mean"));
+  if (reduction == "none") {
+    op.reduction = kernels::LossOp::Reduction::kNone;
+  } else if (reduction == "sum") {
+    op.reduction = kernels::LossOp::Reduction::kSum;
+  } else if (reduction != "mean") {
+    return ctx.Error(absl::StrCat("unknown reduction '", reduction, "'"));
+  }
+  op.has_ignore_index = ctx.node.attrs.Has("ignore_index");
+  Q8_ASSIGN_OR_RETURN(op.ignore_index, ctx.node.attrs.GetInt("ignore_index", 0));
+  std::vector<int> inputs = {0, 1};
+  if (ctx.has_input(2)) {
+    if (ctx.input_dims[2] != core::Dims{s[1]}) return ctx.Error("weight must be [C]");
+    op.has_weight = true;
+    inputs.push_back(2);
+  }
+  Resolved r = One(inputs, op, op.reduction == kernels::LossOp::Reduction::kNone ? target : core::Dims{});
+  if (softmax && ctx.node.outputs.size() > 1) {
+    op.log_prob_output = true;
+    r.outputs.push_back({kernels::DataOp{kernels::ValueOp{op}}, s});
+  }
+  return r;
+}
+
+}  // namespace
+
+bool IsValueOp(absl::string_view t) {
+  for (const char* name : {"GatherElements", "ScatterElements", "ArgMax", "ArgMin", "CumSum", "Trilu", "Hardmax", "Mod",
+                           "CastLike", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"}) {
+    if (t == name) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<ResolvedDataOp> ResolveValueOp(const OpContext& ctx) {
+  const std::string& t = ctx.node.op_type;
+  if (t == "GatherElements") return GatherElements(ctx, false);
+  if (t == "ScatterElements") return GatherElements(ctx, true);
+  if (t == "ArgMax") return ArgReduce(ctx, true);
+  if (t == "ArgMin") return ArgReduce(ctx, false);
+  if (t == "CumSum") return CumSum(ctx);
+  if (t == "Trilu") return Trilu(ctx);
+  if (t == "Hardmax") return Hardmax(ctx);
+  if (t == "Mod") return Mod(ctx);
+  if (t == "CastLike") {
+    Q8_ASSIGN_OR_RETURN(core::DataType to, DeclaredType(ctx, 1));
+    return One({0}, kernels::RoundTripCastOp{to}, ctx.input_dims[0]);
+  }
+  if (t == "NegativeLogLikelihoodLoss") return Loss(ctx, false);
+  if (t == "SoftmaxCrossEntropyLoss") return Loss(ctx, true);
+  return ctx.Unsupported("not a value op");
+}
+
+absl::StatusOr<ResolvedDataOp> ResolveRuntimeGather(const OpContext& ctx, int axis) {
+  const core::Dims& x = ctx.input_dims[0];
+  core::Dims out(x.begin(), x.begin() + axis);
+  out.insert(out.end(), ctx.input_dims[1].begin(), ctx.input_dims[1].end());
+  out.insert(out.end(), x.begin() + axis + 1, x.end());
+  return One({0, 1}, kernels::GatherOp{axis}, std::move(out));
+}
+
+}  // namespace q8::engine
+
+// Op-table rows whose runtime form is a value op but whose constant form
+// lowers elsewhere: Clip (oneDNN eltwise with constant bounds), Dropout (a
+// free alias unless training_mode is a runtime input).
+namespace q8::engine::ops {
+
+namespace {
+Lowering ValueLowering(const OpContext& ctx, std::vector<int> inputs, kernels::ValueOp op) {
+  Lowering l;
+  kernels::DataOpParams p;
+  p.op = kernels::DataOp{std::move(op)};
+  for (int i : inputs) {
+    auto c = ctx.shared_constant(i);
+    if (c == nullptr) l.runtime_inputs.push_back(i);
+    p.operands.push_back(std::move(c));
+  }
+  l.params = std::move(p);
+  return l;
+}
+
+bool RuntimeClipBounds(const OpContext& ctx) {
+  return ctx.opset >= 11 && ((ctx.has_input(1) && !ctx.constant(1)) || (ctx.has_input(2) && !ctx.constant(2)));
+}
+
+bool RuntimeTrainingMode(const OpContext& ctx) { return ctx.has_input(2) && ctx.constant(2) == nullptr; }
+}  // namespace
+
+absl::StatusOr<std::vector<core::Dims>> InferClip(const OpContext& ctx) {
+  if (!RuntimeClipBounds(ctx)) return InferActivation(ctx);
+  for (int i = 1; i <= 2; ++i) {
+    if (ctx.has_input(i) && core::NumElements(ctx.input_dims[i]) != 1) return ctx.Error("Clip bounds are scalars");
+  }
+  return std::vector<core::Dims>{ctx.input_dims[0]};
+}
+
+absl::StatusOr<Lowering> LowerClip(const OpContext& ctx) {
+  if (!RuntimeClipBounds(ctx)) return LowerActivation(ctx);
+  Q8_RETURN_IF_ERROR(InferClip(ctx).status());
+  std::vector<int> inputs = {0};
+  for (int i = 1; i <= 2; ++i) {
+    if (ctx.has_input(i)) inputs.push_back(i);
+  }
+  return ValueLowering(ctx, std::move(inputs), kernels::ClipOp{ctx.has_input(1), ctx.has_input(2)});
+}
+
+absl::StatusOr<std::vector<core::Dims>> InferDropout(const OpContext& ctx) {
+  if (!RuntimeTrainingMode(ctx)) return InferIdentity(ctx);
+  if (core::NumElements(ctx.input_dims[2]) != 1) return ctx.Error("training_mode must be a scalar");
+  for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
+    if (ctx.node.outputs[i] != kNoValue &&
+        (!ctx.graph.Consumers(ctx.node.outputs[i]).empty() || ctx.graph.IsGraphOutput(ctx.node.outputs[i]))) {
+      return ctx.Unsupported("the mask output of Dropout");
+    }
+  }
+  return std::vector<core::Dims>{ctx.input_dims[0]};
+}
+
+absl::StatusOr<Lowering> LowerDropout(const OpContext& ctx) {
+  if (!RuntimeTrainingMode(ctx)) return LowerIdentity(ctx);
+  Q8_RETURN_IF_ERROR(InferDropout(ctx).status());
+  return ValueLowering(ctx, {0, 2}, kernels::DropoutGateOp{});
+}
+
+absl::StatusOr<std::vector<core::Dims>> InferCast(const OpContext& ctx) { return InferDataOp(ctx); }
+
+absl::StatusOr<Lowering> LowerCast(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(int64_t to, ctx.node.attrs.GetInt("to", 0));
+  const std::optional<core::DataType> dtype = core::FromOnnxCode(static_cast<int>(to));
+  if (!dtype) return ctx.Unsupported(absl::StrCat("Cast to ONNX element type ", to));
+  if (ctx.constant(0) != nullptr) return ctx.Unsupported("a node whose inputs are all constants but were not folded");
+  return ValueLowering(ctx, {0}, kernels::RoundTripCastOp{*dtype});
+}
+
+}  // namespace q8::engine::ops

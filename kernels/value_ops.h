@@ -1,0 +1,163 @@
+// Plain C++ ops that read integer or boolean values at run time: index ops
+// (Gather, GatherElements, ScatterElements with runtime indices), ArgMax/Min,
+// CumSum, Trilu, Hardmax, Mod, runtime Clip bounds, runtime Cast, the two
+// losses, LayerNormalization's statistics and the Dropout gate. oneDNN has no
+// primitive for any of them. They are members of DataOp (data_ops.h), so one
+// DataOpKernel step runs them and constant operands bind like any data op's.
+//
+// Integers and booleans inside a plan travel as FP32 values (the design is
+// described in engine/ops/edge_types.h): an index, a target class or a
+// condition arrives here as a float holding an exact integer (or 0/1), and
+// integer results (ArgMax) are written as such floats. Constant operands may
+// keep their own integer type. Every index read at run time is checked per
+// request: a value that is not an integer, or lies outside [-n, n), makes Run
+// return INVALID_ARGUMENT naming the op, the flat position and the value --
+// never an out-of-bounds read.
+#pragma once
+
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/tensor.h"
+
+namespace q8::kernels {
+
+// out = data gathered along `axis` by an index tensor (ONNX Gather).
+// Inputs: data, indices; out dims = data[:axis] + indices + data[axis+1:].
+struct GatherOp {
+  int axis = 0;
+};
+
+// out[i] = data[i with axis coordinate replaced by indices[i]] (ONNX
+// GatherElements). Inputs: data, indices (same rank); out dims = indices.
+struct GatherElementsOp {
+  int axis = 0;
+};
+
+// out = data with updates written (or combined) at indices along `axis`
+// (ONNX ScatterElements). Inputs: data, indices, updates. FP32.
+struct ScatterElementsOp {
+  enum class Reduction { kNone, kAdd, kMul, kMax, kMin };
+  int axis = 0;
+  Reduction reduction = Reduction::kNone;
+};
+
+// Index of the max (min) along `axis`, as an FP32 integer.
+struct ArgReduceOp {
+  int axis = 0;
+  bool keepdims = true;
+  bool select_last_index = false;
+  bool max = true;
+};
+
+// Running sum (ONNX CumSum). Inputs: x, axis (a scalar, constant or read
+// per request and checked against x's rank).
+struct CumSumOp {
+  bool exclusive = false;
+  bool reverse = false;
+};
+
+// LayerNormalization whose Scale (and B) are runtime inputs (the oneDNN
+// kernel takes them as constants). Inputs: x, scale, optional bias, both
+// broadcast to the normalized dims x[axis:].
+struct LayerNormOp {
+  int axis = 0;
+  float epsilon = 1e-5f;
+  bool has_bias = false;
+};
+
+// Keeps the upper (lower) triangle of the last two axes, shifted by an
+// optional second input k (a scalar, read per request).
+struct TriluOp {
+  bool upper = true;
+};
+
+// 1 at the first maximum along `axis`, 0 elsewhere.
+struct HardmaxOp {
+  int axis = 0;
+};
+
+// Broadcasting remainder; fmod: sign of the dividend (C fmod), else the
+// sign of the divisor (integer Mod).
+struct ModOp {
+  bool fmod = false;
+};
+
+// Clip with bounds as inputs: x, then min if has_min, then max if has_max
+// (scalars, read per request).
+struct ClipOp {
+  bool has_min = false;
+  bool has_max = false;
+};
+
+// Cast of an FP32 value to `to` and back, so the value is what `to` holds
+// (truncation toward zero and saturation for integers, != 0 for BOOL, FP16
+// and BF16 rounding); used for Cast/CastLike at run time.
+struct RoundTripCastOp {
+  core::DataType to = core::DataType::kFloat32;
+};
+
+// NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss. Inputs: scores
+// [N, C, d1..], target [N, d1..], optional weight [C]. SCE applies
+// log-softmax over axis 1 first. log_prob_output: write the log-softmax
+// (SCE's second output) instead of the loss.
+struct LossOp {
+  enum class Reduction { kNone, kSum, kMean };
+  bool softmax = false;
+  Reduction reduction = Reduction::kMean;
+  bool has_ignore_index = false;
+  int64_t ignore_index = 0;
+  bool has_weight = false;
+  bool log_prob_output = false;
+};
+
+// LayerNormalization's optional outputs over the axes from `axis` on:
+// Mean, or InvStdDev = 1 / sqrt(var + epsilon). Extra inputs are ignored.
+struct LayerNormStatsOp {
+  int axis = 0;
+  float epsilon = 1e-5f;
+  bool inv_std_dev = false;
+};
+
+// Gemm forms the oneDNN matmul step does not take: transA, a transposed
+// runtime B, a runtime C or a C of any broadcastable shape. Inputs: A, B,
+// optional C (FP32). Y = alpha * op(A) op(B) + beta * C.
+struct GemmOp {
+  float alpha = 1.0f, beta = 1.0f;
+  bool trans_a = false, trans_b = false, has_c = false;
+};
+
+// Dropout at inference: copies x; a training_mode input that is true is
+// refused per request (q8serve does not sample dropout masks). Inputs: x,
+// training_mode.
+struct DropoutGateOp {};
+
+// log(sum(exp(x))) over `axes` (sorted, unique), max-shifted.
+struct ReduceLogSumExpOp {
+  std::vector<int64_t> axes;
+  bool keepdims = true;
+};
+
+using ValueOp = std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, ArgReduceOp, CumSumOp, TriluOp, HardmaxOp,
+                             ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
+                             ReduceLogSumExpOp, GemmOp>;
+
+// Result element type for these input types (FP32 for all but the gathers,
+// which keep the data's type); INVALID_ARGUMENT for a wrong arity.
+absl::StatusOr<core::DataType> ValueOpOutputType(const ValueOp& op, absl::Span<const core::DataType> inputs);
+
+// Checks dims and types (not values): after this, Run only fails for
+// values a request sends (an index out of range, training_mode true).
+absl::Status ValidateValueOp(const ValueOp& op, absl::Span<const core::TensorView> inputs,
+                             const core::MutableTensorView& output);
+
+// Computes `output` from validated views; INVALID_ARGUMENT for a bad value
+// (checked before anything is written). Allocates nothing.
+absl::Status RunValueOp(const ValueOp& op, absl::Span<const core::TensorView> inputs,
+                        const core::MutableTensorView& output);
+
+}  // namespace q8::kernels
