@@ -443,6 +443,25 @@ absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, co
   return Planner(lg, std::move(dims)).Build();
 }
 
+absl::StatusOr<LoweredGraph> LowerForAnalysis(const Graph& graph, int64_t opset, const QuantSpec* quant,
+                                              std::unique_ptr<Graph>* specialized) {
+  if (!NeedsSpecialization(graph)) return LowerGraph(graph, opset, quant);
+  PlanShapes shapes;
+  const std::vector<bool> shape_values = ShapeValueInputs(graph);
+  for (size_t i = 0; i < graph.inputs().size(); ++i) {
+    if (shape_values[i]) {
+      return absl::UnimplementedError(absl::StrCat("graph input '", graph.value(graph.inputs()[i].value).name,
+                                                   "' sets shapes at run time; quantizing or exporting such a "
+                                                   "model is not supported yet"));
+    }
+    shapes.dims.push_back(RepresentativeDims(graph.inputs()[i], 1));
+    shapes.values.push_back(nullptr);
+  }
+  Q8_ASSIGN_OR_RETURN(Graph g, SpecializeGraph(graph, opset, shapes));
+  *specialized = std::make_unique<Graph>(std::move(g));
+  return LowerGraph(**specialized, opset, quant);
+}
+
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch) {
   PlanShapes shapes;
   for (const GraphInput& in : lowered.graph->inputs()) {

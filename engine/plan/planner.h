@@ -6,6 +6,7 @@
 // remaining buffers into one arena by liveness.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,5 +46,12 @@ LoweredGraph SpecializingLowering(const Graph& graph, int64_t opset, const Quant
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, const PlanShapes& shapes);
 // The plan for the inputs' RepresentativeDims at `batch`.
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch);
+
+// The per-node lowering the quantizer and the exporter read: LowerGraph of
+// `graph` itself or, for a model planned per shape (specialize.h), of its
+// specialization at the representative input shapes (batch 1), kept alive
+// in `*specialized`. Node indices are the graph's either way.
+absl::StatusOr<LoweredGraph> LowerForAnalysis(const Graph& graph, int64_t opset, const QuantSpec* quant,
+                                              std::unique_ptr<Graph>* specialized);
 
 }  // namespace q8::engine

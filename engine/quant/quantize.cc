@@ -198,7 +198,9 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     report.fp32_top1 = eval->fp32_top1;
   }
 
-  Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered, LowerGraph(*prepared.graph, prepared.opset));
+  std::unique_ptr<Graph> specialized;
+  Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered,
+                      LowerForAnalysis(*prepared.graph, prepared.opset, nullptr, &specialized));
   CaptureGraph capture = MakeCaptureGraph(prepared);
   CompileOptions capture_options = compile;
   capture_options.warmup_batch_sizes = {};
@@ -305,7 +307,9 @@ static absl::StatusOr<QuantizationResult> LoadQuantizedUnguarded(absl::string_vi
                                                                  absl::string_view report_json,
                                                                  const CompileOptions& compile) {
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
-  Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered, LowerGraph(*prepared.graph, prepared.opset));
+  std::unique_ptr<Graph> specialized;
+  Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered,
+                      LowerForAnalysis(*prepared.graph, prepared.opset, nullptr, &specialized));
   Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32_lowered, std::string(artifact), onnx_bytes));
   QuantizationResult result;
   Q8_ASSIGN_OR_RETURN(result.fp32_model, BuildModel(prepared, compile));

@@ -56,8 +56,7 @@ const ZooModel kZoo[] = {
     {"mobilenet_v3_large", "", 0, 0.75},
     {"efficientnet_b0", "", 0, 0.7},
     {"regnet_y_400mf", "", 0, 0.55},
-    {"shufflenet_v2_x1_0",
-     "needs Shape subgraphs on the dynamic batch axis (channel_shuffle reshapes by x.size()): shapes", 0, 0},
+    {"shufflenet_v2_x1_0", "", 0, 0.5},
     {"squeezenet1_1", "", 0.875, 0.99},
     {"densenet121", "", 0.25, 0.85},
     {"googlenet", "", 0.25, 0.8},
@@ -71,12 +70,13 @@ const ZooModel kZoo[] = {
      "needs Shape subgraphs (window partition, shifted-window mask): shapes; then ScatterND and Mod on "
      "those shapes (no owner; constant once shapes fold); its export takes minutes: not in export_zoo.py's default set",
      0, 0},
-    {"lraspp_mobilenet_v3_large", "needs Shape subgraphs (Resize to the input's H, W): shapes; Resize: opsr", 0, 0},
-    {"lstm_fashion", "needs Shape subgraphs (zero initial state sized by the batch): shapes; LSTM: opsr", 0, 0},
-    {"transformer_encoder",
-     "needs Shape subgraphs (attention reshapes by the batch): shapes; Gather with runtime "
-     "INT64 ids (embedding), Equal/Where on the runtime BOOL mask: opsc",
+    {"lraspp_mobilenet_v3_large",
+     "a request of 4 samples crashes the server inside oneDNN's resampling of the Resize to the input's H, W "
+     "(the same model at batch 4 in-process is correct; not isolated yet)",
      0, 0},
+    {"lstm_fashion", "", 0.875, 0.99},
+    {"transformer_encoder",
+     "needs Expand with a shape computed at run time from the mask (attention's key padding): not yet", 0, 0},
 };
 
 constexpr int kBatch = 8;  // requests carry at most this many samples (the models' max_batch_size)
