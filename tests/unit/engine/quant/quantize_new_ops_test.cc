@@ -70,5 +70,49 @@ TEST(QuantizeNewOpsTest, MixedConvAndNewOpsModelQuantizesStatically) {
   EXPECT_LT(max_diff, 0.1f);  // tanh outputs in [-1, 1]
 }
 
+// A Shape subgraph (torch's x.view(x.shape[0], -1)) makes the model planned
+// per input shape; static quantization reads the graph specialized at its
+// representative shape and still quantizes the Conv and the MatMul.
+TEST(QuantizeNewOpsTest, ModelWithAShapeSubgraphQuantizesStatically) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 3, 6, 6}).Output("y");
+  b.RandomInitializer("w", {4, 3, 3, 3}, -0.5, 0.5).RandomInitializer("fc", {144, 10}, -0.2, 0.2);
+  b.Int64Initializer("i0", {}, {0}).Int64Initializer("axes0", {1}, {0}).Int64Initializer("minus1", {1}, {-1});
+  OnnxBuilder::AttrInts(b.Node("Conv", {"x", "w"}, {"c"}), "pads", {1, 1, 1, 1});
+  b.Node("Relu", {"c"}, {"r"});
+  b.Node("Shape", {"r"}, {"s"});
+  b.Node("Gather", {"s", "i0"}, {"n"});
+  b.Node("Unsqueeze", {"n", "axes0"}, {"n1"});
+  OnnxBuilder::AttrInt(b.Node("Concat", {"n1", "minus1"}, {"target"}), "axis", 0);
+  b.Node("Reshape", {"r", "target"}, {"flat"});
+  b.Node("MatMul", {"flat", "fc"}, {"y"});
+  const int64_t n = 96;
+  CalibrationData data{core::Tensor(core::DataType::kFloat32, {n, 3, 6, 6}), std::nullopt};
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0, 1);
+  for (float& v : data.inputs.span<float>()) v = dist(rng);
+  QuantizationOptions o;
+  o.mode = QuantMode::kStatic;
+  o.max_drop = 1.0;  // random weights: agreement is not the point here
+  auto r = Quantize(b.Serialize(), {}, o, &data);
+  ASSERT_TRUE(r.ok()) << r.status();
+  int int8_layers = 0;
+  for (const LayerReport& l : r->report.layers) int8_layers += l.precision == "int8";
+  EXPECT_EQ(int8_layers, 2) << r->report.ToJson(2);
+  EXPECT_GT(r->report.output_sqnr_db, 20.0) << r->report.ToJson(2);
+  core::Tensor x(core::DataType::kFloat32, {3, 3, 6, 6});
+  for (float& v : x.span<float>()) v = dist(rng);
+  auto q = r->model->Run({x.view()});
+  auto f = r->fp32_model->Run({x.view()});
+  ASSERT_TRUE(q.ok() && f.ok());
+  ASSERT_EQ((*q)[0].dims(), (core::Dims{3, 10}));
+  float max_abs = 0, max_diff = 0;
+  for (int64_t i = 0; i < (*f)[0].num_elements(); ++i) {
+    max_abs = std::max(max_abs, std::abs((*f)[0].span<float>()[i]));
+    max_diff = std::max(max_diff, std::abs((*q)[0].span<float>()[i] - (*f)[0].span<float>()[i]));
+  }
+  EXPECT_LT(max_diff, 0.05f * max_abs);
+}
+
 }  // namespace
 }  // namespace q8::engine
