@@ -71,8 +71,9 @@ const ZooModel kZoo[] = {
      "those shapes (no owner; constant once shapes fold); its export takes minutes: not in export_zoo.py's default set",
      0, 0},
     {"lraspp_mobilenet_v3_large",
-     "a request of 4 samples crashes the server inside oneDNN's resampling of the Resize to the input's H, W "
-     "(the same model at batch 4 in-process is correct; not isolated yet)",
+     "a request of 4 samples crashes the server inside oneDNN's resampling (the Resize to the input's H, W) "
+     "when its stream runs 2 threads (the auto layout for this model); 1-thread streams and in-process runs "
+     "at 1 and 2 threads are correct; not isolated yet",
      0, 0},
     {"lstm_fashion", "", 0.875, 0.99},
     {"transformer_encoder",
