@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
   const std::string live_dir = absl::GetFlag(FLAGS_live_artifact_dir);
   if (want_dynamic && !live_dir.empty()) {
     std::printf(
-        "| model | batch | fp32 ms | dynamic ms | static int8 ms, uploaded calibration | static int8 ms, live-calibrated "
+        "| model | batch | fp32 ms | dynamic ms | static int8 ms, uploaded calibration | static int8 ms, "
+        "live-calibrated "
         "| dynamic speedup | static speedup, uploaded | static speedup, live |\n"
         "|---|---|---|---|---|---|---|---|---|\n");
   } else if (want_dynamic) {

@@ -73,17 +73,17 @@ struct QuantizedWeights {
 // the output stay f32; the input is quantized per run from its own range
 // (u8, per-tensor scale and zero point) and convolved with `qweights`.
 struct ConvParams {
-  ConstTensorPtr weights;          // f32 [OC, IC/groups, KH, KW]; null for int8
-  QuantizedWeights qweights;       // int8 only
+  ConstTensorPtr weights;     // f32 [OC, IC/groups, KH, KW]; null for int8
+  QuantizedWeights qweights;  // int8 only
   // Identifies the weights inside one model's WeightCache. Non-zero ids let
   // the engine drop `weights`/`qweights.values` once a Program holds a
   // reordered copy; later Programs then reorder from that copy.
   uint64_t weights_id = 0;
-  ConstTensorPtr bias;             // f32 [OC] (real units) or null
-  std::vector<int64_t> strides;    // {sh, sw}
-  std::vector<int64_t> dilations;  // ONNX convention: 1 = dense
-  std::vector<int64_t> pads_begin; // {top, left}
-  std::vector<int64_t> pads_end;   // {bottom, right}
+  ConstTensorPtr bias;              // f32 [OC] (real units) or null
+  std::vector<int64_t> strides;     // {sh, sw}
+  std::vector<int64_t> dilations;   // ONNX convention: 1 = dense
+  std::vector<int64_t> pads_begin;  // {top, left}
+  std::vector<int64_t> pads_end;    // {bottom, right}
   int64_t groups = 1;
   // Residual add fused as oneDNN's sum post-op: input 1 holds the tensor to
   // add and shares the output's storage (the planner arranges it), so the
@@ -103,7 +103,7 @@ struct MatMulParams {
   ConstTensorPtr weights;  // f32 [K, N] or null (then B is input 1)
   QuantizedWeights qweights;
   uint64_t weights_id = 0;  // see ConvParams::weights_id
-  ConstTensorPtr bias;     // f32 [N] (real units) or null
+  ConstTensorPtr bias;      // f32 [N] (real units) or null
   float alpha = 1.0f;
   bool dynamic = false;
   std::vector<Activation> post_ops;
@@ -136,7 +136,7 @@ struct BinaryParams {
 };
 
 struct SoftmaxParams {
-  int axis = -1;  // already normalised to [0, rank) by the engine
+  int axis = -1;     // already normalised to [0, rank) by the engine
   bool log = false;  // LogSoftmax
   // Before opset 13: the input is viewed as 2-D [prod(dims[:axis]),
   // prod(dims[axis:])] and normalised along its second dim.
@@ -328,10 +328,9 @@ struct GridSampleParams {
   bool align_corners = false;
 };
 
-using KernelParams =
-    std::variant<ConvParams, MatMulParams, PoolParams, EltwiseParams, BinaryParams, SoftmaxParams, ConcatParams,
-                 BatchNormParams, ReorderParams, TransposeParams, DataOpParams, DeconvParams, ReductionParams,
-                 LayerNormParams, InstanceNormParams, LrnParams, MathParams, PReluParams, RnnParams,
-                 ResizeParams, GridSampleParams>;
+using KernelParams = std::variant<ConvParams, MatMulParams, PoolParams, EltwiseParams, BinaryParams, SoftmaxParams,
+                                  ConcatParams, BatchNormParams, ReorderParams, TransposeParams, DataOpParams,
+                                  DeconvParams, ReductionParams, LayerNormParams, InstanceNormParams, LrnParams,
+                                  MathParams, PReluParams, RnnParams, ResizeParams, GridSampleParams>;
 
 }  // namespace q8::kernels

@@ -149,8 +149,8 @@ KernelOr Create(const PoolParams& p, const KernelRequest& r) {
   };
   if (!fits(p.kernel, 1) || !fits(p.strides, 1) || !fits(p.dilations, 1) || !fits(p.pads_begin, 0) ||
       !fits(p.pads_end, 0)) {
-    return Invalid(r, absl::StrCat("kernel/strides/dilations must be ", nsp, " values >= 1 and pads ", nsp,
-                                   " values >= 0"));
+    return Invalid(
+        r, absl::StrCat("kernel/strides/dilations must be ", nsp, " values >= 1 and pads ", nsp, " values >= 0"));
   }
   core::Dims expected{src.dims[0], src.dims[1]};
   expected.resize(2 + nsp, 0);

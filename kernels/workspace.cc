@@ -104,8 +104,8 @@ absl::Status Program::Run(Workspace& workspace, absl::Span<const void* const> in
     return internal::ErrorToStatus(e, context);
   } catch (const internal::RequestValueError& e) {
     ws.stream.wait();
-    return absl::InvalidArgumentError(absl::StrCat("step '", spec_.steps[step].name, "' (", spec_.steps[step].op,
-                                                   "): ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("step '", spec_.steps[step].name, "' (", spec_.steps[step].op, "): ", e.what()));
   }
   return absl::OkStatus();
 }

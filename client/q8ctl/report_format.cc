@@ -70,8 +70,9 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
   const std::string mode = Str(r, "mode");
   const bool checked = Num(r, "eval_samples") > 0;
   absl::StrAppend(&out, "quantization: ", mode.empty() ? "?" : mode);
-  if (!Str(r, "method").empty()) absl::StrAppend(&out, " (", Str(r, "method"), " calibration, ",
-                                                 static_cast<int64_t>(Num(r, "calibration_samples")), " samples)");
+  if (!Str(r, "method").empty())
+    absl::StrAppend(&out, " (", Str(r, "method"), " calibration, ", static_cast<int64_t>(Num(r, "calibration_samples")),
+                    " samples)");
   absl::StrAppend(&out, ", target ",
                   !checked ? "not checked (no evaluation data)" : (Bool(r, "target_met") ? "met" : "MISSED"), "\n");
 
@@ -99,8 +100,8 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
     }
     absl::StrAppend(&out, "  agreement ", Percent(Num(r, "agreement")), " (int8 top-1 == fp32 top-1)\n");
     absl::StrAppend(&out, "  drop      ", absl::StrFormat("%.4f", Num(r, "drop")), " (max ",
-                    absl::StrFormat("%.4f", Num(r, "max_drop")), "): target ",
-                    Bool(r, "target_met") ? "met" : "MISSED", "\n");
+                    absl::StrFormat("%.4f", Num(r, "max_drop")), "): target ", Bool(r, "target_met") ? "met" : "MISSED",
+                    "\n");
     if (r.contains("drop_low")) {
       // The significance check: fallback only when the drop is above max_drop at this confidence.
       absl::StrAppend(&out, "            ", absl::StrFormat("%.0f", 100 * Num(r, "confidence")), "% bounds [",

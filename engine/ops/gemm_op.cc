@@ -57,8 +57,8 @@ absl::StatusOr<std::vector<core::Dims>> InferGemm(const OpContext& ctx) {
   if (ctx.has_input(2)) {
     core::Dims c;
     if (!core::BroadcastShapes(ctx.input_dims[2], {m, n}, &c) || c != core::Dims{m, n}) {
-      return ctx.Error(absl::StrCat("C ", core::DimsToString(ctx.input_dims[2]), " does not broadcast to [", m, ",", n,
-                                    "]"));
+      return ctx.Error(
+          absl::StrCat("C ", core::DimsToString(ctx.input_dims[2]), " does not broadcast to [", m, ",", n, "]"));
     }
   }
   return std::vector<core::Dims>{{m, n}};

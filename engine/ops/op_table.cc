@@ -21,19 +21,19 @@ using LP = LayoutPolicy;
 constexpr OpSignature kUnary{1, 1, 1, 1};
 constexpr OpSignature kBinary{2, 2, 1, 1};
 constexpr OpSignature kNumericBinary{2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}};
-constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                // X, W, optional B/C
-constexpr OpSignature kBatchNorm{5, 5, 1, 5};                     // training outputs must be unused
-constexpr OpSignature kClip{1, 3, 1, 1};                          // optional min, max (opset >= 11)
+constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                               // X, W, optional B/C
+constexpr OpSignature kBatchNorm{5, 5, 1, 5};                                    // training outputs must be unused
+constexpr OpSignature kClip{1, 3, 1, 1};                                         // optional min, max (opset >= 11)
 constexpr OpSignature kDropout{1, 3, 1, 2, {kF32, kF32, kBool}, {0, 0, kBool}};  // ratio, training_mode; mask
-constexpr OpSignature kMaxPool{1, 1, 1, 2};                       // Indices output must be unused
+constexpr OpSignature kMaxPool{1, 1, 1, 2};                                      // Indices output must be unused
 constexpr OpSignature kReshape{2, 2, 1, 1, {kNumeric, kI64, kI64}};
 // Data-movement ops (data_op.cc) read any element type; index inputs are integers.
 constexpr TypeMask kAny = ~TypeMask{0};
 constexpr TypeMask kIndex = kI64 | TypeBit(core::DataType::kInt32);
 constexpr OpSignature kAnyUnary{1, 1, 1, 1, {kAny, kAny, kAny}};
 constexpr OpSignature kGather{2, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}};  // data, runtime indices
-constexpr OpSignature kAnyAndShape{2, 2, 1, 1, {kAny, kI64, kI64}};  // Expand, Tile
-constexpr OpSignature kAxesInput{1, 2, 1, 1, {kAny, kI64, kI64}};    // Squeeze, Unsqueeze
+constexpr OpSignature kAnyAndShape{2, 2, 1, 1, {kAny, kI64, kI64}};                      // Expand, Tile
+constexpr OpSignature kAxesInput{1, 2, 1, 1, {kAny, kI64, kI64}};                        // Squeeze, Unsqueeze
 constexpr OpSignature kLogicalBinary{2, 2, 1, 1, {kBool, kBool, kBool}, {kBool, kBool, kBool}};
 constexpr OpSignature kLogicalUnary{1, 1, 1, 1, {kBool, kBool, kBool}, {kBool, kBool, kBool}};
 // Scores, integer targets / indices, optional FP weights (the losses, Gather-like ops).
@@ -75,7 +75,10 @@ constexpr std::array kOps = {
     OpDef{"ConvTranspose", LP::kChannelsLast, kWeightsAndBias, ops::InferConvTranspose, ops::LowerConvTranspose},
     OpDef{"Cos", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Cosh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
-    OpDef{"CumSum", LP::kPlain, {2, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}}, ops::InferDataOp,
+    OpDef{"CumSum",
+          LP::kPlain,
+          {2, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}},
+          ops::InferDataOp,
           ops::LowerDataOp},
     OpDef{"DepthToSpace", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Div", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
@@ -141,7 +144,10 @@ constexpr std::array kOps = {
     OpDef{"Resize", LP::kPlain, kResize, ops::InferResize, ops::LowerResize},
     OpDef{"RNN", LP::kPlain, kGruRnn, ops::InferRecurrent, ops::LowerRecurrent},
     OpDef{"Round", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
-    OpDef{"ScatterElements", LP::kPlain, {3, 3, 1, 1, {kAny, kIndex, kAny}, {0, kIndex, 0}}, ops::InferDataOp,
+    OpDef{"ScatterElements",
+          LP::kPlain,
+          {3, 3, 1, 1, {kAny, kIndex, kAny}, {0, kIndex, 0}},
+          ops::InferDataOp,
           ops::LowerDataOp},
     OpDef{"Selu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Sigmoid", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
@@ -150,8 +156,11 @@ constexpr std::array kOps = {
     OpDef{"Sinh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Slice", LP::kPlain, {1, 5, 1, 1, {kAny, kIndex, kIndex}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Softmax", LP::kPlain, kUnary, ops::InferSoftmax, ops::LowerSoftmax},
-    OpDef{"SoftmaxCrossEntropyLoss", LP::kPlain, {2, 3, 1, 2, {kFloats, kIndex, kFloats}, {0, kIndex, 0}},
-          ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"SoftmaxCrossEntropyLoss",
+          LP::kPlain,
+          {2, 3, 1, 2, {kFloats, kIndex, kFloats}, {0, kIndex, 0}},
+          ops::InferDataOp,
+          ops::LowerDataOp},
     OpDef{"Softplus", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Softsign", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"SpaceToDepth", LP::kPlain, kAnyUnary, ops::InferDataOp, ops::LowerDataOp},
@@ -165,7 +174,10 @@ constexpr std::array kOps = {
     OpDef{"ThresholdedRelu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Tile", LP::kPlain, kAnyAndShape, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Transpose", LP::kPlain, kAnyUnary, ops::InferTranspose, ops::LowerTranspose},
-    OpDef{"Trilu", LP::kPlain, {1, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}}, ops::InferDataOp,
+    OpDef{"Trilu",
+          LP::kPlain,
+          {1, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}},
+          ops::InferDataOp,
           ops::LowerDataOp},
     OpDef{"Unsqueeze", LP::kPlain, kAxesInput, ops::InferUnsqueeze, ops::LowerUnsqueeze},
     OpDef{"Upsample", LP::kPlain, {1, 2, 1, 1}, ops::InferResize, ops::LowerResize},

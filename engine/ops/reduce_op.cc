@@ -1,6 +1,6 @@
 // Reduce* ops (Sum, Mean, Max, Min, Prod, L1, L2, SumSquare, LogSum) lowered to the
-// oneDNN reduction kernel; ReduceLogSumExp to the plain C++ one (kernels/value_ops.h). Axes come from the attribute, or from a constant
-// second input (ReduceSum from opset 13, every Reduce* from opset 18).
+// oneDNN reduction kernel; ReduceLogSumExp to the plain C++ one (kernels/value_ops.h). Axes come from the attribute, or
+// from a constant second input (ReduceSum from opset 13, every Reduce* from opset 18).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"

@@ -17,8 +17,7 @@ bool CanEvaluateConstant(const std::string& op_type);
 
 // Computes the outputs of `node`, whose inputs must all be constants.
 absl::StatusOr<std::vector<std::shared_ptr<const core::Tensor>>> EvaluateConstantNode(const Graph& graph,
-                                                                                      const Node& node,
-                                                                                      int64_t opset);
+                                                                                      const Node& node, int64_t opset);
 
 // A Shape or Size node over a value of known dims (its bytes are not needed).
 absl::StatusOr<std::vector<std::shared_ptr<const core::Tensor>>> EvaluateShapeOf(const Node& node,

@@ -25,8 +25,8 @@ double SqnrDb(double signal, double noise) {
   return std::min(100.0, 10.0 * std::log10(signal / noise));
 }
 
-absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin,
-                                    int64_t end, const core::Tensor* labels) {
+absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin, int64_t end,
+                                    const core::Tensor* labels) {
   EvalSet e;
   e.samples = &samples;
   e.begin = begin;
@@ -52,29 +52,29 @@ absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSe
   Evaluation result;
   int64_t row = 0, correct = 0, agree = 0, worse = 0, better = 0;
   double signal = 0, noise = 0;
-  Q8_RETURN_IF_ERROR(RunInBatches(candidate, *eval.samples, eval.begin, eval.end, kEvalBatch,
-                                  [&](std::vector<core::Tensor>& outs) {
-                                    auto s = outs[0].span<float>();
-                                    const int64_t rows = static_cast<int64_t>(s.size()) / eval.classes;
-                                    for (int64_t r = 0; r < rows; ++r, ++row) {
-                                      const float* ref = &eval.fp32_scores[row * eval.classes];
-                                      const float* got = s.data() + r * eval.classes;
-                                      const int64_t top = ArgMax(got, eval.classes);
-                                      const int64_t ref_top = ArgMax(ref, eval.classes);
-                                      agree += top == ref_top;
-                                      if (eval.labels != nullptr) {
-                                        const int64_t label = eval.labels->span<int64_t>()[eval.begin + row];
-                                        correct += top == label;
-                                        worse += ref_top == label && top != label;
-                                        better += ref_top != label && top == label;
-                                      }
-                                      for (int64_t c = 0; c < eval.classes; ++c) {
-                                        signal += double(ref[c]) * ref[c];
-                                        noise += double(ref[c] - got[c]) * (ref[c] - got[c]);
-                                      }
-                                    }
-                                    return absl::OkStatus();
-                                  }));
+  Q8_RETURN_IF_ERROR(
+      RunInBatches(candidate, *eval.samples, eval.begin, eval.end, kEvalBatch, [&](std::vector<core::Tensor>& outs) {
+        auto s = outs[0].span<float>();
+        const int64_t rows = static_cast<int64_t>(s.size()) / eval.classes;
+        for (int64_t r = 0; r < rows; ++r, ++row) {
+          const float* ref = &eval.fp32_scores[row * eval.classes];
+          const float* got = s.data() + r * eval.classes;
+          const int64_t top = ArgMax(got, eval.classes);
+          const int64_t ref_top = ArgMax(ref, eval.classes);
+          agree += top == ref_top;
+          if (eval.labels != nullptr) {
+            const int64_t label = eval.labels->span<int64_t>()[eval.begin + row];
+            correct += top == label;
+            worse += ref_top == label && top != label;
+            better += ref_top != label && top == label;
+          }
+          for (int64_t c = 0; c < eval.classes; ++c) {
+            signal += double(ref[c]) * ref[c];
+            noise += double(ref[c] - got[c]) * (ref[c] - got[c]);
+          }
+        }
+        return absl::OkStatus();
+      }));
   if (row > 0) {
     result.top1 = static_cast<double>(correct) / row;
     result.agreement = static_cast<double>(agree) / row;

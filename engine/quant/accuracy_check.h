@@ -70,8 +70,8 @@ DropTest TestDrop(int64_t worse, int64_t better, int64_t samples, bool better_po
 // TestDrop of a candidate's evaluation by the chosen metric.
 DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop, double confidence);
 
-absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin,
-                                    int64_t end, const core::Tensor* labels);
+absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin, int64_t end,
+                                    const core::Tensor* labels);
 absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSet& eval);
 // The accuracy cost by the chosen metric (>= 0 means worse than fp32).
 double Drop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric);

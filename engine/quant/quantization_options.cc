@@ -11,8 +11,7 @@ namespace q8::engine {
 namespace {
 
 template <typename E, size_t N>
-absl::StatusOr<E> Parse(const std::array<std::pair<E, const char*>, N>& table, const std::string& s,
-                        const char* what) {
+absl::StatusOr<E> Parse(const std::array<std::pair<E, const char*>, N>& table, const std::string& s, const char* what) {
   std::vector<std::string> names;
   for (const auto& [value, name] : table) {
     if (s == name) return value;
@@ -55,8 +54,10 @@ absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s) {
 
 absl::Status ValidateOptions(const QuantizationOptions& o) {
   if (!(o.max_drop >= 0.0 && o.max_drop <= 1.0)) {
-    return absl::InvalidArgumentError(absl::StrCat("accuracy.max_drop must be in [0, 1] (an absolute fraction, "
-                                                   "e.g. 0.005 for half a point), got ", o.max_drop));
+    return absl::InvalidArgumentError(
+        absl::StrCat("accuracy.max_drop must be in [0, 1] (an absolute fraction, "
+                     "e.g. 0.005 for half a point), got ",
+                     o.max_drop));
   }
   if (!(o.confidence >= 0.5 && o.confidence <= 0.9999)) {
     return absl::InvalidArgumentError(
@@ -67,8 +68,7 @@ absl::Status ValidateOptions(const QuantizationOptions& o) {
         absl::StrCat("accuracy.eval_fraction must be in [0, 0.9], got ", o.eval_fraction));
   }
   if (!(o.percentile > 50.0 && o.percentile <= 100.0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("calibration.percentile must be in (50, 100], got ", o.percentile));
+    return absl::InvalidArgumentError(absl::StrCat("calibration.percentile must be in (50, 100], got ", o.percentile));
   }
   if (o.max_samples < 1) {
     return absl::InvalidArgumentError(absl::StrCat("calibration.max_samples must be >= 1, got ", o.max_samples));

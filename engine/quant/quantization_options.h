@@ -19,12 +19,12 @@ enum class AccuracyMetric { kTop1, kAgreement };
 struct QuantizationOptions {
   QuantMode mode = QuantMode::kStatic;
   CalibrationMethod method = CalibrationMethod::kPercentile;
-  double percentile = 99.99;   // for kPercentile, in (50, 100]
-  int64_t max_samples = 512;   // calibration samples used (after the eval split)
-  bool per_channel = true;     // per-output-channel weight scales
+  double percentile = 99.99;  // for kPercentile, in (50, 100]
+  int64_t max_samples = 512;  // calibration samples used (after the eval split)
+  bool per_channel = true;    // per-output-channel weight scales
   // Top-1 against labels when labels are sent, else top-1 agreement with fp32.
   std::optional<AccuracyMetric> metric;
-  double max_drop = 0.01;      // absolute, in [0, 1]
+  double max_drop = 0.01;  // absolute, in [0, 1]
   // Fall back to fp32 only when the drop exceeds max_drop with this
   // confidence (paired exact test on the evaluation rows), in [0.5, 0.9999].
   double confidence = 0.95;

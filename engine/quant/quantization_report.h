@@ -13,12 +13,12 @@ namespace q8::engine {
 struct LayerReport {
   std::string node;
   std::string op;
-  std::string precision;   // "int8", "int8-dynamic" or "fp32"
+  std::string precision;    // "int8", "int8-dynamic" or "fp32"
   std::string input_dtype;  // "UINT8"/"INT8"/"FP32"
   float input_scale = 0;
-  float output_scale = 0;   // 0 when the layer writes f32
+  float output_scale = 0;  // 0 when the layer writes f32
   float weight_scale_min = 0, weight_scale_max = 0;
-  double sqnr_db = 0;       // of this layer's output vs fp32 on evaluation samples
+  double sqnr_db = 0;  // of this layer's output vs fp32 on evaluation samples
   // Noise this layer adds relative to its output signal, in dB (e.g. -40);
   // higher = more sensitive. Fallback returns layers to fp32 in this order.
   double sensitivity_db = 0;
@@ -34,8 +34,8 @@ struct QuantizationReport {
   int64_t eval_samples = 0;
   bool has_labels = false;
   double fp32_top1 = 0, int8_top1 = 0;  // valid when has_labels
-  double agreement = 1;                  // top-1 agreement int8 vs fp32
-  double drop = 0;                       // by `metric`, observed on the eval_samples
+  double agreement = 1;                 // top-1 agreement int8 vs fp32
+  double drop = 0;                      // by `metric`, observed on the eval_samples
   // The significance check of `drop` (engine/quant/accuracy_check.h DropTest):
   // one-sided bounds at `confidence`, the exact McNemar p-value of "no drop",
   // the paired counts, and whether the bounds straddle max_drop (the

@@ -248,7 +248,7 @@ absl::StatusOr<double> ModelExecutor::WarmUp(const engine::CompiledModel& model,
   const bool batchable =
       model.inputs().empty() || model.inputs()[0].dims.empty() || model.inputs()[0].dims[0] == core::kDynamicDim;
   if (!batchable) sizes = {1};
-  if (sizes.empty()) sizes = {1};         // the inline rule needs one timed run
+  if (sizes.empty()) sizes = {1};        // the inline rule needs one timed run
   if (!model.can_warm_up()) return 1.0;  // planned per request's values; never inline
   const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());
   double best_run = 0;

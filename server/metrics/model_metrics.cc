@@ -214,8 +214,7 @@ void ModelMetrics::AppendTo(std::vector<MetricFamily>& f) const {
   if (d.target_met) add(kTargetMet, GaugeValue(*d.target_met ? 1 : 0));
   add(kLoadDuration, GaugeValue(d.load_seconds));
   if (d.quantization_seconds) add(kQuantizationDuration, GaugeValue(*d.quantization_seconds));
-  add(kInfo, GaugeValue(1),
-      {{"precision", d.precision}, {"isa", d.isa}, {"quantization_mode", d.quantization_mode}});
+  add(kInfo, GaugeValue(1), {{"precision", d.precision}, {"isa", d.isa}, {"quantization_mode", d.quantization_mode}});
   if (d.serving_state) {
     // No free-text label: the counts in the text would make a new series per sample.
     add(kServingState, GaugeValue(1), {{"state", d.serving_state()}});

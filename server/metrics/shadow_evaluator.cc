@@ -139,8 +139,7 @@ void ShadowEvaluator::Evaluate(Job& job) {
   job.metrics->RecordShadow(Compare(job.outputs, outputs));
 }
 
-ShadowResult ShadowEvaluator::Compare(absl::Span<const core::Tensor> served,
-                                      absl::Span<const core::Tensor> reference) {
+ShadowResult ShadowEvaluator::Compare(absl::Span<const core::Tensor> served, absl::Span<const core::Tensor> reference) {
   ShadowResult result;
   const size_t n = std::min(served.size(), reference.size());
   int64_t samples = -1;

@@ -138,8 +138,8 @@ TEST_F(Q8benchTest, RequestRateModeKeepsTheSchedule) {
 
 TEST_F(Q8benchTest, InputFromNpyRowsFillTheBatch) {
   ToolResult r = Bench({"--model=cnn", "--input_data=" + TestDataPath("fashion_test_images.npy"), "--batch_size=4",
-                        "--warmup_ms=50", "--window_ms=100", "--max_windows=3", "--stability_percent=1000",
-                        "--csv=-", "--progress=false"});
+                        "--warmup_ms=50", "--window_ms=100", "--max_windows=3", "--stability_percent=1000", "--csv=-",
+                        "--progress=false"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto rows = ParseCsv(r.out);
   ASSERT_EQ(rows.size(), 1u) << r.out;

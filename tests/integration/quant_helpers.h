@@ -47,8 +47,7 @@ grpc::Status ExportModel(ModelStub& stub, const std::string& name, int64_t versi
 
 // Fraction of the 1000 test images whose top-1 class from `model` equals the
 // golden logits' top-1 (golden: [1000,10]).
-double Top1Agreement(inference::GRPCInferenceService::Stub& stub, const std::string& model,
-                     const core::Tensor& golden);
+double Top1Agreement(inference::GRPCInferenceService::Stub& stub, const std::string& model, const core::Tensor& golden);
 // Raw output bytes of `model` for images [first, first+batch).
 std::string RawLogits(inference::GRPCInferenceService::Stub& stub, const std::string& model, int first, int batch);
 

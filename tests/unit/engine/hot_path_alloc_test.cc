@@ -28,7 +28,7 @@
 
 namespace {
 std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_allocations{0};   // outside oneDNN/OpenMP
+std::atomic<int64_t> g_allocations{0};          // outside oneDNN/OpenMP
 std::atomic<int64_t> g_library_allocations{0};  // inside libdnnl/libgomp
 // A breakpoint here (gdb: break AllocationSeen) shows who allocates.
 __attribute__((noinline)) void AllocationSeen() { asm volatile(""); }
@@ -37,16 +37,16 @@ bool CalledFromLibrary(void* caller) {
   if (dladdr(caller, &info) == 0 || info.dli_fname == nullptr) return false;
   return std::strstr(info.dli_fname, "libdnnl") != nullptr || std::strstr(info.dli_fname, "libgomp") != nullptr;
 }
-#define Count()                                                                   \
-  do {                                                                            \
-    if (g_counting.load(std::memory_order_relaxed)) {                             \
-      if (CalledFromLibrary(__builtin_return_address(0))) {                      \
-        g_library_allocations.fetch_add(1, std::memory_order_relaxed);           \
-      } else {                                                                    \
-        g_allocations.fetch_add(1, std::memory_order_relaxed);                   \
-        AllocationSeen();                                                         \
-      }                                                                           \
-    }                                                                             \
+#define Count()                                                        \
+  do {                                                                 \
+    if (g_counting.load(std::memory_order_relaxed)) {                  \
+      if (CalledFromLibrary(__builtin_return_address(0))) {            \
+        g_library_allocations.fetch_add(1, std::memory_order_relaxed); \
+      } else {                                                         \
+        g_allocations.fetch_add(1, std::memory_order_relaxed);         \
+        AllocationSeen();                                              \
+      }                                                                \
+    }                                                                  \
   } while (false)
 }  // namespace
 
@@ -147,7 +147,8 @@ void ExpectRunAllocatesNothing(const CompiledModel& model, const core::Tensor& i
   core::Tensor out(core::DataType::kFloat32, model.OutputDims(batch)[0]);
   const core::MutableTensorView out_view = out.mutable_view();
   absl::Status status;
-  const int64_t n = AllocationsOf([&] { status = model.Run(absl::MakeConstSpan(&in, 1), absl::MakeConstSpan(&out_view, 1)); });
+  const int64_t n =
+      AllocationsOf([&] { status = model.Run(absl::MakeConstSpan(&in, 1), absl::MakeConstSpan(&out_view, 1)); });
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(n, 0) << "heap allocations in 20 runs at batch " << batch;
 }

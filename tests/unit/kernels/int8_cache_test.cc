@@ -187,14 +187,15 @@ TEST(Int8WeightCacheTest, BytesOfARealisticInt8Conv) {
     WeightCache cache;
     std::vector<std::unique_ptr<Program>> programs;
     CheckConv(cache, Conv3x3(w, bias, 1), w, bias, 1, src, programs);
-    std::printf("  int8 conv 64x64x3x3 (%s src): %lld bytes = %lld s8 (weights + compensation) + %lld f32 (bias);"
-                " %.3fx of the f32 weights\n",
-                core::OipName(src).data(), static_cast<long long>(cache.bytes()),
-                static_cast<long long>(cache.bytes(DT::kInt8)), static_cast<long long>(cache.bytes(DT::kFloat32)),
-                static_cast<double>(cache.bytes()) / f32_bytes);
+    std::printf(
+        "  int8 conv 64x64x3x3 (%s src): %lld bytes = %lld s8 (weights + compensation) + %lld f32 (bias);"
+        " %.3fx of the f32 weights\n",
+        core::OipName(src).data(), static_cast<long long>(cache.bytes()),
+        static_cast<long long>(cache.bytes(DT::kInt8)), static_cast<long long>(cache.bytes(DT::kFloat32)),
+        static_cast<double>(cache.bytes()) / f32_bytes);
     EXPECT_GE(cache.bytes(DT::kInt8), 64 * 64 * 9);
     EXPECT_EQ(cache.bytes(DT::kFloat32), 64 * 4);  // the scaled bias
-    if (ExactInt8Isa()) {  // pre-VNNI, an s8-src conv keeps a plain copy too
+    if (ExactInt8Isa()) {                          // pre-VNNI, an s8-src conv keeps a plain copy too
       EXPECT_LE(cache.bytes(), 0.27 * f32_bytes);
     }
   }

@@ -44,8 +44,7 @@ TEST(Int8ReorderTest, Requantize) {
   // s8 @0.5 -> u8 @0.25: 2q, negatives and > 255 saturate.
   EXPECT_EQ(RunReorder({-5, 0, 3, 100, 127}, DT::kInt8, 0.5f, DT::kUInt8, 0.25f),
             (std::vector<double>{0, 0, 6, 200, 254}));
-  EXPECT_EQ(RunReorder({0, 100, 200, 255}, DT::kUInt8, 1.0f, DT::kInt8, 1.0f),
-            (std::vector<double>{0, 100, 127, 127}));
+  EXPECT_EQ(RunReorder({0, 100, 200, 255}, DT::kUInt8, 1.0f, DT::kInt8, 1.0f), (std::vector<double>{0, 100, 127, 127}));
 }
 
 TEST(Int8ReorderTest, PlainToNhwcRequantizeMatchesReference) {
@@ -223,7 +222,8 @@ TEST(Int8BinaryTest, PerInputScalesGiveRealResultAtOutputScale) {
     std::vector<double> r0, r1, real;
     for (int32_t q : q0.q) r0.push_back(q * s0);
     for (int32_t q : q1.q) r1.push_back(q * s1);
-    for (size_t i = 0; i < r0.size(); ++i) real.push_back(c.kind == BinaryParams::Kind::kAdd ? r0[i] + r1[i] : r0[i] * r1[i]);
+    for (size_t i = 0; i < r0.size(); ++i)
+      real.push_back(c.kind == BinaryParams::Kind::kAdd ? r0[i] + r1[i] : r0[i] * r1[i]);
     Activate(c.post_ops, real);
     const float s_out = c.out == DT::kFloat32 ? 1.0f : ScaleFor(real, c.out, 1.1);
     const Bytes b0 = c.t0 == DT::kFloat32 ? Store(r0, DT::kFloat32) : q0.bytes();

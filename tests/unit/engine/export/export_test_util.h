@@ -27,7 +27,8 @@ absl::StatusOr<std::shared_ptr<const CompiledModel>> BuildQuantized(const std::s
                                                                     const std::string& artifact);
 
 // Runs tools/onnx_numpy_ref.py on `model_bytes` with `inputs` after
-// onnx.checker's full check (types and shapes); returns its first output. Files go to a fresh directory under the gtest temp dir.
+// onnx.checker's full check (types and shapes); returns its first output. Files go to a fresh directory under the gtest
+// temp dir.
 absl::StatusOr<core::Tensor> RunNumpyReference(const std::string& model_bytes, const core::Tensor& inputs);
 
 // Conv+Relu -> Conv with the residual Add and Relu fused (the residual is
