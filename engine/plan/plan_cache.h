@@ -59,7 +59,8 @@ class PlanCache {
   absl::StatusOr<Lease> Acquire(absl::Span<const core::TensorView> inputs);
   // The Program for the inputs' RepresentativeDims at `batch` (calling thread's thread count), building it if needed.
   absl::StatusOr<std::shared_ptr<const kernels::Program>> GetProgram(int64_t batch);
-  // Output dims of the plan for these inputs (building it if needed).
+  // Output dims of the plan for these inputs (from a cached plan of any
+  // thread count, else by shape inference; never builds a plan).
   absl::StatusOr<std::vector<core::Dims>> OutputDims(absl::Span<const core::TensorView> inputs);
 
   int64_t weight_bytes() const { return weights_.bytes(); }

@@ -443,6 +443,19 @@ absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, co
   return Planner(lg, std::move(dims)).Build();
 }
 
+absl::StatusOr<std::vector<core::Dims>> PlanOutputDims(const LoweredGraph& lowered, const PlanShapes& shapes) {
+  const Graph* g = lowered.graph;
+  Graph specialized;
+  if (lowered.specialize) {
+    Q8_ASSIGN_OR_RETURN(specialized, SpecializeGraph(*lowered.graph, lowered.opset, shapes));
+    g = &specialized;
+  }
+  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> dims, InferValueDims(*g, lowered.opset, shapes.dims));
+  std::vector<core::Dims> out;
+  for (const GraphOutput& o : g->outputs()) out.push_back(dims[o.value]);
+  return out;
+}
+
 absl::StatusOr<LoweredGraph> LowerForAnalysis(const Graph& graph, int64_t opset, const QuantSpec* quant,
                                               std::unique_ptr<Graph>* specialized) {
   if (!NeedsSpecialization(graph)) return LowerGraph(graph, opset, quant);

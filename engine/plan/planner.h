@@ -47,6 +47,10 @@ absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, co
 // The plan for the inputs' RepresentativeDims at `batch`.
 absl::StatusOr<kernels::ProgramSpec> PlanProgram(const LoweredGraph& lowered, int64_t batch);
 
+// Output dims of the plan for `shapes` (a model planned per shape), from
+// specialization and shape inference only: no kernels are built.
+absl::StatusOr<std::vector<core::Dims>> PlanOutputDims(const LoweredGraph& lowered, const PlanShapes& shapes);
+
 // The per-node lowering the quantizer and the exporter read: LowerGraph of
 // `graph` itself or, for a model planned per shape (specialize.h), of its
 // specialization at the representative input shapes (batch 1), kept alive

@@ -342,7 +342,7 @@ std::vector<Case> Cases() {
                [] { return OneNode("Relu", {"x"}, nullptr, {"y"}, {-1, 1 << 20, 1 << 20}); }, kInvalid,
                "per-tensor limit"),
       BadModel("input_zero_dim", [] { return OneNode("Relu", {"x"}, nullptr, {"y"}, {-1, 0}); }, kInvalid,
-               "dynamic dimension"),
+               "axis 1 has size 0"),
       BadModel("gemm_zero_columns", GemmWithZeroColumns, kInvalid, "has no elements"),
       // -- windows and reshape targets
       BadModel("conv_pads_overflow", [] { return Conv({kBig, kBig, kBig, kBig}, {1, 1}, {1, 1}); }, kInvalid,

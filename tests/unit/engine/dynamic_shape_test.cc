@@ -117,6 +117,27 @@ TEST(DynamicShapeTest, ShapeKeyedPlansRespectTheLruBound) {
   EXPECT_EQ(m->plan_builds(), base + 4);
 }
 
+// The server asks for a request's output dims on its gRPC thread, before the
+// stream runs it: that must not build a plan (it would be keyed by the gRPC
+// thread's thread count and never run). Found at merge: plan_builds rose by
+// two per new shape.
+TEST(DynamicShapeTest, OutputDimsForANewShapeBuildsNoPlan) {
+  std::vector<float> w, bias;
+  auto m = CompileOrDie(ConvNet(&w, &bias));
+  ASSERT_NE(m, nullptr);
+  const int64_t base = m->plan_builds();
+  const core::Tensor in = core::Tensor::FromFloats({2, 1, 7, 9}, Random(2 * 7 * 9, 4));
+  auto dims = m->OutputDimsFor({in.view()});
+  ASSERT_TRUE(dims.ok()) << dims.status();
+  EXPECT_EQ((*dims)[0], (core::Dims{2, kOc, 7, 9}));
+  EXPECT_EQ(m->plan_builds(), base);
+  ASSERT_TRUE(m->Run({in.view()}).ok());
+  EXPECT_EQ(m->plan_builds(), base + 1);
+  auto again = m->OutputDimsFor({in.view()});  // now from the cached plan
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *dims);
+}
+
 TEST(DynamicShapeTest, WrongFixedDimNamesInputAndAxis) {
   std::vector<float> w, bias;
   auto m = CompileOrDie(ConvNet(&w, &bias));
