@@ -54,7 +54,12 @@ read -r -a ASAN_TESTS <<< "${ASAN_TESTS:-$ci_asan_tests}"
 # PrometheusTest.LiveMetricsThroughRealPrometheus compares the server's
 # histogram p99 with client-measured latencies: a timing check, not a memory
 # one, that ASan's slowdown breaks (it runs in the Release ctest).
-ASAN_EXCLUDE="_NOT_BUILT\$|[Tt]orchvision|DynamicModelsTest|hot_path_alloc|PrometheusTest.LiveMetricsThroughRealPrometheus"
+# CrashPointsTest.PollingReplicaNeverServesAHalfWrittenVersion runs ~40
+# child processes that each quantize a CNN, against a replica polling every
+# 50 ms: 14-18 s in Release, but past ctest's 900 s timeout under ASan on a
+# loaded 2-core machine in session 6 (it fit before; the slowdown is not
+# measured yet). It runs in the Release ctest; the other crash tests stay here.
+ASAN_EXCLUDE="_NOT_BUILT\$|[Tt]orchvision|DynamicModelsTest|hot_path_alloc|PrometheusTest.LiveMetricsThroughRealPrometheus|PollingReplicaNeverServesAHalfWrittenVersion"
 FUZZERS=(npy_fuzzer model_config_fuzzer onnx_compile_fuzzer infer_request_fuzzer upload_stream_fuzzer)
 
 timed() {  # timed LABEL command...: prints the wall time of one step, keeps its exit status
