@@ -63,17 +63,17 @@ const ZooModel kZoo[] = {
     {"mnasnet1_0", "", 0, 0.4},
     {"convnext_tiny", "", 0.625, 0.99},
     {"vit_b_16",
-     "needs Shape subgraphs on the dynamic batch axis (patch reshape by x.shape, class token "
-     "expand(n, -1, -1)): shapes; not in export_zoo.py's default set until it loads",
+     "not in export_zoo.py's default set (its export takes minutes on 2 cores); not yet tried since Shape "
+     "subgraphs are folded per plan",
      0, 0},
     {"swin_t",
-     "needs Shape subgraphs (window partition, shifted-window mask): shapes; then ScatterND and Mod on "
-     "those shapes (no owner; constant once shapes fold); its export takes minutes: not in export_zoo.py's default set",
+     "not in export_zoo.py's default set (its export takes minutes on 2 cores); also needs ScatterND, which "
+     "q8serve does not have",
      0, 0},
     {"lraspp_mobilenet_v3_large",
-     "a request of 4 samples crashes the server inside oneDNN's resampling (the Resize to the input's H, W) "
-     "when its stream runs 2 threads (the auto layout for this model); 1-thread streams and in-process runs "
-     "at 1 and 2 threads are correct; not isolated yet",
+     "the second request of 4 samples crashes the server inside oneDNN's resampling (the Resize to the "
+     "input's H, W) when its stream runs 2 threads (the auto layout for this model); 1-thread streams and "
+     "repeated in-process runs at 1 and 2 threads are correct; not isolated yet",
      0, 0},
     {"lstm_fashion", "", 0.875, 0.99},
     {"transformer_encoder",
