@@ -108,7 +108,10 @@ for stage in "${stages[@]}"; do
       # server-state tests are these two executables. The instrumented Abseil
       # goes first on the library path; check that it is what gets loaded.
       for t in tests/unit/server/server_test tests/unit/server/execution_test; do
-        if ! LD_LIBRARY_PATH=$absl_lib ldd "$TSAN_BUILD_DIR/$t" | grep -q "$absl_lib/libabsl_synchronization"; then
+        # ldd's whole output first: under pipefail, grep -q leaving early can
+        # SIGPIPE ldd and fail the check although the library is there.
+        libs=$(LD_LIBRARY_PATH=$absl_lib ldd "$TSAN_BUILD_DIR/$t")
+        if ! grep -q "$absl_lib/libabsl_synchronization" <<<"$libs"; then
           echo "tsan: $t does not load $absl_lib/libabsl_synchronization"; rc=1; continue
         fi
         timed "tsan $(basename $t)" env LD_LIBRARY_PATH="$absl_lib" OMP_NUM_THREADS=1 \
