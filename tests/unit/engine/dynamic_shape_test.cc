@@ -10,6 +10,7 @@
 
 #include "engine/compiler.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/testing/reference_conv.h"
 
 namespace q8::engine {
 namespace {
@@ -49,25 +50,7 @@ OnnxBuilder ConvNet(std::vector<float>* w, std::vector<float>* bias) {
 
 std::vector<float> ConvReference(const std::vector<float>& x, int64_t n, int64_t h, int64_t wd,
                                  const std::vector<float>& w, const std::vector<float>& bias) {
-  std::vector<float> y(n * kOc * h * wd);
-  for (int64_t b = 0; b < n; ++b) {
-    for (int64_t o = 0; o < kOc; ++o) {
-      for (int64_t i = 0; i < h; ++i) {
-        for (int64_t j = 0; j < wd; ++j) {
-          float acc = bias[o];
-          for (int64_t ki = 0; ki < 3; ++ki) {
-            for (int64_t kj = 0; kj < 3; ++kj) {
-              const int64_t yi = i + ki - 1, xj = j + kj - 1;
-              if (yi < 0 || yi >= h || xj < 0 || xj >= wd) continue;
-              acc += x[(b * h + yi) * wd + xj] * w[o * 9 + ki * 3 + kj];
-            }
-          }
-          y[((b * kOc + o) * h + i) * wd + j] = std::max(acc, 0.f);
-        }
-      }
-    }
-  }
-  return y;
+  return q8::testing::Conv3x3ReluReference(x, n, h, wd, w, bias);
 }
 
 void ExpectNear(absl::Span<const float> got, const std::vector<float>& want, const std::string& what) {
