@@ -11,22 +11,31 @@
 # skips them, Q8_SANITIZERS=1 forces them with args).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each stage's wall time goes to the log, so CI's budget (40 min) can be
+# tracked stage by stage.
+stage_start=$SECONDS
+stage_done() { echo "[run_tests] $1: $((SECONDS - stage_start)) s"; stage_start=$SECONDS; }
 scripts/install_deps.sh
+stage_done "install_deps"
 scripts/build.sh
+stage_done "build"
 container=${Q8_CONTAINER_SMOKE:-$(( $# == 0 ))}
 container_rc=0
 if [[ "$container" == 1 ]]; then
   # Before ctest so the two do not compete for the cores.
   deploy/container/build_and_smoke.sh || container_rc=$?
+  stage_done "container build and smoke test"
 fi
 cd "${BUILD_DIR:-build}"
 ctest_rc=0
 ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@" || ctest_rc=$?
 cd - >/dev/null
+stage_done "ctest"
 sanitizers=${Q8_SANITIZERS:-$(( $# == 0 ))}
 sanitizers_rc=0
 if [[ "$sanitizers" == 1 ]]; then
   scripts/run_sanitizers.sh || sanitizers_rc=$?
+  stage_done "sanitizer and fuzz stages"
   if ((sanitizers_rc)); then echo "sanitizer/fuzz stages FAILED (exit $sanitizers_rc)"; fi
 fi
 if [[ "$container" == 1 ]]; then
