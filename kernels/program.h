@@ -37,8 +37,8 @@ enum class Storage : uint8_t {
 
 struct ValueSpec {
   core::DataType dtype = core::DataType::kFloat32;  // f32, u8 or s8
-  float scale = 1.0f;  // u8/s8 only: real value = scale * q (zero point 0)
-  core::Dims dims;  // static, logical (ONNX) order
+  float scale = 1.0f;                               // u8/s8 only: real value = scale * q (zero point 0)
+  core::Dims dims;                                  // static, logical (ONNX) order
   Layout layout = Layout::kPlain;
   Storage storage = Storage::kArena;
   int64_t offset = 0;  // bytes, kArena only; 64-byte aligned
@@ -106,9 +106,11 @@ class Program {
   absl::StatusOr<std::unique_ptr<Workspace>> NewWorkspace() const;
 
   // Executes all steps. inputs/outputs are dense row-major buffers matching
-  // the kInput/kOutput ValueSpecs by slot. No allocation by q8serve code.
-  absl::Status Run(Workspace& ws, absl::Span<const void* const> inputs,
-                   absl::Span<void* const> outputs) const;
+  // the kInput/kOutput ValueSpecs by slot, of any alignment: oneDNN sees
+  // only 64-byte aligned memory, so an unaligned one is copied through an
+  // aligned stand-in of the workspace (allocated by the first Run that needs
+  // it). No other allocation by q8serve code.
+  absl::Status Run(Workspace& ws, absl::Span<const void* const> inputs, absl::Span<void* const> outputs) const;
 
  private:
   struct Impl;

@@ -1,8 +1,10 @@
 // Owns Workspace allocation and Program::Run. NewWorkspace does all the
 // per-workspace work once (arena, scratchpad, stream, one dnnl::memory per
 // step operand, argument arrays); Run only swaps the caller's buffer handles
-// in and executes the steps in order.
+// in (or aligned stand-ins, see Run) and executes the steps in order.
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <new>
 #include <utility>
 
@@ -20,6 +22,21 @@ Workspace::Impl::Buffer AllocateAligned(int64_t bytes) {
   void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) throw std::bad_alloc();
   return Workspace::Impl::Buffer(p);
+}
+
+// The alignment of every buffer oneDNN sees: the arena's and its offsets,
+// the scratchpad's, and what Run passes for caller buffers.
+constexpr uintptr_t kAlignment = 64;
+
+bool Aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kAlignment == 0; }
+
+// The buffer kernels use for a caller's slot buffer `p` of `bytes`: `p`
+// itself when aligned (or empty), else the slot's stand-in, allocated on
+// first need and kept for the workspace's life.
+void* Bindable(void* p, int64_t bytes, Workspace::Impl::Buffer& staging) {
+  if (Aligned(p) || bytes <= 0) return p;
+  if (staging == nullptr) staging = AllocateAligned(bytes);
+  return staging.get();
 }
 
 }  // namespace
@@ -41,6 +58,10 @@ absl::StatusOr<std::unique_ptr<Workspace>> Program::NewWorkspace() const {
     ws->stream = dnnl::stream(engine);
     ws->input_bindings.resize(spec_.num_inputs);
     ws->output_bindings.resize(spec_.num_outputs);
+    ws->input_bytes.assign(spec_.num_inputs, 0);
+    ws->output_bytes.assign(spec_.num_outputs, 0);
+    ws->input_staging.resize(spec_.num_inputs);
+    ws->output_staging.resize(spec_.num_outputs);
 
     // Caller buffers are unknown until Run: those memories start without a
     // handle (DNNL_MEMORY_NONE) and are remembered per slot.
@@ -48,8 +69,15 @@ absl::StatusOr<std::unique_ptr<Workspace>> Program::NewWorkspace() const {
       const ValueSpec& v = spec_.values[id];
       void* handle = v.storage == Storage::kArena ? static_cast<char*>(ws->arena.get()) + v.offset : DNNL_MEMORY_NONE;
       dnnl::memory memory(desc, engine, handle);
-      if (v.storage == Storage::kInput) ws->input_bindings[v.slot].push_back(memory);
-      if (v.storage == Storage::kOutput) ws->output_bindings[v.slot].push_back(memory);
+      const int64_t bytes = core::NumElements(v.dims) * core::SizeOf(v.dtype);
+      if (v.storage == Storage::kInput) {
+        ws->input_bindings[v.slot].push_back(memory);
+        ws->input_bytes[v.slot] = std::max(ws->input_bytes[v.slot], bytes);
+      }
+      if (v.storage == Storage::kOutput) {
+        ws->output_bindings[v.slot].push_back(memory);
+        ws->output_bytes[v.slot] = std::max(ws->output_bytes[v.slot], bytes);
+      }
       return memory;
     };
     for (size_t s = 0; s < spec_.steps.size(); ++s) {
@@ -86,17 +114,35 @@ absl::Status Program::Run(Workspace& workspace, absl::Span<const void* const> in
       std::find(outputs.begin(), outputs.end(), nullptr) != outputs.end()) {
     return absl::InvalidArgumentError("null input or output buffer");
   }
+  // Callers' buffers may have any alignment (the server's are protobuf
+  // strings: malloc aligns to 16 bytes). oneDNN assumes more without saying
+  // so: e.g. its jit resampling writes large outputs with vmovntps, which
+  // raises #GP (SIGSEGV) on an address that is not 64-byte aligned. So an
+  // unaligned caller buffer is copied to (input) or from (output) an aligned
+  // stand-in; aligned ones (core::Tensor's, the executor's batches) are used
+  // in place.
   size_t step = 0;
   try {
     for (size_t slot = 0; slot < inputs.size(); ++slot) {
       // Steps never write kInput values (checked in Create), so const_cast is safe.
-      for (const dnnl::memory& m : ws.input_bindings[slot]) m.set_data_handle(const_cast<void*>(inputs[slot]));
+      void* caller = const_cast<void*>(inputs[slot]);
+      void* bound = Bindable(caller, ws.input_bytes[slot], ws.input_staging[slot]);
+      if (bound != caller) std::memcpy(bound, caller, static_cast<size_t>(ws.input_bytes[slot]));
+      for (const dnnl::memory& m : ws.input_bindings[slot]) m.set_data_handle(bound);
     }
     for (size_t slot = 0; slot < outputs.size(); ++slot) {
-      for (const dnnl::memory& m : ws.output_bindings[slot]) m.set_data_handle(outputs[slot]);
+      void* bound = Bindable(outputs[slot], ws.output_bytes[slot], ws.output_staging[slot]);
+      for (const dnnl::memory& m : ws.output_bindings[slot]) m.set_data_handle(bound);
     }
     for (; step < impl_->kernels.size(); ++step) impl_->kernels[step]->Execute(ws.stream, ws.args[step]);
     ws.stream.wait();
+    for (size_t slot = 0; slot < outputs.size(); ++slot) {
+      if (!Aligned(outputs[slot]) && ws.output_bytes[slot] > 0) {
+        std::memcpy(outputs[slot], ws.output_staging[slot].get(), static_cast<size_t>(ws.output_bytes[slot]));
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("cannot allocate an aligned copy of a caller buffer");
   } catch (const dnnl::error& e) {
     const std::string context = step < spec_.steps.size() ? absl::StrCat("running step '", spec_.steps[step].name,
                                                                          "' (", spec_.steps[step].op, ")")

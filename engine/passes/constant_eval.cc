@@ -23,8 +23,11 @@ using Outputs = std::vector<TensorPtr>;
 
 const std::set<std::string>& Evaluable() {
   static const auto* ops =
-      new std::set<std::string>{"Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",      "Add", "Sub",
-                                "Mul",      "Div",      "Shape",   "Size",    "Range",   "ConstantOfShape"};
+      new std::set<std::string>{"Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Add", "Sub",
+                                "Mul", "Div", "Shape", "Size", "Range", "ConstantOfShape",
+                                // Comparisons: exporters build shapes with them (PyTorch's expand(-1, n, -1)
+                                // becomes Where(Equal(shape, -1), 1, shape)).
+                                "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"};
   return *ops;
 }
 
@@ -58,6 +61,9 @@ void Put(core::Tensor& t, int64_t i, double v) {
     case core::DataType::kInt32:
       t.span<int32_t>()[i] = static_cast<int32_t>(v);
       break;
+    case core::DataType::kBool:
+      t.span<uint8_t>()[i] = v != 0;
+      break;
     default:
       break;
   }
@@ -87,6 +93,13 @@ absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const 
   }
   Q8_RETURN_IF_ERROR(core::CheckedByteSize(a.dtype(), out_dims, n.Describe()).status());
   std::function<double(double, double)> f;
+  bool comparison = true;  // BOOL result
+  if (n.op_type == "Equal") f = std::equal_to<double>();
+  if (n.op_type == "Less") f = std::less<double>();
+  if (n.op_type == "LessOrEqual") f = std::less_equal<double>();
+  if (n.op_type == "Greater") f = std::greater<double>();
+  if (n.op_type == "GreaterOrEqual") f = std::greater_equal<double>();
+  if (!f) comparison = false;
   if (n.op_type == "Add") f = std::plus<double>();
   if (n.op_type == "Sub") f = std::minus<double>();
   if (n.op_type == "Mul") f = std::multiplies<double>();
@@ -94,7 +107,7 @@ absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const 
     const bool integer = a.dtype() == core::DataType::kInt64 || a.dtype() == core::DataType::kInt32;
     f = [integer](double x, double y) { return integer ? std::trunc(x / y) : x / y; };
   }
-  auto out = std::make_shared<core::Tensor>(a.dtype(), out_dims);
+  auto out = std::make_shared<core::Tensor>(comparison ? core::DataType::kBool : a.dtype(), out_dims);
   const size_t rank = out_dims.size();
   const core::Dims ad = core::PadLeft(a.dims(), rank), bd = core::PadLeft(b.dims(), rank);
   const auto as = Strides(ad), bs = Strides(bd), os = Strides(out_dims);
@@ -255,7 +268,8 @@ absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int6
   if (n.op_type == "Shape" || n.op_type == "Size") return EvaluateShapeOf(n, x.dims());
   if (n.op_type == "Range") return Range(g, n);
   if (n.op_type == "ConstantOfShape") return ConstantOfShape(g, n);
-  if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div") {
+  if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div" || n.op_type == "Equal" ||
+      n.op_type == "Less" || n.op_type == "LessOrEqual" || n.op_type == "Greater" || n.op_type == "GreaterOrEqual") {
     const core::Tensor& y = *g.value(n.inputs[1]).constant;
     if (!Numeric(x.dtype())) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": non-numeric"));
     return Elementwise(n, x, y);

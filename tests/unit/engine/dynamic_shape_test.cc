@@ -1,8 +1,9 @@
 // Any input axis may be dynamic: plans are keyed by the full set of input
 // shapes (and the values of INT64 inputs that set shapes), kept in the bounded
 // LRU, and shape subgraphs (Shape, Gather, Slice, Concat, Unsqueeze...) are
-// folded when a plan is built. Each result is checked against a plain C++
-// reference.
+// folded when a plan is built (comparisons and Where included, as in
+// PyTorch's attention key-padding mask). Each result is checked against a
+// plain C++ reference.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -227,6 +228,60 @@ TEST(DynamicShapeTest, Int64ShapeInputKeysThePlan) {
   bad.span<int64_t>()[1] = 5;
   auto out = m->Run({xt.view(), bad.view()});
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+}
+
+// torch.nn.MultiheadAttention's key padding mask, as exported: the BOOL mask
+// [N, L] is reshaped to [N, 1, 1, L] with a shape read from itself, then
+// expanded to the heads with expand(-1, heads, -1, -1), which the exporter
+// writes as Where(Equal(shape, -1 * ConstantOfShape), ConstantOfShape, shape):
+// a shape subgraph with comparisons, folded at load; the mask itself is a
+// runtime value.
+TEST(DynamicShapeTest, KeyPaddingMaskExpandedToHeads) {
+  constexpr int64_t kHeads = 2;
+  OnnxBuilder b;
+  b.Input("x", {-1, kHeads, -1, -1}).Input("mask", {-1, -1}).Output("y");
+  b.model().mutable_graph()->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::BOOL);
+  b.Int64Initializer("i0", {}, {0}).Int64Initializer("i1", {}, {1});
+  b.Int64Initializer("axes0", {1}, {0}).Int64Initializer("one", {1}, {1});
+  b.Int64Initializer("four", {1}, {4}).Int64Initializer("minus1", {}, {-1});
+  b.Int64Initializer("target", {4}, {-1, kHeads, -1, -1});
+  b.FloatInitializer("fill", {1}, {-100.0f});
+  b.Node("Shape", {"mask"}, {"s"});
+  b.Node("Gather", {"s", "i0"}, {"n"});
+  b.Node("Gather", {"s", "i1"}, {"l"});
+  b.Node("Unsqueeze", {"n", "axes0"}, {"n1"});
+  b.Node("Unsqueeze", {"l", "axes0"}, {"l1"});
+  OnnxBuilder::AttrInt(b.Node("Concat", {"n1", "one", "one", "l1"}, {"shape4"}), "axis", 0);
+  b.Node("Reshape", {"mask", "shape4"}, {"m4"});
+  onnx::AttributeProto* value = b.Node("ConstantOfShape", {"four"}, {"ones"}).add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::TENSOR);
+  value->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+  value->mutable_t()->add_dims(1);
+  value->mutable_t()->add_int64_data(1);
+  b.Node("Mul", {"ones", "minus1"}, {"neg"});
+  b.Node("Equal", {"target", "neg"}, {"keep"});
+  b.Node("Where", {"keep", "ones", "target"}, {"expand_shape"});
+  b.Node("Expand", {"m4", "expand_shape"}, {"m_heads"});
+  b.Node("Where", {"m_heads", "fill", "x"}, {"y"});
+  auto m = CompileOrDie(b);
+  ASSERT_NE(m, nullptr);
+  for (auto [n, l] : {std::pair<int64_t, int64_t>{2, 3}, {1, 5}}) {
+    const std::vector<float> x = Random(n * kHeads * l * l, static_cast<uint32_t>(l));
+    const core::Tensor xt = core::Tensor::FromFloats({n, kHeads, l, l}, x);
+    core::Tensor mask(core::DataType::kBool, {n, l});
+    for (int64_t k = 0; k < n * l; ++k) mask.span<uint8_t>()[k] = (k % l) >= l - 1 - k / l;  // pads at the end
+    auto out = m->Run({xt.view(), mask.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ((*out)[0].dims(), (core::Dims{n, kHeads, l, l}));
+    std::vector<float> want(x.size());
+    for (int64_t i = 0; i < static_cast<int64_t>(x.size()); ++i) {
+      const int64_t j = i % l, sample = i / (kHeads * l * l);
+      want[i] = mask.span<uint8_t>()[sample * l + j] != 0 ? -100.0f : x[i];
+    }
+    ExpectNear((*out)[0].span<float>(), want, absl::StrCat("N=", n, " L=", l));
+  }
 }
 
 }  // namespace

@@ -1,12 +1,18 @@
 // Program / Workspace behaviour: concurrent Runs on separate Workspaces,
-// arena aliasing, weight sharing through the WeightCache, the "no ref
-// implementation" check on typical primitives, and error reporting.
+// arena aliasing, weight sharing through the WeightCache, caller buffers of
+// any alignment, the "no ref implementation" check on typical primitives,
+// and error reporting.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "kernels/threading.h"
 #include "tests/unit/kernels/test_util.h"
 
 namespace q8::kernels::testing {
@@ -130,6 +136,63 @@ TEST(ProgramTest, CacheForgetsWeightsOfDeadPrograms) {
     EXPECT_GT(cache.bytes(), 0);
   }  // the program and the only owner of its weights die here
   EXPECT_EQ(cache.bytes(), 0);
+}
+
+// Callers hand Run buffers of any alignment (the server's are protobuf
+// strings: malloc gives 16 bytes, mmap'ed large blocks start 16 bytes past a
+// page). oneDNN's jit resampling stores its output with non-temporal
+// vmovntps, which faults (#GP, SIGSEGV) unless the address is 64-byte aligned
+// (32 for AVX2), whenever input + output exceed its L3 estimate (threads x
+// L3 per core); so did LRASPP's final Resize in the server. 40 MB here
+// exceeds that on any CPU at one thread.
+TEST(ProgramTest, CallerBuffersOfAnyAlignment) {
+  const int64_t c = 2, h = 1024, w = 1024;
+  ResizeParams p;
+  p.mode = ResizeParams::Mode::kNearest;
+  p.nearest = ResizeParams::Nearest::kFloor;
+  p.transform = ResizeParams::Transform::kAsymmetric;
+  p.scales = {1, 1, 2, 2};
+  SpecBuilder s;
+  s.Step("Resize", p, {s.Input({1, c, h, w})}, {s.Output({1, c, 2 * h, 2 * w})});
+  const ProgramSpec spec = s.Build();
+  const int saved_threads = IntraOpThreads();
+  SetIntraOpThreads(1);
+  WeightCache cache;
+  auto program = Program::Create(spec, cache);
+  ASSERT_TRUE(program.ok()) << program.status();
+  ASSERT_NE((*program)->steps()[0].impl, "q8:cpp") << "expected oneDNN's resampling";
+  auto ws = (*program)->NewWorkspace();
+  ASSERT_TRUE(ws.ok()) << ws.status();
+
+  const int64_t in_n = c * h * w, out_n = 4 * in_n;
+  struct Free {
+    void operator()(void* q) const { std::free(q); }
+  };
+  // One 64-byte aligned block each, used at byte offset `shift`.
+  std::unique_ptr<float, Free> in_block(static_cast<float*>(std::aligned_alloc(64, (in_n + 16) * sizeof(float))));
+  std::unique_ptr<float, Free> out_block(static_cast<float*>(std::aligned_alloc(64, (out_n + 16) * sizeof(float))));
+  const std::vector<float> x = Random(in_n, 77);
+  for (int shift : {4, 0, 4, 1}) {  // floats: 16, 0, 16 and 4 bytes off 64-byte alignment
+    SCOPED_TRACE(::testing::Message() << "buffers " << shift * 4 << " bytes past 64-byte alignment");
+    float* in = in_block.get() + shift;
+    float* out = out_block.get() + shift;
+    std::memcpy(in, x.data(), in_n * sizeof(float));
+    std::fill(out, out + out_n, std::nanf(""));
+    const void* ins[] = {in};
+    void* outs[] = {out};
+    ASSERT_TRUE((*program)->Run(**ws, ins, outs).ok());
+    int64_t wrong = 0;
+    for (int64_t k = 0; k < c; ++k) {
+      for (int64_t y = 0; y < 2 * h; ++y) {
+        for (int64_t z = 0; z < 2 * w; ++z) {
+          wrong += out[(k * 2 * h + y) * 2 * w + z] != x[(k * h + y / 2) * w + z / 2];
+        }
+      }
+    }
+    EXPECT_EQ(wrong, 0);
+    EXPECT_EQ(std::memcmp(in, x.data(), in_n * sizeof(float)), 0) << "the input was written";
+  }
+  SetIntraOpThreads(saved_threads);
 }
 
 TEST(ProgramTest, RuntimeInfo) {
