@@ -39,11 +39,16 @@ bool MatchesWithBatch(absl::Span<const int64_t> dims, absl::Span<const int64_t> 
 }
 
 Dims WithBatch(absl::Span<const int64_t> dims, int64_t batch) {
-  Dims out(dims.begin(), dims.end());
-  for (int64_t& d : out) {
+  Dims out;
+  AssignWithBatch(dims, batch, &out);
+  return out;
+}
+
+void AssignWithBatch(absl::Span<const int64_t> dims, int64_t batch, Dims* out) {
+  out->assign(dims.begin(), dims.end());
+  for (int64_t& d : *out) {
     if (d == kDynamicDim) d = batch;
   }
-  return out;
 }
 
 }  // namespace q8::core

@@ -21,6 +21,8 @@ bool IsStatic(absl::Span<const int64_t> dims);
 std::string DimsToString(absl::Span<const int64_t> dims);
 // Dims with every kDynamicDim replaced by `batch`.
 Dims WithBatch(absl::Span<const int64_t> dims, int64_t batch);
+// The same into `out`, reusing its storage (hot path).
+void AssignWithBatch(absl::Span<const int64_t> dims, int64_t batch, Dims* out);
 // dims == WithBatch(pattern, batch), without building the vector (hot path).
 bool MatchesWithBatch(absl::Span<const int64_t> dims, absl::Span<const int64_t> pattern, int64_t batch);
 

@@ -72,6 +72,10 @@ class CompiledModel {
   virtual absl::StatusOr<std::vector<core::Dims>> OutputDimsFor(absl::Span<const core::TensorView> inputs) const {
     return OutputDims(inputs.empty() || inputs[0].dims.empty() ? 1 : inputs[0].dims[0]);
   }
+  // The same into `dims`, reusing its storage: a model whose only dynamic
+  // axis is the batch fills it without allocating (the server's request
+  // path calls this once per request).
+  virtual absl::Status OutputDimsInto(absl::Span<const core::TensorView> inputs, std::vector<core::Dims>* dims) const;
   // Input dims for a warm-up or example run at `batch`: dynamic axes other
   // than the first at a representative size.
   virtual std::vector<core::Dims> ExampleInputDims(int64_t batch) const;

@@ -54,6 +54,12 @@ std::vector<core::Dims> CompiledModel::ExampleInputDims(int64_t batch) const {
   return dims;
 }
 
+absl::Status CompiledModel::OutputDimsInto(absl::Span<const core::TensorView> inputs,
+                                           std::vector<core::Dims>* dims) const {
+  Q8_ASSIGN_OR_RETURN(*dims, OutputDimsFor(inputs));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<core::Tensor>> CompiledModel::RunAllocating(
     absl::Span<const core::TensorView> inputs) const {
   Q8_RETURN_IF_ERROR(ValidateInputs(inputs));
@@ -129,6 +135,15 @@ absl::Status OnnxModel::ValidateInputs(absl::Span<const core::TensorView> inputs
 absl::StatusOr<std::vector<core::Dims>> OnnxModel::OutputDimsFor(absl::Span<const core::TensorView> inputs) const {
   if (!parts_.specialize) return CompiledModel::OutputDimsFor(inputs);
   return plans_.OutputDims(inputs);
+}
+
+absl::Status OnnxModel::OutputDimsInto(absl::Span<const core::TensorView> inputs, std::vector<core::Dims>* dims) const {
+  if (parts_.specialize) return CompiledModel::OutputDimsInto(inputs, dims);
+  // OutputDims(batch), written over the previous request's dims in place.
+  const int64_t batch = inputs.empty() || inputs[0].dims.empty() ? 1 : inputs[0].dims[0];
+  dims->resize(parts_.outputs.size());
+  for (size_t i = 0; i < parts_.outputs.size(); ++i) core::AssignWithBatch(parts_.outputs[i].dims, batch, &(*dims)[i]);
+  return absl::OkStatus();
 }
 
 std::vector<core::Dims> OnnxModel::ExampleInputDims(int64_t batch) const {

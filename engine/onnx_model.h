@@ -42,6 +42,7 @@ class OnnxModel : public CompiledModel {
   absl::Status ValidateInputs(absl::Span<const core::TensorView> inputs) const override;
   std::vector<core::Dims> OutputDims(int64_t batch) const override;
   absl::StatusOr<std::vector<core::Dims>> OutputDimsFor(absl::Span<const core::TensorView> inputs) const override;
+  absl::Status OutputDimsInto(absl::Span<const core::TensorView> inputs, std::vector<core::Dims>* dims) const override;
   std::vector<core::Dims> ExampleInputDims(int64_t batch) const override;
   bool can_warm_up() const override;
   int64_t cached_plans() const override { return static_cast<int64_t>(plans_.num_programs()); }

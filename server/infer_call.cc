@@ -32,13 +32,14 @@ uint64_t NowMillisSinceEpoch() {
 
 InferCall::InferCall(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
                      const inference::ModelInferRequest* request, inference::ModelInferResponse* response,
-                     std::chrono::system_clock::time_point deadline, Finish finish)
+                     std::chrono::system_clock::time_point deadline, InferScratch* scratch, Finish finish)
     : registry_(registry),
       state_(state),
       max_request_bytes_(max_request_bytes),
       request_(request),
       response_(response),
       deadline_(deadline),
+      scratch_(scratch),
       finish_(std::move(finish)),
       start_(SteadyClock::now()),
       in_flight_(state) {}
@@ -50,8 +51,9 @@ void InferCall::Start() {
     Complete(std::move(status), ExecutionTiming{});
     return;
   }
-  const ExecutionRequest execution{inputs_.tensors, outputs_->views(), inputs_.batch, deadline_};
-  handle_.served.executor->Submit(
+  const ExecutionRequest execution{scratch_->inputs.tensors, scratch_->outputs.views(), scratch_->inputs.batch,
+                                   deadline_};
+  scratch_->handle.served.executor->Submit(
       execution, [this](const absl::Status& s, const ExecutionTiming& timing) { Complete(s, timing); }, &*arrival_);
 }
 
@@ -68,69 +70,68 @@ absl::Status InferCall::Prepare() {
     return absl::UnavailableError("server is starting: models are still loading");
   }
   if (state_->phase() == ServingPhase::kStopping) return absl::UnavailableError("server is shutting down");
-  Q8_ASSIGN_OR_RETURN(handle_, registry_->Get(request_->model_name(), request_->model_version()));
-  if (handle_.metrics != nullptr) inflight_metric_.emplace(handle_.metrics.get());
-  const std::string label = absl::StrCat(handle_.name, ":", handle_.version);
+  ModelHandle& handle = scratch_->handle;
+  Q8_RETURN_IF_ERROR(registry_->Get(request_->model_name(), request_->model_version(), &handle));
+  if (handle.metrics != nullptr) inflight_metric_.emplace(handle.metrics.get());
+  std::string& label = scratch_->label;  // reused storage: no allocation per request
+  label.assign(handle.name);
+  absl::StrAppend(&label, ":", handle.version);
   if (deadline_ < std::chrono::system_clock::now()) {
     return absl::DeadlineExceededError("deadline expired before the model ran");
   }
-  if (handle_.served.executor == nullptr) return absl::InternalError(absl::StrCat(label, " has no executor"));
+  if (handle.served.executor == nullptr) return absl::InternalError(absl::StrCat(label, " has no executor"));
   // From here until queued, dynamic batching knows this request is coming.
-  arrival_.emplace(handle_.served.executor.get());
-  const engine::CompiledModel& model = *handle_.model;
-  Q8_ASSIGN_OR_RETURN(inputs_, DecodeInputs(*request_, model.inputs(), model.max_batch_size(), label));
+  arrival_.emplace(handle.served.executor.get());
+  const engine::CompiledModel& model = *handle.model;
+  DecodedInputs& inputs = scratch_->inputs;
+  Q8_RETURN_IF_ERROR(DecodeInputsInto(*request_, model.inputs(), model.max_batch_size(), label, &inputs));
   // Outputs follow the request's shapes (any dynamic axis); a new shape may build its plan here.
-  Q8_ASSIGN_OR_RETURN(std::vector<core::Dims> output_dims, model.OutputDimsFor(inputs_.tensors));
-  Q8_ASSIGN_OR_RETURN(OutputEncoder outputs,
-                      OutputEncoder::Prepare(*request_, model.outputs(), output_dims, inputs_.raw, label, response_));
-  outputs_.emplace(std::move(outputs));
+  Q8_RETURN_IF_ERROR(model.OutputDimsInto(inputs.tensors, &scratch_->output_dims));
+  Q8_RETURN_IF_ERROR(
+      scratch_->outputs.PrepareInto(*request_, model.outputs(), scratch_->output_dims, inputs.raw, label, response_));
   // Live calibration: one relaxed atomic load unless a sample is wanted.
-  if (handle_.served.live != nullptr && inputs_.tensors.size() == 1) {
-    handle_.served.live->MaybeSample(inputs_.tensors[0], inputs_.batch);
+  if (handle.served.live != nullptr && inputs.tensors.size() == 1) {
+    handle.served.live->MaybeSample(inputs.tensors[0], inputs.batch);
   }
-  handle_.stats->compute_input_ns.fetch_add(NanosSince(start_));
+  input_ns_ = NanosSince(start_);
   return absl::OkStatus();
 }
 
 void InferCall::Complete(absl::Status status, const ExecutionTiming& timing) {
-  ModelStats* stats = handle_.stats.get();  // null: the lookup failed
-  metrics::ModelMetrics* metrics = handle_.metrics.get();
+  const ModelHandle& handle = scratch_->handle;
+  const DecodedInputs& inputs = scratch_->inputs;
+  ModelStats* stats = handle.stats.get();  // null: the lookup failed
+  metrics::ModelMetrics* metrics = handle.metrics.get();
+  ModelStats::Request record{.ok = status.ok(), .input_ns = input_ns_};
   if (status.ok()) {
     const auto output_start = SteadyClock::now();
-    stats->compute_infer_ns.fetch_add(Nanos(timing.compute_seconds));
-    if (timing.first_in_execution) stats->execution_count.fetch_add(1);
     if (metrics != nullptr) {
-      metrics->SetQueueDepth(handle_.served.executor->queue_depth());
-      metrics->MaybeShadow(inputs_.tensors, outputs_->views());
+      metrics->SetQueueDepth(handle.served.executor->queue_depth());
+      metrics->MaybeShadow(inputs.tensors, scratch_->outputs.views());
     }
-    outputs_->Finish();
-    response_->set_model_name(handle_.name);
-    response_->set_model_version(std::to_string(handle_.version));
+    scratch_->outputs.Finish();
+    response_->set_model_name(handle.name);
+    const absl::AlphaNum version(handle.version);  // formatted on the stack
+    response_->set_model_version(version.data(), version.size());
     response_->set_id(request_->id());
-    stats->compute_output_ns.fetch_add(NanosSince(output_start));
-    stats->inference_count.fetch_add(static_cast<uint64_t>(inputs_.batch));
+    record.queue_ns = Nanos(timing.queue_seconds);
+    record.infer_ns = Nanos(timing.compute_seconds);
+    record.output_ns = NanosSince(output_start);
+    record.batch = static_cast<uint64_t>(inputs.batch);
+    record.counts_execution = timing.first_in_execution;
+    record.now_ms = NowMillisSinceEpoch();
   }
-  const uint64_t total = NanosSince(start_);
+  record.total_ns = NanosSince(start_);
   if (metrics != nullptr) {
     // Queue, compute and batch are known only for requests that ran.
-    metrics::RequestTiming t{total * 1e-9, 0, 0, 0, 0};
+    metrics::RequestTiming t{record.total_ns * 1e-9, 0, 0, 0, 0};
     if (status.ok()) {
-      t = {total * 1e-9, timing.queue_seconds, timing.compute_seconds, inputs_.batch,
+      t = {record.total_ns * 1e-9, timing.queue_seconds, timing.compute_seconds, inputs.batch,
            timing.first_in_execution ? timing.executed_batch : 0};
     }
     metrics->RecordRequest(status.code(), t);
   }
-  if (stats != nullptr) {
-    if (status.ok()) {
-      stats->success_count.fetch_add(1);
-      stats->success_ns.fetch_add(total);
-      stats->queue_ns.fetch_add(Nanos(timing.queue_seconds));
-      stats->last_inference_ms.store(NowMillisSinceEpoch());
-    } else {
-      stats->fail_count.fetch_add(1);
-      stats->fail_ns.fetch_add(total);
-    }
-  }
+  if (stats != nullptr) stats->Record(record);  // one cache line, once per request
   if (!status.ok()) {
     Q8_LOG(Debug, "ModelInfer '", core::Quote(request_->model_name()), "' failed: ", status.ToString());
     response_->Clear();

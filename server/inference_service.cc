@@ -12,6 +12,7 @@
 #include "server/execution/completion_wait.h"
 #include "server/grpc_status.h"
 #include "server/infer_call.h"
+#include "server/infer_reactor.h"
 #include "server/tensor_codec.h"
 
 #ifndef Q8SERVE_VERSION
@@ -152,26 +153,6 @@ absl::Status InferenceService::Metadata(const inference::ModelMetadataRequest& r
   return absl::OkStatus();
 }
 
-namespace {
-
-// The gRPC side of an InferCall: both live in one allocation, freed when
-// gRPC is done with the call (after the response was sent).
-class InferReactor final : public grpc::ServerUnaryReactor {
- public:
-  InferReactor(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
-               grpc::CallbackServerContext* context, const inference::ModelInferRequest* request,
-               inference::ModelInferResponse* response)
-      : call_(registry, state, max_request_bytes, request, response, context->deadline(),
-              [this](const absl::Status& status) { Finish(ToGrpcStatus(status)); }) {}
-  void Start() { call_.Start(); }
-
- private:
-  void OnDone() override { delete this; }
-  InferCall call_;
-};
-
-}  // namespace
-
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
@@ -180,23 +161,34 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
     refused->Finish(ToGrpcStatus(denied));
     return refused;
   }
-  auto* reactor = new InferReactor(registry_, state_, max_request_bytes_, context, request, response);
-  reactor->Start();
-  return reactor;
+  // The messages are those of an InferSlot: the pool registered in the
+  // constructor allocated them (server/infer_reactor.h).
+  auto* slot = static_cast<InferSlot*>(context->GetRpcAllocatorState());
+  if (slot == nullptr || slot->request() != request || slot->response() != response) {
+    grpc::ServerUnaryReactor* broken = context->DefaultReactor();
+    broken->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "ModelInfer without its message pool"));
+    return broken;
+  }
+  return slot->Start(registry_, state_, max_request_bytes_, context->deadline());
 }
 
 absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest& request,
                                              inference::ModelInferResponse* response) {
   static absl::Mutex mu(absl::kConstInit);  // outlives every waiter (see CompletionWait)
+  // The RPC's own path minus the transport: a pooled slot, the request
+  // copied in (as gRPC parses it), the response swapped out.
+  InferSlot* slot = infer_pool_.AllocateMessages();
+  slot->request()->CopyFrom(request);
   absl::Status result;
   CompletionWait wait(&mu);
-  InferCall call(registry_, state_, max_request_bytes_, &request, response,
-                 std::chrono::system_clock::time_point::max(), [r = &result, w = &wait](const absl::Status& status) {
-                   *r = status;
-                   w->Signal();
-                 });
-  call.Start();
+  slot->Start(registry_, state_, max_request_bytes_, std::chrono::system_clock::time_point::max(),
+              [r = &result, w = &wait](const absl::Status& status) {
+                *r = status;
+                w->Signal();
+              });
   wait.Wait();
+  response->Swap(slot->response());
+  slot->Release();
   return result;
 }
 
@@ -216,20 +208,20 @@ absl::Status InferenceService::Statistics(const inference::ModelStatisticsReques
   }
   for (const ModelHandle& h : registry_->ReadyHandles(request.name())) {
     if (!request.version().empty() && std::to_string(h.version) != request.version()) continue;
-    const ModelStats& s = *h.stats;
+    const ModelStats::Totals s = h.stats->totals();
     auto* out = response->add_model_stats();
     out->set_name(h.name);
     out->set_version(std::to_string(h.version));
-    out->set_last_inference(s.last_inference_ms.load());
-    out->set_inference_count(s.inference_count.load());
-    out->set_execution_count(s.execution_count.load());
+    out->set_last_inference(s.last_inference_ms);
+    out->set_inference_count(s.inference_count);
+    out->set_execution_count(s.execution_count);
     auto* infer = out->mutable_inference_stats();
-    SetDuration(infer->mutable_success(), s.success_count.load(), s.success_ns.load());
-    SetDuration(infer->mutable_fail(), s.fail_count.load(), s.fail_ns.load());
-    SetDuration(infer->mutable_queue(), s.success_count.load(), s.queue_ns.load());
-    SetDuration(infer->mutable_compute_input(), s.success_count.load(), s.compute_input_ns.load());
-    SetDuration(infer->mutable_compute_infer(), s.success_count.load(), s.compute_infer_ns.load());
-    SetDuration(infer->mutable_compute_output(), s.success_count.load(), s.compute_output_ns.load());
+    SetDuration(infer->mutable_success(), s.success_count, s.success_ns);
+    SetDuration(infer->mutable_fail(), s.fail_count, s.fail_ns);
+    SetDuration(infer->mutable_queue(), s.success_count, s.queue_ns);
+    SetDuration(infer->mutable_compute_input(), s.success_count, s.compute_input_ns);
+    SetDuration(infer->mutable_compute_infer(), s.success_count, s.compute_infer_ns);
+    SetDuration(infer->mutable_compute_output(), s.success_count, s.compute_output_ns);
     auto* memory = out->add_memory_usage();
     memory->set_type("CPU");
     memory->set_id(0);

@@ -8,7 +8,8 @@
 // ModelService); see serving_state.h.
 //
 // Thread safety: every RPC may run concurrently. ModelInfer uses gRPC's
-// callback API so a request waiting for an execution stream holds no thread;
+// callback API so a request waiting for an execution stream holds no thread,
+// with its messages and per-call state recycled (server/infer_reactor.h);
 // the other RPCs are cheap and stay on the sync pool.
 #pragma once
 
@@ -16,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "inference.grpc.pb.h"
+#include "server/infer_reactor.h"
 #include "server/model_loader.h"
 #include "server/model_registry.h"
 #include "server/security/rpc_guard.h"
@@ -42,7 +44,9 @@ class InferenceService final
         state_(state),
         max_upload_bytes_(max_upload_bytes),
         max_request_bytes_(max_request_bytes),
-        guard_(guard) {}
+        guard_(guard) {
+    SetMessageAllocatorFor_ModelInfer(&infer_pool_);
+  }
 
   grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
                           inference::ServerLiveResponse* response) override;
@@ -59,7 +63,9 @@ class InferenceService final
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override;
-  // The same for in-process callers (benchmarks): blocks until done.
+  // The same for in-process callers (benchmarks, the request path's
+  // allocation test): blocks until done. Reusing `response` across calls
+  // keeps its buffers (it is swapped with a pooled one).
   absl::Status InferBlocking(const inference::ModelInferRequest& request, inference::ModelInferResponse* response);
   grpc::Status ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* request,
                                inference::ModelStatisticsResponse* response) override;
@@ -81,6 +87,9 @@ class InferenceService final
   int64_t max_upload_bytes_;
   int64_t max_request_bytes_;  // ModelInfer; see InferCall
   const security::RpcGuard* guard_;
+  // ModelInfer's requests, responses and per-call state, recycled; outlives
+  // the grpc::Server (which is shut down before the services are destroyed).
+  InferPool infer_pool_;
 };
 
 }  // namespace q8::server

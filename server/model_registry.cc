@@ -46,12 +46,26 @@ void ModelRegistry::Transition(VersionEntry& entry, ModelState to, std::string r
 }
 
 absl::StatusOr<ModelHandle> ModelRegistry::Get(absl::string_view name, absl::string_view version) const {
+  ModelHandle handle;
+  Q8_RETURN_IF_ERROR(Get(name, version, &handle));
+  return handle;
+}
+
+absl::Status ModelRegistry::Get(absl::string_view name, absl::string_view version, ModelHandle* out) const {
   absl::ReaderMutexLock lock(&mu_);
   auto it = models_.find(name);
   if (it == models_.end()) return absl::NotFoundError(absl::StrCat("model '", core::Quote(name), "' not found"));
   const ModelEntry& model = it->second;
+  // Assigned field by field: `out->name` keeps its storage (no allocation
+  // for a recycled handle, whatever the name's length).
   auto handle = [&](int64_t v, const VersionEntry& e) {
-    return ModelHandle{std::string(name), v, e.served.model, e.stats, e.metrics, e.served};
+    out->name.assign(name.data(), name.size());
+    out->version = v;
+    out->model = e.served.model;
+    out->stats = e.stats;
+    out->metrics = e.metrics;
+    out->served = e.served;
+    return absl::OkStatus();
   };
   if (version.empty()) {
     for (auto v = model.versions.rbegin(); v != model.versions.rend(); ++v) {

@@ -35,6 +35,14 @@
 namespace q8::server {
 
 struct ModelHandle {
+  // Drops the references (the model may be freed) but keeps `name`'s storage.
+  void Release() {
+    model.reset();
+    stats.reset();
+    metrics.reset();
+    served = ServedModel{};
+  }
+
   std::string name;
   int64_t version = 0;
   std::shared_ptr<const engine::CompiledModel> model;  // == served.model
@@ -88,6 +96,9 @@ class ModelRegistry {
   // version) for an unknown model/version or one that is not READY;
   // UNAVAILABLE while the requested version is still LOADING.
   absl::StatusOr<ModelHandle> Get(absl::string_view name, absl::string_view version) const;
+  // The same into `handle` (the request path: a recycled handle keeps its
+  // name's storage). On error `handle` may be partly assigned.
+  absl::Status Get(absl::string_view name, absl::string_view version, ModelHandle* handle) const;
 
   bool Contains(absl::string_view name) const;
   bool AnyReady(absl::string_view name) const;

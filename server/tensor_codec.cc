@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/checked_math.h"
@@ -142,18 +143,20 @@ std::string ExpectedInputs(const std::vector<engine::TensorInfo>& infos) {
 }
 
 // Checks request dims against the model's; updates `batch` (-1 until known).
+// Reads the wire shape in place: only an error message builds a Dims.
 absl::Status CheckDims(absl::string_view model, const engine::TensorInfo& info,
                        const google::protobuf::RepeatedField<int64_t>& shape, int64_t max_batch_size, int64_t* batch) {
-  core::Dims dims(shape.begin(), shape.end());
+  const absl::Span<const int64_t> dims(shape.data(), static_cast<size_t>(shape.size()));
+  auto shape_text = [&dims] { return core::DimsToString(core::Dims(dims.begin(), dims.end())); };
   if (dims.size() != info.dims.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input '", info.name, "' of model '", model, "': shape ", core::DimsToString(dims), " has rank ", dims.size(),
-        " but the model expects rank ", info.dims.size(), " ", core::DimsToString(info.dims)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input '", info.name, "' of model '", model, "': shape ", shape_text(), " has rank ", dims.size(),
+                     " but the model expects rank ", info.dims.size(), " ", core::DimsToString(info.dims)));
   }
   for (size_t d = 0; d < dims.size(); ++d) {
     if (dims[d] < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("input '", info.name, "': shape ", core::DimsToString(dims), " has a negative dim"));
+          absl::StrCat("input '", info.name, "': shape ", shape_text(), " has a negative dim"));
     }
     if (info.dims[d] == core::kDynamicDim && d > 0) {
       // A dynamic axis other than the batch: any size >= 1; the byte limit below bounds the tensor.
@@ -175,13 +178,14 @@ absl::Status CheckDims(absl::string_view model, const engine::TensorInfo& info,
     } else if (dims[d] != info.dims[d]) {
       return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' of model '", model, "': axis ", d, " is ",
                                                      dims[d], " but the model expects ", info.dims[d], " (got shape ",
-                                                     core::DimsToString(dims), ", model shape ",
-                                                     core::DimsToString(info.dims), ", -1 = dynamic)"));
+                                                     shape_text(), ", model shape ", core::DimsToString(info.dims),
+                                                     ", -1 = dynamic)"));
     }
   }
   // Overflow-checked against the per-tensor limit before anything multiplies these dims.
-  if (absl::Status size = core::CheckedByteSize(info.dtype, dims, absl::StrCat("input '", info.name, "'")).status();
-      !size.ok()) {
+  if (!core::CheckedByteSize(info.dtype, dims).ok()) {
+    // Again with the message (it names the tensor; built only on failure).
+    absl::Status size = core::CheckedByteSize(info.dtype, dims, absl::StrCat("input '", info.name, "'")).status();
     return absl::InvalidArgumentError(size.message());
   }
   return absl::OkStatus();
@@ -192,6 +196,14 @@ absl::Status CheckDims(absl::string_view model, const engine::TensorInfo& info,
 absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& request,
                                            const std::vector<engine::TensorInfo>& model_inputs, int64_t max_batch_size,
                                            absl::string_view model) {
+  DecodedInputs out;
+  Q8_RETURN_IF_ERROR(DecodeInputsInto(request, model_inputs, max_batch_size, model, &out));
+  return out;
+}
+
+absl::Status DecodeInputsInto(const inference::ModelInferRequest& request,
+                              const std::vector<engine::TensorInfo>& model_inputs, int64_t max_batch_size,
+                              absl::string_view model, DecodedInputs* decoded) {
   const int n = request.inputs_size();
   const bool raw = request.raw_input_contents_size() > 0;
   if (raw && request.raw_input_contents_size() != n) {
@@ -199,10 +211,11 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
                                                    " raw_input_contents but ", n,
                                                    " inputs; there must be one blob per input"));
   }
-  DecodedInputs out;
+  DecodedInputs& out = *decoded;
   out.raw = raw;
-  out.tensors.resize(model_inputs.size());
-  std::vector<int> seen(model_inputs.size(), -1);  // model input -> request index
+  out.tensors.resize(model_inputs.size());  // existing views keep their dims' storage
+  out.owned.clear();
+  absl::InlinedVector<int, 8> seen(model_inputs.size(), -1);  // model input -> request index
   int64_t batch = -1;
   for (int i = 0; i < n; ++i) {
     const auto& in = request.inputs(i);
@@ -232,9 +245,10 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
                                                      " does not match the model's ", core::OipName(info.dtype)));
     }
     Q8_RETURN_IF_ERROR(CheckDims(model, info, in.shape(), max_batch_size, &batch));
-    core::Dims dims(in.shape().begin(), in.shape().end());
+    const absl::Span<const int64_t> dims(in.shape().data(), static_cast<size_t>(in.shape().size()));
     const int64_t elements = core::NumElements(dims);
     const int64_t bytes = elements * core::SizeOf(*dtype);
+    auto shape_text = [&dims] { return core::DimsToString(core::Dims(dims.begin(), dims.end())); };
     auto typed = SetFields(in.contents());
     if (raw) {
       if (!typed.empty()) {
@@ -245,10 +259,13 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
       const std::string& blob = request.raw_input_contents(i);
       if (static_cast<int64_t>(blob.size()) != bytes) {
         return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': raw_input_contents has ",
-                                                       blob.size(), " bytes but shape ", core::DimsToString(dims),
-                                                       " of ", in.datatype(), " needs ", bytes, " bytes"));
+                                                       blob.size(), " bytes but shape ", shape_text(), " of ",
+                                                       in.datatype(), " needs ", bytes, " bytes"));
       }
-      out.tensors[m] = core::TensorView{*dtype, std::move(dims), blob.data()};
+      core::TensorView& view = out.tensors[m];
+      view.dtype = *dtype;
+      view.dims.assign(dims.begin(), dims.end());
+      view.data = blob.data();
       continue;
     }
     Field field = FieldFor(*dtype);
@@ -270,9 +287,9 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
     if (typed[0].second != elements) {
       return absl::InvalidArgumentError(absl::StrCat("input '", core::Quote(in.name()), "': contents.",
                                                      FieldName(field), " has ", typed[0].second, " elements but shape ",
-                                                     core::DimsToString(dims), " needs ", elements));
+                                                     shape_text(), " needs ", elements));
     }
-    core::Tensor& buffer = out.owned.emplace_back(*dtype, dims);
+    core::Tensor& buffer = out.owned.emplace_back(*dtype, core::Dims(dims.begin(), dims.end()));
     Q8_RETURN_IF_ERROR(CopyTyped(in.contents(), *dtype, buffer.data(), in.name()));
     out.tensors[m] = buffer.view();
   }
@@ -283,7 +300,7 @@ absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& r
     }
   }
   out.batch = batch == -1 ? 1 : batch;
-  return out;
+  return absl::OkStatus();
 }
 
 namespace {
@@ -338,12 +355,21 @@ absl::StatusOr<OutputEncoder> OutputEncoder::Prepare(const inference::ModelInfer
                                                      const std::vector<engine::TensorInfo>& model_outputs,
                                                      const std::vector<core::Dims>& output_dims, bool raw,
                                                      absl::string_view model, inference::ModelInferResponse* response) {
+  OutputEncoder enc;
+  Q8_RETURN_IF_ERROR(enc.PrepareInto(request, model_outputs, output_dims, raw, model, response));
+  return enc;
+}
+
+absl::Status OutputEncoder::PrepareInto(const inference::ModelInferRequest& request,
+                                        const std::vector<engine::TensorInfo>& model_outputs,
+                                        const std::vector<core::Dims>& output_dims, bool raw, absl::string_view model,
+                                        inference::ModelInferResponse* response) {
   if (output_dims.size() != model_outputs.size()) {
     return absl::InternalError(absl::StrCat("model '", model, "' reports ", model_outputs.size(), " outputs but ",
                                             output_dims.size(), " output shapes"));
   }
   // Which model outputs go into the response, in response order.
-  std::vector<int> order;
+  absl::InlinedVector<int, 8> order;
   if (request.outputs_size() == 0) {
     for (size_t m = 0; m < model_outputs.size(); ++m) order.push_back(static_cast<int>(m));
   } else {
@@ -369,34 +395,39 @@ absl::StatusOr<OutputEncoder> OutputEncoder::Prepare(const inference::ModelInfer
     if (FieldFor(model_outputs[m].dtype) == Field::kNone) raw = true;
   }
 
-  OutputEncoder enc;
-  enc.views_.resize(model_outputs.size());
-  std::vector<bool> placed(model_outputs.size(), false);
+  views_.resize(model_outputs.size());  // existing views keep their dims' storage
+  scratch_.clear();
+  pending_.clear();
+  absl::InlinedVector<bool, 8> placed(model_outputs.size(), false);
   for (int m : order) {
     const engine::TensorInfo& info = model_outputs[m];
     const core::Dims& dims = output_dims[m];
     auto* out = response->add_outputs();
     out->set_name(info.name);
-    out->set_datatype(std::string(core::OipName(info.dtype)));
+    const absl::string_view datatype = core::OipName(info.dtype);
+    out->set_datatype(datatype.data(), datatype.size());
     for (int64_t d : dims) out->add_shape(d);
-    core::MutableTensorView view{info.dtype, dims, nullptr};
+    core::MutableTensorView& view = views_[m];
+    view.dtype = info.dtype;
+    view.dims.assign(dims.begin(), dims.end());
+    view.data = nullptr;
     if (raw) {
+      // Written in place: the engine's output is the response's own buffer.
       std::string* blob = response->add_raw_output_contents();
       blob->resize(static_cast<size_t>(view.byte_size()));
       view.data = blob->data();
     } else if (!TypedInPlace(info.dtype, view.num_elements(), out->mutable_contents(), &view)) {
-      enc.pending_.push_back({static_cast<int>(enc.scratch_.size()), out->mutable_contents()});
-      view.data = enc.scratch_.emplace_back(info.dtype, dims).data();
+      pending_.push_back({static_cast<int>(scratch_.size()), out->mutable_contents()});
+      view.data = scratch_.emplace_back(info.dtype, dims).data();
     }
-    enc.views_[m] = view;
     placed[m] = true;
   }
   for (size_t m = 0; m < model_outputs.size(); ++m) {
     if (placed[m]) continue;
-    core::Tensor& t = enc.scratch_.emplace_back(model_outputs[m].dtype, output_dims[m]);
-    enc.views_[m] = t.mutable_view();
+    core::Tensor& t = scratch_.emplace_back(model_outputs[m].dtype, output_dims[m]);
+    views_[m] = t.mutable_view();
   }
-  return enc;
+  return absl::OkStatus();
 }
 
 void OutputEncoder::Finish() {

@@ -13,6 +13,11 @@
 // dtype has no typed field (FP16, BF16) force the whole response to raw.
 // Outputs the client did not request are written to scratch tensors.
 //
+// The request path reuses one DecodedInputs and one OutputEncoder per pooled
+// call (server/infer_reactor.h): DecodeInputsInto and PrepareInto refill
+// them in place, so a steady stream of same-shaped raw requests allocates
+// nothing here.
+//
 // Pure functions over protobuf messages; thread-compatible.
 #pragma once
 
@@ -37,8 +42,13 @@ struct DecodedInputs {
 
 // `model` names the model in messages ("fashion_cnn" or "fashion_cnn:1").
 absl::StatusOr<DecodedInputs> DecodeInputs(const inference::ModelInferRequest& request,
-                                           const std::vector<engine::TensorInfo>& model_inputs,
-                                           int64_t max_batch_size, absl::string_view model);
+                                           const std::vector<engine::TensorInfo>& model_inputs, int64_t max_batch_size,
+                                           absl::string_view model);
+// The same into `out`, reusing its storage (raw contents: no allocation once
+// `out` has held a request of the same rank).
+absl::Status DecodeInputsInto(const inference::ModelInferRequest& request,
+                              const std::vector<engine::TensorInfo>& model_inputs, int64_t max_batch_size,
+                              absl::string_view model, DecodedInputs* out);
 
 class OutputEncoder {
  public:
@@ -49,8 +59,14 @@ class OutputEncoder {
   static absl::StatusOr<OutputEncoder> Prepare(const inference::ModelInferRequest& request,
                                                const std::vector<engine::TensorInfo>& model_outputs,
                                                const std::vector<core::Dims>& output_dims, bool raw,
-                                               absl::string_view model,
-                                               inference::ModelInferResponse* response);
+                                               absl::string_view model, inference::ModelInferResponse* response);
+  // The same into this encoder, reusing its storage; `response` should be
+  // empty (a recycled one keeps its buffers, so raw outputs of the same
+  // sizes allocate nothing).
+  absl::Status PrepareInto(const inference::ModelInferRequest& request,
+                           const std::vector<engine::TensorInfo>& model_outputs,
+                           const std::vector<core::Dims>& output_dims, bool raw, absl::string_view model,
+                           inference::ModelInferResponse* response);
 
   absl::Span<const core::MutableTensorView> views() const { return views_; }
   // After Run: copies outputs that were computed into scratch and must be

@@ -28,7 +28,25 @@ struct ModelExecutor::Pending {
   absl::Time enqueued;
   absl::Status status;
   ExecutionTiming timing;
+  Pending* next = nullptr;  // in queue_
 };
+
+void ModelExecutor::PendingFifo::push_back(Pending* p) {
+  p->next = nullptr;
+  if (tail_ == nullptr) {
+    head_ = p;
+  } else {
+    tail_->next = p;
+  }
+  tail_ = p;
+  ++size_;
+}
+
+void ModelExecutor::PendingFifo::pop_front() {
+  head_ = head_->next;
+  if (head_ == nullptr) tail_ = nullptr;
+  --size_;
+}
 
 // Per-stream state, touched only by that stream's thread.
 class ModelExecutor::Stream {

@@ -31,8 +31,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -124,6 +124,22 @@ class ModelExecutor {
  private:
   struct Pending;
   class Stream;
+  // FIFO of queued requests linked through Pending::next: a steady request
+  // stream allocates nothing (std::deque allocates and frees a block every
+  // few dozen requests).
+  class PendingFifo {
+   public:
+    bool empty() const { return head_ == nullptr; }
+    size_t size() const { return size_; }
+    Pending* front() const { return head_; }
+    void push_back(Pending* p);
+    void pop_front();
+
+   private:
+    Pending* head_ = nullptr;
+    Pending* tail_ = nullptr;
+    size_t size_ = 0;
+  };
 
   ModelExecutor(std::shared_ptr<const engine::CompiledModel> model, ExecutorOptions options);
   // The shared_ptr deleter: on a stream thread, deletes on a fresh thread.
@@ -147,7 +163,7 @@ class ModelExecutor {
   double auto_run_seconds_ = 0;  // set once by Create (auto layout)
 
   mutable absl::Mutex mu_;
-  std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  PendingFifo queue_ ABSL_GUARDED_BY(mu_);
   // Recycled queue entries: a steady request stream allocates none.
   std::vector<std::unique_ptr<Pending>> free_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,110 +3,18 @@
 // execution (alone and merged) make zero heap allocations outside oneDNN and
 // OpenMP.
 //
-// Counting: this executable replaces the global operator new/delete and
-// interposes glibc's malloc family, so it sees every allocation in the
-// process. Each is attributed by its caller's shared object (dladdr):
-// libdnnl and libgomp allocate inside every primitive execution (oneDNN 2.6's
-// C API copies the argument array into a hash map per call, parallel_nd
-// wraps its body in a std::function); no API lets a caller avoid that, so
-// those are reported, not failed. Everything else (this binary, libstdc++
-// on its behalf) must be zero.
-#include <dlfcn.h>
+// Counting: tests/testing/alloc_counter.h (every allocation in the process,
+// those inside libdnnl and libgomp reported, not failed). Everything else
+// (this binary, libstdc++ on its behalf) must be zero.
 #include <gtest/gtest.h>
-#include <malloc.h>
 
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "engine/quantize.h"
 #include "server/execution/model_executor.h"
+#include "tests/testing/alloc_counter.h"
 #include "tests/testing/onnx_builder.h"
 #include "tests/unit/engine/test_util.h"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_allocations{0};          // outside oneDNN/OpenMP
-std::atomic<int64_t> g_library_allocations{0};  // inside libdnnl/libgomp
-// A breakpoint here (gdb: break AllocationSeen) shows who allocates.
-__attribute__((noinline)) void AllocationSeen() { asm volatile(""); }
-bool CalledFromLibrary(void* caller) {
-  Dl_info info;
-  if (dladdr(caller, &info) == 0 || info.dli_fname == nullptr) return false;
-  return std::strstr(info.dli_fname, "libdnnl") != nullptr || std::strstr(info.dli_fname, "libgomp") != nullptr;
-}
-#define Count()                                                        \
-  do {                                                                 \
-    if (g_counting.load(std::memory_order_relaxed)) {                  \
-      if (CalledFromLibrary(__builtin_return_address(0))) {            \
-        g_library_allocations.fetch_add(1, std::memory_order_relaxed); \
-      } else {                                                         \
-        g_allocations.fetch_add(1, std::memory_order_relaxed);         \
-        AllocationSeen();                                              \
-      }                                                                \
-    }                                                                  \
-  } while (false)
-}  // namespace
-
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* __libc_memalign(size_t, size_t);
-void __libc_free(void*);
-
-void* malloc(size_t n) {
-  Count();
-  return __libc_malloc(n);
-}
-void* calloc(size_t n, size_t m) {
-  Count();
-  return __libc_calloc(n, m);
-}
-void* realloc(void* p, size_t n) {
-  Count();
-  return __libc_realloc(p, n);
-}
-void* aligned_alloc(size_t a, size_t n) {
-  Count();
-  return __libc_memalign(a, n);
-}
-void* memalign(size_t a, size_t n) {
-  Count();
-  return __libc_memalign(a, n);
-}
-int posix_memalign(void** out, size_t a, size_t n) {
-  Count();
-  void* p = __libc_memalign(a, n);
-  if (p == nullptr) return ENOMEM;
-  *out = p;
-  return 0;
-}
-void free(void* p) { __libc_free(p); }
-}
-
-void* operator new(size_t n) {
-  Count();
-  if (void* p = __libc_malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) { return operator new(n); }
-void* operator new(size_t n, std::align_val_t a) {
-  Count();
-  if (void* p = __libc_memalign(static_cast<size_t>(a), n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n, std::align_val_t a) { return operator new(n, a); }
-void operator delete(void* p) noexcept { __libc_free(p); }
-void operator delete[](void* p) noexcept { __libc_free(p); }
-void operator delete(void* p, size_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, size_t) noexcept { __libc_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { __libc_free(p); }
 
 namespace q8::engine {
 namespace {
@@ -114,28 +22,13 @@ namespace {
 using testing::DataPath;
 using testing::ReadFile;
 
-// Allocations made by `fn` (after two unmeasured calls that build and warm
-// whatever it uses).
-template <typename Fn>
-int64_t AllocationsOf(Fn fn, int runs = 20) {
-  fn();
-  fn();
-  g_allocations.store(0);
-  g_library_allocations.store(0);
-  g_counting.store(true);
-  for (int i = 0; i < runs; ++i) fn();
-  g_counting.store(false);
-  std::printf("  %.1f allocations per call inside libdnnl/libgomp, %.1f elsewhere\n",
-              static_cast<double>(g_library_allocations.load()) / runs,
-              static_cast<double>(g_allocations.load()) / runs);
-  return g_allocations.load();
-}
+using q8::testing::AllocationsOf;
 
 class HotPathAllocTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // The counter must see allocations at all, or a zero below proves nothing.
-    const int64_t probe = AllocationsOf([] { delete new int(1); }, 1);
+    const int64_t probe = AllocationsOf(q8::testing::AllocateOnce, 1);
     ASSERT_EQ(probe, 1);
     images_ = testing::LoadNpy(DataPath("fashion_test_images.npy"));
   }

@@ -10,8 +10,8 @@
 namespace q8::server {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeModel;
+using ::testing::HasSubstr;
 namespace testing_metrics = ::q8::server::metrics::testing;
 
 std::shared_ptr<const engine::CompiledModel> Fake(std::atomic<int>* alive = nullptr) {
@@ -48,7 +48,7 @@ TEST(ModelRegistryTest, HandleOutlivesUnload) {
   ASSERT_TRUE(r.Unload("m").ok());
   EXPECT_EQ(r.Get("m", "").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(alive, 1);  // the in-flight handle keeps it alive
-  *h = ModelHandle();  // the request finishes
+  *h = ModelHandle();   // the request finishes
   EXPECT_EQ(alive, 0);
   auto index = r.Index();
   ASSERT_EQ(index.size(), 1u);
@@ -63,12 +63,13 @@ TEST(ModelRegistryTest, HotSwapKeepsOldHandleAndStats) {
   ModelRegistry r;
   r.Publish("m", {{1, Fake(&alive)}});
   auto old = r.Get("m", "1");
-  old->stats->success_count = 5;
+  old->stats->Record({.ok = true, .total_ns = 5});
   r.Publish("m", {{1, Fake(&alive)}});
   EXPECT_EQ(alive, 2);
   auto fresh = r.Get("m", "1");
   EXPECT_NE(fresh->model, old->model);
   EXPECT_EQ(fresh->stats, old->stats);
+  EXPECT_EQ(fresh->stats->totals().success_ns, 5u);
   *old = ModelHandle();
   EXPECT_EQ(alive, 1);
 }
@@ -109,7 +110,8 @@ std::unique_ptr<metrics::MetricsRegistry> NoEndpointMetrics() {
 }
 
 int SeriesOf(const metrics::MetricsRegistry& m, const std::string& model, int64_t version) {
-  return testing_metrics::CountLines(m.Scrape(), "{model=\"" + model + "\",version=\"" + std::to_string(version) + "\"");
+  return testing_metrics::CountLines(m.Scrape(),
+                                     "{model=\"" + model + "\",version=\"" + std::to_string(version) + "\"");
 }
 
 TEST(ModelRegistryMetricsTest, PublishRegistersAndUnloadRemoves) {

@@ -1,0 +1,65 @@
+// ModelInfer's reactor and the pool that recycles its calls.
+#include "server/infer_reactor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "server/grpc_status.h"
+
+namespace q8::server {
+
+void InferReactor::FinishWith(const absl::Status& status) {
+  if (finish_) {
+    finish_(status);
+    return;
+  }
+  Finish(ToGrpcStatus(status));
+}
+
+InferSlot::InferSlot(InferPool* pool) : pool_(pool) {
+  set_request(&request_);
+  set_response(&response_);
+}
+
+grpc::ServerUnaryReactor* InferSlot::Start(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
+                                           std::chrono::system_clock::time_point deadline, InferCall::Finish finish) {
+  InferReactor& reactor = reactor_.emplace(registry, state, max_request_bytes, deadline, &request_, &response_,
+                                           &scratch_, std::move(finish));
+  reactor.Start();
+  return &reactor;
+}
+
+void InferSlot::Release() { pool_->Recycle(this); }
+
+InferSlot* InferPool::AllocateMessages() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!free_.empty()) {
+      InferSlot* slot = free_.back().release();
+      free_.pop_back();
+      return slot;
+    }
+  }
+  return new InferSlot(this);
+}
+
+void InferPool::Recycle(InferSlot* slot) {
+  std::unique_ptr<InferSlot> owned(slot);
+  owned->reactor_.reset();    // ends the call: in-flight count, metrics gauge
+  owned->scratch_.Release();  // the model may be unloaded while the slot waits
+  // Cleared messages keep the storage of their largest contents so far.
+  owned->largest_bytes_ =
+      std::max(owned->largest_bytes_, owned->request_.ByteSizeLong() + owned->response_.ByteSizeLong());
+  if (owned->largest_bytes_ > kMaxPooledMessageBytes) return;
+  owned->request_.Clear();
+  owned->response_.Clear();
+  absl::MutexLock lock(&mu_);
+  if (free_.size() < kMaxFreeSlots) free_.push_back(std::move(owned));
+}
+
+size_t InferPool::free_slots() const {
+  absl::MutexLock lock(&mu_);
+  return free_.size();
+}
+
+}  // namespace q8::server
