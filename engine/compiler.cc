@@ -119,7 +119,7 @@ absl::StatusOr<PreparedGraph> PrepareGraph(absl::string_view onnx_bytes, const C
     }
   }
   // Every op must be supported and every shape consistent before anything is
-  // built (at representative sizes for dynamic axes). Where INT64 input
+  // built (at representative sizes for dynamic axes). Where input
   // values set shapes, only op support can be checked before a request.
   if (HasShapeValueInputs(*graph)) {
     for (const Node& n : graph->nodes()) {

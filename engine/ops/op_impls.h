@@ -41,6 +41,7 @@ Q8_DECLARE_OP(GridSample);
 Q8_DECLARE_OP(Clip);     // value_op.cc: constant bounds -> Activation, runtime bounds -> ClipOp
 Q8_DECLARE_OP(Dropout);  // value_op.cc: runtime training_mode -> DropoutGateOp, else Identity
 Q8_DECLARE_OP(Cast);     // value_op.cc: runtime Cast -> RoundTripCastOp
+Q8_DECLARE_OP(Range);    // tensor_ops.cc: folds at load or plan time; a data-dependent Range is refused
 
 #undef Q8_DECLARE_OP
 

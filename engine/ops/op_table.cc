@@ -128,6 +128,7 @@ constexpr std::array kOps = {
     OpDef{"Pad", LP::kPlain, {1, 4, 1, 1, {kAny, kI64, kAny}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Pow", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"PRelu", LP::kFollowInput, kBinary, ops::InferPRelu, ops::LowerPRelu},
+    OpDef{"Range", LP::kPlain, {3, 3, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferRange, ops::LowerRange},
     OpDef{"Reciprocal", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"ReduceL1", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceL2", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
@@ -200,7 +201,6 @@ struct NamedSignature {
 constexpr std::array kConstantOnly = {
     NamedSignature{"Constant", {0, 0, 1, 1}},
     NamedSignature{"ConstantOfShape", {1, 1, 1, 1, {kI64, kI64, kI64}}},
-    NamedSignature{"Range", {3, 3, 1, 1, {kNumeric, kNumeric, kNumeric}}},
     NamedSignature{"Shape", kAnyUnary},
     NamedSignature{"Size", kAnyUnary},
 };

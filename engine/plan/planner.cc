@@ -113,6 +113,14 @@ class Planner {
     for (int out : step.outputs) Touch(out, index);
     steps_.push_back(std::move(step));
   }
+  // A plain FP32 value that one step fills with constant `c` on every run.
+  int WriteConstant(ValueId v, const std::shared_ptr<const core::Tensor>& c, const std::string& name) {
+    const int out =
+        NewValue(v, {Layout::kPlain, DataType::kFloat32, 1.0f}, NewBuffer(c->dims(), DataType::kFloat32), name);
+    kernels::DataOpParams write{kernels::CastOp{DataType::kFloat32}, {c}};
+    AddStep({absl::StrCat(name, ":constant"), "Cast", std::move(write), {}, {out}});
+    return out;
+  }
   Form FormOf(int value) const { return {values_[value].layout, values_[value].dtype, values_[value].scale}; }
 
   // The plan value holding graph value `v` in `want`, adding a Reorder (once) if needed.
@@ -175,10 +183,15 @@ class Planner {
     std::vector<ValueId> ins;
     for (int k : l.runtime_inputs) ins.push_back(n.inputs[k]);
     for (ValueId v : ins) {
-      if (current_[v] < 0) {
+      if (current_[v] >= 0) continue;
+      // A constant that reaches a kernel slot (a plan's folded window
+      // function into Cos, say): written into the arena by one step per run.
+      const std::shared_ptr<const core::Tensor>& c = g_.value(v).constant;
+      if (c == nullptr || !c->has_storage() || c->num_elements() == 0) {
         return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": input '", g_.value(v).name,
                                                        "' is a constant where a runtime tensor is needed"));
       }
+      current_[v] = WriteConstant(v, c, g_.value(v).name);
     }
     if (l.one_step) {
       // Recurrent ops: one step reads plain f32 and writes every present output.
@@ -271,13 +284,13 @@ class Planner {
               "graph output '", o.name, "' is a large constant; q8serve needs outputs computed from inputs"));
         }
         // Known when the plan is built (e.g. a Shape of an input): one step
-        // writes it (as FP32, like every output) into the caller's buffer.
-        const int out = NewValue(o.value, {Layout::kPlain, DataType::kFloat32, 1.0f},
-                                 NewBuffer(c->dims(), DataType::kFloat32), o.name);
+        // writes it (as FP32, like every output) into the caller's buffer;
+        // an empty one needs no step, only its dims.
+        const int out = c->num_elements() == 0 ? NewValue(o.value, {Layout::kPlain, DataType::kFloat32, 1.0f},
+                                                          NewBuffer(c->dims(), DataType::kFloat32), o.name)
+                                               : WriteConstant(o.value, c, o.name);
         buffers_[values_[out].buffer].storage = kernels::Storage::kOutput;
         buffers_[values_[out].buffer].slot = static_cast<int>(i);
-        kernels::DataOpParams write{kernels::CastOp{DataType::kFloat32}, {c}};
-        AddStep({absl::StrCat(o.name, ":constant"), "Cast", std::move(write), {}, {out}});
         continue;
       }
       const int v = current_[o.value];

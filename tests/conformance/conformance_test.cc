@@ -9,7 +9,7 @@
 //   Q8_CONFORMANCE_UPDATE=1        rewrite expected_failures.txt from this run (cases the filter
 //                                  excludes keep their entries) instead of judging it
 //   Q8_CONFORMANCE_DATA=<dir>      data root (default /usr/share/libonnx-testdata/data)
-//   Q8_CONFORMANCE_VERBOSE=1       one line per case
+//   Q8_CONFORMANCE_VERBOSE=1       one line per case (FAIL[table]: a failing case whose ops are all in the op table)
 //   Q8_CONFORMANCE_RTOL / _ATOL    override the tolerances (to measure them; see conformance_runner.h)
 #include <cstdlib>
 #include <fstream>
@@ -73,7 +73,12 @@ TEST(ConformanceTest, EveryCaseMatchesTheExpectedFailuresList) {
     if (!s.ok()) r = {name, false, std::string(s.message())};
     covered += in_table;
     covered_passed += in_table && r.passed;
-    if (verbose) std::cout << (r.passed ? "PASS " : "FAIL ") << name << (r.passed ? "" : "  ") << r.message << "\n";
+    if (verbose) {
+      std::cout << (r.passed   ? "PASS "
+                    : in_table ? "FAIL[table] "
+                               : "FAIL ")
+                << name << (r.passed ? "" : "  ") << r.message << "\n";
+    }
     results.push_back(std::move(r));
   }
   ASSERT_FALSE(results.empty()) << "no case matches Q8_CONFORMANCE_FILTER '" << filter << "'";
