@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/element_convert.h"
 #include "engine/compiler.h"
 #include "onnx/onnx_pb.h"
@@ -156,6 +158,43 @@ TEST(EdgeTypesTest, RuntimeInt64ShapeIsServedAsAPlanKey) {
   auto out = (*model)->Run({x.view(), s.view()});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ((*out)[0].dims(), (core::Dims{2, 8}));
+}
+
+// Neg, Abs and Sign read integers like the other numeric ops: a runtime
+// INT64 input travels as exact FP32 and comes back INT64; an INT64 constant
+// folds (LayerNormalization's expansion negates its axis to size a shape).
+TEST(EdgeTypesTest, SignOpsReadIntegers) {
+  for (const char* op : {"Neg", "Abs", "Sign"}) {
+    SCOPED_TRACE(op);
+    OnnxBuilder b;
+    b.Input("x", {-1, 4}).Output("y");
+    auto* g = b.model().mutable_graph();
+    g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+    g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+    b.Node(op, {"x"}, {"y"});
+    auto model = Compile(b.Serialize());
+    ASSERT_TRUE(model.ok()) << model.status();
+    const std::vector<float> x = {-7, 0, 3, -1};
+    std::vector<float> want;
+    for (float v : x) {
+      const std::string name = op;
+      want.push_back(name == "Neg" ? -v : name == "Abs" ? std::abs(v) : (v > 0) - (v < 0));
+    }
+    auto out = (*model)->Run({Make(DataType::kInt64, x).view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].dtype(), DataType::kInt64);
+    EXPECT_EQ(Floats((*out)[0]), want);
+  }
+  // y = Reshape(x [2, 6], Concat(Neg([-3]), [-1])): shape [3, 4].
+  OnnxBuilder b;
+  b.Input("x", {2, 6}).Output("y");
+  b.Int64Initializer("minus_three", {1}, {-3}).Int64Initializer("rest", {1}, {-1});
+  b.Node("Neg", {"minus_three"}, {"three"});
+  OnnxBuilder::AttrInt(b.Node("Concat", {"three", "rest"}, {"shape"}), "axis", 0);
+  b.Node("Reshape", {"x", "shape"}, {"y"});
+  auto model = Compile(b.Serialize());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->outputs()[0].dims, (core::Dims{3, 4}));
 }
 
 }  // namespace
