@@ -131,10 +131,15 @@ struct GemmOp {
   bool trans_a = false, trans_b = false, has_c = false;
 };
 
-// Dropout at inference: copies x; a training_mode input that is true is
-// refused per request (q8serve does not sample dropout masks). Inputs: x,
-// training_mode.
-struct DropoutGateOp {};
+// Dropout at inference: copies x (or, for the mask output, writes 1 =
+// true everywhere). Inputs: x, then training_mode and ratio when present. A
+// true training_mode is refused per request (q8serve does not sample dropout
+// masks) unless ratio is 0, where training drops nothing either.
+struct DropoutGateOp {
+  bool training_mode = true;  // input 1 is training_mode
+  bool ratio = false;         // the last input is ratio
+  bool mask = false;          // write the mask, not the data
+};
 
 // log(sum(exp(x))) over `axes` (sorted, unique), max-shifted.
 struct ReduceLogSumExpOp {

@@ -83,18 +83,6 @@ absl::StatusOr<Lowering> LowerReshape(const OpContext& ctx) {
 }
 
 absl::StatusOr<std::vector<core::Dims>> InferIdentity(const OpContext& ctx) {
-  for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
-    if (ctx.node.outputs[i] != kNoValue && !ctx.graph.Consumers(ctx.node.outputs[i]).empty()) {
-      return ctx.Unsupported("the mask output of Dropout");
-    }
-  }
-  if (ctx.node.op_type == "Dropout" && ctx.has_input(2)) {
-    // Runtime training_mode is refused before this (a runtime BOOL); a constant one must be false.
-    const core::Tensor* mode = ctx.constant(2);
-    if (mode == nullptr || mode->num_elements() != 1 || mode->span<uint8_t>()[0] != 0) {
-      return ctx.Unsupported("training_mode other than a constant false (Dropout in training)");
-    }
-  }
   return std::vector<core::Dims>{ctx.input_dims[0]};
 }
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "core/element_convert.h"
 #include "engine/compiler.h"
 #include "onnx/onnx_pb.h"
@@ -252,6 +253,56 @@ TEST(DropoutTrainingModeTest, TrueTrainingModeIsRefused) {
   auto out = (*inference)->Run({x.view()});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(Floats((*out)[0]), (std::vector<float>{1, -2, 3, -4}));
+}
+
+// Dropout's mask output: all true whenever the gate serves a request (at
+// inference nothing is dropped), for every batch size; training_mode true
+// with ratio 0 drops nothing either and is served, any other ratio refused.
+TEST(DropoutMaskTest, MaskIsAllTrueAndZeroRatioTrainingIsServed) {
+  struct Case {
+    bool runtime_mode;
+    float ratio;
+  };
+  for (const Case c : {Case{false, 0.5f}, Case{true, 0.f}, Case{true, 0.5f}}) {
+    SCOPED_TRACE(absl::StrCat(c.runtime_mode ? "runtime training_mode" : "inference", ", ratio ", c.ratio));
+    OnnxBuilder b;
+    b.Input("x", {-1, 3}).Output("y").Output("mask");
+    b.FloatInitializer("ratio", {}, {c.ratio});
+    auto* g = b.model().mutable_graph();
+    g->mutable_output(1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+    std::vector<std::string> inputs = {"x", "ratio"};
+    if (c.runtime_mode) {
+      b.Input("mode", {});  // a scalar input: the model then has a fixed batch of 1
+      g->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+      inputs.push_back("mode");
+    }
+    b.Node("Dropout", inputs, {"y", "mask"}, "drop");
+    auto model = Compile(b.Serialize());
+    ASSERT_TRUE(model.ok()) << model.status();
+    for (int64_t batch : {1, 3}) {
+      if (c.runtime_mode && batch != 1) continue;
+      std::vector<float> xs;
+      for (int64_t i = 0; i < batch * 3; ++i) xs.push_back(static_cast<float>(i) - 2.5f);
+      const core::Tensor x = core::Tensor::FromFloats({batch, 3}, xs);
+      for (bool mode : {false, true}) {
+        if (mode && !c.runtime_mode) continue;
+        core::Tensor m(DataType::kBool, {});
+        m.span<uint8_t>()[0] = mode;
+        std::vector<core::TensorView> in = {x.view()};
+        if (c.runtime_mode) in.push_back(m.view());
+        auto out = (*model)->Run(in);
+        if (mode && c.ratio != 0) {
+          EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+          continue;
+        }
+        ASSERT_TRUE(out.ok()) << out.status();
+        EXPECT_EQ(Floats((*out)[0]), xs);
+        EXPECT_EQ((*out)[1].dtype(), DataType::kBool);
+        EXPECT_EQ((*out)[1].dims(), (core::Dims{batch, 3}));
+        EXPECT_EQ(Floats((*out)[1]), std::vector<float>(batch * 3, 1.f));
+      }
+    }
+  }
 }
 
 }  // namespace
