@@ -29,6 +29,17 @@ bool IsPlanValueType(core::DataType t) {
          t == core::DataType::kFloat64;
 }
 
+// True when `n` has outputs and each present one has no elements.
+bool AllEmpty(const Node& n, const std::vector<core::Dims>& out) {
+  bool any = false;
+  for (size_t k = 0; k < n.outputs.size(); ++k) {
+    if (n.outputs[k] == kNoValue) continue;
+    if (k >= out.size() || core::NumElements(out[k]) != 0) return false;
+    any = true;
+  }
+  return any;
+}
+
 }  // namespace
 
 std::vector<bool> ShapeValueInputs(const Graph& graph) {
@@ -133,6 +144,14 @@ absl::StatusOr<Graph> SpecializeGraph(const Graph& graph, int64_t opset, const P
     if (def == nullptr) {
       Q8_RETURN_IF_ERROR(ResolveOps(s).status());  // the standard message
       return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": unsupported op"));
+    }
+    // A node whose every output is empty (a Slice past the end) needs no
+    // step: its outputs are empty constants of this plan.
+    if (auto out = def->infer(MakeOpContext(s, n, opset, dims)); out.ok() && AllEmpty(n, *out)) {
+      std::vector<std::shared_ptr<const core::Tensor>> empty;
+      for (const core::Dims& d : *out) empty.push_back(std::make_shared<core::Tensor>(core::DataType::kFloat32, d));
+      fold(n, std::move(empty));
+      continue;
     }
     Q8_RETURN_IF_ERROR(InferNodeDims(s, n, *def, opset, dims));
   }

@@ -164,5 +164,51 @@ TEST(PlanValuesTest, RuntimePadValue) {
   }
 }
 
+// An empty INT64 input that sets Reduce axes (the model states its size as
+// 0): ReduceSum over all axes by default. Other inputs stated empty carry no
+// data and are refused at load.
+TEST(PlanValuesTest, EmptyAxesInputReducesEverything) {
+  OnnxBuilder b(13);
+  b.Input("x", {2, 3}).Input("axes", {0}).Output("y");
+  SetElemType(b, 1, onnx::TensorProto::INT64);
+  b.Node("ReduceSum", {"x", "axes"}, {"y"});
+  auto m = CompileOrDie(b);
+  ASSERT_NE(m, nullptr);
+  const core::Tensor xt = core::Tensor::FromFloats({2, 3}, {1, 2, 3, 4, 5, -6});
+  const core::Tensor axes(core::DataType::kInt64, {0});
+  auto out = m->Run({xt.view(), axes.view()});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].dims(), (core::Dims{1, 1}));
+  EXPECT_EQ((*out)[0].span<float>()[0], 9.f);
+
+  OnnxBuilder empty(13);
+  empty.Input("x", {2, 0}).Output("y");
+  empty.Node("Relu", {"x"}, {"y"});
+  auto refused = Compile(empty.Serialize());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A Slice whose runtime bounds leave nothing: an empty output, no step.
+TEST(PlanValuesTest, SlicePastTheEndIsEmpty) {
+  OnnxBuilder b(13);
+  b.Input("x", {4, 3}).Input("starts", {1}).Input("ends", {1}).Output("y");
+  SetElemType(b, 1, onnx::TensorProto::INT64);
+  SetElemType(b, 2, onnx::TensorProto::INT64);
+  b.Int64Initializer("axes", {1}, {0});
+  b.Node("Slice", {"x", "starts", "ends", "axes"}, {"y"});
+  auto m = CompileOrDie(b);
+  ASSERT_NE(m, nullptr);
+  const core::Tensor xt = core::Tensor::FromFloats({4, 3}, std::vector<float>(12, 1.f));
+  for (auto [start, end, rows] : {std::tuple<int64_t, int64_t, int64_t>{10, 20, 0}, {1, 3, 2}}) {
+    core::Tensor st(core::DataType::kInt64, {1}), en(core::DataType::kInt64, {1});
+    st.span<int64_t>()[0] = start;
+    en.span<int64_t>()[0] = end;
+    auto out = m->Run({xt.view(), st.view(), en.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].dims(), (core::Dims{rows, 3}));
+    EXPECT_EQ((*out)[0].num_elements(), rows * 3);
+  }
+}
+
 }  // namespace
 }  // namespace q8::engine
