@@ -147,9 +147,20 @@ struct ReduceLogSumExpOp {
   bool keepdims = true;
 };
 
+// MaxPool's Indices output: per output position the flat index (into the
+// whole input tensor, N and C included) of the window's first maximum, as
+// ONNX defines it: row-major over the spatial axes (storage_order 0) or
+// column-major over a 2-D window's H and W (storage_order 1). Input: plain
+// f32 x [N, C, spatial...]; indices travel as exact FP32, so x holds at most
+// 2^24 elements. Padding never wins.
+struct MaxPoolIndicesOp {
+  std::vector<int64_t> kernel, strides, dilations, pads_begin;
+  bool column_major = false;  // storage_order 1 (2-D only)
+};
+
 using ValueOp = std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, ArgReduceOp, CumSumOp, TriluOp, HardmaxOp,
                              ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
-                             ReduceLogSumExpOp, GemmOp>;
+                             ReduceLogSumExpOp, GemmOp, MaxPoolIndicesOp>;
 
 // Result element type for these input types (FP32 for all but the gathers,
 // which keep the data's type); INVALID_ARGUMENT for a wrong arity.

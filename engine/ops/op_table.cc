@@ -26,7 +26,7 @@ constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                              
 constexpr OpSignature kBatchNorm{5, 5, 1, 5};                                     // training outputs must be unused
 constexpr OpSignature kClip{1, 3, 1, 1};                                          // optional min, max (opset >= 11)
 constexpr OpSignature kDropout{1, 3, 1, 2, {kF32, kF32, kBool}, {0, 0, kBool}};   // ratio, training_mode; mask
-constexpr OpSignature kMaxPool{1, 1, 1, 2};                                       // Indices output must be unused
+constexpr OpSignature kMaxPool{1, 1, 1, 2};                                       // Y and the optional Indices
 constexpr OpSignature kReshape{2, 2, 1, 1, {kNumeric, kI64, kI64}};
 // Data-movement ops (data_op.cc) read any element type; index inputs are integers.
 constexpr TypeMask kAny = ~TypeMask{0};

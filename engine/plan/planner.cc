@@ -260,13 +260,19 @@ class Planner {
     }
     current_[out_v] = NewValue(out_v, out, out_buffer, g_.value(out_v).name);
     AddStep({n.name, n.op_type, l.params, in_values, {current_[out_v]}});
-    // Further outputs (Split): one step each over the same inputs, plain f32.
+    // Further outputs (Split, MaxPool's Indices, Dropout's mask): one plain
+    // C++ step each over the same inputs, read and written plain f32 (a
+    // channels-last or int8 input of the main step gets one Reorder).
+    std::vector<int> plain_ins;
     for (size_t k = 0; k < l.more_outputs.size() && k + 1 < n.outputs.size(); ++k) {
       const ValueId v = n.outputs[k + 1];
       if (v == kNoValue) continue;
+      if (plain_ins.empty()) {
+        for (ValueId in : ins) plain_ins.push_back(InForm(in, {Layout::kPlain, DataType::kFloat32, 1.0f}));
+      }
       current_[v] = NewValue(v, {Layout::kPlain, DataType::kFloat32, 1.0f}, NewBuffer(dims_[v], DataType::kFloat32),
                              g_.value(v).name);
-      AddStep({absl::StrCat(n.name, ":", k + 1), n.op_type, l.more_outputs[k], in_values, {current_[v]}});
+      AddStep({absl::StrCat(n.name, ":", k + 1), n.op_type, l.more_outputs[k], plain_ins, {current_[v]}});
     }
     return absl::OkStatus();
   }
