@@ -118,8 +118,22 @@ absl::StatusOr<PreparedGraph> PrepareGraph(absl::string_view onnx_bytes, const C
       if (!in.dims.empty() && in.dims[0] == core::kDynamicDim) in.dims[0] = 1;
     }
   }
+  // An input stated empty can carry no data; only as a plan parameter (an
+  // empty axes list) does it mean something.
+  const std::vector<bool> parameters = ShapeValueInputs(*graph);
+  for (size_t i = 0; i < graph->inputs().size(); ++i) {
+    const GraphInput& in = graph->inputs()[i];
+    for (size_t d = 0; d < in.dims.size(); ++d) {
+      if (in.dims[d] == 0 && !parameters[i]) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid ONNX model: graph input '", graph->value(in.value).name, "' axis ", d,
+            " has size 0; every axis needs a positive or a symbolic (dynamic) size (an empty input can only set "
+            "plan parameters, such as an empty axes list)"));
+      }
+    }
+  }
   // Every op must be supported and every shape consistent before anything is
-  // built (at representative sizes for dynamic axes). Where INT64 input
+  // built (at representative sizes for dynamic axes). Where input
   // values set shapes, only op support can be checked before a request.
   if (HasShapeValueInputs(*graph)) {
     for (const Node& n : graph->nodes()) {

@@ -112,8 +112,9 @@ absl::Status OnnxModel::ValidateInputs(absl::Span<const core::TensorView> inputs
     }
     if (i < parts_.shape_value_inputs.size() && parts_.shape_value_inputs[i] &&
         got.num_elements() > kMaxShapeValueElements) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", want.name, "' sets shapes and has ", got.num_elements(),
-                                                     " elements; at most ", kMaxShapeValueElements, " are accepted"));
+      return absl::InvalidArgumentError(absl::StrCat("input '", want.name, "' sets shapes or plan parameters and has ",
+                                                     got.num_elements(), " elements; at most ", kMaxShapeValueElements,
+                                                     " are accepted"));
     }
     if (parts_.batchable) {
       if (batch >= 0 && got.dims[0] != batch) {

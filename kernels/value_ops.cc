@@ -384,7 +384,10 @@ struct TypeVisitor {
   absl::StatusOr<DataType> operator()(const LayerNormOp&) const { return Arity(2, 3, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const CumSumOp&) const { return Arity(2, 2, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const GemmOp&) const { return Arity(2, 3, DataType::kFloat32); }
-  absl::StatusOr<DataType> operator()(const DropoutGateOp&) const { return Arity(2, 2, DataType::kFloat32); }
+  absl::StatusOr<DataType> operator()(const DropoutGateOp& op) const {
+    const size_t n = 1 + op.training_mode + op.ratio;
+    return Arity(n, n, DataType::kFloat32);
+  }
   template <typename Op>
   absl::StatusOr<DataType> operator()(const Op&) const {
     return Arity(1, 1, DataType::kFloat32);

@@ -131,10 +131,15 @@ struct GemmOp {
   bool trans_a = false, trans_b = false, has_c = false;
 };
 
-// Dropout at inference: copies x; a training_mode input that is true is
-// refused per request (q8serve does not sample dropout masks). Inputs: x,
-// training_mode.
-struct DropoutGateOp {};
+// Dropout at inference: copies x (or, for the mask output, writes 1 =
+// true everywhere). Inputs: x, then training_mode and ratio when present. A
+// true training_mode is refused per request (q8serve does not sample dropout
+// masks) unless ratio is 0, where training drops nothing either.
+struct DropoutGateOp {
+  bool training_mode = true;  // input 1 is training_mode
+  bool ratio = false;         // the last input is ratio
+  bool mask = false;          // write the mask, not the data
+};
 
 // log(sum(exp(x))) over `axes` (sorted, unique), max-shifted.
 struct ReduceLogSumExpOp {
@@ -142,9 +147,20 @@ struct ReduceLogSumExpOp {
   bool keepdims = true;
 };
 
+// MaxPool's Indices output: per output position the flat index (into the
+// whole input tensor, N and C included) of the window's first maximum, as
+// ONNX defines it: row-major over the spatial axes (storage_order 0) or
+// column-major over a 2-D window's H and W (storage_order 1). Input: plain
+// f32 x [N, C, spatial...]; indices travel as exact FP32, so x holds at most
+// 2^24 elements. Padding never wins.
+struct MaxPoolIndicesOp {
+  std::vector<int64_t> kernel, strides, dilations, pads_begin;
+  bool column_major = false;  // storage_order 1 (2-D only)
+};
+
 using ValueOp = std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, ArgReduceOp, CumSumOp, TriluOp, HardmaxOp,
                              ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
-                             ReduceLogSumExpOp, GemmOp>;
+                             ReduceLogSumExpOp, GemmOp, MaxPoolIndicesOp>;
 
 // Result element type for these input types (FP32 for all but the gathers,
 // which keep the data's type); INVALID_ARGUMENT for a wrong arity.

@@ -211,17 +211,26 @@ absl::Status Run(const GemmOp& op, absl::Span<const core::TensorView> in, const 
   return absl::OkStatus();
 }
 
-absl::Status Validate(const DropoutGateOp&, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
-  if (in.size() != 2) return Bad("the Dropout gate reads x and training_mode");
-  Q8_RETURN_IF_ERROR(ValidateSameF32(in, out, "Dropout"));
-  return CheckScalar(in[1], "training_mode");
+absl::Status Validate(const DropoutGateOp& op, absl::Span<const core::TensorView> in,
+                      const core::MutableTensorView& out) {
+  if (in.size() != 1 + static_cast<size_t>(op.training_mode) + op.ratio) {
+    return Bad("the Dropout gate reads x, then training_mode and ratio as configured");
+  }
+  Q8_RETURN_IF_ERROR(ValidateSameF32(in.subspan(0, 1), out, "Dropout"));
+  if (op.training_mode) Q8_RETURN_IF_ERROR(CheckScalar(in[1], "training_mode"));
+  if (op.ratio) Q8_RETURN_IF_ERROR(CheckScalar(in.back(), "ratio"));
+  return absl::OkStatus();
 }
 
-absl::Status Run(const DropoutGateOp&, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
-  if (Load(in[1], 0) != 0.0) {
+absl::Status Run(const DropoutGateOp& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out) {
+  if (op.training_mode && Load(in[1], 0) != 0.0 && !(op.ratio && Load(in.back(), 0) == 0.0)) {
     return Bad("Dropout: training_mode is true; q8serve serves inference only and does not sample dropout masks");
   }
-  std::memcpy(out.data, in[0].data, out.num_elements() * sizeof(float));
+  if (op.mask) {
+    std::fill_n(Out(out), out.num_elements(), 1.0f);
+  } else {
+    std::memcpy(out.data, in[0].data, out.num_elements() * sizeof(float));
+  }
   return absl::OkStatus();
 }
 

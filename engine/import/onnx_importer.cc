@@ -198,11 +198,12 @@ absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view bytes) {
     gi.dtype = *dtype;
     for (int d = 0; d < type.shape().dim_size(); ++d) {
       const auto& dim = type.shape().dim(d);
-      if (dim.has_dim_value() && dim.dim_value() <= 0) {
-        // A stated size of 0 (or less) is not "unknown": such an input can carry no data.
+      if (dim.has_dim_value() && dim.dim_value() < 0) {
         return Invalid(absl::StrCat("graph input '", in_name, "' axis ", d, " has size ", dim.dim_value(),
-                                    "; every axis needs a positive or a symbolic (dynamic) size"));
+                                    "; every axis needs a non-negative or a symbolic (dynamic) size"));
       }
+      // A stated size of 0 is kept: an empty input is refused when the model
+      // is compiled unless it only sets plan parameters (empty Reduce axes).
       if (dim.has_dim_value()) {
         gi.dims.push_back(dim.dim_value());
       } else {

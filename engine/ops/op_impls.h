@@ -25,7 +25,7 @@ Q8_DECLARE_OP(Flatten);
 Q8_DECLARE_OP(Reshape);
 Q8_DECLARE_OP(Transpose);
 Q8_DECLARE_OP(Concat);
-Q8_DECLARE_OP(Identity);  // Identity, Dropout
+Q8_DECLARE_OP(Identity);  // Identity (and inference Dropout without its mask)
 Q8_DECLARE_OP(DataOp);    // data_op.cc: Gather, Slice, Pad, Expand, Tile, Where, DepthToSpace, ...
 Q8_DECLARE_OP(Squeeze);
 Q8_DECLARE_OP(Unsqueeze);
@@ -39,8 +39,9 @@ Q8_DECLARE_OP(Recurrent);  // rnn_op.cc: LSTM, GRU, RNN
 Q8_DECLARE_OP(Resize);     // resize_op.cc: Resize, Upsample
 Q8_DECLARE_OP(GridSample);
 Q8_DECLARE_OP(Clip);     // value_op.cc: constant bounds -> Activation, runtime bounds -> ClipOp
-Q8_DECLARE_OP(Dropout);  // value_op.cc: runtime training_mode -> DropoutGateOp, else Identity
+Q8_DECLARE_OP(Dropout);  // value_op.cc: runtime training_mode or a read mask -> DropoutGateOp, else Identity
 Q8_DECLARE_OP(Cast);     // value_op.cc: runtime Cast -> RoundTripCastOp
+Q8_DECLARE_OP(Range);    // tensor_ops.cc: folds at load or plan time; a data-dependent Range is refused
 
 #undef Q8_DECLARE_OP
 

@@ -21,11 +21,12 @@ using LP = LayoutPolicy;
 constexpr OpSignature kUnary{1, 1, 1, 1};
 constexpr OpSignature kBinary{2, 2, 1, 1};
 constexpr OpSignature kNumericBinary{2, 2, 1, 1, {kNumeric, kNumeric, kNumeric}};
-constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                               // X, W, optional B/C
-constexpr OpSignature kBatchNorm{5, 5, 1, 5};                                    // training outputs must be unused
-constexpr OpSignature kClip{1, 3, 1, 1};                                         // optional min, max (opset >= 11)
-constexpr OpSignature kDropout{1, 3, 1, 2, {kF32, kF32, kBool}, {0, 0, kBool}};  // ratio, training_mode; mask
-constexpr OpSignature kMaxPool{1, 1, 1, 2};                                      // Indices output must be unused
+constexpr OpSignature kNumericUnary{1, 1, 1, 1, {kNumeric, kNumeric, kNumeric}};  // Neg, Abs, Sign
+constexpr OpSignature kWeightsAndBias{2, 3, 1, 1};                                // X, W, optional B/C
+constexpr OpSignature kBatchNorm{5, 5, 1, 5};                                     // training outputs must be unused
+constexpr OpSignature kClip{1, 3, 1, 1};                                          // optional min, max (opset >= 11)
+constexpr OpSignature kDropout{1, 3, 1, 2, {kF32, kF32, kBool}, {0, 0, kBool}};   // ratio, training_mode; mask
+constexpr OpSignature kMaxPool{1, 1, 1, 2};                                       // Y and the optional Indices
 constexpr OpSignature kReshape{2, 2, 1, 1, {kNumeric, kI64, kI64}};
 // Data-movement ops (data_op.cc) read any element type; index inputs are integers.
 constexpr TypeMask kAny = ~TypeMask{0};
@@ -51,7 +52,7 @@ constexpr TypeMask kF64 = TypeBit(core::DataType::kFloat64);
 constexpr OpSignature kResize{1, 4, 1, 1, {kF32, kF32 | kF64, kF32 | kF64 | kI64}};  // X, roi, scales, sizes
 
 constexpr std::array kOps = {
-    OpDef{"Abs", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Abs", LP::kFollowInput, kNumericUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Acos", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Acosh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Add", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
@@ -121,13 +122,14 @@ constexpr std::array kOps = {
     OpDef{"Mish", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Mod", LP::kPlain, {2, 2, 1, 1, {kAny, kAny, kAny}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Mul", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
-    OpDef{"Neg", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Neg", LP::kFollowInput, kNumericUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"NegativeLogLikelihoodLoss", LP::kPlain, kLoss, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Not", LP::kPlain, kLogicalUnary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Or", LP::kPlain, kLogicalBinary, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Pad", LP::kPlain, {1, 4, 1, 1, {kAny, kI64, kAny}}, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Pow", LP::kFollowInput, kNumericBinary, ops::InferBinary, ops::LowerBinary},
     OpDef{"PRelu", LP::kFollowInput, kBinary, ops::InferPRelu, ops::LowerPRelu},
+    OpDef{"Range", LP::kPlain, {3, 3, 1, 1, {kNumeric, kNumeric, kNumeric}}, ops::InferRange, ops::LowerRange},
     OpDef{"Reciprocal", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"ReduceL1", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
     OpDef{"ReduceL2", LP::kPlain, kReduce, ops::InferReduce, ops::LowerReduce},
@@ -151,7 +153,7 @@ constexpr std::array kOps = {
           ops::LowerDataOp},
     OpDef{"Selu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Sigmoid", LP::kFollowInput, kUnary, InferActivation, LowerActivation},
-    OpDef{"Sign", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
+    OpDef{"Sign", LP::kFollowInput, kNumericUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Sin", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Sinh", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Slice", LP::kPlain, {1, 5, 1, 1, {kAny, kIndex, kIndex}}, ops::InferDataOp, ops::LowerDataOp},
@@ -200,7 +202,6 @@ struct NamedSignature {
 constexpr std::array kConstantOnly = {
     NamedSignature{"Constant", {0, 0, 1, 1}},
     NamedSignature{"ConstantOfShape", {1, 1, 1, 1, {kI64, kI64, kI64}}},
-    NamedSignature{"Range", {3, 3, 1, 1, {kNumeric, kNumeric, kNumeric}}},
     NamedSignature{"Shape", kAnyUnary},
     NamedSignature{"Size", kAnyUnary},
 };

@@ -87,8 +87,13 @@ std::string SupportedOperatorsMarkdown() {
       "- Resize and Upsample run oneDNN's resampling where it computes exactly ONNX's result (nearest with\n"
       "  asymmetric/floor and integer upscale factors; linear with half_pixel or pytorch_half_pixel, output =\n"
       "  scale * input) and otherwise a plain C++ kernel with the semantics of ONNX's reference implementation\n"
-      "  (all nearest modes, linear, cubic, every coordinate transformation); scales, sizes and roi must be\n"
-      "  constants, since they decide the output shape.\n"
+      "  (all nearest modes, linear, cubic, every coordinate transformation). Scales, sizes and roi decide\n"
+      "  the output shape: they must be constants or small graph inputs (FP32/FP64/INT32/INT64, at most 64\n"
+      "  values), whose values then key the execution plan like input shapes do (at most `max_cached_plans`\n"
+      "  plans per model; new values rebuild a plan). The same holds for Reshape shapes, Slice/Pad/Tile/...\n"
+      "  parameters, Pad's constant_value and Range's bounds.\n"
+      "- Range is computed when the model loads (constant bounds) or when a plan is built (bounds from graph\n"
+      "  inputs, as above); bounds computed from other runtime data are refused, naming the node.\n"
       "- GridSample (4-D) runs a plain C++ kernel with PyTorch's grid_sample arithmetic; input and grid may\n"
       "  both be runtime values.\n");
   return md;

@@ -1,5 +1,6 @@
 // MaxPool, AveragePool and GlobalAveragePool on 1-D, 2-D and 3-D spatial
-// tensors (rank 3 to 5, N and C first).
+// tensors (rank 3 to 5, N and C first). MaxPool's Indices output, when read,
+// is a second step (kernels' MaxPoolIndicesOp).
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_impls.h"
@@ -12,12 +13,6 @@ absl::StatusOr<Window> PoolWindow(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(const size_t spatial, RequireSpatial(ctx));
   Q8_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, ctx.node.attrs.GetInts("kernel_shape", {}));
   if (kernel.size() != spatial) return ctx.Error(absl::StrCat("kernel_shape must have ", spatial, " entries"));
-  if (ctx.node.outputs.size() > 1 && ctx.node.outputs[1] != kNoValue &&
-      !ctx.graph.Consumers(ctx.node.outputs[1]).empty()) {
-    return ctx.Unsupported("the Indices output of MaxPool");
-  }
-  Q8_ASSIGN_OR_RETURN(int64_t storage_order, ctx.node.attrs.GetInt("storage_order", 0));
-  if (storage_order != 0) return ctx.Unsupported("storage_order=1");
   const core::Dims& x = ctx.input_dims[0];
   return ResolveWindow(ctx, {x.begin() + 2, x.end()}, kernel, /*allow_ceil_mode=*/true);
 }
@@ -47,12 +42,31 @@ Lowering PoolLowering(const Window& w, kernels::PoolParams::Kind kind, bool coun
 
 absl::StatusOr<std::vector<core::Dims>> InferMaxPool(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(Window w, PoolWindow(ctx));
-  return PooledDims(ctx.input_dims[0], w);
+  Q8_ASSIGN_OR_RETURN(int64_t storage_order, ctx.node.attrs.GetInt("storage_order", 0));
+  if (storage_order != 0 && storage_order != 1) return ctx.Error("storage_order must be 0 or 1");
+  if (storage_order == 1 && w.kernel.size() != 2) return ctx.Unsupported("storage_order=1 outside 2-D pooling");
+  std::vector<core::Dims> dims = PooledDims(ctx.input_dims[0], w);
+  if (ctx.node.outputs.size() > 1 && ctx.node.outputs[1] != kNoValue) dims.push_back(dims[0]);  // Indices
+  return dims;
 }
 
 absl::StatusOr<Lowering> LowerMaxPool(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(InferMaxPool(ctx).status());
   Q8_ASSIGN_OR_RETURN(Window w, PoolWindow(ctx));
-  return PoolLowering(w, kernels::PoolParams::Kind::kMax, false);
+  Lowering l = PoolLowering(w, kernels::PoolParams::Kind::kMax, false);
+  const bool indices =
+      ctx.node.outputs.size() > 1 && ctx.node.outputs[1] != kNoValue &&
+      (ctx.graph.IsGraphOutput(ctx.node.outputs[1]) || !ctx.graph.Consumers(ctx.node.outputs[1]).empty());
+  if (indices) {
+    // A second step over the same input computes ONNX's flat indices (plain C++: oneDNN's workspace is not them).
+    Q8_ASSIGN_OR_RETURN(int64_t storage_order, ctx.node.attrs.GetInt("storage_order", 0));
+    if (core::NumElements(ctx.input_dims[0]) > (int64_t{1} << 24)) {
+      return ctx.Unsupported("the Indices output of an input above 2^24 elements (indices travel as exact FP32)");
+    }
+    kernels::MaxPoolIndicesOp op{w.kernel, w.strides, w.dilations, w.pads_begin, storage_order == 1};
+    l.more_outputs.push_back(kernels::DataOpParams{kernels::DataOp{kernels::ValueOp{std::move(op)}}, {nullptr}});
+  }
+  return l;
 }
 
 absl::StatusOr<std::vector<core::Dims>> InferAveragePool(const OpContext& ctx) {

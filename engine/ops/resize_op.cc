@@ -3,8 +3,9 @@
 // modes (nearest with its four rounding modes, linear, cubic) and coordinate
 // transformations. Before opset 11 the transformation is asymmetric and
 // nearest rounds down when upsampling (up when downsampling), as ONNX
-// Runtime does. Scales or sizes computed at run time would make the output
-// shape data-dependent: refused.
+// Runtime does. Scales, sizes and roi that come from small graph inputs key
+// the plan (plan/specialize.h), so they are constants here too; computed from
+// other runtime data they would make the output shape data-dependent: refused.
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,10 @@ namespace q8::engine::ops {
 namespace {
 
 using kernels::ResizeParams;
+
+constexpr char kFromData[] =
+    " from data (the output shape would depend on them; constants and small graph inputs, whose values key "
+    "plans, are accepted)";
 
 struct Geometry {
   ResizeParams params;
@@ -64,12 +69,12 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
     const int scales_slot = legacy ? 1 : 2;
     if (ctx.has_input(scales_slot)) {
       const core::Tensor* t = ctx.constant(scales_slot);
-      if (t == nullptr) return ctx.Unsupported("scales computed at run time (the output shape would depend on them)");
+      if (t == nullptr) return ctx.Unsupported(absl::StrCat("scales computed at run time", kFromData));
       Q8_ASSIGN_OR_RETURN(scales, FloatValues(ctx, *t, "scales"));
     }
     if (!legacy && ctx.has_input(3)) {
       const core::Tensor* t = ctx.constant(3);
-      if (t == nullptr) return ctx.Unsupported("sizes computed at run time (the output shape would depend on them)");
+      if (t == nullptr) return ctx.Unsupported(absl::StrCat("sizes computed at run time", kFromData));
       if (t->dtype() != core::DataType::kInt64) return ctx.Error("sizes must be int64");
       sizes.assign(t->span<int64_t>().begin(), t->span<int64_t>().end());
     }

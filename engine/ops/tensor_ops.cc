@@ -1,6 +1,7 @@
 // Data-movement ops: Flatten, Reshape, Identity/Dropout (free aliases of
 // their input's bytes), Transpose and Concat (kernels; Concat with constant
-// inputs runs the plain C++ kernel of data_op.cc).
+// inputs runs the plain C++ kernel of data_op.cc); Range, which never runs
+// as a step (see InferRange).
 #include "absl/strings/str_cat.h"
 #include "core/checked_math.h"
 #include "core/status_macros.h"
@@ -82,18 +83,6 @@ absl::StatusOr<Lowering> LowerReshape(const OpContext& ctx) {
 }
 
 absl::StatusOr<std::vector<core::Dims>> InferIdentity(const OpContext& ctx) {
-  for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
-    if (ctx.node.outputs[i] != kNoValue && !ctx.graph.Consumers(ctx.node.outputs[i]).empty()) {
-      return ctx.Unsupported("the mask output of Dropout");
-    }
-  }
-  if (ctx.node.op_type == "Dropout" && ctx.has_input(2)) {
-    // Runtime training_mode is refused before this (a runtime BOOL); a constant one must be false.
-    const core::Tensor* mode = ctx.constant(2);
-    if (mode == nullptr || mode->num_elements() != 1 || mode->span<uint8_t>()[0] != 0) {
-      return ctx.Unsupported("training_mode other than a constant false (Dropout in training)");
-    }
-  }
   return std::vector<core::Dims>{ctx.input_dims[0]};
 }
 
@@ -170,6 +159,25 @@ absl::StatusOr<Lowering> LowerConcat(const OpContext& ctx) {
   l.params = kernels::ConcatParams{static_cast<int>(axis)};
   for (int i = 0; i < ctx.num_inputs(); ++i) l.runtime_inputs.push_back(i);
   return l;
+}
+
+// Range is computed by constant evaluation: at load when its inputs are
+// constants, when a plan is built when they come from small graph inputs
+// (specialize.h keys plans by their values). Reaching the op table means
+// they are computed from runtime data, and the output length would follow
+// the data: refused, naming the node.
+absl::StatusOr<std::vector<core::Dims>> InferRange(const OpContext& ctx) {
+  if (ctx.constant(0) != nullptr && ctx.constant(1) != nullptr && ctx.constant(2) != nullptr) {
+    return ctx.Error("start, limit and delta must be finite numeric scalars of one type, with a non-zero delta");
+  }
+  return ctx.Unsupported(
+      "start/limit/delta computed from runtime data (the output length would depend on them); they must be "
+      "constants or small graph inputs, whose values key plans");
+}
+
+absl::StatusOr<Lowering> LowerRange(const OpContext& ctx) {
+  Q8_RETURN_IF_ERROR(InferRange(ctx).status());
+  return absl::InternalError("unreachable");
 }
 
 }  // namespace q8::engine::ops

@@ -190,7 +190,7 @@ absl::StatusOr<ResolvedDataOp> ResolveRuntimeGather(const OpContext& ctx, int ax
 
 // Op-table rows whose runtime form is a value op but whose constant form
 // lowers elsewhere: Clip (oneDNN eltwise with constant bounds), Dropout (a
-// free alias unless training_mode is a runtime input).
+// free alias unless training_mode is a runtime input or the mask is read).
 namespace q8::engine::ops {
 
 namespace {
@@ -212,6 +212,12 @@ bool RuntimeClipBounds(const OpContext& ctx) {
 }
 
 bool RuntimeTrainingMode(const OpContext& ctx) { return ctx.has_input(2) && ctx.constant(2) == nullptr; }
+
+bool MaskUsed(const OpContext& ctx) {
+  if (ctx.node.outputs.size() < 2 || ctx.node.outputs[1] == kNoValue) return false;
+  const ValueId mask = ctx.node.outputs[1];
+  return ctx.graph.IsGraphOutput(mask) || !ctx.graph.Consumers(mask).empty();
+}
 }  // namespace
 
 absl::StatusOr<std::vector<core::Dims>> InferClip(const OpContext& ctx) {
@@ -233,21 +239,33 @@ absl::StatusOr<Lowering> LowerClip(const OpContext& ctx) {
 }
 
 absl::StatusOr<std::vector<core::Dims>> InferDropout(const OpContext& ctx) {
-  if (!RuntimeTrainingMode(ctx)) return InferIdentity(ctx);
-  if (core::NumElements(ctx.input_dims[2]) != 1) return ctx.Error("training_mode must be a scalar");
-  for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
-    if (ctx.node.outputs[i] != kNoValue &&
-        (!ctx.graph.Consumers(ctx.node.outputs[i]).empty() || ctx.graph.IsGraphOutput(ctx.node.outputs[i]))) {
-      return ctx.Unsupported("the mask output of Dropout");
-    }
+  if (ctx.has_input(1) && core::NumElements(ctx.input_dims[1]) != 1) return ctx.Error("ratio must be a scalar");
+  if (ctx.has_input(2) && core::NumElements(ctx.input_dims[2]) != 1) return ctx.Error("training_mode must be a scalar");
+  if (ctx.has_input(2) && !RuntimeTrainingMode(ctx) && ctx.constant(2)->span<uint8_t>()[0] != 0) {
+    return ctx.Unsupported("training_mode other than a constant false (Dropout in training)");
   }
-  return std::vector<core::Dims>{ctx.input_dims[0]};
+  std::vector<core::Dims> dims = {ctx.input_dims[0]};
+  if (ctx.node.outputs.size() > 1 && ctx.node.outputs[1] != kNoValue) dims.push_back(ctx.input_dims[0]);
+  return dims;
 }
 
 absl::StatusOr<Lowering> LowerDropout(const OpContext& ctx) {
-  if (!RuntimeTrainingMode(ctx)) return LowerIdentity(ctx);
   Q8_RETURN_IF_ERROR(InferDropout(ctx).status());
-  return ValueLowering(ctx, {0, 2}, kernels::DropoutGateOp{});
+  const bool runtime_mode = RuntimeTrainingMode(ctx);
+  if (!runtime_mode && !MaskUsed(ctx)) return LowerIdentity(ctx);
+  // x, then a runtime training_mode and the ratio that may excuse it.
+  std::vector<int> inputs = {0};
+  if (runtime_mode) inputs.push_back(2);
+  const bool ratio = runtime_mode && ctx.has_input(1);
+  if (ratio) inputs.push_back(1);
+  kernels::DropoutGateOp gate{runtime_mode, ratio, false};
+  Lowering l = ValueLowering(ctx, inputs, gate);
+  if (MaskUsed(ctx)) {
+    // Whenever the gate lets a request through nothing is dropped: the mask is all true.
+    gate.mask = true;
+    l.more_outputs.push_back(ValueLowering(ctx, inputs, gate).params);
+  }
+  return l;
 }
 
 absl::StatusOr<std::vector<core::Dims>> InferCast(const OpContext& ctx) { return InferDataOp(ctx); }

@@ -23,8 +23,8 @@ using Outputs = std::vector<TensorPtr>;
 
 const std::set<std::string>& Evaluable() {
   static const auto* ops =
-      new std::set<std::string>{"Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Add", "Sub",
-                                "Mul", "Div", "Shape", "Size", "Range", "ConstantOfShape",
+      new std::set<std::string>{"Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Size",
+                                "Range", "ConstantOfShape", "Neg", "Abs", "Sign", "Add", "Sub", "Mul", "Div",
                                 // Comparisons: exporters build shapes with them (PyTorch's expand(-1, n, -1)
                                 // becomes Where(Equal(shape, -1), 1, shape)).
                                 "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"};
@@ -120,6 +120,22 @@ absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const 
       bi += (bd[d] == 1 ? 0 : idx) * bs[d];
     }
     Put(*out, i, f(Get(a, ai), Get(b, bi)));
+  }
+  return Outputs{out};
+}
+
+// Neg, Abs, Sign: what exported shape arithmetic applies to integer
+// constants (LayerNormalization's expansion negates its axis), in the input's type.
+absl::StatusOr<Outputs> Unary(const Node& n, const core::Tensor& x) {
+  if (!Numeric(x.dtype())) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": non-numeric"));
+  auto out = std::make_shared<core::Tensor>(x.dtype(), x.dims());
+  for (int64_t i = 0; i < x.num_elements(); ++i) {
+    const double v = Get(x, i);
+    double y = 0;
+    if (n.op_type == "Neg") y = -v;
+    if (n.op_type == "Abs") y = std::fabs(v);
+    if (n.op_type == "Sign") y = v > 0 ? 1 : v < 0 ? -1 : v;  // NaN stays NaN
+    Put(*out, i, y);
   }
   return Outputs{out};
 }
@@ -268,6 +284,7 @@ absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int6
   if (n.op_type == "Shape" || n.op_type == "Size") return EvaluateShapeOf(n, x.dims());
   if (n.op_type == "Range") return Range(g, n);
   if (n.op_type == "ConstantOfShape") return ConstantOfShape(g, n);
+  if (n.op_type == "Neg" || n.op_type == "Abs" || n.op_type == "Sign") return Unary(n, x);
   if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div" || n.op_type == "Equal" ||
       n.op_type == "Less" || n.op_type == "LessOrEqual" || n.op_type == "Greater" || n.op_type == "GreaterOrEqual") {
     const core::Tensor& y = *g.value(n.inputs[1]).constant;

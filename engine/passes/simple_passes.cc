@@ -27,7 +27,7 @@ class EliminateIdentityPass : public Pass {
     for (Node& n : g.nodes()) {
       if (n.removed || (n.op_type != "Identity" && n.op_type != "Dropout")) continue;
       if (n.inputs.empty() || n.inputs[0] == kNoValue || g.IsConstant(n.inputs[0])) continue;
-      // Dropout's mask output, if anyone reads it, keeps the node (it then fails as unsupported).
+      // Dropout's mask output, if anyone reads it, keeps the node (its lowering writes the mask).
       bool mask_used = false;
       for (size_t i = 1; i < n.outputs.size(); ++i) mask_used |= OutputUsed(g, n.outputs[i]);
       if (mask_used || (n.op_type == "Dropout" && !InferenceDropout(g, n))) continue;

@@ -22,12 +22,16 @@ PlanCache::Key PlanCache::KeyFor(absl::Span<const core::TensorView> inputs) cons
     key.push_back(static_cast<int64_t>(t.dims.size()));
     key.insert(key.end(), t.dims.begin(), t.dims.end());
     if (i < lowered_.shape_value_inputs.size() && lowered_.shape_value_inputs[i] && t.data != nullptr) {
-      // Validated: INT64 or INT32, at most kMaxShapeValueElements elements.
+      // Validated: INT64/INT32/FP32/FP64, at most kMaxShapeValueElements
+      // elements. Keyed by their bits (each input has one dtype, so equal
+      // bits are equal values; -0.0 and NaN payloads key their own plans).
       const int64_t n = t.num_elements();
+      const size_t esize = core::SizeOf(t.dtype);
       key.push_back(n);
       for (int64_t k = 0; k < n; ++k) {
-        key.push_back(t.dtype == core::DataType::kInt64 ? static_cast<const int64_t*>(t.data)[k]
-                                                        : static_cast<const int32_t*>(t.data)[k]);
+        int64_t bits = 0;
+        std::memcpy(&bits, static_cast<const char*>(t.data) + k * esize, std::min(esize, sizeof(bits)));
+        key.push_back(bits);
       }
     }
   }

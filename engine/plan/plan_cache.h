@@ -33,7 +33,7 @@ class PlanCache {
       : lowered_(std::move(lowered)), max_plans_(max_plans) {}
 
   // Intra-op threads, then per input its rank and dims (and for a
-  // shape-value input its element count and values). Inline for the usual
+  // shape-value input its element count and the bits of its values). Inline for the usual
   // few small inputs: a lookup allocates nothing.
   using Key = absl::InlinedVector<int64_t, 24>;
 

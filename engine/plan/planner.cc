@@ -113,6 +113,14 @@ class Planner {
     for (int out : step.outputs) Touch(out, index);
     steps_.push_back(std::move(step));
   }
+  // A plain FP32 value that one step fills with constant `c` on every run.
+  int WriteConstant(ValueId v, const std::shared_ptr<const core::Tensor>& c, const std::string& name) {
+    const int out =
+        NewValue(v, {Layout::kPlain, DataType::kFloat32, 1.0f}, NewBuffer(c->dims(), DataType::kFloat32), name);
+    kernels::DataOpParams write{kernels::CastOp{DataType::kFloat32}, {c}};
+    AddStep({absl::StrCat(name, ":constant"), "Cast", std::move(write), {}, {out}});
+    return out;
+  }
   Form FormOf(int value) const { return {values_[value].layout, values_[value].dtype, values_[value].scale}; }
 
   // The plan value holding graph value `v` in `want`, adding a Reorder (once) if needed.
@@ -175,10 +183,15 @@ class Planner {
     std::vector<ValueId> ins;
     for (int k : l.runtime_inputs) ins.push_back(n.inputs[k]);
     for (ValueId v : ins) {
-      if (current_[v] < 0) {
+      if (current_[v] >= 0) continue;
+      // A constant that reaches a kernel slot (a plan's folded window
+      // function into Cos, say): written into the arena by one step per run.
+      const std::shared_ptr<const core::Tensor>& c = g_.value(v).constant;
+      if (c == nullptr || !c->has_storage() || c->num_elements() == 0) {
         return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": input '", g_.value(v).name,
                                                        "' is a constant where a runtime tensor is needed"));
       }
+      current_[v] = WriteConstant(v, c, g_.value(v).name);
     }
     if (l.one_step) {
       // Recurrent ops: one step reads plain f32 and writes every present output.
@@ -247,13 +260,19 @@ class Planner {
     }
     current_[out_v] = NewValue(out_v, out, out_buffer, g_.value(out_v).name);
     AddStep({n.name, n.op_type, l.params, in_values, {current_[out_v]}});
-    // Further outputs (Split): one step each over the same inputs, plain f32.
+    // Further outputs (Split, MaxPool's Indices, Dropout's mask): one plain
+    // C++ step each over the same inputs, read and written plain f32 (a
+    // channels-last or int8 input of the main step gets one Reorder).
+    std::vector<int> plain_ins;
     for (size_t k = 0; k < l.more_outputs.size() && k + 1 < n.outputs.size(); ++k) {
       const ValueId v = n.outputs[k + 1];
       if (v == kNoValue) continue;
+      if (plain_ins.empty()) {
+        for (ValueId in : ins) plain_ins.push_back(InForm(in, {Layout::kPlain, DataType::kFloat32, 1.0f}));
+      }
       current_[v] = NewValue(v, {Layout::kPlain, DataType::kFloat32, 1.0f}, NewBuffer(dims_[v], DataType::kFloat32),
                              g_.value(v).name);
-      AddStep({absl::StrCat(n.name, ":", k + 1), n.op_type, l.more_outputs[k], in_values, {current_[v]}});
+      AddStep({absl::StrCat(n.name, ":", k + 1), n.op_type, l.more_outputs[k], plain_ins, {current_[v]}});
     }
     return absl::OkStatus();
   }
@@ -271,13 +290,13 @@ class Planner {
               "graph output '", o.name, "' is a large constant; q8serve needs outputs computed from inputs"));
         }
         // Known when the plan is built (e.g. a Shape of an input): one step
-        // writes it (as FP32, like every output) into the caller's buffer.
-        const int out = NewValue(o.value, {Layout::kPlain, DataType::kFloat32, 1.0f},
-                                 NewBuffer(c->dims(), DataType::kFloat32), o.name);
+        // writes it (as FP32, like every output) into the caller's buffer;
+        // an empty one needs no step, only its dims.
+        const int out = c->num_elements() == 0 ? NewValue(o.value, {Layout::kPlain, DataType::kFloat32, 1.0f},
+                                                          NewBuffer(c->dims(), DataType::kFloat32), o.name)
+                                               : WriteConstant(o.value, c, o.name);
         buffers_[values_[out].buffer].storage = kernels::Storage::kOutput;
         buffers_[values_[out].buffer].slot = static_cast<int>(i);
-        kernels::DataOpParams write{kernels::CastOp{DataType::kFloat32}, {c}};
-        AddStep({absl::StrCat(o.name, ":constant"), "Cast", std::move(write), {}, {out}});
         continue;
       }
       const int v = current_[o.value];

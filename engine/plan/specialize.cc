@@ -10,53 +10,64 @@
 namespace q8::engine {
 namespace {
 
-// Whether input `slot` of `op_type` is a shape parameter read at plan time.
-bool IsShapeSlot(const std::string& op_type, size_t slot) {
+// Whether input `slot` of `op_type` is a plan parameter: read when the plan
+// is built (a shape, axes, Resize's roi/scales/sizes, Pad's constant_value),
+// never by a kernel.
+bool IsParameterSlot(const std::string& op_type, size_t slot) {
   if (op_type == "ConstantOfShape" || op_type == "Range") return true;
   if (slot == 0) return false;
-  for (const char* op : {"Reshape", "Slice", "Unsqueeze", "Squeeze", "Expand", "Tile", "Pad", "Split"}) {
+  for (const char* op :
+       {"Reshape", "Slice", "Unsqueeze", "Squeeze", "Expand", "Tile", "Pad", "Split", "Resize", "Upsample"}) {
     if (op_type == op) return true;
   }
   return op_type.rfind("Reduce", 0) == 0 && slot == 1;
 }
 
-bool IsInteger(core::DataType t) { return t == core::DataType::kInt64 || t == core::DataType::kInt32; }
+// The element types constant evaluation computes with (constant_eval.h).
+bool IsPlanValueType(core::DataType t) {
+  return t == core::DataType::kInt64 || t == core::DataType::kInt32 || t == core::DataType::kFloat32 ||
+         t == core::DataType::kFloat64;
+}
+
+// True when `n` has outputs and each present one has no elements.
+bool AllEmpty(const Node& n, const std::vector<core::Dims>& out) {
+  bool any = false;
+  for (size_t k = 0; k < n.outputs.size(); ++k) {
+    if (n.outputs[k] == kNoValue) continue;
+    if (k >= out.size() || core::NumElements(out[k]) != 0) return false;
+    any = true;
+  }
+  return any;
+}
 
 }  // namespace
 
 std::vector<bool> ShapeValueInputs(const Graph& graph) {
-  // shape_only[v]: v has uses and each is a shape slot or feeds a node that
-  // constant_eval computes and whose outputs are all shape-only. Grows
-  // monotonically to a fixed point.
-  std::vector<bool> shape_only(graph.num_values(), false);
-  std::vector<std::vector<std::pair<int, size_t>>> uses(graph.num_values());
-  for (size_t i = 0; i < graph.nodes().size(); ++i) {
-    const Node& n = graph.nodes()[i];
-    if (n.removed) continue;
-    for (size_t k = 0; k < n.inputs.size(); ++k) {
-      if (n.inputs[k] != kNoValue) uses[n.inputs[k]].push_back({static_cast<int>(i), k});
-    }
-  }
+  // sets_params[v]: a use of v is a parameter slot, or a node that
+  // constant_eval computes (not Shape/Size, which read dims only) has an
+  // output that sets parameters. Grows monotonically to a fixed point. Such a
+  // value's other uses (data, say, as in an exported window function that
+  // also multiplies by its length) then see the plan's constant too: still
+  // the same numbers, so the plan stays exact.
+  std::vector<bool> sets_params(graph.num_values(), false);
   for (bool changed = true; changed;) {
     changed = false;
-    for (ValueId v = 0; v < graph.num_values(); ++v) {
-      if (shape_only[v] || uses[v].empty() || graph.IsGraphOutput(v)) continue;
-      bool all = true;
-      for (const auto& [node, slot] : uses[v]) {
-        const Node& n = graph.nodes()[node];
-        if (IsShapeSlot(n.op_type, slot)) continue;
-        bool feeds_shape = CanEvaluateConstant(n.op_type) && n.op_type != "Shape" && n.op_type != "Size";
-        for (ValueId out : n.outputs) feeds_shape = feeds_shape && (out == kNoValue || shape_only[out]);
-        if (!feeds_shape) {
-          all = false;
-          break;
-        }
+    for (const Node& n : graph.nodes()) {
+      if (n.removed) continue;
+      const bool evaluable = CanEvaluateConstant(n.op_type) && n.op_type != "Shape" && n.op_type != "Size";
+      bool outputs_set = false;
+      for (ValueId out : n.outputs) outputs_set = outputs_set || (out != kNoValue && sets_params[out]);
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        const ValueId v = n.inputs[k];
+        if (v == kNoValue || sets_params[v]) continue;
+        if (IsParameterSlot(n.op_type, k) || (evaluable && outputs_set)) sets_params[v] = changed = true;
       }
-      if (all) shape_only[v] = changed = true;
     }
   }
   std::vector<bool> result;
-  for (const GraphInput& in : graph.inputs()) result.push_back(IsInteger(in.dtype) && shape_only[in.value]);
+  for (const GraphInput& in : graph.inputs()) {
+    result.push_back(IsPlanValueType(in.dtype) && sets_params[in.value] && !graph.IsGraphOutput(in.value));
+  }
   return result;
 }
 
@@ -133,6 +144,14 @@ absl::StatusOr<Graph> SpecializeGraph(const Graph& graph, int64_t opset, const P
     if (def == nullptr) {
       Q8_RETURN_IF_ERROR(ResolveOps(s).status());  // the standard message
       return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": unsupported op"));
+    }
+    // A node whose every output is empty (a Slice past the end) needs no
+    // step: its outputs are empty constants of this plan.
+    if (auto out = def->infer(MakeOpContext(s, n, opset, dims)); out.ok() && AllEmpty(n, *out)) {
+      std::vector<std::shared_ptr<const core::Tensor>> empty;
+      for (const core::Dims& d : *out) empty.push_back(std::make_shared<core::Tensor>(core::DataType::kFloat32, d));
+      fold(n, std::move(empty));
+      continue;
     }
     Q8_RETURN_IF_ERROR(InferNodeDims(s, n, *def, opset, dims));
   }

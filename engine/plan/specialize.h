@@ -1,5 +1,6 @@
 // Plan specialization: the model's graph made concrete for one set of input
-// shapes (and the values of INT64 inputs that only feed shape parameters).
+// shapes (and the values of small inputs that set shapes or other plan
+// parameters: a Reshape shape, Resize scales, Range bounds...).
 // Shape/Size of values whose dims are then known, and every node computable
 // from constants (shape arithmetic: Gather/Concat/Slice/Cast/Unsqueeze/Range/
 // ConstantOfShape/Add...), are evaluated with constant_eval and become
@@ -15,7 +16,7 @@
 
 namespace q8::engine {
 
-// Largest element count of an INT64 input whose values key a plan.
+// Largest element count of an input whose values key a plan.
 inline constexpr int64_t kMaxShapeValueElements = 64;
 
 // The concrete inputs of one plan.
@@ -26,10 +27,14 @@ struct PlanShapes {
   std::vector<std::shared_ptr<const core::Tensor>> values;
 };
 
-// Per graph input: true for an integer input whose every use is a
-// shape-parameter slot (Reshape shape, Slice starts/ends/axes/steps,
-// Squeeze/Unsqueeze/Reduce axes, Expand shape, Tile repeats, Pad pads, Split
-// sizes, ConstantOfShape/Range arguments), directly or through shape arithmetic.
+// Per graph input: true for an INT64/INT32/FP32/FP64 input that sets a plan
+// parameter (Reshape shape, Slice starts/ends/axes/steps, Squeeze/Unsqueeze/
+// Reduce axes, Expand shape, Tile repeats, Pad pads and constant_value, Split
+// sizes, Resize/Upsample roi, scales and sizes, ConstantOfShape/Range
+// arguments), directly or through arithmetic that constant evaluation
+// computes. Plans are keyed by its values (at most kMaxShapeValueElements of
+// them), so the op sees a constant; the plan cache's bound (max_cached_plans)
+// bounds what ever-new values can cost: plan rebuilds, never memory.
 std::vector<bool> ShapeValueInputs(const Graph& graph);
 
 // True when plans must be built by specialization: an input axis other than

@@ -128,6 +128,7 @@ Q8_VALUE_OP(LayerNormOp)
 Q8_VALUE_OP(GemmOp)
 Q8_VALUE_OP(DropoutGateOp)
 Q8_VALUE_OP(ReduceLogSumExpOp)
+Q8_VALUE_OP(MaxPoolIndicesOp)
 #undef Q8_VALUE_OP
 
 }  // namespace q8::kernels

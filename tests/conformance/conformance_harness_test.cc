@@ -2,6 +2,7 @@
 // libonnx-testdata cases, the output comparison, and the expected-failures
 // list's rules (an unlisted failure and a listed pass are both errors).
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "gtest/gtest.h"
@@ -35,6 +36,37 @@ TEST(ConformanceCaseTest, SkipsInitializersWhenBinding) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->input_names.size(), 1u);
   EXPECT_EQ(c->data_sets[0].inputs.size(), 1u);
+}
+
+// The BF16 cases store bfloat16 bits as UINT16 tensors; the loader hands
+// them over as BF16. Checked bit by bit: widening each bfloat16 (bits << 16)
+// must give the case's expected FP32 output.
+TEST(ConformanceCaseTest, Bfloat16StoredAsUint16IsReadAsBfloat16) {
+  auto c = LoadConformanceCase(kRoot, "node/test_cast_BFLOAT16_to_FLOAT");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const core::Tensor& in = *c->data_sets[0].inputs[0];
+  const core::Tensor& want = *c->data_sets[0].outputs[0];
+  ASSERT_EQ(in.dtype(), core::DataType::kBFloat16);
+  ASSERT_EQ(in.num_elements(), want.num_elements());
+  const auto* bits = static_cast<const uint16_t*>(in.data());
+  for (int64_t i = 0; i < in.num_elements(); ++i) {
+    const uint32_t wide = static_cast<uint32_t>(bits[i]) << 16;
+    float f;
+    std::memcpy(&f, &wide, sizeof(f));
+    const float w = want.span<float>()[i];
+    if (std::isnan(w)) {
+      EXPECT_TRUE(std::isnan(f)) << i;
+    } else {
+      EXPECT_EQ(f, w) << i;
+    }
+  }
+  auto out = LoadConformanceCase(kRoot, "node/test_cast_FLOAT_to_BFLOAT16");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->data_sets[0].outputs[0]->dtype(), core::DataType::kBFloat16);
+  // A UINT16 tensor where the graph declares UINT16 stays UINT16.
+  auto u16 = LoadConformanceCase(kRoot, "node/test_max_uint16");
+  ASSERT_TRUE(u16.ok()) << u16.status();
+  EXPECT_EQ(u16->data_sets[0].inputs[0]->dtype(), core::DataType::kUInt16);
 }
 
 TEST(ConformanceCaseTest, SequenceInputIsNamedAsSuch) {

@@ -36,6 +36,8 @@ absl::StatusOr<std::vector<std::string>> ListConformanceCases(const std::string&
 // case uses what a TensorProto cannot carry (sequence, optional and map
 // values), when a data set's file count differs from the graph's, or when a
 // file does not parse; NOT_FOUND when model.onnx or every data set is missing.
+// UINT16 data where the graph declares BF16 is read as BF16 (older test data
+// stores bfloat16 bits that way; see the .cc).
 absl::StatusOr<ConformanceCase> LoadConformanceCase(const std::string& root, const std::string& name);
 
 }  // namespace q8::testing

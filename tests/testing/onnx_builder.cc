@@ -17,6 +17,7 @@ OnnxBuilder& OnnxBuilder::Input(const std::string& name, const std::vector<int64
   in->set_name(name);
   auto* t = in->mutable_type()->mutable_tensor_type();
   t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->mutable_shape();  // no dims: a scalar (a missing shape would mean "unknown rank")
   for (int64_t d : dims) {
     auto* dim = t->mutable_shape()->add_dim();
     if (d < 0) {

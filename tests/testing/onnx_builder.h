@@ -16,7 +16,7 @@ class OnnxBuilder {
  public:
   explicit OnnxBuilder(int64_t opset = 13, uint32_t seed = 42);
 
-  // Float graph input; use -1 for a dynamic (batch) dimension.
+  // Float graph input; use -1 for a dynamic (batch) dimension, {} for a scalar.
   OnnxBuilder& Input(const std::string& name, const std::vector<int64_t>& dims);
   OnnxBuilder& Output(const std::string& name);
   // Float initializer with uniform random values in [lo, hi].

@@ -63,7 +63,6 @@ const std::map<std::string, std::string>& RuntimeFailures() {
   static const auto* failures = new std::map<std::string, std::string>{
       {"test_castlike_BFLOAT16_to_FLOAT_expanded", "the only FP32 input is CastLike's type template `like`"},
       {"test_castlike_STRING_to_FLOAT_expanded", "STRING tensors are not supported"},
-      {"test_range_float_type_positive_delta", "Range of runtime values: the output size depends on them"},
       {"test_reshape_allowzero_reordered", "empty tensors are refused (no model q8serve serves has one)"},
       {"test_slice_start_out_of_bounds", "empty tensors are refused (no model q8serve serves has one)"},
       {"test_split_zero_size_splits", "empty tensors are refused (no model q8serve serves has one)"},

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
 #include "core/element_convert.h"
 #include "engine/compiler.h"
 #include "onnx/onnx_pb.h"
@@ -158,6 +161,43 @@ TEST(EdgeTypesTest, RuntimeInt64ShapeIsServedAsAPlanKey) {
   EXPECT_EQ((*out)[0].dims(), (core::Dims{2, 8}));
 }
 
+// Neg, Abs and Sign read integers like the other numeric ops: a runtime
+// INT64 input travels as exact FP32 and comes back INT64; an INT64 constant
+// folds (LayerNormalization's expansion negates its axis to size a shape).
+TEST(EdgeTypesTest, SignOpsReadIntegers) {
+  for (const char* op : {"Neg", "Abs", "Sign"}) {
+    SCOPED_TRACE(op);
+    OnnxBuilder b;
+    b.Input("x", {-1, 4}).Output("y");
+    auto* g = b.model().mutable_graph();
+    g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+    g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+    b.Node(op, {"x"}, {"y"});
+    auto model = Compile(b.Serialize());
+    ASSERT_TRUE(model.ok()) << model.status();
+    const std::vector<float> x = {-7, 0, 3, -1};
+    std::vector<float> want;
+    for (float v : x) {
+      const std::string name = op;
+      want.push_back(name == "Neg" ? -v : name == "Abs" ? std::abs(v) : (v > 0) - (v < 0));
+    }
+    auto out = (*model)->Run({Make(DataType::kInt64, x).view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].dtype(), DataType::kInt64);
+    EXPECT_EQ(Floats((*out)[0]), want);
+  }
+  // y = Reshape(x [2, 6], Concat(Neg([-3]), [-1])): shape [3, 4].
+  OnnxBuilder b;
+  b.Input("x", {2, 6}).Output("y");
+  b.Int64Initializer("minus_three", {1}, {-3}).Int64Initializer("rest", {1}, {-1});
+  b.Node("Neg", {"minus_three"}, {"three"});
+  OnnxBuilder::AttrInt(b.Node("Concat", {"three", "rest"}, {"shape"}), "axis", 0);
+  b.Node("Reshape", {"x", "shape"}, {"y"});
+  auto model = Compile(b.Serialize());
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->outputs()[0].dims, (core::Dims{3, 4}));
+}
+
 }  // namespace
 }  // namespace q8::engine
 
@@ -213,6 +253,56 @@ TEST(DropoutTrainingModeTest, TrueTrainingModeIsRefused) {
   auto out = (*inference)->Run({x.view()});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(Floats((*out)[0]), (std::vector<float>{1, -2, 3, -4}));
+}
+
+// Dropout's mask output: all true whenever the gate serves a request (at
+// inference nothing is dropped), for every batch size; training_mode true
+// with ratio 0 drops nothing either and is served, any other ratio refused.
+TEST(DropoutMaskTest, MaskIsAllTrueAndZeroRatioTrainingIsServed) {
+  struct Case {
+    bool runtime_mode;
+    float ratio;
+  };
+  for (const Case c : {Case{false, 0.5f}, Case{true, 0.f}, Case{true, 0.5f}}) {
+    SCOPED_TRACE(absl::StrCat(c.runtime_mode ? "runtime training_mode" : "inference", ", ratio ", c.ratio));
+    OnnxBuilder b;
+    b.Input("x", {-1, 3}).Output("y").Output("mask");
+    b.FloatInitializer("ratio", {}, {c.ratio});
+    auto* g = b.model().mutable_graph();
+    g->mutable_output(1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+    std::vector<std::string> inputs = {"x", "ratio"};
+    if (c.runtime_mode) {
+      b.Input("mode", {});  // a scalar input: the model then has a fixed batch of 1
+      g->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+      inputs.push_back("mode");
+    }
+    b.Node("Dropout", inputs, {"y", "mask"}, "drop");
+    auto model = Compile(b.Serialize());
+    ASSERT_TRUE(model.ok()) << model.status();
+    for (int64_t batch : {1, 3}) {
+      if (c.runtime_mode && batch != 1) continue;
+      std::vector<float> xs;
+      for (int64_t i = 0; i < batch * 3; ++i) xs.push_back(static_cast<float>(i) - 2.5f);
+      const core::Tensor x = core::Tensor::FromFloats({batch, 3}, xs);
+      for (bool mode : {false, true}) {
+        if (mode && !c.runtime_mode) continue;
+        core::Tensor m(DataType::kBool, {});
+        m.span<uint8_t>()[0] = mode;
+        std::vector<core::TensorView> in = {x.view()};
+        if (c.runtime_mode) in.push_back(m.view());
+        auto out = (*model)->Run(in);
+        if (mode && c.ratio != 0) {
+          EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+          continue;
+        }
+        ASSERT_TRUE(out.ok()) << out.status();
+        EXPECT_EQ(Floats((*out)[0]), xs);
+        EXPECT_EQ((*out)[1].dtype(), DataType::kBool);
+        EXPECT_EQ((*out)[1].dims(), (core::Dims{batch, 3}));
+        EXPECT_EQ(Floats((*out)[1]), std::vector<float>(batch * 3, 1.f));
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -168,9 +168,11 @@ TEST(RecurrentOpsTest, RefusesWhatOneDnnCannotComputeWithTheReason) {
                                   for (const char* in : {"x", "w", "r", "", "lens"}) n.add_input(in);
                                 })),
                                 "sequence_lens other than seq_length (4)"));
-  // Resize with scales from a graph input: the output shape would depend on data.
+  // Resize with scales computed from runtime data (not a graph input, whose
+  // values would key the plan): the output shape would depend on the data.
   OnnxBuilder b;
-  b.Input("x", {1, 1, 4, 4}).Input("scales", {4}).FloatInitializer("roi", {0}, {}).Output("y");
+  b.Input("x", {1, 1, 4, 4}).Input("s", {4}).FloatInitializer("roi", {0}, {}).Output("y");
+  b.Node("Relu", {"s"}, {"scales"});
   b.Node("Resize", {"x", "roi", "scales"}, {"y"}, "resize");
   EXPECT_TRUE(absl::StrContains(Refusal(b.Serialize()), "node 'resize' (Resize): not supported: scales computed"));
 }
