@@ -385,6 +385,9 @@ struct TypeVisitor {
   absl::StatusOr<DataType> operator()(const CumSumOp&) const { return Arity(2, 2, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const GemmOp&) const { return Arity(2, 3, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const DropoutGateOp&) const { return Arity(2, 2, DataType::kFloat32); }
+  absl::StatusOr<DataType> operator()(const EinsumOp& op) const {
+    return Arity(op.inputs.size(), op.inputs.size(), DataType::kFloat32);
+  }
   template <typename Op>
   absl::StatusOr<DataType> operator()(const Op&) const {
     return Arity(1, 1, DataType::kFloat32);

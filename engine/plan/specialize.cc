@@ -14,7 +14,7 @@ namespace {
 bool IsShapeSlot(const std::string& op_type, size_t slot) {
   if (op_type == "ConstantOfShape" || op_type == "Range") return true;
   if (slot == 0) return false;
-  for (const char* op : {"Reshape", "Slice", "Unsqueeze", "Squeeze", "Expand", "Tile", "Pad", "Split"}) {
+  for (const char* op : {"Reshape", "Slice", "Unsqueeze", "Squeeze", "Expand", "Tile", "Pad", "Split", "TopK"}) {
     if (op_type == op) return true;
   }
   return op_type.rfind("Reduce", 0) == 0 && slot == 1;

@@ -29,7 +29,8 @@ struct PlanShapes {
 // Per graph input: true for an integer input whose every use is a
 // shape-parameter slot (Reshape shape, Slice starts/ends/axes/steps,
 // Squeeze/Unsqueeze/Reduce axes, Expand shape, Tile repeats, Pad pads, Split
-// sizes, ConstantOfShape/Range arguments), directly or through shape arithmetic.
+// sizes, TopK's K, ConstantOfShape/Range arguments), directly or through
+// shape arithmetic.
 std::vector<bool> ShapeValueInputs(const Graph& graph);
 
 // True when plans must be built by specialization: an input axis other than
