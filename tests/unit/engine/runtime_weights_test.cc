@@ -50,12 +50,14 @@ void SetElemType(OnnxBuilder& b, const std::string& name, int onnx_type) {
   }
 }
 
-// Conv 3x3, pads 1, then Relu, with W [oc, 1, 3, 3] and B [oc] as graph
-// inputs, oc dynamic (so a bias of the wrong length reaches the plan build,
-// while wrong input channels are caught by the declared dims).
+// Conv 3x3, pads 1, then Relu, on x [2, C, 6, 5] with W [3, C, 3, 3] and
+// B [3] as graph inputs, C dynamic in both: a W whose C differs from x's
+// reaches the plan build (its shape rule), a B of the wrong length the
+// declared-dims check. First axes are fixed: were every first axis dynamic,
+// the engine would batch requests on it.
 OnnxBuilder RuntimeConvNet() {
   OnnxBuilder b;
-  b.Input("x", {-1, 1, -1, -1}).Input("w", {-1, 1, 3, 3}).Input("b", {-1}).Output("y");
+  b.Input("x", {2, -1, 6, 5}).Input("w", {3, -1, 3, 3}).Input("b", {3}).Output("y");
   auto& conv = b.Node("Conv", {"x", "w", "b"}, {"c"});
   OnnxBuilder::AttrInts(conv, "pads", {1, 1, 1, 1});
   b.Node("Relu", {"c"}, {"y"});
@@ -82,11 +84,11 @@ TEST(RuntimeWeightsTest, ConvWeightsAndBiasSentPerRequest) {
 TEST(RuntimeWeightsTest, WrongWeightShapeIsInvalidArgument) {
   auto m = CompileOrDie(RuntimeConvNet());
   ASSERT_NE(m, nullptr);
-  const core::Tensor tx = core::Tensor::FromFloats({1, 1, 4, 4}, Random(16, 3));
+  const core::Tensor tx = core::Tensor::FromFloats({2, 1, 6, 5}, Random(60, 3));
   // Input channels 2 against x's 1; then a bias of the wrong length.
-  const core::Tensor bad_w = core::Tensor::FromFloats({2, 2, 3, 3}, Random(36, 4));
-  const core::Tensor good_w = core::Tensor::FromFloats({2, 1, 3, 3}, Random(18, 5));
-  const core::Tensor b2 = core::Tensor::FromFloats({2}, Random(2, 6));
+  const core::Tensor bad_w = core::Tensor::FromFloats({3, 2, 3, 3}, Random(54, 4));
+  const core::Tensor good_w = core::Tensor::FromFloats({3, 1, 3, 3}, Random(27, 5));
+  const core::Tensor b2 = core::Tensor::FromFloats({3}, Random(3, 6));
   const core::Tensor b5 = core::Tensor::FromFloats({5}, Random(5, 7));
   auto wrong_w = m->Run({tx.view(), bad_w.view(), b2.view()});
   EXPECT_EQ(wrong_w.status().code(), absl::StatusCode::kInvalidArgument) << wrong_w.status();
