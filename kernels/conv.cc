@@ -4,6 +4,8 @@
 // weights are created as format_tag::any and reordered once, through the
 // WeightCache, into whatever layout the selected implementation wants
 // (int8: possibly with s8s8 compensation appended; never hand-packed).
+// Runtime weights / bias (f32 only) are further inputs: the weights are
+// reordered per Run into that layout (StagedKernel) unless it is plain.
 //
 // int8 (src u8/s8): acc = sum src_q * w_q (s32); bias enters the accumulator
 // domain as f32 b[oc] / (s_x * s_w[oc]); output scales per OC (mask 1<<1)
@@ -17,6 +19,7 @@
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
 #include "kernels/internal/dnnl_utils.h"
+#include "kernels/internal/staged_kernel.h"
 #include "kernels/internal/weight_cache_impl.h"
 
 namespace q8::kernels::internal {
@@ -97,7 +100,9 @@ void PreferImpl(dnnl::convolution_forward::primitive_desc& pd, absl::string_view
 }  // namespace
 
 KernelOr Create(const ConvParams& p, const KernelRequest& r) {
-  Q8_RETURN_IF_ERROR(ExpectArity(r, p.accumulate ? 2 : 1, 1));
+  const size_t residual = p.accumulate ? 1 : 0;
+  const size_t w_input = 1 + residual, b_input = w_input + (p.runtime_weights ? 1 : 0);
+  Q8_RETURN_IF_ERROR(ExpectArity(r, b_input + (p.runtime_bias ? 1 : 0), 1));
   const ValueSpec& src = *r.inputs[0];
   const ValueSpec& dst = *r.outputs[0];
   const bool int8 = IsInt8(src.dtype);
@@ -111,11 +116,20 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   if (int8 && !IsInt8(dst.dtype) && dst.dtype != core::DataType::kFloat32) {
     return Invalid(r, "an int8 conv's output must be u8, s8 or f32");
   }
-  // Weights: the tensor, or (dropped by the engine) what the cache knows of its id.
+  if ((p.runtime_weights || p.runtime_bias) && s8_weights) {
+    return Invalid(r, "runtime weights or bias run in f32 only (no per-channel weight scales exist for them)");
+  }
+  // Weights: a runtime input, the tensor, or (dropped by the engine) what the cache knows of its id.
   const ConstTensorPtr& wt = s8_weights ? p.qweights.values : p.weights;
   const core::DataType w_type = s8_weights ? core::DataType::kInt8 : core::DataType::kFloat32;
   core::Dims w;
-  if (wt != nullptr) {
+  if (p.runtime_weights) {
+    const ValueSpec& wv = *r.inputs[w_input];
+    if (wv.dtype != core::DataType::kFloat32 || (wv.layout != Layout::kPlain && !SameBytesAsPlain(wv))) {
+      return Invalid(r, "runtime weights must be plain f32");
+    }
+    w = wv.dims;
+  } else if (wt != nullptr) {
     w = wt->dims();
     if (wt->dtype() != w_type) return Invalid(r, s8_weights ? "qweights must be s8" : "weights must be f32");
   } else if (auto known = p.weights_id != 0 ? r.weights.Lookup(p.weights_id) : std::nullopt; known.has_value()) {
@@ -141,6 +155,10 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   }
   if (p.bias != nullptr && (p.bias->dims() != core::Dims{oc} || p.bias->dtype() != core::DataType::kFloat32)) {
     return Invalid(r, absl::StrCat("bias ", core::DimsToString(p.bias->dims()), " must be f32 [", oc, "]"));
+  }
+  if (p.runtime_bias && (p.bias != nullptr || r.inputs[b_input]->dims != core::Dims{oc} ||
+                         r.inputs[b_input]->dtype != core::DataType::kFloat32)) {
+    return Invalid(r, absl::StrCat("runtime bias must be f32 [", oc, "]"));
   }
   core::Dims expected{src.dims[0], oc};
   for (size_t i = 0; i < nsp; ++i) {
@@ -176,7 +194,8 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   static constexpr tag kGroupedTags[] = {tag::goiw, tag::goihw, tag::goidhw};
   const dnnl::memory::desc w_user(w_dims, w_dt, g == 1 ? kPlainTags[nsp - 1] : kGroupedTags[nsp - 1]);
   const dnnl::memory::desc w_any(w_dims, w_dt, tag::any);
-  const dnnl::memory::desc bias_md = p.bias != nullptr ? PlainDesc({oc}, dt::f32) : dnnl::memory::desc();
+  const dnnl::memory::desc bias_md =
+      p.bias != nullptr || p.runtime_bias ? PlainDesc({oc}, dt::f32) : dnnl::memory::desc();
   // oneDNN counts dilation as the gap between taps (dense = 0).
   dnnl::memory::dims dilation;
   for (int64_t d : p.dilations) dilation.push_back(d - 1);
@@ -202,7 +221,10 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   if (int8 && g == 1 && oc <= kJitInt8MaxOc && PreferJitInt8(p.strides)) PreferImpl(pd, "jit_int8:", desc, attr);
 
   ArgMap constants;
-  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS], r.weights.Get({wt, p.weights_id, w_user, pd.weights_desc(), 0, {}}));
+  if (!p.runtime_weights) {
+    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS],
+                        r.weights.Get({wt, p.weights_id, w_user, pd.weights_desc(), 0, {}}));
+  }
   if (p.bias != nullptr) {
     std::vector<float> bias_scale;
     for (float s : acc_scale) bias_scale.push_back(1.0f / s);
@@ -213,8 +235,25 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
     Q8_ASSIGN_OR_RETURN(dnnl::memory::desc res_md, DescOf(*r.inputs[1]));
     inputs.push_back({kArgNone, res_md});  // read by the sum post-op from dst
   }
-  return std::make_unique<Kernel>(dnnl::convolution_forward(pd), pd, std::move(inputs),
-                                  std::vector<Operand>{{DNNL_ARG_DST, dst_md}}, std::move(constants));
+  std::vector<StagedKernel::Stage> stages;
+  if (p.runtime_weights) {
+    // Passed as they come when the implementation reads plain weights,
+    // else reordered per Run into its layout.
+    if (pd.weights_desc() == w_user) {
+      inputs.push_back({DNNL_ARG_WEIGHTS, w_user});
+    } else {
+      stages.push_back({static_cast<int>(inputs.size()), DNNL_ARG_WEIGHTS, pd.weights_desc(), nullptr});
+      inputs.push_back({kArgNone, w_user});
+    }
+  }
+  if (p.runtime_bias) inputs.push_back({DNNL_ARG_BIAS, bias_md});
+  std::vector<Operand> outputs{{DNNL_ARG_DST, dst_md}};
+  if (!stages.empty()) {
+    return StagedKernel::Make(dnnl::convolution_forward(pd), pd, std::move(inputs), std::move(outputs),
+                              std::move(constants), std::move(stages));
+  }
+  return std::make_unique<Kernel>(dnnl::convolution_forward(pd), pd, std::move(inputs), std::move(outputs),
+                                  std::move(constants));
 }
 
 }  // namespace q8::kernels::internal

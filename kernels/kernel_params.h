@@ -91,6 +91,11 @@ struct ConvParams {
   bool accumulate = false;
   bool dynamic = false;
   std::vector<Activation> post_ops;
+  // f32 only: weights (and bias) that a request sends or the graph computes.
+  // The step then reads them as further inputs after the residual: W plain
+  // f32 [OC, IC/groups, k...], B f32 [OC]; `weights` / `bias` stay null.
+  bool runtime_weights = false;
+  bool runtime_bias = false;
 };
 
 // Y = alpha * A x B + bias, then post-ops. A is input 0 ([..., M, K]).
@@ -167,7 +172,8 @@ struct LayerNormParams {
   ConstTensorPtr bias;   // f32 or null
 };
 
-// InstanceNormalization on [N, C, ...]: per (n, c) statistics.
+// InstanceNormalization on [N, C, ...]: per (n, c) statistics. A null scale
+// or bias is read from the step's next runtime input (f32 [C]), scale first.
 struct InstanceNormParams {
   float epsilon = 1e-5f;
   ConstTensorPtr scale, bias;  // f32 [C]
@@ -203,6 +209,9 @@ struct MathParams {
     kAsinh,
     kAcosh,
     kAtanh,
+    kShrink,
+    kIsNaN,
+    kIsInf,
     kPow,
     kPRelu,
     kAdd,
@@ -218,7 +227,11 @@ struct MathParams {
     kLessOrEqual
   };
   Kind kind = Kind::kErf;
-  float alpha = 0.0f;        // kThresholdedRelu threshold, kCelu alpha
+  // kThresholdedRelu threshold, kCelu alpha, kShrink lambd; kIsInf: != 0
+  // detects +inf (alpha) and -inf (beta). kShrink bias is beta. kIsNaN /
+  // kIsInf write 1.0 / 0.0 (a BOOL travelling as FP32).
+  float alpha = 0.0f;
+  float beta = 0.0f;
   ConstTensorPtr constant;   // f32 binary operand, or null
   int constant_operand = 1;  // 0: constant is a, 1: constant is b
 };
@@ -229,6 +242,8 @@ struct ConcatParams {
 };
 
 // Inference batch norm on [N,C,...] when it could not be folded into a conv.
+// A null parameter is read from the step's next runtime input (f32 [C]), in
+// the order scale, bias, mean, variance.
 struct BatchNormParams {
   ConstTensorPtr scale, bias, mean, variance;  // f32 [C]
   float epsilon = 1e-5f;
@@ -253,6 +268,10 @@ struct DeconvParams {
   ConstTensorPtr bias;  // f32 [OC] or null
   std::vector<int64_t> strides, dilations, pads_begin, pads_end;
   int64_t groups = 1;
+  // Weights / bias a request sends: read as inputs 1 (W, plain f32
+  // [IC, OC/groups, k...]) and then B ([OC]); `weights` / `bias` stay null.
+  bool runtime_weights = false;
+  bool runtime_bias = false;
 };
 
 // A plain C++ data op (kernels/data_ops.h) as a step. operands[i] is the
@@ -268,9 +287,11 @@ struct DataOpParams {
 // gate order (LSTM i f c o; GRU u r o = ONNX z r h) and layouts:
 //   weights_layer [D, I, G, H], weights_iter [D, H, G, H] (ldigo without L),
 //   bias [D, G', H] (G' = 4 for linear-before-reset GRU), peephole [D, 3, H]
-// (i f o). Runtime inputs in order: X, then initial_h and initial_c when
-// runtime_initial_h / runtime_initial_c; constant initial states are in
-// initial_h / initial_c (ONNX layout). Outputs in order: Y, Y_h, Y_c, each
+// (i f o). Runtime inputs in ONNX's input order: X, then W, R, B (ONNX
+// layouts, converted per Run by kernels/rnn_layout.h) when runtime_w /
+// runtime_r / runtime_b, initial_h and initial_c when runtime_initial_h /
+// runtime_initial_c, P when runtime_p; the tensors of runtime ones stay null.
+// Constant initial states are in initial_h / initial_c (ONNX layout). Outputs in order: Y, Y_h, Y_c, each
 // when its flag is set. batch_first is ONNX layout=1: X [N,T,I], Y [N,T,D,H],
 // Y_h/Y_c [N,D,H]; otherwise X [T,N,I], Y [T,D,N,H], Y_h/Y_c [D,N,H].
 struct RnnParams {
@@ -284,6 +305,7 @@ struct RnnParams {
   ConstTensorPtr weights_layer, weights_iter, bias, peephole;
   ConstTensorPtr initial_h, initial_c;
   bool runtime_initial_h = false, runtime_initial_c = false;
+  bool runtime_w = false, runtime_r = false, runtime_b = false, runtime_p = false;
   bool y = true, y_h = false, y_c = false;
 };
 

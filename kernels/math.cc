@@ -1,6 +1,7 @@
 // Owns PRelu with a constant slope (oneDNN prelu) and the plain-C++
 // element-wise kernel (MathParams): unary math oneDNN 2.6
-// has no eltwise algorithm for (Erf, Floor, Ceil, Softsign, trigonometry...)
+// has no eltwise algorithm for (Erf, Floor, Ceil, Softsign, trigonometry,
+// Shrink, IsNaN / IsInf...)
 // and binary ops with numpy broadcasting of both operands (Pow, PRelu with a
 // runtime slope, and Sub/Div/
 // comparisons when the first operand is the one that broadcasts, which the
@@ -8,6 +9,7 @@
 // simple enough for GCC to vectorise; large tensors split across the
 // calling thread's OpenMP team.
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -69,6 +71,21 @@ void RunUnary(const MathParams& p, const float* x, float* y, int64_t n) {
       return Unary(x, y, n, [](float v) { return std::acosh(v); });
     case K::kAtanh:
       return Unary(x, y, n, [](float v) { return std::atanh(v); });
+    case K::kShrink: {
+      const float lambd = p.alpha, bias = p.beta;
+      return Unary(x, y, n, [lambd, bias](float v) { return v < -lambd ? v + bias : v > lambd ? v - bias : 0.0f; });
+    }
+    case K::kIsNaN:
+      return Unary(x, y, n, [](float v) { return std::isnan(v) ? 1.0f : 0.0f; });
+    case K::kIsInf: {
+      const bool pos = p.alpha != 0.0f, neg = p.beta != 0.0f;
+      return Unary(x, y, n, [pos, neg](float v) {
+        return (pos && v == std::numeric_limits<float>::infinity()) ||
+                       (neg && v == -std::numeric_limits<float>::infinity())
+                   ? 1.0f
+                   : 0.0f;
+      });
+    }
     default:
       return;
   }

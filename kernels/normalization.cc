@@ -3,11 +3,13 @@
 // [rows, normalized extent]), InstanceNormalization (oneDNN
 // batch_normalization over [N, C, ...] viewed as [1, N*C, spatial], which makes
 // every (n, c) its own channel; scale/shift are repeated N times when the
-// step is built) and LRN (lrn_across_channels).
+// step is built, or per Run into the scratchpad when a request sends them,
+// see StagedKernel) and LRN (lrn_across_channels).
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
 #include "kernels/internal/dnnl_utils.h"
+#include "kernels/internal/staged_kernel.h"
 #include "kernels/internal/weight_cache_impl.h"
 
 namespace q8::kernels::internal {
@@ -66,30 +68,55 @@ KernelOr Create(const LayerNormParams& p, const KernelRequest& r) {
 }
 
 KernelOr Create(const InstanceNormParams& p, const KernelRequest& r) {
-  Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
+  const size_t runtime = (p.scale == nullptr ? 1 : 0) + (p.bias == nullptr ? 1 : 0);
+  Q8_RETURN_IF_ERROR(ExpectArity(r, 1 + runtime, 1));
   Q8_RETURN_IF_ERROR(SameF32(r, true));
   const core::Dims& dims = r.inputs[0]->dims;
   if (dims.size() < 3) return Invalid(r, "input must be [N, C, D1, ...]");
   const int64_t n = dims[0], c = dims[1];
   const int64_t spatial = core::NumElements(dims) / (n * c);
-  for (const ConstTensorPtr& t : {p.scale, p.bias}) {
-    if (t == nullptr || t->dtype() != core::DataType::kFloat32 || t->num_elements() != c) {
-      return Invalid(r, absl::StrCat("scale and bias must be f32 [", c, "]"));
-    }
-  }
-  std::vector<float> scale(n * c), shift(n * c);
-  for (int64_t i = 0; i < n * c; ++i) {
-    scale[i] = p.scale->span<float>()[i % c];
-    shift[i] = p.bias->span<float>()[i % c];
+  for (size_t i = 0, next = 1; i < 2; ++i) {
+    const ConstTensorPtr& t = i == 0 ? p.scale : p.bias;
+    const bool ok = t != nullptr ? t->dtype() == core::DataType::kFloat32 && t->num_elements() == c
+                                 : r.inputs[next]->dtype == core::DataType::kFloat32 &&
+                                       core::NumElements(r.inputs[next]->dims) == c;
+    if (t == nullptr) ++next;
+    if (!ok) return Invalid(r, absl::StrCat("scale and bias must be f32 [", c, "]"));
   }
   // 4-D: the optimized (ncsp) batch norm wants at least one more spatial dim than 3-D gives.
   const dnnl::memory::desc md = PlainDesc({1, n * c, spatial, 1}, dt::f32);
   const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
   dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md, p.epsilon, flags);
   dnnl::batch_normalization_forward::primitive_desc pd(desc, MakeAttr(), CpuEngine());
-  ArgMap constants{{DNNL_ARG_SCALE, OwnedVector(scale)}, {DNNL_ARG_SHIFT, OwnedVector(shift)}};
-  return std::make_unique<Kernel>(dnnl::batch_normalization_forward(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, md}},
-                                  std::vector<Operand>{{DNNL_ARG_DST, md}}, std::move(constants));
+  // Every (n, c) is a channel of its own: scale and shift repeat per batch entry.
+  auto repeat = [n, c](const float* from, float* to) {
+    for (int64_t i = 0; i < n * c; ++i) to[i] = from[i % c];
+  };
+  ArgMap constants;
+  std::vector<Operand> inputs{{DNNL_ARG_SRC, md}};
+  std::vector<StagedKernel::Stage> stages;
+  const dnnl::memory::desc nc_md = PlainDesc({n * c}, dt::f32);
+  for (size_t i = 0; i < 2; ++i) {
+    const ConstTensorPtr& t = i == 0 ? p.scale : p.bias;
+    const int arg = i == 0 ? DNNL_ARG_SCALE : DNNL_ARG_SHIFT;
+    if (t != nullptr) {
+      std::vector<float> full(n * c);
+      repeat(t->span<float>().data(), full.data());
+      constants[arg] = OwnedVector(full);
+      continue;
+    }
+    stages.push_back({static_cast<int>(inputs.size()), arg, nc_md, [repeat](const void* from, void* to) {
+                        repeat(static_cast<const float*>(from), static_cast<float*>(to));
+                      }});
+    inputs.push_back({kArgNone, PlainDesc({c}, dt::f32)});
+  }
+  std::vector<Operand> outputs{{DNNL_ARG_DST, md}};
+  if (!stages.empty()) {
+    return StagedKernel::Make(dnnl::batch_normalization_forward(pd), pd, std::move(inputs), std::move(outputs),
+                              std::move(constants), std::move(stages));
+  }
+  return std::make_unique<Kernel>(dnnl::batch_normalization_forward(pd), pd, std::move(inputs), std::move(outputs),
+                                  std::move(constants));
 }
 
 KernelOr Create(const LrnParams& p, const KernelRequest& r) {

@@ -1,8 +1,11 @@
 // Owns the RNN kernel (ONNX LSTM / GRU / RNN, one layer, f32): oneDNN's
 // lstm_forward / gru_forward / lbr_gru_forward / vanilla_rnn_forward for
-// inference. The weights arrive already in oneDNN's gate order and ldigo
-// layout (the engine reorders them at load) and are reordered once more,
-// through the WeightCache, into the packed layout the implementation wants.
+// inference. Constant weights arrive already in oneDNN's gate order and
+// ldigo layout (the engine reorders them at load) and are reordered once
+// more, through the WeightCache, into the packed layout the implementation
+// wants. Weights, biases and peepholes a request sends are converted per Run
+// (kernels/rnn_layout.h) into plain ldigo / ldgo buffers of the scratchpad,
+// which the primitive is then built to read as they are.
 // oneDNN's states are [L=1, D, N, H] and its output [T, N, D*H]; ONNX puts
 // the direction axis elsewhere (and batch first under layout=1), so the
 // kernel keeps oneDNN's states and output in its own part of the scratchpad
@@ -14,6 +17,7 @@
 #include "kernels/internal/dnnl_kernel.h"
 #include "kernels/internal/dnnl_utils.h"
 #include "kernels/internal/weight_cache_impl.h"
+#include "kernels/rnn_layout.h"
 
 namespace q8::kernels::internal {
 namespace {
@@ -25,7 +29,7 @@ constexpr int64_t kAlign = 64;
 int64_t AlignUp(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 struct Geometry {
-  int64_t t = 0, n = 0, d = 0, h = 0;
+  int64_t t = 0, n = 0, d = 0, h = 0, in = 0;
   bool batch_first = false;
 };
 
@@ -66,8 +70,12 @@ void OutputOut(const Geometry& g, const float* layer, float* y) {
 
 class RnnKernel : public Kernel {
  public:
+  // Descs of the plain buffers runtime parameters are converted into.
+  struct RuntimeDescs {
+    dnnl::memory::desc weights_layer, weights_iter, bias, peephole;
+  };
   RnnKernel(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd, std::vector<Operand> inputs,
-            std::vector<Operand> outputs, ArgMap constants, const RnnParams& p, Geometry g)
+            std::vector<Operand> outputs, ArgMap constants, const RnnParams& p, Geometry g, const RuntimeDescs& runtime)
       : Kernel(primitive, pd, std::move(inputs), std::move(outputs), std::move(constants)),
         primitive_(std::move(primitive)),
         params_(p),
@@ -88,6 +96,10 @@ class RnnKernel : public Kernel {
       place(DNNL_ARG_SRC_ITER_C, state);
       place(DNNL_ARG_DST_ITER_C, state);
     }
+    if (p.runtime_w) place(DNNL_ARG_WEIGHTS_LAYER, runtime.weights_layer);
+    if (p.runtime_r) place(DNNL_ARG_WEIGHTS_ITER, runtime.weights_iter);
+    if (p.runtime_b) place(DNNL_ARG_BIAS, runtime.bias);
+    if (p.runtime_p) place(DNNL_ARG_WEIGHTS_PEEPHOLE, runtime.peephole);
     set_scratchpad_desc(PlainDesc({used_}, dt::u8));
   }
 
@@ -109,18 +121,22 @@ class RnnKernel : public Kernel {
 
   void Execute(dnnl::stream& stream, const BoundArgs& args) const override {
     auto data = [&](int arg) { return static_cast<float*>(args.memories.at(arg).get_data_handle()); };
-    size_t next_input = 1;
+    size_t next_input = 1;  // runtime inputs in RnnParams' order
+    auto next = [&] { return static_cast<const float*>(args.extra[next_input++].get_data_handle()); };
+    const RnnShape shape{params_.cell, g_.d, g_.in, g_.h};
+    if (params_.runtime_w) OnnxWeightsToLdigo(shape, g_.in, next(), data(DNNL_ARG_WEIGHTS_LAYER));
+    if (params_.runtime_r) OnnxWeightsToLdigo(shape, g_.h, next(), data(DNNL_ARG_WEIGHTS_ITER));
+    if (params_.runtime_b) OnnxBiasToDnnl(shape, next(), data(DNNL_ARG_BIAS));
     auto state_in = [&](bool runtime, const ConstTensorPtr& constant, int arg) {
       if (!runtime && constant == nullptr) {
         std::memset(data(arg), 0, sizeof(float) * g_.d * g_.n * g_.h);
         return;
       }
-      const float* from = runtime ? static_cast<const float*>(args.extra[next_input++].get_data_handle())
-                                  : constant->span<float>().data();
-      StateIn(g_, from, data(arg));
+      StateIn(g_, runtime ? next() : constant->span<float>().data(), data(arg));
     };
     state_in(params_.runtime_initial_h, params_.initial_h, DNNL_ARG_SRC_ITER);
     if (lstm()) state_in(params_.runtime_initial_c, params_.initial_c, DNNL_ARG_SRC_ITER_C);
+    if (params_.runtime_p) OnnxPeepholeToDnnl(shape, next(), data(DNNL_ARG_WEIGHTS_PEEPHOLE));
     ExecuteC(primitive_, stream, args.c_args);
     size_t out = inputs().size();
     auto out_ptr = [&] { return static_cast<float*>(args.extra[out++].get_data_handle()); };
@@ -155,7 +171,8 @@ absl::Status CheckTensor(const KernelRequest& r, const ConstTensorPtr& t, const 
 }  // namespace
 
 KernelOr Create(const RnnParams& p, const KernelRequest& r) {
-  const size_t num_inputs = 1 + p.runtime_initial_h + p.runtime_initial_c;
+  const size_t num_inputs =
+      1 + p.runtime_w + p.runtime_r + p.runtime_b + p.runtime_initial_h + p.runtime_initial_c + p.runtime_p;
   const size_t num_outputs = static_cast<size_t>(p.y) + p.y_h + p.y_c;
   Q8_RETURN_IF_ERROR(ExpectArity(r, num_inputs, num_outputs));
   for (const ValueSpec* v : r.inputs) {
@@ -165,7 +182,8 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
     if (v->dtype != core::DataType::kFloat32 || v->layout != Layout::kPlain) return Invalid(r, "RNNs write plain f32");
   }
   const bool lstm = p.cell == RnnParams::Cell::kLstm;
-  if (!lstm && (p.y_c || p.runtime_initial_c || p.initial_c != nullptr || p.peephole != nullptr)) {
+  const bool peephole = p.peephole != nullptr || p.runtime_p;
+  if (!lstm && (p.y_c || p.runtime_initial_c || p.initial_c != nullptr || peephole)) {
     return Invalid(r, "only LSTM has a cell state and peepholes");
   }
   const core::Dims& x = r.inputs[0]->dims;
@@ -177,18 +195,31 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
   g.d = p.direction == RnnParams::Direction::kBidirectional ? 2 : 1;
   g.h = p.hidden;
   const int64_t in = x[2];
-  const int64_t gates = lstm ? 4 : p.cell == RnnParams::Cell::kVanilla ? 1 : 3;
-  const int64_t bias_gates = p.cell == RnnParams::Cell::kLbrGru ? 4 : gates;
-  Q8_RETURN_IF_ERROR(CheckTensor(r, p.weights_layer, {g.d, in, gates, g.h}, "weights_layer"));
-  Q8_RETURN_IF_ERROR(CheckTensor(r, p.weights_iter, {g.d, g.h, gates, g.h}, "weights_iter"));
-  Q8_RETURN_IF_ERROR(CheckTensor(r, p.bias, {g.d, bias_gates, g.h}, "bias"));
-  if (p.peephole != nullptr) Q8_RETURN_IF_ERROR(CheckTensor(r, p.peephole, {g.d, 3, g.h}, "peephole"));
+  g.in = in;
+  const RnnShape shape{p.cell, g.d, in, g.h};
+  const int64_t gates = shape.gates();
+  const int64_t bias_gates = shape.bias_gates();
+  // Runtime parameters come in ONNX's layouts (converted per Run).
+  size_t k = 1;
+  auto check = [&](bool runtime, const ConstTensorPtr& t, const core::Dims& dims, const core::Dims& onnx_dims,
+                   const char* what) {
+    if (!runtime) return CheckTensor(r, t, dims, what);
+    if (t != nullptr || r.inputs[k++]->dims != onnx_dims) {
+      return Invalid(r, absl::StrCat("runtime ", what, " must be f32 ", core::DimsToString(onnx_dims)));
+    }
+    return absl::OkStatus();
+  };
+  Q8_RETURN_IF_ERROR(check(p.runtime_w, p.weights_layer, {g.d, in, gates, g.h}, {g.d, gates * g.h, in}, "W"));
+  Q8_RETURN_IF_ERROR(check(p.runtime_r, p.weights_iter, {g.d, g.h, gates, g.h}, {g.d, gates * g.h, g.h}, "R"));
+  Q8_RETURN_IF_ERROR(check(p.runtime_b, p.bias, {g.d, bias_gates, g.h}, {g.d, 2 * gates * g.h}, "B"));
   const core::Dims state = g.batch_first ? core::Dims{g.n, g.d, g.h} : core::Dims{g.d, g.n, g.h};
   if (p.initial_h != nullptr) Q8_RETURN_IF_ERROR(CheckTensor(r, p.initial_h, state, "initial_h"));
   if (p.initial_c != nullptr) Q8_RETURN_IF_ERROR(CheckTensor(r, p.initial_c, state, "initial_c"));
-  size_t k = 1;
   if (p.runtime_initial_h && r.inputs[k++]->dims != state) return Invalid(r, "initial_h has the wrong dims");
   if (p.runtime_initial_c && r.inputs[k++]->dims != state) return Invalid(r, "initial_c has the wrong dims");
+  if (peephole) {
+    Q8_RETURN_IF_ERROR(check(p.runtime_p, p.peephole, {g.d, 3, g.h}, {g.d, 3 * g.h}, "peephole"));
+  }
   const core::Dims y_dims = g.batch_first ? core::Dims{g.n, g.t, g.d, g.h} : core::Dims{g.t, g.d, g.n, g.h};
   k = 0;
   if (p.y && r.outputs[k++]->dims != y_dims) return Invalid(r, "Y has the wrong dims");
@@ -205,11 +236,13 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
   const dnnl::memory::desc& dst_iter_c = state_md;
   const dnnl::memory::desc wl_user({1, g.d, in, gates, g.h}, dt::f32, tag::ldigo);
   const dnnl::memory::desc wi_user({1, g.d, g.h, gates, g.h}, dt::f32, tag::ldigo);
-  const dnnl::memory::desc wl_any({1, g.d, in, gates, g.h}, dt::f32, tag::any);
-  const dnnl::memory::desc wi_any({1, g.d, g.h, gates, g.h}, dt::f32, tag::any);
+  // Runtime weights are read from their plain buffers; constant ones in the layout the implementation picks.
+  const dnnl::memory::desc wl_any =
+      p.runtime_w ? wl_user : dnnl::memory::desc({1, g.d, in, gates, g.h}, dt::f32, tag::any);
+  const dnnl::memory::desc wi_any =
+      p.runtime_r ? wi_user : dnnl::memory::desc({1, g.d, g.h, gates, g.h}, dt::f32, tag::any);
   const dnnl::memory::desc bias_md({1, g.d, bias_gates, g.h}, dt::f32, tag::ldgo);
-  const dnnl::memory::desc peep_md =
-      p.peephole != nullptr ? dnnl::memory::desc({1, g.d, 3, g.h}, dt::f32, tag::ldgo) : none;
+  const dnnl::memory::desc peep_md = peephole ? dnnl::memory::desc({1, g.d, 3, g.h}, dt::f32, tag::ldgo) : none;
   const dnnl::rnn_direction direction =
       p.direction == RnnParams::Direction::kForward   ? dnnl::rnn_direction::unidirectional_left2right
       : p.direction == RnnParams::Direction::kReverse ? dnnl::rnn_direction::unidirectional_right2left
@@ -271,11 +304,22 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
       break;
     }
   }
+  if ((p.runtime_w && wl_target != wl_user) || (p.runtime_r && wi_target != wi_user) ||
+      (p.runtime_b && bias_target != bias_md) || (p.runtime_p && peep_target != peep_md)) {
+    return Invalid(r, "the RNN implementation does not read runtime parameters in plain layouts");
+  }
   ArgMap constants;
-  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS_LAYER],
-                      r.weights.Get({p.weights_layer, 0, wl_user, wl_target, 0, {}}));
-  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS_ITER], r.weights.Get({p.weights_iter, 0, wi_user, wi_target, 0, {}}));
-  Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_BIAS], r.weights.Get({p.bias, 0, bias_md, bias_target, 0, {}}));
+  if (!p.runtime_w) {
+    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS_LAYER],
+                        r.weights.Get({p.weights_layer, 0, wl_user, wl_target, 0, {}}));
+  }
+  if (!p.runtime_r) {
+    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS_ITER],
+                        r.weights.Get({p.weights_iter, 0, wi_user, wi_target, 0, {}}));
+  }
+  if (!p.runtime_b) {
+    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_BIAS], r.weights.Get({p.bias, 0, bias_md, bias_target, 0, {}}));
+  }
   if (p.peephole != nullptr) {
     Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS_PEEPHOLE],
                         r.weights.Get({p.peephole, 0, peep_md, peep_target, 0, {}}));
@@ -291,7 +335,7 @@ KernelOr Create(const RnnParams& p, const KernelRequest& r) {
     outputs.push_back({kArgNone, md});
   }
   return std::make_unique<RnnKernel>(primitive, *pd_holder, std::move(inputs), std::move(outputs), std::move(constants),
-                                     p, g);
+                                     p, g, RnnKernel::RuntimeDescs{wl_user, wi_user, bias_md, peep_md});
 }
 
 }  // namespace q8::kernels::internal

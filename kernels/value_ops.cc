@@ -388,6 +388,9 @@ struct TypeVisitor {
     const size_t n = 1 + op.training_mode + op.ratio;
     return Arity(n, n, DataType::kFloat32);
   }
+  absl::StatusOr<DataType> operator()(const EinsumOp& op) const {
+    return Arity(op.inputs.size(), op.inputs.size(), DataType::kFloat32);
+  }
   template <typename Op>
   absl::StatusOr<DataType> operator()(const Op&) const {
     return Arity(1, 1, DataType::kFloat32);

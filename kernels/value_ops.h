@@ -158,9 +158,42 @@ struct MaxPoolIndicesOp {
   bool column_major = false;  // storage_order 1 (2-D only)
 };
 
+// One output of ONNX TopK: the k largest (smallest) values along `axis`,
+// sorted, ties in index order, or (indices) their positions as FP32
+// integers. k is fixed when the plan is built (a constant, or an input whose
+// values key the plan).
+struct TopKOp {
+  int axis = 0;
+  int64_t k = 0;
+  bool largest = true;
+  bool indices = false;
+};
+
+// ONNX EyeLike: ones where column - row == k in the 2-D input's dims, zeros
+// elsewhere (the input's values are not read).
+struct EyeLikeOp {
+  int64_t k = 0;
+};
+
+// ONNX Einsum in its general form (the engine lowers matmul-like equations
+// to MatMul instead): every letter (and every axis an ellipsis stands for) is
+// a label 0..extents.size()-1; inputs[k][a] is the label of input k's axis a
+// and `output` the labels of the output's axes. out[o] = sum over the labels
+// not in the output of the product of the inputs at those coordinates (a
+// label repeated within an input reads its diagonal; an input axis of extent
+// 1 broadcasts).
+struct EinsumOp {
+  std::vector<std::vector<int>> inputs;
+  std::vector<int> output;
+  std::vector<int64_t> extents;
+};
+
 using ValueOp = std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, ArgReduceOp, CumSumOp, TriluOp, HardmaxOp,
                              ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
                              ReduceLogSumExpOp, GemmOp, MaxPoolIndicesOp>;
+};
+
+ReduceLogSumExpOp, GemmOp, TopKOp, EyeLikeOp, EinsumOp > ;
 
 // Result element type for these input types (FP32 for all but the gathers,
 // which keep the data's type); INVALID_ARGUMENT for a wrong arity.

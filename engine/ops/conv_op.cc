@@ -1,5 +1,7 @@
-// Conv: 1-D, 2-D and 3-D convolution with constant weights (groups, depthwise, dilation,
-// auto_pad). Activations fused by passes arrive in node.fused.
+// Conv: 1-D, 2-D and 3-D convolution (groups, depthwise, dilation, auto_pad)
+// with constant weights, or in f32 with weights / bias a request sends or the
+// graph computes (their dims are this plan's, checked here like constants').
+// Activations fused by passes arrive in node.fused.
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_impls.h"
@@ -17,20 +19,20 @@ struct ConvGeometry {
 absl::StatusOr<ConvGeometry> Resolve(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(const size_t spatial, RequireSpatial(ctx));
   const core::Tensor* w = ctx.constant(1);
-  if (w == nullptr) return ctx.Unsupported("weights that are not a constant initializer");
-  if (w->dtype() != core::DataType::kFloat32 || w->dims().size() != spatial + 2) {
+  const core::Dims& wd = w != nullptr ? w->dims() : ctx.input_dims[1];
+  if ((w != nullptr && w->dtype() != core::DataType::kFloat32) || wd.size() != spatial + 2) {
     return ctx.Error(absl::StrCat("weights must be float32 [OC, IC/group, <", spatial, " kernel dims>], got ",
-                                  core::DimsToString(w->dims())));
+                                  core::DimsToString(wd)));
   }
   const core::Dims& x = ctx.input_dims[0];
   ConvGeometry g;
   Q8_ASSIGN_OR_RETURN(g.groups, ctx.node.attrs.GetInt("group", 1));
-  g.out_channels = w->dims()[0];
-  if (g.groups < 1 || x[1] % g.groups != 0 || g.out_channels % g.groups != 0 || w->dims()[1] * g.groups != x[1]) {
-    return ctx.Error(absl::StrCat("input has ", x[1], " channels, weights ", core::DimsToString(w->dims()),
+  g.out_channels = wd[0];
+  if (g.groups < 1 || x[1] % g.groups != 0 || g.out_channels % g.groups != 0 || wd[1] * g.groups != x[1]) {
+    return ctx.Error(absl::StrCat("input has ", x[1], " channels, weights ", core::DimsToString(wd),
                                   " and group=", g.groups, " do not agree"));
   }
-  const std::vector<int64_t> kernel(w->dims().begin() + 2, w->dims().end());
+  const std::vector<int64_t> kernel(wd.begin() + 2, wd.end());
   Q8_ASSIGN_OR_RETURN(std::vector<int64_t> kshape, ctx.node.attrs.GetInts("kernel_shape", kernel));
   if (kshape != kernel) return ctx.Error("kernel_shape does not match the weights");
   Q8_ASSIGN_OR_RETURN(g.window, ResolveWindow(ctx, {x.begin() + 2, x.end()}, kernel, /*allow_ceil_mode=*/false));
@@ -38,8 +40,9 @@ absl::StatusOr<ConvGeometry> Resolve(const OpContext& ctx) {
     if (b->num_elements() != g.out_channels || b->dtype() != core::DataType::kFloat32) {
       return ctx.Error(absl::StrCat("bias must be float32 [", g.out_channels, "]"));
     }
-  } else if (ctx.has_input(2)) {
-    return ctx.Unsupported("a bias that is not a constant initializer");
+  } else if (ctx.has_input(2) && ctx.input_dims[2] != core::Dims{g.out_channels}) {
+    return ctx.Error(
+        absl::StrCat("bias must be float32 [", g.out_channels, "], got ", core::DimsToString(ctx.input_dims[2])));
   }
   return g;
 }
@@ -66,10 +69,15 @@ absl::StatusOr<Lowering> LowerConv(const OpContext& ctx) {
   p.groups = g.groups;
   p.post_ops = PostOps(ctx.node);
   p.accumulate = ctx.node.accumulate;
+  p.runtime_weights = p.weights == nullptr;
+  p.runtime_bias = ctx.has_input(2) && p.bias == nullptr;
   Lowering l;
-  l.params = std::move(p);
   l.runtime_inputs = {0};
+  // Kernel order: X, the residual, then runtime W and B.
   if (ctx.node.accumulate) l.runtime_inputs.push_back(3);
+  if (p.runtime_weights) l.runtime_inputs.push_back(1);
+  if (p.runtime_bias) l.runtime_inputs.push_back(2);
+  l.params = std::move(p);
   return l;
 }
 

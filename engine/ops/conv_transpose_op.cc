@@ -1,5 +1,5 @@
 // ConvTranspose: 1-D, 2-D and 3-D transposed convolution with constant
-// weights, ONNX semantics for pads, output_padding, output_shape, auto_pad,
+// weights or (f32) weights / bias a request sends, ONNX semantics for pads, output_padding, output_shape, auto_pad,
 // dilations and groups; every size overflow-checked.
 #include "absl/strings/str_cat.h"
 #include "core/checked_math.h"
@@ -18,23 +18,23 @@ struct Geometry {
 absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(const size_t n, RequireSpatial(ctx));
   const core::Tensor* w = ctx.constant(1);
-  if (w == nullptr) return ctx.Unsupported("weights that are not a constant initializer");
+  const core::Dims& wd = w != nullptr ? w->dims() : ctx.input_dims[1];
   const core::Dims& x = ctx.input_dims[0];
-  if (w->dtype() != core::DataType::kFloat32 || w->dims().size() != n + 2) {
-    return ctx.Error(absl::StrCat("weights must be float32 [C, M/group, <", n, " kernel dims>], got ",
-                                  core::DimsToString(w->dims())));
+  if ((w != nullptr && w->dtype() != core::DataType::kFloat32) || wd.size() != n + 2) {
+    return ctx.Error(
+        absl::StrCat("weights must be float32 [C, M/group, <", n, " kernel dims>], got ", core::DimsToString(wd)));
   }
   const Attributes& a = ctx.node.attrs;
   Geometry g;
   kernels::DeconvParams& p = g.params;
   Q8_ASSIGN_OR_RETURN(p.groups, a.GetInt("group", 1));
-  if (p.groups < 1 || w->dims()[0] != x[1] || x[1] % p.groups != 0) {
-    return ctx.Error(absl::StrCat("input has ", x[1], " channels; weights ", core::DimsToString(w->dims()),
+  if (p.groups < 1 || wd[0] != x[1] || x[1] % p.groups != 0) {
+    return ctx.Error(absl::StrCat("input has ", x[1], " channels; weights ", core::DimsToString(wd),
                                   " and group=", p.groups, " do not agree"));
   }
-  const std::optional<int64_t> oc = core::CheckedMul(w->dims()[1], p.groups);
+  const std::optional<int64_t> oc = core::CheckedMul(wd[1], p.groups);
   if (!oc) return ctx.Error("output channels overflow");
-  const std::vector<int64_t> kernel(w->dims().begin() + 2, w->dims().end());
+  const std::vector<int64_t> kernel(wd.begin() + 2, wd.end());
   Q8_ASSIGN_OR_RETURN(std::vector<int64_t> kshape, a.GetInts("kernel_shape", kernel));
   if (kshape != kernel) return ctx.Error("kernel_shape does not match the weights");
   Q8_ASSIGN_OR_RETURN(p.strides, a.GetInts("strides", std::vector<int64_t>(n, 1)));
@@ -92,8 +92,8 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
     if (b->num_elements() != *oc || b->dtype() != core::DataType::kFloat32) {
       return ctx.Error(absl::StrCat("bias must be float32 [", *oc, "]"));
     }
-  } else if (ctx.has_input(2)) {
-    return ctx.Unsupported("a bias that is not a constant initializer");
+  } else if (ctx.has_input(2) && ctx.input_dims[2] != core::Dims{*oc}) {
+    return ctx.Error(absl::StrCat("bias must be float32 [", *oc, "], got ", core::DimsToString(ctx.input_dims[2])));
   }
   return g;
 }
@@ -109,9 +109,13 @@ absl::StatusOr<Lowering> LowerConvTranspose(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(Geometry g, Resolve(ctx));
   g.params.weights = ctx.shared_constant(1);
   g.params.bias = ctx.shared_constant(2);
+  g.params.runtime_weights = g.params.weights == nullptr;
+  g.params.runtime_bias = ctx.has_input(2) && g.params.bias == nullptr;
   Lowering l;
-  l.params = std::move(g.params);
   l.runtime_inputs = {0};
+  if (g.params.runtime_weights) l.runtime_inputs.push_back(1);
+  if (g.params.runtime_bias) l.runtime_inputs.push_back(2);
+  l.params = std::move(g.params);
   return l;
 }
 

@@ -24,12 +24,13 @@ absl::Status CheckBatchNorm(const OpContext& ctx) {
   if (training != 0) return ctx.Unsupported("training_mode=1");
   const core::Dims& x = ctx.input_dims[0];
   if (x.size() < 2) return ctx.Error("input must have a channel dimension");
+  // Runtime ones (oneDNN takes all four as execution arguments) are checked
+  // by their dims, which are this plan's.
   for (int i = 1; i <= 4; ++i) {
     const core::Tensor* t = ctx.constant(i);
-    if (t == nullptr) return ctx.Unsupported("runtime scale/bias/mean/variance");
-    if (t->num_elements() != x[1] || t->dtype() != core::DataType::kFloat32) {
-      return ctx.Error(absl::StrCat("scale, bias, mean and variance must be float32 [", x[1], "]"));
-    }
+    const bool ok = t != nullptr ? t->num_elements() == x[1] && t->dtype() == core::DataType::kFloat32
+                                 : ctx.input_dims[i] == core::Dims{x[1]};
+    if (!ok) return ctx.Error(absl::StrCat("scale, bias, mean and variance must be float32 [", x[1], "]"));
   }
   for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
     if (ctx.node.outputs[i] != kNoValue && !ctx.graph.Consumers(ctx.node.outputs[i]).empty()) {
@@ -76,6 +77,9 @@ absl::StatusOr<Lowering> LowerBatchNormalization(const OpContext& ctx) {
   Lowering l;
   l.params = std::move(p);
   l.runtime_inputs = {0};
+  for (int i = 1; i <= 4; ++i) {
+    if (ctx.constant(i) == nullptr) l.runtime_inputs.push_back(i);
+  }
   return l;
 }
 
@@ -178,10 +182,9 @@ absl::StatusOr<std::vector<core::Dims>> InferInstanceNormalization(const OpConte
   if (x.size() < 3) return ctx.Error("input must be [N, C, D1, ...]");
   for (int i = 1; i <= 2; ++i) {
     const core::Tensor* t = ctx.constant(i);
-    if (t == nullptr) return ctx.Unsupported("runtime scale / B");
-    if (t->dtype() != core::DataType::kFloat32 || t->dims() != core::Dims{x[1]}) {
-      return ctx.Error(absl::StrCat("scale and B must be float32 [", x[1], "]"));
-    }
+    const bool ok = t != nullptr ? t->dtype() == core::DataType::kFloat32 && t->dims() == core::Dims{x[1]}
+                                 : ctx.input_dims[i] == core::Dims{x[1]};
+    if (!ok) return ctx.Error(absl::StrCat("scale and B must be float32 [", x[1], "]"));
   }
   return std::vector<core::Dims>{x};
 }
@@ -195,6 +198,9 @@ absl::StatusOr<Lowering> LowerInstanceNormalization(const OpContext& ctx) {
   Lowering l;
   l.params = std::move(p);
   l.runtime_inputs = {0};
+  for (int i = 1; i <= 2; ++i) {
+    if (ctx.constant(i) == nullptr) l.runtime_inputs.push_back(i);
+  }
   return l;
 }
 

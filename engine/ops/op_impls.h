@@ -16,7 +16,7 @@ Q8_DECLARE_OP(Gemm);
 Q8_DECLARE_OP(MatMul);
 Q8_DECLARE_OP(MaxPool);
 Q8_DECLARE_OP(AveragePool);
-Q8_DECLARE_OP(GlobalAveragePool);
+Q8_DECLARE_OP(GlobalPool);  // GlobalAveragePool, GlobalMaxPool
 Q8_DECLARE_OP(Activation);  // Relu, Clip, Sigmoid
 Q8_DECLARE_OP(Binary);      // Add, Mul
 Q8_DECLARE_OP(Softmax);
@@ -29,7 +29,7 @@ Q8_DECLARE_OP(Identity);  // Identity (and inference Dropout without its mask)
 Q8_DECLARE_OP(DataOp);    // data_op.cc: Gather, Slice, Pad, Expand, Tile, Where, DepthToSpace, ...
 Q8_DECLARE_OP(Squeeze);
 Q8_DECLARE_OP(Unsqueeze);
-Q8_DECLARE_OP(Unary);   // unary_op.cc: Tanh, Exp, Erf, HardSigmoid, ...
+Q8_DECLARE_OP(Unary);   // unary_op.cc: Tanh, Exp, Erf, HardSigmoid, Shrink, IsNaN, ...
 Q8_DECLARE_OP(Reduce);  // reduce_op.cc: Reduce*
 Q8_DECLARE_OP(LayerNormalization);
 Q8_DECLARE_OP(InstanceNormalization);
@@ -38,6 +38,7 @@ Q8_DECLARE_OP(PRelu);
 Q8_DECLARE_OP(Recurrent);  // rnn_op.cc: LSTM, GRU, RNN
 Q8_DECLARE_OP(Resize);     // resize_op.cc: Resize, Upsample
 Q8_DECLARE_OP(GridSample);
+Q8_DECLARE_OP(Einsum);   // einsum_op.cc: matmul-like equations -> MatMul, the rest -> EinsumOp
 Q8_DECLARE_OP(Clip);     // value_op.cc: constant bounds -> Activation, runtime bounds -> ClipOp
 Q8_DECLARE_OP(Dropout);  // value_op.cc: runtime training_mode or a read mask -> DropoutGateOp, else Identity
 Q8_DECLARE_OP(Cast);     // value_op.cc: runtime Cast -> RoundTripCastOp

@@ -1,6 +1,6 @@
-// MaxPool, AveragePool and GlobalAveragePool on 1-D, 2-D and 3-D spatial
-// tensors (rank 3 to 5, N and C first). MaxPool's Indices output, when read,
-// is a second step (kernels' MaxPoolIndicesOp).
+// MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool on 1-D, 2-D and
+// 3-D spatial tensors (rank 3 to 5, N and C first). MaxPool's Indices output,
+// when read, is a second step (kernels' MaxPoolIndicesOp).
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_impls.h"
@@ -83,7 +83,7 @@ absl::StatusOr<Lowering> LowerAveragePool(const OpContext& ctx) {
   return PoolLowering(w, kernels::PoolParams::Kind::kAverage, include_pad != 0);
 }
 
-absl::StatusOr<std::vector<core::Dims>> InferGlobalAveragePool(const OpContext& ctx) {
+absl::StatusOr<std::vector<core::Dims>> InferGlobalPool(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(const size_t spatial, RequireSpatial(ctx));
   const core::Dims& x = ctx.input_dims[0];
   core::Dims out{x[0], x[1]};
@@ -91,7 +91,7 @@ absl::StatusOr<std::vector<core::Dims>> InferGlobalAveragePool(const OpContext& 
   return std::vector<core::Dims>{out};
 }
 
-absl::StatusOr<Lowering> LowerGlobalAveragePool(const OpContext& ctx) {
+absl::StatusOr<Lowering> LowerGlobalPool(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(const size_t spatial, RequireSpatial(ctx));
   const core::Dims& x = ctx.input_dims[0];
   Window w;
@@ -100,7 +100,8 @@ absl::StatusOr<Lowering> LowerGlobalAveragePool(const OpContext& ctx) {
   w.dilations.assign(spatial, 1);
   w.pads_begin.assign(spatial, 0);
   w.pads_end.assign(spatial, 0);
-  return PoolLowering(w, kernels::PoolParams::Kind::kAverage, false);
+  const bool max = ctx.node.op_type == "GlobalMaxPool";
+  return PoolLowering(w, max ? kernels::PoolParams::Kind::kMax : kernels::PoolParams::Kind::kAverage, false);
 }
 
 }  // namespace q8::engine::ops

@@ -1,10 +1,11 @@
 // LSTM, GRU and RNN (ONNX opset 7-14): one recurrent layer lowered to
-// kernels::RnnParams. The weights must be constants; they are reordered here,
-// once per model, from ONNX's gate order and [D, G*H, I] layout into
-// oneDNN's (LSTM iofc -> ifco, peepholes iof -> ifo, GRU zrh = oneDNN's
-// u r o) and ldigo layout, with the two ONNX biases summed (except the
-// recurrent candidate bias of a linear-before-reset GRU, which oneDNN keeps
-// apart). What oneDNN cannot compute is refused with the reason: clip,
+// kernels::RnnParams. Constant weights are reordered here, once per model,
+// from ONNX's gate order and [D, G*H, I] layout into oneDNN's (LSTM iofc ->
+// ifco, peepholes iof -> ifo, GRU zrh = oneDNN's u r o) and ldigo layout,
+// with the two ONNX biases summed (except the recurrent candidate bias of a
+// linear-before-reset GRU, which oneDNN keeps apart); W, R, B and P that a
+// request sends go to the kernel as they come, which converts them per Run
+// with the same functions (kernels/rnn_layout.h). What oneDNN cannot compute is refused with the reason: clip,
 // input_forget, non-default activations (vanilla RNN: Tanh/Relu/Sigmoid,
 // the same for both directions), sequence_lens other than all = seq_length.
 #include <array>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
 #include "engine/ops/op_impls.h"
+#include "kernels/rnn_layout.h"
 
 namespace q8::engine::ops {
 namespace {
@@ -22,8 +24,8 @@ using kernels::RnnParams;
 struct Geometry {
   RnnParams params;  // without tensors
   int64_t t = 0, n = 0, d = 1, in = 0, gates = 1;
-  std::vector<int> gate_order;  // oneDNN gate k reads ONNX gate gate_order[k]
   core::Dims y, state;
+  kernels::RnnShape shape() const { return {params.cell, d, in, params.hidden}; }
 };
 
 absl::StatusOr<std::vector<std::string>> Strings(const OpContext& ctx, const std::string& name) {
@@ -44,17 +46,14 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
   if (op == "LSTM") {
     p.cell = RnnParams::Cell::kLstm;
     g.gates = 4;
-    g.gate_order = {0, 2, 3, 1};  // oneDNN i f c o <- ONNX i o f c
     defaults = {"Sigmoid", "Tanh", "Tanh"};
   } else if (op == "GRU") {
     Q8_ASSIGN_OR_RETURN(const int64_t lbr, a.GetInt("linear_before_reset", 0));
     p.cell = lbr != 0 ? RnnParams::Cell::kLbrGru : RnnParams::Cell::kGru;
     g.gates = 3;
-    g.gate_order = {0, 1, 2};
     defaults = {"Sigmoid", "Tanh"};
   } else {
     p.cell = RnnParams::Cell::kVanilla;
-    g.gate_order = {0};
     defaults = {"Tanh"};
   }
   Q8_ASSIGN_OR_RETURN(const std::string direction, a.GetString("direction", "forward"));
@@ -110,13 +109,18 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
   g.t = p.batch_first ? x[1] : x[0];
   g.n = p.batch_first ? x[0] : x[1];
   g.in = x[2];
-  const core::Tensor* w = ctx.constant(1);
-  const core::Tensor* r = ctx.constant(2);
-  if (w == nullptr || r == nullptr) return ctx.Unsupported("weights W and R that are not constant initializers");
+  // Runtime W, R, B and P are checked by their dims, which are this plan's.
+  auto dims_of = [&](int i) -> const core::Dims& {
+    const core::Tensor* t = ctx.constant(i);
+    return t != nullptr ? t->dims() : ctx.input_dims[i];
+  };
+  auto float_or_runtime = [&](int i) {
+    const core::Tensor* t = ctx.constant(i);
+    return t == nullptr || t->dtype() == core::DataType::kFloat32;
+  };
   Q8_ASSIGN_OR_RETURN(const int64_t hidden_attr, a.GetInt("hidden_size", 0));
-  const core::Dims& wd = w->dims();
-  if (w->dtype() != core::DataType::kFloat32 || wd.size() != 3 || wd[0] != g.d || wd[2] != g.in ||
-      wd[1] % g.gates != 0 || wd[1] == 0) {
+  const core::Dims& wd = dims_of(1);
+  if (!float_or_runtime(1) || wd.size() != 3 || wd[0] != g.d || wd[2] != g.in || wd[1] % g.gates != 0 || wd[1] == 0) {
     return ctx.Error(absl::StrCat("W must be float32 [", g.d, ", ", g.gates, "*hidden_size, ", g.in, "], got ",
                                   core::DimsToString(wd)));
   }
@@ -125,18 +129,16 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
     return ctx.Error(absl::StrCat("hidden_size=", hidden_attr, " but W holds ", p.hidden));
   }
   const int64_t h = p.hidden;
-  if (r->dtype() != core::DataType::kFloat32 || r->dims() != core::Dims{g.d, g.gates * h, h}) {
+  if (!float_or_runtime(2) || dims_of(2) != core::Dims{g.d, g.gates * h, h}) {
     return ctx.Error(absl::StrCat("R must be float32 [", g.d, ", ", g.gates * h, ", ", h, "]"));
   }
-  if (ctx.has_input(3)) {
-    const core::Tensor* b = ctx.constant(3);
-    if (b == nullptr) return ctx.Unsupported("a bias B that is not a constant initializer");
-    if (b->dtype() != core::DataType::kFloat32 || b->dims() != core::Dims{g.d, 2 * g.gates * h}) {
-      return ctx.Error(absl::StrCat("B must be float32 [", g.d, ", ", 2 * g.gates * h, "]"));
-    }
+  if (ctx.has_input(3) && (!float_or_runtime(3) || dims_of(3) != core::Dims{g.d, 2 * g.gates * h})) {
+    return ctx.Error(absl::StrCat("B must be float32 [", g.d, ", ", 2 * g.gates * h, "]"));
   }
   if (ctx.has_input(4)) {
     const core::Tensor* lens = ctx.constant(4);
+    // A runtime one cannot be checked per request: the load-time warm-up
+    // feeds zeros, which are no full lengths.
     if (lens == nullptr) {
       return ctx.Unsupported("a runtime sequence_lens (only a constant equal to seq_length for every batch entry)");
     }
@@ -168,12 +170,8 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
       return ctx.Error("initial states must be float32");
     }
   }
-  if (lstm && ctx.has_input(7)) {
-    const core::Tensor* peep = ctx.constant(7);
-    if (peep == nullptr) return ctx.Unsupported("peepholes P that are not a constant initializer");
-    if (peep->dtype() != core::DataType::kFloat32 || peep->dims() != core::Dims{g.d, 3 * h}) {
-      return ctx.Error(absl::StrCat("P must be float32 [", g.d, ", ", 3 * h, "]"));
-    }
+  if (lstm && ctx.has_input(7) && (!float_or_runtime(7) || dims_of(7) != core::Dims{g.d, 3 * h})) {
+    return ctx.Error(absl::StrCat("P must be float32 [", g.d, ", ", 3 * h, "]"));
   }
   auto present = [&](size_t k) { return ctx.node.outputs.size() > k && ctx.node.outputs[k] != kNoValue; };
   p.y = present(0);
@@ -182,64 +180,8 @@ absl::StatusOr<Geometry> Resolve(const OpContext& ctx) {
   return g;
 }
 
-// ONNX [D, G*H, K] (gate-major rows) -> oneDNN [D, K, G, H] in oneDNN's gate order.
-kernels::ConstTensorPtr ToLdigo(const core::Tensor& onnx, const Geometry& g) {
-  const int64_t d_n = onnx.dims()[0], k_n = onnx.dims()[2], h_n = g.params.hidden;
-  const int64_t gates = static_cast<int64_t>(g.gate_order.size());
-  auto out = std::make_shared<core::Tensor>(core::DataType::kFloat32, core::Dims{d_n, k_n, gates, h_n});
-  const absl::Span<const float> src = onnx.span<float>();
-  absl::Span<float> dst = out->span<float>();
-  for (int64_t d = 0; d < d_n; ++d) {
-    for (int64_t k = 0; k < k_n; ++k) {
-      for (int64_t gate = 0; gate < gates; ++gate) {
-        const int64_t onnx_gate = g.gate_order[gate];
-        for (int64_t h = 0; h < h_n; ++h) {
-          dst[((d * k_n + k) * gates + gate) * h_n + h] = src[(d * gates * h_n + onnx_gate * h_n + h) * k_n + k];
-        }
-      }
-    }
-  }
-  return out;
-}
-
-kernels::ConstTensorPtr Bias(const core::Tensor* onnx, const Geometry& g) {
-  const int64_t gates = static_cast<int64_t>(g.gate_order.size()), h_n = g.params.hidden;
-  const bool lbr = g.params.cell == RnnParams::Cell::kLbrGru;
-  const int64_t out_gates = lbr ? gates + 1 : gates;
-  auto out = std::make_shared<core::Tensor>(core::DataType::kFloat32, core::Dims{g.d, out_gates, h_n});
-  if (onnx == nullptr) return out;  // zero-initialised
-  const absl::Span<const float> src = onnx->span<float>();
-  absl::Span<float> dst = out->span<float>();
-  for (int64_t d = 0; d < g.d; ++d) {
-    const float* wb = src.data() + d * 2 * gates * h_n;
-    const float* rb = wb + gates * h_n;
-    for (int64_t gate = 0; gate < gates; ++gate) {
-      const int64_t og = g.gate_order[gate];
-      const bool keep_apart = lbr && gate == 2;  // oneDNN adds Rb_h inside r * (...)
-      for (int64_t h = 0; h < h_n; ++h) {
-        dst[(d * out_gates + gate) * h_n + h] = wb[og * h_n + h] + (keep_apart ? 0.0f : rb[og * h_n + h]);
-      }
-    }
-    if (lbr) {
-      for (int64_t h = 0; h < h_n; ++h) dst[(d * out_gates + gates) * h_n + h] = rb[2 * h_n + h];
-    }
-  }
-  return out;
-}
-
-// ONNX P [D, 3H] in i o f order -> oneDNN [D, 3, H] in i f o order.
-kernels::ConstTensorPtr Peephole(const core::Tensor& onnx, const Geometry& g) {
-  const int64_t h_n = g.params.hidden;
-  constexpr std::array<int64_t, 3> kOrder = {0, 2, 1};
-  auto out = std::make_shared<core::Tensor>(core::DataType::kFloat32, core::Dims{g.d, 3, h_n});
-  const absl::Span<const float> src = onnx.span<float>();
-  absl::Span<float> dst = out->span<float>();
-  for (int64_t d = 0; d < g.d; ++d) {
-    for (int64_t k = 0; k < 3; ++k) {
-      for (int64_t h = 0; h < h_n; ++h) dst[(d * 3 + k) * h_n + h] = src[(d * 3 + kOrder[k]) * h_n + h];
-    }
-  }
-  return out;
+std::shared_ptr<core::Tensor> NewFloat(core::Dims dims) {
+  return std::make_shared<core::Tensor>(core::DataType::kFloat32, std::move(dims));
 }
 
 }  // namespace
@@ -254,20 +196,49 @@ absl::StatusOr<std::vector<core::Dims>> InferRecurrent(const OpContext& ctx) {
 absl::StatusOr<Lowering> LowerRecurrent(const OpContext& ctx) {
   Q8_ASSIGN_OR_RETURN(Geometry g, Resolve(ctx));
   RnnParams& p = g.params;
-  p.weights_layer = ToLdigo(*ctx.constant(1), g);
-  p.weights_iter = ToLdigo(*ctx.constant(2), g);
-  p.bias = Bias(ctx.constant(3), g);
-  if (p.cell == RnnParams::Cell::kLstm && ctx.has_input(7)) p.peephole = Peephole(*ctx.constant(7), g);
+  const kernels::RnnShape shape = g.shape();
   Lowering l;
   l.runtime_inputs = {0};
   l.one_step = true;
+  // Kernel order: X, then the runtime ones of W, R, B, initial_h, initial_c, P.
+  auto runtime = [&](int i) {
+    const bool r = ctx.has_input(i) && ctx.constant(i) == nullptr;
+    if (r) l.runtime_inputs.push_back(i);
+    return r;
+  };
+  p.runtime_w = runtime(1);
+  if (!p.runtime_w) {
+    auto w = NewFloat({g.d, g.in, g.gates, p.hidden});
+    kernels::OnnxWeightsToLdigo(shape, g.in, ctx.constant(1)->span<float>().data(), w->span<float>().data());
+    p.weights_layer = std::move(w);
+  }
+  p.runtime_r = runtime(2);
+  if (!p.runtime_r) {
+    auto r = NewFloat({g.d, p.hidden, g.gates, p.hidden});
+    kernels::OnnxWeightsToLdigo(shape, p.hidden, ctx.constant(2)->span<float>().data(), r->span<float>().data());
+    p.weights_iter = std::move(r);
+  }
+  p.runtime_b = runtime(3);
+  if (!p.runtime_b) {
+    auto b = NewFloat({g.d, shape.bias_gates(), p.hidden});
+    const core::Tensor* onnx = ctx.has_input(3) ? ctx.constant(3) : nullptr;
+    kernels::OnnxBiasToDnnl(shape, onnx != nullptr ? onnx->span<float>().data() : nullptr, b->span<float>().data());
+    p.bias = std::move(b);
+  }
   const bool lstm = p.cell == RnnParams::Cell::kLstm;
   for (int i : lstm ? std::vector<int>{5, 6} : std::vector<int>{5}) {
     if (!ctx.has_input(i)) continue;
-    const bool runtime = !ctx.graph.IsConstant(ctx.node.inputs[i]);
-    if (runtime) l.runtime_inputs.push_back(i);
-    (i == 5 ? p.runtime_initial_h : p.runtime_initial_c) = runtime;
-    if (!runtime) (i == 5 ? p.initial_h : p.initial_c) = ctx.shared_constant(i);
+    const bool r = runtime(i);
+    (i == 5 ? p.runtime_initial_h : p.runtime_initial_c) = r;
+    if (!r) (i == 5 ? p.initial_h : p.initial_c) = ctx.shared_constant(i);
+  }
+  if (lstm && ctx.has_input(7)) {
+    p.runtime_p = runtime(7);
+    if (!p.runtime_p) {
+      auto peep = NewFloat({g.d, 3, p.hidden});
+      kernels::OnnxPeepholeToDnnl(shape, ctx.constant(7)->span<float>().data(), peep->span<float>().data());
+      p.peephole = std::move(peep);
+    }
   }
   l.params = std::move(p);
   return l;

@@ -1,7 +1,7 @@
 // Element-wise unary ops beyond Relu / Clip / Sigmoid: those oneDNN's eltwise
 // algorithms express (alone or as a short chain) become an EltwiseParams
-// step; the rest (Erf, Floor, Ceil, Softsign, trigonometry...) run in the
-// plain C++ math kernel. Also the internal Swish op that fuse_gelu_swish
+// step; the rest (Erf, Floor, Ceil, Softsign, trigonometry, Shrink, IsNaN,
+// IsInf...) run in the plain C++ math kernel. Also the internal Swish op that fuse_gelu_swish
 // produces (never accepted from a model: see CheckSignature).
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -24,6 +24,7 @@ constexpr MathName kMathOps[] = {
     {"Cosh", MK::kCosh},         {"Erf", MK::kErf},     {"Floor", MK::kFloor},
     {"Sign", MK::kSign},         {"Sin", MK::kSin},     {"Sinh", MK::kSinh},
     {"Softsign", MK::kSoftsign}, {"Tan", MK::kTan},     {"ThresholdedRelu", MK::kThresholdedRelu},
+    {"Shrink", MK::kShrink},     {"IsNaN", MK::kIsNaN}, {"IsInf", MK::kIsInf},
 };
 
 absl::StatusOr<kernels::Activation> Act(AK kind, float alpha = 0.0f, float beta = 0.0f) {
@@ -91,6 +92,16 @@ absl::StatusOr<Lowering> LowerUnary(const OpContext& ctx) {
     if (m.kind == MK::kThresholdedRelu || m.kind == MK::kCelu) {
       Q8_ASSIGN_OR_RETURN(p.alpha, ctx.node.attrs.GetFloat("alpha", 1.0f));
       if (m.kind == MK::kCelu && !(p.alpha != 0.0f)) return ctx.Error("alpha must be non-zero");
+    }
+    if (m.kind == MK::kShrink) {
+      Q8_ASSIGN_OR_RETURN(p.alpha, ctx.node.attrs.GetFloat("lambd", 0.5f));
+      Q8_ASSIGN_OR_RETURN(p.beta, ctx.node.attrs.GetFloat("bias", 0.0f));
+    }
+    if (m.kind == MK::kIsInf) {
+      Q8_ASSIGN_OR_RETURN(int64_t pos, ctx.node.attrs.GetInt("detect_positive", 1));
+      Q8_ASSIGN_OR_RETURN(int64_t neg, ctx.node.attrs.GetInt("detect_negative", 1));
+      p.alpha = pos != 0 ? 1.0f : 0.0f;
+      p.beta = neg != 0 ? 1.0f : 0.0f;
     }
     l.params = p;
     return l;

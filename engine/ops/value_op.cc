@@ -1,6 +1,6 @@
 // Resolution of the ONNX ops that read integer or boolean values at run time
 // (kernels/value_ops.h): GatherElements, ScatterElements, ArgMax/ArgMin,
-// CumSum, Trilu, Hardmax, Mod, CastLike, the two losses,
+// CumSum, Trilu, Hardmax, Mod, CastLike, the two losses, TopK, EyeLike,
 // plus the runtime forms of Gather, Cast, Clip and Dropout. Attributes are
 // read and checked here; the result is a ResolvedDataOp, so the op table's
 // InferDataOp/LowerDataOp (data_op.cc) serve these rows too. Such values
@@ -149,11 +149,45 @@ absl::StatusOr<Resolved> Loss(const OpContext& ctx, bool softmax) {
   return r;
 }
 
+// TopK: K must be known when the plan is built (a constant, or a graph input
+// whose values key the plan); outputs Values and Indices, one step each.
+absl::StatusOr<Resolved> TopK(const OpContext& ctx) {
+  const core::Dims& x = ctx.input_dims[0];
+  if (x.empty()) return ctx.Error("input must have rank >= 1");
+  Q8_ASSIGN_OR_RETURN(int axis, AxisAttr(ctx, -1, x.size()));
+  kernels::TopKOp op;
+  op.axis = axis;
+  if (ctx.opset < 10) {
+    Q8_ASSIGN_OR_RETURN(op.k, ctx.node.attrs.GetInt("k", -1));
+  } else {
+    Q8_ASSIGN_OR_RETURN(std::vector<int64_t> k, ops::ConstantInts(ctx, 1, "K"));
+    if (k.size() != 1) return ctx.Error("K must hold one value");
+    op.k = k[0];
+  }
+  if (op.k < 0 || op.k > x[axis]) {
+    return ctx.Error(absl::StrCat("K=", op.k, " is outside [0, ", x[axis], "] for axis ", axis));
+  }
+  Q8_ASSIGN_OR_RETURN(int64_t largest, ctx.node.attrs.GetInt("largest", 1));
+  op.largest = largest != 0;
+  core::Dims out = x;
+  out[axis] = op.k;
+  Resolved r = One({0}, op, out);
+  op.indices = true;
+  r.outputs.push_back({kernels::DataOp{kernels::ValueOp{op}}, out});
+  return r;
+}
+
+absl::StatusOr<Resolved> EyeLike(const OpContext& ctx) {
+  if (ctx.input_dims[0].size() != 2) return ctx.Error("input must be 2-D");
+  Q8_ASSIGN_OR_RETURN(int64_t k, ctx.node.attrs.GetInt("k", 0));
+  return One({0}, kernels::EyeLikeOp{k}, ctx.input_dims[0]);
+}
+
 }  // namespace
 
 bool IsValueOp(absl::string_view t) {
   for (const char* name : {"GatherElements", "ScatterElements", "ArgMax", "ArgMin", "CumSum", "Trilu", "Hardmax", "Mod",
-                           "CastLike", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"}) {
+                           "CastLike", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss", "TopK", "EyeLike"}) {
     if (t == name) return true;
   }
   return false;
@@ -169,6 +203,8 @@ absl::StatusOr<ResolvedDataOp> ResolveValueOp(const OpContext& ctx) {
   if (t == "Trilu") return Trilu(ctx);
   if (t == "Hardmax") return Hardmax(ctx);
   if (t == "Mod") return Mod(ctx);
+  if (t == "TopK") return TopK(ctx);
+  if (t == "EyeLike") return EyeLike(ctx);
   if (t == "CastLike") {
     Q8_ASSIGN_OR_RETURN(core::DataType to, DeclaredType(ctx, 1));
     return One({0}, kernels::RoundTripCastOp{to}, ctx.input_dims[0]);

@@ -206,9 +206,15 @@ class Planner {
       AddStep({n.name, n.op_type, l.params, in_values, out_values});
       return absl::OkStatus();
     }
+    // Conv-like ops read activations NHWC (input 0, a conv's residual);
+    // runtime weights and parameters they read as they come, plain.
+    const auto* accumulating = std::get_if<kernels::ConvParams>(&l.params);
+    const size_t activations = accumulating != nullptr && accumulating->accumulate ? 2 : 1;
     auto layout_for = [&](ValueId v, size_t pos) {
       if (policy == LayoutPolicy::kPlain) return Layout::kPlain;
-      if (policy == LayoutPolicy::kChannelsLast) return dims_[v].size() == 4 ? Layout::kNhwc : Layout::kPlain;
+      if (policy == LayoutPolicy::kChannelsLast) {
+        return dims_[v].size() == 4 && pos < activations ? Layout::kNhwc : Layout::kPlain;
+      }
       const Layout first = values_[current_[ins[0]]].layout;
       if (pos == 0) return first;
       return dims_[v].size() == 4 ? first : Layout::kPlain;

@@ -12,6 +12,12 @@ const ValueQuant* QuantOf(const QuantSpec* quant, ValueId v) {
   return it == quant->values.end() ? nullptr : &it->second;
 }
 
+// Weights only a request supplies: no scales to quantize them with (precision.h).
+bool HasRuntimeWeights(const Lowering& l) {
+  const auto* conv = std::get_if<kernels::ConvParams>(&l.params);
+  return conv != nullptr && (conv->runtime_weights || conv->runtime_bias);
+}
+
 bool IsStaticInt8Layer(const QuantSpec* quant, int node) {
   if (quant == nullptr) return false;
   auto it = quant->layers.find(node);
@@ -31,7 +37,8 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
   // Values some consumer could read as int8: an int8 layer's or a transparent op's input.
   std::vector<bool> int8_reader(g.num_values(), false);
   for (size_t i = 0; i < nodes.size(); ++i) {
-    if (nodes[i].removed || (!IsStaticInt8Layer(quant, static_cast<int>(i)) && !transparent(i))) continue;
+    const bool int8_layer = IsStaticInt8Layer(quant, static_cast<int>(i)) && !HasRuntimeWeights(lowerings[i]);
+    if (nodes[i].removed || (!int8_layer && !transparent(i))) continue;
     for (ValueId in : nodes[i].inputs) {
       if (in != kNoValue) int8_reader[in] = true;
     }
@@ -47,7 +54,8 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
     std::vector<ValueId> ins;
     for (int k : l.runtime_inputs) ins.push_back(n.inputs[k]);
     const ValuePrecision first = stored[ins[0]];
-    const bool int8_layer = IsStaticInt8Layer(quant, static_cast<int>(i)) && QuantOf(quant, ins[0]) != nullptr;
+    const bool int8_layer =
+        IsStaticInt8Layer(quant, static_cast<int>(i)) && !HasRuntimeWeights(l) && QuantOf(quant, ins[0]) != nullptr;
     const bool passthrough = transparent(i) && first.is_int8();
 
     for (ValueId v : ins) {

@@ -8,6 +8,11 @@
 // specialized graph: the same rules, over the nodes left after folding.)
 //
 // Rules, node by node in topological order:
+//  - a Conv whose weights or bias a request sends (or the graph computes)
+//    reads and stores f32 whatever QuantSpec says: int8 needs per-channel
+//    weight scales fixed when the primitive is built, and those weights are
+//    unknown until a request arrives (the quantizer never lists such a
+//    layer; this rule keeps a hand-edited artifact from changing that);
 //  - an int8 layer (QuantSpec::layers, not dynamic, with a quantized main
 //    input) reads its quantized inputs as int8 in their own scale and stores
 //    int8 when its output is quantized, not a graph output, and some

@@ -17,7 +17,7 @@ bool IsParameterSlot(const std::string& op_type, size_t slot) {
   if (op_type == "ConstantOfShape" || op_type == "Range") return true;
   if (slot == 0) return false;
   for (const char* op :
-       {"Reshape", "Slice", "Unsqueeze", "Squeeze", "Expand", "Tile", "Pad", "Split", "Resize", "Upsample"}) {
+       {"Reshape", "Slice", "Unsqueeze", "Squeeze", "Expand", "Tile", "Pad", "Split", "Resize", "Upsample", "TopK"}) {
     if (op_type == op) return true;
   }
   return op_type.rfind("Reduce", 0) == 0 && slot == 1;

@@ -29,7 +29,7 @@ struct PlanShapes {
 
 // Per graph input: true for an INT64/INT32/FP32/FP64 input that sets a plan
 // parameter (Reshape shape, Slice starts/ends/axes/steps, Squeeze/Unsqueeze/
-// Reduce axes, Expand shape, Tile repeats, Pad pads and constant_value, Split
+// Reduce axes, Expand shape, Tile repeats, TopK's K, Pad pads and constant_value, Split
 // sizes, Resize/Upsample roi, scales and sizes, ConstantOfShape/Range
 // arguments), directly or through arithmetic that constant evaluation
 // computes. Plans are keyed by its values (at most kMaxShapeValueElements of

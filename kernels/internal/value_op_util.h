@@ -118,7 +118,7 @@ inline absl::Status ValidateSameF32(absl::Span<const core::TensorView> in, const
 
 namespace q8::kernels {
 
-// value_ops_numeric.cc
+// value_ops_numeric.cc and value_ops_select.cc
 #define Q8_VALUE_OP(Op)                                                                                           \
   absl::Status Validate(const Op& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out); \
   absl::Status Run(const Op& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out);
@@ -129,6 +129,9 @@ Q8_VALUE_OP(GemmOp)
 Q8_VALUE_OP(DropoutGateOp)
 Q8_VALUE_OP(ReduceLogSumExpOp)
 Q8_VALUE_OP(MaxPoolIndicesOp)
+Q8_VALUE_OP(TopKOp)
+Q8_VALUE_OP(EyeLikeOp)
+Q8_VALUE_OP(EinsumOp)
 #undef Q8_VALUE_OP
 
 }  // namespace q8::kernels

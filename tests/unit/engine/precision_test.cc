@@ -7,6 +7,7 @@
 
 #include "engine/model_builder.h"
 #include "engine/plan/planner.h"
+#include "engine/quant/quantizer.h"
 #include "tests/testing/onnx_builder.h"
 
 namespace q8::engine {
@@ -106,6 +107,31 @@ TEST(PrecisionTest, Int8SectionEndsWhereNoConsumerReadsInt8) {
     }
   }
   EXPECT_EQ(checked, static_cast<int>(g.nodes().size()));
+}
+
+// A Conv whose weights a request sends has no weight scales when the plan is
+// built: it reads and stores f32 even when a QuantSpec lists it (the quantizer
+// never does; a hand-edited artifact could), and the quantizer skips it.
+TEST(PrecisionTest, ConvWithRuntimeWeightsStaysFp32) {
+  q8::testing::OnnxBuilder b;
+  b.Input("x", {-1, 3, 8, 8}).Input("w", {4, 3, 3, 3}).Output("y");
+  b.Node("Conv", {"x", "w"}, {"c"});
+  b.Node("Tanh", {"c"}, {"y"});
+  auto prepared = PrepareGraph(b.Serialize(), CompileOptions{});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  const Graph& g = *prepared->graph;
+  int conv = -1;
+  for (size_t i = 0; i < g.nodes().size(); ++i) conv = g.nodes()[i].op_type == "Conv" ? static_cast<int>(i) : conv;
+  ASSERT_GE(conv, 0);
+  auto fp32 = LowerGraph(g, prepared->opset);
+  ASSERT_TRUE(fp32.ok()) << fp32.status();
+  EXPECT_TRUE(QuantizableLayers(*fp32).empty());
+  QuantSpec spec;
+  for (ValueId v = 0; v < g.num_values(); ++v) spec.values[v] = {DataType::kInt8, 0.1f};
+  spec.layers[conv] = {};
+  const std::vector<NodePrecision> pr = AssignPrecision(g, fp32->lowerings, &spec);
+  for (const ValuePrecision& p : pr[conv].inputs) EXPECT_FALSE(p.is_int8());
+  EXPECT_FALSE(pr[conv].output.is_int8());
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // LSTM / GRU / RNN and Resize / Upsample against ONNX's own conformance cases
 // (Debian libonnx-testdata: model, inputs and the outputs of ONNX's reference
 // implementation). Those cases pass weights, scales, sizes, roi and
-// sequence_lens as graph inputs; q8serve takes them only as constants (the
-// conformance ctest lists the cases as refused for that), so here every
-// input but X becomes an initializer and the compiled model runs X through a
-// real Program. Tolerance: |got - want| <= 1e-5 + 1e-4 * |want|. Every step
+// sequence_lens as graph inputs; the conformance ctest runs them that way
+// (runtime RNN weights), so here every input but X becomes an initializer:
+// this covers the constant path (weights packed once at load), and the
+// compiled model runs X through a real Program. Tolerance: |got - want| <= 1e-5 + 1e-4 * |want|. Every step
 // must run an optimized kernel, except GRU with linear_before_reset=0 (all
 // four GRU cases): oneDNN 2.6.3 has only its "ref" RNN driver for that cell
 // (GEMMs still on its jit sgemm; see OPERATORS.md).
