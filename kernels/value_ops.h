@@ -190,10 +190,7 @@ struct EinsumOp {
 
 using ValueOp = std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, ArgReduceOp, CumSumOp, TriluOp, HardmaxOp,
                              ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
-                             ReduceLogSumExpOp, GemmOp, MaxPoolIndicesOp>;
-};
-
-ReduceLogSumExpOp, GemmOp, TopKOp, EyeLikeOp, EinsumOp > ;
+                             ReduceLogSumExpOp, GemmOp, MaxPoolIndicesOp, TopKOp, EyeLikeOp, EinsumOp>;
 
 // Result element type for these input types (FP32 for all but the gathers,
 // which keep the data's type); INVALID_ARGUMENT for a wrong arity.
