@@ -22,9 +22,9 @@ using TensorPtr = std::shared_ptr<const core::Tensor>;
 using Outputs = std::vector<TensorPtr>;
 
 const std::set<std::string>& Evaluable() {
-  static const auto* ops =
-      new std::set<std::string>{"Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",      "Add", "Sub",
-                                "Mul",      "Div",      "Shape",   "Size",    "Range",   "ConstantOfShape"};
+  static const auto* ops = new std::set<std::string>{
+      "Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",       "Add",  "Sub",     "Mul",
+      "Div",      "Shape",    "Size",    "Range",   "Equal",   "ConstantOfShape", "Less", "Greater", "Mod"};
   return *ops;
 }
 
@@ -57,6 +57,9 @@ void Put(core::Tensor& t, int64_t i, double v) {
       break;
     case core::DataType::kInt32:
       t.span<int32_t>()[i] = static_cast<int32_t>(v);
+      break;
+    case core::DataType::kBool:
+      static_cast<uint8_t*>(t.data())[i] = v != 0 ? 1 : 0;
       break;
     default:
       break;
@@ -94,7 +97,26 @@ absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const 
     const bool integer = a.dtype() == core::DataType::kInt64 || a.dtype() == core::DataType::kInt32;
     f = [integer](double x, double y) { return integer ? std::trunc(x / y) : x / y; };
   }
-  auto out = std::make_shared<core::Tensor>(a.dtype(), out_dims);
+  if (n.op_type == "Mod") {
+    // Swin's window padding: (w - W % w) % w. fmod 0: the sign of the divisor (Python's %).
+    Q8_ASSIGN_OR_RETURN(int64_t fmod, n.attrs.GetInt("fmod", 0));
+    const bool integer = a.dtype() == core::DataType::kInt64 || a.dtype() == core::DataType::kInt32;
+    if (integer) {
+      for (int64_t i = 0; i < b.num_elements(); ++i) {
+        if (Get(b, i) == 0) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": integer Mod by zero"));
+      }
+    }
+    f = [fmod](double x, double y) {
+      const double r = std::fmod(x, y);
+      return fmod == 0 && r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
+    };
+  }
+  // Comparisons (torch's expand(n, -1) is Where(Equal(shape, -1), 1, shape)) give BOOL.
+  const bool compare = n.op_type == "Equal" || n.op_type == "Less" || n.op_type == "Greater";
+  if (n.op_type == "Equal") f = [](double x, double y) { return x == y ? 1.0 : 0.0; };
+  if (n.op_type == "Less") f = [](double x, double y) { return x < y ? 1.0 : 0.0; };
+  if (n.op_type == "Greater") f = [](double x, double y) { return x > y ? 1.0 : 0.0; };
+  auto out = std::make_shared<core::Tensor>(compare ? core::DataType::kBool : a.dtype(), out_dims);
   const size_t rank = out_dims.size();
   const core::Dims ad = core::PadLeft(a.dims(), rank), bd = core::PadLeft(b.dims(), rank);
   const auto as = Strides(ad), bs = Strides(bd), os = Strides(out_dims);
@@ -255,7 +277,8 @@ absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int6
   if (n.op_type == "Shape" || n.op_type == "Size") return EvaluateShapeOf(n, x.dims());
   if (n.op_type == "Range") return Range(g, n);
   if (n.op_type == "ConstantOfShape") return ConstantOfShape(g, n);
-  if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div") {
+  if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div" || n.op_type == "Mod" ||
+      n.op_type == "Equal" || n.op_type == "Less" || n.op_type == "Greater") {
     const core::Tensor& y = *g.value(n.inputs[1]).constant;
     if (!Numeric(x.dtype())) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": non-numeric"));
     return Elementwise(n, x, y);
