@@ -88,9 +88,14 @@ absl::StatusOr<std::vector<core::Dims>> InferIdentity(const OpContext& ctx) {
     }
   }
   if (ctx.node.op_type == "Dropout" && ctx.has_input(2)) {
-    // Runtime training_mode is refused before this (a runtime BOOL); a constant one must be false.
+    // Runtime training_mode is refused before this (a runtime BOOL); a constant one must be false,
+    // or the ratio a constant 0, which drops nothing even in training (torchvision 0.14's Swin
+    // exports its attention dropout so: training=True, p=0).
     const core::Tensor* mode = ctx.constant(2);
-    if (mode == nullptr || mode->num_elements() != 1 || mode->span<uint8_t>()[0] != 0) {
+    const core::Tensor* ratio = ctx.has_input(1) ? ctx.constant(1) : nullptr;
+    const bool no_drop = ratio != nullptr && ratio->num_elements() == 1 && ratio->has_storage() &&
+                         ratio->dtype() == core::DataType::kFloat32 && ratio->span<float>()[0] == 0.0f;
+    if (!no_drop && (mode == nullptr || mode->num_elements() != 1 || mode->span<uint8_t>()[0] != 0)) {
       return ctx.Unsupported("training_mode other than a constant false (Dropout in training)");
     }
   }

@@ -23,8 +23,8 @@ using Outputs = std::vector<TensorPtr>;
 
 const std::set<std::string>& Evaluable() {
   static const auto* ops = new std::set<std::string>{
-      "Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",       "Add",  "Sub",     "Mul",
-      "Div",      "Shape",    "Size",    "Range",   "Equal",   "ConstantOfShape", "Less", "Greater", "Mod"};
+      "Constant", "Identity", "Reshape", "Flatten", "Squeeze",         "Unsqueeze", "Add",     "Sub", "Mul", "Div",
+      "Shape",    "Size",     "Range",   "Equal",   "ConstantOfShape", "Less",      "Greater", "Mod", "Pow"};
   return *ops;
 }
 
@@ -97,6 +97,8 @@ absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const 
     const bool integer = a.dtype() == core::DataType::kInt64 || a.dtype() == core::DataType::kInt32;
     f = [integer](double x, double y) { return integer ? std::trunc(x / y) : x / y; };
   }
+  // Swin's head scale (C // heads) ** -0.5, C from the input's shape.
+  if (n.op_type == "Pow") f = [](double x, double y) { return std::pow(x, y); };
   if (n.op_type == "Mod") {
     // Swin's window padding: (w - W % w) % w. fmod 0: the sign of the divisor (Python's %).
     Q8_ASSIGN_OR_RETURN(int64_t fmod, n.attrs.GetInt("fmod", 0));
@@ -278,7 +280,7 @@ absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int6
   if (n.op_type == "Range") return Range(g, n);
   if (n.op_type == "ConstantOfShape") return ConstantOfShape(g, n);
   if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div" || n.op_type == "Mod" ||
-      n.op_type == "Equal" || n.op_type == "Less" || n.op_type == "Greater") {
+      n.op_type == "Pow" || n.op_type == "Equal" || n.op_type == "Less" || n.op_type == "Greater") {
     const core::Tensor& y = *g.value(n.inputs[1]).constant;
     if (!Numeric(x.dtype())) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": non-numeric"));
     return Elementwise(n, x, y);
