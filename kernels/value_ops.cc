@@ -114,27 +114,8 @@ absl::Status Run(const ScatterElementsOp& op, absl::Span<const core::TensorView>
   float* dst = Out(out);
   std::memcpy(dst, in[0].data, out.num_elements() * sizeof(float));
   const float* upd = In(in[2]);
-  using R = ScatterElementsOp::Reduction;
-  return ForEachElementIndex(op.axis, in[0].dims, in[1], "ScatterElements", [&](int64_t i, int64_t off) {
-    float& t = dst[off];
-    switch (op.reduction) {
-      case R::kNone:
-        t = upd[i];
-        break;
-      case R::kAdd:
-        t += upd[i];
-        break;
-      case R::kMul:
-        t *= upd[i];
-        break;
-      case R::kMax:
-        t = std::max(t, upd[i]);
-        break;
-      case R::kMin:
-        t = std::min(t, upd[i]);
-        break;
-    }
-  });
+  return ForEachElementIndex(op.axis, in[0].dims, in[1], "ScatterElements",
+                             [&](int64_t i, int64_t off) { Combine(op.reduction, dst[off], upd[i]); });
 }
 
 // ---- reductions along one axis ----
@@ -376,6 +357,12 @@ struct TypeVisitor {
     return in.size() == 2 ? absl::StatusOr<DataType>(in[0]) : Bad("GatherElements reads data and indices");
   }
   absl::StatusOr<DataType> operator()(const ScatterElementsOp&) const { return Arity(3, 3, DataType::kFloat32); }
+  absl::StatusOr<DataType> operator()(const GatherNDOp&) const {
+    return in.size() == 2 ? absl::StatusOr<DataType>(in[0]) : Bad("GatherND reads data and indices");
+  }
+  absl::StatusOr<DataType> operator()(const ScatterNDOp&) const {
+    return in.size() == 3 ? absl::StatusOr<DataType>(in[0]) : Bad("ScatterND reads data, indices and updates");
+  }
   absl::StatusOr<DataType> operator()(const TriluOp&) const { return Arity(1, 2, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const ModOp&) const { return Arity(2, 2, DataType::kFloat32); }
   absl::StatusOr<DataType> operator()(const ClipOp&) const { return Arity(1, 3, DataType::kFloat32); }

@@ -1,5 +1,6 @@
 // Plain C++ ops that read integer or boolean values at run time: index ops
-// (Gather, GatherElements, ScatterElements with runtime indices), ArgMax/Min,
+// (Gather, GatherElements, ScatterElements, GatherND, ScatterND with runtime
+// indices), ArgMax/Min,
 // CumSum, Trilu, Hardmax, Mod, runtime Clip bounds, runtime Cast, the two
 // losses, LayerNormalization's statistics and the Dropout gate. oneDNN has no
 // primitive for any of them. They are members of DataOp (data_ops.h), so one
@@ -38,12 +39,33 @@ struct GatherElementsOp {
   int axis = 0;
 };
 
+// How a scatter combines an update with the element it lands on (ONNX's
+// `reduction` attribute of ScatterElements and ScatterND).
+enum class ScatterReduction { kNone, kAdd, kMul, kMax, kMin };
+
 // out = data with updates written (or combined) at indices along `axis`
 // (ONNX ScatterElements). Inputs: data, indices, updates. FP32.
 struct ScatterElementsOp {
-  enum class Reduction { kNone, kAdd, kMul, kMax, kMin };
+  using Reduction = ScatterReduction;
   int axis = 0;
   Reduction reduction = Reduction::kNone;
+};
+
+// out = slices of data addressed by the last axis of indices (ONNX
+// GatherND): indices [b.., m.., k] picks data[b.., i_1..i_k, ...] for the
+// first `batch_dims` axes shared by both. Inputs: data, indices; out dims =
+// indices[:-1] + data[batch_dims + k:]. Any data element type (bytes copied).
+struct GatherNDOp {
+  int batch_dims = 0;
+};
+
+// out = data with the slices updates[m..] written (or combined) at
+// data[indices[m.., :]] (ONNX ScatterND). Inputs: data, indices [m.., k],
+// updates = indices[:-1] + data[k:]. Updates apply in order (a duplicate
+// index under kNone keeps the last). kNone copies any element type (both
+// data and updates of it); the other reductions read FP32.
+struct ScatterNDOp {
+  ScatterReduction reduction = ScatterReduction::kNone;
 };
 
 // Index of the max (min) along `axis`, as an FP32 integer.
@@ -188,12 +210,13 @@ struct EinsumOp {
   std::vector<int64_t> extents;
 };
 
-using ValueOp = std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, ArgReduceOp, CumSumOp, TriluOp, HardmaxOp,
-                             ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
-                             ReduceLogSumExpOp, GemmOp, MaxPoolIndicesOp, TopKOp, EyeLikeOp, EinsumOp>;
+using ValueOp =
+    std::variant<GatherOp, GatherElementsOp, ScatterElementsOp, GatherNDOp, ScatterNDOp, ArgReduceOp, CumSumOp, TriluOp,
+                 HardmaxOp, ModOp, ClipOp, RoundTripCastOp, LossOp, LayerNormStatsOp, LayerNormOp, DropoutGateOp,
+                 ReduceLogSumExpOp, GemmOp, MaxPoolIndicesOp, TopKOp, EyeLikeOp, EinsumOp>;
 
-// Result element type for these input types (FP32 for all but the gathers,
-// which keep the data's type); INVALID_ARGUMENT for a wrong arity.
+// Result element type for these input types (FP32 for all but the gathers
+// and ScatterND, which keep the data's type); INVALID_ARGUMENT for a wrong arity.
 absl::StatusOr<core::DataType> ValueOpOutputType(const ValueOp& op, absl::Span<const core::DataType> inputs);
 
 // Checks dims and types (not values): after this, Run only fails for

@@ -357,8 +357,12 @@ absl::StatusOr<Resolved> Cast(const OpContext& ctx) {
 }  // namespace
 
 bool IsDataOp(absl::string_view t) {
-  for (const char* name : {"Gather", "Slice", "Split", "Pad", "Expand", "Tile", "Transpose", "DepthToSpace",
-                           "SpaceToDepth", "Concat", "Where", "Cast", "Not", "And", "Or", "Xor"}) {
+  // GatherND and ScatterND are value ops whose result keeps the data's type,
+  // so constant evaluation folds them too (Swin's shifted-window attention
+  // mask is a ScatterND over per-plan constants).
+  for (const char* name :
+       {"Gather", "Slice", "Split", "Pad", "Expand", "Tile", "Transpose", "DepthToSpace", "SpaceToDepth", "Concat",
+        "Where", "Cast", "Not", "And", "Or", "Xor", "GatherND", "ScatterND"}) {
     if (t == name) return true;
   }
   return false;

@@ -33,8 +33,9 @@ bool IsDataOp(absl::string_view op_type);
 absl::StatusOr<ResolvedDataOp> ResolveDataOp(const OpContext& ctx);
 
 // The ops of value_op.cc (kernels/value_ops.h), resolved for the op table
-// but never folded by constant evaluation (their results are FP32-carried
-// integers, not tensors of the declared type).
+// but not folded by constant evaluation (their results are FP32-carried
+// integers, not tensors of the declared type), except GatherND and ScatterND
+// (IsDataOp lists them: their results keep the data's type).
 bool IsValueOp(absl::string_view op_type);
 absl::StatusOr<ResolvedDataOp> ResolveValueOp(const OpContext& ctx);
 // Gather whose indices are a runtime tensor (checked per request).

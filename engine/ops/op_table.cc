@@ -33,6 +33,7 @@ constexpr TypeMask kAny = ~TypeMask{0};
 constexpr TypeMask kIndex = kI64 | TypeBit(core::DataType::kInt32);
 constexpr OpSignature kAnyUnary{1, 1, 1, 1, {kAny, kAny, kAny}};
 constexpr OpSignature kGather{2, 2, 1, 1, {kAny, kIndex, kIndex}, {0, kIndex, kIndex}};  // data, runtime indices
+constexpr OpSignature kScatter{3, 3, 1, 1, {kAny, kIndex, kAny}, {0, kIndex, 0}};        // data, indices, updates
 constexpr OpSignature kAnyAndShape{2, 2, 1, 1, {kAny, kI64, kI64}};                      // Expand, Tile
 constexpr OpSignature kAxesInput{1, 2, 1, 1, {kAny, kI64, kI64}};                        // Squeeze, Unsqueeze
 constexpr OpSignature kLogicalBinary{2, 2, 1, 1, {kBool, kBool, kBool}, {kBool, kBool, kBool}};
@@ -95,6 +96,7 @@ constexpr std::array kOps = {
     OpDef{"Floor", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Gather", LP::kPlain, kGather, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"GatherElements", LP::kPlain, kGather, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"GatherND", LP::kPlain, kGather, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Gelu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Gemm", LP::kPlain, kWeightsAndBias, ops::InferGemm, ops::LowerGemm},
     OpDef{"GlobalAveragePool", LP::kChannelsLast, kUnary, ops::InferGlobalPool, ops::LowerGlobalPool},
@@ -151,11 +153,8 @@ constexpr std::array kOps = {
     OpDef{"Resize", LP::kPlain, kResize, ops::InferResize, ops::LowerResize},
     OpDef{"RNN", LP::kPlain, kGruRnn, ops::InferRecurrent, ops::LowerRecurrent},
     OpDef{"Round", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
-    OpDef{"ScatterElements",
-          LP::kPlain,
-          {3, 3, 1, 1, {kAny, kIndex, kAny}, {0, kIndex, 0}},
-          ops::InferDataOp,
-          ops::LowerDataOp},
+    OpDef{"ScatterElements", LP::kPlain, kScatter, ops::InferDataOp, ops::LowerDataOp},
+    OpDef{"ScatterND", LP::kPlain, kScatter, ops::InferDataOp, ops::LowerDataOp},
     OpDef{"Selu", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Shrink", LP::kFollowInput, kUnary, ops::InferUnary, ops::LowerUnary},
     OpDef{"Sigmoid", LP::kFollowInput, kUnary, InferActivation, LowerActivation},

@@ -1,7 +1,7 @@
 // Resolution of the ONNX ops that read integer or boolean values at run time
-// (kernels/value_ops.h): GatherElements, ScatterElements, ArgMax/ArgMin,
-// CumSum, Trilu, Hardmax, Mod, CastLike, the two losses, TopK, EyeLike,
-// plus the runtime forms of Gather, Cast, Clip and Dropout. Attributes are
+// (kernels/value_ops.h): GatherElements, ScatterElements, GatherND, ScatterND,
+// ArgMax/ArgMin, CumSum, Trilu, Hardmax, Mod, CastLike, the two losses, TopK,
+// EyeLike, plus the runtime forms of Gather, Cast, Clip and Dropout. Attributes are
 // read and checked here; the result is a ResolvedDataOp, so the op table's
 // InferDataOp/LowerDataOp (data_op.cc) serve these rows too. Such values
 // travel as FP32 inside a plan (engine/ops/edge_types.h).
@@ -30,25 +30,53 @@ absl::StatusOr<int> AxisAttr(const OpContext& ctx, int64_t fallback, int64_t ran
   return static_cast<int>(a);
 }
 
+// ONNX's `reduction` attribute of ScatterElements and ScatterND.
+absl::StatusOr<kernels::ScatterReduction> ScatterReductionAttr(const OpContext& ctx) {
+  Q8_ASSIGN_OR_RETURN(std::string reduction, ctx.node.attrs.GetString("reduction", "none"));
+  using R = kernels::ScatterReduction;
+  if (reduction == "none") return R::kNone;
+  if (reduction == "add") return R::kAdd;
+  if (reduction == "mul") return R::kMul;
+  if (reduction == "max") return R::kMax;
+  if (reduction == "min") return R::kMin;
+  return ctx.Error(absl::StrCat("unknown reduction '", reduction, "'"));
+}
+
 absl::StatusOr<Resolved> GatherElements(const OpContext& ctx, bool scatter) {
   const core::Dims& x = ctx.input_dims[0];
   Q8_ASSIGN_OR_RETURN(int axis, AxisAttr(ctx, 0, x.size()));
   if (!scatter) return One({0, 1}, kernels::GatherElementsOp{axis}, ctx.input_dims[1]);
-  Q8_ASSIGN_OR_RETURN(std::string reduction, ctx.node.attrs.GetString("reduction", "none"));
-  using R = kernels::ScatterElementsOp::Reduction;
-  R r = R::kNone;
-  if (reduction == "add") {
-    r = R::kAdd;
-  } else if (reduction == "mul") {
-    r = R::kMul;
-  } else if (reduction == "max") {
-    r = R::kMax;
-  } else if (reduction == "min") {
-    r = R::kMin;
-  } else if (reduction != "none") {
-    return ctx.Error(absl::StrCat("unknown reduction '", reduction, "'"));
-  }
+  Q8_ASSIGN_OR_RETURN(kernels::ScatterReduction r, ScatterReductionAttr(ctx));
   return One({0, 1, 2}, kernels::ScatterElementsOp{axis, r}, x);
+}
+
+// GatherND / ScatterND: dims checked here for the node's message; the kernel
+// checks them again, and every index per run.
+absl::StatusOr<Resolved> GatherScatterND(const OpContext& ctx, bool scatter) {
+  const core::Dims& x = ctx.input_dims[0];
+  const core::Dims& idx = ctx.input_dims[1];
+  int64_t b = 0;
+  if (!scatter) {
+    Q8_ASSIGN_OR_RETURN(b, ctx.node.attrs.GetInt("batch_dims", 0));
+  }
+  if (x.empty() || idx.empty()) return ctx.Error("data and indices need rank >= 1");
+  if (b < 0 || b >= static_cast<int64_t>(std::min(x.size(), idx.size()))) {
+    return ctx.Error(absl::StrCat("batch_dims ", b, " must be below the ranks of data and indices"));
+  }
+  if (!std::equal(x.begin(), x.begin() + b, idx.begin())) return ctx.Error("data and indices differ in batch dims");
+  const int64_t k = idx.back();
+  if (k < 1 || k > static_cast<int64_t>(x.size()) - b) {
+    return ctx.Error(absl::StrCat("the last axis of indices (", k, ") must be in [1, ", x.size() - b, "]"));
+  }
+  core::Dims slices(idx.begin(), idx.end() - 1);
+  slices.insert(slices.end(), x.begin() + b + k, x.end());
+  if (!scatter) return One({0, 1}, kernels::GatherNDOp{static_cast<int>(b)}, std::move(slices));
+  if (ctx.input_dims[2] != slices) {
+    return ctx.Error(
+        absl::StrCat("updates are ", core::DimsToString(ctx.input_dims[2]), "; expected ", core::DimsToString(slices)));
+  }
+  Q8_ASSIGN_OR_RETURN(kernels::ScatterReduction r, ScatterReductionAttr(ctx));
+  return One({0, 1, 2}, kernels::ScatterNDOp{r}, x);
 }
 
 absl::StatusOr<Resolved> ArgReduce(const OpContext& ctx, bool max) {
@@ -186,8 +214,9 @@ absl::StatusOr<Resolved> EyeLike(const OpContext& ctx) {
 }  // namespace
 
 bool IsValueOp(absl::string_view t) {
-  for (const char* name : {"GatherElements", "ScatterElements", "ArgMax", "ArgMin", "CumSum", "Trilu", "Hardmax", "Mod",
-                           "CastLike", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss", "TopK", "EyeLike"}) {
+  for (const char* name :
+       {"GatherElements", "ScatterElements", "GatherND", "ScatterND", "ArgMax", "ArgMin", "CumSum", "Trilu", "Hardmax",
+        "Mod", "CastLike", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss", "TopK", "EyeLike"}) {
     if (t == name) return true;
   }
   return false;
@@ -197,6 +226,8 @@ absl::StatusOr<ResolvedDataOp> ResolveValueOp(const OpContext& ctx) {
   const std::string& t = ctx.node.op_type;
   if (t == "GatherElements") return GatherElements(ctx, false);
   if (t == "ScatterElements") return GatherElements(ctx, true);
+  if (t == "GatherND") return GatherScatterND(ctx, false);
+  if (t == "ScatterND") return GatherScatterND(ctx, true);
   if (t == "ArgMax") return ArgReduce(ctx, true);
   if (t == "ArgMin") return ArgReduce(ctx, false);
   if (t == "CumSum") return CumSum(ctx);
@@ -277,7 +308,12 @@ absl::StatusOr<Lowering> LowerClip(const OpContext& ctx) {
 absl::StatusOr<std::vector<core::Dims>> InferDropout(const OpContext& ctx) {
   if (ctx.has_input(1) && core::NumElements(ctx.input_dims[1]) != 1) return ctx.Error("ratio must be a scalar");
   if (ctx.has_input(2) && core::NumElements(ctx.input_dims[2]) != 1) return ctx.Error("training_mode must be a scalar");
-  if (ctx.has_input(2) && !RuntimeTrainingMode(ctx) && ctx.constant(2)->span<uint8_t>()[0] != 0) {
+  // A constant ratio of 0 drops nothing even in training (torchvision 0.14's
+  // Swin exports its attention dropout so: training_mode true, p = 0).
+  const core::Tensor* ratio = ctx.has_input(1) ? ctx.constant(1) : nullptr;
+  const bool no_drop = ratio != nullptr && ratio->has_storage() && ratio->dtype() == core::DataType::kFloat32 &&
+                       ratio->span<float>()[0] == 0.0f;
+  if (ctx.has_input(2) && !RuntimeTrainingMode(ctx) && ctx.constant(2)->span<uint8_t>()[0] != 0 && !no_drop) {
     return ctx.Unsupported("training_mode other than a constant false (Dropout in training)");
   }
   std::vector<core::Dims> dims = {ctx.input_dims[0]};

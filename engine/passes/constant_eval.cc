@@ -22,12 +22,12 @@ using TensorPtr = std::shared_ptr<const core::Tensor>;
 using Outputs = std::vector<TensorPtr>;
 
 const std::set<std::string>& Evaluable() {
-  static const auto* ops =
-      new std::set<std::string>{"Constant", "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Size",
-                                "Range", "ConstantOfShape", "Neg", "Abs", "Sign", "Add", "Sub", "Mul", "Div",
-                                // Comparisons: exporters build shapes with them (PyTorch's expand(-1, n, -1)
-                                // becomes Where(Equal(shape, -1), 1, shape)).
-                                "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"};
+  static const auto* ops = new std::set<std::string>{"Constant", "Identity", "Reshape", "Flatten", "Squeeze",
+                                                     "Unsqueeze", "Shape", "Size", "Range", "ConstantOfShape", "Neg",
+                                                     "Abs", "Sign", "Add", "Sub", "Mul", "Div", "Mod", "Pow",
+                                                     // Comparisons: exporters build shapes with them (PyTorch's
+                                                     // expand(-1, n, -1) becomes Where(Equal(shape, -1), 1, shape)).
+                                                     "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"};
   return *ops;
 }
 
@@ -106,6 +106,22 @@ absl::StatusOr<Outputs> Elementwise(const Node& n, const core::Tensor& a, const 
   if (n.op_type == "Div") {
     const bool integer = a.dtype() == core::DataType::kInt64 || a.dtype() == core::DataType::kInt32;
     f = [integer](double x, double y) { return integer ? std::trunc(x / y) : x / y; };
+  }
+  // Swin's head scale (C // heads) ** -0.5, C from the input's shape.
+  if (n.op_type == "Pow") f = [](double x, double y) { return std::pow(x, y); };
+  if (n.op_type == "Mod") {
+    // Swin's window padding: (w - W % w) % w. fmod 0: the sign of the divisor (Python's %).
+    Q8_ASSIGN_OR_RETURN(int64_t fmod, n.attrs.GetInt("fmod", 0));
+    const bool integer = a.dtype() == core::DataType::kInt64 || a.dtype() == core::DataType::kInt32;
+    if (integer) {
+      for (int64_t i = 0; i < b.num_elements(); ++i) {
+        if (Get(b, i) == 0) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": integer Mod by zero"));
+      }
+    }
+    f = [fmod](double x, double y) {
+      const double r = std::fmod(x, y);
+      return fmod == 0 && r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
+    };
   }
   auto out = std::make_shared<core::Tensor>(comparison ? core::DataType::kBool : a.dtype(), out_dims);
   const size_t rank = out_dims.size();
@@ -285,8 +301,9 @@ absl::StatusOr<Outputs> EvaluateConstantNode(const Graph& g, const Node& n, int6
   if (n.op_type == "Range") return Range(g, n);
   if (n.op_type == "ConstantOfShape") return ConstantOfShape(g, n);
   if (n.op_type == "Neg" || n.op_type == "Abs" || n.op_type == "Sign") return Unary(n, x);
-  if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div" || n.op_type == "Equal" ||
-      n.op_type == "Less" || n.op_type == "LessOrEqual" || n.op_type == "Greater" || n.op_type == "GreaterOrEqual") {
+  if (n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" || n.op_type == "Div" || n.op_type == "Mod" ||
+      n.op_type == "Pow" || n.op_type == "Equal" || n.op_type == "Less" || n.op_type == "LessOrEqual" ||
+      n.op_type == "Greater" || n.op_type == "GreaterOrEqual") {
     const core::Tensor& y = *g.value(n.inputs[1]).constant;
     if (!Numeric(x.dtype())) return absl::InvalidArgumentError(absl::StrCat(n.Describe(), ": non-numeric"));
     return Elementwise(n, x, y);

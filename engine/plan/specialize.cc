@@ -71,6 +71,27 @@ std::vector<bool> ShapeValueInputs(const Graph& graph) {
   return result;
 }
 
+std::vector<bool> PlanConstantValues(const Graph& graph) {
+  std::vector<bool> known(graph.num_values(), false);
+  for (ValueId v = 0; v < graph.num_values(); ++v) known[v] = graph.IsConstant(v);
+  const std::vector<bool> shape_inputs = ShapeValueInputs(graph);
+  for (size_t i = 0; i < graph.inputs().size(); ++i) known[graph.inputs()[i].value] = shape_inputs[i];
+  for (bool changed = true; changed;) {  // one pass in topological order; repeats only if not
+    changed = false;
+    for (const Node& n : graph.nodes()) {
+      if (n.removed || n.inputs.empty() || !CanEvaluateConstant(n.op_type)) continue;
+      bool all = true;
+      if (n.op_type != "Shape" && n.op_type != "Size") {
+        for (ValueId in : n.inputs) all = all && (in == kNoValue || known[in]);
+      }
+      for (ValueId out : n.outputs) {
+        if (all && out != kNoValue && !known[out]) known[out] = changed = true;
+      }
+    }
+  }
+  return known;
+}
+
 bool NeedsSpecialization(const Graph& graph) {
   for (const GraphInput& in : graph.inputs()) {
     for (size_t d = 1; d < in.dims.size(); ++d) {

@@ -37,6 +37,12 @@ struct PlanShapes {
 // bounds what ever-new values can cost: plan rebuilds, never memory.
 std::vector<bool> ShapeValueInputs(const Graph& graph);
 
+// Per value: true when every plan's specialization turns it into a constant
+// (constants, shape-value inputs, Shape/Size outputs and what constant
+// evaluation computes from those). Such values are shape arithmetic, never
+// activations: calibration does not capture them.
+std::vector<bool> PlanConstantValues(const Graph& graph);
+
 // True when plans must be built by specialization: an input axis other than
 // the first is dynamic, a Shape/Size node reads a runtime value, or an input
 // is a shape-value input.

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "engine/plan/specialize.h"
 
 namespace q8::engine {
 namespace {
@@ -19,9 +20,11 @@ CaptureGraph MakeCaptureGraph(const PreparedGraph& prepared) {
   auto graph = std::make_shared<Graph>(*prepared.graph);
   CaptureGraph capture;
   capture.first_capture_output = graph->outputs().size();
-  std::vector<bool> seen(graph->num_values(), false);
+  // Shape arithmetic folded per plan is not captured (it is no activation,
+  // and a folded empty shape vector cannot be a plan output).
+  std::vector<bool> seen = PlanConstantValues(*graph);
   auto add = [&](ValueId v) {
-    if (v == kNoValue || seen[v] || graph->IsConstant(v)) return;
+    if (v == kNoValue || seen[v]) return;
     seen[v] = true;
     capture.values.push_back(v);
     graph->outputs().push_back({absl::StrCat("__q8_capture_", v), v});

@@ -1,9 +1,11 @@
-// Helpers shared by the value-op kernels (value_ops.cc, value_ops_numeric.cc):
+// Helpers shared by the value-op kernels (value_ops.cc, value_ops_numeric.cc,
+// nd_index_ops.cc):
 // reading numeric views, checking request-supplied indices and axes, and the
-// Validate/Run pairs that value_ops_numeric.cc defines, for the dispatch in
+// Validate/Run pairs that value_ops_numeric.cc and nd_index_ops.cc define, for the dispatch in
 // value_ops.cc. Internal to kernels/.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -101,6 +103,27 @@ inline absl::Status CheckScalar(const core::TensorView& v, absl::string_view wha
   return absl::OkStatus();
 }
 
+// t = t (reduction) u: what a scatter does where an update lands.
+inline void Combine(ScatterReduction r, float& t, float u) {
+  switch (r) {
+    case ScatterReduction::kNone:
+      t = u;
+      break;
+    case ScatterReduction::kAdd:
+      t += u;
+      break;
+    case ScatterReduction::kMul:
+      t *= u;
+      break;
+    case ScatterReduction::kMax:
+      t = std::max(t, u);
+      break;
+    case ScatterReduction::kMin:
+      t = std::min(t, u);
+      break;
+  }
+}
+
 inline float* Out(const core::MutableTensorView& o) { return static_cast<float*>(o.data); }
 inline const float* In(const core::TensorView& v) { return static_cast<const float*>(v.data); }
 
@@ -118,7 +141,7 @@ inline absl::Status ValidateSameF32(absl::Span<const core::TensorView> in, const
 
 namespace q8::kernels {
 
-// value_ops_numeric.cc and value_ops_select.cc
+// value_ops_numeric.cc, value_ops_select.cc and nd_index_ops.cc
 #define Q8_VALUE_OP(Op)                                                                                           \
   absl::Status Validate(const Op& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out); \
   absl::Status Run(const Op& op, absl::Span<const core::TensorView> in, const core::MutableTensorView& out);
@@ -132,6 +155,8 @@ Q8_VALUE_OP(MaxPoolIndicesOp)
 Q8_VALUE_OP(TopKOp)
 Q8_VALUE_OP(EyeLikeOp)
 Q8_VALUE_OP(EinsumOp)
+Q8_VALUE_OP(GatherNDOp)
+Q8_VALUE_OP(ScatterNDOp)
 #undef Q8_VALUE_OP
 
 }  // namespace q8::kernels

@@ -37,8 +37,9 @@ using Json = nlohmann::json;
 // random BatchNorm networks are chaotic (PyTorch's own fp32 output moves as
 // much under 30 dB input noise, the table's last column), so int8 agreement
 // says little about the quantizer there. Their floors (measured minus a
-// margin, on 8 samples) guard against regressions; ConvNeXt and SqueezeNet,
-// which are not chaotic, hold the quantizer to a real standard (cosine 0.99).
+// margin, on 8 samples) guard against regressions; ConvNeXt, SqueezeNet, ViT
+// and Swin, which are not chaotic, hold the quantizer to a real standard
+// (cosine 0.99).
 struct ZooModel {
   const char* name;
   const char* skip;  // non-empty: blocked, with the reason (owner after the colon)
@@ -62,14 +63,8 @@ const ZooModel kZoo[] = {
     {"googlenet", "", 0.25, 0.8},
     {"mnasnet1_0", "", 0, 0.4},
     {"convnext_tiny", "", 0.625, 0.99},
-    {"vit_b_16",
-     "not in export_zoo.py's default set (its export takes minutes on 2 cores); not yet tried since Shape "
-     "subgraphs are folded per plan",
-     0, 0},
-    {"swin_t",
-     "not in export_zoo.py's default set (its export takes minutes on 2 cores); also needs ScatterND, which "
-     "q8serve does not have",
-     0, 0},
+    {"vit_b_16", "", 0.75, 0.99},
+    {"swin_t", "", 0.625, 0.99},
     {"lraspp_mobilenet_v3_large", "", 0.375, 0.8},  // per pixel over 4 images
     {"lstm_fashion", "", 0.875, 0.99},
     {"transformer_encoder", "", 0.875, 0.99},  // 64 sequences; not chaotic: a real standard

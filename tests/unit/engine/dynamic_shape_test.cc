@@ -198,6 +198,79 @@ TEST(DynamicShapeTest, ViewBatchMinusOneAfterDynamicConv) {
   }
 }
 
+// Swin's shifted-window mask: a tensor shaped from the input's H and W
+// (Shape -> Slice -> ConstantOfShape) written by ScatterND, then added to the
+// activations. Every ScatterND input is a constant once a plan fixes H and W,
+// so plan specialization folds it (a ScatterND step whose inputs are all
+// constants would be refused); each shape gets its own mask.
+TEST(DynamicShapeTest, ScatterNDOverAShapedMaskIsFoldedPerPlan) {
+  OnnxBuilder b;
+  b.Input("x", {-1, -1, -1}).Output("y");
+  b.Int64Initializer("from", {1}, {1});
+  b.Int64Initializer("to", {1}, {3});
+  b.Int64Initializer("cells", {2, 2}, {0, 0, 1, -1});  // (0, 0) and (1, W - 1)
+  b.FloatInitializer("values", {2}, {5, -7});
+  b.Node("Shape", {"x"}, {"s"});
+  b.Node("Slice", {"s", "from", "to"}, {"hw"});
+  b.Node("ConstantOfShape", {"hw"}, {"zeros"});
+  b.Node("ScatterND", {"zeros", "cells", "values"}, {"mask"});
+  b.Node("Add", {"x", "mask"}, {"y"});
+  auto m = CompileOrDie(b);
+  ASSERT_NE(m, nullptr);
+  for (auto [n, h, w] : {std::tuple<int64_t, int64_t, int64_t>{2, 3, 4}, {1, 2, 5}}) {
+    const std::vector<float> x = Random(n * h * w, static_cast<uint32_t>(w));
+    const core::Tensor in = core::Tensor::FromFloats({n, h, w}, x);
+    auto out = m->Run({in.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    std::vector<float> want = x;
+    for (int64_t i = 0; i < n; ++i) {
+      want[i * h * w] += 5;
+      want[i * h * w + w + w - 1] -= 7;
+    }
+    ExpectNear((*out)[0].span<float>(), want, absl::StrCat(h, "x", w));
+  }
+}
+
+// Swin's window padding, (k - W % k) % k from the input's shape (Mod), and
+// torch's expand(n, -1) shape, Where(Equal(shape, -1), 1, shape): shape
+// arithmetic that plan specialization evaluates (Mod, Equal) for each shape.
+TEST(DynamicShapeTest, ModPaddingAndEqualWhereShapesFoldPerPlan) {
+  OnnxBuilder b;
+  b.Input("x", {-1, -1}).Output("y");
+  b.Int64Initializer("one", {}, {1});
+  b.Int64Initializer("k", {}, {4});
+  b.Int64Initializer("axes0", {1}, {0});
+  b.Int64Initializer("zeros3", {3}, {0, 0, 0});
+  b.Int64Initializer("minus1", {2}, {-1, -1});
+  b.Int64Initializer("ones", {2}, {1, 1});
+  b.Node("Shape", {"x"}, {"s"});
+  b.Node("Gather", {"s", "one"}, {"w"});
+  b.Node("Mod", {"w", "k"}, {"r"});
+  b.Node("Sub", {"k", "r"}, {"kr"});
+  b.Node("Mod", {"kr", "k"}, {"pad"});
+  b.Node("Unsqueeze", {"pad", "axes0"}, {"pad1"});
+  OnnxBuilder::AttrInt(b.Node("Concat", {"zeros3", "pad1"}, {"pads"}), "axis", 0);
+  b.Node("Pad", {"x", "pads"}, {"padded"});
+  b.Node("Equal", {"minus1", "minus1"}, {"keep"});  // all true: the shape stays [1, 1]
+  b.Node("Where", {"keep", "ones", "minus1"}, {"bshape"});
+  b.Node("Expand", {"padded", "bshape"}, {"y"});
+  auto m = CompileOrDie(b);
+  ASSERT_NE(m, nullptr);
+  for (auto [n, w] : {std::pair<int64_t, int64_t>{2, 5}, {1, 8}, {3, 3}}) {
+    const std::vector<float> x = Random(n * w, static_cast<uint32_t>(w));
+    const core::Tensor in = core::Tensor::FromFloats({n, w}, x);
+    auto out = m->Run({in.view()});
+    ASSERT_TRUE(out.ok()) << out.status();
+    const int64_t wp = (w + 3) / 4 * 4;
+    ASSERT_EQ((*out)[0].dims(), (core::Dims{n, wp}));
+    std::vector<float> want(n * wp, 0.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < w; ++j) want[i * wp + j] = x[i * w + j];
+    }
+    ExpectNear((*out)[0].span<float>(), want, absl::StrCat("W=", w));
+  }
+}
+
 // An INT64 graph input that only sets a Reshape's shape: its values are part
 // of the plan key; each value set gets its plan.
 TEST(DynamicShapeTest, Int64ShapeInputKeysThePlan) {

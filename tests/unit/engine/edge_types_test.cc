@@ -209,10 +209,10 @@ namespace {
 // false, and refused per request (INVALID_ARGUMENT) when it sends true --
 // never treated as inference, which gave wrong numbers on
 // node/test_training_dropout.
-std::string DropoutModel(bool runtime_mode, bool constant_mode) {
+std::string DropoutModel(bool runtime_mode, bool constant_mode, float ratio = 0.5f) {
   OnnxBuilder b;
   b.Input("x", {-1, 4}).Output("y");
-  b.FloatInitializer("ratio", {}, {0.5f});
+  b.FloatInitializer("ratio", {}, {ratio});
   auto* g = b.model().mutable_graph();
   if (runtime_mode) {
     b.Input("mode", {});
@@ -303,6 +303,18 @@ TEST(DropoutMaskTest, MaskIsAllTrueAndZeroRatioTrainingIsServed) {
       }
     }
   }
+}
+
+// A constant ratio 0 drops nothing even in training (torchvision 0.14's Swin
+// exports its attention dropout as training_mode true, ratio 0): served as
+// the identity.
+TEST(DropoutTrainingModeTest, TrainingWithRatioZeroIsTheIdentity) {
+  auto model = Compile(DropoutModel(false, true, 0.0f));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const core::Tensor x = core::Tensor::FromFloats({2, 4}, {1, -2, 3, -4, 5, 6, -7, 8});
+  auto out = (*model)->Run({x.view()});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Floats((*out)[0]), (std::vector<float>{1, -2, 3, -4, 5, 6, -7, 8}));
 }
 
 }  // namespace

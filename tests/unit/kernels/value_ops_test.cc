@@ -86,6 +86,102 @@ TEST(ValueOpsTest, GatherElementsAndScatterElementsMatchLoops) {
   EXPECT_EQ(RunOp(GatherElementsOp{1}, {data.view(), tall.view()}, g3).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// GatherND against a loop over every (batch, tuple, inner) position, with
+// batch_dims 0 and 1, negative coordinates and a non-float element type.
+TEST(ValueOpsTest, GatherNDMatchesALoop) {
+  core::Tensor data(DataType::kFloat32, {2, 3, 4});
+  for (int i = 0; i < 24; ++i) data.span<float>()[i] = static_cast<float>(i * 5 % 13);
+  // batch_dims 0, k 2: indices [2, 2] pick rows data[i0, i1, :].
+  const core::Tensor idx = F({2, 2}, {1, -1, 0, 1});
+  core::Tensor y(DataType::kFloat32, {2, 4});
+  ASSERT_TRUE(RunOp(GatherNDOp{0}, {data.view(), idx.view()}, y).ok());
+  const int rows[2][2] = {{1, 2}, {0, 1}};
+  for (int t = 0; t < 2; ++t) {
+    for (int c = 0; c < 4; ++c) {
+      EXPECT_EQ(y.span<float>()[t * 4 + c], data.span<float>()[(rows[t][0] * 3 + rows[t][1]) * 4 + c]) << t << c;
+    }
+  }
+  // batch_dims 1, k 1: indices [2, 3, 1]: out[b, j, :] = data[b, idx[b, j], :].
+  const core::Tensor bidx = F({2, 3, 1}, {2, 0, 0, -2, 1, 2});
+  core::Tensor by(DataType::kFloat32, {2, 3, 4});
+  ASSERT_TRUE(RunOp(GatherNDOp{1}, {data.view(), bidx.view()}, by).ok());
+  for (int b = 0; b < 2; ++b) {
+    for (int j = 0; j < 3; ++j) {
+      int r = static_cast<int>(bidx.span<float>()[b * 3 + j]);
+      if (r < 0) r += 3;
+      for (int c = 0; c < 4; ++c) {
+        EXPECT_EQ(by.span<float>()[(b * 3 + j) * 4 + c], data.span<float>()[(b * 3 + r) * 4 + c]) << b << j << c;
+      }
+    }
+  }
+  // INT64 data (constant folding) with a full-rank tuple: single elements.
+  core::Tensor ints(DataType::kInt64, {2, 2});
+  for (int i = 0; i < 4; ++i) ints.span<int64_t>()[i] = 100 + i;
+  core::Tensor one(DataType::kInt64, {1});
+  ASSERT_TRUE(RunOp(GatherNDOp{0}, {ints.view(), F({1, 2}, {1, 0}).view()}, one).ok());
+  EXPECT_EQ(one.span<int64_t>()[0], 102);
+}
+
+// ScatterND against a loop: slices and single elements, each reduction, and
+// updates applied in order (the last duplicate wins under none).
+TEST(ValueOpsTest, ScatterNDMatchesALoopForEachReduction) {
+  const core::Tensor data = F({3, 2}, {1, 2, 3, 4, 5, 6});
+  const core::Tensor rows = F({2, 1}, {2, -3});  // k 1: whole rows
+  const core::Tensor upd = F({2, 2}, {10, 20, 30, 40});
+  using R = ScatterReduction;
+  const std::vector<std::pair<R, std::vector<float>>> cases = {
+      {R::kNone, {30, 40, 3, 4, 10, 20}}, {R::kAdd, {31, 42, 3, 4, 15, 26}}, {R::kMul, {30, 80, 3, 4, 50, 120}},
+      {R::kMax, {30, 40, 3, 4, 10, 20}},  {R::kMin, {1, 2, 3, 4, 5, 6}},
+  };
+  for (const auto& [r, want] : cases) {
+    SCOPED_TRACE(static_cast<int>(r));
+    core::Tensor y(DataType::kFloat32, {3, 2});
+    ASSERT_TRUE(RunOp(ScatterNDOp{r}, {data.view(), rows.view(), upd.view()}, y).ok());
+    EXPECT_EQ(Vals(y), want);
+  }
+  // k 2 (single elements), a duplicate index: the later update wins.
+  const core::Tensor cells = F({3, 2}, {0, 1, 2, 0, 0, 1});
+  core::Tensor y(DataType::kFloat32, {3, 2});
+  ASSERT_TRUE(RunOp(ScatterNDOp{}, {data.view(), cells.view(), F({3}, {7, 8, 9}).view()}, y).ok());
+  EXPECT_EQ(Vals(y), (std::vector<float>{1, 9, 3, 4, 8, 6}));
+  // INT64 data and updates copy under none (what constant folding reads).
+  core::Tensor ints(DataType::kInt64, {3}), iu(DataType::kInt64, {1}), iy(DataType::kInt64, {3});
+  for (int i = 0; i < 3; ++i) ints.span<int64_t>()[i] = i;
+  iu.span<int64_t>()[0] = int64_t{1} << 40;
+  ASSERT_TRUE(RunOp(ScatterNDOp{}, {ints.view(), F({1, 1}, {1}).view(), iu.view()}, iy).ok());
+  EXPECT_EQ(iy.span<int64_t>()[1], int64_t{1} << 40);
+  EXPECT_EQ(RunOp(ScatterNDOp{R::kAdd}, {ints.view(), F({1, 1}, {1}).view(), iu.view()}, iy).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Hostile ND indices: each coordinate is checked against its own axis before
+// anything is written; wrong dims are refused at validation.
+TEST(ValueOpsTest, HostileNDIndicesAreRefusedBeforeAnyWrite) {
+  const core::Tensor data = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  for (float bad : {2.0f, -3.0f, 0.5f, std::numeric_limits<float>::quiet_NaN(), 1e30f}) {
+    SCOPED_TRACE(bad);
+    const core::Tensor idx = F({2, 2}, {0, 2, bad, 0});  // (0, 2) is fine; bad is checked against axis 0 (size 2)
+    core::Tensor g = F({2}, {-7, -7});
+    absl::Status s = RunOp(GatherNDOp{0}, {data.view(), idx.view()}, g);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find("out of range [-2, 2)"), std::string::npos) << s;
+    EXPECT_EQ(Vals(g), (std::vector<float>{-7, -7}));
+    core::Tensor sc = F({2, 3}, {-7, -7, -7, -7, -7, -7});
+    s = RunOp(ScatterNDOp{}, {data.view(), idx.view(), F({2}, {0, 0}).view()}, sc);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(Vals(sc), (std::vector<float>(6, -7)));
+  }
+  core::Tensor g(DataType::kFloat32, {1});
+  // A tuple longer than the data's rank, batch dims that differ, updates of the wrong dims.
+  EXPECT_EQ(RunOp(GatherNDOp{0}, {data.view(), F({1, 3}, {0, 0, 0}).view()}, g).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunOp(GatherNDOp{1}, {data.view(), F({3, 1}, {0, 0, 0}).view()}, g).code(),
+            absl::StatusCode::kInvalidArgument);
+  core::Tensor sc(DataType::kFloat32, {2, 3});
+  EXPECT_EQ(RunOp(ScatterNDOp{}, {data.view(), F({1, 1}, {0}).view(), F({2}, {0, 0}).view()}, sc).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ValueOpsTest, ArgMaxArgMinTiesAndSelectLast) {
   const core::Tensor x = F({2, 4}, {1, 5, 5, 0, -1, -3, -3, 2});
   core::Tensor y(DataType::kFloat32, {2, 1});
