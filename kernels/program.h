@@ -108,8 +108,8 @@ class Program {
   // Executes all steps. inputs/outputs are dense row-major buffers matching
   // the kInput/kOutput ValueSpecs by slot, of any alignment: oneDNN sees
   // only 64-byte aligned memory, so an unaligned one is copied through an
-  // aligned stand-in of the workspace (allocated by the first Run that needs
-  // it). No other allocation by q8serve code.
+  // aligned stand-in that the workspace holds from its creation. No
+  // allocation by q8serve code.
   absl::Status Run(Workspace& ws, absl::Span<const void* const> inputs, absl::Span<void* const> outputs) const;
 
  private:

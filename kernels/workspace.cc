@@ -31,11 +31,9 @@ constexpr uintptr_t kAlignment = 64;
 bool Aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kAlignment == 0; }
 
 // The buffer kernels use for a caller's slot buffer `p` of `bytes`: `p`
-// itself when aligned (or empty), else the slot's stand-in, allocated on
-// first need and kept for the workspace's life.
-void* Bindable(void* p, int64_t bytes, Workspace::Impl::Buffer& staging) {
+// itself when aligned (or empty), else the slot's stand-in.
+void* Bindable(void* p, int64_t bytes, const Workspace::Impl::Buffer& staging) {
   if (Aligned(p) || bytes <= 0) return p;
-  if (staging == nullptr) staging = AllocateAligned(bytes);
   return staging.get();
 }
 
@@ -93,11 +91,22 @@ absl::StatusOr<std::unique_ptr<Workspace>> Program::NewWorkspace() const {
         scratchpad = dnnl::memory(kernel.scratchpad_desc(), engine, ws->scratchpad.get());
       ws->args.push_back(kernel.Bind(ins, outs, scratchpad));
     }
+    // The stand-ins for unaligned caller buffers (see Run) are made with the
+    // workspace, not on first need: a served request's buffers are protobuf
+    // strings, 64-byte aligned only by chance, so allocating lazily would
+    // leave an allocation on the request path whenever chance first fails.
+    for (size_t i = 0; i < ws->input_bytes.size(); ++i) {
+      if (ws->input_bytes[i] > 0) ws->input_staging[i] = AllocateAligned(ws->input_bytes[i]);
+    }
+    for (size_t i = 0; i < ws->output_bytes.size(); ++i) {
+      if (ws->output_bytes[i] > 0) ws->output_staging[i] = AllocateAligned(ws->output_bytes[i]);
+    }
   } catch (const dnnl::error& e) {
     return internal::ErrorToStatus(e, "binding a workspace");
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot allocate a workspace of ", spec_.arena_bytes, " arena + ",
-                                                     scratchpad_bytes_, " scratchpad bytes"));
+                                                     scratchpad_bytes_,
+                                                     " scratchpad bytes and aligned copies of its inputs and outputs"));
   }
   return std::unique_ptr<Workspace>(new Workspace(std::move(ws)));
 }
@@ -141,8 +150,6 @@ absl::Status Program::Run(Workspace& workspace, absl::Span<const void* const> in
         std::memcpy(outputs[slot], ws.output_staging[slot].get(), static_cast<size_t>(ws.output_bytes[slot]));
       }
     }
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("cannot allocate an aligned copy of a caller buffer");
   } catch (const dnnl::error& e) {
     const std::string context = step < spec_.steps.size() ? absl::StrCat("running step '", spec_.steps[step].name,
                                                                          "' (", spec_.steps[step].op, ")")

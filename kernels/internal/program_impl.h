@@ -33,8 +33,8 @@ struct Workspace::Impl {
   // Memories whose handle is the caller's buffer of that slot, set per Run.
   std::vector<std::vector<dnnl::memory>> input_bindings;
   std::vector<std::vector<dnnl::memory>> output_bindings;
-  // Per slot: its bytes, and a 64-byte aligned stand-in that Run uses (and
-  // allocates on first need) when the caller's buffer is not 64-byte
+  // Per slot: its bytes, and a 64-byte aligned stand-in (made with the
+  // workspace) that Run uses when the caller's buffer is not 64-byte
   // aligned: oneDNN's jit kernels may store with non-temporal moves, which
   // fault on unaligned addresses (see Program::Run).
   std::vector<int64_t> input_bytes, output_bytes;

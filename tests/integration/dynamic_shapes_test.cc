@@ -14,6 +14,7 @@
 #include "tests/integration/quant_helpers.h"
 #include "tests/integration/shared_server_suite.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/testing/random_data.h"
 #include "tests/testing/reference_conv.h"
 
 namespace q8::testing {
@@ -22,13 +23,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::vector<float> Random(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using q8::testing::Random;
 
 // conv_hw: x [N,1,H,W] -> Conv 3x3 pad 1 (2 channels) -> Relu.
 constexpr int64_t kOc = 2;

@@ -11,28 +11,17 @@
 
 #include "engine/compiler.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/testing/random_data.h"
 #include "tests/testing/reference_conv.h"
+#include "tests/unit/engine/compile_or_die.h"
 
 namespace q8::engine {
 namespace {
 
 using q8::testing::OnnxBuilder;
+using testing::CompileOrDie;
 
-std::vector<float> Random(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-std::shared_ptr<const CompiledModel> CompileOrDie(const OnnxBuilder& b, int64_t max_cached_plans = 64) {
-  CompileOptions o;
-  o.max_cached_plans = max_cached_plans;
-  auto m = Compile(b.Serialize(), o);
-  EXPECT_TRUE(m.ok()) << m.status();
-  return m.ok() ? *m : nullptr;
-}
+using q8::testing::Random;
 
 // Conv 3x3, pads 1, 1 -> 2 channels, then Relu; H and W dynamic.
 constexpr int64_t kOc = 2;
@@ -88,7 +77,7 @@ TEST(DynamicShapeTest, ShapeKeyedPlansRespectTheLruBound) {
     ASSERT_TRUE(out.ok()) << out.status();
     ExpectNear((*out)[0].span<float>(), ConvReference(x, 1, h, wd, w, bias), absl::StrCat(h, "x", wd));
   };
-  const int64_t base = m->plan_builds();  // the warm-up's
+  const int64_t base = m->plan_builds();
   run(4, 4);
   run(5, 4);
   EXPECT_EQ(m->cached_plans(), 2);

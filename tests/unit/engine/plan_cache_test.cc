@@ -5,6 +5,7 @@
 
 #include "engine/compiler.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/unit/engine/compile_or_die.h"
 
 namespace q8::engine {
 namespace {
@@ -15,12 +16,7 @@ std::shared_ptr<const CompiledModel> ReluModel(int64_t max_cached_plans) {
   OnnxBuilder b;
   b.Input("x", {-1, 3}).Output("y");
   b.Node("Relu", {"x"}, {"y"});
-  CompileOptions o;
-  o.warmup_batch_sizes = {};
-  o.max_cached_plans = max_cached_plans;
-  auto m = Compile(b.Serialize(), o);
-  EXPECT_TRUE(m.ok()) << m.status();
-  return m.ok() ? *m : nullptr;
+  return testing::CompileOrDie(b, max_cached_plans);
 }
 
 // Runs a batch of `batch` rows [-1, 2, -3] and checks Relu's answer.

@@ -10,23 +10,16 @@
 #include "absl/strings/str_cat.h"
 #include "engine/compiler.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/unit/engine/compile_or_die.h"
 
 namespace q8::engine {
 namespace {
 
 using q8::testing::OnnxBuilder;
+using testing::CompileOrDie;
 
 void SetElemType(OnnxBuilder& b, int input, onnx::TensorProto::DataType type) {
   b.model().mutable_graph()->mutable_input(input)->mutable_type()->mutable_tensor_type()->set_elem_type(type);
-}
-
-std::shared_ptr<const CompiledModel> CompileOrDie(const OnnxBuilder& b, int64_t max_cached_plans = 64) {
-  CompileOptions o;
-  o.warmup_batch_sizes = {};
-  o.max_cached_plans = max_cached_plans;
-  auto m = Compile(b.Serialize(), o);
-  EXPECT_TRUE(m.ok()) << m.status();
-  return m.ok() ? *m : nullptr;
 }
 
 // Y = Resize(X [1,1,2,3], scales) in nearest mode (half_pixel,

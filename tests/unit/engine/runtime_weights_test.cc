@@ -14,26 +14,17 @@
 
 #include "engine/compiler.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/testing/random_data.h"
 #include "tests/testing/reference_conv.h"
+#include "tests/unit/engine/compile_or_die.h"
 
 namespace q8::engine {
 namespace {
 
 using q8::testing::OnnxBuilder;
+using testing::CompileOrDie;
 
-std::vector<float> Random(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-std::shared_ptr<const CompiledModel> CompileOrDie(const OnnxBuilder& b) {
-  auto m = Compile(b.Serialize(), CompileOptions{});
-  EXPECT_TRUE(m.ok()) << m.status();
-  return m.ok() ? *m : nullptr;
-}
+using q8::testing::Random;
 
 void ExpectNear(absl::Span<const float> got, const std::vector<float>& want, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;

@@ -271,6 +271,21 @@ RefTensor BatchNorm(const RefTensor& x, const std::vector<float>& scale, const s
   return y;
 }
 
+RefTensor InstanceNorm(const RefTensor& x, const std::vector<float>& scale, const std::vector<float>& bias, float eps) {
+  RefTensor y{x.dims, std::vector<float>(x.data.size())};
+  const int64_t c = x.dims[1], inner = Strides(x.dims)[1];
+  for (int64_t nc = 0; nc * inner < static_cast<int64_t>(x.data.size()); ++nc) {
+    const float* in = x.data.data() + nc * inner;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < inner; ++i) mean += in[i] / static_cast<double>(inner);
+    for (int64_t i = 0; i < inner; ++i) var += (in[i] - mean) * (in[i] - mean) / static_cast<double>(inner);
+    for (int64_t i = 0; i < inner; ++i) {
+      y.data[nc * inner + i] = static_cast<float>((in[i] - mean) / std::sqrt(var + eps) * scale[nc % c] + bias[nc % c]);
+    }
+  }
+  return y;
+}
+
 RefTensor Transpose(const RefTensor& x, const std::vector<int64_t>& perm) {
   RefTensor y{core::Dims(perm.size()), std::vector<float>(x.data.size())};
   for (size_t i = 0; i < perm.size(); ++i) y.dims[i] = x.dims[perm[i]];

@@ -35,6 +35,8 @@ RefTensor Softmax(const RefTensor& x, int axis);
 RefTensor Concat(const std::vector<RefTensor>& xs, int axis);
 RefTensor BatchNorm(const RefTensor& x, const std::vector<float>& scale, const std::vector<float>& bias,
                     const std::vector<float>& mean, const std::vector<float>& var, float eps);
+// Per (sample, channel) statistics over the spatial axes of x [N, C, ...].
+RefTensor InstanceNorm(const RefTensor& x, const std::vector<float>& scale, const std::vector<float>& bias, float eps);
 RefTensor Transpose(const RefTensor& x, const std::vector<int64_t>& perm);
 
 }  // namespace q8::kernels::testing
