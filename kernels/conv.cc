@@ -236,24 +236,11 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
     inputs.push_back({kArgNone, res_md});  // read by the sum post-op from dst
   }
   std::vector<StagedKernel::Stage> stages;
-  if (p.runtime_weights) {
-    // Passed as they come when the implementation reads plain weights,
-    // else reordered per Run into its layout.
-    if (pd.weights_desc() == w_user) {
-      inputs.push_back({DNNL_ARG_WEIGHTS, w_user});
-    } else {
-      stages.push_back({static_cast<int>(inputs.size()), DNNL_ARG_WEIGHTS, pd.weights_desc(), nullptr});
-      inputs.push_back({kArgNone, w_user});
-    }
-  }
+  if (p.runtime_weights) StagedKernel::AddRuntimeWeights(w_user, pd.weights_desc(), inputs, stages);
   if (p.runtime_bias) inputs.push_back({DNNL_ARG_BIAS, bias_md});
   std::vector<Operand> outputs{{DNNL_ARG_DST, dst_md}};
-  if (!stages.empty()) {
-    return StagedKernel::Make(dnnl::convolution_forward(pd), pd, std::move(inputs), std::move(outputs),
-                              std::move(constants), std::move(stages));
-  }
-  return std::make_unique<Kernel>(dnnl::convolution_forward(pd), pd, std::move(inputs), std::move(outputs),
-                                  std::move(constants));
+  return StagedKernel::Make(dnnl::convolution_forward(pd), pd, std::move(inputs), std::move(outputs),
+                            std::move(constants), std::move(stages));
 }
 
 }  // namespace q8::kernels::internal

@@ -111,12 +111,8 @@ KernelOr Create(const InstanceNormParams& p, const KernelRequest& r) {
     inputs.push_back({kArgNone, PlainDesc({c}, dt::f32)});
   }
   std::vector<Operand> outputs{{DNNL_ARG_DST, md}};
-  if (!stages.empty()) {
-    return StagedKernel::Make(dnnl::batch_normalization_forward(pd), pd, std::move(inputs), std::move(outputs),
-                              std::move(constants), std::move(stages));
-  }
-  return std::make_unique<Kernel>(dnnl::batch_normalization_forward(pd), pd, std::move(inputs), std::move(outputs),
-                                  std::move(constants));
+  return StagedKernel::Make(dnnl::batch_normalization_forward(pd), pd, std::move(inputs), std::move(outputs),
+                            std::move(constants), std::move(stages));
 }
 
 KernelOr Create(const LrnParams& p, const KernelRequest& r) {

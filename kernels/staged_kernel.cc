@@ -22,10 +22,24 @@ StagedKernel::StagedKernel(dnnl::primitive primitive, const dnnl::primitive_desc
       primitive_(std::move(primitive)),
       primitive_scratchpad_(pd.scratchpad_desc()) {}
 
+void StagedKernel::AddRuntimeWeights(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted,
+                                     std::vector<Operand>& inputs, std::vector<Stage>& stages) {
+  if (wanted == user) {
+    inputs.push_back({DNNL_ARG_WEIGHTS, user});
+    return;
+  }
+  stages.push_back({static_cast<int>(inputs.size()), DNNL_ARG_WEIGHTS, wanted, nullptr});
+  inputs.push_back({kArgNone, user});
+}
+
 absl::StatusOr<std::unique_ptr<Kernel>> StagedKernel::Make(dnnl::primitive primitive,
                                                            const dnnl::primitive_desc_base& pd,
                                                            std::vector<Operand> inputs, std::vector<Operand> outputs,
                                                            ArgMap constants, std::vector<Stage> stages) {
+  if (stages.empty()) {
+    return std::make_unique<Kernel>(std::move(primitive), pd, std::move(inputs), std::move(outputs),
+                                    std::move(constants));
+  }
   std::unique_ptr<StagedKernel> k(
       new StagedKernel(std::move(primitive), pd, std::move(inputs), std::move(outputs), std::move(constants)));
   // The reorders run before the primitive, one after another: they all

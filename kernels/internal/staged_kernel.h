@@ -30,10 +30,17 @@ class StagedKernel final : public Kernel {
     Transform transform;  // null: a oneDNN reorder from the input's desc into `target`
   };
 
-  // Builds the reorders (user scratchpad) and lays out the scratchpad.
+  // Builds the reorders (user scratchpad) and lays out the scratchpad; with
+  // no stages, a plain Kernel (so callers need not choose).
   static absl::StatusOr<std::unique_ptr<Kernel>> Make(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd,
                                                       std::vector<Operand> inputs, std::vector<Operand> outputs,
                                                       ArgMap constants, std::vector<Stage> stages);
+
+  // Appends a request's weights as the next input: passed as they come when
+  // the implementation reads `user` (plain weights), else staged by a
+  // reorder into `wanted`, the layout it chose.
+  static void AddRuntimeWeights(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted,
+                                std::vector<Operand>& inputs, std::vector<Stage>& stages);
 
   BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
                  const dnnl::memory& scratchpad) const override;
