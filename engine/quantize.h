@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/compiler.h"
+#include "engine/quant/calibration_data.h"
 #include "engine/quant/calibrator.h"
 #include "engine/quant/quantization_options.h"
 #include "engine/quant/quantization_report.h"

@@ -22,7 +22,8 @@ constexpr absl::string_view kCalibrationDir = "calibration/";
 
 absl::Status UploadFiles::Add(absl::string_view path, absl::string_view bytes, std::string label) {
   const std::string accepted =
-      "expected <version>/model.onnx, [<version>/]calibration/inputs.npy or [<version>/]calibration/labels.npy";
+      "expected <version>/model.onnx, [<version>/]calibration/inputs.npy, [<version>/]calibration/inputs.npz or "
+      "[<version>/]calibration/labels.npy";
   std::optional<int64_t> version;  // unset: calibration shared by every version
   absl::string_view rest = path;
   if (!absl::StartsWith(path, kCalibrationDir)) {
@@ -35,17 +36,21 @@ absl::Status UploadFiles::Add(absl::string_view path, absl::string_view bytes, s
     rest = path.substr(slash + 1);
   }
   const bool is_model = rest == kModelFileName && version.has_value();
-  if (!is_model && rest != kCalibrationInputsFile && rest != kCalibrationLabelsFile) {
+  // inputs.npy and inputs.npz are two forms of the same data: one slot.
+  const bool is_inputs = rest == kCalibrationInputsFile || rest == kCalibrationInputsNpzFile;
+  if (!is_model && !is_inputs && rest != kCalibrationLabelsFile) {
     return absl::InvalidArgumentError(
         absl::StrCat("upload file '", label, "': unsupported file '", rest, "'; ", accepted));
   }
   // The version entry is created only for a valid file: Finish() relies on
   // every entry holding at least one file.
   Pending* target = version ? &versions_[*version] : &shared_;
-  std::optional<UploadedFile>* slot = is_model                         ? &target->model
-                                      : rest == kCalibrationInputsFile ? &target->inputs
-                                                                       : &target->labels;
+  std::optional<UploadedFile>* slot = is_model ? &target->model : is_inputs ? &target->inputs : &target->labels;
   if (slot->has_value()) {
+    if (is_inputs && (*slot)->label != label) {
+      return absl::InvalidArgumentError(absl::StrCat("upload files '", (*slot)->label, "' and '", label,
+                                                     "': give calibration inputs once, as .npy or as .npz"));
+    }
     return absl::InvalidArgumentError(absl::StrCat("upload file '", label, "' given twice"));
   }
   *slot = UploadedFile{bytes, std::move(label)};
@@ -111,8 +116,8 @@ absl::StatusOr<LoadRequest> ParseLoadRequest(const inference::RepositoryModelLoa
     if (!absl::ConsumePrefix(&path, kFilePrefix)) {
       return absl::InvalidArgumentError(absl::StrCat("unknown load parameter '", key,
                                                      "'; expected 'config' or 'file:<version>/model.onnx' "
-                                                     "(plus optional 'file:calibration/inputs.npy', "
-                                                     "'file:calibration/labels.npy')"));
+                                                     "(plus optional 'file:calibration/inputs.npy' or "
+                                                     "'file:calibration/inputs.npz', 'file:calibration/labels.npy')"));
     }
     if (param.parameter_choice_case() != inference::ModelRepositoryParameter::kBytesParam) {
       return absl::InvalidArgumentError(absl::StrCat("load parameter '", key, "' must be a bytes_param"));

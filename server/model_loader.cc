@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "core/logging.h"
 #include "core/npy.h"
+#include "core/npz.h"
 #include "core/status_macros.h"
 #include "engine/threading.h"
 
@@ -38,15 +39,48 @@ absl::StatusOr<core::Tensor> ParseNpyFile(const UploadedFile& file) {
   return tensor;
 }
 
+// inputs.npy (+ labels.npy) or inputs.npz (+ labels.npy for its one group)
+// -> calibration data. Archive limits: at most `max_bytes` unpacked.
 absl::StatusOr<engine::CalibrationData> ParseCalibration(const UploadedFile& inputs,
-                                                         const std::optional<UploadedFile>& labels) {
+                                                         const std::optional<UploadedFile>& labels, int64_t max_bytes) {
   engine::CalibrationData data;
+  if (absl::EndsWith(inputs.label, ".npz")) {
+    core::ZipLimits limits;
+    limits.max_total_bytes = max_bytes;
+    auto arrays = core::ParseNpz(inputs.bytes, limits);
+    if (!arrays.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(inputs.label, " is not a valid .npz file: ", arrays.status().message()));
+    }
+    auto grouped = engine::CalibrationFromNpz(*std::move(arrays));
+    if (!grouped.ok()) return WithContext(grouped.status(), inputs.label);
+    data = *std::move(grouped);
+    if (labels) {
+      if (data.groups.size() != 1 || data.groups[0].labels) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            labels->label, ": labels.npy goes with an inputs.npz of one group without '", engine::kLabelsKey,
+            "'; give each group's labels as '<group>/", engine::kLabelsKey, "' in the archive"));
+      }
+      Q8_ASSIGN_OR_RETURN(core::Tensor y, ParseNpyFile(*labels));
+      data.groups[0].labels = std::move(y);
+    }
+    return data;
+  }
   Q8_ASSIGN_OR_RETURN(data.inputs, ParseNpyFile(inputs));
   if (labels) {
     Q8_ASSIGN_OR_RETURN(core::Tensor y, ParseNpyFile(*labels));
     data.labels = std::move(y);
   }
   return data;
+}
+
+// Samples in `data` (all groups), for the log.
+int64_t SampleCount(const engine::CalibrationData& data) {
+  int64_t n = data.inputs.dims().empty() ? 0 : data.inputs.dims()[0];
+  for (const engine::CalibrationGroup& g : data.groups) {
+    if (!g.inputs.empty() && !g.inputs[0].second.dims().empty()) n += g.inputs[0].second.dims()[0];
+  }
+  return n;
 }
 
 }  // namespace
@@ -108,8 +142,7 @@ absl::StatusOr<ServedModel> ModelLoader::Quantize(absl::string_view name, int64_
   Q8_LOG(Info, VersionContext(name, version), ": quantizing (", engine::ToString(options.mode),
          options.mode == engine::QuantMode::kStatic ? absl::StrCat(", ", engine::ToString(options.method)) : "",
          ") with ",
-         data != nullptr ? absl::StrCat(data->inputs.dims().empty() ? 0 : data->inputs.dims()[0],
-                                        " calibration samples from ", data_source)
+         data != nullptr ? absl::StrCat(SampleCount(*data), " calibration samples from ", data_source)
                          : std::string("no calibration data"));
   engine::ProgressFn engine_progress;
   if (progress) {
@@ -157,7 +190,8 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareUpload(absl::string_vi
   }
   std::optional<engine::CalibrationData> data;
   if (files.calibration_inputs) {
-    Q8_ASSIGN_OR_RETURN(data, ParseCalibration(*files.calibration_inputs, files.calibration_labels));
+    Q8_ASSIGN_OR_RETURN(data, ParseCalibration(*files.calibration_inputs, files.calibration_labels,
+                                                options_.max_calibration_bytes));
   }
   Q8_ASSIGN_OR_RETURN(prepared.served, Quantize(name, version, files.model.bytes, config, data ? &*data : nullptr,
                                                 "the upload", progress));
@@ -189,16 +223,21 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareFromDisk(absl::string_
     Q8_ASSIGN_OR_RETURN(prepared.served, Compile(name, version, bytes, config));
     return prepared;
   }
-  Q8_ASSIGN_OR_RETURN(std::optional<std::string> inputs,
-                      repository_->ReadVersionFile(name, version, kCalibrationInputsFile));
+  // inputs.npy, else inputs.npz: the same data in its two forms.
+  absl::string_view inputs_name = kCalibrationInputsFile;
+  Q8_ASSIGN_OR_RETURN(std::optional<std::string> inputs, repository_->ReadVersionFile(name, version, inputs_name));
+  if (!inputs) {
+    inputs_name = kCalibrationInputsNpzFile;
+    Q8_ASSIGN_OR_RETURN(inputs, repository_->ReadVersionFile(name, version, inputs_name));
+  }
   std::optional<std::string> labels;
   std::optional<engine::CalibrationData> data;
   if (inputs) {
     Q8_ASSIGN_OR_RETURN(labels, repository_->ReadVersionFile(name, version, kCalibrationLabelsFile));
     std::optional<UploadedFile> labels_file;
     if (labels) labels_file = UploadedFile{*labels, absl::StrCat(version, "/", kCalibrationLabelsFile)};
-    const UploadedFile inputs_file{*inputs, absl::StrCat(version, "/", kCalibrationInputsFile)};
-    Q8_ASSIGN_OR_RETURN(data, ParseCalibration(inputs_file, labels_file));
+    const UploadedFile inputs_file{*inputs, absl::StrCat(version, "/", inputs_name)};
+    Q8_ASSIGN_OR_RETURN(data, ParseCalibration(inputs_file, labels_file, options_.max_calibration_bytes));
   } else if (config.quantization_auto) {
     Q8_ASSIGN_OR_RETURN(prepared.served, BuildInterim(name, version, bytes, config));
     return prepared;

@@ -12,7 +12,7 @@
 //                         Quantize with the uploaded calibration data (if any)
 //   on disk, with quantization.json
 //                         LoadQuantized (no calibration)
-//   on disk, with calibration/inputs.npy (a hand-populated repository)
+//   on disk, with calibration/inputs.npy or inputs.npz (a hand-populated repository)
 //                         Quantize with that data, then persist the artifact
 //   on disk, neither      config mode (static without data fails with the
 //                         engine's FAILED_PRECONDITION)
@@ -83,7 +83,8 @@ struct EngineFns {
 EngineFns RealEngine();
 
 // One uploaded file: its bytes (a view into the RPC's buffers) and how the
-// client named it, for messages ("file:calibration/inputs.npy").
+// client named it, for messages ("file:calibration/inputs.npy"); calibration
+// inputs are read as .npz when the name ends in ".npz".
 struct UploadedFile {
   absl::string_view bytes;
   std::string label;
@@ -105,8 +106,8 @@ struct LoadRequest {
 
 // Collects upload files by their path relative to the model directory:
 //   <version>/model.onnx
-//   <version>/calibration/inputs.npy, <version>/calibration/labels.npy
-//   calibration/inputs.npy, calibration/labels.npy   (for every uploaded version)
+//   <version>/calibration/inputs.npy or inputs.npz, <version>/calibration/labels.npy
+//   calibration/inputs.npy or inputs.npz, calibration/labels.npy   (for every uploaded version)
 // INVALID_ARGUMENT (naming `label`) for any other path, a non-numeric
 // version, a file given twice, or calibration data without a model.onnx.
 class UploadFiles {
@@ -148,6 +149,9 @@ struct LoaderOptions {
   // budget below is max_model_memory_bytes resolved (0: no limit).
   ResourceLimits limits;
   int64_t memory_budget = 0;
+  // What a calibration/inputs.npz may inflate to in total (the server sets
+  // --max_upload_bytes: no archive unpacks to more than an upload may hold).
+  int64_t max_calibration_bytes = int64_t{1} << 30;
   // Called after an operation changed whether `name` has a READY version.
   std::function<void(const std::string& name, bool ready)> on_ready_changed;
 };

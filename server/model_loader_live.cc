@@ -60,7 +60,11 @@ std::shared_ptr<LiveSampler> ModelLoader::MakeSampler(const std::string& name, i
     return std::make_shared<LiveSampler>(Phase::kUnsupported, std::move(why), std::move(interim));
   };
   if (model.inputs().size() != 1) {
-    return unsupported(absl::StrCat("the model has ", model.inputs().size(), " inputs (calibration takes one)"));
+    // Live sampling keeps one float input per request; several inputs (ids +
+    // mask) calibrate from an uploaded calibration/inputs.npz instead.
+    return unsupported(absl::StrCat("the model has ", model.inputs().size(),
+                                    " inputs (live calibration samples single-input models; upload "
+                                    "calibration/inputs.npz to calibrate it)"));
   }
   const engine::TensorInfo& input = model.inputs()[0];
   if (input.dtype != core::DataType::kFloat32) return unsupported("its input is not float32");

@@ -10,6 +10,17 @@
 //   ROOT/<model>/<version>/calibration/inputs.npy, labels.npy
 //                                       optional, placed by hand: calibration
 //                                       data for a version without artifact
+//   ROOT/<model>/<version>/calibration/inputs.npz
+//                                       instead of inputs.npy, for models with
+//                                       several inputs or several shapes
+//                                       (numpy.savez[_compressed]). Keys: the
+//                                       graph input names (one sample group), or
+//                                       "<group>/<input>" for several groups
+//                                       (e.g. "len16/ids", "len48/ids"; split at
+//                                       the first '/'); labels per group under
+//                                       "__labels__" / "<group>/__labels__", or
+//                                       labels.npy when there is one group.
+//                                       engine/quant/calibration_data.h checks it.
 //   ROOT/<model>/UNLOADED               marker: the model was unloaded; a
 //                                       restart lists it but does not load it
 //
@@ -71,6 +82,7 @@ inline constexpr absl::string_view kArtifactFileName = "quantization.json";
 inline constexpr absl::string_view kReportFileName = "report.json";
 inline constexpr absl::string_view kCalibrationInputsFile = "calibration/inputs.npy";
 inline constexpr absl::string_view kCalibrationLabelsFile = "calibration/labels.npy";
+inline constexpr absl::string_view kCalibrationInputsNpzFile = "calibration/inputs.npz";
 // A leftover of another writer untouched for this long is left over from a crash.
 inline constexpr int64_t kStaleTempFileAgeSeconds = 600;
 

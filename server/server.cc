@@ -43,6 +43,7 @@ Server::Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<m
   loader_options.cpus = options.cpus > 0 ? options.cpus : ReadCpuBudget().cpus;
   loader_options.limits = options.limits;
   loader_options.memory_budget = ResolveMemoryBudget(options.limits.max_model_memory_bytes);
+  loader_options.max_calibration_bytes = options.max_upload_bytes;
   loader_options.on_ready_changed = [this](const std::string& name, bool ready) {
     if (health_ != nullptr) health_->SetModelReady(name, ready);
   };

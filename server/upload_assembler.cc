@@ -14,7 +14,8 @@ namespace pb = q8serve::v1;
 
 // File names a streamed upload may carry (relative to the version directory).
 bool IsUploadFile(const std::string& path) {
-  return path == kModelFileName || path == kCalibrationInputsFile || path == kCalibrationLabelsFile;
+  return path == kModelFileName || path == kCalibrationInputsFile || path == kCalibrationInputsNpzFile ||
+         path == kCalibrationLabelsFile;
 }
 
 }  // namespace
@@ -47,8 +48,8 @@ absl::StatusOr<UploadAssembler> UploadAssembler::Start(const pb::UploadHeader& h
 absl::Status UploadAssembler::Add(pb::FileChunk* chunk) {
   if (!IsUploadFile(chunk->path())) {
     return absl::InvalidArgumentError(absl::StrCat("upload of model '", name(), "': unsupported file '", chunk->path(),
-                                                   "'; expected ", kModelFileName, ", ", kCalibrationInputsFile, " or ",
-                                                   kCalibrationLabelsFile));
+                                                   "'; expected ", kModelFileName, ", ", kCalibrationInputsFile, ", ",
+                                                   kCalibrationInputsNpzFile, " or ", kCalibrationLabelsFile));
   }
   received_ += static_cast<int64_t>(chunk->data().size());
   if (received_ + config_bytes_ > max_upload_bytes_) {

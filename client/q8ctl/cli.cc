@@ -28,7 +28,7 @@ std::vector<CommandSpec> BuildCommands() {
        {{"ready", "", "only models that are READY"}}},
       {"upload",
        "NAME MODEL.onnx [--version N] [--config CONFIG.json | --max_batch_size N] "
-       "[--quantization auto|static|dynamic|none] [--calibration INPUTS.npy [--labels LABELS.npy]] "
+       "[--quantization auto|static|dynamic|none] [--calibration INPUTS.npy|INPUTS.npz [--labels LABELS.npy]] "
        "[--method M] [--percentile P] [--max_samples N] [--metric top1|agreement] [--max_drop X] "
        "[--eval_fraction F]",
        {"NAME", "MODEL.onnx"},
@@ -41,6 +41,8 @@ std::vector<CommandSpec> BuildCommands() {
        "quantization flags override the same keys of its \"quantization\" section.\n"
        "With --calibration (float32 samples shaped like the model input, [N, ...]; --labels adds\n"
        "int64 class ids [N] for a top-1 check) the model is quantized statically before it serves.\n"
+       "Models with several inputs (token ids + mask) take an .npz (numpy.savez) with one array\n"
+       "per input name, or \"<group>/<input>\" keys for several shape groups (README, Quantization).\n"
        "Without it (mode auto, the default) it serves at once in fp32 or dynamic int8, calibrates\n"
        "on the inputs of its first requests (config quantization.live) and then serves static int8.\n"
        "Raise --timeout_seconds for large models: the call returns when the model serves.",
@@ -48,7 +50,8 @@ std::vector<CommandSpec> BuildCommands() {
         {"config", "CONFIG.json", "model configuration JSON file"},
         {"max_batch_size", "N", "config {\"max_batch_size\": N} (when no --config is given)"},
         {"quantization", "MODE", "auto (default), static, dynamic or none (serve fp32)"},
-        {"calibration", "INPUTS.npy", "calibration/evaluation samples (float32 [N, ...])"},
+        {"calibration", "INPUTS.npy|.npz",
+         "calibration/evaluation samples ([N, ...] like the model input; .npz: one array per input)"},
         {"labels", "LABELS.npy", "class ids of the samples (int64 [N]); enables the top1 metric"},
         {"method", "M", "calibration method: minmax, percentile (default), entropy, mse"},
         {"percentile", "P", "percentile for --method percentile (default 99.99)"},

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -83,8 +84,12 @@ absl::Status RunUpload(const UploadOptions& options, Client& client, std::ostrea
   if (!model.ok()) return model.status();
   if (model->empty()) return absl::InvalidArgumentError(absl::StrCat(options.model_path, " is empty"));
   spec.files.emplace_back("model.onnx", *std::move(model));
-  for (const auto& [path, file] : {std::pair{options.calibration_path, "calibration/inputs.npy"},
-                                   std::pair{options.labels_path, "calibration/labels.npy"}}) {
+  // A .npz (numpy.savez: one array per model input, several shape groups)
+  // goes up as calibration/inputs.npz; anything else as inputs.npy.
+  const bool npz = options.calibration_path && absl::EndsWith(*options.calibration_path, ".npz");
+  for (const auto& [path, file] :
+       {std::pair{options.calibration_path, npz ? "calibration/inputs.npz" : "calibration/inputs.npy"},
+        std::pair{options.labels_path, "calibration/labels.npy"}}) {
     if (!path) continue;
     absl::StatusOr<std::string> bytes = ReadFile(*path);
     if (!bytes.ok()) return bytes.status();

@@ -25,70 +25,87 @@ double SqnrDb(double signal, double noise) {
   return std::min(100.0, 10.0 * std::log10(signal / noise));
 }
 
-absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin, int64_t end,
-                                    const core::Tensor* labels) {
+int64_t EvalSet::rows() const {
+  int64_t n = 0;
+  for (const EvalPart& p : parts) n += p.rows();
+  return n;
+}
+
+absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const std::vector<SampleGroup>& groups,
+                                    const std::vector<std::pair<int64_t, int64_t>>& ranges) {
   EvalSet e;
-  e.samples = &samples;
-  e.begin = begin;
-  e.end = end;
-  e.labels = labels;
-  Q8_RETURN_IF_ERROR(RunInBatches(fp32, samples, begin, end, kEvalBatch, [&](std::vector<core::Tensor>& outs) {
-    auto s = outs[0].span<float>();
-    e.fp32_scores.insert(e.fp32_scores.end(), s.begin(), s.end());
-    return absl::OkStatus();
-  }));
-  e.classes = e.rows() > 0 ? static_cast<int64_t>(e.fp32_scores.size()) / e.rows() : 0;
-  if (labels != nullptr && e.rows() > 0) {
-    int64_t correct = 0;
-    for (int64_t r = 0; r < e.rows(); ++r) {
-      correct += ArgMax(&e.fp32_scores[r * e.classes], e.classes) == labels->span<int64_t>()[begin + r];
+  e.has_labels = !groups.empty();
+  int64_t correct = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    e.has_labels = e.has_labels && groups[g].labels != nullptr;
+    if (ranges[g].second <= ranges[g].first) continue;
+    EvalPart p;
+    p.group = &groups[g];
+    p.begin = ranges[g].first;
+    p.end = ranges[g].second;
+    Q8_RETURN_IF_ERROR(RunInBatches(fp32, groups[g], p.begin, p.end, kEvalBatch, [&](std::vector<core::Tensor>& outs) {
+      auto s = outs[0].span<float>();
+      p.fp32_scores.insert(p.fp32_scores.end(), s.begin(), s.end());
+      return absl::OkStatus();
+    }));
+    p.classes = static_cast<int64_t>(p.fp32_scores.size()) / p.rows();
+    if (groups[g].labels != nullptr) {
+      for (int64_t r = 0; r < p.rows(); ++r) {
+        correct += ArgMax(&p.fp32_scores[r * p.classes], p.classes) == groups[g].labels->span<int64_t>()[p.begin + r];
+      }
     }
-    e.fp32_top1 = static_cast<double>(correct) / e.rows();
+    e.parts.push_back(std::move(p));
   }
+  if (e.has_labels && e.rows() > 0) e.fp32_top1 = static_cast<double>(correct) / e.rows();
   return e;
 }
 
 absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSet& eval) {
   Evaluation result;
-  int64_t row = 0, correct = 0, agree = 0, worse = 0, better = 0;
+  int64_t total = 0, correct = 0, agree = 0, worse = 0, better = 0;
   double signal = 0, noise = 0;
-  Q8_RETURN_IF_ERROR(
-      RunInBatches(candidate, *eval.samples, eval.begin, eval.end, kEvalBatch, [&](std::vector<core::Tensor>& outs) {
-        auto s = outs[0].span<float>();
-        const int64_t rows = static_cast<int64_t>(s.size()) / eval.classes;
-        for (int64_t r = 0; r < rows; ++r, ++row) {
-          const float* ref = &eval.fp32_scores[row * eval.classes];
-          const float* got = s.data() + r * eval.classes;
-          const int64_t top = ArgMax(got, eval.classes);
-          const int64_t ref_top = ArgMax(ref, eval.classes);
-          agree += top == ref_top;
-          if (eval.labels != nullptr) {
-            const int64_t label = eval.labels->span<int64_t>()[eval.begin + row];
-            correct += top == label;
-            worse += ref_top == label && top != label;
-            better += ref_top != label && top == label;
+  for (const EvalPart& part : eval.parts) {
+    int64_t row = 0;
+    const core::Tensor* labels = eval.has_labels ? part.group->labels : nullptr;
+    Q8_RETURN_IF_ERROR(
+        RunInBatches(candidate, *part.group, part.begin, part.end, kEvalBatch, [&](std::vector<core::Tensor>& outs) {
+          auto s = outs[0].span<float>();
+          const int64_t rows = static_cast<int64_t>(s.size()) / part.classes;
+          for (int64_t r = 0; r < rows; ++r, ++row) {
+            const float* ref = &part.fp32_scores[row * part.classes];
+            const float* got = s.data() + r * part.classes;
+            const int64_t top = ArgMax(got, part.classes);
+            const int64_t ref_top = ArgMax(ref, part.classes);
+            agree += top == ref_top;
+            if (labels != nullptr) {
+              const int64_t label = labels->span<int64_t>()[part.begin + row];
+              correct += top == label;
+              worse += ref_top == label && top != label;
+              better += ref_top != label && top == label;
+            }
+            for (int64_t c = 0; c < part.classes; ++c) {
+              signal += double(ref[c]) * ref[c];
+              noise += double(ref[c] - got[c]) * (ref[c] - got[c]);
+            }
           }
-          for (int64_t c = 0; c < eval.classes; ++c) {
-            signal += double(ref[c]) * ref[c];
-            noise += double(ref[c] - got[c]) * (ref[c] - got[c]);
-          }
-        }
-        return absl::OkStatus();
-      }));
-  if (row > 0) {
-    result.top1 = static_cast<double>(correct) / row;
-    result.agreement = static_cast<double>(agree) / row;
+          return absl::OkStatus();
+        }));
+    total += row;
   }
-  result.rows = row;
+  if (total > 0) {
+    result.top1 = static_cast<double>(correct) / total;
+    result.agreement = static_cast<double>(agree) / total;
+  }
+  result.rows = total;
   result.worse_top1 = worse;
   result.better_top1 = better;
-  result.disagree = row - agree;
+  result.disagree = total - agree;
   result.sqnr_db = SqnrDb(signal, noise);
   return result;
 }
 
 double Drop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric) {
-  if (metric == AccuracyMetric::kTop1 && eval.labels != nullptr) return eval.fp32_top1 - e.top1;
+  if (metric == AccuracyMetric::kTop1 && eval.has_labels) return eval.fp32_top1 - e.top1;
   return 1.0 - e.agreement;
 }
 
@@ -157,7 +174,7 @@ DropTest TestDrop(int64_t worse, int64_t better, int64_t samples, bool better_po
 }
 
 DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop, double confidence) {
-  if (metric == AccuracyMetric::kTop1 && eval.labels != nullptr) {
+  if (metric == AccuracyMetric::kTop1 && eval.has_labels) {
     return TestDrop(e.worse_top1, e.better_top1, e.rows, /*better_possible=*/true, max_drop, confidence);
   }
   return TestDrop(e.disagree, 0, e.rows, /*better_possible=*/false, max_drop, confidence);
@@ -167,28 +184,34 @@ absl::StatusOr<std::map<ValueId, double>> PerTensorSqnr(const CaptureGraph& capt
                                                         const CompiledModel& candidate, const EvalSet& eval,
                                                         int64_t max_rows) {
   std::map<ValueId, double> signal, noise;
-  const int64_t end = std::min(eval.end, eval.begin + max_rows);
-  for (int64_t b = eval.begin; b < end; b += kEvalBatch) {
-    const int64_t stop = std::min(end, b + kEvalBatch);
-    std::vector<core::Tensor> ref, got;
-    Q8_RETURN_IF_ERROR(RunInBatches(reference, *eval.samples, b, stop, kEvalBatch, [&](std::vector<core::Tensor>& o) {
-      ref = std::move(o);
-      return absl::OkStatus();
-    }));
-    Q8_RETURN_IF_ERROR(RunInBatches(candidate, *eval.samples, b, stop, kEvalBatch, [&](std::vector<core::Tensor>& o) {
-      got = std::move(o);
-      return absl::OkStatus();
-    }));
-    for (size_t i = 0; i < capture.values.size(); ++i) {
-      auto r = ref[capture.first_capture_output + i].span<float>();
-      auto g = got[capture.first_capture_output + i].span<float>();
-      double s = 0, n = 0;
-      for (size_t k = 0; k < r.size(); ++k) {
-        s += double(r[k]) * r[k];
-        n += double(r[k] - g[k]) * (r[k] - g[k]);
+  int64_t budget = max_rows;
+  for (const EvalPart& part : eval.parts) {
+    const int64_t end = std::min(part.end, part.begin + budget);
+    budget -= end - part.begin;
+    for (int64_t b = part.begin; b < end; b += kEvalBatch) {
+      const int64_t stop = std::min(end, b + kEvalBatch);
+      std::vector<core::Tensor> ref, got;
+      auto keep = [](std::vector<core::Tensor>& into) {
+        return [&into](std::vector<core::Tensor>& o) {
+          into = std::move(o);
+          return absl::OkStatus();
+        };
+      };
+      Q8_RETURN_IF_ERROR(RunInBatches(reference, *part.group, b, stop, kEvalBatch, keep(ref)));
+      Q8_RETURN_IF_ERROR(RunInBatches(candidate, *part.group, b, stop, kEvalBatch, keep(got)));
+      for (size_t i = 0; i < capture.values.size(); ++i) {
+        const core::Tensor& r_t = ref[capture.first_capture_output + i];
+        if (r_t.dtype() != core::DataType::kFloat32) continue;  // ids and masks: exact, not measured
+        auto r = r_t.span<float>();
+        auto g = got[capture.first_capture_output + i].span<float>();
+        double s = 0, n = 0;
+        for (size_t k = 0; k < r.size(); ++k) {
+          s += double(r[k]) * r[k];
+          n += double(r[k] - g[k]) * (r[k] - g[k]);
+        }
+        signal[capture.values[i]] += s;
+        noise[capture.values[i]] += n;
       }
-      signal[capture.values[i]] += s;
-      noise[capture.values[i]] += n;
     }
   }
   std::map<ValueId, double> sqnr;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -16,15 +17,22 @@
 
 namespace q8::engine {
 
-// The fp32 reference on the evaluation rows, computed once.
-struct EvalSet {
-  const core::Tensor* samples = nullptr;
+// The evaluation rows [begin, end) of one sample group, with the fp32
+// reference on them. Groups may differ in shape, so in classes too.
+struct EvalPart {
+  const SampleGroup* group = nullptr;
   int64_t begin = 0, end = 0;
-  const core::Tensor* labels = nullptr;  // int64 [N] or null
-  std::vector<float> fp32_scores;        // first output, [rows, classes] flattened
+  std::vector<float> fp32_scores;  // first output, [rows, classes] flattened
   int64_t classes = 0;
-  double fp32_top1 = 0;  // valid with labels
   int64_t rows() const { return end - begin; }
+};
+
+// The fp32 reference on the evaluation rows of every group, computed once.
+struct EvalSet {
+  std::vector<EvalPart> parts;
+  bool has_labels = false;  // every group has int64 [N] labels
+  double fp32_top1 = 0;     // valid with labels
+  int64_t rows() const;
 };
 
 struct Evaluation {
@@ -70,8 +78,9 @@ DropTest TestDrop(int64_t worse, int64_t better, int64_t samples, bool better_po
 // TestDrop of a candidate's evaluation by the chosen metric.
 DropTest TestDrop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric, double max_drop, double confidence);
 
-absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const core::Tensor& samples, int64_t begin, int64_t end,
-                                    const core::Tensor* labels);
+// `ranges[g]`: the evaluation rows [first, second) of groups[g] (empty ranges skipped).
+absl::StatusOr<EvalSet> MakeEvalSet(const CompiledModel& fp32, const std::vector<SampleGroup>& groups,
+                                    const std::vector<std::pair<int64_t, int64_t>>& ranges);
 absl::StatusOr<Evaluation> Evaluate(const CompiledModel& candidate, const EvalSet& eval);
 // The accuracy cost by the chosen metric (>= 0 means worse than fp32).
 double Drop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric);
@@ -80,7 +89,8 @@ double Drop(const Evaluation& e, const EvalSet& eval, AccuracyMetric metric);
 double SqnrDb(double signal, double noise);
 
 // SQNR of every captured tensor of `candidate` against `reference` (both
-// built over `capture`) on up to `max_rows` evaluation rows.
+// built over `capture`) on up to `max_rows` evaluation rows (the first ones
+// of each group, in group order).
 absl::StatusOr<std::map<ValueId, double>> PerTensorSqnr(const CaptureGraph& capture, const CompiledModel& reference,
                                                         const CompiledModel& candidate, const EvalSet& eval,
                                                         int64_t max_rows);

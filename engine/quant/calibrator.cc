@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -63,29 +65,36 @@ void KeepRows(std::vector<core::Tensor>& outputs, int64_t batch, int64_t n) {
 
 }  // namespace
 
-absl::Status RunInBatches(const CompiledModel& model, const core::Tensor& samples, int64_t begin, int64_t end,
+absl::Status RunInBatches(const CompiledModel& model, const SampleGroup& samples, int64_t begin, int64_t end,
                           int64_t batch, const std::function<absl::Status(std::vector<core::Tensor>&)>& sink) {
-  const int64_t row = samples.num_elements() / std::max<int64_t>(samples.dims()[0], 1);
-  const int64_t row_bytes = row * core::SizeOf(samples.dtype());
   const int64_t fixed = FixedBatch(model);
   // A model that fixes its batch size runs in exactly that size: the last,
   // partial batch is padded with copies of its last row, whose outputs are dropped.
   batch = fixed > 0 ? fixed : std::min(batch, model.max_batch_size());
-  core::Tensor padded;
+  std::vector<int64_t> row_bytes;
+  for (const core::Tensor* t : samples.inputs) {
+    row_bytes.push_back(t->byte_size() / std::max<int64_t>(t->dims()[0], 1));
+  }
+  std::vector<core::Tensor> padded(samples.inputs.size());
+  std::vector<core::TensorView> views(samples.inputs.size());
   for (int64_t b = begin; b < end; b += batch) {
     const int64_t n = std::min(batch, end - b);
-    const char* first = static_cast<const char*>(samples.data()) + b * row_bytes;
-    core::Dims dims = samples.dims();
-    dims[0] = fixed > 0 ? fixed : n;
-    core::TensorView view{samples.dtype(), dims, first};
-    if (fixed > 0 && n < fixed) {
-      padded = core::Tensor(samples.dtype(), dims);
-      char* dst = static_cast<char*>(padded.data());
-      std::memcpy(dst, first, n * row_bytes);
-      for (int64_t r = n; r < fixed; ++r) std::memcpy(dst + r * row_bytes, first + (n - 1) * row_bytes, row_bytes);
-      view.data = padded.data();
+    for (size_t i = 0; i < samples.inputs.size(); ++i) {
+      // Every input (float, ids, masks) is fed as it is: rows [b, b + n).
+      const core::Tensor& t = *samples.inputs[i];
+      const char* first = static_cast<const char*>(t.data()) + b * row_bytes[i];
+      core::Dims dims = t.dims();
+      dims[0] = fixed > 0 ? fixed : n;
+      views[i] = core::TensorView{t.dtype(), dims, first};
+      if (fixed > 0 && n < fixed) {
+        padded[i] = core::Tensor(t.dtype(), dims);
+        char* dst = static_cast<char*>(padded[i].data());
+        std::memcpy(dst, first, n * row_bytes[i]);
+        for (int64_t r = n; r < fixed; ++r) std::memcpy(dst + r * row_bytes[i], first + (n - 1) * row_bytes[i], row_bytes[i]);
+        views[i].data = padded[i].data();
+      }
     }
-    Q8_ASSIGN_OR_RETURN(std::vector<core::Tensor> outputs, model.Run({view}));
+    Q8_ASSIGN_OR_RETURN(std::vector<core::Tensor> outputs, model.Run(views));
     if (fixed > 0) KeepRows(outputs, fixed, n);
     Q8_RETURN_IF_ERROR(sink(outputs));
   }
@@ -93,20 +102,27 @@ absl::Status RunInBatches(const CompiledModel& model, const core::Tensor& sample
 }
 
 absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& capture, const CompiledModel& model,
-                                                           const core::Tensor& samples, int64_t count, bool histograms,
+                                                           const std::vector<SampleGroup>& groups,
+                                                           const std::vector<int64_t>& counts, bool histograms,
                                                            const ProgressFn& progress) {
   std::map<ValueId, ValueStats> stats;
   std::map<ValueId, std::vector<double>> sums;
   std::map<ValueId, int64_t> per_channel_count;
+  std::set<ValueId> floats, ragged;  // seen as float; channel count differs between groups
   for (ValueId v : capture.values) {
     stats[v].min = std::numeric_limits<float>::infinity();
     stats[v].max = -std::numeric_limits<float>::infinity();
   }
+  int64_t count = 0;
+  for (int64_t c : counts) count += c;
   int64_t done = 0;
   auto first_pass = [&](std::vector<core::Tensor>& outs) -> absl::Status {
     for (size_t i = 0; i < capture.values.size(); ++i) {
       const core::Tensor& t = outs[capture.first_capture_output + i];
-      ValueStats& s = stats[capture.values[i]];
+      if (t.dtype() != core::DataType::kFloat32) continue;  // ids, masks, shapes: no statistics
+      const ValueId v = capture.values[i];
+      floats.insert(v);
+      ValueStats& s = stats[v];
       auto data = t.span<float>();
       for (float x : data) {
         s.min = std::min(s.min, x);
@@ -116,7 +132,11 @@ absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& c
         const int64_t c = t.dims()[1];
         int64_t inner = 1;
         for (size_t d = 2; d < t.dims().size(); ++d) inner *= t.dims()[d];
-        auto& sum = sums[capture.values[i]];
+        auto& sum = sums[v];
+        // Means over dim 1 only mean something when every group agrees on its size
+        // (a sequence axis there differs between groups).
+        if (!sum.empty() && static_cast<int64_t>(sum.size()) != c) ragged.insert(v);
+        if (ragged.count(v)) continue;
         sum.resize(c, 0.0);
         for (int64_t n = 0; n < t.dims()[0]; ++n) {
           for (int64_t ch = 0; ch < c; ++ch) {
@@ -126,33 +146,42 @@ absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& c
             sum[ch] += acc;
           }
         }
-        per_channel_count[capture.values[i]] += t.dims()[0] * inner;
+        per_channel_count[v] += t.dims()[0] * inner;
       }
     }
     done += outs[0].dims().empty() ? 0 : outs[0].dims()[0];
     if (progress) progress({"calibration", done, histograms ? 2 * count : count, "ranges"});
     return absl::OkStatus();
   };
-  Q8_RETURN_IF_ERROR(RunInBatches(model, samples, 0, count, kCalibrationBatch, first_pass));
+  for (size_t g = 0; g < groups.size(); ++g) {
+    Q8_RETURN_IF_ERROR(RunInBatches(model, groups[g], 0, counts[g], kCalibrationBatch, first_pass));
+  }
+  for (auto it = stats.begin(); it != stats.end();) {
+    if (it->second.min > it->second.max) it->second.min = it->second.max = 0;  // only empty tensors seen
+    it = floats.count(it->first) ? std::next(it) : stats.erase(it);
+  }
   for (auto& [v, sum] : sums) {
+    if (ragged.count(v)) continue;
     auto& mean = stats[v].channel_mean;
     for (double s : sum) mean.push_back(s / std::max<int64_t>(per_channel_count[v], 1));
   }
   if (!histograms) return stats;
 
-  for (ValueId v : capture.values) {
-    ValueStats& s = stats[v];
-    s.histogram.emplace(std::max(std::abs(s.min), std::abs(s.max)));
-  }
+  for (auto& [v, s] : stats) s.histogram.emplace(std::max(std::abs(s.min), std::abs(s.max)));
   auto second_pass = [&](std::vector<core::Tensor>& outs) -> absl::Status {
     for (size_t i = 0; i < capture.values.size(); ++i) {
-      stats[capture.values[i]].histogram->Add(outs[capture.first_capture_output + i].span<float>());
+      auto it = stats.find(capture.values[i]);
+      const core::Tensor& t = outs[capture.first_capture_output + i];
+      if (it == stats.end() || t.dtype() != core::DataType::kFloat32) continue;
+      it->second.histogram->Add(t.span<float>());
     }
     done += outs[0].dims().empty() ? 0 : outs[0].dims()[0];
     if (progress) progress({"calibration", done, 2 * count, "histograms"});
     return absl::OkStatus();
   };
-  Q8_RETURN_IF_ERROR(RunInBatches(model, samples, 0, count, kCalibrationBatch, second_pass));
+  for (size_t g = 0; g < groups.size(); ++g) {
+    Q8_RETURN_IF_ERROR(RunInBatches(model, groups[g], 0, counts[g], kCalibrationBatch, second_pass));
+  }
   return stats;
 }
 

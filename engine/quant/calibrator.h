@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model_builder.h"
+#include "engine/quant/calibration_data.h"
 #include "engine/quant/range_estimators.h"
 
 namespace q8::engine {
@@ -42,15 +43,18 @@ struct CaptureGraph {
 };
 CaptureGraph MakeCaptureGraph(const PreparedGraph& prepared);
 
-// Runs `model` (built over a CaptureGraph) on rows [begin, end) of `samples`
-// in batches and calls `sink(batch outputs)` for each batch.
-absl::Status RunInBatches(const CompiledModel& model, const core::Tensor& samples, int64_t begin, int64_t end,
+// Runs `model` (built over a CaptureGraph) on rows [begin, end) of every
+// input of `samples` in batches (of the model's fixed batch size, if it has
+// one) and calls `sink(batch outputs)` for each batch.
+absl::Status RunInBatches(const CompiledModel& model, const SampleGroup& samples, int64_t begin, int64_t end,
                           int64_t batch, const std::function<absl::Status(std::vector<core::Tensor>&)>& sink);
 
-// Two passes over rows [0, count) of `samples`: min/max/means, then
-// histograms (skipped when `histograms` is false).
+// Two passes over rows [0, counts[g]) of every group: min/max/means, then
+// histograms (skipped when `histograms` is false), merged over the groups
+// (each runs the plan for its own shapes). Only float tensors get statistics.
 absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& capture, const CompiledModel& model,
-                                                           const core::Tensor& samples, int64_t count,
-                                                           bool histograms, const ProgressFn& progress);
+                                                           const std::vector<SampleGroup>& groups,
+                                                           const std::vector<int64_t>& counts, bool histograms,
+                                                           const ProgressFn& progress);
 
 }  // namespace q8::engine

@@ -1,5 +1,5 @@
-// What a user can ask of quantize-on-upload, with the documented defaults,
-// and the calibration data that comes with it. Plain data; parsing JSON into
+// What a user can ask of quantize-on-upload, with the documented defaults
+// (the calibration data is engine/quant/calibration_data.h). Plain data; parsing JSON into
 // it is the server's job, validating it is ours.
 #pragma once
 
@@ -40,12 +40,5 @@ std::string ToString(AccuracyMetric m);
 absl::StatusOr<QuantMode> ParseQuantMode(const std::string& s);
 absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(const std::string& s);
 absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s);
-
-// Samples for calibration and the accuracy check: `inputs` [N, ...] matching
-// the model's (single) input; optional `labels` int64 [N] class ids.
-struct CalibrationData {
-  core::Tensor inputs;
-  std::optional<core::Tensor> labels;
-};
 
 }  // namespace q8::engine

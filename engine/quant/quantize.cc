@@ -22,56 +22,36 @@ namespace {
 constexpr int kMaxFallbackSteps = 16;
 constexpr int64_t kSqnrRows = 64;
 
-absl::Status ValidateData(const CompiledModel& fp32, const CalibrationData& d) {
-  if (fp32.inputs().size() != 1) {
-    return absl::FailedPreconditionError(absl::StrCat("calibration supports single-input models; this model has ",
-                                                      fp32.inputs().size(), " inputs (use mode \"dynamic\")"));
+// How the samples are used, per group: the last eval_fraction of each group
+// is held out for the accuracy check (no hold-out: the check runs on the
+// calibration rows), and max_samples calibration rows are shared among the
+// groups in proportion to their size.
+struct SampleSplit {
+  std::vector<int64_t> calibrate;                       // rows [0, calibrate[g]) calibrate
+  std::vector<std::pair<int64_t, int64_t>> evaluate;    // rows [first, second) evaluate
+  int64_t calibration_samples = 0, eval_samples = 0;
+};
+
+SampleSplit SplitSamples(const std::vector<SampleGroup>& groups, const QuantizationOptions& options) {
+  SampleSplit split;
+  std::vector<int64_t> available;
+  int64_t total = 0;
+  for (const SampleGroup& g : groups) {
+    const int64_t n = g.rows;
+    int64_t n_eval = static_cast<int64_t>(std::llround(n * options.eval_fraction));
+    if (options.eval_fraction > 0 && n >= 2) n_eval = std::clamp<int64_t>(n_eval, 1, n - 1);
+    const int64_t eval_begin = n_eval > 0 ? n - n_eval : 0;
+    split.evaluate.push_back({eval_begin, n});
+    split.eval_samples += n - eval_begin;
+    available.push_back(n - n_eval);
+    total += n - n_eval;
   }
-  const TensorInfo& in = fp32.inputs()[0];
-  const core::Tensor& x = d.inputs;
-  if (x.dtype() != in.dtype) {
-    return absl::InvalidArgumentError(absl::StrCat("calibration inputs have dtype ", core::OipName(x.dtype()),
-                                                   "; expected ", core::OipName(in.dtype), " like the model input '",
-                                                   in.name, "'"));
+  for (int64_t a : available) {
+    const int64_t share = total <= options.max_samples ? a : std::max<int64_t>(1, a * options.max_samples / total);
+    split.calibrate.push_back(std::min(a, share));
+    split.calibration_samples += split.calibrate.back();
   }
-  bool shape_ok = x.dims().size() == in.dims.size() && !x.dims().empty() && x.dims()[0] >= 1;
-  // Dynamic axes (beyond the sample axis) take the samples' size: one shape for all samples.
-  for (size_t i = 1; shape_ok && i < in.dims.size(); ++i) {
-    shape_ok = in.dims[i] == core::kDynamicDim ? x.dims()[i] >= 1 : x.dims()[i] == in.dims[i];
-  }
-  if (!shape_ok) {
-    return absl::InvalidArgumentError(absl::StrCat("calibration inputs have shape ", core::DimsToString(x.dims()),
-                                                   "; the model input '", in.name, "' is ", core::DimsToString(in.dims),
-                                                   " (N samples along dim 0)"));
-  }
-  // Only float samples can hold NaN or Inf (FP32 is what .npy files carry; other types convert at the edge).
-  auto values = x.dtype() == core::DataType::kFloat32 ? x.span<float>() : absl::Span<const float>();
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("calibration inputs contain NaN or Inf (first at flat index ", i, ")"));
-    }
-  }
-  if (d.labels) {
-    const core::Tensor& y = *d.labels;
-    if (y.dtype() != core::DataType::kInt64 || y.dims().size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("calibration labels must be a 1-D int64 array of class ids, got ",
-                                                     core::OipName(y.dtype()), " ", core::DimsToString(y.dims())));
-    }
-    if (y.dims()[0] != x.dims()[0]) {
-      return absl::InvalidArgumentError(absl::StrCat("calibration labels count ", y.dims()[0], " does not match the ",
-                                                     x.dims()[0], " input samples"));
-    }
-    const int64_t classes = fp32.outputs()[0].dims.empty() ? 0 : fp32.outputs()[0].dims.back();
-    for (int64_t i = 0; i < y.dims()[0]; ++i) {
-      const int64_t label = y.span<int64_t>()[i];
-      if (label < 0 || (classes > 0 && label >= classes)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("calibration label ", label, " at row ", i, " is outside [0, ", classes, ")"));
-      }
-    }
-  }
-  return absl::OkStatus();
+  return split;
 }
 
 double MedianLatencyMs(const CompiledModel& model, int64_t batch) {
@@ -170,10 +150,13 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   if (options.mode == QuantMode::kStatic && data == nullptr) {
     return absl::FailedPreconditionError(
         "static quantization needs calibration data: send file:calibration/inputs.npy (and optionally "
-        "file:calibration/labels.npy), or choose quantization mode \"dynamic\" or \"none\"");
+        "file:calibration/labels.npy), file:calibration/inputs.npz for a model with several inputs, or choose quantization mode \"dynamic\" or \"none\"");
   }
-  if (data != nullptr) Q8_RETURN_IF_ERROR(ValidateData(*fp32, *data));
-  const bool labels = data != nullptr && data->labels.has_value();
+  std::vector<SampleGroup> groups;
+  if (data != nullptr) {
+    Q8_ASSIGN_OR_RETURN(groups, ResolveCalibration(*fp32, *data));
+  }
+  const bool labels = !groups.empty() && groups[0].labels != nullptr;
   const AccuracyMetric metric = options.metric.value_or(labels ? AccuracyMetric::kTop1 : AccuracyMetric::kAgreement);
   if (metric == AccuracyMetric::kTop1 && data != nullptr && !labels) {
     return absl::InvalidArgumentError(
@@ -182,19 +165,14 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   report.metric = ToString(metric);
   report.has_labels = labels;
 
-  // Split: the last eval_fraction of the samples is held out for the check.
-  const int64_t n = data != nullptr ? data->inputs.dims()[0] : 0;
-  int64_t n_eval = static_cast<int64_t>(std::llround(n * options.eval_fraction));
-  if (options.eval_fraction > 0 && n >= 2) n_eval = std::clamp<int64_t>(n_eval, 1, n - 1);
-  const int64_t n_cal = std::min(n - n_eval, options.max_samples);
-  const int64_t eval_begin = n_eval > 0 ? n - n_eval : 0;  // no hold-out: check on the calibration rows
-  report.calibration_samples = options.mode == QuantMode::kStatic ? n_cal : 0;
-  report.eval_samples = n - eval_begin;
+  const SampleSplit split = SplitSamples(groups, options);
+  report.calibration_samples = options.mode == QuantMode::kStatic ? split.calibration_samples : 0;
+  report.eval_samples = split.eval_samples;
   if (options.mode == QuantMode::kStatic) report.method = ToString(options.method);
 
   std::optional<EvalSet> eval;
-  if (data != nullptr && n > 0) {
-    Q8_ASSIGN_OR_RETURN(eval, MakeEvalSet(*fp32, data->inputs, eval_begin, n, labels ? &*data->labels : nullptr));
+  if (!groups.empty()) {
+    Q8_ASSIGN_OR_RETURN(eval, MakeEvalSet(*fp32, groups, split.evaluate));
     report.fp32_top1 = eval->fp32_top1;
   }
 
@@ -208,7 +186,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   std::map<ValueId, ValueStats> stats;
   if (options.mode == QuantMode::kStatic) {
     Q8_ASSIGN_OR_RETURN(fp32_capture, BuildModel(capture.prepared, capture_options));
-    Q8_ASSIGN_OR_RETURN(stats, CollectStats(capture, *fp32_capture, data->inputs, n_cal,
+    Q8_ASSIGN_OR_RETURN(stats, CollectStats(capture, *fp32_capture, groups, split.calibrate,
                                             options.method != CalibrationMethod::kMinMax, progress));
   }
 

@@ -35,7 +35,7 @@ absl::StatusOr<std::string> CalibratedArtifact(const std::string& onnx, const co
   if (samples != nullptr) {
     CaptureGraph capture = MakeCaptureGraph(prepared);
     Q8_ASSIGN_OR_RETURN(auto model, BuildModel(capture.prepared, {.warmup_batch_sizes = {}}));
-    Q8_ASSIGN_OR_RETURN(stats, CollectStats(capture, *model, *samples, samples->dims()[0],
+    Q8_ASSIGN_OR_RETURN(stats, CollectStats(capture, *model, {SingleInputGroup(*samples)}, {samples->dims()[0]},
                                             options.method != CalibrationMethod::kMinMax, nullptr));
   }
   Q8_ASSIGN_OR_RETURN(QuantSpec spec, BuildQuantSpec(lowered, stats, options, {}));
