@@ -4,8 +4,8 @@
 #include <set>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "core/npy.h"
 #include "core/quote.h"
 

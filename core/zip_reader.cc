@@ -39,8 +39,7 @@ bool InRange(int64_t size, int64_t at, int64_t n) { return at >= 0 && n >= 0 && 
 
 // Values of the fixed header fields that were 0xFFFFFFFF, replaced from the
 // zip64 extra field (id 1), which lists only those, in this order.
-absl::Status ApplyZip64Extra(absl::string_view extra, uint64_t* uncompressed, uint64_t* compressed,
-                             uint64_t* offset) {
+absl::Status ApplyZip64Extra(absl::string_view extra, uint64_t* uncompressed, uint64_t* compressed, uint64_t* offset) {
   int64_t at = 0;
   const int64_t size = static_cast<int64_t>(extra.size());
   while (InRange(size, at, 4)) {
@@ -129,20 +128,21 @@ absl::StatusOr<ZipReader> ZipReader::Open(absl::string_view bytes, const ZipLimi
     if (!InRange(dir_end, at, record)) return Bad(absl::StrCat("central directory entry ", i, " is truncated"));
     e.name = std::string(bytes.substr(at + kCentralSize, name_len));
     const std::string entry = absl::StrCat("entry '", Quote(e.name), "'");
-    auto extra = ApplyZip64Extra(bytes.substr(at + kCentralSize + name_len, extra_len), &uncompressed, &compressed,
-                                 &local);
+    auto extra =
+        ApplyZip64Extra(bytes.substr(at + kCentralSize + name_len, extra_len), &uncompressed, &compressed, &local);
     if (!extra.ok()) return Bad(absl::StrCat(entry, ": ", extra.message()));
     at += record;
     if (flags & 1) return Bad(absl::StrCat(entry, " is encrypted"));
     if (e.method != 0 && e.method != 8) {
-      return Bad(absl::StrCat(entry, " uses compression method ", e.method, " (only stored and deflate are supported)"));
+      return Bad(
+          absl::StrCat(entry, " uses compression method ", e.method, " (only stored and deflate are supported)"));
     }
     // Sizes checked before any arithmetic: each fits the file (compressed) or
     // the caller's total (uncompressed), so the sums below cannot overflow.
     const auto max_total = static_cast<uint64_t>(limits.max_total_bytes);
     if (compressed > static_cast<uint64_t>(n) || local > static_cast<uint64_t>(n) || uncompressed > max_total) {
-      return Bad(absl::StrCat(entry, " declares sizes beyond the archive or the limit of ", limits.max_total_bytes,
-                              " bytes"));
+      return Bad(
+          absl::StrCat(entry, " declares sizes beyond the archive or the limit of ", limits.max_total_bytes, " bytes"));
     }
     e.compressed_size = static_cast<int64_t>(compressed);
     e.uncompressed_size = static_cast<int64_t>(uncompressed);
@@ -159,8 +159,8 @@ absl::StatusOr<ZipReader> ZipReader::Open(absl::string_view bytes, const ZipLimi
     if (!InRange(n, lh, kLocalSize) || Le(bytes, lh, 4) != kLocalSig) {
       return Bad(absl::StrCat(entry, ": local header is missing or out of range"));
     }
-    const int64_t data = lh + kLocalSize + static_cast<int64_t>(Le(bytes, lh + 26, 2)) +
-                         static_cast<int64_t>(Le(bytes, lh + 28, 2));
+    const int64_t data =
+        lh + kLocalSize + static_cast<int64_t>(Le(bytes, lh + 26, 2)) + static_cast<int64_t>(Le(bytes, lh + 28, 2));
     if (!InRange(n, data, e.compressed_size)) return Bad(absl::StrCat(entry, ": data runs past the end of the file"));
     e.data_offset = data;
     r.entries_.push_back(std::move(e));
@@ -202,9 +202,8 @@ absl::StatusOr<std::string> ZipReader::Extract(const ZipEntry& e) const {
     const int64_t produced = static_cast<int64_t>(z.total_out);
     inflateEnd(&z);
     if (rc != Z_STREAM_END) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(entry, ": deflate data is corrupt, truncated or inflates past its declared ",
-                       e.uncompressed_size, " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          entry, ": deflate data is corrupt, truncated or inflates past its declared ", e.uncompressed_size, " bytes"));
     }
     if (produced != e.uncompressed_size) {
       return absl::InvalidArgumentError(
@@ -232,10 +231,10 @@ std::string WriteStoredZip(const std::vector<std::pair<std::string, std::string>
     auto header = [&](std::string& s, bool central) {
       PutLe(s, central ? kCentralSig : kLocalSig, 4);
       if (central) PutLe(s, 20, 2);  // version made by
-      PutLe(s, 20, 2);                // version needed
-      PutLe(s, 0, 2);                 // flags
-      PutLe(s, 0, 2);                 // method: stored
-      PutLe(s, 0, 4);                 // time, date
+      PutLe(s, 20, 2);               // version needed
+      PutLe(s, 0, 2);                // flags
+      PutLe(s, 0, 2);                // method: stored
+      PutLe(s, 0, 4);                // time, date
       PutLe(s, crc, 4);
       PutLe(s, data.size(), 4);
       PutLe(s, data.size(), 4);

@@ -24,8 +24,8 @@ namespace q8::engine {
 struct QuantizationResult {
   std::shared_ptr<const CompiledModel> model;       // what to serve (int8, or fp32 for mode none)
   std::shared_ptr<const CompiledModel> fp32_model;  // the float reference (shadow evaluation)
-  QuantizationReport report;  // persist too (report.ToJson()); it carries timings
-  std::string artifact;       // deterministic; persist beside model.onnx, feed to LoadQuantized
+  QuantizationReport report;                        // persist too (report.ToJson()); it carries timings
+  std::string artifact;                             // deterministic; persist beside model.onnx, feed to LoadQuantized
 };
 
 // Errors: INVALID_ARGUMENT for bad options or calibration data (wrong shape

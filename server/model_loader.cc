@@ -190,8 +190,8 @@ absl::StatusOr<ModelLoader::Prepared> ModelLoader::PrepareUpload(absl::string_vi
   }
   std::optional<engine::CalibrationData> data;
   if (files.calibration_inputs) {
-    Q8_ASSIGN_OR_RETURN(data, ParseCalibration(*files.calibration_inputs, files.calibration_labels,
-                                                options_.max_calibration_bytes));
+    Q8_ASSIGN_OR_RETURN(
+        data, ParseCalibration(*files.calibration_inputs, files.calibration_labels, options_.max_calibration_bytes));
   }
   Q8_ASSIGN_OR_RETURN(prepared.served, Quantize(name, version, files.model.bytes, config, data ? &*data : nullptr,
                                                 "the upload", progress));

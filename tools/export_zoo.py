@@ -10,6 +10,8 @@ Owns: the fixtures of the model-zoo integration test
   <out>/<name>_in<k>.npy          the check inputs, one file per graph input
   <out>/<name>_golden.npy         PyTorch eval-mode float32 outputs for them
   <out>/<name>_calib.npy          calibration inputs (single-input models)
+  <out>/<name>_calib.npz          calibration inputs of multi-input models, one array
+                                  per graph input name (numpy.savez_compressed)
   <out>/zoo.json                  the manifest the test reads
 
 A model whose manifest entry carries the current fingerprint (this script,
@@ -235,7 +237,8 @@ def build(name, seed):
     if name == "transformer_encoder":
         model = TextEncoder().eval()
         redraw_classifier(model, seed, text_inputs(seed + 100, 256))
-        return model, "text", text_inputs(seed, 64), None
+        # Calibration: ids + mask of other seeded sequences, one array per graph input (an .npz).
+        return model, "text", text_inputs(seed, 64), text_inputs(seed + 200, 256)
     raise SystemExit(f"unknown model {name}")
 
 
@@ -304,7 +307,11 @@ def export_one(name, out, seed):
     }
     if noise is not None:
         entry["noise_reference"] = noise
-    if calib is not None:
+    if isinstance(calib, list):
+        # Several inputs: calibration/inputs.npz, keyed by the graph input names.
+        entry["calibration"] = f"{name}_calib.npz"
+        np.savez_compressed(os.path.join(out, entry["calibration"]), **dict(zip(names, calib)))
+    elif calib is not None:
         entry["calibration"] = f"{name}_calib.npy"
         np.save(os.path.join(out, entry["calibration"]), calib)
     entry["fingerprint"] = fingerprint(name, seed)

@@ -32,7 +32,8 @@ struct UploadSpec {
   std::string model_name;
   int64_t version = 1;
   std::optional<std::string> config_json;
-  // (path, bytes): "model.onnx", "calibration/inputs.npy", "calibration/labels.npy".
+  // (path, bytes): "model.onnx", "calibration/inputs.npy" or "calibration/inputs.npz",
+  // "calibration/labels.npy".
   std::vector<std::pair<std::string, std::string>> files;
   size_t chunk_bytes = kUploadChunkBytes;
 };

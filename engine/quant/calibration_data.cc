@@ -30,8 +30,8 @@ absl::Status CheckInput(const TensorInfo& in, const core::Tensor& x, const std::
   }
   if (!shape_ok) {
     return absl::InvalidArgumentError(absl::StrCat(subject, "shape ", core::DimsToString(x.dims()),
-                                                   "; the model input '", in.name, "' is ",
-                                                   core::DimsToString(in.dims), " (N samples along dim 0)"));
+                                                   "; the model input '", in.name, "' is ", core::DimsToString(in.dims),
+                                                   " (N samples along dim 0)"));
   }
   // Only float samples can hold NaN or Inf (ids and masks are fed as they are).
   auto values = x.dtype() == core::DataType::kFloat32 ? x.span<float>() : absl::Span<const float>();
@@ -44,7 +44,8 @@ absl::Status CheckInput(const TensorInfo& in, const core::Tensor& x, const std::
 }
 
 absl::Status CheckLabels(const CompiledModel& fp32, const SampleGroup& g, const core::Tensor& y) {
-  const std::string key = absl::StrCat("calibration labels", g.name.empty() ? "" : absl::StrCat(" of group '", core::Quote(g.name), "'"));
+  const std::string key =
+      absl::StrCat("calibration labels", g.name.empty() ? "" : absl::StrCat(" of group '", core::Quote(g.name), "'"));
   if (y.dtype() != core::DataType::kInt64 || y.dims().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(key, " must be a 1-D int64 array of class ids, got ",
                                                    core::OipName(y.dtype()), " ", core::DimsToString(y.dims())));
@@ -84,8 +85,8 @@ absl::StatusOr<SampleGroup> ResolveGroup(const CompiledModel& fp32, const Calibr
       }
       std::string names;
       for (const TensorInfo& in : model_inputs) absl::StrAppend(&names, names.empty() ? "" : ", ", "'", in.name, "'");
-      return absl::InvalidArgumentError(absl::StrCat("calibration key '", core::Quote(key),
-                                                     "' names no input of the model (inputs: ", names, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("calibration key '", core::Quote(key), "' names no input of the model (inputs: ", names, ")"));
     }
     if (g.inputs[index] != nullptr) {
       return absl::InvalidArgumentError(
@@ -132,8 +133,8 @@ absl::StatusOr<CalibrationData> CalibrationFromNpz(std::vector<core::NamedTensor
     const std::string group = slash == std::string::npos ? "" : a.name.substr(0, slash);
     const std::string input = slash == std::string::npos ? a.name : a.name.substr(slash + 1);
     if (input.empty() || (slash != std::string::npos && group.empty())) {
-      return absl::InvalidArgumentError(absl::StrCat("calibration key '", core::Quote(a.name),
-                                                     "' is not <input> or <group>/<input>"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("calibration key '", core::Quote(a.name), "' is not <input> or <group>/<input>"));
     }
     CalibrationGroup& g = group_of(group);
     if (input == kLabelsKey) {
@@ -162,9 +163,9 @@ absl::StatusOr<std::vector<SampleGroup>> ResolveCalibration(const CompiledModel&
     // Views only: ResolveGroup keeps pointers, so resolve the caller's tensors, not a copy.
     const TensorInfo* only = fp32.inputs().size() == 1 ? &fp32.inputs()[0] : nullptr;
     if (only == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "calibration/inputs.npy holds one input; this model has ", fp32.inputs().size(),
-          " inputs: send calibration/inputs.npz with one array per input name (or use mode \"dynamic\")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("calibration/inputs.npy holds one input; this model has ", fp32.inputs().size(),
+                       " inputs: send calibration/inputs.npz with one array per input name (or use mode \"dynamic\")"));
     }
     SampleGroup g;
     g.inputs = {&data.inputs};

@@ -90,7 +90,8 @@ absl::Status RunInBatches(const CompiledModel& model, const SampleGroup& samples
         padded[i] = core::Tensor(t.dtype(), dims);
         char* dst = static_cast<char*>(padded[i].data());
         std::memcpy(dst, first, n * row_bytes[i]);
-        for (int64_t r = n; r < fixed; ++r) std::memcpy(dst + r * row_bytes[i], first + (n - 1) * row_bytes[i], row_bytes[i]);
+        for (int64_t r = n; r < fixed; ++r)
+          std::memcpy(dst + r * row_bytes[i], first + (n - 1) * row_bytes[i], row_bytes[i]);
         views[i].data = padded[i].data();
       }
     }

@@ -27,8 +27,8 @@ constexpr int64_t kSqnrRows = 64;
 // calibration rows), and max_samples calibration rows are shared among the
 // groups in proportion to their size.
 struct SampleSplit {
-  std::vector<int64_t> calibrate;                       // rows [0, calibrate[g]) calibrate
-  std::vector<std::pair<int64_t, int64_t>> evaluate;    // rows [first, second) evaluate
+  std::vector<int64_t> calibrate;                     // rows [0, calibrate[g]) calibrate
+  std::vector<std::pair<int64_t, int64_t>> evaluate;  // rows [first, second) evaluate
   int64_t calibration_samples = 0, eval_samples = 0;
 };
 
@@ -150,7 +150,8 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   if (options.mode == QuantMode::kStatic && data == nullptr) {
     return absl::FailedPreconditionError(
         "static quantization needs calibration data: send file:calibration/inputs.npy (and optionally "
-        "file:calibration/labels.npy), file:calibration/inputs.npz for a model with several inputs, or choose quantization mode \"dynamic\" or \"none\"");
+        "file:calibration/labels.npy), file:calibration/inputs.npz for a model with several inputs, or choose "
+        "quantization mode \"dynamic\" or \"none\"");
   }
   std::vector<SampleGroup> groups;
   if (data != nullptr) {

@@ -2,8 +2,8 @@
 // exported at test time by tools/export_zoo.py (torchvision classifiers, a
 // segmentation net, an LSTM, a transformer encoder) is uploaded fp32 and
 // compared with PyTorch, then uploaded again quantized (static int8 with
-// calibration data; dynamic for the multi-input model, which static
-// calibration refuses) and compared with the served fp32 outputs.
+// calibration data: inputs.npy, or inputs.npz with token ids + mask for the
+// transformer) and compared with the served fp32 outputs.
 //
 // Criteria, per model (kZoo): fp32 max |served - PyTorch| <= rel_tol *
 // max |PyTorch|; int8 vs fp32 top-1 agreement (per sample; per pixel for
@@ -20,6 +20,7 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/npy.h"
@@ -236,14 +237,18 @@ TEST_P(ModelZooTest, LoadsMatchesPyTorchQuantizesAndServes) {
   row.status = "FAIL: fp32 vs PyTorch";
   ASSERT_LE(row.fp32_rel_err, z.rel_tol) << z.name << ": max abs diff " << diff << " vs output scale " << scale;
 
-  // int8: static with calibration where the model has one input, else dynamic.
+  // int8: static with calibration (.npy, or .npz keyed by input name for the
+  // multi-input transformer), else dynamic.
   const bool has_calib = m.contains("calibration");
   row.quant_mode = has_calib ? "static" : "dynamic";
   const std::string config = absl::StrFormat(
       R"({"max_batch_size":%d,"quantization":{"mode":"%s","accuracy":{"max_drop":1.0}}})", kBatch, row.quant_mode);
   std::vector<UploadFile> files = {{"model.onnx", onnx}};
-  if (has_calib)
-    files.push_back({"calibration/inputs.npy", ReadFileOrDie(dir + m.at("calibration").get<std::string>())});
+  if (has_calib) {
+    const std::string calib = m.at("calibration").get<std::string>();
+    const bool npz = absl::EndsWith(calib, ".npz");
+    files.push_back({npz ? "calibration/inputs.npz" : "calibration/inputs.npy", ReadFileOrDie(dir + calib)});
+  }
   row.status = "FAIL: quantize";
   StreamedUpload up = StreamUpload(*model_stub, z.name, 1, config, files);
   ASSERT_TRUE(up.status.ok()) << z.name << " quantized upload: " << up.status.error_message();

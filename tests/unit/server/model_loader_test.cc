@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "core/npy.h"
+#include "core/npz.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/server/fake_model.h"
@@ -338,6 +339,48 @@ TEST_F(LoaderTest, StartupQuantizesWithRepositoryCalibrationDataAndPersists) {
   EXPECT_TRUE(fresh.AnyReady("h"));
 }
 
+// A hand-placed calibration/inputs.npz (numpy.savez keys, two groups) is
+// read like inputs.npy; a broken one is INVALID_ARGUMENT naming the file.
+TEST_F(LoaderTest, StartupQuantizesWithRepositoryNpz) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  core::Tensor a(core::DataType::kInt64, {3, 4}), b(core::DataType::kInt64, {4, 9});
+  ASSERT_TRUE(repo_->WriteModel("z", 1, "good").ok());
+  fs::create_directories(root_ / "z" / "1" / "calibration");
+  ASSERT_TRUE(repo_
+                  ->WriteVersionFile("z", 1, kCalibrationInputsNpzFile,
+                                     core::SerializeNpz({{"short/ids", a.view()}, {"long/ids", b.view()}}))
+                  .ok());
+  ASSERT_TRUE(repo_->WriteModel("broken", 1, "good").ok());
+  fs::create_directories(root_ / "broken" / "1" / "calibration");
+  ASSERT_TRUE(repo_->WriteVersionFile("broken", 1, kCalibrationInputsNpzFile, "PK not a zip").ok());
+  ASSERT_TRUE(loader_->LoadAll().ok());
+  EXPECT_TRUE(registry_.AnyReady("z"));
+  EXPECT_EQ(ReadIfExists(root_ / "z" / "1" / "quantization.json"), "artifact:static:7");  // 3 + 4 samples
+  EXPECT_FALSE(registry_.AnyReady("broken"));
+  std::map<std::string, std::string> reasons;
+  for (const auto& e : registry_.Index()) reasons[e.name] = e.reason;
+  EXPECT_THAT(reasons["broken"], HasSubstr("1/calibration/inputs.npz is not a valid .npz file"));
+}
+
+// The archive may not unpack to more than the loader's calibration limit
+// (the server's --max_upload_bytes).
+TEST_F(LoaderTest, UploadedNpzOverTheLimitIsRefused) {
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic);
+  core::Tensor big(core::DataType::kFloat32, {64, 64});
+  const std::string npz = core::SerializeNpz({{"x", big.view()}});
+  LoadRequest r;
+  r.name = "big";
+  r.files[1].model = UploadedFile{"good", "file:1/model.onnx"};
+  r.files[1].calibration_inputs = UploadedFile{npz, "file:calibration/inputs.npz"};
+  ASSERT_TRUE(loader_->Load(r).ok());  // default limit: 1 GiB
+  MakeLoader(testing::FakeCompile, engine::QuantMode::kStatic, nullptr,
+             [](LoaderOptions& o) { o.max_calibration_bytes = 1000; });
+  r.name = "big2";
+  absl::Status s = loader_->Load(r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("limit of 1000 bytes"));
+}
+
 // ---- RepositoryModelLoad parameter parsing ----
 
 inference::RepositoryModelLoadRequest LoadProto(const std::string& name) {
@@ -521,6 +564,19 @@ TEST(ParseLoadRequestTest, CalibrationFilesSharedOrPerVersion) {
   EXPECT_EQ(v2.calibration_inputs->label, "file:2/calibration/inputs.npy");
   EXPECT_FALSE(v2.calibration_labels.has_value());
   EXPECT_EQ(parsed->files.at(3).calibration_inputs->bytes, "shared-x");
+}
+
+TEST(UploadFilesTest, NpzInputsTakeTheInputsSlotOnce) {
+  UploadFiles files;
+  ASSERT_TRUE(files.Add("1/model.onnx", "m", "model.onnx").ok());
+  ASSERT_TRUE(files.Add("calibration/inputs.npz", "z", "file:calibration/inputs.npz").ok());
+  absl::Status both = files.Add("calibration/inputs.npy", "x", "file:calibration/inputs.npy");
+  EXPECT_EQ(both.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(both.message()), HasSubstr("give calibration inputs once, as .npy or as .npz"));
+  auto done = files.Finish();
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->at(1).calibration_inputs->label, "file:calibration/inputs.npz");
+  EXPECT_EQ(done->at(1).calibration_inputs->bytes, "z");
 }
 
 TEST(UploadFilesTest, DuplicatesAndStreamedNames) {

@@ -22,8 +22,7 @@ core::Tensor CopyRows(const core::Tensor& t, int64_t begin, int64_t count) {
   const int64_t row = t.num_elements() / dims[0];
   dims[0] = count;
   core::Tensor out(t.dtype(), dims);
-  std::memcpy(out.data(), static_cast<const char*>(t.data()) + begin * row * core::SizeOf(t.dtype()),
-              out.byte_size());
+  std::memcpy(out.data(), static_cast<const char*>(t.data()) + begin * row * core::SizeOf(t.dtype()), out.byte_size());
   return out;
 }
 

@@ -172,21 +172,37 @@ struct BadGroup {
 
 TEST(MultiInputCalibrationTest, MalformedGroupsAreRefusedNamingTheKey) {
   const std::vector<BadGroup> cases = {
-      {"missing input", [](CalibrationData& d) { d.groups[1].inputs.pop_back(); },
-       absl::StatusCode::kInvalidArgument, "no key 'len12/c'"},
-      {"extra key", [](CalibrationData& d) { d.groups[0].inputs.emplace_back("z", Normal({48, 1, 8}, 1, 1)); },
+      {"missing input", [](CalibrationData& d) { d.groups[1].inputs.pop_back(); }, absl::StatusCode::kInvalidArgument,
+       "no key 'len12/c'"},
+      {"extra key",
+       [](CalibrationData& d) {
+         d.groups[0].inputs.emplace_back("z", Normal({48, 1, 8}, 1, 1));
+       },
        absl::StatusCode::kInvalidArgument, "key 'len4/z' names no input of the model (inputs: 'x', 'c')"},
       {"input twice",
-       [](CalibrationData& d) { d.groups[0].inputs.emplace_back("c", Normal({48, 1, 8}, 1, 1)); },
+       [](CalibrationData& d) {
+         d.groups[0].inputs.emplace_back("c", Normal({48, 1, 8}, 1, 1));
+       },
        absl::StatusCode::kInvalidArgument, "gives input 'c' twice"},
       {"dtype",
-       [](CalibrationData& d) { d.groups[1].inputs[1].second = core::Tensor(core::DataType::kFloat64, {48, 1, 8}); },
+       [](CalibrationData& d) {
+         d.groups[1].inputs[1].second = core::Tensor(core::DataType::kFloat64, {48, 1, 8});
+       },
        absl::StatusCode::kInvalidArgument, "key 'len12/c' has dtype FP64; expected FP32"},
-      {"leading count", [](CalibrationData& d) { d.groups[0].inputs[1].second = Normal({47, 1, 8}, 1, 1); },
+      {"leading count",
+       [](CalibrationData& d) {
+         d.groups[0].inputs[1].second = Normal({47, 1, 8}, 1, 1);
+       },
        absl::StatusCode::kInvalidArgument, "'len4/c' has 47 samples but 'len4/x' has 48"},
-      {"rank", [](CalibrationData& d) { d.groups[0].inputs[0].second = Normal({48, 16}, 1, 1); },
+      {"rank",
+       [](CalibrationData& d) {
+         d.groups[0].inputs[0].second = Normal({48, 16}, 1, 1);
+       },
        absl::StatusCode::kInvalidArgument, "key 'len4/x' has shape [48,16]"},
-      {"fixed dim", [](CalibrationData& d) { d.groups[0].inputs[1].second = Normal({48, 2, 8}, 1, 1); },
+      {"fixed dim",
+       [](CalibrationData& d) {
+         d.groups[0].inputs[1].second = Normal({48, 2, 8}, 1, 1);
+       },
        absl::StatusCode::kInvalidArgument, "key 'len4/c' has shape [48,2,8]"},
       {"NaN", [](CalibrationData& d) { d.groups[1].inputs[0].second.span<float>()[5] = std::nanf(""); },
        absl::StatusCode::kInvalidArgument, "key 'len12/x' has NaN or Inf"},
