@@ -225,7 +225,9 @@ void PutLe(std::string& out, uint64_t v, int n) {
 
 std::string WriteStoredZip(const std::vector<std::pair<std::string, std::string>>& files) {
   std::string out, dir;
-  for (const auto& [name, data] : files) {
+  for (const auto& file : files) {
+    const std::string& name = file.first;
+    const std::string& data = file.second;
     const uint64_t offset = out.size();
     const uint32_t crc = static_cast<uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(data.data()), data.size()));
     auto header = [&](std::string& s, bool central) {

@@ -2,11 +2,11 @@
 // "error: <CODE>: <message>" line, and what each command sends and prints.
 #include "client/q8ctl/app.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "core/npy.h"
 #include "tests/unit/client/fake_service.h"
@@ -32,9 +32,7 @@ class AppTest : public ::testing::Test {
     const int code = RunQ8ctl(args, out, err);
     return {code, out.str(), err.str()};
   }
-  std::string TempPath(const std::string& name) {
-    return (std::string(::testing::TempDir()) + "/" + name);
-  }
+  std::string TempPath(const std::string& name) { return (std::string(::testing::TempDir()) + "/" + name); }
   FakeService& service() { return server_.service(); }
 
   FakeServer server_;
@@ -146,8 +144,8 @@ TEST_F(AppTest, UploadStreamsFilesAndConfig) {
   ASSERT_EQ(Run({"upload", "mnist", model, "--config", config}).code, 0);
   EXPECT_EQ(ms.last_header.config_json(), "{\"max_batch_size\": 4, \"instance_group\": []}");
   EXPECT_EQ(ms.last_header.version(), 1);
-  ASSERT_EQ(Run({"upload", "mnist", model, "--config", config, "--method", "mse", "--max_drop", "0.02",
-                 "--max_samples", "100"})
+  ASSERT_EQ(Run({"upload", "mnist", model, "--config", config, "--method", "mse", "--max_drop", "0.02", "--max_samples",
+                 "100"})
                 .code,
             0);
   EXPECT_EQ(ms.last_header.config_json(),
@@ -201,6 +199,20 @@ TEST_F(AppTest, UploadWithCalibrationShowsProgressAndReport) {
                              "pass --calibration"),
             std::string::npos)
       << refused.err;
+}
+
+// An .npz (several inputs / shape groups) goes up as calibration/inputs.npz.
+TEST_F(AppTest, UploadSendsNpzCalibrationAsInputsNpz) {
+  const std::string model = TempPath("model.onnx"), inputs = TempPath("text.npz");
+  std::ofstream(model, std::ios::binary) << "m";
+  std::ofstream(inputs, std::ios::binary) << "zz";
+  FakeModelService& ms = server_.model_service();
+  ms.result.set_model_name("text");
+  ms.result.set_report_json(R"({"mode":"static","layers":[]})");
+  Result r = Run({"upload", "text", model, "--calibration", inputs});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ms.last_files.at("calibration/inputs.npz"), "zz");
+  EXPECT_EQ(ms.last_files.count("calibration/inputs.npy"), 0u);
 }
 
 TEST_F(AppTest, ReportAndExport) {
