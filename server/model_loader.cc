@@ -12,10 +12,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/logging.h"
-#include "core/npy.h"
-#include "core/npz.h"
 #include "core/status_macros.h"
 #include "engine/threading.h"
+#include "server/calibration_files.h"
 
 namespace q8::server {
 namespace {
@@ -27,60 +26,6 @@ absl::Status WithContext(const absl::Status& s, absl::string_view context) {
 
 double MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-// .npy bytes -> tensor; any parse failure is INVALID_ARGUMENT naming the file.
-absl::StatusOr<core::Tensor> ParseNpyFile(const UploadedFile& file) {
-  auto tensor = core::ParseNpy(file.bytes);
-  if (!tensor.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file.label, " is not a valid .npy file: ", tensor.status().message()));
-  }
-  return tensor;
-}
-
-// inputs.npy (+ labels.npy) or inputs.npz (+ labels.npy for its one group)
-// -> calibration data. Archive limits: at most `max_bytes` unpacked.
-absl::StatusOr<engine::CalibrationData> ParseCalibration(const UploadedFile& inputs,
-                                                         const std::optional<UploadedFile>& labels, int64_t max_bytes) {
-  engine::CalibrationData data;
-  if (absl::EndsWith(inputs.label, ".npz")) {
-    core::ZipLimits limits;
-    limits.max_total_bytes = max_bytes;
-    auto arrays = core::ParseNpz(inputs.bytes, limits);
-    if (!arrays.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(inputs.label, " is not a valid .npz file: ", arrays.status().message()));
-    }
-    auto grouped = engine::CalibrationFromNpz(*std::move(arrays));
-    if (!grouped.ok()) return WithContext(grouped.status(), inputs.label);
-    data = *std::move(grouped);
-    if (labels) {
-      if (data.groups.size() != 1 || data.groups[0].labels) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            labels->label, ": labels.npy goes with an inputs.npz of one group without '", engine::kLabelsKey,
-            "'; give each group's labels as '<group>/", engine::kLabelsKey, "' in the archive"));
-      }
-      Q8_ASSIGN_OR_RETURN(core::Tensor y, ParseNpyFile(*labels));
-      data.groups[0].labels = std::move(y);
-    }
-    return data;
-  }
-  Q8_ASSIGN_OR_RETURN(data.inputs, ParseNpyFile(inputs));
-  if (labels) {
-    Q8_ASSIGN_OR_RETURN(core::Tensor y, ParseNpyFile(*labels));
-    data.labels = std::move(y);
-  }
-  return data;
-}
-
-// Samples in `data` (all groups), for the log.
-int64_t SampleCount(const engine::CalibrationData& data) {
-  int64_t n = data.inputs.dims().empty() ? 0 : data.inputs.dims()[0];
-  for (const engine::CalibrationGroup& g : data.groups) {
-    if (!g.inputs.empty() && !g.inputs[0].second.dims().empty()) n += g.inputs[0].second.dims()[0];
-  }
-  return n;
 }
 
 }  // namespace
@@ -142,7 +87,7 @@ absl::StatusOr<ServedModel> ModelLoader::Quantize(absl::string_view name, int64_
   Q8_LOG(Info, VersionContext(name, version), ": quantizing (", engine::ToString(options.mode),
          options.mode == engine::QuantMode::kStatic ? absl::StrCat(", ", engine::ToString(options.method)) : "",
          ") with ",
-         data != nullptr ? absl::StrCat(SampleCount(*data), " calibration samples from ", data_source)
+         data != nullptr ? absl::StrCat(engine::CalibrationSamples(*data), " calibration samples from ", data_source)
                          : std::string("no calibration data"));
   engine::ProgressFn engine_progress;
   if (progress) {

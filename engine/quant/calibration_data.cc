@@ -119,6 +119,14 @@ absl::StatusOr<SampleGroup> ResolveGroup(const CompiledModel& fp32, const Calibr
 
 }  // namespace
 
+int64_t CalibrationSamples(const CalibrationData& data) {
+  int64_t n = data.inputs.has_storage() && !data.inputs.dims().empty() ? data.inputs.dims()[0] : 0;
+  for (const CalibrationGroup& g : data.groups) {
+    if (!g.inputs.empty() && !g.inputs[0].second.dims().empty()) n += g.inputs[0].second.dims()[0];
+  }
+  return n;
+}
+
 absl::StatusOr<CalibrationData> CalibrationFromNpz(std::vector<core::NamedTensor> arrays) {
   CalibrationData data;
   auto group_of = [&](const std::string& name) -> CalibrationGroup& {

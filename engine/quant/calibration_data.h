@@ -38,6 +38,10 @@ struct CalibrationData {
   std::vector<CalibrationGroup> groups;
 };
 
+// Samples over all groups (leading count of each group's first input), for
+// logs; 0 for empty data.
+int64_t CalibrationSamples(const CalibrationData& data);
+
 // The .npz key convention (README "Quantization", server/model_repository.h):
 //   "<input>"              input <input> of the default group
 //   "<group>/<input>"      input <input> of group <group> (split at the first '/';

@@ -90,12 +90,7 @@ struct FakeQuantizer {
         data->inputs.span<float>()[0] < 0) {
       return absl::InvalidArgumentError("calibration inputs contain NaN or Inf");
     }
-    int64_t samples = data != nullptr && !data->inputs.dims().empty() ? data->inputs.dims()[0] : 0;
-    if (data != nullptr) {
-      for (const engine::CalibrationGroup& g : data->groups) {
-        samples += g.inputs.empty() || g.inputs[0].second.dims().empty() ? 0 : g.inputs[0].second.dims()[0];
-      }
-    }
+    const int64_t samples = data != nullptr ? engine::CalibrationSamples(*data) : 0;
     if (progress) {
       for (const char* stage : {"calibration", "quantization", "evaluation", "benchmark"}) progress({stage, 1, 1, ""});
     }
