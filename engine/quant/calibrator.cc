@@ -126,6 +126,7 @@ absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& c
       ValueStats& s = stats[v];
       auto data = t.span<float>();
       for (float x : data) {
+        if (!std::isfinite(x)) continue;  // -inf attention masks: no range to quantize
         s.min = std::min(s.min, x);
         s.max = std::max(s.max, x);
       }

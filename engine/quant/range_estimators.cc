@@ -9,16 +9,19 @@
 namespace q8::engine {
 
 AbsHistogram::AbsHistogram(float range, int bins)
-    : width_(range > 0 ? range / bins : 1.0f), counts_(bins, 0.0) {}
+    : width_(range > 0 && std::isfinite(range) ? range / bins : 1.0f), counts_(bins, 0.0) {}
 
 void AbsHistogram::Add(absl::Span<const float> values) {
   const int last = bins() - 1;
   const float inv = 1.0f / width_;
   for (float v : values) {
+    // -inf is a real activation (additive attention masks); it has no bin
+    // and no place in a range, and its cast to int would be undefined.
+    if (!std::isfinite(v)) continue;
     const int b = std::min(last, static_cast<int>(std::abs(v) * inv));
     counts_[b] += 1;
+    total_ += 1;
   }
-  total_ += static_cast<double>(values.size());
 }
 
 float PercentileThreshold(const AbsHistogram& h, double percentile) {

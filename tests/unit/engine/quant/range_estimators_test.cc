@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
+#include <vector>
 
 namespace q8::engine {
 namespace {
@@ -24,6 +26,21 @@ AbsHistogram Histogram(const std::vector<float>& v) {
   AbsHistogram h(m);
   h.Add(v);
   return h;
+}
+
+// Regression (the zoo transformer's static calibration crashed): attention
+// scores plus a -inf padding mask reached the histogram, whose bin index
+// for inf (inf * 0 = NaN, cast to int) was undefined and out of range.
+TEST(RangeEstimatorsTest, NonFiniteValuesAreSkipped) {
+  AbsHistogram h(4.0f, 8);
+  h.Add(std::vector<float>{1.0f, -INFINITY, NAN, INFINITY, -3.0f});
+  EXPECT_EQ(h.total(), 2);
+  double counted = 0;
+  for (double c : h.counts()) counted += c;
+  EXPECT_EQ(counted, 2);
+  AbsHistogram unbounded(INFINITY, 8);  // a range from a -inf minimum
+  unbounded.Add(std::vector<float>{1.0f, -INFINITY});
+  EXPECT_EQ(unbounded.total(), 1);
 }
 
 TEST(RangeEstimatorsTest, PercentileClipsTheHeavyTail) {
