@@ -25,7 +25,8 @@ constexpr int64_t kSqnrRows = 64;
 // How the samples are used, per group: the last eval_fraction of each group
 // is held out for the accuracy check (no hold-out: the check runs on the
 // calibration rows), and max_samples calibration rows are shared among the
-// groups in proportion to their size.
+// groups in proportion to their size (at least one row each, so every
+// group's shapes are calibrated).
 struct SampleSplit {
   std::vector<int64_t> calibrate;                     // rows [0, calibrate[g]) calibrate
   std::vector<std::pair<int64_t, int64_t>> evaluate;  // rows [first, second) evaluate
