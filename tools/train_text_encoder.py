@@ -58,6 +58,11 @@ NEGATION = list(range(18, 21))
 DISTRACTOR = list(range(21, 61))
 VOCAB = 64
 MAX_LEN = 24  # [CLS] + at most 23 body tokens
+# Rows of the position table (like BERT's max_position_embeddings): more than
+# the data's MAX_LEN because q8serve checks a model's shapes at load with its
+# dynamic axes at 32 and 48 (engine/plan/shape_inference.h), and a table of
+# 24 rows sliced to 32 fails there. Rows < 24 are all training ever used.
+MAX_POSITIONS = 64
 WINDOW = 3    # a negation applies when it stands 1..WINDOW positions before
 DECOY_GAP = 5  # a decoy before the sentiment word stands at least this far
 
@@ -104,7 +109,7 @@ class TextEncoder(nn.Module):
         # Fixed sinusoidal positions: relative offsets (is the negation 1..3
         # before?) are linear in them, which learned positions took several
         # epochs longer to find.
-        self.register_buffer("pos", sinusoidal_positions(MAX_LEN, dim))
+        self.register_buffer("pos", sinusoidal_positions(MAX_POSITIONS, dim))
         self.blocks = nn.ModuleList([Block(dim, heads, mlp_dim) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim)
         self.head = Linear(dim, classes)
@@ -260,7 +265,7 @@ def main():
         "output": {"name": "logits", "shape": ["batch", 2]},
         "task": "sentiment word polarity flipped by a negation 1..3 positions before it; "
                 "decoy negations elsewhere; see tools/train_text_encoder.py",
-        "vocab": VOCAB, "max_len": MAX_LEN,
+        "vocab": VOCAB, "max_len": MAX_LEN, "position_table_rows": MAX_POSITIONS,
         "architecture": "dim 64, depth 2, 4 heads, MLP 128 GELU, pre-norm, masked mean pooling",
         "params": params,
         "train_sequences": args.train, "test_sequences": args.test,
