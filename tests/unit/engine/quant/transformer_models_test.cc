@@ -58,18 +58,25 @@ Counts Compare(const CompiledModel& fp32, const CompiledModel& int8, const std::
   return c;
 }
 
-// Every layer with weights is in the report with a precision, and every
-// MatMul/Gemm with weights is int8 (static or dynamic as asked).
-void ExpectEveryMatMulInt8(const QuantizationReport& report, const std::string& precision) {
-  int matmuls = 0;
+// Every MatMul/Gemm is in the report with its precision: those with weights
+// int8 (static or dynamic as asked), the attention ones (Q.K^T, attn.V; two
+// per block) fp32 with an FP32 input.
+void ExpectEveryMatMulInt8(const QuantizationReport& report, const std::string& precision, int blocks) {
+  int weighted = 0, attention = 0;
   for (const LayerReport& l : report.layers) {
     EXPECT_FALSE(l.precision.empty()) << l.node;
-    if (l.op == "MatMul" || l.op == "Gemm") {
-      ++matmuls;
+    if (l.op != "MatMul" && l.op != "Gemm") continue;
+    if (l.weight_scale_max > 0) {
+      ++weighted;
       EXPECT_EQ(l.precision, precision) << l.node;
+    } else {
+      ++attention;
+      EXPECT_EQ(l.precision, "fp32") << l.node;
+      EXPECT_EQ(l.input_dtype, "FP32") << l.node;
     }
   }
-  EXPECT_GT(matmuls, 0);
+  EXPECT_EQ(weighted, 6 * blocks + 1);  // Q, K, V, output projection, 2 FFN per block; the head
+  EXPECT_EQ(attention, 2 * blocks);
 }
 
 // ---- fp32 against PyTorch -------------------------------------------------
@@ -188,7 +195,11 @@ TEST_P(TinyVitStaticTest, Int8WithinHalfAPointOfFp32OnTheFullTestSet) {
   EXPECT_LE(c.drop(), 0.005);
   EXPECT_GE(double(c.fp32) / c.n, 0.85);
   EXPECT_TRUE(result->report.fallback_layers.empty());
-  ExpectEveryMatMulInt8(result->report, "int8");
+  // GELU runs as the first FFN MatMul's post-op, not as a primitive of its own.
+  auto prims = result->model->Primitives(1);
+  ASSERT_TRUE(prims.ok()) << prims.status();
+  for (const PrimitiveInfo& p : *prims) EXPECT_NE(p.op, "Gelu") << p.node;
+  ExpectEveryMatMulInt8(result->report, "int8", 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Opsets, TinyVitStaticTest, ::testing::Values("tiny_vit_op13.onnx", "tiny_vit_op17.onnx"),
@@ -204,7 +215,7 @@ TEST(TextEncoderDynamicTest, Int8WithinPointThreeOfFp32OnTheTestSet) {
   std::printf("text_encoder dynamic int8: fp32 %.4f int8 %.4f agreement %.4f\n", double(c.fp32) / c.n,
               double(c.int8) / c.n, double(c.agree) / c.n);
   EXPECT_LE(c.drop(), 0.003);
-  ExpectEveryMatMulInt8(result->report, "int8-dynamic");
+  ExpectEveryMatMulInt8(result->report, "int8-dynamic", 2);
 }
 
 }  // namespace
