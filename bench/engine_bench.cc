@@ -5,7 +5,12 @@
 //
 // Usage: engine_bench --models DIR:NAME[,...] [--batches 1,16] [--rounds 5]
 //   NAME.onnx is read from DIR; calibration uses 32 seeded N(0,1) samples
-//   (or DIR/NAME_calibration.npy when present). Thread count: OMP_NUM_THREADS.
+//   (or DIR/NAME_calibration.npy when present). Timed inputs are seeded
+//   N(0,1) for input 0, or, when DIR/NAME_input0.npy exists, the first
+//   `batch` rows (cycled) of DIR/NAME_input<k>.npy for every input k (token
+//   ids and masks of a text model). A model static int8 cannot take
+//   (several inputs) is timed fp32 against dynamic only (--precisions
+//   fp32,dynamic). Thread count: OMP_NUM_THREADS.
 // For bench/side_by_side.py and bench/profile_int8.py also:
 //   --precisions int8      time only these plans (fp32,int8; "dynamic" adds
 //                          the uncalibrated mode: dynamic int8 where it pays,
@@ -23,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -34,6 +40,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "core/npy.h"
 #include "engine/export/qdq_exporter.h"
@@ -73,13 +80,40 @@ Tensor Normal(q8::core::Dims dims, uint32_t seed) {
 
 void WriteFile(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
+// The timed inputs of `model` at `batch` (see the header): rows of
+// BASE_input<k>.npy when BASE_input0.npy exists, else N(0,1) for input 0.
+std::vector<Tensor> BenchInputs(const q8::engine::CompiledModel& model, const std::string& base, int64_t batch) {
+  std::vector<Tensor> out;
+  for (size_t k = 0; k < model.inputs().size(); ++k) {
+    auto file = q8::core::ReadNpyFile(base + "_input" + std::to_string(k) + ".npy");
+    if (!file.ok()) break;
+    q8::core::Dims dims = file->dims();
+    const int64_t rows = dims[0];
+    const int64_t row_bytes = file->num_elements() * static_cast<int64_t>(q8::core::SizeOf(file->dtype())) / rows;
+    dims[0] = batch;
+    Tensor t(file->dtype(), dims);
+    for (int64_t r = 0; r < batch; ++r) {
+      std::memcpy(static_cast<char*>(t.data()) + r * row_bytes,
+                  static_cast<const char*>(file->data()) + (r % rows) * row_bytes, row_bytes);
+    }
+    out.push_back(std::move(t));
+  }
+  if (out.empty()) out.push_back(Normal(q8::core::WithBatch(model.inputs()[0].dims, batch), 7));
+  return out;
+}
+
+std::vector<q8::core::TensorView> Views(const std::vector<Tensor>& tensors) {
+  std::vector<q8::core::TensorView> views;
+  for (const Tensor& t : tensors) views.push_back(t.view());
+  return views;
+}
+
 // Profile mode: `runs` runs between marker lines (after warm-up), with the
 // wall time of those runs on the end marker.
-void ProfileRuns(const q8::engine::CompiledModel& model, const std::string& name, const char* precision, int64_t batch,
-                 int runs) {
-  const auto& info = model.inputs()[0];
-  Tensor x = Normal(q8::core::WithBatch(info.dims, batch), 7);
-  std::vector<q8::core::TensorView> in = {x.view()};
+void ProfileRuns(const q8::engine::CompiledModel& model, const std::string& base, const std::string& name,
+                 const char* precision, int64_t batch, int runs) {
+  const std::vector<Tensor> x = BenchInputs(model, base, batch);
+  const std::vector<q8::core::TensorView> in = Views(x);
   for (int i = 0; i < 3; ++i) (void)model.Run(in);
   std::printf("# profile begin %s %s %lld %d\n", name.c_str(), precision, static_cast<long long>(batch), runs);
   std::fflush(stdout);
@@ -99,11 +133,10 @@ std::string JsonList(const std::vector<double>& v) {
 
 // Median over `rounds` windows of the mean time per run inside each window, in ms.
 // `windows` (if not null) gets every window's value.
-double MedianMs(const q8::engine::CompiledModel& model, int64_t batch, int rounds, double window,
-                std::vector<double>* windows = nullptr) {
-  const auto& info = model.inputs()[0];
-  Tensor x = Normal(q8::core::WithBatch(info.dims, batch), 7);
-  std::vector<q8::core::TensorView> in = {x.view()};
+double MedianMs(const q8::engine::CompiledModel& model, const std::string& base, int64_t batch, int rounds,
+                double window, std::vector<double>* windows = nullptr) {
+  const std::vector<Tensor> x = BenchInputs(model, base, batch);
+  const std::vector<q8::core::TensorView> in = Views(x);
   for (int i = 0; i < 3; ++i) (void)model.Run(in);  // warm-up
   std::vector<double> per_run;
   for (int r = 0; r < rounds; ++r) {
@@ -124,18 +157,18 @@ double MedianMs(const q8::engine::CompiledModel& model, int64_t batch, int round
 
 // Like MedianMs for several plans at once: round r times one window of each
 // plan in turn, so that load changes on a shared machine hit all of them.
-std::vector<double> InterleavedMedianMs(const std::vector<const q8::engine::CompiledModel*>& models, int64_t batch,
-                                        int rounds, double window) {
+std::vector<double> InterleavedMedianMs(const std::vector<const q8::engine::CompiledModel*>& models,
+                                        const std::string& base, int64_t batch, int rounds, double window) {
   std::vector<std::vector<double>> per_run(models.size());
-  std::vector<Tensor> inputs;
+  std::vector<std::vector<Tensor>> inputs;
   for (const auto* model : models) {
-    inputs.push_back(Normal(q8::core::WithBatch(model->inputs()[0].dims, batch), 7));
-    std::vector<q8::core::TensorView> in = {inputs.back().view()};
+    inputs.push_back(BenchInputs(*model, base, batch));
+    const std::vector<q8::core::TensorView> in = Views(inputs.back());
     for (int i = 0; i < 3; ++i) (void)model->Run(in);
   }
   for (int r = 0; r < rounds; ++r) {
     for (size_t m = 0; m < models.size(); ++m) {
-      std::vector<q8::core::TensorView> in = {inputs[m].view()};
+      const std::vector<q8::core::TensorView> in = Views(inputs[m]);
       int n = 0;
       const auto start = std::chrono::steady_clock::now();
       double elapsed = 0;
@@ -226,13 +259,16 @@ int main(int argc, char** argv) {
         WriteFile(cache + "/" + parts[1] + "_int8_qdq.onnx", *qdq);
       }
     }
-    if (!q.ok()) {
+    const std::string precisions = absl::GetFlag(FLAGS_precisions);
+    // Static int8 needs single-input calibration: a text model runs fp32 vs dynamic only.
+    const bool static_only_missing =
+        !q.ok() && q.status().code() == absl::StatusCode::kFailedPrecondition && want_dynamic && live_dir.empty();
+    if (!q.ok() && !static_only_missing) {
       std::fprintf(stderr, "%s: %s\n", parts[1].c_str(), std::string(q.status().message()).c_str());
       return 1;
     }
-    const std::string precisions = absl::GetFlag(FLAGS_precisions);
     const bool want_fp32 = absl::StrContains(precisions, "fp32");
-    const bool want_int8 = absl::StrContains(precisions, "int8");
+    const bool want_int8 = absl::StrContains(precisions, "int8") && q.ok();
     absl::StatusOr<q8::engine::QuantizationResult> dyn = absl::NotFoundError("dynamic not asked for");
     if (want_dynamic) {
       q8::engine::QuantizationOptions options;
@@ -245,9 +281,9 @@ int main(int argc, char** argv) {
     }
     if (const int runs = absl::GetFlag(FLAGS_profile_runs); runs > 0) {
       for (int64_t batch : batches) {
-        if (want_fp32) ProfileRuns(**fp32, parts[1], "fp32", batch, runs);
-        if (want_int8) ProfileRuns(*q->model, parts[1], "int8", batch, runs);
-        if (want_dynamic) ProfileRuns(*dyn->model, parts[1], "dynamic", batch, runs);
+        if (want_fp32) ProfileRuns(**fp32, base, parts[1], "fp32", batch, runs);
+        if (want_int8) ProfileRuns(*q->model, base, parts[1], "int8", batch, runs);
+        if (want_dynamic) ProfileRuns(*dyn->model, base, parts[1], "dynamic", batch, runs);
       }
       continue;
     }
@@ -261,7 +297,7 @@ int main(int argc, char** argv) {
       }
       for (int64_t batch : batches) {
         const std::vector<double> ms =
-            InterleavedMedianMs({fp32->get(), dyn->model.get(), q->model.get(), live->model.get()}, batch,
+            InterleavedMedianMs({fp32->get(), dyn->model.get(), q->model.get(), live->model.get()}, base, batch,
                                 absl::GetFlag(FLAGS_rounds), absl::GetFlag(FLAGS_window_seconds));
         if (ms.size() != 4) return 1;
         std::printf("| %s | %lld | %.3f | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.2fx |\n", parts[1].c_str(),
@@ -274,14 +310,17 @@ int main(int argc, char** argv) {
     if (want_dynamic) {
       int dynamic_layers = 0;
       for (const auto& l : dyn->report.layers) dynamic_layers += l.precision == "int8-dynamic";
+      std::vector<const q8::engine::CompiledModel*> plans{fp32->get(), dyn->model.get()};
+      if (q.ok()) plans.push_back(q->model.get());
       for (int64_t batch : batches) {
         const std::vector<double> ms =
-            InterleavedMedianMs({fp32->get(), dyn->model.get(), q->model.get()}, batch, absl::GetFlag(FLAGS_rounds),
-                                absl::GetFlag(FLAGS_window_seconds));
-        if (ms.size() != 3) return 1;
-        std::printf("| %s | %lld | %.3f | %.3f | %.3f | %.2fx | %.2fx | %d of %zu |\n", parts[1].c_str(),
-                    static_cast<long long>(batch), ms[0], ms[1], ms[2], ms[0] / ms[1], ms[0] / ms[2], dynamic_layers,
-                    dyn->report.layers.size());
+            InterleavedMedianMs(plans, base, batch, absl::GetFlag(FLAGS_rounds), absl::GetFlag(FLAGS_window_seconds));
+        if (ms.size() != plans.size()) return 1;
+        const std::string static_ms = q.ok() ? absl::StrFormat("%.3f", ms[2]) : "n/a (several inputs)";
+        const std::string static_x = q.ok() ? absl::StrFormat("%.2fx", ms[0] / ms[2]) : "n/a";
+        std::printf("| %s | %lld | %.3f | %.3f | %s | %.2fx | %s | %d of %zu |\n", parts[1].c_str(),
+                    static_cast<long long>(batch), ms[0], ms[1], static_ms.c_str(), ms[0] / ms[1], static_x.c_str(),
+                    dynamic_layers, dyn->report.layers.size());
         std::fflush(stdout);
       }
       continue;
@@ -291,8 +330,8 @@ int main(int argc, char** argv) {
       std::vector<double> fw, iw;
       const int rounds = absl::GetFlag(FLAGS_rounds);
       const double window = absl::GetFlag(FLAGS_window_seconds);
-      const double f = want_fp32 ? MedianMs(**fp32, batch, rounds, window, &fw) : 0;
-      const double i = want_int8 ? MedianMs(*q->model, batch, rounds, window, &iw) : 0;
+      const double f = want_fp32 ? MedianMs(**fp32, base, batch, rounds, window, &fw) : 0;
+      const double i = want_int8 ? MedianMs(*q->model, base, batch, rounds, window, &iw) : 0;
       std::printf("| %s | %lld | %.3f | %.3f | %.2fx | %.3f |\n", parts[1].c_str(), static_cast<long long>(batch), f, i,
                   i > 0 ? f / i : 0.0, weights);
       std::fflush(stdout);

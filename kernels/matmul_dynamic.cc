@@ -35,7 +35,11 @@ float Activate(const Activation& a, float v) {
       return std::min(std::max(v, a.lo), a.hi);
     case Activation::Kind::kSigmoid:
       return 1.0f / (1.0f + std::exp(-v));
-    default:  // fuse_activation fuses only the three kinds above
+    case Activation::Kind::kGeluErf:
+      return 0.5f * v * (1.0f + std::erf(v * 0.70710678f));
+    case Activation::Kind::kGeluTanh:
+      return 0.5f * v * (1.0f + std::tanh(0.79788456f * (v + 0.044715f * v * v * v)));
+    default:  // fuse_activation fuses only the five kinds above
       break;
   }
   return v;
@@ -185,15 +189,13 @@ KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, cons
     Q8_ASSIGN_OR_RETURN(bias, r.weights.Get(p.bias, bias_md, bias_md));
   }
   DynamicMatMul::Shape shape{rows, k, n, 0};
-  const int64_t primitive_scratch =
-      std::max<int64_t>(s8.first.scratchpad.get_size(), u8.first.scratchpad.get_size());
+  const int64_t primitive_scratch = std::max<int64_t>(s8.first.scratchpad.get_size(), u8.first.scratchpad.get_size());
   shape.quantized_offset = (primitive_scratch + 63) / 64 * 64;
   std::string impl = absl::StrCat("dynamic_quant+", s8.second.impl_info_str());
   if (u8.second.impl_info_str() != s8.second.impl_info_str()) absl::StrAppend(&impl, "|", u8.second.impl_info_str());
-  return std::make_unique<DynamicMatMul>(std::move(s8.first), std::move(u8.first), s8.second,
-                                         std::vector<Operand>{{DNNL_ARG_SRC, a_md}},
-                                         std::vector<Operand>{{DNNL_ARG_DST, y_md}}, shape, std::move(bias),
-                                         p.post_ops, std::move(impl));
+  return std::make_unique<DynamicMatMul>(
+      std::move(s8.first), std::move(u8.first), s8.second, std::vector<Operand>{{DNNL_ARG_SRC, a_md}},
+      std::vector<Operand>{{DNNL_ARG_DST, y_md}}, shape, std::move(bias), p.post_ops, std::move(impl));
 }
 
 }  // namespace q8::kernels::internal

@@ -209,6 +209,23 @@ def op_unsqueeze(ins, a):
     return [x]
 
 
+def op_slice(ins, a):
+    """Opset >= 10 Slice: starts, ends, optional axes and steps as inputs."""
+    x = ins[0]
+    starts, ends = ins[1].astype(np.int64), ins[2].astype(np.int64)
+    axes = ins[3].astype(np.int64) if len(ins) > 3 and ins[3] is not None else np.arange(len(starts))
+    steps = ins[4].astype(np.int64) if len(ins) > 4 and ins[4] is not None else np.ones(len(starts), np.int64)
+    index = [slice(None)] * x.ndim
+    for s, e, ax, st in zip(starts, ends, axes, steps):
+        index[int(ax) % x.ndim] = slice(int(s), int(e), int(st))  # python clamps like ONNX
+    return [x[tuple(index)]]
+
+
+def op_cast(ins, a):
+    """Cast: floating results stay in the compute precision (see _as_compute)."""
+    return [_as_compute(np.asarray(ins[0]).astype(_np_dtype(a["to"])))]
+
+
 def _per_axis(scale, x, axis):
     """A 1-D per-axis parameter reshaped to broadcast along `axis` of x."""
     scale = np.asarray(scale)
@@ -300,6 +317,8 @@ OPS = {
     "Shape": lambda i, a: [np.asarray(i[0].shape, dtype=np.int64)],
     "Gather": lambda i, a: [np.take(i[0], i[1].astype(np.int64), axis=a.get("axis", 0))],
     "Unsqueeze": op_unsqueeze,
+    "Slice": op_slice,
+    "Cast": op_cast,
     "Concat": lambda i, a: [np.concatenate(i, axis=a["axis"])],
     "LayerNormalization": op_layer_norm,
     "Erf": lambda i, a: [_erf(i[0]).astype(i[0].dtype)],

@@ -6,7 +6,10 @@
 // `window` seconds (and 2 runs), the mean time per run of each window.
 //
 // Usage: node ort_runner.js MODEL.onnx DIMS(3,224,224) THREADS BATCHES(1,16) ROUNDS WINDOW_S
-//   DIMS: the input's dims without the batch dim.
+//   DIMS: the input's dims without the batch dim, or npy:A.npy,B.npy for a
+//   model with several inputs (float32 or int64 .npy, one per input in the
+//   model's order; a batch takes their first rows, cycled), as engine_bench
+//   does with NAME_input<k>.npy.
 // NODE_PATH must reach the installed onnxruntime-node package.
 'use strict';
 const ort = require('onnxruntime-node');
@@ -25,6 +28,29 @@ function normal(n, seed) {
   return out;
 }
 
+// A little-endian .npy (version 1/2, C order) as {dtype, shape, data}.
+function readNpy(path) {
+  const buf = require('fs').readFileSync(path);
+  const major = buf[6];
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = (major === 1 ? 10 : 12) + headerLen;
+  const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
+  const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').filter((s) => s.trim()).map(Number);
+  const bytes = buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length);
+  if (descr === '<i8') return { dtype: 'int64', shape, data: new BigInt64Array(bytes) };
+  if (descr === '<f4') return { dtype: 'float32', shape, data: new Float32Array(bytes) };
+  throw new Error(`${path}: unsupported dtype ${descr}`);
+}
+
+// The first b rows (cycled) of an npy array as an ort.Tensor.
+function rows(npy, b) {
+  const row = npy.data.length / npy.shape[0];
+  const out = new npy.data.constructor(row * b);
+  for (let r = 0; r < b; ++r) out.set(npy.data.subarray((r % npy.shape[0]) * row, (r % npy.shape[0] + 1) * row), r * row);
+  return new ort.Tensor(npy.dtype, out, [b, ...npy.shape.slice(1)]);
+}
+
 async function main() {
   const [model, dimsArg, threads, batches, rounds, windowS] = process.argv.slice(2);
   const session = await ort.InferenceSession.create(model, {
@@ -34,12 +60,15 @@ async function main() {
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  const inputName = session.inputNames[0];
-  const dims = dimsArg.split(',').map(Number);
+  const files = dimsArg.startsWith('npy:') ? dimsArg.slice(4).split(',').map(readNpy) : null;
   for (const b of batches.split(',').map(Number)) {
-    const shape = [b, ...dims];
-    const x = new ort.Tensor('float32', normal(shape.reduce((a, c) => a * c, 1), 7), shape);
-    const feeds = { [inputName]: x };
+    const feeds = {};
+    if (files) {
+      session.inputNames.forEach((name, k) => { feeds[name] = rows(files[k], b); });
+    } else {
+      const shape = [b, ...dimsArg.split(',').map(Number)];
+      feeds[session.inputNames[0]] = new ort.Tensor('float32', normal(shape.reduce((a, c) => a * c, 1), 7), shape);
+    }
     for (let i = 0; i < 3; ++i) await session.run(feeds);
     const ms = [];
     for (let r = 0; r < Number(rounds); ++r) {

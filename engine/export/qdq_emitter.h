@@ -38,10 +38,14 @@ class QdqEmitter {
  private:
   // One op after a node's main op: a bias/residual Add, alpha Mul or a
   // fused activation, taking the running tensor as input 0.
+  // An extra input kActivationInput names the running tensor as it was at
+  // the op that opened the current activation (GELU reads x twice).
   struct TailOp {
     std::string op;
     std::vector<std::string> extra_inputs;
+    bool opens_activation = false;
   };
+  static constexpr char kActivationInput[] = "<activation input>";
 
   // qdq_emitter.cc: naming, reading values in a precision, Q/DQ placement.
   absl::Status EmitNode(int index);
@@ -63,6 +67,8 @@ class QdqEmitter {
     std::vector<TailOp> tail;
   };
   std::optional<Decomposition> Decompose(int index, const std::string& op, const std::string& x);
+  // GELU on the running tensor x (erf or tanh form) as tail ops.
+  std::vector<TailOp> GeluOps(const Node& n, bool tanh, const std::string& x);
   // Main op writes to a fresh tensor (or `out` when `tail` is empty); then
   // the tail ops in order, the last writing `out`. Returns the main op.
   onnx::NodeProto& EmitWithTail(const Node& n, const std::string& op, std::vector<std::string> ins,

@@ -96,19 +96,50 @@ std::vector<QdqEmitter::TailOp> QdqEmitter::ActivationTail(const Node& n) {
                         {w_.FloatScalar(absl::StrCat(n.name, "_clip_min"), a.lo),
                          w_.FloatScalar(absl::StrCat(n.name, "_clip_max"), a.hi)}});
         break;
+      case FusedActivation::Kind::kGeluErf:
+      case FusedActivation::Kind::kGeluTanh: {
+        std::vector<TailOp> gelu = GeluOps(n, a.kind == FusedActivation::Kind::kGeluTanh, kActivationInput);
+        gelu.front().opens_activation = true;
+        tail.insert(tail.end(), gelu.begin(), gelu.end());
+        break;
+      }
     }
   }
   return tail;
+}
+
+std::vector<QdqEmitter::TailOp> QdqEmitter::GeluOps(const Node& n, bool tanh, const std::string& x) {
+  auto scalar = [&](const char* what, float v) { return w_.FloatScalar(absl::StrCat(n.name, "_", what), v); };
+  const std::string one = scalar("one", 1.0f), half = scalar("half", 0.5f);
+  if (!tanh) {  // x/2 * (1 + erf(x/sqrt2))
+    return {{"Div", {scalar("sqrt2", static_cast<float>(M_SQRT2))}},
+            {"Erf", {}},
+            {"Add", {one}},
+            {"Mul", {x}},
+            {"Mul", {half}}};
+  }
+  // x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+  return {{"Mul", {x}},
+          {"Mul", {x}},
+          {"Mul", {scalar("cubic", 0.044715f)}},
+          {"Add", {x}},
+          {"Mul", {scalar("sqrt_2_over_pi", static_cast<float>(M_2_SQRTPI * M_SQRT1_2))}},
+          {"Tanh", {}},
+          {"Add", {one}},
+          {"Mul", {x}},
+          {"Mul", {half}}};
 }
 
 onnx::NodeProto& QdqEmitter::EmitWithTail(const Node& n, const std::string& op, std::vector<std::string> ins,
                                           const std::vector<TailOp>& tail, const std::string& out) {
   std::string x = tail.empty() ? out : w_.Fresh(absl::StrCat(n.name, "_", op));
   onnx::NodeProto& main = w_.Node(op, n.name, std::move(ins), {x});
+  std::string activation_input = x;
   for (size_t i = 0; i < tail.size(); ++i) {
     const std::string y = i + 1 == tail.size() ? out : w_.Fresh(absl::StrCat(n.name, "_", tail[i].op));
+    if (tail[i].opens_activation) activation_input = x;
     std::vector<std::string> args{x};
-    args.insert(args.end(), tail[i].extra_inputs.begin(), tail[i].extra_inputs.end());
+    for (const std::string& e : tail[i].extra_inputs) args.push_back(e == kActivationInput ? activation_input : e);
     w_.Node(tail[i].op, absl::StrCat(n.name, "_", tail[i].op), std::move(args), {y});
     x = y;
   }
@@ -117,28 +148,14 @@ onnx::NodeProto& QdqEmitter::EmitWithTail(const Node& n, const std::string& op, 
 
 std::optional<QdqEmitter::Decomposition> QdqEmitter::Decompose(int index, const std::string& op, const std::string& x) {
   const Node& n = src_.graph.nodes()[index];
-  auto scalar = [&](const char* what, float v) { return w_.FloatScalar(absl::StrCat(n.name, "_", what), v); };
   if (op == "Swish") return Decomposition{"Sigmoid", {x}, {{"Mul", {x}}}};  // alpha is 1 (fuse_gelu_swish)
   if (op == "Mish") return Decomposition{"Softplus", {x}, {{"Tanh", {}}, {"Mul", {x}}}};
   if (op != "Gelu") return std::nullopt;
   const kernels::Activation& a = std::get<kernels::EltwiseParams>(src_.fp32.lowerings[index].params).op;
-  const std::string one = scalar("one", 1.0f), half = scalar("half", 0.5f);
-  if (a.kind == kernels::Activation::Kind::kGeluErf) {  // x/2 * (1 + erf(x/sqrt2))
-    return Decomposition{"Div",
-                         {x, scalar("sqrt2", static_cast<float>(M_SQRT2))},
-                         {{"Erf", {}}, {"Add", {one}}, {"Mul", {x}}, {"Mul", {half}}}};
-  }
-  // x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
-  return Decomposition{"Mul",
-                       {x, x},
-                       {{"Mul", {x}},
-                        {"Mul", {scalar("cubic", 0.044715f)}},
-                        {"Add", {x}},
-                        {"Mul", {scalar("sqrt_2_over_pi", static_cast<float>(M_2_SQRTPI * M_SQRT1_2))}},
-                        {"Tanh", {}},
-                        {"Add", {one}},
-                        {"Mul", {x}},
-                        {"Mul", {half}}}};
+  std::vector<TailOp> ops = GeluOps(n, a.kind == kernels::Activation::Kind::kGeluTanh, x);
+  Decomposition d{ops.front().op, {x}, {ops.begin() + 1, ops.end()}};
+  d.args.insert(d.args.end(), ops.front().extra_inputs.begin(), ops.front().extra_inputs.end());
+  return d;
 }
 
 absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& ins, const std::string& out) {

@@ -27,11 +27,11 @@ struct Value {
   int producer = -1;  // node index, -1 for graph inputs and constants
 };
 
-// A Relu, Sigmoid or Clip folded into the node that produced its input;
-// lowering makes it a kernel post-op. The graph states what is computed, not
-// how: kernel types stay below the engine's lowering.
+// A Relu, Sigmoid, Clip or (on MatMul/Gemm) GELU folded into the node that
+// produced its input; lowering makes it a kernel post-op. The graph states
+// what is computed, not how: kernel types stay below the engine's lowering.
 struct FusedActivation {
-  enum class Kind { kRelu, kSigmoid, kClip };
+  enum class Kind { kRelu, kSigmoid, kClip, kGeluErf, kGeluTanh };
   Kind kind = Kind::kRelu;
   float lo = 0, hi = 0;  // Clip bounds
 };

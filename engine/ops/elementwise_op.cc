@@ -34,6 +34,13 @@ absl::StatusOr<FusedActivation> FusedActivationOf(const OpContext& ctx) {
     act.kind = FusedActivation::Kind::kClip;
     Q8_ASSIGN_OR_RETURN(act.lo, ClipBound(ctx, 1, "min", std::numeric_limits<float>::lowest()));
     Q8_ASSIGN_OR_RETURN(act.hi, ClipBound(ctx, 2, "max", std::numeric_limits<float>::max()));
+  } else if (op == "Gelu") {
+    // (A StatusOr rather than Q8_ASSIGN_OR_RETURN: GCC 12 reports a false
+    // maybe-uninitialized on the moved-out string.)
+    const absl::StatusOr<std::string> approximate = ctx.node.attrs.GetString("approximate", "none");
+    if (!approximate.ok()) return approximate.status();
+    if (*approximate != "none" && *approximate != "tanh") return ctx.Error("approximate must be 'none' or 'tanh'");
+    act.kind = *approximate == "tanh" ? FusedActivation::Kind::kGeluTanh : FusedActivation::Kind::kGeluErf;
   } else {
     return ctx.Error("not an activation");
   }
@@ -53,6 +60,12 @@ kernels::Activation ToKernelActivation(const FusedActivation& a) {
       k.kind = kernels::Activation::Kind::kClip;
       k.lo = a.lo;
       k.hi = a.hi;
+      break;
+    case FusedActivation::Kind::kGeluErf:
+      k.kind = kernels::Activation::Kind::kGeluErf;
+      break;
+    case FusedActivation::Kind::kGeluTanh:
+      k.kind = kernels::Activation::Kind::kGeluTanh;
       break;
   }
   return k;

@@ -46,10 +46,11 @@ Q8_DECLARE_OP(Range);    // tensor_ops.cc: folds at load or plan time; a data-de
 
 #undef Q8_DECLARE_OP
 
-// Activation described by a Relu / Clip / Sigmoid node (Clip bounds from
-// attributes before opset 11, from constant inputs after): what the
-// fuse_activation pass folds into the producer, and (as the kernel's
-// activation) what a standalone one lowers to.
+// Activation described by a Relu / Clip / Sigmoid / Gelu node (Clip bounds
+// from attributes before opset 11, from constant inputs after): what the
+// fuse_activation pass folds into the producer (Gelu only into MatMul/Gemm),
+// and (as the kernel's activation) what a standalone Relu / Clip / Sigmoid
+// lowers to (a standalone Gelu lowers as a unary op).
 absl::StatusOr<FusedActivation> FusedActivationOf(const OpContext& ctx);
 absl::StatusOr<kernels::Activation> ActivationOf(const OpContext& ctx);
 // The kernel post-ops of the activations fused into `n`, in order.

@@ -130,6 +130,23 @@ void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec&
     l.sensitivity_db = AddedNoiseDb(sqnr_of(in), l.sqnr_db);
     report.layers.push_back(std::move(l));
   }
+  // Activation x activation MatMuls (attention's Q.K^T and attention.V) have
+  // no weights to quantize and run f32 (BENCHMARKS.md, "Attention matmuls":
+  // at small shapes int8 loses once its operands must be quantized); listed
+  // so the report shows every matmul's precision.
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    const Node& n = g.nodes()[i];
+    const auto* mm = std::get_if<kernels::MatMulParams>(&fp32.lowerings[i].params);
+    if (n.removed || mm == nullptr || mm->weights != nullptr || fp32.lowerings[i].runtime_inputs.size() != 2) continue;
+    LayerReport l;
+    l.node = n.name;
+    l.op = n.op_type;
+    l.precision = "fp32";
+    l.input_dtype = std::string(core::OipName(core::DataType::kFloat32));
+    l.sqnr_db = sqnr_of(n.outputs[0]);
+    l.sensitivity_db = AddedNoiseDb(sqnr_of(n.inputs[fp32.lowerings[i].runtime_inputs[0]]), l.sqnr_db);
+    report.layers.push_back(std::move(l));
+  }
 }
 
 }  // namespace

@@ -227,6 +227,24 @@ TEST(FusionTest, MatMulAddBecomesMatMulWithBias) {
   ExpectFused(b.Serialize(), RandomInput({2, 6, 32}), "fuse_matmul_bias", "MatMul", "Add");
 }
 
+// A transformer FFN's first Linear: MatMul + bias + erf GELU ends as one
+// MatMul primitive with the bias and a GELU post-op (fuse_activation).
+TEST(FusionTest, MatMulBiasGeluBecomesOneMatMul) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 6, 32}).Output("y");
+  b.RandomInitializer("w", {32, 24}).RandomInitializer("bias", {24});
+  b.FloatInitializer("sqrt2", {}, {1.4142135f}).FloatInitializer("one", {}, {1.0f});
+  b.FloatInitializer("half", {}, {0.5f});
+  b.Node("MatMul", {"x", "w"}, {"m"});
+  b.Node("Add", {"m", "bias"}, {"h"});
+  b.Node("Div", {"h", "sqrt2"}, {"a"});
+  b.Node("Erf", {"a"}, {"e"});
+  b.Node("Add", {"e", "one"}, {"c"});
+  b.Node("Mul", {"h", "c"}, {"g"});
+  b.Node("Mul", {"g", "half"}, {"y"});
+  ExpectFused(b.Serialize(), RandomInput({2, 6, 32}), "fuse_activation", "MatMul", "Gelu");
+}
+
 TEST(FusionTest, MatMulAddOfAFullTensorStaysUnfused) {
   OnnxBuilder b;
   b.Input("x", {-1, 6, 32}).Output("y");

@@ -7,6 +7,11 @@
 // (3) `kernels_int8_bench dynamic_conv 1 16`: the dynamic-int8 conv table
 // and (4) `kernels_int8_bench dnnl_probe`: which oneDNN convs take runtime
 // scales / zero points and what they cost (BENCHMARKS.md, "Dynamic int8 Conv").
+// (5) `kernels_int8_bench attention B H S D`: the activation x activation
+// matmuls of self-attention (Q.K^T [S,D]x[D,S], attention.V [S,S]x[S,D] per
+// head) in f32 against int8 (u8/s8 A x s8 B) with and without the two
+// f32 -> int8 reorders that quantize the operands when their producers store
+// f32 (BENCHMARKS.md, "Attention matmuls").
 // Run with OMP_NUM_THREADS set (e.g. 1 and 2).
 #include <algorithm>
 #include <chrono>
@@ -148,8 +153,9 @@ void MatMulBench(int64_t m, int64_t k, int64_t n) {
         const float s = QuantizeS8(a.data(), m * k, static_cast<int8_t*>(a_q.get_data_handle()));
         float* scales = static_cast<float*>(sc.get_data_handle());
         for (int64_t j = 0; j < n; ++j) scales[j] = s * wq.scales[j];
-        mm.execute(stream, {{DNNL_ARG_SRC, a_q}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, y},
-                            {DNNL_ARG_ATTR_OUTPUT_SCALES, sc}});
+        mm.execute(
+            stream,
+            {{DNNL_ARG_SRC, a_q}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, y}, {DNNL_ARG_ATTR_OUTPUT_SCALES, sc}});
         stream.wait();
       },
       iters);
@@ -327,6 +333,43 @@ void DnnlProbe() {
 }
 
 }  // namespace
+// One activation x activation matmul [b,h,m,k] x [b,h,k,n] -> f32, timed as
+// f32, as int8 on already-quantized operands, and as int8 including the two
+// quantizing reorders from f32 operands.
+void AttentionMatMulBench(const char* what, int64_t b, int64_t h, int64_t m, int64_t k, int64_t n, DT a_dt) {
+  const core::Dims ad{b, h, m, k}, bd{b, h, k, n}, yd{b, h, m, n};
+  const int64_t na = core::NumElements(ad), nb = core::NumElements(bd), ny = core::NumElements(yd);
+  WeightCache cache;
+  SpecBuilder f;
+  f.Step("MatMul", MatMulParams{}, {f.Input(ad), f.Input(bd)}, {f.Output(yd)});
+  SpecBuilder q;
+  q.Step("MatMul", MatMulParams{}, {q.Input(ad, a_dt, 0.01f), q.Input(bd, DT::kInt8, 0.02f)}, {q.Output(yd)});
+  SpecBuilder qr;  // f32 operands quantized by reorders, as a plan with f32 producers would
+  const int a8 = qr.Arena(ad, Layout::kPlain, a_dt, 0.01f), b8 = qr.Arena(bd, Layout::kPlain, DT::kInt8, 0.02f);
+  qr.Step("Reorder", ReorderParams{}, {qr.Input(ad)}, {a8});
+  qr.Step("Reorder", ReorderParams{}, {qr.Input(bd)}, {b8});
+  qr.Step("MatMul", MatMulParams{}, {a8, b8}, {qr.Output(yd)});
+  const std::vector<float> av = Random(na, 5, 0.0f, 1.0f), bv = Random(nb, 6);
+  Built tf = Build(f.Build(), cache, {ToBytes(av), ToBytes(bv)}, {ny * 4});
+  Built tq = Build(q.Build(), cache, {Bytes(na, 3), Bytes(nb, 2)}, {ny * 4});
+  Built tr = Build(qr.Build(), cache, {ToBytes(av), ToBytes(bv)}, {ny * 4});
+  const int iters = 2000;
+  const double f32 = tf.Time(iters), i8 = tq.Time(iters), i8r = tr.Time(iters);
+  std::printf(
+      "  %-10s [%ld,%ld,%ld,%ld]x[..,%ld,%ld]  f32 %.2f us (%s)  int8 %.2f us (%s)  int8+quantize %.2f us"
+      "  | f32/int8 %.2fx, f32/(int8+quantize) %.2fx\n",
+      what, static_cast<long>(b), static_cast<long>(h), static_cast<long>(m), static_cast<long>(k),
+      static_cast<long>(k), static_cast<long>(n), f32 * 1e3, tf.program->steps()[0].impl.c_str(), i8 * 1e3,
+      tq.program->steps()[0].impl.c_str(), i8r * 1e3, f32 / i8, f32 / i8r);
+}
+
+void AttentionBench(int64_t b, int64_t h, int64_t s, int64_t d) {
+  std::printf("attention matmuls, batch %ld, %ld heads, sequence %ld, head dim %ld (1 run = one matmul)\n",
+              static_cast<long>(b), static_cast<long>(h), static_cast<long>(s), static_cast<long>(d));
+  AttentionMatMulBench("Q.K^T", b, h, s, d, s, DT::kInt8);
+  AttentionMatMulBench("attn.V", b, h, s, s, d, DT::kUInt8);
+}
+
 }  // namespace q8::kernels::testing
 
 int main(int argc, char** argv) {
@@ -334,6 +377,12 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "dnnl_probe") {
     std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
     DnnlProbe();
+    return 0;
+  }
+  // "attention B H S D": only the attention matmul table.
+  if (argc == 6 && std::string(argv[1]) == "attention") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    AttentionBench(std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]), std::atoll(argv[5]));
     return 0;
   }
   // "dynamic_conv [mb...]": only the dynamic conv table.
