@@ -6,7 +6,9 @@
 // (DNNL_RUNTIME_F32_VAL), which oneDNN 2.6 only implements as gemm:jit.
 // (3) `kernels_int8_bench dynamic_conv 1 16`: the dynamic-int8 conv table
 // and (4) `kernels_int8_bench dnnl_probe`: which oneDNN convs take runtime
-// scales / zero points and what they cost (BENCHMARKS.md, "Dynamic int8 Conv").
+// scales / zero points and what they cost (BENCHMARKS.md, "Dynamic int8 Conv");
+// (5) `kernels_int8_bench zero_points [rounds]`: src zero point cost
+// (zero_point_bench.cc; BENCHMARKS.md, "Asymmetric activations").
 // Run with OMP_NUM_THREADS set (e.g. 1 and 2).
 #include <algorithm>
 #include <chrono>
@@ -148,8 +150,9 @@ void MatMulBench(int64_t m, int64_t k, int64_t n) {
         const float s = QuantizeS8(a.data(), m * k, static_cast<int8_t*>(a_q.get_data_handle()));
         float* scales = static_cast<float*>(sc.get_data_handle());
         for (int64_t j = 0; j < n; ++j) scales[j] = s * wq.scales[j];
-        mm.execute(stream, {{DNNL_ARG_SRC, a_q}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, y},
-                            {DNNL_ARG_ATTR_OUTPUT_SCALES, sc}});
+        mm.execute(
+            stream,
+            {{DNNL_ARG_SRC, a_q}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, y}, {DNNL_ARG_ATTR_OUTPUT_SCALES, sc}});
         stream.wait();
       },
       iters);
@@ -327,6 +330,9 @@ void DnnlProbe() {
 }
 
 }  // namespace
+
+void ZeroPointBench(int rounds);  // zero_point_bench.cc
+
 }  // namespace q8::kernels::testing
 
 int main(int argc, char** argv) {
@@ -334,6 +340,11 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "dnnl_probe") {
     std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
     DnnlProbe();
+    return 0;
+  }
+  if (argc > 1 && std::string(argv[1]) == "zero_points") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    ZeroPointBench(argc > 2 ? std::atoi(argv[2]) : 7);
     return 0;
   }
   // "dynamic_conv [mb...]": only the dynamic conv table.
