@@ -127,6 +127,13 @@ absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& c
           }
         }
         per_channel_count[capture.values[i]] += t.dims()[0] * inner;
+        std::vector<float>& amax = s.last_axis_absmax;
+        const int64_t last = t.dims().back();
+        amax.resize(last, 0.0f);
+        for (size_t k = 0; k < data.size(); ++k) {
+          float& m = amax[static_cast<int64_t>(k) % last];
+          m = std::max(m, std::abs(data[k]));
+        }
       }
     }
     done += outs[0].dims().empty() ? 0 : outs[0].dims()[0];

@@ -21,6 +21,9 @@ namespace q8::engine {
 struct ValueStats {
   float min = 0, max = 0;
   std::vector<double> channel_mean;  // over dim 1 (channels / features); empty for rank < 2
+  // max |x| per index of the last axis (a transformer's features; what
+  // SmoothQuant balances against the next matmul's weights); empty for rank < 2.
+  std::vector<float> last_axis_absmax;
   std::optional<AbsHistogram> histogram;
 };
 
@@ -50,7 +53,7 @@ absl::Status RunInBatches(const CompiledModel& model, const core::Tensor& sample
 // Two passes over rows [0, count) of `samples`: min/max/means, then
 // histograms (skipped when `histograms` is false).
 absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& capture, const CompiledModel& model,
-                                                           const core::Tensor& samples, int64_t count,
-                                                           bool histograms, const ProgressFn& progress);
+                                                           const core::Tensor& samples, int64_t count, bool histograms,
+                                                           const ProgressFn& progress);
 
 }  // namespace q8::engine

@@ -8,8 +8,7 @@
 
 namespace q8::engine {
 
-AbsHistogram::AbsHistogram(float range, int bins)
-    : width_(range > 0 ? range / bins : 1.0f), counts_(bins, 0.0) {}
+AbsHistogram::AbsHistogram(float range, int bins) : width_(range > 0 ? range / bins : 1.0f), counts_(bins, 0.0) {}
 
 void AbsHistogram::Add(absl::Span<const float> values) {
   const int last = bins() - 1;
