@@ -2,12 +2,13 @@
 // "error: <CODE>: <message>" line, and what each command sends and prints.
 #include "client/q8ctl/app.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
-#include <gtest/gtest.h>
-
+#include "absl/strings/str_cat.h"
 #include "core/npy.h"
 #include "tests/unit/client/fake_service.h"
 
@@ -32,9 +33,7 @@ class AppTest : public ::testing::Test {
     const int code = RunQ8ctl(args, out, err);
     return {code, out.str(), err.str()};
   }
-  std::string TempPath(const std::string& name) {
-    return (std::string(::testing::TempDir()) + "/" + name);
-  }
+  std::string TempPath(const std::string& name) { return (std::string(::testing::TempDir()) + "/" + name); }
   FakeService& service() { return server_.service(); }
 
   FakeServer server_;
@@ -146,8 +145,8 @@ TEST_F(AppTest, UploadStreamsFilesAndConfig) {
   ASSERT_EQ(Run({"upload", "mnist", model, "--config", config}).code, 0);
   EXPECT_EQ(ms.last_header.config_json(), "{\"max_batch_size\": 4, \"instance_group\": []}");
   EXPECT_EQ(ms.last_header.version(), 1);
-  ASSERT_EQ(Run({"upload", "mnist", model, "--config", config, "--method", "mse", "--max_drop", "0.02",
-                 "--max_samples", "100"})
+  ASSERT_EQ(Run({"upload", "mnist", model, "--config", config, "--method", "mse", "--max_drop", "0.02", "--max_samples",
+                 "100"})
                 .code,
             0);
   EXPECT_EQ(ms.last_header.config_json(),
@@ -214,6 +213,18 @@ TEST_F(AppTest, ReportAndExport) {
   ASSERT_EQ(table.code, 0) << table.err;
   EXPECT_EQ(table.out.rfind("model cnn version 1\nquantization: dynamic, target not checked", 0), 0u) << table.out;
   EXPECT_EQ(ms.last_report_request.version(), 0);
+
+  const std::string skipped = "node 'fc2' (MatMul): input 'g': produced by node 'gelu' (Gelu)";
+  ms.report_json = absl::StrCat(
+      R"json({"mode":"static","smoothing":[{"tensor":"ln1","folded_into":"node 'ln1' (LayerNormalization)",)json",
+      R"json("matmuls":["q","k","v"],"alpha":0.5,"absmax_before":155.7,"absmax_after":6.73,)json",
+      R"json("median_before":3.3,"median_after":0.98}],"smoothing_skipped":[")json", skipped, "\"]}");
+  Result smoothed = Run({"report", "cnn"});
+  ASSERT_EQ(smoothed.code, 0) << smoothed.err;
+  EXPECT_NE(smoothed.out.find("smoothquant:\n  SMOOTHED TENSOR"), std::string::npos) << smoothed.out;
+  EXPECT_NE(smoothed.out.find("q,k,v"), std::string::npos) << smoothed.out;
+  EXPECT_NE(smoothed.out.find("156 -> 6.73"), std::string::npos) << smoothed.out;
+  EXPECT_NE(smoothed.out.find("  not smoothed: " + skipped + "\n"), std::string::npos) << smoothed.out;
 
   ms.exported = "0123456789";
   const std::string out = TempPath("out.onnx");
