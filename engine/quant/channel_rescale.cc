@@ -93,7 +93,10 @@ absl::StatusOr<std::pair<Axis, int64_t>> ProducerChannels(const Graph& g, int p,
       OptionalPrivate(g, n, 2, p)) {
     return std::make_pair(Axis::kOne, g.value(n.inputs[1]).constant->dims()[0]);
   }
-  return Unfoldable(g, v, absl::StrCat(who, ", which is not linear per channel with constant parameters"));
+  return Unfoldable(g, v,
+                    absl::StrCat(who,
+                                 ", which cannot absorb a per-channel scale (only LayerNormalization, "
+                                 "MatMul/Gemm and Conv with constant parameters can)"));
 }
 
 // Index of weight element `i`'s channel for `axis_channels` along the
