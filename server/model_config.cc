@@ -123,12 +123,43 @@ absl::Status CheckObject(const Json& j, absl::string_view path, absl::string_vie
 absl::StatusOr<int64_t> ReadIntInRange(const Json& j, absl::string_view path, absl::string_view model_name, int64_t lo,
                                        int64_t hi);
 
+// "smoothquant": true | false | {"alpha": 0.5} | {"alpha": "auto"}.
+absl::Status ParseSmoothQuant(const Json& j, absl::string_view model_name, engine::SmoothQuantOptions& o) {
+  constexpr absl::string_view kPath = "quantization.smoothquant";
+  if (j.is_boolean()) {
+    o.enabled = j.get<bool>();
+    return absl::OkStatus();
+  }
+  if (!j.is_object()) {
+    return FieldError(
+        model_name, kPath,
+        absl::StrCat("must be true, false or an object like {\"alpha\": 0.5}, got ", TypeName(j), " ", Shown(j)));
+  }
+  if (absl::Status s = CheckObject(j, kPath, model_name, {"alpha"}); !s.ok()) return s;
+  o.enabled = true;
+  if (!j.contains("alpha")) return absl::OkStatus();
+  const Json& a = j["alpha"];
+  if (a.is_string() && a.get<std::string>() == "auto") {
+    o.search = true;
+    return absl::OkStatus();
+  }
+  if (!a.is_number()) {
+    return FieldError(model_name, "quantization.smoothquant.alpha",
+                      absl::StrCat("must be a number in [0, 1] or \"auto\", got ", TypeName(a), " ", Shown(a)));
+  }
+  o.alpha = a.get<double>();
+  return absl::OkStatus();
+}
+
 absl::Status ParseQuantization(const Json& q, absl::string_view model_name, ModelConfig& config) {
   engine::QuantizationOptions& o = config.quantization;
-  if (absl::Status s =
-          CheckObject(q, "quantization", model_name, {"mode", "calibration", "per_channel", "accuracy", "live"});
+  if (absl::Status s = CheckObject(q, "quantization", model_name,
+                                   {"mode", "calibration", "per_channel", "accuracy", "live", "smoothquant"});
       !s.ok()) {
     return s;
+  }
+  if (q.contains("smoothquant")) {
+    if (absl::Status s = ParseSmoothQuant(q["smoothquant"], model_name, o.smoothquant); !s.ok()) return s;
   }
   if (q.contains("mode")) {
     auto text = ReadString(q["mode"], "quantization.mode", model_name);

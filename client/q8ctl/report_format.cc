@@ -89,6 +89,24 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
     AppendTable(rows, &out);
   }
 
+  // SmoothQuant: per smoothed activation, alpha and its range over channels.
+  auto smoothing = r.find("smoothing");
+  if (smoothing != r.end() && smoothing->is_array() && !smoothing->empty()) {
+    std::vector<std::vector<std::string>> rows = {
+        {"SMOOTHED TENSOR", "FOLDED INTO", "MATMULS", "ALPHA", "MAX|x| BEFORE -> AFTER", "MEDIAN BEFORE -> AFTER"}};
+    for (const Json& s : *smoothing) {
+      rows.push_back({Str(s, "tensor"), Str(s, "folded_into"), absl::StrJoin(Strings(s, "matmuls"), ","),
+                      absl::StrFormat("%.2f", Num(s, "alpha")),
+                      absl::StrFormat("%.3g -> %.3g", Num(s, "absmax_before"), Num(s, "absmax_after")),
+                      absl::StrFormat("%.3g -> %.3g", Num(s, "median_before"), Num(s, "median_after"))});
+    }
+    absl::StrAppend(&out, "smoothquant:\n");
+    AppendTable(rows, &out);
+  }
+  for (const std::string& skipped : Strings(r, "smoothing_skipped")) {
+    absl::StrAppend(&out, "  not smoothed: ", skipped, "\n");
+  }
+
   // Accuracy.
   if (checked) {
     const std::string metric = Str(r, "metric");

@@ -38,8 +38,11 @@ void SetFloatType(const core::Dims& dims, const core::Dims* other_batch, onnx::V
 }  // namespace
 
 absl::StatusOr<std::string> ExportQdqOnnx(absl::string_view float_onnx_bytes, absl::string_view artifact) {
-  Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(float_onnx_bytes, CompileOptions{}));
-  if (artifact.empty()) return ExportQdqGraph(prepared, nullptr, "q8serve optimized graph, fp32");
+  Q8_ASSIGN_OR_RETURN(PreparedGraph plain, PrepareGraph(float_onnx_bytes, CompileOptions{}));
+  if (artifact.empty()) return ExportQdqGraph(plain, nullptr, "q8serve optimized graph, fp32");
+  // SmoothQuant's folded constants (gamma/beta, weights) are part of what the
+  // scales were calibrated on: export them, not the original ones.
+  Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, ApplyArtifactRescales(plain, artifact));
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32, LowerGraph(*prepared.graph, prepared.opset));
   Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32, std::string(artifact), float_onnx_bytes));
   return ExportQdqGraph(prepared, &parsed.spec,

@@ -4,11 +4,11 @@
 #include "engine/quant/artifact.h"
 
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/status_macros.h"
 #include "engine/quant/quantizer.h"
 
 namespace q8::engine {
@@ -37,7 +37,7 @@ std::vector<float> Floats(const core::Tensor& t) {
 }  // namespace
 
 std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const QuantizationOptions& options,
-                              absl::string_view model_bytes) {
+                              absl::string_view model_bytes, const std::vector<ChannelRescale>& rescales) {
   json j;
   j["format"] = kFormat;
   j["version"] = kFormatVersion;
@@ -50,12 +50,18 @@ std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const Q
   j["values"] = std::move(values);
   json layers = json::array();
   for (const auto& [i, lq] : spec.layers) {
-    json l = {{"index", i}, {"node", graph.nodes()[i].name}, {"dynamic", lq.dynamic},
-              {"weight_scales", lq.weight_scales}};
+    json l = {
+        {"index", i}, {"node", graph.nodes()[i].name}, {"dynamic", lq.dynamic}, {"weight_scales", lq.weight_scales}};
     l["bias"] = lq.bias ? json(Floats(*lq.bias)) : json(nullptr);
     layers.push_back(std::move(l));
   }
   j["layers"] = std::move(layers);
+  // Written only when present, so artifacts without SmoothQuant keep their bytes.
+  if (!rescales.empty()) {
+    json r = json::array();
+    for (const ChannelRescale& c : rescales) r.push_back({{"tensor", graph.value(c.value).name}, {"scales", c.scales}});
+    j["channel_rescales"] = std::move(r);
+  }
   return j.dump(1);
 }
 
@@ -124,6 +130,33 @@ absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std
     return absl::DataLossError(absl::StrCat("quantization artifact is malformed: ", e.what()));
   }
   return parsed;
+}
+
+absl::StatusOr<PreparedGraph> ApplyArtifactRescales(const PreparedGraph& prepared, absl::string_view artifact) {
+  json j = json::parse(artifact, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("channel_rescales"))
+    return prepared;  // ParseArtifact judges the rest
+  const Graph& g = *prepared.graph;
+  std::map<std::string, ValueId> by_name;
+  for (ValueId v = 0; v < g.num_values(); ++v) by_name[g.value(v).name] = v;
+  std::vector<ChannelRescale> rescales;
+  try {
+    for (const json& r : j.at("channel_rescales")) {
+      auto it = by_name.find(r.at("tensor").get<std::string>());
+      if (it == by_name.end()) {
+        return absl::DataLossError(absl::StrCat("quantization artifact rescales tensor '",
+                                                r.at("tensor").get<std::string>(), "', which the model does not have"));
+      }
+      rescales.push_back({it->second, r.at("scales").get<std::vector<float>>()});
+    }
+  } catch (const json::exception& e) {
+    return absl::DataLossError(absl::StrCat("quantization artifact is malformed: ", e.what()));
+  }
+  auto graph = std::make_shared<Graph>(g);
+  Q8_RETURN_IF_ERROR(ApplyRescales(*graph, rescales));
+  PreparedGraph out = prepared;
+  out.graph = std::move(graph);
+  return out;
 }
 
 }  // namespace q8::engine

@@ -7,9 +7,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/model_builder.h"
 #include "engine/plan/planner.h"
+#include "engine/quant/channel_rescale.h"
 #include "engine/quant/quant_spec.h"
 #include "engine/quant/quantization_options.h"
 
@@ -17,8 +20,15 @@ namespace q8::engine {
 
 // `model_bytes` (the float ONNX file) is fingerprinted into the artifact so a
 // replaced model.onnx is detected on reload instead of silently reusing scales.
+// `rescales` are the channel rescales (SmoothQuant) folded into `graph`'s
+// constants before quantization; reloading replays them (ApplyArtifactRescales).
 std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const QuantizationOptions& options,
-                              absl::string_view model_bytes = {});
+                              absl::string_view model_bytes = {}, const std::vector<ChannelRescale>& rescales = {});
+
+// `prepared` (the float model as imported) with the artifact's recorded
+// channel rescales folded in: the graph its scales and layers refer to.
+// Unchanged when there are none; DATA_LOSS when they do not fit.
+absl::StatusOr<PreparedGraph> ApplyArtifactRescales(const PreparedGraph& prepared, absl::string_view artifact);
 
 struct ParsedArtifact {
   QuantSpec spec;

@@ -131,6 +131,17 @@ absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& c
         s.max = std::max(s.max, x);
       }
       if (t.dims().size() >= 2 && t.num_elements() > 0) {
+        // Per last-axis channel |x| maxima (SmoothQuant's activation side):
+        // taken before the ragged check, since a sequence axis may differ
+        // between groups while the feature axis does not.
+        std::vector<float>& amax = s.last_axis_absmax;
+        const int64_t last = t.dims().back();
+        if (!amax.empty() && static_cast<int64_t>(amax.size()) != last) amax.clear();
+        amax.resize(last, 0.0f);
+        for (size_t k = 0; k < data.size(); ++k) {
+          float& m = amax[static_cast<int64_t>(k) % last];
+          if (std::isfinite(data[k])) m = std::max(m, std::abs(data[k]));
+        }
         const int64_t c = t.dims()[1];
         int64_t inner = 1;
         for (size_t d = 2; d < t.dims().size(); ++d) inner *= t.dims()[d];

@@ -22,6 +22,9 @@ namespace q8::engine {
 struct ValueStats {
   float min = 0, max = 0;
   std::vector<double> channel_mean;  // over dim 1 (channels / features); empty for rank < 2
+  // max |x| per index of the last axis (a transformer's features; what
+  // SmoothQuant balances against the next matmul's weights); empty for rank < 2.
+  std::vector<float> last_axis_absmax;
   std::optional<AbsHistogram> histogram;
 };
 

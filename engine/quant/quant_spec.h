@@ -16,7 +16,7 @@ namespace q8::engine {
 
 struct ValueQuant {
   core::DataType dtype = core::DataType::kInt8;  // kUInt8 (non-negative) or kInt8
-  float scale = 1.0f;                             // real = scale * q
+  float scale = 1.0f;                            // real = scale * q
   bool operator==(const ValueQuant& o) const { return dtype == o.dtype && scale == o.scale; }
 };
 

@@ -70,6 +70,10 @@ absl::Status ValidateOptions(const QuantizationOptions& o) {
   if (!(o.percentile > 50.0 && o.percentile <= 100.0)) {
     return absl::InvalidArgumentError(absl::StrCat("calibration.percentile must be in (50, 100], got ", o.percentile));
   }
+  if (o.smoothquant.enabled && !o.smoothquant.search && !(o.smoothquant.alpha >= 0.0 && o.smoothquant.alpha <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("smoothquant.alpha must be in [0, 1] or \"auto\", got ", o.smoothquant.alpha));
+  }
   if (o.max_samples < 1) {
     return absl::InvalidArgumentError(absl::StrCat("calibration.max_samples must be >= 1, got ", o.max_samples));
   }

@@ -16,6 +16,15 @@ enum class QuantMode { kStatic, kDynamic, kNone };
 enum class CalibrationMethod { kMinMax, kPercentile, kEntropy, kMse };
 enum class AccuracyMetric { kTop1, kAgreement };
 
+// SmoothQuant (smoothquant.h): migrate activation outliers into the next
+// matmul's weights before calibration. `alpha` in [0, 1] is the share of the
+// range moved (0.5 balances both); `search` picks it per model instead.
+struct SmoothQuantOptions {
+  bool enabled = false;
+  double alpha = 0.5;
+  bool search = false;  // alpha "auto": best output SQNR on calibration rows over a small grid
+};
+
 struct QuantizationOptions {
   QuantMode mode = QuantMode::kStatic;
   CalibrationMethod method = CalibrationMethod::kPercentile;
@@ -28,7 +37,8 @@ struct QuantizationOptions {
   // Fall back to fp32 only when the drop exceeds max_drop with this
   // confidence (paired exact test on the evaluation rows), in [0.5, 0.9999].
   double confidence = 0.95;
-  double eval_fraction = 0.2;  // share of the samples held out for the check, in [0, 0.9]
+  double eval_fraction = 0.2;      // share of the samples held out for the check, in [0, 0.9]
+  SmoothQuantOptions smoothquant;  // static mode only
 };
 
 absl::Status ValidateOptions(const QuantizationOptions& options);

@@ -20,7 +20,9 @@ using nlohmann::json;
   X(blocking_layers) X(weight_bytes_fp32) X(weight_bytes_int8) X(quantization_seconds) \
   X(latency_fp32_b1_ms) X(latency_int8_b1_ms) X(latency_fp32_b16_ms) X(latency_int8_b16_ms) X(isa) \
   X(confidence) X(drop_low) X(drop_high) X(drop_p_value) X(drop_worse) X(drop_better) \
-  X(more_samples_needed)
+  X(more_samples_needed) X(smoothing_skipped) X(smoothing_search)
+#define Q8_REPORT_SMOOTHING_FIELDS(X) \
+  X(tensor) X(folded_into) X(matmuls) X(alpha) X(absmax_before) X(absmax_after) X(median_before) X(median_after)
 // clang-format on
 
 std::string QuantizationReport::ToJson(int indent) const {
@@ -35,6 +37,14 @@ std::string QuantizationReport::ToJson(int indent) const {
     layer_list.push_back(std::move(l));
   }
   j["layers"] = std::move(layer_list);
+  json smoothing_list = json::array();
+  for (const SmoothingReport& entry : smoothing) {
+    json l;
+#define Q8_PUT_SMOOTHING(f) l[#f] = entry.f;
+    Q8_REPORT_SMOOTHING_FIELDS(Q8_PUT_SMOOTHING)
+    smoothing_list.push_back(std::move(l));
+  }
+  j["smoothing"] = std::move(smoothing_list);
   return j.dump(indent);
 }
 
@@ -52,6 +62,13 @@ absl::StatusOr<QuantizationReport> QuantizationReport::FromJson(const std::strin
   if (l.contains(#f)) l.at(#f).get_to(layer.f);
       Q8_REPORT_LAYER_FIELDS(Q8_GET_LAYER)
       r.layers.push_back(std::move(layer));
+    }
+    for (const json& l : j.value("smoothing", json::array())) {
+      SmoothingReport entry;
+#define Q8_GET_SMOOTHING(f) \
+  if (l.contains(#f)) l.at(#f).get_to(entry.f);
+      Q8_REPORT_SMOOTHING_FIELDS(Q8_GET_SMOOTHING)
+      r.smoothing.push_back(std::move(entry));
     }
   } catch (const json::exception& e) {
     return absl::DataLossError(absl::StrCat("quantization report has a malformed field: ", e.what()));

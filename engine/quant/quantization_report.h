@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,6 +23,18 @@ struct LayerReport {
   // Noise this layer adds relative to its output signal, in dB (e.g. -40);
   // higher = more sensitive. Fallback returns layers to fp32 in this order.
   double sensitivity_db = 0;
+};
+
+// One activation SmoothQuant rescaled: the matmuls reading it, the node the
+// scale folded into, alpha, and the activation's range over its channels
+// (max and median of the per-channel max |x|) before and after.
+struct SmoothingReport {
+  std::string tensor;
+  std::string folded_into;
+  std::vector<std::string> matmuls;
+  double alpha = 0;
+  float absmax_before = 0, absmax_after = 0;
+  float median_before = 0, median_after = 0;
 };
 
 struct QuantizationReport {
@@ -55,6 +68,12 @@ struct QuantizationReport {
   double latency_fp32_b16_ms = 0, latency_int8_b16_ms = 0;
   std::string isa;
   std::vector<LayerReport> layers;
+  // SmoothQuant (empty when off): per smoothed activation; matmuls left
+  // alone with the reason ("MatMul 'x': produced by Gelu ..."); with alpha
+  // "auto", the output SQNR on calibration rows per alpha tried.
+  std::vector<SmoothingReport> smoothing;
+  std::vector<std::string> smoothing_skipped;
+  std::vector<std::pair<double, double>> smoothing_search;  // (alpha, dB)
 
   std::string ToJson(int indent = -1) const;
   static absl::StatusOr<QuantizationReport> FromJson(const std::string& json);

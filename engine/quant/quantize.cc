@@ -15,6 +15,7 @@
 #include "engine/quant/accuracy_check.h"
 #include "engine/quant/artifact.h"
 #include "engine/quant/quantizer.h"
+#include "engine/quant/smoothquant.h"
 
 namespace q8::engine {
 namespace {
@@ -195,18 +196,69 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     report.fp32_top1 = eval->fp32_top1;
   }
 
+  CompileOptions capture_options = compile;
+  capture_options.warmup_batch_sizes = {};
+  // Calibration over one version of the graph (smoothed or not): its capture
+  // model and every tensor's statistics.
+  struct Calibrated {
+    CaptureGraph capture;
+    std::shared_ptr<OnnxModel> model;
+    std::map<ValueId, ValueStats> stats;
+  };
+  auto calibrate = [&](const PreparedGraph& g, bool histograms) -> absl::StatusOr<Calibrated> {
+    Calibrated c{MakeCaptureGraph(g), nullptr, {}};
+    Q8_ASSIGN_OR_RETURN(c.model, BuildModel(c.capture.prepared, capture_options));
+    Q8_ASSIGN_OR_RETURN(c.stats, CollectStats(c.capture, *c.model, groups, split.calibrate, histograms, progress));
+    return c;
+  };
+  const bool histograms = options.method != CalibrationMethod::kMinMax;
+
+  // SmoothQuant rewrites the float constants before the statistics the
+  // quantizer uses are taken, so every later step (calibration, spec,
+  // artifact, export) sees one consistent smoothed graph.
+  std::vector<ChannelRescale> rescales;
+  if (options.mode == QuantMode::kStatic && options.smoothquant.enabled) {
+    if (progress) progress({"smoothquant", 0, 1, "per-channel activation ranges"});
+    Q8_ASSIGN_OR_RETURN(Calibrated plain, calibrate(prepared, false));
+    ChannelRanges ranges;
+    for (auto& [v, st] : plain.stats) ranges[v] = std::move(st.last_axis_absmax);
+    // alpha "auto" scores each alpha by the int8 output's SQNR against fp32
+    // on calibration rows (the held-out rows stay for the accuracy check).
+    std::optional<EvalSet> cal_rows;
+    if (options.smoothquant.search) {
+      std::vector<std::pair<int64_t, int64_t>> rows;
+      for (int64_t n : split.calibrate) rows.emplace_back(0, std::min<int64_t>(n, kSqnrRows));
+      Q8_ASSIGN_OR_RETURN(cal_rows, MakeEvalSet(*fp32, groups, rows));
+    }
+    auto score = [&](const PreparedGraph& g) -> absl::StatusOr<double> {
+      Q8_ASSIGN_OR_RETURN(Calibrated c, calibrate(g, histograms));
+      std::unique_ptr<Graph> spec_graph;
+      Q8_ASSIGN_OR_RETURN(LoweredGraph lowered, LowerForAnalysis(*g.graph, g.opset, nullptr, &spec_graph));
+      Q8_ASSIGN_OR_RETURN(QuantSpec spec, BuildQuantSpec(lowered, c.stats, options, {}));
+      Q8_ASSIGN_OR_RETURN(auto model,
+                          BuildModel(g, capture_options, std::make_shared<const QuantSpec>(std::move(spec))));
+      Q8_ASSIGN_OR_RETURN(Evaluation e, Evaluate(*model, *cal_rows));
+      return e.sqnr_db;
+    };
+    Q8_ASSIGN_OR_RETURN(SmoothQuantResult sq, RunSmoothQuant(prepared, options.smoothquant, ranges, score));
+    prepared = std::move(sq.prepared);
+    rescales = std::move(sq.rescales);
+    report.smoothing = std::move(sq.report);
+    report.smoothing_skipped = std::move(sq.skipped);
+    report.smoothing_search = std::move(sq.search);
+  }
+
   std::unique_ptr<Graph> specialized;
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered,
                       LowerForAnalysis(*prepared.graph, prepared.opset, nullptr, &specialized));
-  CaptureGraph capture = MakeCaptureGraph(prepared);
-  CompileOptions capture_options = compile;
-  capture_options.warmup_batch_sizes = {};
+  CaptureGraph capture;
   std::shared_ptr<OnnxModel> fp32_capture;
   std::map<ValueId, ValueStats> stats;
   if (options.mode == QuantMode::kStatic) {
-    Q8_ASSIGN_OR_RETURN(fp32_capture, BuildModel(capture.prepared, capture_options));
-    Q8_ASSIGN_OR_RETURN(stats, CollectStats(capture, *fp32_capture, groups, split.calibrate,
-                                            options.method != CalibrationMethod::kMinMax, progress));
+    Q8_ASSIGN_OR_RETURN(Calibrated c, calibrate(prepared, histograms));
+    capture = std::move(c.capture);
+    fp32_capture = std::move(c.model);
+    stats = std::move(c.stats);
   }
 
   auto build = [&](std::set<int> fp32_layers) -> absl::StatusOr<Candidate> {
@@ -295,7 +347,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   report.quantization_seconds = absl::ToDoubleSeconds(absl::Now() - start);
 
   result.model = best.model;
-  result.artifact = SerializeArtifact(*prepared.graph, *best.spec, options, onnx_bytes);
+  result.artifact = SerializeArtifact(*prepared.graph, *best.spec, options, onnx_bytes, rescales);
   return result;
 }
 
@@ -303,13 +355,16 @@ static absl::StatusOr<QuantizationResult> LoadQuantizedUnguarded(absl::string_vi
                                                                  absl::string_view artifact,
                                                                  absl::string_view report_json,
                                                                  const CompileOptions& compile) {
-  Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
+  Q8_ASSIGN_OR_RETURN(PreparedGraph plain, PrepareGraph(onnx_bytes, compile));
+  // The graph the artifact was made on: the float one with its recorded
+  // channel rescales (SmoothQuant) folded in again.
+  Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, ApplyArtifactRescales(plain, artifact));
   std::unique_ptr<Graph> specialized;
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered,
                       LowerForAnalysis(*prepared.graph, prepared.opset, nullptr, &specialized));
   Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32_lowered, std::string(artifact), onnx_bytes));
   QuantizationResult result;
-  Q8_ASSIGN_OR_RETURN(result.fp32_model, BuildModel(prepared, compile));
+  Q8_ASSIGN_OR_RETURN(result.fp32_model, BuildModel(plain, compile));
   auto spec = std::make_shared<const QuantSpec>(std::move(parsed.spec));
   Q8_ASSIGN_OR_RETURN(result.model, BuildModel(prepared, compile, spec));
   Q8_ASSIGN_OR_RETURN(result.report, QuantizationReport::FromJson(std::string(report_json)));

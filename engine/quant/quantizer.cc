@@ -117,10 +117,14 @@ float Threshold(const ValueStats& s, const QuantizationOptions& options, bool un
   if (!s.histogram || options.method == CalibrationMethod::kMinMax) return absmax;
   const int levels = unsigned_range ? 255 : 127;
   switch (options.method) {
-    case CalibrationMethod::kPercentile: return std::min(absmax, PercentileThreshold(*s.histogram, options.percentile));
-    case CalibrationMethod::kEntropy: return std::min(absmax, EntropyThreshold(*s.histogram, levels));
-    case CalibrationMethod::kMse: return std::min(absmax, MseThreshold(*s.histogram, levels));
-    case CalibrationMethod::kMinMax: break;
+    case CalibrationMethod::kPercentile:
+      return std::min(absmax, PercentileThreshold(*s.histogram, options.percentile));
+    case CalibrationMethod::kEntropy:
+      return std::min(absmax, EntropyThreshold(*s.histogram, levels));
+    case CalibrationMethod::kMse:
+      return std::min(absmax, MseThreshold(*s.histogram, levels));
+    case CalibrationMethod::kMinMax:
+      break;
   }
   return absmax;
 }
@@ -176,8 +180,8 @@ absl::StatusOr<QuantSpec> BuildQuantSpec(const LoweredGraph& fp32, const std::ma
     for (const auto& [v, s] : stats) {
       const int root = groups.Find(v);
       float& t = threshold.try_emplace(root, 0.0f).first->second;
-      const float member = is_input[v] ? std::max(std::abs(s.min), std::abs(s.max))
-                                       : Threshold(s, options, non_negative[root]);
+      const float member =
+          is_input[v] ? std::max(std::abs(s.min), std::abs(s.max)) : Threshold(s, options, non_negative[root]);
       t = std::max(t, member);
     }
     for (const auto& [v, s] : stats) {
@@ -185,8 +189,7 @@ absl::StatusOr<QuantSpec> BuildQuantSpec(const LoweredGraph& fp32, const std::ma
       const int root = groups.Find(v);
       const bool u8 = non_negative[root];
       const float t = threshold[root];
-      spec.values[v] = {u8 ? core::DataType::kUInt8 : core::DataType::kInt8,
-                        t > 0 ? t / (u8 ? 255.0f : 127.0f) : 1.0f};
+      spec.values[v] = {u8 ? core::DataType::kUInt8 : core::DataType::kInt8, t > 0 ? t / (u8 ? 255.0f : 127.0f) : 1.0f};
     }
   }
 

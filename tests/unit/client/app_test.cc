@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "core/npy.h"
 #include "tests/unit/client/fake_service.h"
 
@@ -226,6 +227,18 @@ TEST_F(AppTest, ReportAndExport) {
   ASSERT_EQ(table.code, 0) << table.err;
   EXPECT_EQ(table.out.rfind("model cnn version 1\nquantization: dynamic, target not checked", 0), 0u) << table.out;
   EXPECT_EQ(ms.last_report_request.version(), 0);
+
+  const std::string skipped = "node 'fc2' (MatMul): input 'g': produced by node 'gelu' (Gelu)";
+  ms.report_json = absl::StrCat(
+      R"json({"mode":"static","smoothing":[{"tensor":"ln1","folded_into":"node 'ln1' (LayerNormalization)",)json",
+      R"json("matmuls":["q","k","v"],"alpha":0.5,"absmax_before":155.7,"absmax_after":6.73,)json",
+      R"json("median_before":3.3,"median_after":0.98}],"smoothing_skipped":[")json", skipped, "\"]}");
+  Result smoothed = Run({"report", "cnn"});
+  ASSERT_EQ(smoothed.code, 0) << smoothed.err;
+  EXPECT_NE(smoothed.out.find("smoothquant:\n  SMOOTHED TENSOR"), std::string::npos) << smoothed.out;
+  EXPECT_NE(smoothed.out.find("q,k,v"), std::string::npos) << smoothed.out;
+  EXPECT_NE(smoothed.out.find("156 -> 6.73"), std::string::npos) << smoothed.out;
+  EXPECT_NE(smoothed.out.find("  not smoothed: " + skipped + "\n"), std::string::npos) << smoothed.out;
 
   ms.exported = "0123456789";
   const std::string out = TempPath("out.onnx");

@@ -12,6 +12,8 @@
 // head) in f32 against int8 (u8/s8 A x s8 B) with and without the two
 // f32 -> int8 reorders that quantize the operands when their producers store
 // f32 (BENCHMARKS.md, "Attention matmuls").
+// (6) `kernels_int8_bench zero_points [rounds]`: src zero point cost
+// (zero_point_bench.cc; BENCHMARKS.md, "Asymmetric activations").
 // Run with OMP_NUM_THREADS set (e.g. 1 and 2).
 #include <algorithm>
 #include <chrono>
@@ -370,6 +372,8 @@ void AttentionBench(int64_t b, int64_t h, int64_t s, int64_t d) {
   AttentionMatMulBench("attn.V", b, h, s, s, d, DT::kUInt8);
 }
 
+void ZeroPointBench(int rounds);  // zero_point_bench.cc
+
 }  // namespace q8::kernels::testing
 
 int main(int argc, char** argv) {
@@ -383,6 +387,12 @@ int main(int argc, char** argv) {
   if (argc == 6 && std::string(argv[1]) == "attention") {
     std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
     AttentionBench(std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]), std::atoll(argv[5]));
+    return 0;
+  }
+  // "zero_points [rounds]": only the src zero point table.
+  if (argc > 1 && std::string(argv[1]) == "zero_points") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    ZeroPointBench(argc > 2 ? std::atoi(argv[2]) : 7);
     return 0;
   }
   // "dynamic_conv [mb...]": only the dynamic conv table.

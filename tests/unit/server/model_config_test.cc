@@ -273,6 +273,47 @@ TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
               HasSubstr("unknown key 'quantization.accuracy.maxdrop'"));
 }
 
+TEST(ModelConfigTest, SmoothQuantKeys) {
+  auto parse = [](const std::string& json) {
+    auto c = ParseModelConfig(json, "m", Defaults());
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? c->quantization.smoothquant : engine::SmoothQuantOptions{};
+  };
+  EXPECT_FALSE(parse("{}").enabled);
+  engine::SmoothQuantOptions o = parse(R"({"quantization":{"smoothquant":{"alpha":0.7}}})");
+  EXPECT_TRUE(o.enabled);
+  EXPECT_FALSE(o.search);
+  EXPECT_DOUBLE_EQ(o.alpha, 0.7);
+  o = parse(R"({"quantization":{"smoothquant":{}}})");
+  EXPECT_TRUE(o.enabled);
+  EXPECT_DOUBLE_EQ(o.alpha, 0.5);  // the documented default
+  o = parse(R"({"quantization":{"smoothquant":{"alpha":"auto"}}})");
+  EXPECT_TRUE(o.enabled && o.search);
+  EXPECT_TRUE(parse(R"({"quantization":{"smoothquant":true}})").enabled);
+  EXPECT_FALSE(parse(R"({"quantization":{"smoothquant":false}})").enabled);
+  o = parse(R"({"quantization":{"smoothquant":{"alpha":0}}})");
+  EXPECT_TRUE(o.enabled);
+  EXPECT_DOUBLE_EQ(o.alpha, 0.0);
+
+  EXPECT_THAT(ConfigError(R"({"quantization":{"smoothquant":{"alpha":1.5}}})"),
+              HasSubstr("quantization.smoothquant.alpha must be in [0, 1]"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"smoothquant":{"alpha":-0.1}}})"),
+              HasSubstr("quantization.smoothquant.alpha must be in [0, 1]"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"smoothquant":{"alpha":"max"}}})"),
+              HasSubstr("'quantization.smoothquant.alpha' must be a number in [0, 1] or \"auto\""));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"smoothquant":{"alpha":null}}})"),
+              HasSubstr("'quantization.smoothquant.alpha' must be a number"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"smoothquant":0.5}})"),
+              HasSubstr("'quantization.smoothquant' must be true, false or an object"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"smoothquant":{"alpah":0.5}}})"),
+              HasSubstr("unknown key 'quantization.smoothquant.alpah'; expected one of: alpha"));
+  for (const char* bad :
+       {R"({"quantization":{"smoothquant":{"alpha":1e400}}})", R"({"quantization":{"smoothquant":"yes"}})"}) {
+    auto c = ParseModelConfig(bad, "m", Defaults());
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(ModelConfigTest, ParsesExecutionAndDynamicBatching) {
   auto c = ParseModelConfig("{}", "m", Defaults());
   ASSERT_TRUE(c.ok()) << c.status();
