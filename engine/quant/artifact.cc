@@ -4,7 +4,6 @@
 #include "engine/quant/artifact.h"
 
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -43,6 +42,7 @@ std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const Q
   j["version"] = kFormatVersion;
   if (!model_bytes.empty()) j["model_fingerprint"] = Fingerprint(model_bytes);
   j["mode"] = ToString(options.mode);
+  if (spec.equalized) j["equalized"] = true;
   json values = json::array();
   for (const auto& [v, q] : spec.values) {
     values.push_back({{"name", graph.value(v).name}, {"dtype", core::OipName(q.dtype)}, {"scale", q.scale}});
@@ -50,13 +50,20 @@ std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const Q
   j["values"] = std::move(values);
   json layers = json::array();
   for (const auto& [i, lq] : spec.layers) {
-    json l = {{"index", i}, {"node", graph.nodes()[i].name}, {"dynamic", lq.dynamic},
-              {"weight_scales", lq.weight_scales}};
+    json l = {
+        {"index", i}, {"node", graph.nodes()[i].name}, {"dynamic", lq.dynamic}, {"weight_scales", lq.weight_scales}};
     l["bias"] = lq.bias ? json(Floats(*lq.bias)) : json(nullptr);
     layers.push_back(std::move(l));
   }
   j["layers"] = std::move(layers);
   return j.dump(1);
+}
+
+bool ArtifactEqualized(absl::string_view artifact) {
+  json j = json::parse(artifact, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("equalized")) return false;
+  const json& e = j.at("equalized");
+  return e.is_boolean() && e.get<bool>();
 }
 
 absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std::string& artifact,
@@ -81,6 +88,7 @@ absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std
     auto mode = ParseQuantMode(j.at("mode").get<std::string>());
     if (!mode.ok()) return absl::DataLossError(mode.status().message());
     parsed.mode = *mode;
+    parsed.spec.equalized = j.contains("equalized") && j.at("equalized").get<bool>();
     std::map<std::string, ValueId> by_name;
     for (ValueId v = 0; v < g.num_values(); ++v) by_name[g.value(v).name] = v;
     for (const json& v : j.at("values")) {

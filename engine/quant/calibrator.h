@@ -20,7 +20,8 @@ namespace q8::engine {
 
 struct ValueStats {
   float min = 0, max = 0;
-  std::vector<double> channel_mean;  // over dim 1 (channels / features); empty for rank < 2
+  std::vector<double> channel_mean;   // over dim 1 (channels / features); empty for rank < 2
+  std::vector<float> channel_absmax;  // max |x| per channel of dim 1, like channel_mean
   std::optional<AbsHistogram> histogram;
 };
 
@@ -50,7 +51,7 @@ absl::Status RunInBatches(const CompiledModel& model, const core::Tensor& sample
 // Two passes over rows [0, count) of `samples`: min/max/means, then
 // histograms (skipped when `histograms` is false).
 absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& capture, const CompiledModel& model,
-                                                           const core::Tensor& samples, int64_t count,
-                                                           bool histograms, const ProgressFn& progress);
+                                                           const core::Tensor& samples, int64_t count, bool histograms,
+                                                           const ProgressFn& progress);
 
 }  // namespace q8::engine

@@ -16,7 +16,7 @@ namespace q8::engine {
 
 struct ValueQuant {
   core::DataType dtype = core::DataType::kInt8;  // kUInt8 (non-negative) or kInt8
-  float scale = 1.0f;                             // real = scale * q
+  float scale = 1.0f;                            // real = scale * q
   bool operator==(const ValueQuant& o) const { return dtype == o.dtype && scale == o.scale; }
 };
 
@@ -41,6 +41,9 @@ inline bool KeepsInputScale(const std::string& op_type) {
 struct QuantSpec {
   std::map<ValueId, ValueQuant> values;
   std::map<int, LayerQuant> layers;  // node index -> int8 layer
+  // The weights are those of the graph after cross-layer equalization
+  // (engine/quant/equalization.h): a reload must equalize again first.
+  bool equalized = false;
 };
 
 }  // namespace q8::engine

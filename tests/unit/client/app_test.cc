@@ -2,11 +2,11 @@
 // "error: <CODE>: <message>" line, and what each command sends and prints.
 #include "client/q8ctl/app.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "core/npy.h"
 #include "tests/unit/client/fake_service.h"
@@ -32,9 +32,7 @@ class AppTest : public ::testing::Test {
     const int code = RunQ8ctl(args, out, err);
     return {code, out.str(), err.str()};
   }
-  std::string TempPath(const std::string& name) {
-    return (std::string(::testing::TempDir()) + "/" + name);
-  }
+  std::string TempPath(const std::string& name) { return (std::string(::testing::TempDir()) + "/" + name); }
   FakeService& service() { return server_.service(); }
 
   FakeServer server_;
@@ -146,8 +144,8 @@ TEST_F(AppTest, UploadStreamsFilesAndConfig) {
   ASSERT_EQ(Run({"upload", "mnist", model, "--config", config}).code, 0);
   EXPECT_EQ(ms.last_header.config_json(), "{\"max_batch_size\": 4, \"instance_group\": []}");
   EXPECT_EQ(ms.last_header.version(), 1);
-  ASSERT_EQ(Run({"upload", "mnist", model, "--config", config, "--method", "mse", "--max_drop", "0.02",
-                 "--max_samples", "100"})
+  ASSERT_EQ(Run({"upload", "mnist", model, "--config", config, "--method", "mse", "--max_drop", "0.02", "--max_samples",
+                 "100"})
                 .code,
             0);
   EXPECT_EQ(ms.last_header.config_json(),
@@ -233,6 +231,24 @@ TEST_F(AppTest, ReportAndExport) {
   EXPECT_EQ(Run({"export", "cnn", out}).code, 1);
   EXPECT_EQ(Run({"export", "cnn"}).code, 2);
   EXPECT_EQ(Run({"report", "cnn", "--version", "0"}).code, 2);
+}
+
+// `q8ctl report` shows what cross-layer equalization changed, pair by pair.
+TEST_F(AppTest, ReportShowsEqualizedPairs) {
+  FakeModelService& ms = server_.model_service();
+  ms.report_json = R"({"mode":"static","layers":[],"equalization":"auto","equalized":true,"equalization_sweeps":12,
+      "equalized_pairs":[{"first":"/0/Conv","second":"/3/Conv","depthwise":true,"scale_min":0.25,"scale_max":9.5,
+      "first_weight_spread_before":812.4,"first_weight_spread_after":30.2,"second_weight_spread_before":1.5,
+      "second_weight_spread_after":30.2,"activation_spread_before":95.0,"activation_spread_after":4.25}]})";
+  Result table = Run({"report", "cnn"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("equalization: auto (1 conv pairs, 12 sweeps)\n"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("/0/Conv -> /3/Conv  0.25..9.5  812.4 -> 30.2  1.5 -> 30.2  95.0 -> 4.2"), std::string::npos)
+      << table.out;
+  ms.report_json = R"({"mode":"static","layers":[],"equalization":"auto","equalized":false})";
+  table = Run({"report", "cnn"});
+  EXPECT_NE(table.out.find("equalization: auto (not applied: no depthwise conv pair to equalize)"), std::string::npos)
+      << table.out;
 }
 
 TEST_F(AppTest, Unload) {
