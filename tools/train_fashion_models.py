@@ -122,9 +122,8 @@ def accuracy(logits, labels):
     return float((logits.argmax(axis=1) == labels).mean())
 
 
-def train(name, model, x_train, y_train, epochs, lr, seed, batch_size=128, penalty=None):
-    """Adam with a cosine learning-rate decay over all steps; `penalty(model)`,
-    if given, is added to the loss (a regularizer).
+def train(name, model, x_train, y_train, epochs, lr, seed, batch_size=128):
+    """Adam with a cosine learning-rate decay over all steps.
 
     Shuffling uses a dedicated seeded torch.Generator so the order does not
     depend on how much randomness model construction consumed.
@@ -149,8 +148,6 @@ def train(name, model, x_train, y_train, epochs, lr, seed, batch_size=128, penal
             opt.zero_grad()
             logits = model(xb)
             loss = loss_fn(logits, yb)
-            if penalty is not None:
-                loss = loss + penalty(model)
             loss.backward()
             opt.step()
             sched.step()

@@ -68,8 +68,11 @@ void AppendEqualization(const Json& r, std::string* out) {
   auto pairs = r.find("equalized_pairs");
   const bool applied = Bool(r, "equalized") && pairs != r.end() && pairs->is_array() && !pairs->empty();
   if (!applied) {
-    absl::StrAppend(out, "equalization: ", setting,
-                    setting == "off" ? "" : " (not applied: no depthwise conv pair to equalize)", "\n");
+    const char* why = setting == "off" ? ""
+                      : setting == "auto"
+                          ? " (not applied: auto equalizes per-tensor weights with a depthwise conv pair)"
+                          : " (no conv pair to equalize)";
+    absl::StrAppend(out, "equalization: ", setting, why, "\n");
     return;
   }
   absl::StrAppend(out, "equalization: ", setting, " (", pairs->size(), " conv pairs, ",

@@ -41,7 +41,7 @@ void SetFloatType(const core::Dims& dims, const core::Dims* other_batch, onnx::V
 absl::StatusOr<std::string> ExportQdqOnnx(absl::string_view float_onnx_bytes, absl::string_view artifact) {
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(float_onnx_bytes, CompileOptions{}));
   // An equalized quantization exports the equalized constants its scales were made for.
-  if (ArtifactEqualized(artifact)) ApplyEqualization(prepared, Equalization::kOn);
+  if (ArtifactEqualized(artifact)) ApplyEqualization(prepared, Equalization::kOn, true);
   if (artifact.empty()) return ExportQdqGraph(prepared, nullptr, "q8serve optimized graph, fp32");
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32, LowerGraph(*prepared.graph, prepared.opset));
   Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32, std::string(artifact), float_onnx_bytes));

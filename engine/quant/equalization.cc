@@ -8,9 +8,9 @@
 
 namespace q8::engine {
 
-AppliedEqualization ApplyEqualization(PreparedGraph& prepared, Equalization mode) {
+AppliedEqualization ApplyEqualization(PreparedGraph& prepared, Equalization mode, bool per_channel_weights) {
   AppliedEqualization out;
-  if (mode == Equalization::kOff) return out;
+  if (mode == Equalization::kOff || (mode == Equalization::kAuto && per_channel_weights)) return out;
   if (mode == Equalization::kAuto) {
     const std::vector<EqualizablePair> pairs = FindEqualizablePairs(*prepared.graph);
     if (std::none_of(pairs.begin(), pairs.end(), [](const EqualizablePair& p) { return p.depthwise; })) return out;

@@ -16,8 +16,8 @@ enum class QuantMode { kStatic, kDynamic, kNone };
 enum class CalibrationMethod { kMinMax, kPercentile, kEntropy, kMse };
 enum class AccuracyMetric { kTop1, kAgreement };
 // Cross-layer equalization before calibration (engine/passes/equalize_cross_layer.h).
-// kAuto equalizes when a pair involves a depthwise conv, the case it exists for
-// (BENCHMARKS.md "Cross-layer equalization" has the measurements behind it).
+// kAuto equalizes per-tensor weights with a depthwise conv pair only
+// (engine/quant/equalization.h says why, RESULTS.md has the measurements).
 enum class Equalization { kAuto, kOn, kOff };
 
 struct QuantizationOptions {

@@ -163,7 +163,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   // Before anything is built from the graph: the fp32 reference, calibration
   // and every candidate all see the equalized weights (same float function).
   const Equalization equalization = options.mode == QuantMode::kNone ? Equalization::kOff : options.equalization;
-  const AppliedEqualization equalized = ApplyEqualization(prepared, equalization);
+  const AppliedEqualization equalized = ApplyEqualization(prepared, equalization, options.per_channel);
   Q8_ASSIGN_OR_RETURN(std::shared_ptr<OnnxModel> fp32, BuildModel(prepared, compile));
   QuantizationResult result;
   result.fp32_model = fp32;
@@ -315,7 +315,7 @@ static absl::StatusOr<QuantizationResult> LoadQuantizedUnguarded(absl::string_vi
                                                                  const CompileOptions& compile) {
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
   // The stored weight scales belong to the equalized weights when it was equalized.
-  if (ArtifactEqualized(artifact)) ApplyEqualization(prepared, Equalization::kOn);
+  if (ArtifactEqualized(artifact)) ApplyEqualization(prepared, Equalization::kOn, true);
   std::unique_ptr<Graph> specialized;
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered,
                       LowerForAnalysis(*prepared.graph, prepared.opset, nullptr, &specialized));

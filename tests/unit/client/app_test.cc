@@ -247,7 +247,9 @@ TEST_F(AppTest, ReportShowsEqualizedPairs) {
       << table.out;
   ms.report_json = R"({"mode":"static","layers":[],"equalization":"auto","equalized":false})";
   table = Run({"report", "cnn"});
-  EXPECT_NE(table.out.find("equalization: auto (not applied: no depthwise conv pair to equalize)"), std::string::npos)
+  EXPECT_NE(
+      table.out.find("equalization: auto (not applied: auto equalizes per-tensor weights with a depthwise conv pair)"),
+      std::string::npos)
       << table.out;
 }
 

@@ -47,7 +47,7 @@ struct LastLayer {
 absl::StatusOr<LastLayer> LastLayerStep(const std::string& onnx, const std::string& artifact) {
   auto prepared = PrepareGraph(onnx, {});
   if (!prepared.ok()) return prepared.status();
-  if (ArtifactEqualized(artifact)) ApplyEqualization(*prepared, Equalization::kOn);
+  if (ArtifactEqualized(artifact)) ApplyEqualization(*prepared, Equalization::kOn, true);
   const Graph& g = *prepared->graph;
   auto lowered = LowerGraph(g, prepared->opset);
   if (!lowered.ok()) return lowered.status();
@@ -134,8 +134,9 @@ absl::StatusOr<QuantizedExport> QuantizeAndExport(const std::string& onnx, const
 }
 
 // The QDQ export of a static int8 quantization of a committed Fashion-MNIST
-// model (calibrated on 200 committed test images) against the engine on 64 others.
-void ExpectFashionQdqMatches(const std::string& model, const QuantizationOptions& options) {
+// model (calibrated on 200 committed test images) against the engine on 64
+// others, allowing `flips` one-step flips per logit.
+void ExpectFashionQdqMatches(const std::string& model, const QuantizationOptions& options, double flips = kFlips) {
   const std::string onnx = ReadFile(DataPath(model));
   const core::Tensor images = LoadNpy(DataPath("fashion_test_images.npy"));
   CalibrationData data{testing::CopyRows(images, 0, 200), std::nullopt};
@@ -153,7 +154,7 @@ void ExpectFashionQdqMatches(const std::string& model, const QuantizationOptions
 
   auto last = LastLayerStep(onnx, quantized->artifact);
   ASSERT_TRUE(last.ok()) << last.status();
-  const double tolerance = kFlips * last->step + 1e-4;
+  const double tolerance = flips * last->step + 1e-4;
   const Comparison c = Compare(*ref, (*ours)[0]);
   std::printf(
       "int8 %s vs numpy QDQ: max|diff| %.6g (= %.3g last-layer steps of %.6g), tolerance %.6g, "
@@ -171,13 +172,24 @@ TEST(QdqNumericsTest, Int8FashionCnnMatchesTheNumpyReferenceOfItsQdqExport) {
 }
 
 // Cross-layer equalization changes only constants: the export carries the
-// equalized weights its scales were made for (exporting the original weights
-// with those scales would be far off).
+// equalized weights its scales were made for (the original weights with
+// those scales would put the reference as far from the engine as fp32 is,
+// which ExpectQuantizationErrorIsReproduced refuses). The MobileNet has ten
+// int8 layers, not four, so more places for rounding flips: measured max
+// 1.5 last-layer steps unequalized, 4.2 equalized (mean |diff| 5e-5 and
+// 2.5e-4, against 0.05 to fp32); 8 flips allowed for both.
 TEST(QdqNumericsTest, Int8EqualizedMobileNetMatchesTheNumpyReferenceOfItsQdqExport) {
   QuantizationOptions options;
   options.mode = QuantMode::kStatic;
   options.equalization = Equalization::kOn;
-  ExpectFashionQdqMatches("fashion_mobilenet.onnx", options);
+  ExpectFashionQdqMatches("fashion_mobilenet.onnx", options, 2 * kFlips);
+}
+
+TEST(QdqNumericsTest, Int8MobileNetMatchesTheNumpyReferenceOfItsQdqExport) {
+  QuantizationOptions options;
+  options.mode = QuantMode::kStatic;
+  options.equalization = Equalization::kOff;
+  ExpectFashionQdqMatches("fashion_mobilenet.onnx", options, 2 * kFlips);
 }
 
 // Residual accumulation (not in place), Concat requantization, AveragePool

@@ -228,6 +228,7 @@ TEST(FashionMobileNetTest, StaticWithEqualizationWithinHalfAPointAndReported) {
   EXPECT_TRUE(r.equalized);
   EXPECT_EQ(r.equalization, "on");
   ASSERT_EQ(r.equalized_pairs.size(), 8u) << r.ToJson(2);
+  std::printf("  %zu pairs, %lld sweeps\n", r.equalized_pairs.size(), static_cast<long long>(r.equalization_sweeps));
   for (const EqualizedPairReport& p : r.equalized_pairs) {
     std::printf(
         "  %-10s -> %-10s s %.3g..%.3g  W1 spread %7.1f -> %5.1f  W2 spread %6.1f -> %5.1f  "
@@ -261,8 +262,10 @@ TEST(FashionMobileNetTest, StaticWithEqualizationWithinHalfAPointAndReported) {
   EXPECT_EQ(testing::MaxAbsDiff((*a)[0].span<float>(), (*b)[0].span<float>()), 0.0f);
 }
 
-// Without equalization, and with per-tensor weights (where it matters most):
-// the numbers go to BENCHMARKS.md. The default (auto) equalizes this model.
+// Without equalization, and with per-tensor weights (where the literature
+// measures its gains): every variant within 0.5 pt on this model, whose
+// channel ranges differ by at most ~7x (tools/train_mobilenet_fashion.py);
+// the numbers go to RESULTS.md "Cross-layer equalization".
 TEST(FashionMobileNetTest, EqualizationAgainstNoneAndPerTensorWeights) {
   MobileNetRun off = QuantizeMobileNet(Equalization::kOff, true);
   MobileNetRun on_tensor = QuantizeMobileNet(Equalization::kOn, false);
@@ -270,24 +273,31 @@ TEST(FashionMobileNetTest, EqualizationAgainstNoneAndPerTensorWeights) {
   EXPECT_FALSE(off.result.report.equalized);
   EXPECT_TRUE(off.result.report.equalized_pairs.empty());
   EXPECT_FALSE(ArtifactEqualized(off.result.artifact));
-  // Per-tensor weights collapse the depthwise layers without equalization
-  // (Krishnamoorthi 2018; Nagel et al. 2019); equalization must recover most of it.
-  EXPECT_GT(off_tensor.acc.fp32 - off_tensor.acc.int8, on_tensor.acc.fp32 - on_tensor.acc.int8);
-  EXPECT_LE(on_tensor.acc.fp32 - on_tensor.acc.int8, 0.02);
+  EXPECT_TRUE(on_tensor.result.report.equalized);
+  for (const MobileNetRun* run : {&off, &on_tensor, &off_tensor}) {
+    EXPECT_LE(run->acc.fp32 - run->acc.int8, 0.005);
+    EXPECT_GE(run->acc.agreement, 0.98);
+  }
+}
 
+// auto (the default) equalizes per-tensor weights with a depthwise conv pair only.
+TEST(FashionMobileNetTest, AutoEqualizesPerTensorDepthwiseModelsOnly) {
   QuantizationOptions o;
   EXPECT_EQ(o.equalization, Equalization::kAuto);
   o.mode = QuantMode::kStatic;
   o.max_samples = 64;
   CalibrationData data = Calibration(false);
-  auto mobilenet = Quantize(ReadFile(DataPath("fashion_mobilenet.onnx")), {}, o, &data);
-  ASSERT_TRUE(mobilenet.ok()) << mobilenet.status();
-  EXPECT_TRUE(mobilenet->report.equalized);
-  EXPECT_EQ(mobilenet->report.equalization, "auto");
-  // fashion_cnn has one pair (conv -> ReLU -> MaxPool -> conv) but no depthwise conv: auto leaves it.
-  auto cnn = Quantize(ReadFile(DataPath("fashion_cnn.onnx")), {}, o, &data);
-  ASSERT_TRUE(cnn.ok()) << cnn.status();
-  EXPECT_FALSE(cnn->report.equalized);
+  auto quantize = [&](const char* model, bool per_channel) {
+    o.per_channel = per_channel;
+    auto r = Quantize(ReadFile(DataPath(model)), {}, o, &data);
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r.ok() ? r->report.equalization : "", "auto");
+    return r.ok() && r->report.equalized;
+  };
+  EXPECT_FALSE(quantize("fashion_mobilenet.onnx", true));
+  EXPECT_TRUE(quantize("fashion_mobilenet.onnx", false));
+  // fashion_cnn has one pair (conv -> ReLU -> MaxPool -> conv) but no depthwise conv.
+  EXPECT_FALSE(quantize("fashion_cnn.onnx", false));
 }
 
 }  // namespace
