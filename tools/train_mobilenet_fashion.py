@@ -173,7 +173,6 @@ def main():
         "blocks": [{"channels": c, "stride": s} for c, s in BLOCKS],
         "activation": "ReLU (positively homogeneous; see the script's docstring)",
         "params": count_params(model),
-        "train_seconds_wall": round(train_seconds),
         "test_accuracy_first_1000": acc_fix,
         "test_accuracy_full_10000": acc_full,
         "golden": f"{NAME}_golden.npy",
