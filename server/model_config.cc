@@ -154,7 +154,8 @@ absl::Status ParseSmoothQuant(const Json& j, absl::string_view model_name, engin
 absl::Status ParseQuantization(const Json& q, absl::string_view model_name, ModelConfig& config) {
   engine::QuantizationOptions& o = config.quantization;
   if (absl::Status s = CheckObject(q, "quantization", model_name,
-                                   {"mode", "calibration", "per_channel", "accuracy", "live", "smoothquant"});
+                                   {"mode", "calibration", "per_channel", "accuracy", "live", "smoothquant",
+                                    "equalization"});
       !s.ok()) {
     return s;
   }
@@ -198,6 +199,18 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, Mode
                         absl::StrCat("must be true or false, got ", TypeName(pc), " ", Shown(pc)));
     }
     o.per_channel = pc.get<bool>();
+  }
+  if (q.contains("equalization")) {
+    // true | false | "auto": a boolean switch with the automatic choice as the third value.
+    const Json& e = q["equalization"];
+    if (e.is_boolean()) {
+      o.equalization = e.get<bool>() ? engine::Equalization::kOn : engine::Equalization::kOff;
+    } else if (e.is_string() && e.get<std::string>() == "auto") {
+      o.equalization = engine::Equalization::kAuto;
+    } else {
+      return FieldError(model_name, "quantization.equalization",
+                        absl::StrCat("must be true, false or \"auto\", got ", TypeName(e), " ", Shown(e)));
+    }
   }
   if (q.contains("calibration")) {
     const Json& c = q["calibration"];

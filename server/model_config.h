@@ -35,6 +35,9 @@
 //         "max_samples": 512            // integer >= 1
 //       },
 //       "per_channel": true,
+//       "equalization": "auto",         // true | false | "auto": cross-layer equalization of conv pairs
+//                                       // before calibration; auto = with per_channel false and a
+//                                       // depthwise conv pair only
 //       "accuracy": {
 //         "metric": "top1",             // top1 | agreement; default: top1 with labels, else agreement
 //         "max_drop": 0.01,             // absolute, in [0, 1]

@@ -59,6 +59,38 @@ std::string Latency(double fp32, double int8) {
   return absl::StrFormat("fp32 %.3f ms, int8 %.3f ms (%.2fx)", fp32, int8, fp32 / int8);
 }
 
+// What cross-layer equalization changed (engine/quant/quantization_report.h
+// EqualizedPairReport): per pair, the channel scales and the per-channel
+// range spreads (max/min) of both weights and of the activation between them.
+void AppendEqualization(const Json& r, std::string* out) {
+  const std::string setting = Str(r, "equalization");
+  if (setting.empty()) return;  // a report from before equalization existed
+  auto pairs = r.find("equalized_pairs");
+  const bool applied = Bool(r, "equalized") && pairs != r.end() && pairs->is_array() && !pairs->empty();
+  if (!applied) {
+    const char* why = setting == "off" ? ""
+                      : setting == "auto"
+                          ? " (not applied: auto equalizes per-tensor weights with a depthwise conv pair)"
+                          : " (no conv pair to equalize)";
+    absl::StrAppend(out, "equalization: ", setting, why, "\n");
+    return;
+  }
+  absl::StrAppend(out, "equalization: ", setting, " (", pairs->size(), " conv pairs, ",
+                  static_cast<int64_t>(Num(r, "equalization_sweeps")), " sweeps)\n");
+  auto spread = [](const Json& p, const char* before, const char* after) {
+    return absl::StrFormat("%.1f -> %.1f", Num(p, before), Num(p, after));
+  };
+  std::vector<std::vector<std::string>> rows = {{"PAIR", "SCALE s", "W1 SPREAD", "W2 SPREAD", "ACTIVATION SPREAD"}};
+  for (const Json& p : *pairs) {
+    rows.push_back({absl::StrCat(Str(p, "first"), " -> ", Str(p, "second")),
+                    absl::StrFormat("%.3g..%.3g", Num(p, "scale_min"), Num(p, "scale_max")),
+                    spread(p, "first_weight_spread_before", "first_weight_spread_after"),
+                    spread(p, "second_weight_spread_before", "second_weight_spread_after"),
+                    spread(p, "activation_spread_before", "activation_spread_after")});
+  }
+  AppendTable(rows, out);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
@@ -106,6 +138,7 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
   for (const std::string& skipped : Strings(r, "smoothing_skipped")) {
     absl::StrAppend(&out, "  not smoothed: ", skipped, "\n");
   }
+  AppendEqualization(r, &out);
 
   // Accuracy.
   if (checked) {

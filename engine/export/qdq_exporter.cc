@@ -10,6 +10,7 @@
 #include "engine/model_builder.h"
 #include "engine/plan/shape_inference.h"
 #include "engine/quant/artifact.h"
+#include "engine/quant/equalization.h"
 
 namespace q8::engine {
 namespace {
@@ -39,9 +40,10 @@ void SetFloatType(const core::Dims& dims, const core::Dims* other_batch, onnx::V
 
 absl::StatusOr<std::string> ExportQdqOnnx(absl::string_view float_onnx_bytes, absl::string_view artifact) {
   Q8_ASSIGN_OR_RETURN(PreparedGraph plain, PrepareGraph(float_onnx_bytes, CompileOptions{}));
+  // The constants the scales were made for: equalized first (when it was),
+  // then SmoothQuant's folded gamma/beta and weights, in the upload's order.
+  if (ArtifactEqualized(artifact)) ApplyEqualization(plain, Equalization::kOn, true);
   if (artifact.empty()) return ExportQdqGraph(plain, nullptr, "q8serve optimized graph, fp32");
-  // SmoothQuant's folded constants (gamma/beta, weights) are part of what the
-  // scales were calibrated on: export them, not the original ones.
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, ApplyArtifactRescales(plain, artifact));
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32, LowerGraph(*prepared.graph, prepared.opset));
   Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32, std::string(artifact), float_onnx_bytes));

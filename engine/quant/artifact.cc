@@ -43,6 +43,7 @@ std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const Q
   j["version"] = kFormatVersion;
   if (!model_bytes.empty()) j["model_fingerprint"] = Fingerprint(model_bytes);
   j["mode"] = ToString(options.mode);
+  if (spec.equalized) j["equalized"] = true;
   json values = json::array();
   for (const auto& [v, q] : spec.values) {
     values.push_back({{"name", graph.value(v).name}, {"dtype", core::OipName(q.dtype)}, {"scale", q.scale}});
@@ -63,6 +64,13 @@ std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const Q
     j["channel_rescales"] = std::move(r);
   }
   return j.dump(1);
+}
+
+bool ArtifactEqualized(absl::string_view artifact) {
+  json j = json::parse(artifact, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("equalized")) return false;
+  const json& e = j.at("equalized");
+  return e.is_boolean() && e.get<bool>();
 }
 
 absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std::string& artifact,
@@ -87,6 +95,7 @@ absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std
     auto mode = ParseQuantMode(j.at("mode").get<std::string>());
     if (!mode.ok()) return absl::DataLossError(mode.status().message());
     parsed.mode = *mode;
+    parsed.spec.equalized = j.contains("equalized") && j.at("equalized").get<bool>();
     std::map<std::string, ValueId> by_name;
     for (ValueId v = 0; v < g.num_values(); ++v) by_name[g.value(v).name] = v;
     for (const json& v : j.at("values")) {

@@ -35,6 +35,12 @@ struct ParsedArtifact {
   QuantMode mode = QuantMode::kNone;
 };
 
+// Whether the artifact was made on a cross-layer-equalized graph (false for
+// artifacts from before equalization existed, and for unreadable ones, which
+// ParseArtifact then rejects with the reason). Read before preparing the
+// graph that ParseArtifact is given.
+bool ArtifactEqualized(absl::string_view artifact);
+
 // `fp32` is the float lowering of the same graph (source of the weights).
 // DATA_LOSS when the artifact is malformed or does not match the model
 // (checked against `model_bytes` when both carry a fingerprint).

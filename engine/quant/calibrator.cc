@@ -151,12 +151,18 @@ absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& c
         if (!sum.empty() && static_cast<int64_t>(sum.size()) != c) ragged.insert(v);
         if (ragged.count(v)) continue;
         sum.resize(c, 0.0);
+        s.channel_absmax.resize(c, 0.0f);
         for (int64_t n = 0; n < t.dims()[0]; ++n) {
           for (int64_t ch = 0; ch < c; ++ch) {
             const float* p = data.data() + (n * c + ch) * inner;
             double acc = 0;
-            for (int64_t k = 0; k < inner; ++k) acc += p[k];
+            float absmax = s.channel_absmax[ch];
+            for (int64_t k = 0; k < inner; ++k) {
+              acc += p[k];
+              absmax = std::max(absmax, std::abs(p[k]));
+            }
             sum[ch] += acc;
+            s.channel_absmax[ch] = absmax;
           }
         }
         per_channel_count[v] += t.dims()[0] * inner;

@@ -41,6 +41,9 @@ inline bool KeepsInputScale(const std::string& op_type) {
 struct QuantSpec {
   std::map<ValueId, ValueQuant> values;
   std::map<int, LayerQuant> layers;  // node index -> int8 layer
+  // The weights are those of the graph after cross-layer equalization
+  // (engine/quant/equalization.h): a reload must equalize again first.
+  bool equalized = false;
 };
 
 }  // namespace q8::engine

@@ -39,8 +39,12 @@ constexpr std::array<std::pair<CalibrationMethod, const char*>, 4> kMethods = {
 constexpr std::array<std::pair<AccuracyMetric, const char*>, 2> kMetrics = {
     {{AccuracyMetric::kTop1, "top1"}, {AccuracyMetric::kAgreement, "agreement"}}};
 
+constexpr std::array<std::pair<Equalization, const char*>, 3> kEqualizations = {
+    {{Equalization::kAuto, "auto"}, {Equalization::kOn, "on"}, {Equalization::kOff, "off"}}};
+
 }  // namespace
 
+std::string ToString(Equalization e) { return Name(kEqualizations, e); }
 std::string ToString(QuantMode m) { return Name(kModes, m); }
 std::string ToString(CalibrationMethod m) { return Name(kMethods, m); }
 std::string ToString(AccuracyMetric m) { return Name(kMetrics, m); }
@@ -73,6 +77,10 @@ absl::Status ValidateOptions(const QuantizationOptions& o) {
   if (o.smoothquant.enabled && !o.smoothquant.search && !(o.smoothquant.alpha >= 0.0 && o.smoothquant.alpha <= 1.0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("smoothquant.alpha must be in [0, 1] or \"auto\", got ", o.smoothquant.alpha));
+  }
+  if (ToString(o.equalization) == "?") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("equalization must be auto, on or off, got value ", static_cast<int>(o.equalization)));
   }
   if (o.max_samples < 1) {
     return absl::InvalidArgumentError(absl::StrCat("calibration.max_samples must be >= 1, got ", o.max_samples));

@@ -15,6 +15,10 @@ namespace q8::engine {
 enum class QuantMode { kStatic, kDynamic, kNone };
 enum class CalibrationMethod { kMinMax, kPercentile, kEntropy, kMse };
 enum class AccuracyMetric { kTop1, kAgreement };
+// Cross-layer equalization before calibration (engine/passes/equalize_cross_layer.h).
+// kAuto equalizes per-tensor weights with a depthwise conv pair only
+// (engine/quant/equalization.h says why, RESULTS.md has the measurements).
+enum class Equalization { kAuto, kOn, kOff };
 
 // SmoothQuant (smoothquant.h): migrate activation outliers into the next
 // matmul's weights before calibration. `alpha` in [0, 1] is the share of the
@@ -31,6 +35,7 @@ struct QuantizationOptions {
   double percentile = 99.99;  // for kPercentile, in (50, 100]
   int64_t max_samples = 512;  // calibration samples used (after the eval split)
   bool per_channel = true;    // per-output-channel weight scales
+  Equalization equalization = Equalization::kAuto;
   // Top-1 against labels when labels are sent, else top-1 agreement with fp32.
   std::optional<AccuracyMetric> metric;
   double max_drop = 0.01;  // absolute, in [0, 1]
@@ -47,6 +52,7 @@ absl::Status ValidateOptions(const QuantizationOptions& options);
 std::string ToString(QuantMode m);
 std::string ToString(CalibrationMethod m);
 std::string ToString(AccuracyMetric m);
+std::string ToString(Equalization e);  // "auto", "on", "off"
 absl::StatusOr<QuantMode> ParseQuantMode(const std::string& s);
 absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(const std::string& s);
 absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s);

@@ -20,9 +20,14 @@ using nlohmann::json;
   X(blocking_layers) X(weight_bytes_fp32) X(weight_bytes_int8) X(quantization_seconds) \
   X(latency_fp32_b1_ms) X(latency_int8_b1_ms) X(latency_fp32_b16_ms) X(latency_int8_b16_ms) X(isa) \
   X(confidence) X(drop_low) X(drop_high) X(drop_p_value) X(drop_worse) X(drop_better) \
-  X(more_samples_needed) X(smoothing_skipped) X(smoothing_search)
+  X(more_samples_needed) X(smoothing_skipped) X(smoothing_search) X(equalization) X(equalized) \
+  X(equalization_sweeps)
 #define Q8_REPORT_SMOOTHING_FIELDS(X) \
   X(tensor) X(folded_into) X(matmuls) X(alpha) X(absmax_before) X(absmax_after) X(median_before) X(median_after)
+#define Q8_REPORT_PAIR_FIELDS(X) \
+  X(first) X(second) X(depthwise) X(scale_min) X(scale_max) X(first_weight_spread_before) \
+  X(first_weight_spread_after) X(second_weight_spread_before) X(second_weight_spread_after) \
+  X(activation_spread_before) X(activation_spread_after)
 // clang-format on
 
 std::string QuantizationReport::ToJson(int indent) const {
@@ -45,6 +50,14 @@ std::string QuantizationReport::ToJson(int indent) const {
     smoothing_list.push_back(std::move(l));
   }
   j["smoothing"] = std::move(smoothing_list);
+  json pair_list = json::array();
+  for (const EqualizedPairReport& pair : equalized_pairs) {
+    json p;
+#define Q8_PUT_PAIR(f) p[#f] = pair.f;
+    Q8_REPORT_PAIR_FIELDS(Q8_PUT_PAIR)
+    pair_list.push_back(std::move(p));
+  }
+  j["equalized_pairs"] = std::move(pair_list);
   return j.dump(indent);
 }
 
@@ -69,6 +82,12 @@ absl::StatusOr<QuantizationReport> QuantizationReport::FromJson(const std::strin
   if (l.contains(#f)) l.at(#f).get_to(entry.f);
       Q8_REPORT_SMOOTHING_FIELDS(Q8_GET_SMOOTHING)
       r.smoothing.push_back(std::move(entry));
+    for (const json& p : j.value("equalized_pairs", json::array())) {
+      EqualizedPairReport pair;
+#define Q8_GET_PAIR(f) \
+  if (p.contains(#f)) p.at(#f).get_to(pair.f);
+      Q8_REPORT_PAIR_FIELDS(Q8_GET_PAIR)
+      r.equalized_pairs.push_back(std::move(pair));
     }
   } catch (const json::exception& e) {
     return absl::DataLossError(absl::StrCat("quantization report has a malformed field: ", e.what()));

@@ -37,6 +37,19 @@ struct SmoothingReport {
   float median_before = 0, median_after = 0;
 };
 
+// What cross-layer equalization changed for one pair of convs
+// (engine/passes/equalize_cross_layer.h). Spreads are max/min over channels
+// of per-channel ranges (max |w| or max |x|), ignoring dead channels.
+struct EqualizedPairReport {
+  std::string first, second;  // node names: W1 -> (ReLU/MaxPool) -> W2
+  bool depthwise = false;
+  float scale_min = 1, scale_max = 1;                                      // channel i between them was divided by s_i
+  double first_weight_spread_before = 1, first_weight_spread_after = 1;    // W1 per output channel
+  double second_weight_spread_before = 1, second_weight_spread_after = 1;  // W2 per input channel
+  // The tensor W2 reads, per channel, on the calibration samples (static mode).
+  double activation_spread_before = 1, activation_spread_after = 1;
+};
+
 struct QuantizationReport {
   std::string mode;    // static | dynamic | none
   std::string method;  // calibration method (static)
@@ -68,12 +81,19 @@ struct QuantizationReport {
   double latency_fp32_b16_ms = 0, latency_int8_b16_ms = 0;
   std::string isa;
   std::vector<LayerReport> layers;
+<<<<<<< HEAD
   // SmoothQuant (empty when off): per smoothed activation; matmuls left
   // alone with the reason ("MatMul 'x': produced by Gelu ..."); with alpha
   // "auto", the output SQNR on calibration rows per alpha tried.
   std::vector<SmoothingReport> smoothing;
   std::vector<std::string> smoothing_skipped;
   std::vector<std::pair<double, double>> smoothing_search;  // (alpha, dB)
+=======
+  std::string equalization = "off";  // the setting: auto | on | off
+  bool equalized = false;            // whether it was applied
+  int64_t equalization_sweeps = 0;
+  std::vector<EqualizedPairReport> equalized_pairs;
+>>>>>>> cle
 
   std::string ToJson(int indent = -1) const;
   static absl::StatusOr<QuantizationReport> FromJson(const std::string& json);

@@ -14,6 +14,7 @@
 #include "engine/model_builder.h"
 #include "engine/quant/accuracy_check.h"
 #include "engine/quant/artifact.h"
+#include "engine/quant/equalization.h"
 #include "engine/quant/quantizer.h"
 #include "engine/quant/smoothquant.h"
 
@@ -158,6 +159,10 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   const absl::Time start = absl::Now();
   Q8_RETURN_IF_ERROR(ValidateOptions(options));
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, PrepareGraph(onnx_bytes, compile));
+  // Before anything is built from the graph: the fp32 reference, calibration
+  // and every candidate all see the equalized weights (same float function).
+  const Equalization equalization = options.mode == QuantMode::kNone ? Equalization::kOff : options.equalization;
+  const AppliedEqualization equalized = ApplyEqualization(prepared, equalization, options.per_channel);
   Q8_ASSIGN_OR_RETURN(std::shared_ptr<OnnxModel> fp32, BuildModel(prepared, compile));
   QuantizationResult result;
   result.fp32_model = fp32;
@@ -265,6 +270,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     Candidate c;
     c.fp32_layers = std::move(fp32_layers);
     Q8_ASSIGN_OR_RETURN(QuantSpec spec, BuildQuantSpec(fp32_lowered, stats, options, c.fp32_layers));
+    spec.equalized = equalized.applied;
     c.spec = std::make_shared<const QuantSpec>(std::move(spec));
     Q8_ASSIGN_OR_RETURN(c.model, BuildModel(prepared, compile, c.spec));
     if (eval) {
@@ -336,6 +342,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   report.agreement = eval ? best.eval.agreement : 1.0;
   report.output_sqnr_db = eval ? best.eval.sqnr_db : 0.0;
   FillLayerReports(*prepared.graph, fp32_lowered, *best.spec, sqnr, report);
+  ReportEqualization(*prepared.graph, equalization, equalized, stats.empty() ? nullptr : &stats, report);
 
   if (progress) progress({"benchmark", 0, 1, "fp32 vs int8 latency"});
   report.latency_fp32_b1_ms = MedianLatencyMs(*fp32, 1);
@@ -356,8 +363,9 @@ static absl::StatusOr<QuantizationResult> LoadQuantizedUnguarded(absl::string_vi
                                                                  absl::string_view report_json,
                                                                  const CompileOptions& compile) {
   Q8_ASSIGN_OR_RETURN(PreparedGraph plain, PrepareGraph(onnx_bytes, compile));
-  // The graph the artifact was made on: the float one with its recorded
-  // channel rescales (SmoothQuant) folded in again.
+  // The graph the artifact was made on: the float one equalized again (when
+  // it was) and with its recorded channel rescales (SmoothQuant) folded in.
+  if (ArtifactEqualized(artifact)) ApplyEqualization(plain, Equalization::kOn, true);
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, ApplyArtifactRescales(plain, artifact));
   std::unique_ptr<Graph> specialized;
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32_lowered,

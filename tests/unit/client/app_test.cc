@@ -260,6 +260,26 @@ TEST_F(AppTest, ReportAndExport) {
   EXPECT_EQ(Run({"report", "cnn", "--version", "0"}).code, 2);
 }
 
+// `q8ctl report` shows what cross-layer equalization changed, pair by pair.
+TEST_F(AppTest, ReportShowsEqualizedPairs) {
+  FakeModelService& ms = server_.model_service();
+  ms.report_json = R"({"mode":"static","layers":[],"equalization":"auto","equalized":true,"equalization_sweeps":12,
+      "equalized_pairs":[{"first":"/0/Conv","second":"/3/Conv","depthwise":true,"scale_min":0.25,"scale_max":9.5,
+      "first_weight_spread_before":812.4,"first_weight_spread_after":30.2,"second_weight_spread_before":1.5,
+      "second_weight_spread_after":30.2,"activation_spread_before":95.0,"activation_spread_after":4.25}]})";
+  Result table = Run({"report", "cnn"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("equalization: auto (1 conv pairs, 12 sweeps)\n"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("/0/Conv -> /3/Conv  0.25..9.5  812.4 -> 30.2  1.5 -> 30.2  95.0 -> 4.2"), std::string::npos)
+      << table.out;
+  ms.report_json = R"({"mode":"static","layers":[],"equalization":"auto","equalized":false})";
+  table = Run({"report", "cnn"});
+  EXPECT_NE(
+      table.out.find("equalization: auto (not applied: auto equalizes per-tensor weights with a depthwise conv pair)"),
+      std::string::npos)
+      << table.out;
+}
+
 TEST_F(AppTest, Unload) {
   Result r = Run({"unload", "mnist"});
   EXPECT_EQ(r.code, 0);

@@ -175,6 +175,7 @@ TEST(ModelConfigTest, QuantizationDefaultsAreTheDocumentedOnes) {
   EXPECT_DOUBLE_EQ(q.percentile, 99.99);
   EXPECT_EQ(q.max_samples, 512);
   EXPECT_TRUE(q.per_channel);
+  EXPECT_EQ(q.equalization, engine::Equalization::kAuto);
   EXPECT_FALSE(q.metric.has_value());  // top1 with labels, else agreement
   EXPECT_DOUBLE_EQ(q.max_drop, 0.01);
   EXPECT_DOUBLE_EQ(q.eval_fraction, 0.2);
@@ -238,6 +239,28 @@ TEST(ModelConfigTest, ParsesQuantizationSection) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_DOUBLE_EQ(c->quantization.percentile, 100);
   EXPECT_DOUBLE_EQ(c->quantization.max_drop, 0);
+}
+
+TEST(ModelConfigTest, ParsesEqualization) {
+  const std::pair<const char*, engine::Equalization> cases[] = {{"true", engine::Equalization::kOn},
+                                                                {"false", engine::Equalization::kOff},
+                                                                {R"("auto")", engine::Equalization::kAuto}};
+  for (const auto& [text, want] : cases) {
+    auto c = ParseModelConfig(absl::StrCat(R"({"quantization":{"equalization":)", text, "}}"), "m", Defaults());
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->quantization.equalization, want) << text;
+  }
+  // Hostile values: anything but true, false or "auto" names the key.
+  for (const char* bad : {"1", "0", R"("on")", R"("true")", R"("AUTO")", "null", "[]", "{}", "0.5"}) {
+    EXPECT_THAT(ConfigError(absl::StrCat(R"({"quantization":{"equalization":)", bad, "}}")),
+                HasSubstr("'quantization.equalization' must be true, false or \"auto\""))
+        << bad;
+  }
+  // The engine refuses a value outside the enum as well (options built in code).
+  engine::QuantizationOptions o;
+  o.equalization = static_cast<engine::Equalization>(7);
+  EXPECT_EQ(engine::ValidateOptions(o).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(engine::ValidateOptions(o).message()), HasSubstr("equalization"));
 }
 
 TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
