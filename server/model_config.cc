@@ -125,8 +125,8 @@ absl::StatusOr<int64_t> ReadIntInRange(const Json& j, absl::string_view path, ab
 
 absl::Status ParseQuantization(const Json& q, absl::string_view model_name, ModelConfig& config) {
   engine::QuantizationOptions& o = config.quantization;
-  if (absl::Status s =
-          CheckObject(q, "quantization", model_name, {"mode", "calibration", "per_channel", "accuracy", "live"});
+  if (absl::Status s = CheckObject(q, "quantization", model_name,
+                                   {"mode", "calibration", "per_channel", "accuracy", "live", "fallback"});
       !s.ok()) {
     return s;
   }
@@ -159,6 +159,10 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, Mode
       Q8_CONFIG_ASSIGN(config.live.samples, ReadIntInRange(l["samples"], "quantization.live.samples", model_name,
                                                            kMinLiveSamples, kMaxLiveSamples));
     }
+  }
+  if (q.contains("fallback")) {
+    Q8_CONFIG_ASSIGN(o.fallback,
+                     ReadEnum(q["fallback"], "quantization.fallback", model_name, &engine::ParseFallbackPrecision));
   }
   if (q.contains("per_channel")) {
     const Json& pc = q["per_channel"];

@@ -1,11 +1,14 @@
 // QuantSpec: the quantizer's decisions in the form the planner consumes.
 // Values listed in `values` may be stored as int8 with that scale; nodes
-// listed in `layers` run int8 (or dynamic int8) kernels. Everything else is
-// fp32. Keys are graph ids of the optimized graph the spec was made for.
+// listed in `layers` run int8 (or dynamic int8) kernels; nodes in
+// `bf16_layers` (the fallback ladder's middle rung) run bf16 kernels where the
+// CPU has bf16 compute. Everything else is fp32. Keys are graph ids of the
+// optimized graph the spec was made for.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,7 +19,7 @@ namespace q8::engine {
 
 struct ValueQuant {
   core::DataType dtype = core::DataType::kInt8;  // kUInt8 (non-negative) or kInt8
-  float scale = 1.0f;                             // real = scale * q
+  float scale = 1.0f;                            // real = scale * q
   bool operator==(const ValueQuant& o) const { return dtype == o.dtype && scale == o.scale; }
 };
 
@@ -41,6 +44,7 @@ inline bool KeepsInputScale(const std::string& op_type) {
 struct QuantSpec {
   std::map<ValueId, ValueQuant> values;
   std::map<int, LayerQuant> layers;  // node index -> int8 layer
+  std::set<int> bf16_layers;         // Conv / Gemm / MatMul nodes in bf16 (never also in `layers`)
 };
 
 }  // namespace q8::engine

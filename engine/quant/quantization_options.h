@@ -15,6 +15,12 @@ namespace q8::engine {
 enum class QuantMode { kStatic, kDynamic, kNone };
 enum class CalibrationMethod { kMinMax, kPercentile, kEntropy, kMse };
 enum class AccuracyMetric { kTop1, kAgreement };
+// Where a layer goes when int8 fails the accuracy check (the precision
+// ladder int8 -> bf16 -> fp32). kAuto: bf16 first where the CPU computes
+// bf16 natively, then fp32 if bf16 still fails the check; fp32 directly on
+// other CPUs. kBf16: bf16 and no further (a layer still failing stays bf16
+// and the report names it as blocking). kFp32: straight to fp32.
+enum class FallbackPrecision { kAuto, kBf16, kFp32 };
 
 struct QuantizationOptions {
   QuantMode mode = QuantMode::kStatic;
@@ -29,6 +35,7 @@ struct QuantizationOptions {
   // confidence (paired exact test on the evaluation rows), in [0.5, 0.9999].
   double confidence = 0.95;
   double eval_fraction = 0.2;  // share of the samples held out for the check, in [0, 0.9]
+  FallbackPrecision fallback = FallbackPrecision::kAuto;
 };
 
 absl::Status ValidateOptions(const QuantizationOptions& options);
@@ -37,9 +44,11 @@ absl::Status ValidateOptions(const QuantizationOptions& options);
 std::string ToString(QuantMode m);
 std::string ToString(CalibrationMethod m);
 std::string ToString(AccuracyMetric m);
+std::string ToString(FallbackPrecision f);
 absl::StatusOr<QuantMode> ParseQuantMode(const std::string& s);
 absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(const std::string& s);
 absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s);
+absl::StatusOr<FallbackPrecision> ParseFallbackPrecision(const std::string& s);
 
 // Samples for calibration and the accuracy check: `inputs` [N, ...] matching
 // the model's (single) input; optional `labels` int64 [N] class ids.
