@@ -14,9 +14,6 @@ struct LayerReport {
   std::string node;
   std::string op;
   std::string precision;  // "int8", "int8-dynamic", "bf16" or "fp32"
-  // Why this precision, e.g. "bf16: int8 failed the accuracy check (drop
-  // 2.10 pt, 95 % bounds 1.20..3.40 pt, 300 samples)".
-  std::string reason;
   std::string input_dtype;  // "UINT8"/"INT8"/"BF16"/"FP32"
   float input_scale = 0;
   float output_scale = 0;  // 0 when the layer writes f32
@@ -25,6 +22,10 @@ struct LayerReport {
   // Noise this layer adds relative to its output signal, in dB (e.g. -40);
   // higher = more sensitive. Fallback returns layers to fp32 in this order.
   double sensitivity_db = 0;
+  // Why this precision, e.g. "bf16: int8 failed the accuracy check (drop
+  // 2.10 pt, 95 % bounds 1.20..3.40 pt, 300 samples)". Last, so positional
+  // initializers of the fields above stay valid.
+  std::string reason;
 };
 
 struct QuantizationReport {

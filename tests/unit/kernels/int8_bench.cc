@@ -332,9 +332,6 @@ void DnnlProbe() {
   }
 }
 
-}  // namespace
-}  // namespace q8::kernels::testing
-
 // One round of the bf16 table: ms per Run of each variant, in a fixed order.
 std::vector<double> Bf16Round(std::vector<Built>& built, int iters) {
   std::vector<double> t;
@@ -417,6 +414,9 @@ void Bf16Bench(int reps) {
                 rows[i].gop > 0 ? rows[i].gop / ms * 1e3 : 0.0);
   }
 }
+
+}  // namespace
+}  // namespace q8::kernels::testing
 
 int main(int argc, char** argv) {
   using namespace q8::kernels::testing;

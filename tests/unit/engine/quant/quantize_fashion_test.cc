@@ -179,6 +179,7 @@ TEST(FashionFallbackTest, TightTargetReturnsSensitiveLayersToFp32) {
   o.metric = AccuracyMetric::kAgreement;
   o.max_drop = 0.0;
   o.eval_fraction = 0.5;
+  o.fallback = FallbackPrecision::kFp32;  // the fp32 rung itself (the bf16 one: fallback_ladder_test)
   CalibrationData data = Calibration(false);
   auto result = Quantize(ReadFile(DataPath("fashion_cnn.onnx")), {}, o, &data);
   ASSERT_TRUE(result.ok()) << result.status();
