@@ -155,7 +155,9 @@ TEST(Q8ctlTest, FallbackLadderShowsBf16LayerInTheReport) {
   EXPECT_THAT(table.out, HasSubstr("WHY"));
   EXPECT_THAT(table.out, ::testing::ContainsRegex("hostile +Conv +" + rung + " .*int8 failed the accuracy check"));
   EXPECT_THAT(table.out, HasSubstr("fallback: auto (first rung on this CPU: " + rung + ")"));
-  if (rung == "bf16") EXPECT_THAT(table.out, HasSubstr("fallback to bf16: hostile"));
+  if (rung == "bf16") {
+    EXPECT_THAT(table.out, HasSubstr("fallback to bf16: hostile"));
+  }
   EXPECT_EQ(server.Stop(), 0) << server.Log();
 }
 
