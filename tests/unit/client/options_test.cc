@@ -96,6 +96,16 @@ TEST(UploadOptionsTest, QuantizationFlags) {
   EXPECT_EQ(*UploadConfigJson(*plain, std::nullopt), "{}");
 }
 
+TEST(UploadOptionsTest, FallbackFlagGoesToTheQuantizationSection) {
+  absl::StatusOr<UploadOptions> o = GetUploadOptions(Args({"upload", "m", "m.onnx", "--fallback", "bf16"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->quantization.any());
+  EXPECT_EQ(o->quantization.fallback, "bf16");
+  absl::StatusOr<std::string> config = UploadConfigJson(*o, std::nullopt);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(*config, R"({"quantization":{"fallback":"bf16"}})");
+}
+
 TEST(UploadOptionsTest, QuantizationFlagErrors) {
   EXPECT_EQ(GetUploadOptions(Args({"upload", "m", "m.onnx", "--max_drop", "lots"})).status().message(),
             "--max_drop needs a number, got 'lots'");
