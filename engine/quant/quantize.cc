@@ -296,8 +296,12 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     std::stable_sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
     // Down the ladder, most sensitive layer first: bf16 where this CPU has
     // it (stop if the check passes), then, under `auto`, fp32 if bf16 did
-    // not pass; a layer where neither passes keeps the rung with the smaller
-    // drop (bf16 on a tie: cheaper) and the next layer follows.
+    // not pass. fp32 is kept only when it passes: when neither does, the
+    // damage is elsewhere (e.g. in a neighbour's int8 output this layer
+    // reads), so the layer stays at the cheaper bf16 and the next follows.
+    // (On the Fashion CNN with clipped ranges, the first conv at fp32 was 2
+    // rows of 313 "better" than at bf16, both failing; once the next layer
+    // left int8 the bf16 version passed.)
     const bool bf16_rung = Bf16Rung(options.fallback);
     std::set<int> fp32_layers, bf16_layers;
     DropTest last = best.test;  // the check of the latest candidate, this layer still int8
@@ -320,8 +324,8 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
         fp32_layers.insert(layer);
         Q8_ASSIGN_OR_RETURN(fp32, build(fp32_layers, bf16_layers));
         if (progress) progress({"fallback", k + 1, steps, absl::StrCat(name, " -> fp32, drop ", fp32->drop)});
-        if (bf16 && fp32->test.exceeds && bf16->drop <= fp32->drop) {
-          fp32_layers.erase(layer);  // fp32 bought nothing over bf16: keep bf16
+        if (bf16 && fp32->test.exceeds) {
+          fp32_layers.erase(layer);  // fp32 does not pass either: keep bf16
           bf16_layers.insert(layer);
           fp32.reset();
         } else {
@@ -334,6 +338,26 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
       const bool met = !c.test.exceeds;
       if (met || c.drop < best.drop) best = std::move(c);
       if (met) break;
+    }
+    // Still failing with every tried layer off int8: under `auto`, move the
+    // bf16 ones on to fp32, most sensitive first, until the check passes (a
+    // zero max_drop can need it: bf16 flips a near-tie now and then).
+    if (best.test.exceeds && options.fallback == FallbackPrecision::kAuto) {
+      for (int k = 0; k < steps && best.test.exceeds; ++k) {
+        const int layer = ranked[k].second;
+        if (!bf16_layers.count(layer)) continue;
+        const DropTest bf16_check = last;
+        bf16_layers.erase(layer);
+        fp32_layers.insert(layer);
+        Q8_ASSIGN_OR_RETURN(Candidate c, build(fp32_layers, bf16_layers));
+        if (progress) {
+          progress({"fallback", k + 1, steps,
+                    absl::StrCat(prepared.graph->nodes()[layer].name, " bf16 -> fp32, drop ", c.drop)});
+        }
+        last = c.test;
+        reasons[layer] = FallbackReason(false, options.fallback, bf16_check, bf16_check);
+        if (!c.test.exceeds || c.drop < best.drop) best = std::move(c);
+      }
     }
     if (best.test.exceeds) {
       for (const auto& [s, i] : ranked) {

@@ -109,6 +109,23 @@ TEST_P(Bf16ConvTest, ResidualSumMatchesF32Reference) {
 INSTANTIATE_TEST_SUITE_P(Dst, Bf16ConvTest, ::testing::Values(DT::kFloat32, DT::kBFloat16),
                          [](const auto& info) { return info.param == DT::kFloat32 ? "f32_out" : "bf16_out"; });
 
+// A one-channel stem (a grayscale image model's first conv): 1 -> 32, 3x3.
+TEST(Bf16ConvNdTest, OneChannelStemMatchesF32Reference) {
+  SkipWithoutBf16();
+  const core::Dims xd{4, 1, 28, 28}, yd{4, 32, 28, 28};
+  const RefTensor x = RandomTensor(xd, 20), w = RandomTensor({32, 1, 3, 3}, 21, -0.5f, 0.5f);
+  const std::vector<float> bias = Random(32, 22);
+  ConvParams p = Conv(w, bias, 2, 1);
+  p.post_ops = {{Activation::Kind::kRelu}};
+  const RefTensor ref = Conv2d(x, w, bias, p);
+  SpecBuilder s;
+  const int in = s.Input(xd), xb = s.Arena(xd, Layout::kNhwc, DT::kBFloat16), y = s.Arena(yd, Layout::kNhwc);
+  s.Step("Reorder", ReorderParams{}, {in}, {xb});
+  s.Step("Conv", p, {xb}, {y});
+  s.Step("Reorder", ReorderParams{}, {y}, {s.Output(yd)});
+  EXPECT_TRUE(Bf16Close(BuildCheckRun(s.Build(), {x.data}), ref.data));
+}
+
 // 1-D conv as the 2-D reference with H = 1 (same bytes).
 TEST(Bf16ConvNdTest, Conv1dMatchesF32Reference) {
   SkipWithoutBf16();
