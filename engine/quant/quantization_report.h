@@ -13,7 +13,7 @@ namespace q8::engine {
 struct LayerReport {
   std::string node;
   std::string op;
-  std::string precision;  // "int8", "int8-dynamic", "bf16" or "fp32"
+  std::string precision;    // "int8", "int8-dynamic", "bf16" or "fp32"
   std::string input_dtype;  // "UINT8"/"INT8"/"BF16"/"FP32"
   float input_scale = 0;
   float output_scale = 0;  // 0 when the layer writes f32

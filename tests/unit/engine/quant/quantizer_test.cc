@@ -70,7 +70,8 @@ TEST(QuantizerTest, BiasCorrectionRemovesMeanOutputError) {
     double e = 0;
     for (int64_t s = 0; s < samples; ++s) {
       for (int64_t i = 0; i < k; ++i) {
-        e += (q.values->span<int8_t>()[i * n + j] * q.scales[j] - w.span<float>()[i * n + j]) * x.span<float>()[s * k + i];
+        e += (q.values->span<int8_t>()[i * n + j] * q.scales[j] - w.span<float>()[i * n + j]) *
+             x.span<float>()[s * k + i];
       }
     }
     e /= samples;  // mean output error of column j without correction
