@@ -12,6 +12,11 @@
 // s_x * s_w[oc] / s_y, or s_x * s_w[oc] for an f32 dst; activations and the
 // residual sum as described by MakeQuantizedPostOps.
 //
+// bf16 (src bf16): the f32 weights are reordered once into a bf16 layout the
+// implementation chose (format_tag::any, so AMX hosts get AMX kernels); bias
+// stays f32; dst is f32 or bf16; post-ops and the residual sum as for f32
+// (the residual has the output's type).
+//
 // Dynamic (ConvParams::dynamic: f32 in and out, s8 qweights): validated here,
 // built by conv_dynamic.cc.
 #include "absl/strings/match.h"
@@ -55,9 +60,10 @@ absl::StatusOr<SumPostOp> ResidualSum(const KernelRequest& r, bool int8) {
     return Invalid(r, "accumulate: input 1 must have the output's dims and layout and share its storage");
   }
   if (core::SizeOf(res.dtype) != core::SizeOf(dst.dtype) || IsInt8(res.dtype) != IsInt8(dst.dtype)) {
-    return Invalid(r, "accumulate: the residual and the output must both be f32 or both int8");
+    return Invalid(r, "accumulate: the residual and the output must both be float of one type or both int8");
   }
-  if (!int8 && res.dtype != core::DataType::kFloat32) return Invalid(r, "accumulate: fp32 conv needs an f32 residual");
+  if (!int8 && res.dtype != dst.dtype)
+    return Invalid(r, "accumulate: a float conv needs a residual of its output's type");
   SumPostOp sum;
   if (IsInt8(res.dtype)) {
     if (!ValidScale(res.scale)) return Invalid(r, "accumulate: residual scale must be finite and > 0");
@@ -106,17 +112,22 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   const ValueSpec& src = *r.inputs[0];
   const ValueSpec& dst = *r.outputs[0];
   const bool int8 = IsInt8(src.dtype);
+  const bool bf16 = src.dtype == core::DataType::kBFloat16;
   // Dynamic convs keep f32 activations but take s8 weights like int8 ones.
   const bool s8_weights = int8 || p.dynamic;
   if (p.dynamic && (int8 || dst.dtype != core::DataType::kFloat32)) {
     return Invalid(r, "a dynamic conv has an f32 input and output");
   }
-  if (!int8 && src.dtype != core::DataType::kFloat32) return Invalid(r, "input must be f32, u8 or s8");
-  if (!int8 && dst.dtype != core::DataType::kFloat32) return Invalid(r, "an f32 conv must have an f32 output");
+  if (!int8 && !bf16 && src.dtype != core::DataType::kFloat32) return Invalid(r, "input must be f32, bf16, u8 or s8");
+  if (!int8 && !bf16 && dst.dtype != core::DataType::kFloat32) return Invalid(r, "an f32 conv must have an f32 output");
+  if (bf16 && dst.dtype != core::DataType::kFloat32 && dst.dtype != core::DataType::kBFloat16) {
+    return Invalid(r, "a bf16 conv's output must be f32 or bf16");
+  }
+  if (bf16 && p.dynamic) return Invalid(r, "a dynamic conv has an f32 input");
   if (int8 && !IsInt8(dst.dtype) && dst.dtype != core::DataType::kFloat32) {
     return Invalid(r, "an int8 conv's output must be u8, s8 or f32");
   }
-  if ((p.runtime_weights || p.runtime_bias) && s8_weights) {
+  if ((p.runtime_weights || p.runtime_bias) && (s8_weights || bf16)) {
     return Invalid(r, "runtime weights or bias run in f32 only (no per-channel weight scales exist for them)");
   }
   // Weights: a runtime input, the tensor, or (dropped by the engine) what the cache knows of its id.
@@ -185,14 +196,16 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
 
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc src_md, DescOf(src));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(dst));
-  const dt w_dt = int8 ? dt::s8 : dt::f32;
+  // The weights' bytes (s8 or f32) and the type the primitive computes in.
+  const dt w_user_dt = int8 ? dt::s8 : dt::f32;
+  const dt w_dt = int8 ? dt::s8 : bf16 ? dt::bf16 : dt::f32;
   // Grouped weights are [G, OC/G, IC/G, KH, KW]: the same bytes as ONNX's
   // [OC, IC/G, KH, KW], one more dim for oneDNN.
   dnnl::memory::dims w_dims = g == 1 ? dnnl::memory::dims{oc, ic} : dnnl::memory::dims{g, oc / g, ic / g};
   w_dims.insert(w_dims.end(), w.begin() + 2, w.end());
   static constexpr tag kPlainTags[] = {tag::oiw, tag::oihw, tag::oidhw};
   static constexpr tag kGroupedTags[] = {tag::goiw, tag::goihw, tag::goidhw};
-  const dnnl::memory::desc w_user(w_dims, w_dt, g == 1 ? kPlainTags[nsp - 1] : kGroupedTags[nsp - 1]);
+  const dnnl::memory::desc w_user(w_dims, w_user_dt, g == 1 ? kPlainTags[nsp - 1] : kGroupedTags[nsp - 1]);
   const dnnl::memory::desc w_any(w_dims, w_dt, tag::any);
   const dnnl::memory::desc bias_md =
       p.bias != nullptr || p.runtime_bias ? PlainDesc({oc}, dt::f32) : dnnl::memory::desc();

@@ -10,6 +10,10 @@
 // Output scales alpha*s_a*s_w[n]/s_y (f32 Y: without 1/s_y), bias in the
 // accumulator domain b[n]/(alpha*s_a*s_w[n]). `dynamic` lives in
 // matmul_dynamic.cc.
+//
+// bf16 (A bf16): constant B is the f32 `weights`, reordered once into the
+// bf16 layout the implementation chose (format_tag::any: AMX on AMX hosts);
+// a runtime B must be bf16. Bias f32, Y f32 or bf16, post-ops as for f32.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +37,7 @@ core::Dims PadTo(const core::Dims& dims, size_t rank) {
 
 KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   const bool int8 = !r.inputs.empty() && IsInt8(r.inputs[0]->dtype);
+  const bool bf16 = !r.inputs.empty() && r.inputs[0]->dtype == core::DataType::kBFloat16;
   const bool quantized_b = int8 || p.dynamic;
   // Constant B: its tensor, or only its weights_id once the engine dropped it.
   const ConstTensorPtr& b_tensor = quantized_b ? p.qweights.values : p.weights;
@@ -46,7 +51,8 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   const ValueSpec& y = *r.outputs[0];
   if (y.layout != Layout::kPlain) return Invalid(r, "MatMul output must be plain");
   if (!quantized_b && p.qweights.values != nullptr) return Invalid(r, "qweights need an int8 input or `dynamic`");
-  if (!int8 && a.dtype != core::DataType::kFloat32) return Invalid(r, "input 0 must be f32, u8 or s8");
+  if (!int8 && !bf16 && a.dtype != core::DataType::kFloat32) return Invalid(r, "input 0 must be f32, bf16, u8 or s8");
+  if (bf16 && p.dynamic) return Invalid(r, "dynamic MatMul needs an f32 input");
   core::Dims b_dims;
   core::DataType b_type = core::DataType::kUndefined;
   if (b_tensor != nullptr) {
@@ -63,7 +69,11 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   }
   if (constant_b && b_dims.size() != 2) return Invalid(r, "constant weights must be [K, N]");
   if (quantized_b && b_type != core::DataType::kInt8) return Invalid(r, "int8 MatMul needs s8 weights");
-  if (!quantized_b && b_type != core::DataType::kFloat32) return Invalid(r, "an f32 MatMul needs f32 weights");
+  // A bf16 MatMul's constant B arrives f32 (reordered to bf16 once); a runtime B is bf16 already.
+  const core::DataType float_b = bf16 && !constant_b ? core::DataType::kBFloat16 : core::DataType::kFloat32;
+  if (!quantized_b && b_type != float_b) {
+    return Invalid(r, absl::StrCat("a ", bf16 ? "bf16" : "f32", " MatMul needs ", core::OipName(float_b), " weights"));
+  }
   if (p.dynamic) {
     if (!constant_b || a.dtype != core::DataType::kFloat32 || y.dtype != core::DataType::kFloat32) {
       return Invalid(r, "dynamic MatMul needs an f32 input, constant qweights and an f32 output");
@@ -86,7 +96,10 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
     return Invalid(r, absl::StrCat("bias must be f32 [", n, "]"));
   }
   if (p.alpha == 0.0f) return absl::UnimplementedError(absl::StrCat(StepContext(r), ": alpha = 0"));
-  if (!int8 && y.dtype != core::DataType::kFloat32) return Invalid(r, "an f32 MatMul must have an f32 output");
+  if (!int8 && !bf16 && y.dtype != core::DataType::kFloat32) return Invalid(r, "an f32 MatMul must have an f32 output");
+  if (bf16 && y.dtype != core::DataType::kFloat32 && y.dtype != core::DataType::kBFloat16) {
+    return Invalid(r, "a bf16 MatMul's output must be f32 or bf16");
+  }
   if (int8) {
     if (!IsInt8(y.dtype) && y.dtype != core::DataType::kFloat32) return Invalid(r, "output must be u8, s8 or f32");
     if (!ValidScale(a.scale) || (IsInt8(y.dtype) && !ValidScale(y.scale))) {
@@ -103,7 +116,8 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
 
   Q8_ASSIGN_OR_RETURN(auto a_dt, ToDnnl(a.dtype));
   Q8_ASSIGN_OR_RETURN(auto y_dt, ToDnnl(y.dtype));
-  Q8_ASSIGN_OR_RETURN(auto b_dt, ToDnnl(b_type));
+  Q8_ASSIGN_OR_RETURN(auto b_user_dt, ToDnnl(b_type));  // the bytes B arrives in
+  const auto b_dt = bf16 ? dt::bf16 : b_user_dt;        // the type the primitive computes in
   dnnl::memory::desc a_md, b_md, y_md, bias_md;
   if (constant_b) {
     const int64_t rows = core::NumElements(a.dims) / k;
@@ -141,8 +155,9 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   ArgMap constants;
   std::vector<Operand> inputs{{DNNL_ARG_SRC, a_md}};
   if (constant_b) {
-    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_WEIGHTS],
-                        r.weights.Get({b_tensor, p.weights_id, PlainDesc({k, n}, b_dt), pd.weights_desc(), 0, {}}));
+    Q8_ASSIGN_OR_RETURN(
+        constants[DNNL_ARG_WEIGHTS],
+        r.weights.Get({b_tensor, p.weights_id, PlainDesc({k, n}, b_user_dt), pd.weights_desc(), 0, {}}));
   } else {
     inputs.push_back({DNNL_ARG_WEIGHTS, b_md});
   }

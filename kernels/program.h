@@ -36,7 +36,7 @@ enum class Storage : uint8_t {
 };
 
 struct ValueSpec {
-  core::DataType dtype = core::DataType::kFloat32;  // f32, u8 or s8
+  core::DataType dtype = core::DataType::kFloat32;  // f32, bf16, u8 or s8
   float scale = 1.0f;                               // u8/s8 only: real value = scale * q (zero point 0)
   core::Dims dims;                                  // static, logical (ONNX) order
   Layout layout = Layout::kPlain;
@@ -147,5 +147,10 @@ class WeightCache {
 // Facts about the oneDNN runtime, for reports and metrics.
 std::string CpuIsa();       // e.g. "avx512_core_vnni", "avx512_core_amx"
 std::string DnnlVersion();  // e.g. "2.6.3"
+// True when oneDNN runs bf16 convolution and matmul natively here
+// (AVX512-BF16 or AMX-BF16), under any ONEDNN_MAX_CPU_ISA cap. Without it
+// oneDNN 2.6 would emulate bf16 on plain AVX-512 at no gain over f32, so the
+// precision ladder skips the bf16 rung (engine/plan/precision.h).
+bool HasBf16Compute();
 
 }  // namespace q8::kernels

@@ -2,7 +2,7 @@
 // change or copy between two ValueSpecs with the same dims, e.g. the
 // plain <-> NHWC conversions at graph boundaries) and Transpose (a reorder
 // whose source is the input described with permuted strides, so no separate
-// transpose code exists). Both convert between f32, u8 and s8 on the way:
+// transpose code exists). Both convert between f32, bf16, u8 and s8 on the way:
 // dst = src * (s_in / s_out) with f32's scale taken as 1 (quantize,
 // dequantize, requantize), rounded to nearest-even and saturated.
 #include <algorithm>
@@ -17,7 +17,9 @@ namespace {
 
 absl::Status CheckTypes(const KernelRequest& r) {
   for (const ValueSpec* v : {r.inputs[0], r.outputs[0]}) {
-    if (v->dtype != core::DataType::kFloat32 && !IsInt8(v->dtype)) return Invalid(r, "types must be f32, u8 or s8");
+    if (v->dtype != core::DataType::kFloat32 && v->dtype != core::DataType::kBFloat16 && !IsInt8(v->dtype)) {
+      return Invalid(r, "types must be f32, bf16, u8 or s8");
+    }
     if (IsInt8(v->dtype) && !ValidScale(v->scale)) return Invalid(r, "int8 scales must be finite and > 0");
   }
   return absl::OkStatus();

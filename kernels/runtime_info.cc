@@ -1,4 +1,4 @@
-// Owns CpuIsa() and DnnlVersion(): facts about the oneDNN runtime for
+// Owns CpuIsa(), HasBf16Compute() and DnnlVersion(): facts about the oneDNN runtime for
 // compile reports and metrics.
 #include "absl/strings/str_cat.h"
 #include "kernels/program.h"
@@ -33,6 +33,13 @@ std::string CpuIsa() {
       return "avx512_core_amx";
   }
   return "unknown";
+}
+
+bool HasBf16Compute() {
+  // get_effective_cpu_isa() honours the ONEDNN_MAX_CPU_ISA cap, so a test (or
+  // an operator) can turn the bf16 rung off without another binary.
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
 std::string DnnlVersion() {

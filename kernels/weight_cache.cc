@@ -176,10 +176,12 @@ absl::StatusOr<dnnl::memory> WeightCache::Impl::Get(const Request& request) {
     entries_.push_back(Entry{id, key, tensor, target, mask, scales, dst, /*owns=*/true});
     if (id != 0 && tensor != nullptr) {
       known_.try_emplace(id, Known{tensor->dims(), tensor->dtype()});
-      // Keep an exact copy when the only one has scale-adjusted data.
+      // Keep an exact copy when the only one has scale-adjusted data. A copy
+      // of the target's type serves later targets (a bf16 layer's f32 weights
+      // rebuild from their bf16 copy: every plan runs that layer in bf16).
       const bool reusable = std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) {
         return e.id == id && e.owns && e.scales.empty() && DataIsExact(e.target) &&
-               e.target.data_type() == request.source.data_type();
+               e.target.data_type() == target.data_type();
       });
       if (!reusable) {
         dnnl::memory copy = Reorder(src, request.source, 0, {});

@@ -93,6 +93,7 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
   props["weight_bytes_fp32"] = std::to_string(r.weight_bytes_fp32);
   props["weight_bytes_int8"] = std::to_string(r.weight_bytes_int8);
   props["fallback_layers"] = absl::StrJoin(r.fallback_layers, ",");
+  props["bf16_layers"] = absl::StrJoin(r.bf16_layers, ",");
   props["quantization_report"] = q->report_json;
 }
 

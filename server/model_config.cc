@@ -155,7 +155,7 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, Mode
   engine::QuantizationOptions& o = config.quantization;
   if (absl::Status s = CheckObject(q, "quantization", model_name,
                                    {"mode", "calibration", "per_channel", "accuracy", "live", "smoothquant",
-                                    "equalization"});
+                                    "equalization", "fallback"});
       !s.ok()) {
     return s;
   }
@@ -191,6 +191,10 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, Mode
       Q8_CONFIG_ASSIGN(config.live.samples, ReadIntInRange(l["samples"], "quantization.live.samples", model_name,
                                                            kMinLiveSamples, kMaxLiveSamples));
     }
+  }
+  if (q.contains("fallback")) {
+    Q8_CONFIG_ASSIGN(o.fallback,
+                     ReadEnum(q["fallback"], "quantization.fallback", model_name, &engine::ParseFallbackPrecision));
   }
   if (q.contains("per_channel")) {
     const Json& pc = q["per_channel"];

@@ -38,6 +38,8 @@
 //       "equalization": "auto",         // true | false | "auto": cross-layer equalization of conv pairs
 //                                       // before calibration; auto = with per_channel false and a
 //                                       // depthwise conv pair only
+//       "fallback": "auto",             // auto | bf16 | fp32: where layers that fail the accuracy check go;
+//                                       // auto: bf16 where the CPU has it, fp32 if bf16 still fails
 //       "accuracy": {
 //         "metric": "top1",             // top1 | agreement; default: top1 with labels, else agreement
 //         "max_drop": 0.01,             // absolute, in [0, 1]

@@ -30,7 +30,7 @@ std::vector<CommandSpec> BuildCommands() {
        "NAME MODEL.onnx [--version N] [--config CONFIG.json | --max_batch_size N] "
        "[--quantization auto|static|dynamic|none] [--calibration INPUTS.npy|INPUTS.npz [--labels LABELS.npy]] "
        "[--method M] [--percentile P] [--max_samples N] [--metric top1|agreement] [--max_drop X] "
-       "[--eval_fraction F]",
+       "[--eval_fraction F] [--fallback auto|bf16|fp32]",
        {"NAME", "MODEL.onnx"},
        "Upload a float ONNX model; the server quantizes it and loads it.",
        "Streams the model (and calibration data) with q8serve.v1.ModelService/Upload in 1 MiB\n"
@@ -58,7 +58,9 @@ std::vector<CommandSpec> BuildCommands() {
         {"max_samples", "N", "calibration samples used at most (default 512)"},
         {"metric", "METRIC", "accuracy metric: top1 (default with labels) or agreement"},
         {"max_drop", "X", "largest accepted accuracy drop, absolute (default 0.01)"},
-        {"eval_fraction", "F", "share of the samples held out for the accuracy check (default 0.2)"}}},
+        {"eval_fraction", "F", "share of the samples held out for the accuracy check (default 0.2)"},
+        {"fallback", "P",
+         "where layers failing the check go: auto (bf16 where the CPU has it, then fp32), bf16, fp32"}}},
       {"report",
        "NAME [--version V] [--json]",
        {"NAME"},

@@ -95,6 +95,7 @@ absl::StatusOr<UploadOptions> GetUploadOptions(const ParsedArgs& args) {
   q.mode = args.Get("quantization");
   q.method = args.Get("method");
   q.metric = args.Get("metric");
+  q.fallback = args.Get("fallback");
   for (auto [flag, slot] : {std::pair{"percentile", &q.percentile}, std::pair{"max_drop", &q.max_drop},
                             std::pair{"eval_fraction", &q.eval_fraction}}) {
     absl::StatusOr<std::optional<double>> value = GetDouble(args, flag);
@@ -129,6 +130,7 @@ absl::StatusOr<std::string> UploadConfigJson(const UploadOptions& options,
   Json& section = config["quantization"];
   if (!section.is_object()) section = Json::object();
   if (q.mode) section["mode"] = *q.mode;
+  if (q.fallback) section["fallback"] = *q.fallback;  // the server validates the value
   if (q.method || q.percentile || q.max_samples) {
     Json& calibration = section["calibration"];
     if (!calibration.is_object()) calibration = Json::object();

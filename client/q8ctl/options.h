@@ -34,7 +34,10 @@ struct QuantizationFlags {
   std::optional<std::string> metric;  // --metric top1|agreement
   std::optional<double> max_drop;
   std::optional<double> eval_fraction;
-  bool any() const { return mode || method || percentile || max_samples || metric || max_drop || eval_fraction; }
+  std::optional<std::string> fallback;  // --fallback auto|bf16|fp32
+  bool any() const {
+    return mode || method || percentile || max_samples || metric || max_drop || eval_fraction || fallback;
+  }
 };
 
 struct UploadOptions {

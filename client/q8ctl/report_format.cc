@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -111,11 +112,15 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
   // Layers.
   auto layers = r.find("layers");
   if (layers != r.end() && layers->is_array() && !layers->empty()) {
-    std::vector<std::vector<std::string>> rows = {{"LAYER", "OP", "PRECISION", "SQNR dB"}};
+    std::vector<std::vector<std::string>> rows = {{"LAYER", "OP", "PRECISION", "SQNR dB", "WHY"}};
     for (const Json& l : *layers) {
-      const bool has_sqnr = checked && Str(l, "precision") != "fp32";
-      rows.push_back({Str(l, "node"), Str(l, "op"), Str(l, "precision"),
-                      has_sqnr ? absl::StrFormat("%.1f", Num(l, "sqnr_db")) : "-"});
+      const std::string precision = Str(l, "precision");
+      const bool has_sqnr = checked && precision != "fp32";
+      // The reason repeats the precision as its prefix ("bf16: ..."): shown once.
+      std::string why = Str(l, "reason");
+      if (absl::StartsWith(why, precision + ": ")) why = why.substr(precision.size() + 2);
+      rows.push_back({Str(l, "node"), Str(l, "op"), precision,
+                      has_sqnr ? absl::StrFormat("%.1f", Num(l, "sqnr_db")) : "-", why.empty() ? "-" : why});
     }
     absl::StrAppend(&out, "layers:\n");
     AppendTable(rows, &out);
@@ -163,6 +168,12 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
                       Bool(r, "more_samples_needed") ? "; inconclusive: more samples would be needed" : "", "\n");
     }
   }
+  if (!Str(r, "fallback").empty()) {
+    absl::StrAppend(&out, "fallback: ", Str(r, "fallback"), " (first rung on this CPU: ", Str(r, "fallback_resolved"),
+                    ")\n");
+  }
+  const std::vector<std::string> bf16 = Strings(r, "bf16_layers");
+  if (!bf16.empty()) absl::StrAppend(&out, "fallback to bf16: ", absl::StrJoin(bf16, ", "), "\n");
   const std::vector<std::string> fallback = Strings(r, "fallback_layers");
   absl::StrAppend(&out, "fallback to fp32: ", fallback.empty() ? "none" : absl::StrJoin(fallback, ", "), "\n");
   const std::vector<std::string> blocking = Strings(r, "blocking_layers");

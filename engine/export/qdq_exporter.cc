@@ -47,9 +47,16 @@ absl::StatusOr<std::string> ExportQdqOnnx(absl::string_view float_onnx_bytes, ab
   Q8_ASSIGN_OR_RETURN(PreparedGraph prepared, ApplyArtifactRescales(plain, artifact));
   Q8_ASSIGN_OR_RETURN(LoweredGraph fp32, LowerGraph(*prepared.graph, prepared.opset));
   Q8_ASSIGN_OR_RETURN(ParsedArtifact parsed, ParseArtifact(fp32, std::string(artifact), float_onnx_bytes));
+  // bf16 layers are written in float: ONNX runtimes have no portable bf16
+  // Conv/MatMul, and float is what bf16 approximates (the note says so).
+  std::string bf16_note;
+  for (int i : parsed.spec.bf16_layers) {
+    absl::StrAppend(&bf16_note, bf16_note.empty() ? "; layers q8serve runs in bf16, exported in float: " : ", ",
+                    prepared.graph->nodes()[i].name);
+  }
   return ExportQdqGraph(prepared, &parsed.spec,
                         absl::StrCat("q8serve optimized graph, quantization mode ", ToString(parsed.mode),
-                                     "; int8 storage as QuantizeLinear/DequantizeLinear (zero point 0)"));
+                                     "; int8 storage as QuantizeLinear/DequantizeLinear (zero point 0)", bf16_note));
 }
 
 absl::StatusOr<std::string> ExportQdqGraph(const PreparedGraph& prepared, const QuantSpec* spec,

@@ -10,7 +10,8 @@
 // and rounding ties. Dynamic layers (per-request activation scales) are
 // exported with quantized weights and float activations: DynamicQuantizeLinear
 // is u8-asymmetric and cannot express our symmetric scheme, so only the
-// weight quantization is exact for them.
+// weight quantization is exact for them. bf16 layers (the fallback ladder's
+// middle rung) are exported in float and named in the doc_string.
 //
 // Output: opset 17, IR version 8, the model's input and output names, the
 // batch dimension kept dynamic for batchable models.

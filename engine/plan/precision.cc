@@ -3,6 +3,8 @@
 
 #include <variant>
 
+#include "kernels/program.h"
+
 namespace q8::engine {
 namespace {
 
@@ -24,6 +26,15 @@ bool IsStaticInt8Layer(const QuantSpec* quant, int node) {
   return it != quant->layers.end() && !it->second.dynamic;
 }
 
+// A bf16 layer: listed, a Conv or MatMul whose weights are constants, and a
+// CPU that computes bf16 natively (precision.h).
+bool IsBf16Layer(const QuantSpec* quant, const Lowering& l, int node, bool cpu_bf16) {
+  if (quant == nullptr || !cpu_bf16 || !quant->bf16_layers.count(node) || HasRuntimeWeights(l)) return false;
+  if (std::holds_alternative<kernels::ConvParams>(l.params)) return true;
+  const auto* mm = std::get_if<kernels::MatMulParams>(&l.params);
+  return mm != nullptr && mm->weights != nullptr && !mm->dynamic;
+}
+
 ValuePrecision Of(const ValueQuant& q) { return {q.dtype, q.scale}; }
 
 }  // namespace
@@ -36,6 +47,19 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
   };
   // Values some consumer could read as int8: an int8 layer's or a transparent op's input.
   std::vector<bool> int8_reader(g.num_values(), false);
+  // Values every consumer of which reads bf16 (cleared by any other consumer).
+  const bool cpu_bf16 = quant != nullptr && !quant->bf16_layers.empty() && kernels::HasBf16Compute();
+  std::vector<bool> bf16_layer(nodes.size(), false);
+  std::vector<int> bf16_reads(g.num_values(), 0), reads(g.num_values(), 0);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].removed) continue;
+    bf16_layer[i] = IsBf16Layer(quant, lowerings[i], static_cast<int>(i), cpu_bf16);
+    for (ValueId in : nodes[i].inputs) {
+      if (in == kNoValue) continue;
+      ++reads[in];
+      if (bf16_layer[i]) ++bf16_reads[in];
+    }
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     const bool int8_layer = IsStaticInt8Layer(quant, static_cast<int>(i)) && !HasRuntimeWeights(lowerings[i]);
     if (nodes[i].removed || (!int8_layer && !transparent(i))) continue;
@@ -57,6 +81,17 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
     const bool int8_layer =
         IsStaticInt8Layer(quant, static_cast<int>(i)) && !HasRuntimeWeights(l) && QuantOf(quant, ins[0]) != nullptr;
     const bool passthrough = transparent(i) && first.is_int8();
+    const auto* conv = std::get_if<kernels::ConvParams>(&l.params);
+    if (bf16_layer[i]) {
+      np.inputs.assign(ins.size(), ValuePrecision{core::DataType::kBFloat16});
+      const ValueId out_v = n.outputs[0];
+      const bool bf16_out =
+          bf16_reads[out_v] == reads[out_v] && !g.IsGraphOutput(out_v) && !(conv != nullptr && conv->accumulate);
+      np.output = {bf16_out ? core::DataType::kBFloat16 : core::DataType::kFloat32};
+      if (conv != nullptr && conv->accumulate && np.inputs.size() > 1) np.inputs[1] = np.output;
+      stored[out_v] = np.output;
+      continue;
+    }
 
     for (ValueId v : ins) {
       ValuePrecision p;
@@ -74,7 +109,6 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
     } else if (int8_layer && out_q != nullptr && int8_reader[out_v] && !g.IsGraphOutput(out_v)) {
       np.output = Of(*out_q);
     }
-    const auto* conv = std::get_if<kernels::ConvParams>(&l.params);
     if (conv != nullptr && conv->accumulate && np.inputs.size() > 1 &&
         core::SizeOf(np.inputs[1].dtype) != core::SizeOf(np.output.dtype)) {
       np.inputs[1] = np.output;

@@ -1,6 +1,6 @@
 // The precision stage: for every node of a lowered graph, the precision in
-// which it reads each runtime input and stores output 0 (f32, or u8/s8 with
-// a scale). It is decided once per lowering, before any plan exists, and is
+// which it reads each runtime input and stores output 0 (f32, bf16, or u8/s8
+// with a scale). It is decided once per lowering, before any plan exists, and is
 // independent of batch size, shapes and layouts; the planner (which adds the
 // reorders at the seams), the quantization report and the QDQ exporter all
 // read this one map instead of re-deriving the rules. (A model whose plans
@@ -17,6 +17,12 @@
 //    input) reads its quantized inputs as int8 in their own scale and stores
 //    int8 when its output is quantized, not a graph output, and some
 //    consumer can read int8; otherwise it stores f32;
+//  - a bf16 layer (QuantSpec::bf16_layers, a Conv or MatMul with constant
+//    weights, on a CPU with bf16 compute: kernels::HasBf16Compute(); f32
+//    elsewhere) reads its runtime inputs as bf16 and stores bf16 only when
+//    every consumer is a bf16 layer and the value is no graph output, else
+//    f32: f32 is what every other consumer reads, so the conversion happens
+//    once, inside the primitive, instead of as a separate Reorder;
 //  - transparent ops (KeepsInputScale, aliases) read and store whatever
 //    precision their first input is stored in;
 //  - everything else reads and stores f32 (further outputs, e.g. Split's,
@@ -35,7 +41,7 @@
 
 namespace q8::engine {
 
-// f32 (scale unused), or int8 with real = scale * q.
+// f32 or bf16 (scale unused), or int8 with real = scale * q.
 struct ValuePrecision {
   core::DataType dtype = core::DataType::kFloat32;
   float scale = 1.0f;

@@ -63,6 +63,12 @@ std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const Q
     for (const ChannelRescale& c : rescales) r.push_back({{"tensor", graph.value(c.value).name}, {"scales", c.scales}});
     j["channel_rescales"] = std::move(r);
   }
+  // Written only when present: artifacts without bf16 layers keep their bytes.
+  if (!spec.bf16_layers.empty()) {
+    json bf16 = json::array();
+    for (int i : spec.bf16_layers) bf16.push_back({{"index", i}, {"node", graph.nodes()[i].name}});
+    j["bf16_layers"] = std::move(bf16);
+  }
   return j.dump(1);
 }
 
@@ -134,6 +140,15 @@ absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std
         lq.bias = conv ? conv->bias : mm->bias;
       }
       parsed.spec.layers[index] = std::move(lq);
+    }
+    for (const json& l : j.value("bf16_layers", json::array())) {
+      const int index = l.at("index").get<int>();
+      if (index < 0 || index >= static_cast<int>(g.nodes().size()) ||
+          g.nodes()[index].name != l.at("node").get<std::string>() || parsed.spec.layers.count(index)) {
+        return absl::DataLossError(absl::StrCat("quantization artifact bf16 layer '", l.at("node").get<std::string>(),
+                                                "' does not match the model's node ", index, " or is also int8"));
+      }
+      parsed.spec.bf16_layers.insert(index);
     }
   } catch (const json::exception& e) {
     return absl::DataLossError(absl::StrCat("quantization artifact is malformed: ", e.what()));

@@ -1,11 +1,14 @@
 // QuantSpec: the quantizer's decisions in the form the planner consumes.
 // Values listed in `values` may be stored as int8 with that scale; nodes
-// listed in `layers` run int8 (or dynamic int8) kernels. Everything else is
-// fp32. Keys are graph ids of the optimized graph the spec was made for.
+// listed in `layers` run int8 (or dynamic int8) kernels; nodes in
+// `bf16_layers` (the fallback ladder's middle rung) run bf16 kernels where the
+// CPU has bf16 compute. Everything else is fp32. Keys are graph ids of the
+// optimized graph the spec was made for.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +47,7 @@ struct QuantSpec {
   // The weights are those of the graph after cross-layer equalization
   // (engine/quant/equalization.h): a reload must equalize again first.
   bool equalized = false;
+  std::set<int> bf16_layers;         // Conv / Gemm / MatMul nodes in bf16 (never also in `layers`)
 };
 
 }  // namespace q8::engine

@@ -38,6 +38,8 @@ constexpr std::array<std::pair<CalibrationMethod, const char*>, 4> kMethods = {
      {CalibrationMethod::kMse, "mse"}}};
 constexpr std::array<std::pair<AccuracyMetric, const char*>, 2> kMetrics = {
     {{AccuracyMetric::kTop1, "top1"}, {AccuracyMetric::kAgreement, "agreement"}}};
+constexpr std::array<std::pair<FallbackPrecision, const char*>, 3> kFallbacks = {
+    {{FallbackPrecision::kAuto, "auto"}, {FallbackPrecision::kBf16, "bf16"}, {FallbackPrecision::kFp32, "fp32"}}};
 
 constexpr std::array<std::pair<Equalization, const char*>, 3> kEqualizations = {
     {{Equalization::kAuto, "auto"}, {Equalization::kOn, "on"}, {Equalization::kOff, "off"}}};
@@ -48,12 +50,16 @@ std::string ToString(Equalization e) { return Name(kEqualizations, e); }
 std::string ToString(QuantMode m) { return Name(kModes, m); }
 std::string ToString(CalibrationMethod m) { return Name(kMethods, m); }
 std::string ToString(AccuracyMetric m) { return Name(kMetrics, m); }
+std::string ToString(FallbackPrecision f) { return Name(kFallbacks, f); }
 absl::StatusOr<QuantMode> ParseQuantMode(const std::string& s) { return Parse(kModes, s, "quantization mode"); }
 absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(const std::string& s) {
   return Parse(kMethods, s, "calibration method");
 }
 absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s) {
   return Parse(kMetrics, s, "accuracy metric");
+}
+absl::StatusOr<FallbackPrecision> ParseFallbackPrecision(const std::string& s) {
+  return Parse(kFallbacks, s, "fallback precision");
 }
 
 absl::Status ValidateOptions(const QuantizationOptions& o) {

@@ -28,6 +28,12 @@ struct SmoothQuantOptions {
   double alpha = 0.5;
   bool search = false;  // alpha "auto": best output SQNR on calibration rows over a small grid
 };
+// Where a layer goes when int8 fails the accuracy check (the precision
+// ladder int8 -> bf16 -> fp32). kAuto: bf16 first where the CPU computes
+// bf16 natively, then fp32 if bf16 still fails the check; fp32 directly on
+// other CPUs. kBf16: bf16 and no further (a layer still failing stays bf16
+// and the report names it as blocking). kFp32: straight to fp32.
+enum class FallbackPrecision { kAuto, kBf16, kFp32 };
 
 struct QuantizationOptions {
   QuantMode mode = QuantMode::kStatic;
@@ -44,6 +50,7 @@ struct QuantizationOptions {
   double confidence = 0.95;
   double eval_fraction = 0.2;      // share of the samples held out for the check, in [0, 0.9]
   SmoothQuantOptions smoothquant;  // static mode only
+  FallbackPrecision fallback = FallbackPrecision::kAuto;
 };
 
 absl::Status ValidateOptions(const QuantizationOptions& options);
@@ -53,8 +60,10 @@ std::string ToString(QuantMode m);
 std::string ToString(CalibrationMethod m);
 std::string ToString(AccuracyMetric m);
 std::string ToString(Equalization e);  // "auto", "on", "off"
+std::string ToString(FallbackPrecision f);
 absl::StatusOr<QuantMode> ParseQuantMode(const std::string& s);
 absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(const std::string& s);
 absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s);
+absl::StatusOr<FallbackPrecision> ParseFallbackPrecision(const std::string& s);
 
 }  // namespace q8::engine

@@ -14,8 +14,8 @@ namespace q8::engine {
 struct LayerReport {
   std::string node;
   std::string op;
-  std::string precision;    // "int8", "int8-dynamic" or "fp32"
-  std::string input_dtype;  // "UINT8"/"INT8"/"FP32"
+  std::string precision;    // "int8", "int8-dynamic", "bf16" or "fp32"
+  std::string input_dtype;  // "UINT8"/"INT8"/"BF16"/"FP32"
   float input_scale = 0;
   float output_scale = 0;  // 0 when the layer writes f32
   float weight_scale_min = 0, weight_scale_max = 0;
@@ -23,6 +23,10 @@ struct LayerReport {
   // Noise this layer adds relative to its output signal, in dB (e.g. -40);
   // higher = more sensitive. Fallback returns layers to fp32 in this order.
   double sensitivity_db = 0;
+  // Why this precision, e.g. "bf16: int8 failed the accuracy check (drop
+  // 2.10 pt, 95 % bounds 1.20..3.40 pt, 300 samples)". Last, so positional
+  // initializers of the fields above stay valid.
+  std::string reason;
 };
 
 // One activation SmoothQuant rescaled: the matmuls reading it, the node the
@@ -72,28 +76,30 @@ struct QuantizationReport {
   int64_t drop_worse = 0, drop_better = 0;
   bool more_samples_needed = false;
   double output_sqnr_db = 0;
+  // quantization.fallback as configured (auto | bf16 | fp32) and the rung it
+  // resolved to on this CPU ("bf16" or "fp32").
+  std::string fallback = "auto";
+  std::string fallback_resolved;
+  std::vector<std::string> bf16_layers;      // int8 failed the check: run in bf16
   std::vector<std::string> fallback_layers;  // returned to fp32
   std::vector<std::string> blocking_layers;  // still too sensitive when the target is missed
   int64_t weight_bytes_fp32 = 0;
-  int64_t weight_bytes_int8 = 0;  // resident weights of the served model
+  int64_t weight_bytes_int8 = 0;  // resident weights of the served model (its int8/bf16/fp32 mix)
   double quantization_seconds = 0;
   double latency_fp32_b1_ms = 0, latency_int8_b1_ms = 0;
   double latency_fp32_b16_ms = 0, latency_int8_b16_ms = 0;
   std::string isa;
   std::vector<LayerReport> layers;
-<<<<<<< HEAD
   // SmoothQuant (empty when off): per smoothed activation; matmuls left
   // alone with the reason ("MatMul 'x': produced by Gelu ..."); with alpha
   // "auto", the output SQNR on calibration rows per alpha tried.
   std::vector<SmoothingReport> smoothing;
   std::vector<std::string> smoothing_skipped;
   std::vector<std::pair<double, double>> smoothing_search;  // (alpha, dB)
-=======
   std::string equalization = "off";  // the setting: auto | on | off
   bool equalized = false;            // whether it was applied
   int64_t equalization_sweeps = 0;
   std::vector<EqualizedPairReport> equalized_pairs;
->>>>>>> cle
 
   std::string ToJson(int indent = -1) const;
   static absl::StatusOr<QuantizationReport> FromJson(const std::string& json);

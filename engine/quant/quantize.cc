@@ -1,5 +1,6 @@
 // Quantize(): validate -> calibrate -> build int8 candidate -> accuracy check
-// -> fallback of sensitive layers -> report -> artifact.
+// -> fallback of sensitive layers down the ladder int8 -> bf16 -> fp32 ->
+// report -> artifact.
 #include "engine/quantize.h"
 
 #include <algorithm>
@@ -7,7 +8,9 @@
 #include <cmath>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
 #include "engine/exception_guard.h"
@@ -17,6 +20,7 @@
 #include "engine/quant/equalization.h"
 #include "engine/quant/quantizer.h"
 #include "engine/quant/smoothquant.h"
+#include "kernels/program.h"
 
 namespace q8::engine {
 namespace {
@@ -95,11 +99,34 @@ struct Candidate {
   double drop = 0;
   DropTest test;  // exceeds: the drop is above max_drop with the configured confidence
   std::set<int> fp32_layers;
+  std::set<int> bf16_layers;
 };
 
+// "drop 2.10 pt, 95 % bounds 1.20..3.40 pt, 300 samples": the check a layer failed.
+std::string DescribeCheck(const DropTest& t) {
+  return absl::StrFormat("drop %.2f pt, %.0f %% bounds %.2f..%.2f pt, %d samples", 100 * t.observed, 100 * t.confidence,
+                         100 * t.low, 100 * t.high, t.samples);
+}
+
+// The rung below int8 on this CPU: bf16 unless configured away or absent.
+bool Bf16Rung(FallbackPrecision f) { return f != FallbackPrecision::kFp32 && kernels::HasBf16Compute(); }
+
+// Why a layer left int8 for the rung it ended on (`int8_check`: the model
+// with it still int8; `bf16_check`: with it in bf16, when that was tried).
+std::string FallbackReason(bool bf16, FallbackPrecision f, const DropTest& int8_check,
+                           const std::optional<DropTest>& bf16_check) {
+  const std::string failed = absl::StrCat("int8 failed the accuracy check (", DescribeCheck(int8_check), ")");
+  if (bf16) return absl::StrCat("bf16: ", failed);
+  if (bf16_check) return absl::StrCat("fp32: bf16 still failed the accuracy check (", DescribeCheck(*bf16_check), ")");
+  if (f == FallbackPrecision::kFp32) return absl::StrCat("fp32: ", failed, "; fallback fp32 configured");
+  return absl::StrCat("fp32: ", failed, "; this CPU (", kernels::CpuIsa(), ") has no bf16 compute");
+}
+
 // What the plan runs each layer in, from the precision stage: a static int8
-// layer runs int8 only when its input is quantized.
+// layer runs int8 only when its input is quantized, a bf16 one bf16 only
+// where the CPU has it.
 std::string PrecisionOf(const QuantSpec& spec, const NodePrecision& np, int node) {
+  if (np.inputs[0].dtype == core::DataType::kBFloat16) return "bf16";
   auto it = spec.layers.find(node);
   if (it == spec.layers.end()) return "fp32";
   if (it->second.dynamic) return "int8-dynamic";
@@ -107,7 +134,8 @@ std::string PrecisionOf(const QuantSpec& spec, const NodePrecision& np, int node
 }
 
 void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec& spec,
-                      const std::map<ValueId, double>& sqnr, QuantizationReport& report) {
+                      const std::map<ValueId, double>& sqnr, const std::map<int, std::string>& reasons,
+                      QuantizationReport& report) {
   auto sqnr_of = [&](ValueId v) {
     auto it = sqnr.find(v);
     return it == sqnr.end() ? 100.0 : it->second;
@@ -121,6 +149,14 @@ void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec&
     l.node = n.name;
     l.op = n.op_type;
     l.precision = PrecisionOf(spec, np, i);
+    // A reason recorded for a rung the final candidate did not keep is stale.
+    if (auto r = reasons.find(i); r != reasons.end() && absl::StartsWith(r->second, l.precision + ":")) {
+      l.reason = r->second;
+    } else if (l.precision == "fp32") {
+      l.reason = "fp32: not quantized (its input has no int8 scale, or its weights come at run time)";
+    } else {
+      l.reason = absl::StrCat(l.precision, report.eval_samples > 0 ? ": passed the accuracy check" : "");
+    }
     l.input_dtype = std::string(core::OipName(np.inputs[0].dtype));
     if (np.inputs[0].is_int8()) l.input_scale = np.inputs[0].scale;
     if (np.output.is_int8()) l.output_scale = np.output.scale;
@@ -266,11 +302,15 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     stats = std::move(c.stats);
   }
 
-  auto build = [&](std::set<int> fp32_layers) -> absl::StatusOr<Candidate> {
+  auto build = [&](std::set<int> fp32_layers, std::set<int> bf16_layers) -> absl::StatusOr<Candidate> {
     Candidate c;
     c.fp32_layers = std::move(fp32_layers);
-    Q8_ASSIGN_OR_RETURN(QuantSpec spec, BuildQuantSpec(fp32_lowered, stats, options, c.fp32_layers));
+    c.bf16_layers = std::move(bf16_layers);
+    std::set<int> float_layers = c.fp32_layers;
+    float_layers.insert(c.bf16_layers.begin(), c.bf16_layers.end());
+    Q8_ASSIGN_OR_RETURN(QuantSpec spec, BuildQuantSpec(fp32_lowered, stats, options, float_layers));
     spec.equalized = equalized.applied;
+    spec.bf16_layers = c.bf16_layers;
     c.spec = std::make_shared<const QuantSpec>(std::move(spec));
     Q8_ASSIGN_OR_RETURN(c.model, BuildModel(prepared, compile, c.spec));
     if (eval) {
@@ -281,7 +321,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     return c;
   };
   if (progress) progress({"quantization", 0, 1, "building the int8 model"});
-  Q8_ASSIGN_OR_RETURN(Candidate best, build({}));
+  Q8_ASSIGN_OR_RETURN(Candidate best, build({}, {}));
   if (progress) progress({"evaluation", 1, 1, absl::StrCat("drop ", best.drop)});
 
   std::map<ValueId, double> sqnr;
@@ -295,6 +335,9 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
 
   // Fall back only on a drop that is real at the configured confidence: one
   // flipped prediction in a small evaluation set is not (issue #13 item 5).
+  std::map<int, std::string> reasons;  // layer -> why it left int8
+  report.fallback = ToString(options.fallback);
+  report.fallback_resolved = Bf16Rung(options.fallback) ? "bf16" : "fp32";
   if (eval && best.test.exceeds && options.mode != QuantMode::kNone) {
     // Rank int8 layers by the noise they add and return them to fp32 one at a time.
     std::vector<std::pair<double, int>> ranked;
@@ -306,22 +349,74 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
       ranked.push_back({AddedNoiseDb(in_sqnr, out_sqnr), i});
     }
     std::stable_sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
-    std::set<int> fp32_layers;
+    // Down the ladder, most sensitive layer first: bf16 where this CPU has
+    // it (stop if the check passes), then, under `auto`, fp32 if bf16 did
+    // not pass. fp32 is kept only when it passes: when neither does, the
+    // damage is elsewhere (e.g. in a neighbour's int8 output this layer
+    // reads), so the layer stays at the cheaper bf16 and the next follows.
+    // (On the Fashion CNN with clipped ranges, the first conv at fp32 was 2
+    // rows of 313 "better" than at bf16, both failing; once the next layer
+    // left int8 the bf16 version passed.)
+    const bool bf16_rung = Bf16Rung(options.fallback);
+    std::set<int> fp32_layers, bf16_layers;
+    DropTest last = best.test;  // the check of the latest candidate, this layer still int8
     const int steps = std::min<int>(kMaxFallbackSteps, static_cast<int>(ranked.size()));
     for (int k = 0; k < steps; ++k) {
-      fp32_layers.insert(ranked[k].second);
-      Q8_ASSIGN_OR_RETURN(Candidate c, build(fp32_layers));
-      if (progress) {
-        progress({"fallback", k + 1, steps,
-                  absl::StrCat(prepared.graph->nodes()[ranked[k].second].name, " -> fp32, drop ", c.drop)});
+      const int layer = ranked[k].second;
+      const std::string& name = prepared.graph->nodes()[layer].name;
+      const DropTest int8_check = last;
+      std::optional<Candidate> bf16;
+      if (bf16_rung) {
+        bf16_layers.insert(layer);
+        Q8_ASSIGN_OR_RETURN(bf16, build(fp32_layers, bf16_layers));
+        if (progress) progress({"fallback", k + 1, steps, absl::StrCat(name, " -> bf16, drop ", bf16->drop)});
+        last = bf16->test;
+        reasons[layer] = FallbackReason(true, options.fallback, int8_check, std::nullopt);
       }
+      std::optional<Candidate> fp32;
+      if (!bf16 || (bf16->test.exceeds && options.fallback == FallbackPrecision::kAuto)) {
+        bf16_layers.erase(layer);
+        fp32_layers.insert(layer);
+        Q8_ASSIGN_OR_RETURN(fp32, build(fp32_layers, bf16_layers));
+        if (progress) progress({"fallback", k + 1, steps, absl::StrCat(name, " -> fp32, drop ", fp32->drop)});
+        if (bf16 && fp32->test.exceeds) {
+          fp32_layers.erase(layer);  // fp32 does not pass either: keep bf16
+          bf16_layers.insert(layer);
+          fp32.reset();
+        } else {
+          last = fp32->test;
+          reasons[layer] = FallbackReason(false, options.fallback, int8_check,
+                                          bf16 ? std::optional<DropTest>(bf16->test) : std::nullopt);
+        }
+      }
+      Candidate& c = fp32 ? *fp32 : *bf16;
       const bool met = !c.test.exceeds;
       if (met || c.drop < best.drop) best = std::move(c);
       if (met) break;
     }
+    // Still failing with every tried layer off int8: under `auto`, move the
+    // bf16 ones on to fp32, most sensitive first, until the check passes (a
+    // zero max_drop can need it: bf16 flips a near-tie now and then).
+    if (best.test.exceeds && options.fallback == FallbackPrecision::kAuto) {
+      for (int k = 0; k < steps && best.test.exceeds; ++k) {
+        const int layer = ranked[k].second;
+        if (!bf16_layers.count(layer)) continue;
+        const DropTest bf16_check = last;
+        bf16_layers.erase(layer);
+        fp32_layers.insert(layer);
+        Q8_ASSIGN_OR_RETURN(Candidate c, build(fp32_layers, bf16_layers));
+        if (progress) {
+          progress({"fallback", k + 1, steps,
+                    absl::StrCat(prepared.graph->nodes()[layer].name, " bf16 -> fp32, drop ", c.drop)});
+        }
+        last = c.test;
+        reasons[layer] = FallbackReason(false, options.fallback, bf16_check, bf16_check);
+        if (!c.test.exceeds || c.drop < best.drop) best = std::move(c);
+      }
+    }
     if (best.test.exceeds) {
       for (const auto& [s, i] : ranked) {
-        if (!best.fp32_layers.count(i) && report.blocking_layers.size() < 3) {
+        if (!best.fp32_layers.count(i) && !best.bf16_layers.count(i) && report.blocking_layers.size() < 3) {
           report.blocking_layers.push_back(prepared.graph->nodes()[i].name);
         }
       }
@@ -329,6 +424,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     Q8_RETURN_IF_ERROR(measure_sqnr(best));
   }
   for (int i : best.fp32_layers) report.fallback_layers.push_back(prepared.graph->nodes()[i].name);
+  for (int i : best.bf16_layers) report.bf16_layers.push_back(prepared.graph->nodes()[i].name);
   report.target_met = !eval || !best.test.exceeds;
   report.drop = best.drop;
   report.confidence = options.confidence;
@@ -341,7 +437,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   report.int8_top1 = best.eval.top1;
   report.agreement = eval ? best.eval.agreement : 1.0;
   report.output_sqnr_db = eval ? best.eval.sqnr_db : 0.0;
-  FillLayerReports(*prepared.graph, fp32_lowered, *best.spec, sqnr, report);
+  FillLayerReports(*prepared.graph, fp32_lowered, *best.spec, sqnr, reasons, report);
   ReportEqualization(*prepared.graph, equalization, equalized, stats.empty() ? nullptr : &stats, report);
 
   if (progress) progress({"benchmark", 0, 1, "fp32 vs int8 latency"});

@@ -1,7 +1,8 @@
 // The real q8ctl binary against a real q8serve: upload with calibration data
 // (streamed, with progress on stderr and the report on stdout), report (table
 // and JSON), export to a parseable QDQ ONNX file, infer, and the exit codes of
-// a refused upload and a usage error.
+// a refused upload and a usage error; the precision ladder's --fallback and
+// the report's per-layer precision and reason.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "tests/integration/quant_helpers.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/tool_runner.h"
+#include "tests/testing/hostile_model.h"
 
 namespace q8::testing {
 namespace {
@@ -29,9 +31,7 @@ ToolResult RunQ8ctl(const std::string& server, std::vector<std::string> args, co
   return RunTool(Q8CTL_BINARY, std::move(args), tmp);
 }
 
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void WriteFile(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
   TestImages();
@@ -46,9 +46,9 @@ TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
   const std::string model = TestDataPath("fashion_cnn.onnx");
 
   ToolResult up = RunQ8ctl(addr,
-                              {"upload", "cnn", model, "--calibration", tmp + "/inputs.npy", "--labels",
-                               tmp + "/labels.npy", "--method", "percentile", "--max_drop", "0.02"},
-                              tmp);
+                           {"upload", "cnn", model, "--calibration", tmp + "/inputs.npy", "--labels",
+                            tmp + "/labels.npy", "--method", "percentile", "--max_drop", "0.02"},
+                           tmp);
   ASSERT_EQ(up.code, 0) << up.out << up.err << server.Log();
   EXPECT_THAT(up.out, HasSubstr("uploaded cnn version 1 in "));
   EXPECT_THAT(up.out, HasSubstr("int8 static, target met (q8serve_onnx_int8)"));
@@ -106,6 +106,58 @@ TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
   EXPECT_EQ(usage.code, 2);
   EXPECT_THAT(usage.err, HasSubstr("--labels needs --calibration"));
   EXPECT_FALSE(fs::exists(fs::path(repo) / "nodata"));
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
+}
+
+// An int8-hostile conv (tests/testing/hostile_model.h) leaves int8; on a CPU
+// with bf16 compute `--fallback auto` puts it in bf16, and the report (table
+// and JSON, over gRPC) says which precision and why. A bad value is refused.
+TEST(Q8ctlTest, FallbackLadderShowsBf16LayerInTheReport) {
+  const std::string repo = MakeTempDir("q8_ctl_ladder");
+  const std::string tmp = MakeTempDir("q8_ctl_ladder_files");
+  ServerProcess server;
+  ASSERT_TRUE(server.Start(repo));
+  const std::string addr = server.address();
+  const int64_t n = 400;
+  WriteFile(tmp + "/model.onnx", HostileConvModel());
+  WriteFile(tmp + "/inputs.npy",
+            NpyBytes(core::Tensor::FromFloats({n, kHostileChannels, kHostileSide, kHostileSide}, HostileSamples(n))));
+  const std::vector<std::string> common = {"--calibration", tmp + "/inputs.npy", "--metric",
+                                           "agreement",     "--eval_fraction",   "0.5"};
+  std::vector<std::string> bad = {"upload", "badfallback", tmp + "/model.onnx", "--fallback", "fp16"};
+  bad.insert(bad.end(), common.begin(), common.end());
+  ToolResult refused = RunQ8ctl(addr, bad, tmp);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(refused.err, HasSubstr("quantization.fallback"));
+
+  std::vector<std::string> up = {"upload", "ladder", tmp + "/model.onnx", "--fallback", "auto"};
+  up.insert(up.end(), common.begin(), common.end());
+  ToolResult uploaded = RunQ8ctl(addr, up, tmp);
+  ASSERT_EQ(uploaded.code, 0) << uploaded.out << uploaded.err << server.Log();
+  ToolResult json = RunQ8ctl(addr, {"report", "ladder", "--json"}, tmp);
+  ASSERT_EQ(json.code, 0) << json.err;
+  auto parsed = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << json.out;
+  EXPECT_EQ(parsed["fallback"], "auto");
+  EXPECT_EQ(parsed["target_met"], true) << json.out;
+  // The rung this CPU offers: bf16 with AVX512-BF16 / AMX, else fp32.
+  const std::string rung = parsed["fallback_resolved"].get<std::string>();
+  nlohmann::json hostile;
+  for (const auto& l : parsed["layers"]) {
+    if (l["node"] == "hostile") hostile = l;
+  }
+  ASSERT_TRUE(hostile.is_object()) << json.out;
+  EXPECT_EQ(hostile["precision"], rung) << json.out;
+  EXPECT_THAT(hostile["reason"].get<std::string>(), HasSubstr(rung + ": int8 failed the accuracy check (drop "));
+  ToolResult table = RunQ8ctl(addr, {"report", "ladder"}, tmp);
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("WHY"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("hostile +Conv +" + rung + " .*int8 failed the accuracy check"));
+  EXPECT_THAT(table.out, HasSubstr("fallback: auto (first rung on this CPU: " + rung + ")"));
+  if (rung == "bf16") {
+    EXPECT_THAT(table.out, HasSubstr("fallback to bf16: hostile"));
+  }
   EXPECT_EQ(server.Stop(), 0) << server.Log();
 }
 

@@ -165,6 +165,7 @@ TEST_F(QuantizationTest, StreamingUploadQuantizesCnnToInt8) {
   EXPECT_LE(std::stod(md.properties().at("accuracy_drop")), 0.01);
   EXPECT_LT(std::stoll(md.properties().at("weight_bytes_int8")), std::stoll(md.properties().at("weight_bytes_fp32")));
   EXPECT_TRUE(md.properties().count("fallback_layers"));
+  EXPECT_TRUE(md.properties().count("bf16_layers"));
   EXPECT_EQ(md.properties().at("quantization_report"), result.report_json());
 
   grpc::ClientContext ictx;

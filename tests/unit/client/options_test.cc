@@ -39,7 +39,8 @@ TEST(UploadOptionsTest, Defaults) {
 }
 
 TEST(UploadOptionsTest, VersionConfigAndBatch) {
-  absl::StatusOr<UploadOptions> o = GetUploadOptions(Args({"upload", "m", "m.onnx", "--version", "4", "--config", "c.json"}));
+  absl::StatusOr<UploadOptions> o =
+      GetUploadOptions(Args({"upload", "m", "m.onnx", "--version", "4", "--config", "c.json"}));
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->version, 4);
   EXPECT_EQ(o->config_path, "c.json");
@@ -55,17 +56,25 @@ TEST(UploadOptionsTest, Errors) {
             "--version needs an integer, got 'v2'");
   EXPECT_EQ(GetUploadOptions(Args({"upload", "m", "m.onnx", "--max_batch_size", "-2"})).status().message(),
             "--max_batch_size must be >= 0, got -2");
-  EXPECT_EQ(
-      GetUploadOptions(Args({"upload", "m", "m.onnx", "--config", "c.json", "--max_batch_size", "2"})).status().message(),
-      "give either --config or --max_batch_size, not both");
+  EXPECT_EQ(GetUploadOptions(Args({"upload", "m", "m.onnx", "--config", "c.json", "--max_batch_size", "2"}))
+                .status()
+                .message(),
+            "give either --config or --max_batch_size, not both");
   EXPECT_FALSE(GetUploadOptions(Args({"upload", "", "m.onnx"})).ok());
 }
 
 TEST(UploadOptionsTest, QuantizationFlags) {
-  absl::StatusOr<UploadOptions> o = GetUploadOptions(
-      Args({"upload", "m", "m.onnx", "--quantization", "static", "--method", "entropy", "--percentile", "99.9",
-            "--max_samples", "128", "--metric", "agreement", "--max_drop", "0.005", "--eval_fraction", "0.3",
-            "--calibration", "x.npy", "--labels", "y.npy"}));
+  absl::StatusOr<UploadOptions> o = GetUploadOptions(Args({"upload",    "m",
+                                                           "m.onnx",    "--quantization",
+                                                           "static",    "--method",
+                                                           "entropy",   "--percentile",
+                                                           "99.9",      "--max_samples",
+                                                           "128",       "--metric",
+                                                           "agreement", "--max_drop",
+                                                           "0.005",     "--eval_fraction",
+                                                           "0.3",       "--calibration",
+                                                           "x.npy",     "--labels",
+                                                           "y.npy"}));
   ASSERT_TRUE(o.ok()) << o.status();
   const QuantizationFlags& q = o->quantization;
   EXPECT_TRUE(q.any());
@@ -80,9 +89,8 @@ TEST(UploadOptionsTest, QuantizationFlags) {
   EXPECT_EQ(o->labels_path, "y.npy");
   absl::StatusOr<std::string> config = UploadConfigJson(*o, std::nullopt);
   ASSERT_TRUE(config.ok());
-  EXPECT_EQ(*config,
-            R"({"quantization":{"accuracy":{"eval_fraction":0.3,"max_drop":0.005,"metric":"agreement"},)"
-            R"("calibration":{"max_samples":128,"method":"entropy","percentile":99.9},"mode":"static"}})");
+  EXPECT_EQ(*config, R"({"quantization":{"accuracy":{"eval_fraction":0.3,"max_drop":0.005,"metric":"agreement"},)"
+                     R"("calibration":{"max_samples":128,"method":"entropy","percentile":99.9},"mode":"static"}})");
   // Flags override the file's keys and keep the others.
   config = UploadConfigJson(*o, std::string(R"({"quantization":{"per_channel":false,"mode":"dynamic"}})"));
   ASSERT_TRUE(config.ok());
@@ -94,6 +102,16 @@ TEST(UploadOptionsTest, QuantizationFlags) {
   EXPECT_FALSE(plain->quantization.any());
   EXPECT_EQ(*UploadConfigJson(*plain, std::string("not json")), "not json");
   EXPECT_EQ(*UploadConfigJson(*plain, std::nullopt), "{}");
+}
+
+TEST(UploadOptionsTest, FallbackFlagGoesToTheQuantizationSection) {
+  absl::StatusOr<UploadOptions> o = GetUploadOptions(Args({"upload", "m", "m.onnx", "--fallback", "bf16"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->quantization.any());
+  EXPECT_EQ(o->quantization.fallback, "bf16");
+  absl::StatusOr<std::string> config = UploadConfigJson(*o, std::nullopt);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(*config, R"({"quantization":{"fallback":"bf16"}})");
 }
 
 TEST(UploadOptionsTest, QuantizationFlagErrors) {
@@ -151,9 +169,9 @@ TEST(InferOptionsTest, Defaults) {
 }
 
 TEST(InferOptionsTest, AllFlags) {
-  absl::StatusOr<InferOptions> o = GetInferOptions(Args({"infer", "m", "--input", "a=x.npy", "--input", "b=y.npy",
-                                                          "--output", "o.npy", "--version", "3", "--top_k", "0",
-                                                          "--typed"}));
+  absl::StatusOr<InferOptions> o =
+      GetInferOptions(Args({"infer", "m", "--input", "a=x.npy", "--input", "b=y.npy", "--output", "o.npy", "--version",
+                            "3", "--top_k", "0", "--typed"}));
   ASSERT_TRUE(o.ok()) << o.status();
   ASSERT_EQ(o->inputs.size(), 2u);
   EXPECT_EQ(o->inputs[1].tensor, "b");

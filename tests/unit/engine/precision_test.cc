@@ -8,6 +8,7 @@
 #include "engine/model_builder.h"
 #include "engine/plan/planner.h"
 #include "engine/quant/quantizer.h"
+#include "kernels/program.h"
 #include "tests/testing/onnx_builder.h"
 
 namespace q8::engine {
@@ -132,6 +133,49 @@ TEST(PrecisionTest, ConvWithRuntimeWeightsStaysFp32) {
   const std::vector<NodePrecision> pr = AssignPrecision(g, fp32->lowerings, &spec);
   for (const ValuePrecision& p : pr[conv].inputs) EXPECT_FALSE(p.is_int8());
   EXPECT_FALSE(pr[conv].output.is_int8());
+}
+
+// bf16 layers (the ladder's middle rung): inputs bf16; output bf16 only when
+// every consumer is a bf16 layer (conv -> conv), else f32 (-> Tanh); a CPU
+// without bf16 compute runs them f32. The planner realises it.
+TEST(PrecisionTest, Bf16LayersReadBf16AndWriteF32AtSeams) {
+  q8::testing::OnnxBuilder b;
+  b.Input("x", {-1, 3, 8, 8}).Output("y");
+  b.RandomInitializer("w1", {4, 3, 3, 3}).RandomInitializer("w2", {4, 4, 1, 1});
+  b.Node("Conv", {"x", "w1"}, {"c1"});
+  b.Node("Conv", {"c1", "w2"}, {"c2"});
+  b.Node("Tanh", {"c2"}, {"y"});
+  auto prepared = PrepareGraph(b.Serialize(), CompileOptions{});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  const Graph& g = *prepared->graph;
+  std::vector<int> convs;
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    if (g.nodes()[i].op_type == "Conv") convs.push_back(static_cast<int>(i));
+  }
+  ASSERT_EQ(convs.size(), 2u);
+  QuantSpec spec;
+  spec.bf16_layers = {convs[0], convs[1]};
+  auto lowered = LowerGraph(g, prepared->opset, &spec);
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  const std::vector<NodePrecision>& pr = lowered->precision;
+  const DataType want = kernels::HasBf16Compute() ? DataType::kBFloat16 : DataType::kFloat32;
+  EXPECT_EQ(pr[convs[0]].inputs[0].dtype, want);
+  EXPECT_EQ(pr[convs[0]].output.dtype, want);  // its only consumer is a bf16 layer
+  EXPECT_EQ(pr[convs[1]].inputs[0].dtype, want);
+  EXPECT_EQ(pr[convs[1]].output.dtype, DataType::kFloat32);  // Tanh reads f32
+
+  auto program = PlanProgram(*lowered, 2);
+  ASSERT_TRUE(program.ok()) << program.status();
+  int checked = 0;
+  for (const kernels::StepSpec& s : program->steps) {
+    for (int c : convs) {
+      if (s.name != g.nodes()[c].name) continue;
+      EXPECT_EQ(program->values[s.inputs[0]].dtype, pr[c].inputs[0].dtype) << s.name;
+      EXPECT_EQ(program->values[s.outputs[0]].dtype, pr[c].output.dtype) << s.name;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 2);
 }
 
 }  // namespace

@@ -97,5 +97,43 @@ TEST(ImplTest, NewOpPrimitivesAreNotReference) {
   }
 }
 
+// The bf16 rung (engine/plan/precision.h): convs (3x3, 1x1, depthwise) and
+// matmuls the ladder may move to bf16, with the seam reorders around them.
+TEST(ImplTest, Bf16PrimitivesAreNotReference) {
+  if (!HasBf16Compute()) GTEST_SKIP() << "q8-skip: ISA " << CpuIsa() << " has no bf16 compute";
+  using DT = core::DataType;
+  SpecBuilder s;
+  const core::Dims x{1, 64, 28, 28}, wide{1, 128, 28, 28};
+  const int in = s.Input(x);
+  const int xb = s.Arena(x, Layout::kNhwc, DT::kBFloat16), c3 = s.Arena(x, Layout::kNhwc, DT::kBFloat16);
+  const int c1 = s.Arena(wide, Layout::kNhwc, DT::kBFloat16), dw = s.Arena(wide, Layout::kNhwc);
+  const int dwb = s.Arena(wide, Layout::kNhwc, DT::kBFloat16), u8 = s.Arena(wide, Layout::kNhwc, DT::kUInt8, 0.05f);
+  const int u8b = s.Arena(wide, Layout::kNhwc, DT::kBFloat16);
+  s.Step("Reorder", ReorderParams{}, {in}, {xb});
+  s.Step("Conv3x3", MakeConv(64, 64, 3, 1), {xb}, {c3});
+  s.Step("Conv1x1", MakeConv(64, 128, 1, 1), {c3}, {c1});
+  s.Step("DepthwiseConv", MakeConv(128, 128, 3, 128), {c1}, {dw});
+  s.Step("Reorder", ReorderParams{}, {dw}, {dwb});
+  s.Step("Reorder", ReorderParams{}, {dw}, {u8});
+  s.Step("Reorder", ReorderParams{}, {u8}, {u8b});  // an int8-stored value a bf16 layer reads
+  const core::Dims seq{4, 128, 256};
+  const int a = s.Input(seq), ab = s.Arena(seq, Layout::kPlain, DT::kBFloat16), y = s.Arena({4, 128, 512});
+  s.Step("Reorder", ReorderParams{}, {a}, {ab});
+  MatMulParams fc;
+  fc.weights = Constant(RandomTensor({256, 512}, 3));
+  fc.bias = Constant(RandomTensor({512}, 4));
+  fc.post_ops = {{Activation::Kind::kGeluErf}};
+  s.Step("MatMul", fc, {ab}, {y});
+  s.Step("Out", ReorderParams{}, {y}, {s.Output({4, 128, 512})});
+
+  WeightCache cache;
+  auto program = Program::Create(s.Build(), cache);
+  ASSERT_TRUE(program.ok()) << program.status();
+  for (const StepInfo& step : (*program)->steps()) {
+    std::printf("  %-22s %s\n", step.op.c_str(), step.impl.c_str());
+    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
+  }
+}
+
 }  // namespace
 }  // namespace q8::kernels::testing

@@ -14,6 +14,10 @@
 // f32 (BENCHMARKS.md, "Attention matmuls").
 // (6) `kernels_int8_bench zero_points [rounds]`: src zero point cost
 // (zero_point_bench.cc; BENCHMARKS.md, "Asymmetric activations").
+// (7) `kernels_int8_bench bf16 [reps]`: the precision ladder's rungs side by
+// side -- fp32, bf16 (f32 and bf16 dst) and int8 for a conv and matmuls at
+// real shapes, plus the f32 <-> bf16 seam reorders; each row's median over
+// `reps` interleaved rounds (BENCHMARKS.md, "bf16 rung").
 // Run with OMP_NUM_THREADS set (e.g. 1 and 2).
 #include <algorithm>
 #include <chrono>
@@ -24,6 +28,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "absl/strings/str_cat.h"
 #include "kernels/internal/dynamic_quant.h"
 #include "oneapi/dnnl/dnnl.hpp"
 #include "tests/unit/kernels/int8_util.h"
@@ -334,6 +339,89 @@ void DnnlProbe() {
   }
 }
 
+// One round of the bf16 table: ms per Run of each variant, in a fixed order.
+std::vector<double> Bf16Round(std::vector<Built>& built, int iters) {
+  std::vector<double> t;
+  for (Built& b : built) t.push_back(b.Time(iters));
+  return t;
+}
+
+void Bf16Bench(int reps) {
+  struct Row {
+    std::string name;
+    Built built;
+    double gop;
+  };
+  std::vector<Row> rows;
+  WeightCache cache;
+  // Conv 3x3 64->64 @56x56 mb1, NHWC, bias + relu; activations in the arena.
+  const core::Dims xd{1, 64, 56, 56};
+  const RefTensor wf = RandomTensor({64, 64, 3, 3}, 1, -0.1f, 0.1f);
+  ConvParams p;
+  p.strides = p.dilations = {1, 1};
+  p.pads_begin = p.pads_end = {1, 1};
+  p.bias = Constant({{64}, Random(64, 2)});
+  p.post_ops = {{Activation::Kind::kRelu}};
+  ConvParams f = p, q = p;
+  f.weights = Constant(wf);
+  q.qweights = QuantizeWeights(wf, 0).params();
+  auto conv = [&](DT in, DT out, const ConvParams& cp) {
+    SpecBuilder s;
+    const int x = s.Arena(xd, Layout::kNhwc, in, 0.02f), y = s.Arena(xd, Layout::kNhwc, out, 0.05f);
+    s.Step("Conv", cp, {x}, {y});
+    s.Step("Touch", ReorderParams{}, {s.Input({1, 1})}, {s.Output({1, 1})});
+    return Build(s.Build(), cache, {Bytes(4)}, {4});
+  };
+  auto seam = [&](DT in, DT out) {
+    SpecBuilder s;
+    const int x = s.Arena(xd, Layout::kNhwc, in), y = s.Arena(xd, Layout::kNhwc, out);
+    s.Step("Reorder", ReorderParams{}, {x}, {y});
+    s.Step("Touch", ReorderParams{}, {s.Input({1, 1})}, {s.Output({1, 1})});
+    return Build(s.Build(), cache, {Bytes(4)}, {4});
+  };
+  const double conv_gop = 2.0 * 64 * 64 * 9 * 56 * 56 / 1e9;
+  rows.push_back({"conv3x3 64@56 fp32", conv(DT::kFloat32, DT::kFloat32, f), conv_gop});
+  rows.push_back({"conv3x3 64@56 bf16->f32", conv(DT::kBFloat16, DT::kFloat32, f), conv_gop});
+  rows.push_back({"conv3x3 64@56 bf16->bf16", conv(DT::kBFloat16, DT::kBFloat16, f), conv_gop});
+  rows.push_back({"conv3x3 64@56 u8->u8", conv(DT::kUInt8, DT::kUInt8, q), conv_gop});
+  rows.push_back({"seam f32->bf16 64x56x56", seam(DT::kFloat32, DT::kBFloat16), 0});
+  rows.push_back({"seam bf16->f32 64x56x56", seam(DT::kBFloat16, DT::kFloat32), 0});
+  rows.push_back({"seam f32->u8 64x56x56", seam(DT::kFloat32, DT::kUInt8), 0});
+  // Transformer FFN matmuls (BERT-base widths), constant weights, f32 out.
+  for (int64_t m : {1, 128}) {
+    const int64_t k = 768, n = 3072;
+    const RefTensor b = RandomTensor({k, n}, 3);
+    MatMulParams mf, mq;
+    mf.weights = Constant(b);
+    mq.qweights = QuantizeWeights(b, 1).params();
+    auto mm = [&](DT in, const MatMulParams& mp) {
+      SpecBuilder s;
+      s.Step("MatMul", mp, {s.Input({m, k}, in, 0.01f)}, {s.Output({m, n})});
+      return Build(s.Build(), cache, {Bytes(m * k * core::SizeOf(in))}, {m * n * 4});
+    };
+    const std::string shape = absl::StrCat("matmul ", m, "x768x3072 ");
+    const double gop = 2.0 * m * k * n / 1e9;
+    rows.push_back({shape + "fp32", mm(DT::kFloat32, mf), gop});
+    rows.push_back({shape + "bf16", mm(DT::kBFloat16, mf), gop});
+    rows.push_back({shape + "s8", mm(DT::kInt8, mq), gop});
+  }
+  std::vector<Built> built;
+  for (Row& r : rows) built.push_back(std::move(r.built));
+  std::vector<std::vector<double>> times(rows.size());
+  for (int rep = 0; rep < reps; ++rep) {
+    const std::vector<double> t = Bf16Round(built, 30);
+    for (size_t i = 0; i < t.size(); ++i) times[i].push_back(t[i]);
+  }
+  std::printf("%-26s %-30s %9s %9s\n", "variant", "impl", "ms", "GOP/s");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::sort(times[i].begin(), times[i].end());
+    const double ms = times[i][times[i].size() / 2];
+    const std::string& impl = built[i].program->steps()[0].impl;
+    std::printf("%-26s %-30s %9.4f %9.0f\n", rows[i].name.c_str(), impl.c_str(), ms,
+                rows[i].gop > 0 ? rows[i].gop / ms * 1e3 : 0.0);
+  }
+}
+
 }  // namespace
 // One activation x activation matmul [b,h,m,k] x [b,h,k,n] -> f32, timed as
 // f32, as int8 on already-quantized operands, and as int8 including the two
@@ -393,6 +481,12 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "zero_points") {
     std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
     ZeroPointBench(argc > 2 ? std::atoi(argv[2]) : 7);
+    return 0;
+  }
+  // "bf16 [reps]": only the precision ladder table.
+  if (argc > 1 && std::string(argv[1]) == "bf16") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    Bf16Bench(argc > 2 ? std::atoi(argv[2]) : 5);
     return 0;
   }
   // "dynamic_conv [mb...]": only the dynamic conv table.

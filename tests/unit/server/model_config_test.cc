@@ -179,6 +179,7 @@ TEST(ModelConfigTest, QuantizationDefaultsAreTheDocumentedOnes) {
   EXPECT_FALSE(q.metric.has_value());  // top1 with labels, else agreement
   EXPECT_DOUBLE_EQ(q.max_drop, 0.01);
   EXPECT_DOUBLE_EQ(q.eval_fraction, 0.2);
+  EXPECT_EQ(q.fallback, engine::FallbackPrecision::kAuto);
   // Mode auto: static with calibration data, else live calibration on 512 samples.
   EXPECT_TRUE(c->quantization_auto);
   EXPECT_TRUE(c->live.enabled);
@@ -263,6 +264,16 @@ TEST(ModelConfigTest, ParsesEqualization) {
   EXPECT_THAT(std::string(engine::ValidateOptions(o).message()), HasSubstr("equalization"));
 }
 
+TEST(ModelConfigTest, ParsesFallbackPrecision) {
+  for (auto [text, want] :
+       {std::pair{"auto", engine::FallbackPrecision::kAuto}, std::pair{"bf16", engine::FallbackPrecision::kBf16},
+        std::pair{"fp32", engine::FallbackPrecision::kFp32}}) {
+    auto c = ParseModelConfig(absl::StrCat(R"({"quantization":{"fallback":")", text, R"("}})"), "m", ModelConfig());
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->quantization.fallback, want) << text;
+  }
+}
+
 TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
   EXPECT_THAT(ConfigError(R"({"quantization":"static"})"), HasSubstr("'quantization' must be a JSON object"));
   EXPECT_THAT(ConfigError(R"({"quantization":{"mode":"int4"}})"),
@@ -292,6 +303,13 @@ TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
   EXPECT_THAT(ConfigError(R"({"quantization":{"max_dorp":0.1}})"),
               HasSubstr("unknown key 'quantization.max_dorp'; expected one of: mode, calibration, per_channel, "
                         "accuracy"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"fallback":"fp16"}})"),
+              HasSubstr("'quantization.fallback' is invalid: unknown fallback precision 'fp16'; expected one of: "
+                        "auto, bf16, fp32"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"fallback":["bf16"]}})"),
+              HasSubstr("'quantization.fallback' must be a string"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"fallback":"BF16\u0000x"}})"),
+              HasSubstr("'quantization.fallback' is invalid"));
   EXPECT_THAT(ConfigError(R"({"quantization":{"accuracy":{"maxdrop":0.1}}})"),
               HasSubstr("unknown key 'quantization.accuracy.maxdrop'"));
 }

@@ -70,7 +70,8 @@ TEST(QuantizerTest, BiasCorrectionRemovesMeanOutputError) {
     double e = 0;
     for (int64_t s = 0; s < samples; ++s) {
       for (int64_t i = 0; i < k; ++i) {
-        e += (q.values->span<int8_t>()[i * n + j] * q.scales[j] - w.span<float>()[i * n + j]) * x.span<float>()[s * k + i];
+        e += (q.values->span<int8_t>()[i * n + j] * q.scales[j] - w.span<float>()[i * n + j]) *
+             x.span<float>()[s * k + i];
       }
     }
     e /= samples;  // mean output error of column j without correction
@@ -103,11 +104,18 @@ TEST(QuantizerTest, ReportJsonRoundTrips) {
   r.mode = "static";
   r.int8_top1 = 0.9123456789;
   r.fallback_layers = {"conv1", "fc2"};
+  r.bf16_layers = {"conv2"};
+  r.fallback = "auto";
+  r.fallback_resolved = "bf16";
   r.layers.push_back({.node = "conv1", .op = "Conv", .precision = "fp32", .sqnr_db = 31.5});
+  r.layers.push_back({.node = "conv2", .op = "Conv", .precision = "bf16", .reason = "bf16: int8 failed"});
   auto back = QuantizationReport::FromJson(r.ToJson());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->ToJson(), r.ToJson());
   EXPECT_EQ(back->fallback_layers, r.fallback_layers);
+  EXPECT_EQ(back->bf16_layers, r.bf16_layers);
+  EXPECT_EQ(back->fallback_resolved, "bf16");
+  EXPECT_EQ(back->layers[1].reason, "bf16: int8 failed");
   EXPECT_DOUBLE_EQ(back->int8_top1, r.int8_top1);
   EXPECT_FALSE(QuantizationReport::FromJson("[1,2]").ok());
 }
