@@ -16,12 +16,18 @@ WORKDIR /src
 COPY scripts/install_deps.sh scripts/install_deps.sh
 RUN scripts/install_deps.sh --build-only && rm -rf /var/lib/apt/lists/*
 COPY . .
-# The cache mount keeps ccache's objects across image builds (BuildKit and buildah).
+# The cache mount keeps ccache's objects across image builds (BuildKit and
+# buildah). CCACHE_DIR_ARG points ccache elsewhere: CI's smoke test mounts the
+# host's cache there, so the image reuses the objects its host build just made
+# (relative paths under CCACHE_BASEDIR, build tree at <source>/build, as
+# scripts/build.sh does).
+ARG CCACHE_DIR_ARG=/root/.cache/ccache
 RUN --mount=type=cache,target=/root/.cache/ccache \
-    cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
- && cmake --build /build -j "$(nproc)" --target q8serve q8ctl \
- && install -D --strip -m 0755 /build/server/q8serve /out/bin/q8serve \
- && install -D --strip -m 0755 /build/client/q8ctl/q8ctl /out/bin/q8ctl \
+    export CCACHE_DIR=${CCACHE_DIR_ARG} CCACHE_BASEDIR=/src \
+ && cmake -S . -B /src/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+ && cmake --build /src/build -j "$(nproc)" --target q8serve q8ctl \
+ && install -D --strip -m 0755 /src/build/server/q8serve /out/bin/q8serve \
+ && install -D --strip -m 0755 /src/build/client/q8ctl/q8ctl /out/bin/q8ctl \
  && install -D -m 0644 tests/data/fashion_cnn.onnx /out/demo/fashion_cnn.onnx \
  && cp -r deploy/demo/. /out/demo/
 

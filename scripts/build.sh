@@ -9,6 +9,9 @@ jobs=$(nproc)
 # Each compiler process peaks near 1.5 GiB on the gRPC-generated sources.
 mem_jobs=$(( $(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 1500000 ))
 (( mem_jobs >= 1 && mem_jobs < jobs )) && jobs=$mem_jobs
+# Paths under the source tree reach ccache as relative ones, so other
+# checkouts and the container build (Dockerfile) hit the same cache entries.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 targets=()
 for t in ${Q8_BUILD_TARGETS:-}; do targets+=(--target "$t"); done

@@ -18,13 +18,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 stages=("$@")
 (( ${#stages[@]} )) || read -r -a stages <<< "${Q8_SANITIZER_STAGES:-fuzz asan tsan}"
-FUZZ_SECONDS=${FUZZ_SECONDS:-90}
+FUZZ_SECONDS=${FUZZ_SECONDS:-45}
 # CI's fuzz runs are reproducible: a fixed seed, a fixed number of inputs
 # (FUZZ_SECONDS only caps a slow machine) and a fresh scratch corpus, so a
 # green run stays green for the same code and a red one replays exactly.
 # Explore with other seeds and longer runs by hand (scripts/fuzz.sh).
 FUZZ_SEED=${FUZZ_SEED:-1}
-FUZZ_RUNS=${FUZZ_RUNS:-900000}
+FUZZ_RUNS=${FUZZ_RUNS:-300000}
 ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
 TSAN_BUILD_DIR=${TSAN_BUILD_DIR:-build-tsan}
 jobs=$(nproc)

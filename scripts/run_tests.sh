@@ -5,7 +5,7 @@
 # (deploy/container/build_and_smoke.sh; Q8_CONTAINER_SMOKE=0 skips it,
 # Q8_CONTAINER_SMOKE=1 forces it with args). Likewise it then runs the
 # sanitizer and fuzzing stages (scripts/run_sanitizers.sh: each fuzz target
-# for 900 000 inputs (fixed seed) under ASan+UBSan, the unit and integration
+# for 300 000 inputs (fixed seed) under ASan+UBSan, the unit and integration
 # suites under ASan+UBSan, the executor/registry/server tests under TSan;
 # Q8_SANITIZER_STAGES picks a subset of "fuzz asan tsan"; Q8_SANITIZERS=0
 # skips them, Q8_SANITIZERS=1 forces them with args).
