@@ -25,7 +25,6 @@ struct ValueStats {
   // max |x| per index of the last axis (a transformer's features; what
   // SmoothQuant balances against the next matmul's weights); empty for rank < 2.
   std::vector<float> last_axis_absmax;
-  std::vector<double> channel_mean;   // over dim 1 (channels / features); empty for rank < 2
   std::vector<float> channel_absmax;  // max |x| per channel of dim 1, like channel_mean
   std::optional<AbsHistogram> histogram;
 };
