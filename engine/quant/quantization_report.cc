@@ -82,6 +82,7 @@ absl::StatusOr<QuantizationReport> QuantizationReport::FromJson(const std::strin
   if (l.contains(#f)) l.at(#f).get_to(entry.f);
       Q8_REPORT_SMOOTHING_FIELDS(Q8_GET_SMOOTHING)
       r.smoothing.push_back(std::move(entry));
+    }
     for (const json& p : j.value("equalized_pairs", json::array())) {
       EqualizedPairReport pair;
 #define Q8_GET_PAIR(f) \
