@@ -153,9 +153,9 @@ absl::Status ParseSmoothQuant(const Json& j, absl::string_view model_name, engin
 
 absl::Status ParseQuantization(const Json& q, absl::string_view model_name, ModelConfig& config) {
   engine::QuantizationOptions& o = config.quantization;
-  if (absl::Status s = CheckObject(q, "quantization", model_name,
-                                   {"mode", "calibration", "per_channel", "accuracy", "live", "smoothquant",
-                                    "equalization", "fallback"});
+  if (absl::Status s = CheckObject(
+          q, "quantization", model_name,
+          {"mode", "calibration", "per_channel", "accuracy", "live", "smoothquant", "equalization", "fallback"});
       !s.ok()) {
     return s;
   }

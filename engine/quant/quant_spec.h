@@ -47,7 +47,7 @@ struct QuantSpec {
   // The weights are those of the graph after cross-layer equalization
   // (engine/quant/equalization.h): a reload must equalize again first.
   bool equalized = false;
-  std::set<int> bf16_layers;         // Conv / Gemm / MatMul nodes in bf16 (never also in `layers`)
+  std::set<int> bf16_layers;  // Conv / Gemm / MatMul nodes in bf16 (never also in `layers`)
 };
 
 }  // namespace q8::engine

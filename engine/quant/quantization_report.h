@@ -96,8 +96,8 @@ struct QuantizationReport {
   std::vector<SmoothingReport> smoothing;
   std::vector<std::string> smoothing_skipped;
   std::vector<std::pair<double, double>> smoothing_search;  // (alpha, dB)
-  std::string equalization = "off";  // the setting: auto | on | off
-  bool equalized = false;            // whether it was applied
+  std::string equalization = "off";                         // the setting: auto | on | off
+  bool equalized = false;                                   // whether it was applied
   int64_t equalization_sweeps = 0;
   std::vector<EqualizedPairReport> equalized_pairs;
 

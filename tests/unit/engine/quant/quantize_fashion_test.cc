@@ -11,9 +11,9 @@
 #include <map>
 
 #include "core/npy.h"
-#include "engine/quant/artifact.h"
 #include "engine/model_builder.h"
 #include "engine/plan/planner.h"
+#include "engine/quant/artifact.h"
 #include "engine/quant/quantizer.h"
 #include "engine/quantize.h"
 #include "kernels/program.h"
