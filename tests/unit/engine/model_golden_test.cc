@@ -32,13 +32,9 @@ TEST_P(FashionGoldenTest, MatchesPyTorchLogitsAndAccuracy) {
   ASSERT_EQ(golden.dims(), (core::Dims{1000, 10}));
 
   // Batches of 250 (and a batch-1 pass over the first rows below).
-  std::vector<float> logits;
-  for (int64_t b = 0; b < 1000; b += 250) {
-    auto out = (*model)->Run({Rows(images, b, 250)});
-    ASSERT_TRUE(out.ok()) << out.status();
-    auto s = (*out)[0].span<float>();
-    logits.insert(logits.end(), s.begin(), s.end());
-  }
+  auto run = testing::RunInBatchesOf(**model, {&images}, 1000, 250);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const std::vector<float>& logits = *run;
   EXPECT_LE(testing::MaxAbsDiff(logits, golden.span<float>()), 1e-4f);
 
   int ours = 0, torch = 0;

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/npy.h"
 #include "engine/compiler.h"
@@ -35,6 +37,24 @@ inline core::TensorView Rows(const core::Tensor& t, int64_t begin, int64_t count
   const int64_t row = t.num_elements() / dims[0];
   dims[0] = count;
   return {t.dtype(), dims, static_cast<const char*>(t.data()) + begin * row * core::SizeOf(t.dtype())};
+}
+
+// Output 0 of `model` over the first `count` rows of every input (all
+// batch-major with the same leading count), run `batch` rows at a time.
+inline absl::StatusOr<std::vector<float>> RunInBatchesOf(const CompiledModel& model,
+                                                         std::vector<const core::Tensor*> inputs, int64_t count,
+                                                         int64_t batch) {
+  std::vector<float> out;
+  for (int64_t b = 0; b < count; b += batch) {
+    const int64_t n = std::min(batch, count - b);
+    std::vector<core::TensorView> views;
+    for (const core::Tensor* t : inputs) views.push_back(Rows(*t, b, n));
+    auto result = model.Run(views);
+    if (!result.ok()) return result.status();
+    auto s = (*result)[0].span<float>();
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  return out;
 }
 
 inline float MaxAbsDiff(absl::Span<const float> a, absl::Span<const float> b) {

@@ -12,6 +12,7 @@
 #include "engine/export/qdq_exporter.h"
 #include "engine/quantize.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/testing/random_data.h"
 #include "tests/unit/engine/export/export_test_util.h"
 
 namespace q8::engine {
@@ -39,13 +40,7 @@ std::string LayerNormLinear() {
   return b.Serialize();
 }
 
-core::Tensor Normal(core::Dims dims, uint32_t seed) {
-  core::Tensor t(core::DataType::kFloat32, std::move(dims));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0, 1);
-  for (float& v : t.span<float>()) v = dist(rng);
-  return t;
-}
+using q8::testing::Normal;
 
 double MeanAbsDiff(const core::Tensor& a, const core::Tensor& b) {
   double sum = 0;

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "engine/quantize.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/testing/random_data.h"
 
 namespace q8::engine {
 namespace {
@@ -29,13 +30,7 @@ std::string TwoFloatInputs() {
   return b.Serialize();
 }
 
-core::Tensor Normal(core::Dims dims, uint32_t seed, float scale) {
-  core::Tensor t(core::DataType::kFloat32, std::move(dims));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0, scale);
-  for (float& v : t.span<float>()) v = dist(rng);
-  return t;
-}
+using q8::testing::Normal;
 
 CalibrationGroup Group(const std::string& name, int64_t n, int64_t seq, uint32_t seed, float scale) {
   CalibrationGroup g;

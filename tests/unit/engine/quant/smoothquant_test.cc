@@ -16,19 +16,14 @@
 #include "engine/quant/channel_rescale.h"
 #include "engine/quantize.h"
 #include "tests/testing/onnx_builder.h"
+#include "tests/testing/random_data.h"
 
 namespace q8::engine {
 namespace {
 
 using q8::testing::OnnxBuilder;
 
-core::Tensor Normal(core::Dims dims, uint32_t seed) {
-  core::Tensor t(core::DataType::kFloat32, std::move(dims));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0, 1);
-  for (float& v : t.span<float>()) v = dist(rng);
-  return t;
-}
+using q8::testing::Normal;
 
 // LayerNorm over 16 features, read by two Linear layers (like Q and K).
 std::string LayerNormTwoLinears() {

@@ -89,13 +89,9 @@ TEST_P(TinyVitGoldenTest, Fp32MatchesPyTorchLogits) {
   const core::Tensor images = LoadNpy(DataPath("fashion_test_images.npy"));
   const core::Tensor golden = LoadNpy(DataPath("tiny_vit_golden.npy"));
   ASSERT_EQ(golden.dims(), (core::Dims{1000, kVitClasses}));
-  std::vector<float> logits;
-  for (int64_t b = 0; b < 1000; b += 250) {
-    auto out = (*model)->Run({Rows(images, b, 250)});
-    ASSERT_TRUE(out.ok()) << out.status();
-    auto s = (*out)[0].span<float>();
-    logits.insert(logits.end(), s.begin(), s.end());
-  }
+  auto run = testing::RunInBatchesOf(**model, {&images}, 1000, 250);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const std::vector<float>& logits = *run;
   EXPECT_LE(testing::MaxAbsDiff(logits, golden.span<float>()), 1e-4f);
   auto one = (*model)->Run({Rows(images, 7, 1)});  // batch 1: another plan
   ASSERT_TRUE(one.ok()) << one.status();
@@ -133,13 +129,9 @@ TEST(TextEncoderGoldenTest, Fp32MatchesPyTorchLogitsAtEverySequenceLength) {
   const TextSet& t = Text();
   const int64_t n = t.ids.dims()[0];
   ASSERT_EQ(t.golden.dims(), (core::Dims{n, kTextClasses}));
-  std::vector<float> logits;
-  for (int64_t b = 0; b < n; b += 500) {
-    auto out = (*model)->Run({Rows(t.ids, b, 500), Rows(t.mask, b, 500)});
-    ASSERT_TRUE(out.ok()) << out.status();
-    auto s = (*out)[0].span<float>();
-    logits.insert(logits.end(), s.begin(), s.end());
-  }
+  auto run = testing::RunInBatchesOf(**model, {&t.ids, &t.mask}, n, 500);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const std::vector<float>& logits = *run;
   EXPECT_LE(testing::MaxAbsDiff(logits, t.golden.span<float>()), 1e-4f);
   int64_t correct = 0;
   for (int64_t i = 0; i < n; ++i) {
