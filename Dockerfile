@@ -11,23 +11,27 @@
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
-WORKDIR /src
+# SRC_DIR: where the sources sit in the build stage. CI's smoke test passes
+# the host checkout's own path, so compile commands match the host build's
+# byte for byte and the host's ccache objects apply (relative paths under
+# CCACHE_BASEDIR alone measured no hits).
+ARG SRC_DIR=/src
+WORKDIR ${SRC_DIR}
 # Dependencies first, so source changes do not reinstall them.
 COPY scripts/install_deps.sh scripts/install_deps.sh
 RUN scripts/install_deps.sh --build-only && rm -rf /var/lib/apt/lists/*
 COPY . .
 # The cache mount keeps ccache's objects across image builds (BuildKit and
 # buildah). CCACHE_DIR_ARG points ccache elsewhere: CI's smoke test mounts the
-# host's cache there, so the image reuses the objects its host build just made
-# (relative paths under CCACHE_BASEDIR, build tree at <source>/build, as
-# scripts/build.sh does).
+# host's cache there (with SRC_DIR above), so the image reuses the objects its
+# host build (scripts/build.sh: build tree at <source>/build) just made.
 ARG CCACHE_DIR_ARG=/root/.cache/ccache
 RUN --mount=type=cache,target=/root/.cache/ccache \
-    export CCACHE_DIR=${CCACHE_DIR_ARG} CCACHE_BASEDIR=/src \
- && cmake -S . -B /src/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
- && cmake --build /src/build -j "$(nproc)" --target q8serve q8ctl \
- && install -D --strip -m 0755 /src/build/server/q8serve /out/bin/q8serve \
- && install -D --strip -m 0755 /src/build/client/q8ctl/q8ctl /out/bin/q8ctl \
+    export CCACHE_DIR=${CCACHE_DIR_ARG} CCACHE_BASEDIR=${SRC_DIR} \
+ && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+ && cmake --build build -j "$(nproc)" --target q8serve q8ctl \
+ && install -D --strip -m 0755 build/server/q8serve /out/bin/q8serve \
+ && install -D --strip -m 0755 build/client/q8ctl/q8ctl /out/bin/q8ctl \
  && install -D -m 0644 tests/data/fashion_cnn.onnx /out/demo/fashion_cnn.onnx \
  && cp -r deploy/demo/. /out/demo/
 

@@ -59,11 +59,12 @@ log "building $IMAGE (podman build --isolation=chroot --network=host)"
 start=$(date +%s)
 # --format docker keeps HEALTHCHECK (the OCI format has no such field).
 # The host's ccache goes into the build stage: scripts/build.sh has just
-# compiled the same sources with the same Debian compiler, so the image's
-# compile is mostly cache hits (CI builds both on a cold machine).
+# compiled the same sources with the same Debian compiler; with the sources
+# at the same path in the build stage (SRC_DIR) the image's compile is cache
+# hits (CI builds both on a cold machine).
 cache_args=()
 if host_cache=$(ccache -k cache_dir 2>/dev/null) && [[ -d "$host_cache" ]]; then
-  cache_args=(-v "$host_cache:/host-ccache" --build-arg CCACHE_DIR_ARG=/host-ccache)
+  cache_args=(-v "$host_cache:/host-ccache" --build-arg CCACHE_DIR_ARG=/host-ccache --build-arg "SRC_DIR=$PWD")
 fi
 podman build --format docker --isolation=chroot --network=host --build-arg "BASE_IMAGE=$BASE" "${cache_args[@]}" \
   -t "$IMAGE" -f Dockerfile . \
