@@ -4,7 +4,17 @@
 // rank and 1 on reduced axes: with plain layout those are the same bytes as
 // the engine's keepdims=0 dims. A reduction over extents that are all 1
 // changes no value's position, so it runs as the matching eltwise instead
-// (oneDNN requires src and dst dims to differ).
+// (oneDNN requires src and dst dims to differ). Where oneDNN 2.6 has only
+// its reference implementation (e.g. a mean over the middle axis of
+// [1, tokens, features], a ViT's pooling), sum/mean/max/min over one
+// contiguous block of axes run as a plain loop instead (impl "q8:cpp"), so no
+// hot path runs `ref`.
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
@@ -55,6 +65,79 @@ Activation SingleElement(ReductionParams::Kind kind) {
   return a;
 }
 
+// dst[o, i] = reduce over r of src[o, r, i]: the inner loop runs over i, so
+// the compiler vectorizes it and the reads stay sequential.
+class AxisBlockReduction : public Kernel {
+ public:
+  AxisBlockReduction(ReductionParams::Kind kind, int64_t outer, int64_t reduced, int64_t inner,
+                     std::vector<Operand> inputs, std::vector<Operand> outputs)
+      : Kernel("q8:cpp", std::move(inputs), std::move(outputs)),
+        kind_(kind),
+        outer_(outer),
+        reduced_(reduced),
+        inner_(inner) {}
+
+  BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
+                 const dnnl::memory&) const override {
+    BoundArgs bound;
+    bound.extra = {inputs[0], outputs[0]};
+    return bound;
+  }
+
+  void Execute(dnnl::stream&, const BoundArgs& args) const override {
+    const float* src = static_cast<const float*>(args.extra[0].get_data_handle());
+    float* dst = static_cast<float*>(args.extra[1].get_data_handle());
+    using K = ReductionParams::Kind;
+    for (int64_t o = 0; o < outer_; ++o) {
+      float* d = dst + o * inner_;
+      const float* s = src + o * reduced_ * inner_;
+      std::copy(s, s + inner_, d);
+      for (int64_t k = 1; k < reduced_; ++k) {
+        const float* row = s + k * inner_;
+        switch (kind_) {
+          case K::kMax:
+            for (int64_t i = 0; i < inner_; ++i) d[i] = std::max(d[i], row[i]);
+            break;
+          case K::kMin:
+            for (int64_t i = 0; i < inner_; ++i) d[i] = std::min(d[i], row[i]);
+            break;
+          default:
+            for (int64_t i = 0; i < inner_; ++i) d[i] += row[i];
+        }
+      }
+      if (kind_ == K::kMean) {
+        const float scale = 1.0f / static_cast<float>(reduced_);
+        for (int64_t i = 0; i < inner_; ++i) d[i] *= scale;
+      }
+    }
+  }
+
+ private:
+  ReductionParams::Kind kind_;
+  int64_t outer_, reduced_, inner_;
+};
+
+// The [outer, reduced, inner] split when the reduced axes (ignoring extents
+// of 1) form one contiguous block; nullopt otherwise.
+std::optional<std::array<int64_t, 3>> AxisBlock(const core::Dims& dims, const std::vector<int64_t>& axes) {
+  std::vector<bool> reduced(dims.size(), false);
+  for (int64_t a : axes) reduced[a] = true;
+  int first = -1, last = -1;
+  for (int d = 0; d < static_cast<int>(dims.size()); ++d) {
+    if (reduced[d] && dims[d] != 1) {
+      if (first < 0) first = d;
+      last = d;
+    }
+  }
+  if (first < 0) return std::nullopt;
+  std::array<int64_t, 3> block{1, 1, 1};
+  for (int d = 0; d < static_cast<int>(dims.size()); ++d) {
+    if (d >= first && d <= last && !reduced[d] && dims[d] != 1) return std::nullopt;
+    block[d < first ? 0 : d <= last ? 1 : 2] *= dims[d];
+  }
+  return block;
+}
+
 }  // namespace
 
 KernelOr Create(const ReductionParams& p, const KernelRequest& r) {
@@ -90,6 +173,15 @@ KernelOr Create(const ReductionParams& p, const KernelRequest& r) {
   const Activation log{Activation::Kind::kLog};
   dnnl::reduction::primitive_desc pd(desc, p.kind == ReductionParams::Kind::kLogSum ? MakeAttr({&log, 1}) : MakeAttr(),
                                      CpuEngine());
+  using K = ReductionParams::Kind;
+  if (absl::StartsWith(pd.impl_info_str(), "ref") &&
+      (p.kind == K::kSum || p.kind == K::kMean || p.kind == K::kMax || p.kind == K::kMin)) {
+    if (auto block = AxisBlock(src.dims, p.axes)) {
+      return std::make_unique<AxisBlockReduction>(p.kind, (*block)[0], (*block)[1], (*block)[2],
+                                                  std::vector<Operand>{{kArgNone, src_md}},
+                                                  std::vector<Operand>{{kArgNone, dst_md}});
+    }
+  }
   return std::make_unique<Kernel>(dnnl::reduction(pd), pd, std::vector<Operand>{{DNNL_ARG_SRC, src_md}},
                                   std::vector<Operand>{{DNNL_ARG_DST, dst_md}});
 }
