@@ -24,10 +24,11 @@ COPY . .
 # The cache mount keeps ccache's objects across image builds (BuildKit and
 # buildah). CCACHE_DIR_ARG points ccache elsewhere: CI's smoke test mounts the
 # host's cache there (with SRC_DIR above), so the image reuses the objects its
-# host build (scripts/build.sh: build tree at <source>/build) just made.
+# host build (scripts/build.sh: build tree at <source>/build, LANG=C.UTF-8,
+# which ccache hashes) just made.
 ARG CCACHE_DIR_ARG=/root/.cache/ccache
 RUN --mount=type=cache,target=/root/.cache/ccache \
-    export CCACHE_DIR=${CCACHE_DIR_ARG} CCACHE_BASEDIR=${SRC_DIR} \
+    export CCACHE_DIR=${CCACHE_DIR_ARG} CCACHE_BASEDIR=${SRC_DIR} LANG=C.UTF-8 \
  && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
  && cmake --build build -j "$(nproc)" --target q8serve q8ctl \
  && install -D --strip -m 0755 build/server/q8serve /out/bin/q8serve \

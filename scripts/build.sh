@@ -12,6 +12,10 @@ mem_jobs=$(( $(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 1500000 ))
 # Paths under the source tree reach ccache as relative ones, so other
 # checkouts and the container build (Dockerfile) hit the same cache entries.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+# ccache hashes the locale (it changes compiler messages); one fixed value
+# here and in the Dockerfile lets the image's compile hit this build's objects.
+export LANG=C.UTF-8
+unset LC_ALL LC_CTYPE LC_MESSAGES
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 targets=()
 for t in ${Q8_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
