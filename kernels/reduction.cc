@@ -67,26 +67,17 @@ Activation SingleElement(ReductionParams::Kind kind) {
 
 // dst[o, i] = reduce over r of src[o, r, i]: the inner loop runs over i, so
 // the compiler vectorizes it and the reads stay sequential.
-class AxisBlockReduction : public Kernel {
+class AxisBlockReduction final : public PlainFloatKernel {
  public:
   AxisBlockReduction(ReductionParams::Kind kind, int64_t outer, int64_t reduced, int64_t inner,
                      std::vector<Operand> inputs, std::vector<Operand> outputs)
-      : Kernel("q8:cpp", std::move(inputs), std::move(outputs)),
+      : PlainFloatKernel(std::move(inputs), std::move(outputs)),
         kind_(kind),
         outer_(outer),
         reduced_(reduced),
         inner_(inner) {}
 
-  BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
-                 const dnnl::memory&) const override {
-    BoundArgs bound;
-    bound.extra = {inputs[0], outputs[0]};
-    return bound;
-  }
-
-  void Execute(dnnl::stream&, const BoundArgs& args) const override {
-    const float* src = static_cast<const float*>(args.extra[0].get_data_handle());
-    float* dst = static_cast<float*>(args.extra[1].get_data_handle());
+  void Compute(const float* src, float* dst) const override {
     using K = ReductionParams::Kind;
     for (int64_t o = 0; o < outer_; ++o) {
       float* d = dst + o * inner_;

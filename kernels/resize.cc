@@ -157,11 +157,11 @@ AxisTable BuildAxis(const ResizeParams& p, size_t axis, int64_t in_len, int64_t 
   return t;
 }
 
-class ResizeKernel : public Kernel {
+class ResizeKernel final : public PlainFloatKernel {
  public:
   ResizeKernel(std::vector<Operand> inputs, std::vector<Operand> outputs, core::Dims in_dims, core::Dims out_dims,
                std::vector<AxisTable> axes, float extrapolation)
-      : Kernel("q8:cpp", std::move(inputs), std::move(outputs)),
+      : PlainFloatKernel(std::move(inputs), std::move(outputs)),
         in_dims_(std::move(in_dims)),
         out_dims_(std::move(out_dims)),
         axes_(std::move(axes)),
@@ -173,16 +173,7 @@ class ResizeKernel : public Kernel {
     for (const AxisTable& t : axes_) combos_ *= t.taps;
   }
 
-  BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
-                 const dnnl::memory&) const override {
-    BoundArgs bound;
-    bound.extra = {inputs[0], outputs[0]};
-    return bound;
-  }
-
-  void Execute(dnnl::stream&, const BoundArgs& args) const override {
-    const float* x = static_cast<const float*>(args.extra[0].get_data_handle());
-    float* y = static_cast<float*>(args.extra[1].get_data_handle());
+  void Compute(const float* x, float* y) const override {
     const size_t rank = out_dims_.size();
     std::array<int64_t, kMaxRank> idx{};
     const int64_t total = core::NumElements(out_dims_);

@@ -106,6 +106,27 @@ class Kernel {
   ArgMap constants_;
 };
 
+// A kernel in plain C++ over one f32 input and one f32 output (impl
+// "q8:cpp"): it binds the two memories and hands their data to Compute.
+class PlainFloatKernel : public Kernel {
+ public:
+  BoundArgs Bind(absl::Span<const dnnl::memory> inputs, absl::Span<const dnnl::memory> outputs,
+                 const dnnl::memory&) const final {
+    BoundArgs bound;
+    bound.extra = {inputs[0], outputs[0]};
+    return bound;
+  }
+  void Execute(dnnl::stream&, const BoundArgs& args) const final {
+    Compute(static_cast<const float*>(args.extra[0].get_data_handle()),
+            static_cast<float*>(args.extra[1].get_data_handle()));
+  }
+
+ protected:
+  PlainFloatKernel(std::vector<Operand> inputs, std::vector<Operand> outputs)
+      : Kernel("q8:cpp", std::move(inputs), std::move(outputs)) {}
+  virtual void Compute(const float* x, float* y) const = 0;
+};
+
 // Per-op factories, one per KernelParams alternative (one .cc file each).
 // They may throw dnnl::error; CreateKernel converts it. Validation failures
 // are returned as INVALID_ARGUMENT naming the step.
