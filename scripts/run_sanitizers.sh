@@ -47,6 +47,9 @@ common=(-G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_B
 # torchvision export fixture; add it with ASAN_TESTS=...).
 ci_asan_tests="core_test kernels_test engine_test quant_unit_test qdq_export_test server_test execution_test"
 ci_asan_tests+=" client_test integration_test crash_test conformance_test conformance_harness_test"
+# fallback_ladder_test also backs the plain ctest entry fallback_ladder_no_bf16_isa,
+# which would be "Not Run" (a failure) if the executable were not built here.
+ci_asan_tests+=" fallback_ladder_test"
 read -r -a ASAN_TESTS <<< "${ASAN_TESTS:-$ci_asan_tests}"
 # model_zoo_test (ctest torchvision_model_zoo, fixture export_torchvision_zoo)
 # is not in the set and its ctest names match the exclusion: full-size models.
