@@ -43,7 +43,9 @@ std::vector<float> AbsMaxAlongAxis(const core::Tensor& w, int axis) {
   for (int64_t o = 0; o < s.outer; ++o) {
     for (int64_t i = 0; i < s.n; ++i) {
       const float* p = data.data() + (o * s.n + i) * s.inner;
-      for (int64_t k = 0; k < s.inner; ++k) r[i] = std::max(r[i], std::abs(p[k]));
+      for (int64_t k = 0; k < s.inner; ++k) {
+        if (std::isfinite(p[k])) r[i] = std::max(r[i], std::abs(p[k]));
+      }
     }
   }
   return r;

@@ -18,7 +18,8 @@
 
 namespace q8::engine {
 
-// max |w| over everything but `axis`, one value per index of `axis`.
+// max |w| over everything but `axis`, one value per index of `axis`;
+// non-finite entries (an activation's -inf attention mask) are skipped.
 std::vector<float> AbsMaxAlongAxis(const core::Tensor& w, int axis);
 // w[..., i, ...] *= scale[i] along `axis` (scale.size() == dims[axis]).
 void ScaleAlongAxis(core::Tensor& w, int axis, absl::Span<const float> scale);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "engine/passes/channel_scaling.h"
 #include "engine/plan/specialize.h"
 
 namespace q8::engine {
@@ -134,14 +135,10 @@ absl::StatusOr<std::map<ValueId, ValueStats>> CollectStats(const CaptureGraph& c
         // Per last-axis channel |x| maxima (SmoothQuant's activation side):
         // taken before the ragged check, since a sequence axis may differ
         // between groups while the feature axis does not.
+        std::vector<float> batch_amax = AbsMaxAlongAxis(t, static_cast<int>(t.dims().size()) - 1);
         std::vector<float>& amax = s.last_axis_absmax;
-        const int64_t last = t.dims().back();
-        if (!amax.empty() && static_cast<int64_t>(amax.size()) != last) amax.clear();
-        amax.resize(last, 0.0f);
-        for (size_t k = 0; k < data.size(); ++k) {
-          float& m = amax[static_cast<int64_t>(k) % last];
-          if (std::isfinite(data[k])) m = std::max(m, std::abs(data[k]));
-        }
+        if (amax.size() != batch_amax.size()) amax.assign(batch_amax.size(), 0.0f);
+        for (size_t i = 0; i < amax.size(); ++i) amax[i] = std::max(amax[i], batch_amax[i]);
         const int64_t c = t.dims()[1];
         int64_t inner = 1;
         for (size_t d = 2; d < t.dims().size(); ++d) inner *= t.dims()[d];
