@@ -18,6 +18,9 @@
 // side -- fp32, bf16 (f32 and bf16 dst) and int8 for a conv and matmuls at
 // real shapes, plus the f32 <-> bf16 seam reorders; each row's median over
 // `reps` interleaved rounds (BENCHMARKS.md, "bf16 rung").
+// (8) `kernels_int8_bench bf16_sizes [rounds]`: bf16 (with its input seam)
+// against fp32 from tiny to large layers, and LayerNorm/Softmax/GELU in bf16
+// (bf16_size_bench.cc; the size rule of the fallback ladder).
 // Run with OMP_NUM_THREADS set (e.g. 1 and 2).
 #include <algorithm>
 #include <chrono>
@@ -461,6 +464,7 @@ void AttentionBench(int64_t b, int64_t h, int64_t s, int64_t d) {
 }
 
 void ZeroPointBench(int rounds);  // zero_point_bench.cc
+void Bf16SizeBench(int rounds);   // bf16_size_bench.cc
 
 }  // namespace q8::kernels::testing
 
@@ -487,6 +491,12 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "bf16") {
     std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
     Bf16Bench(argc > 2 ? std::atoi(argv[2]) : 5);
+    return 0;
+  }
+  // "bf16_sizes [rounds]": only the bf16-vs-fp32 size sweep.
+  if (argc > 1 && std::string(argv[1]) == "bf16_sizes") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    Bf16SizeBench(argc > 2 ? std::atoi(argv[2]) : 7);
     return 0;
   }
   // "dynamic_conv [mb...]": only the dynamic conv table.
