@@ -32,6 +32,10 @@ struct MemoryStats {
   int64_t weights = 0;      // resident reordered weights and biases
   int64_t activations = 0;  // sum of workspace arenas currently allocated
   int64_t scratchpad = 0;   // sum of workspace scratchpads currently allocated
+  // The parts of `weights` stored as int8 (s8 weights of int8 layers, their
+  // compensation) and as bf16 (weights of bf16 layers); the rest is f32.
+  // Last, so positional initializers of the fields above stay valid.
+  int64_t weights_int8 = 0, weights_bf16 = 0;
   int64_t total() const { return weights + activations + scratchpad; }
 };
 

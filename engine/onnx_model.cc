@@ -16,12 +16,18 @@ namespace {
 
 // Bytes of constant tensors the lowering still references: what the model
 // pins besides the kernels' own weight copies (biases, BN params, binary
-// constants, and weights until ReleaseWeightSources).
-int64_t SourceWeightBytes(const LoweredGraph& lg) {
+// constants, and weights until ReleaseWeightSources), in total and the
+// part stored as s8 (int8 weights not yet released).
+struct SourceBytes {
+  int64_t total = 0, int8 = 0;
+};
+SourceBytes SourceWeightBytes(const LoweredGraph& lg) {
   std::set<const core::Tensor*> seen;
-  int64_t bytes = 0;
+  SourceBytes bytes;
   auto add = [&](const kernels::ConstTensorPtr& t) {
-    if (t && t->has_storage() && seen.insert(t.get()).second) bytes += t->byte_size();
+    if (!t || !t->has_storage() || !seen.insert(t.get()).second) return;
+    bytes.total += t->byte_size();
+    if (t->dtype() == core::DataType::kInt8) bytes.int8 += t->byte_size();
   };
   for (const Lowering& l : lg.lowerings) {
     std::visit(
@@ -234,7 +240,10 @@ absl::Status OnnxModel::RunUnguarded(absl::Span<const core::TensorView> inputs,
 
 MemoryStats OnnxModel::memory() const {
   MemoryStats m;
-  m.weights = plans_.weight_bytes() + SourceWeightBytes(plans_.lowered());
+  const SourceBytes sources = SourceWeightBytes(plans_.lowered());
+  m.weights = plans_.weight_bytes() + sources.total;
+  m.weights_int8 = plans_.weight_bytes(core::DataType::kInt8) + sources.int8;
+  m.weights_bf16 = plans_.weight_bytes(core::DataType::kBFloat16);
   // A specialized model keeps its graph's constants to lower each plan.
   if (parts_.specialize) m.weights += parts_.graph->ConstantBytes();
   m.activations = plans_.arena_bytes();

@@ -74,7 +74,11 @@ void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::s
     return;
   }
   const engine::QuantizationReport& r = q->report;
-  props["precision"] = q->int8 ? "int8" : "fp32";
+  props["precision"] = q->precision;
+  for (const auto& [precision, n] : r.precision_layers) props[absl::StrCat("layers_", precision)] = std::to_string(n);
+  for (const auto& [precision, bytes] : r.precision_weight_bytes) {
+    props[absl::StrCat("served_weight_bytes_", precision)] = std::to_string(bytes);
+  }
   props["quantization_mode"] = handle.served.live != nullptr || q->live_samples > 0 ? "auto" : r.mode;
   props["quantization_summary"] = q->summary;
   if (!r.isa.empty()) props["isa"] = r.isa;

@@ -28,7 +28,8 @@ namespace q8::server {
 inline constexpr char kServerName[] = "q8serve";
 
 // ModelMetadata properties of a served version: version, max_batch_size,
-// compile report, memory, and the quantization highlights (precision,
+// compile report, memory, and the quantization highlights (precision: int8,
+// bf16, fp32 or mixed; layers_<precision>, served_weight_bytes_<precision>,
 // quantization_mode, accuracy_*, agreement, target_met, weight_bytes_*,
 // fallback_layers, quantization_report = the full report JSON).
 void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::string, std::string>* properties);

@@ -35,10 +35,11 @@ std::string QuantizationSummary(const engine::QuantizationReport& report) {
   return absl::StrCat(out, ", target missed (", report.metric, " drop ", report.drop, " > ", report.max_drop, ")");
 }
 
-std::shared_ptr<const QuantizationInfo> MakeQuantizationInfo(engine::QuantizationReport report,
-                                                              std::string report_json, std::string artifact) {
+std::shared_ptr<const QuantizationInfo> MakeQuantizationInfo(engine::QuantizationReport report, std::string report_json,
+                                                             std::string artifact) {
   auto info = std::make_shared<QuantizationInfo>();
   info->int8 = AnyInt8(report);
+  info->precision = !report.precision.empty() ? report.precision : info->int8 ? "int8" : "fp32";
   info->summary = QuantizationSummary(report);
   // The server's own entry; the engine's parser ignores it.
   const nlohmann::json j = nlohmann::json::parse(report_json, nullptr, /*allow_exceptions=*/false);

@@ -26,7 +26,11 @@ struct QuantizationInfo {
   std::string report_json;  // byte for byte what <version>/report.json holds
   std::string artifact;     // <version>/quantization.json (for Export)
   bool int8 = false;        // at least one layer runs in int8
-  std::string summary;      // "int8 static, target met" (RepositoryIndex reason)
+  // The model-level label: the report's "int8", "bf16", "fp32" or "mixed"
+  // (QuantizationReport::precision); for a report written before it
+  // existed, "int8" or "fp32" by `int8`.
+  std::string precision;
+  std::string summary;  // "int8 static, target met" (RepositoryIndex reason)
   // Calibrated on live traffic (the report's "live_calibration" entry, which
   // the server adds): how many samples, when (RFC 3339, UTC). 0: not live.
   int64_t live_samples = 0;
@@ -72,8 +76,8 @@ std::string WithLiveCalibration(const std::string& report_json, int64_t samples,
 // "q8serve_onnx_int8" when some layer runs in int8, else "q8serve_onnx_fp32".
 std::string PlatformOf(const ServedModel& served);
 // Builds the QuantizationInfo (int8 flag, summary) for a report.
-std::shared_ptr<const QuantizationInfo> MakeQuantizationInfo(engine::QuantizationReport report,
-                                                              std::string report_json, std::string artifact);
+std::shared_ptr<const QuantizationInfo> MakeQuantizationInfo(engine::QuantizationReport report, std::string report_json,
+                                                             std::string artifact);
 // "int8 static, target met", "int8 static, target missed (drop 0.031 > 0.01)",
 // "int8 dynamic, accuracy not checked", "fp32 (every layer fell back)".
 std::string QuantizationSummary(const engine::QuantizationReport& report);

@@ -32,12 +32,13 @@ metrics::ModelDescription DescribeForMetrics(const std::string& name, int64_t ve
     return d;
   }
   const engine::QuantizationReport& r = q->report;
-  d.precision = q->int8 ? "int8" : "fp32";
+  d.precision = q->precision;
+  d.precision_layers = r.precision_layers;
   d.quantization_mode = r.mode;
   if (!r.isa.empty()) d.isa = r.isa;
   if (served.fp32_model != served.model) d.reference = served.fp32_model;
   d.weight_bytes_fp32 = r.weight_bytes_fp32;
-  if (q->int8) d.weight_bytes_int8 = r.weight_bytes_int8;
+  if (q->precision != "fp32") d.weight_bytes_int8 = r.weight_bytes_int8;
   d.quantization_seconds = r.quantization_seconds;
   if (r.eval_samples > 0) {  // dynamic quantization without data checks nothing
     if (r.has_labels) {
@@ -48,7 +49,7 @@ metrics::ModelDescription DescribeForMetrics(const std::string& name, int64_t ve
     d.output_sqnr_db = r.output_sqnr_db;
     d.target_met = r.target_met;
   }
-  if (q->int8 && served.fp32_model != nullptr && served.fp32_model != served.model) {
+  if (q->precision != "fp32" && served.fp32_model != nullptr && served.fp32_model != served.model) {
     d.shadow_fraction = served.shadow_fraction.value_or(default_shadow_fraction);
   }
   return d;

@@ -179,10 +179,29 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
   const std::vector<std::string> blocking = Strings(r, "blocking_layers");
   if (!blocking.empty()) absl::StrAppend(&out, "still too sensitive: ", absl::StrJoin(blocking, ", "), "\n");
 
+  // The model-level precision (a report from before it existed has none).
+  constexpr const char* kPrecisions[] = {"int8", "bf16", "fp32"};
+  if (const std::string precision = Str(r, "precision"); !precision.empty()) {
+    std::vector<std::string> counts;
+    auto layers = r.find("precision_layers");
+    for (const char* p : kPrecisions) {
+      if (layers != r.end() && layers->is_object()) {
+        counts.push_back(absl::StrCat(static_cast<int64_t>(Num(*layers, p)), " ", p));
+      }
+    }
+    absl::StrAppend(&out, "precision: ", precision, counts.empty() ? "" : " (", absl::StrJoin(counts, ", "),
+                    counts.empty() ? "" : " weighted layers)", "\n");
+  }
+
   // Size and speed.
   const double w32 = Num(r, "weight_bytes_fp32"), w8 = Num(r, "weight_bytes_int8");
   absl::StrAppend(&out, "weights: fp32 ", MiB(w32), " -> served ", MiB(w8));
   if (w8 > 0) absl::StrAppend(&out, absl::StrFormat(" (%.2fx smaller)", w32 / w8));
+  if (auto bytes = r.find("precision_weight_bytes"); bytes != r.end() && bytes->is_object()) {
+    std::vector<std::string> parts;
+    for (const char* p : kPrecisions) parts.push_back(absl::StrCat(p, " ", MiB(Num(*bytes, p))));
+    absl::StrAppend(&out, ": ", absl::StrJoin(parts, ", "));
+  }
   absl::StrAppend(&out, "\n");
   absl::StrAppend(&out, "latency batch 1:  ", Latency(Num(r, "latency_fp32_b1_ms"), Num(r, "latency_int8_b1_ms")),
                   "\n");

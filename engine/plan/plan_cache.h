@@ -64,6 +64,8 @@ class PlanCache {
   absl::StatusOr<std::vector<core::Dims>> OutputDims(absl::Span<const core::TensorView> inputs);
 
   int64_t weight_bytes() const { return weights_.bytes(); }
+  // The part of weight_bytes() stored as `dtype` (s8 weights, bf16 weights, ...).
+  int64_t weight_bytes(core::DataType dtype) const { return weights_.bytes(dtype); }
   size_t num_programs() const;
   // Plans built so far, evicted ones included (a rebuild counts again).
   int64_t plan_builds() const;

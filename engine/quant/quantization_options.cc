@@ -88,6 +88,9 @@ absl::Status ValidateOptions(const QuantizationOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("equalization must be auto, on or off, got value ", static_cast<int>(o.equalization)));
   }
+  if (o.bf16_min_macs && *o.bf16_min_macs < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bf16_min_macs must be >= 0, got ", *o.bf16_min_macs));
+  }
   if (o.max_samples < 1) {
     return absl::InvalidArgumentError(absl::StrCat("calibration.max_samples must be >= 1, got ", o.max_samples));
   }

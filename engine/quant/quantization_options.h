@@ -30,8 +30,9 @@ struct SmoothQuantOptions {
 };
 // Where a layer goes when int8 fails the accuracy check (the precision
 // ladder int8 -> bf16 -> fp32). kAuto: bf16 first where the CPU computes
-// bf16 natively, then fp32 if bf16 still fails the check; fp32 directly on
-// other CPUs. kBf16: bf16 and no further (a layer still failing stays bf16
+// bf16 natively and bf16 is faster than fp32 at the layer's size
+// (engine/quant/bf16_speed.h), then fp32 if bf16 still fails the check;
+// fp32 directly for smaller layers and on other CPUs. kBf16: bf16 and no further (a layer still failing stays bf16
 // and the report names it as blocking). kFp32: straight to fp32.
 enum class FallbackPrecision { kAuto, kBf16, kFp32 };
 
@@ -51,6 +52,10 @@ struct QuantizationOptions {
   double eval_fraction = 0.2;      // share of the samples held out for the check, in [0, 0.9]
   SmoothQuantOptions smoothquant;  // static mode only
   FallbackPrecision fallback = FallbackPrecision::kAuto;
+  // kAuto's size rule: layers of fewer multiply-adds per sample go to fp32
+  // rather than bf16. Unset: the measured kBf16MinMacs (bf16_speed.h). Not a
+  // config field; tests set it to put a layer on either side of the rule.
+  std::optional<int64_t> bf16_min_macs;
 };
 
 absl::Status ValidateOptions(const QuantizationOptions& options);

@@ -21,7 +21,8 @@ using nlohmann::json;
   X(latency_fp32_b1_ms) X(latency_int8_b1_ms) X(latency_fp32_b16_ms) X(latency_int8_b16_ms) X(isa) \
   X(confidence) X(drop_low) X(drop_high) X(drop_p_value) X(drop_worse) X(drop_better) \
   X(more_samples_needed) X(smoothing_skipped) X(smoothing_search) X(equalization) X(equalized) \
-  X(equalization_sweeps) X(fallback) X(fallback_resolved) X(bf16_layers)
+  X(equalization_sweeps) X(fallback) X(fallback_resolved) X(bf16_layers) X(precision) X(precision_layers) \
+  X(precision_weight_bytes)
 #define Q8_REPORT_SMOOTHING_FIELDS(X) \
   X(tensor) X(folded_into) X(matmuls) X(alpha) X(absmax_before) X(absmax_after) X(median_before) X(median_after)
 #define Q8_REPORT_PAIR_FIELDS(X) \
@@ -29,6 +30,17 @@ using nlohmann::json;
   X(first_weight_spread_after) X(second_weight_spread_before) X(second_weight_spread_after) \
   X(activation_spread_before) X(activation_spread_after)
 // clang-format on
+
+void QuantizationReport::SummarizePrecision(int64_t weights, int64_t weights_int8, int64_t weights_bf16) {
+  precision_weight_bytes = {
+      {"int8", weights_int8}, {"bf16", weights_bf16}, {"fp32", weights - weights_int8 - weights_bf16}};
+  std::string only;
+  int kinds = 0;
+  for (const auto& [p, n] : precision_layers) {
+    if (n > 0) ++kinds, only = p;
+  }
+  precision = kinds == 0 ? "fp32" : kinds == 1 ? only : "mixed";
+}
 
 std::string QuantizationReport::ToJson(int indent) const {
   json j;

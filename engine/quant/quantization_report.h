@@ -3,6 +3,7 @@
 // persisted with the model, exported as metrics. JSON round-trips exactly.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,7 +85,22 @@ struct QuantizationReport {
   std::vector<std::string> fallback_layers;  // returned to fp32
   std::vector<std::string> blocking_layers;  // still too sensitive when the target is missed
   int64_t weight_bytes_fp32 = 0;
-  int64_t weight_bytes_int8 = 0;  // resident weights of the served model (its int8/bf16/fp32 mix)
+  // Resident weights of the served model, whatever its int8/bf16/fp32 mix
+  // (the name predates the mix: precision_weight_bytes splits it).
+  int64_t weight_bytes_int8 = 0;
+  // The served model in one word over its weighted layers (Conv, Gemm and
+  // MatMul with constant weights; attention's activation x activation
+  // matmuls have none and are not counted): "int8" (static or dynamic),
+  // "bf16" or "fp32" when every such layer runs in it, else "mixed". Empty
+  // in reports written before it existed (SummarizePrecision fills it).
+  std::string precision;
+  // Per precision ("int8", "bf16", "fp32"): how many weighted layers run in
+  // it, and the served model's weight bytes stored in it (measured from its
+  // weight cache by stored type: s8 weights with their compensation, bf16
+  // weights; "fp32" holds the rest, f32 weights, biases and other constants),
+  // summing to weight_bytes_int8.
+  std::map<std::string, int64_t> precision_layers;
+  std::map<std::string, int64_t> precision_weight_bytes;
   double quantization_seconds = 0;
   double latency_fp32_b1_ms = 0, latency_int8_b1_ms = 0;
   double latency_fp32_b16_ms = 0, latency_int8_b16_ms = 0;
@@ -100,6 +116,11 @@ struct QuantizationReport {
   bool equalized = false;                                   // whether it was applied
   int64_t equalization_sweeps = 0;
   std::vector<EqualizedPairReport> equalized_pairs;
+
+  // Fills precision and precision_layers from `layers` (when precision is
+  // empty) and precision_weight_bytes from the served model's measured
+  // weights split by type.
+  void SummarizePrecision(int64_t weights, int64_t weights_int8, int64_t weights_bf16);
 
   std::string ToJson(int indent = -1) const;
   static absl::StatusOr<QuantizationReport> FromJson(const std::string& json);

@@ -17,6 +17,7 @@
 #include "engine/model_builder.h"
 #include "engine/quant/accuracy_check.h"
 #include "engine/quant/artifact.h"
+#include "engine/quant/bf16_speed.h"
 #include "engine/quant/equalization.h"
 #include "engine/quant/quantizer.h"
 #include "engine/quant/smoothquant.h"
@@ -112,12 +113,15 @@ std::string DescribeCheck(const DropTest& t) {
 bool Bf16Rung(FallbackPrecision f) { return f != FallbackPrecision::kFp32 && kernels::HasBf16Compute(); }
 
 // Why a layer left int8 for the rung it ended on (`int8_check`: the model
-// with it still int8; `bf16_check`: with it in bf16, when that was tried).
+// with it still int8; `bf16_check`: with it in bf16, when that was tried;
+// `speed`: the size rule's verdict, under `auto` on a bf16 CPU).
 std::string FallbackReason(bool bf16, FallbackPrecision f, const DropTest& int8_check,
-                           const std::optional<DropTest>& bf16_check) {
+                           const std::optional<DropTest>& bf16_check, const std::optional<Bf16Speed>& speed) {
   const std::string failed = absl::StrCat("int8 failed the accuracy check (", DescribeCheck(int8_check), ")");
-  if (bf16) return absl::StrCat("bf16: ", failed);
+  if (bf16 && speed) return absl::StrCat("bf16: ", failed, "; bf16 ", speed->why);
+  if (bf16) return absl::StrCat("bf16: ", failed, f == FallbackPrecision::kBf16 ? "; fallback bf16 configured" : "");
   if (bf16_check) return absl::StrCat("fp32: bf16 still failed the accuracy check (", DescribeCheck(*bf16_check), ")");
+  if (speed && !speed->faster) return absl::StrCat("fp32: ", failed, "; bf16 ", speed->why);
   if (f == FallbackPrecision::kFp32) return absl::StrCat("fp32: ", failed, "; fallback fp32 configured");
   return absl::StrCat("fp32: ", failed, "; this CPU (", kernels::CpuIsa(), ") has no bf16 compute");
 }
@@ -166,6 +170,7 @@ void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec&
     }
     l.sqnr_db = sqnr_of(n.outputs[0]);
     l.sensitivity_db = AddedNoiseDb(sqnr_of(in), l.sqnr_db);
+    ++report.precision_layers[l.precision == "int8-dynamic" ? "int8" : l.precision];
     report.layers.push_back(std::move(l));
   }
   // Activation x activation MatMuls (attention's Q.K^T and attention.V) have
@@ -180,6 +185,9 @@ void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec&
     l.node = n.name;
     l.op = n.op_type;
     l.precision = "fp32";
+    l.reason =
+        "fp32: activation x activation matmul (no weights; int8 loses to f32 at these shapes once both "
+        "operands need quantizing, BENCHMARKS.md \"Attention matmuls\")";
     l.input_dtype = std::string(core::OipName(core::DataType::kFloat32));
     l.sqnr_db = sqnr_of(n.outputs[0]);
     l.sensitivity_db = AddedNoiseDb(sqnr_of(n.inputs[fp32.lowerings[i].runtime_inputs[0]]), l.sqnr_db);
@@ -358,6 +366,11 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
     // rows of 313 "better" than at bf16, both failing; once the next layer
     // left int8 the bf16 version passed.)
     const bool bf16_rung = Bf16Rung(options.fallback);
+    // Under `auto`, bf16 only where it is also faster than fp32 (bf16_speed.h).
+    const std::map<int, int64_t> macs = bf16_rung && options.fallback == FallbackPrecision::kAuto
+                                            ? LayerMacs(fp32_lowered, QuantizableLayers(fp32_lowered))
+                                            : std::map<int, int64_t>{};
+    const int64_t min_macs = options.bf16_min_macs.value_or(kBf16MinMacs);
     std::set<int> fp32_layers, bf16_layers;
     DropTest last = best.test;  // the check of the latest candidate, this layer still int8
     const int steps = std::min<int>(kMaxFallbackSteps, static_cast<int>(ranked.size()));
@@ -365,13 +378,15 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
       const int layer = ranked[k].second;
       const std::string& name = prepared.graph->nodes()[layer].name;
       const DropTest int8_check = last;
+      std::optional<Bf16Speed> speed;
+      if (auto m = macs.find(layer); m != macs.end()) speed = PredictBf16Speed(m->second, min_macs);
       std::optional<Candidate> bf16;
-      if (bf16_rung) {
+      if (bf16_rung && (!speed || speed->faster)) {
         bf16_layers.insert(layer);
         Q8_ASSIGN_OR_RETURN(bf16, build(fp32_layers, bf16_layers));
         if (progress) progress({"fallback", k + 1, steps, absl::StrCat(name, " -> bf16, drop ", bf16->drop)});
         last = bf16->test;
-        reasons[layer] = FallbackReason(true, options.fallback, int8_check, std::nullopt);
+        reasons[layer] = FallbackReason(true, options.fallback, int8_check, std::nullopt, speed);
       }
       std::optional<Candidate> fp32;
       if (!bf16 || (bf16->test.exceeds && options.fallback == FallbackPrecision::kAuto)) {
@@ -386,7 +401,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
         } else {
           last = fp32->test;
           reasons[layer] = FallbackReason(false, options.fallback, int8_check,
-                                          bf16 ? std::optional<DropTest>(bf16->test) : std::nullopt);
+                                          bf16 ? std::optional<DropTest>(bf16->test) : std::nullopt, speed);
         }
       }
       Candidate& c = fp32 ? *fp32 : *bf16;
@@ -410,7 +425,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
                     absl::StrCat(prepared.graph->nodes()[layer].name, " bf16 -> fp32, drop ", c.drop)});
         }
         last = c.test;
-        reasons[layer] = FallbackReason(false, options.fallback, bf16_check, bf16_check);
+        reasons[layer] = FallbackReason(false, options.fallback, bf16_check, bf16_check, std::nullopt);
         if (!c.test.exceeds || c.drop < best.drop) best = std::move(c);
       }
     }
@@ -446,7 +461,9 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   report.latency_fp32_b16_ms = MedianLatencyMs(*fp32, 16);
   report.latency_int8_b16_ms = MedianLatencyMs(*best.model, 16);
   report.weight_bytes_fp32 = fp32->memory().weights;
-  report.weight_bytes_int8 = best.model->memory().weights;
+  const MemoryStats served = best.model->memory();
+  report.weight_bytes_int8 = served.weights;
+  report.SummarizePrecision(served.weights, served.weights_int8, served.weights_bf16);
   report.quantization_seconds = absl::ToDoubleSeconds(absl::Now() - start);
 
   result.model = best.model;

@@ -25,6 +25,8 @@ enum Family : int {
   kQueueDepth,
   kMemory,
   kWeightBytes,
+  kServedWeightBytes,
+  kLayers,
   kAccuracy,
   kOutputSqnr,
   kTargetMet,
@@ -83,7 +85,13 @@ std::vector<MetricFamily> MetricFamilies() {
   set(kMemory, "q8serve_model_memory_bytes", MetricType::Gauge,
       "Memory of the served model and its fp32 reference, from the engine's allocation accounting, by kind.");
   set(kWeightBytes, "q8serve_model_weight_bytes", MetricType::Gauge,
-      "Weight bytes in fp32 and in the served int8 model.");
+      "Weight bytes of the model in fp32 and of the served quantized model (all of its weights, whatever their "
+      "precision: q8serve_model_served_weight_bytes splits them).");
+  set(kServedWeightBytes, "q8serve_model_served_weight_bytes", MetricType::Gauge,
+      "Weight bytes the served model holds, by the precision they are stored in (int8, bf16, fp32: the rest, "
+      "biases included); measured at scrape time.");
+  set(kLayers, "q8serve_model_layers", MetricType::Gauge,
+      "Weighted layers (Conv, Gemm, MatMul with constant weights) of the served model per precision it runs in.");
   set(kAccuracy, "q8serve_model_accuracy", MetricType::Gauge,
       "Accuracy measured at upload on the held-out calibration samples (0-1).");
   set(kOutputSqnr, "q8serve_model_output_sqnr_db", MetricType::Gauge,
@@ -125,7 +133,8 @@ std::string StatusLabel(absl::StatusCode code) {
 ModelMetrics::ModelMetrics(ModelDescription description, ShadowEvaluator* shadow)
     : description_(std::move(description)),
       shadow_(shadow),
-      shadowed_(description_.precision == "int8" && !description_.reference.expired()),
+      shadowed_(!description_.precision.empty() && description_.precision != "fp32" &&
+                !description_.reference.expired()),
       request_duration_(LatencyBuckets()),
       queue_duration_(LatencyBuckets()),
       compute_duration_(LatencyBuckets()),
@@ -198,6 +207,11 @@ void ModelMetrics::AppendTo(std::vector<MetricFamily>& f) const {
     add(kMemory, GaugeValue(static_cast<double>(memory.activations)), {{"kind", "activations"}});
     add(kMemory, GaugeValue(static_cast<double>(memory.scratchpad)), {{"kind", "scratchpad"}});
     add(kMemory, GaugeValue(static_cast<double>(memory.total())), {{"kind", "total"}});
+    const engine::MemoryStats own = served->memory();
+    const int64_t own_fp32 = own.weights - own.weights_int8 - own.weights_bf16;
+    add(kServedWeightBytes, GaugeValue(static_cast<double>(own.weights_int8)), {{"precision", "int8"}});
+    add(kServedWeightBytes, GaugeValue(static_cast<double>(own.weights_bf16)), {{"precision", "bf16"}});
+    add(kServedWeightBytes, GaugeValue(static_cast<double>(own_fp32)), {{"precision", "fp32"}});
     ClientMetric builds;
     builds.counter.value = static_cast<double>(served->plan_builds());
     add(kPlanBuilds, std::move(builds));
@@ -206,6 +220,9 @@ void ModelMetrics::AppendTo(std::vector<MetricFamily>& f) const {
   add(kWeightBytes, GaugeValue(static_cast<double>(d.weight_bytes_fp32)), {{"precision", "fp32"}});
   if (d.weight_bytes_int8) {
     add(kWeightBytes, GaugeValue(static_cast<double>(*d.weight_bytes_int8)), {{"precision", "int8"}});
+  }
+  for (const auto& [precision, n] : d.precision_layers) {
+    add(kLayers, GaugeValue(static_cast<double>(n)), {{"precision", precision}});
   }
   for (const auto& a : d.accuracy) {
     add(kAccuracy, GaugeValue(a.value), {{"precision", a.precision}, {"metric", a.metric}});

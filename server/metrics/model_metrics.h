@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,7 +49,9 @@ class ShadowEvaluator;
 struct ModelDescription {
   std::string model;
   int64_t version = 0;
-  std::string precision;          // "int8" when some layer runs in int8, else "fp32"
+  // The served model's label: "int8", "bf16" or "fp32" when every weighted
+  // layer runs in it, else "mixed" (QuantizationReport::precision).
+  std::string precision;
   std::string isa;                // oneDNN ISA in use
   std::string quantization_mode;  // static | dynamic | none
   // Read at scrape time for q8serve_model_memory_bytes (workspaces grow with
@@ -61,6 +64,9 @@ struct ModelDescription {
   // quantized versions, what the served int8 model's weights cost.
   int64_t weight_bytes_fp32 = 0;
   std::optional<int64_t> weight_bytes_int8;
+  // q8serve_model_layers: weighted layers per precision (int8, bf16, fp32),
+  // from the quantization report; empty: not exported.
+  std::map<std::string, int64_t> precision_layers;
   struct Accuracy {
     std::string precision;  // fp32 | int8
     std::string metric;     // top1 | agreement
@@ -95,8 +101,8 @@ struct RequestTiming {
 
 // Result of comparing one shadowed request (see ShadowEvaluator::Compare).
 struct ShadowResult {
-  int64_t compared = 0;  // samples with a class dimension (top-1 compared)
-  int64_t agreed = 0;    // of those, samples whose int8 and fp32 argmax agree
+  int64_t compared = 0;                 // samples with a class dimension (top-1 compared)
+  int64_t agreed = 0;                   // of those, samples whose int8 and fp32 argmax agree
   std::vector<double> relative_errors;  // one per sample: ||int8-fp32|| / ||fp32||
 };
 

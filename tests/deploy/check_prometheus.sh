@@ -78,7 +78,8 @@ histograms = ["q8serve_inference_request_duration_seconds", "q8serve_inference_q
               "q8serve_inference_compute_duration_seconds", "q8serve_inference_batch_size",
               "q8serve_shadow_relative_error"]
 gauges = ["q8serve_inference_inflight_requests", "q8serve_inference_queue_depth",
-          "q8serve_model_memory_bytes", "q8serve_model_weight_bytes", "q8serve_model_accuracy",
+          "q8serve_model_memory_bytes", "q8serve_model_weight_bytes", "q8serve_model_served_weight_bytes",
+          "q8serve_model_layers", "q8serve_model_accuracy",
           "q8serve_model_output_sqnr_db", "q8serve_model_accuracy_target_met",
           "q8serve_model_load_duration_seconds", "q8serve_model_quantization_duration_seconds",
           "q8serve_model_info"]

@@ -21,13 +21,14 @@
 #include <regex>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/metrics/buckets.h"
 #include "tests/integration/oip_helpers.h"
 #include "tests/integration/prometheus_server.h"
 #include "tests/integration/quant_helpers.h"
-#include "server/metrics/buckets.h"
 #include "tests/integration/server_process.h"
 
 namespace q8::testing {
@@ -297,6 +298,19 @@ TEST_F(PrometheusTest, LiveMetricsThroughRealPrometheus) {
     EXPECT_TRUE(NoSeries(prom_, Sel("q8serve_model_weight_bytes", kFp32Model, "precision=\"int8\"")));
     EXPECT_GT(prom_.Scalar(Sel("q8serve_model_weight_bytes", kFp32Model, "precision=\"fp32\"")).value_or(0), 0);
     EXPECT_GT(prom_.Scalar("process_resident_memory_bytes").value_or(0), *fp32);
+    // The served weights by stored precision: the int8 MLP holds s8 weights
+    // and f32 biases, no bf16; the fp32 model holds f32 only.
+    auto served = [&](const char* model, const char* precision) {
+      return prom_.Scalar(
+          Sel("q8serve_model_served_weight_bytes", model, absl::StrCat("precision=\"", precision, "\"")));
+    };
+    EXPECT_GT(served(kInt8Model, "int8").value_or(0), 0);
+    EXPECT_GT(served(kInt8Model, "fp32").value_or(0), 0);
+    EXPECT_EQ(served(kInt8Model, "bf16"), 0.0);
+    EXPECT_LE(served(kInt8Model, "int8").value_or(0), *int8);
+    EXPECT_EQ(served(kFp32Model, "int8"), 0.0);
+    EXPECT_EQ(served(kFp32Model, "fp32"),
+              prom_.Scalar(Sel("q8serve_model_memory_bytes", kFp32Model, "kind=\"weights\"")));
   }
   {
     SCOPED_TRACE("accuracy gauges equal the upload report");
@@ -319,6 +333,11 @@ TEST_F(PrometheusTest, LiveMetricsThroughRealPrometheus) {
               report["weight_bytes_int8"].get<double>());
     EXPECT_EQ(prom_.Scalar(Sel("q8serve_model_info", kInt8Model, "precision=\"int8\",quantization_mode=\"static\"")),
               1.0);
+    // Fully int8: the label and the layer count agree with the report.
+    EXPECT_EQ(report["precision"], "int8");
+    EXPECT_EQ(prom_.Scalar(Sel("q8serve_model_layers", kInt8Model, "precision=\"int8\"")),
+              report["precision_layers"]["int8"].get<double>());
+    EXPECT_TRUE(NoSeries(prom_, Sel("q8serve_model_layers", kInt8Model, "precision=\"fp32\"")));
     EXPECT_EQ(prom_.Scalar(Sel("q8serve_model_info", kFp32Model, "precision=\"fp32\",quantization_mode=\"none\"")),
               1.0);
     EXPECT_TRUE(NoSeries(prom_, Sel("q8serve_model_accuracy", kFp32Model)));

@@ -110,8 +110,10 @@ TEST(Q8ctlTest, UploadReportExportInferWithTheRealBinary) {
 }
 
 // An int8-hostile conv (tests/testing/hostile_model.h) leaves int8; on a CPU
-// with bf16 compute `--fallback auto` puts it in bf16, and the report (table
-// and JSON, over gRPC) says which precision and why. A bad value is refused.
+// with bf16 compute `--fallback bf16` puts it in bf16 (`auto` would choose
+// fp32 for a conv this small, engine/quant/bf16_speed.h), and the report
+// (table and JSON, over gRPC) says which precision and why, and that the
+// model is mixed. A bad value is refused.
 TEST(Q8ctlTest, FallbackLadderShowsBf16LayerInTheReport) {
   const std::string repo = MakeTempDir("q8_ctl_ladder");
   const std::string tmp = MakeTempDir("q8_ctl_ladder_files");
@@ -131,7 +133,7 @@ TEST(Q8ctlTest, FallbackLadderShowsBf16LayerInTheReport) {
   EXPECT_THAT(refused.err, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(refused.err, HasSubstr("quantization.fallback"));
 
-  std::vector<std::string> up = {"upload", "ladder", tmp + "/model.onnx", "--fallback", "auto"};
+  std::vector<std::string> up = {"upload", "ladder", tmp + "/model.onnx", "--fallback", "bf16"};
   up.insert(up.end(), common.begin(), common.end());
   ToolResult uploaded = RunQ8ctl(addr, up, tmp);
   ASSERT_EQ(uploaded.code, 0) << uploaded.out << uploaded.err << server.Log();
@@ -139,7 +141,9 @@ TEST(Q8ctlTest, FallbackLadderShowsBf16LayerInTheReport) {
   ASSERT_EQ(json.code, 0) << json.err;
   auto parsed = nlohmann::json::parse(json.out, nullptr, false);
   ASSERT_FALSE(parsed.is_discarded()) << json.out;
-  EXPECT_EQ(parsed["fallback"], "auto");
+  EXPECT_EQ(parsed["fallback"], "bf16");
+  EXPECT_EQ(parsed["precision"], "mixed") << json.out;
+  EXPECT_EQ(parsed["precision_layers"]["int8"], 2) << json.out;
   EXPECT_EQ(parsed["target_met"], true) << json.out;
   // The rung this CPU offers: bf16 with AVX512-BF16 / AMX, else fp32.
   const std::string rung = parsed["fallback_resolved"].get<std::string>();
@@ -154,7 +158,11 @@ TEST(Q8ctlTest, FallbackLadderShowsBf16LayerInTheReport) {
   ASSERT_EQ(table.code, 0) << table.err;
   EXPECT_THAT(table.out, HasSubstr("WHY"));
   EXPECT_THAT(table.out, ::testing::ContainsRegex("hostile +Conv +" + rung + " .*int8 failed the accuracy check"));
-  EXPECT_THAT(table.out, HasSubstr("fallback: auto (first rung on this CPU: " + rung + ")"));
+  EXPECT_THAT(table.out, HasSubstr("fallback: bf16 (first rung on this CPU: " + rung + ")"));
+  EXPECT_THAT(table.out,
+              HasSubstr("precision: mixed (2 int8, " +
+                        std::string(rung == "bf16" ? "1 bf16, 0 fp32" : "0 bf16, 1 fp32") + " weighted layers)"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("weights: fp32 .* -> served .*: int8 [0-9.]+ MiB, bf16 "));
   if (rung == "bf16") {
     EXPECT_THAT(table.out, HasSubstr("fallback to bf16: hostile"));
   }

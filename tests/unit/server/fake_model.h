@@ -46,7 +46,8 @@ class FakeModel : public engine::CompiledModel {
     }
     return absl::OkStatus();
   }
-  engine::MemoryStats memory() const override { return {100, 0, 0}; }
+  // 100 weight bytes: 60 of them int8, 10 bf16 (the rest f32).
+  engine::MemoryStats memory() const override { return {100, 0, 0, 60, 10}; }
   int64_t plan_builds() const override { return 3; }
   int64_t cached_plans() const override { return 2; }
   absl::StatusOr<std::vector<engine::PrimitiveInfo>> Primitives(int64_t) const override {

@@ -186,6 +186,21 @@ TEST(ModelRegistryMetricsTest, ShadowFractionFromConfigOrServerDefault) {
   EXPECT_EQ(r.Get("fp32", "")->metrics->description().shadow_fraction, 0);  // nothing to compare with
   EXPECT_EQ(r.Get("own", "")->metrics->description().precision, "int8");
   EXPECT_EQ(r.Get("fp32", "")->metrics->description().precision, "fp32");
+
+  // A report with the model-level summary (precision ladder): its label and
+  // layer counts reach the metrics, and a mixed model is shadowed like int8.
+  ServedModel mixed = quantized(std::nullopt);
+  engine::QuantizationReport report;
+  report.mode = "static";
+  report.layers = {{"a", "Conv", "int8"}, {"b", "Conv", "bf16"}};
+  report.precision = "mixed";
+  report.precision_layers = {{"int8", 1}, {"bf16", 1}};
+  mixed.quantization = MakeQuantizationInfo(report, "{}", "artifact");
+  r.Publish("mixed", {{1, mixed}});
+  const metrics::ModelDescription& d = r.Get("mixed", "")->metrics->description();
+  EXPECT_EQ(d.precision, "mixed");
+  EXPECT_EQ(d.precision_layers, report.precision_layers);
+  EXPECT_EQ(d.shadow_fraction, 0.2);
 }
 
 TEST(ModelRegistryMetricsTest, DisabledMetricsGiveNullHandles) {

@@ -66,8 +66,15 @@ TEST(ModelMetricsTest, SeriesExistWithZerosOnceRegistered) {
   EXPECT_EQ(Sample(text, Series("q8serve_model_info", "m", 1,
                                 "precision=\"fp32\",isa=\"avx512_core_vnni\",quantization_mode=\"none\"")),
             1);
-  // An fp32 version has no int8 weights, no upload accuracy, nothing to shadow.
-  EXPECT_THAT(text, Not(HasSubstr("precision=\"int8\"")));
+  // The served model's weights by stored precision, read from memory() at
+  // scrape time (FakeModel: 100 bytes, 60 int8, 10 bf16).
+  EXPECT_EQ(Sample(text, Series("q8serve_model_served_weight_bytes", "m", 1, "precision=\"int8\"")), 60);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_served_weight_bytes", "m", 1, "precision=\"bf16\"")), 10);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_served_weight_bytes", "m", 1, "precision=\"fp32\"")), 30);
+  // An fp32 version has no quantized weights, no layer counts from a report,
+  // no upload accuracy, nothing to shadow.
+  EXPECT_THAT(text, Not(HasSubstr("q8serve_model_weight_bytes{model=\"m\",version=\"1\",precision=\"int8\"")));
+  EXPECT_THAT(text, Not(HasSubstr("q8serve_model_layers")));
   EXPECT_THAT(text, Not(HasSubstr("q8serve_model_accuracy")));
   EXPECT_THAT(text, Not(HasSubstr("q8serve_shadow_")));
   EXPECT_THAT(text, Not(HasSubstr("q8serve_model_quantization_duration_seconds")));
@@ -202,6 +209,36 @@ TEST(ModelMetricsTest, QuantizedVersionExportsReportAndShadowSeries) {
                         "q8serve_shadow_dropped_total", "q8serve_shadow_relative_error_count"}) {
     EXPECT_EQ(Sample(text, Series(c, "q", 3)), 0) << c;
   }
+}
+
+// A model partly int8, partly bf16 and fp32 (the precision ladder) is labelled
+// "mixed", exports its layer counts per precision and its served weights per
+// stored precision (the served model only, not the fp32 reference), and is
+// shadowed like an int8 one.
+TEST(ModelMetricsTest, MixedVersionExportsPerPrecisionLayersAndWeights) {
+  auto served = Fake();
+  auto reference = Fake();
+  ModelDescription d = Fp32("x", 2, served);
+  d.precision = "mixed";
+  d.quantization_mode = "static";
+  d.reference = reference;
+  d.weight_bytes_fp32 = 400;
+  d.weight_bytes_int8 = 100;
+  d.precision_layers = {{"int8", 5}, {"bf16", 1}, {"fp32", 2}};
+  ModelMetrics m(d, nullptr);
+  const std::string text = ScrapeModels({&m});
+  EXPECT_EQ(Sample(text, Series("q8serve_model_info", "x", 2,
+                                "precision=\"mixed\",isa=\"avx512_core_vnni\",quantization_mode=\"static\"")),
+            1);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_layers", "x", 2, "precision=\"int8\"")), 5);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_layers", "x", 2, "precision=\"bf16\"")), 1);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_layers", "x", 2, "precision=\"fp32\"")), 2);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_served_weight_bytes", "x", 2, "precision=\"int8\"")), 60);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_served_weight_bytes", "x", 2, "precision=\"bf16\"")), 10);
+  EXPECT_EQ(Sample(text, Series("q8serve_model_served_weight_bytes", "x", 2, "precision=\"fp32\"")), 30);
+  // The existing series keep their meaning: the whole served model's weights.
+  EXPECT_EQ(Sample(text, Series("q8serve_model_weight_bytes", "x", 2, "precision=\"int8\"")), 100);
+  EXPECT_EQ(Sample(text, Series("q8serve_shadow_comparisons_total", "x", 2)), 0);
 }
 
 // The shadow worker's results land in their own series (comparisons and
