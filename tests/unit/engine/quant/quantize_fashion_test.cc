@@ -10,6 +10,7 @@
 #include <cmath>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "core/npy.h"
 #include "engine/model_builder.h"
 #include "engine/plan/planner.h"
@@ -375,8 +376,10 @@ TEST(FashionBf16Test, AllLayersInBf16AgreeWithFp32) {
 
 // The same damaging calibration under the default `fallback: auto` on a bf16
 // CPU, with the default max_drop (1 point at 95 % confidence): the sensitive
-// layers stop at bf16, none needs fp32, and the report lists each as bf16
-// with its reason. (With max_drop 0, as above, one bf16 flip of a near-tie
+// layers stop at bf16, none needs fp32 for accuracy (only the 1.3 kMAC
+// classifier head /11/Gemm goes to fp32 when it leaves int8: bf16 is slower
+// at that size, engine/quant/bf16_speed.h), and the report lists each with its
+// reason. (With max_drop 0, as above, one bf16 flip of a near-tie
 // in 313 rows fails the check and the second pass moves layers on to fp32.)
 TEST(FashionFallbackTest, ClippedRangesStopAtBf16UnderAuto) {
   if (!kernels::HasBf16Compute()) GTEST_SKIP() << "q8-skip: ISA " << kernels::CpuIsa() << " has no bf16 compute";
@@ -390,12 +393,18 @@ TEST(FashionFallbackTest, ClippedRangesStopAtBf16UnderAuto) {
   const QuantizationReport& r = result->report;
   EXPECT_TRUE(r.target_met) << r.ToJson(2);
   ASSERT_FALSE(r.bf16_layers.empty()) << r.ToJson(2);
-  EXPECT_TRUE(r.fallback_layers.empty()) << r.ToJson(2);
   for (const std::string& name : r.bf16_layers) {
     bool listed = false;
     for (const auto& l : r.layers) listed |= l.node == name && l.precision == "bf16" && !l.reason.empty();
     EXPECT_TRUE(listed) << name;
   }
+  for (const std::string& name : r.fallback_layers) {
+    EXPECT_EQ(name, "/11/Gemm") << r.ToJson(2);
+    for (const auto& l : r.layers) {
+      if (l.node == name) EXPECT_TRUE(absl::StrContains(l.reason, "bf16 slower than fp32 at this size")) << l.reason;
+    }
+  }
+  EXPECT_EQ(r.precision, "mixed");
   std::printf("bf16 layers %zu of %zu; latency b1 fp32 %.3f ms, mixed %.3f ms; weights fp32 %lld, mixed %lld bytes\n",
               r.bf16_layers.size(), r.layers.size(), r.latency_fp32_b1_ms, r.latency_int8_b1_ms,
               static_cast<long long>(r.weight_bytes_fp32), static_cast<long long>(r.weight_bytes_int8));
