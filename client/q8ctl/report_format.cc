@@ -183,10 +183,10 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
   constexpr const char* kPrecisions[] = {"int8", "bf16", "fp32"};
   if (const std::string precision = Str(r, "precision"); !precision.empty()) {
     std::vector<std::string> counts;
-    auto layers = r.find("precision_layers");
+    auto per_precision = r.find("precision_layers");
     for (const char* p : kPrecisions) {
-      if (layers != r.end() && layers->is_object()) {
-        counts.push_back(absl::StrCat(static_cast<int64_t>(Num(*layers, p)), " ", p));
+      if (per_precision != r.end() && per_precision->is_object()) {
+        counts.push_back(absl::StrCat(static_cast<int64_t>(Num(*per_precision, p)), " ", p));
       }
     }
     absl::StrAppend(&out, "precision: ", precision, counts.empty() ? "" : " (", absl::StrJoin(counts, ", "),

@@ -401,7 +401,9 @@ TEST(FashionFallbackTest, ClippedRangesStopAtBf16UnderAuto) {
   for (const std::string& name : r.fallback_layers) {
     EXPECT_EQ(name, "/11/Gemm") << r.ToJson(2);
     for (const auto& l : r.layers) {
-      if (l.node == name) EXPECT_TRUE(absl::StrContains(l.reason, "bf16 slower than fp32 at this size")) << l.reason;
+      if (l.node == name) {
+        EXPECT_TRUE(absl::StrContains(l.reason, "bf16 slower than fp32 at this size")) << l.reason;
+      }
     }
   }
   EXPECT_EQ(r.precision, "mixed");
