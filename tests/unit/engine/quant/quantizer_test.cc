@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "engine/quant/quantization_report.h"
@@ -109,6 +110,8 @@ TEST(QuantizerTest, ReportJsonRoundTrips) {
   r.fallback_resolved = "bf16";
   r.layers.push_back({.node = "conv1", .op = "Conv", .precision = "fp32", .sqnr_db = 31.5});
   r.layers.push_back({.node = "conv2", .op = "Conv", .precision = "bf16", .reason = "bf16: int8 failed"});
+  r.precision_layers = {{"bf16", 1}, {"fp32", 1}};
+  r.SummarizePrecision(1000, 0, 300);
   auto back = QuantizationReport::FromJson(r.ToJson());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->ToJson(), r.ToJson());
@@ -117,7 +120,33 @@ TEST(QuantizerTest, ReportJsonRoundTrips) {
   EXPECT_EQ(back->fallback_resolved, "bf16");
   EXPECT_EQ(back->layers[1].reason, "bf16: int8 failed");
   EXPECT_DOUBLE_EQ(back->int8_top1, r.int8_top1);
+  EXPECT_EQ(back->precision, "mixed");
+  EXPECT_EQ(back->precision_layers, r.precision_layers);
+  EXPECT_EQ(back->precision_weight_bytes, (std::map<std::string, int64_t>{{"int8", 0}, {"bf16", 300}, {"fp32", 700}}));
   EXPECT_FALSE(QuantizationReport::FromJson("[1,2]").ok());
+}
+
+// The model-level label: one precision when every weighted layer runs in it
+// (zero counts do not make a model mixed), "mixed" otherwise, "fp32" with no
+// weighted layer; the weight bytes split as measured, fp32 taking the rest.
+TEST(QuantizerTest, PrecisionSummaryLabelsAndSplitsWeights) {
+  QuantizationReport r;
+  r.precision_layers = {{"int8", 4}};
+  r.SummarizePrecision(500, 400, 0);
+  EXPECT_EQ(r.precision, "int8");
+  EXPECT_EQ(r.precision_weight_bytes, (std::map<std::string, int64_t>{{"int8", 400}, {"bf16", 0}, {"fp32", 100}}));
+  r.precision_layers = {{"int8", 4}, {"bf16", 0}};
+  r.SummarizePrecision(500, 400, 0);
+  EXPECT_EQ(r.precision, "int8");
+  r.precision_layers = {{"int8", 3}, {"fp32", 1}};
+  r.SummarizePrecision(500, 300, 0);
+  EXPECT_EQ(r.precision, "mixed");
+  r.precision_layers = {{"bf16", 2}};
+  r.SummarizePrecision(500, 0, 400);
+  EXPECT_EQ(r.precision, "bf16");
+  r.precision_layers.clear();
+  r.SummarizePrecision(500, 0, 0);
+  EXPECT_EQ(r.precision, "fp32");
 }
 
 }  // namespace
