@@ -12,16 +12,21 @@
 #   plan builds and model memory (server metrics) after the run.
 # Prints medians over the passes and the ratios buckets / exact.
 #
+# --max_cached_plans N (default 64, the server's) bounds both variants' plan
+# caches: 16 with these 61 lengths is what 4..256 would be at the default.
+#
 #   bench/sequence_buckets.sh [--passes N] [--distribution uniform|short] [--window_ms MS]
+#                             [--max_cached_plans N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-PASSES=3 DISTRIBUTION=uniform WINDOW_MS=1000
+PASSES=3 DISTRIBUTION=uniform WINDOW_MS=1000 MAX_PLANS=64
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --passes) PASSES=$2; shift 2 ;;
     --distribution) DISTRIBUTION=$2; shift 2 ;;
     --window_ms) WINDOW_MS=$2; shift 2 ;;
+    --max_cached_plans) MAX_PLANS=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -49,8 +54,10 @@ SERVER_PID=$!
 CTL=("$BUILD_DIR/client/q8ctl/q8ctl" --server "$ADDRESS")
 for _ in $(seq 100); do "${CTL[@]}" --timeout_seconds 2 health > /dev/null 2>&1 && break; sleep 0.2; done
 
-echo '{"quantization": {"mode": "none"}, "sequence_buckets": "off"}' > "$WORK/exact.json"
-echo '{"quantization": {"mode": "none"}, "sequence_buckets": "auto"}' > "$WORK/buckets.json"
+echo "{\"quantization\": {\"mode\": \"none\"}, \"max_cached_plans\": $MAX_PLANS, \"sequence_buckets\": \"off\"}" \
+  > "$WORK/exact.json"
+echo "{\"quantization\": {\"mode\": \"none\"}, \"max_cached_plans\": $MAX_PLANS, \"sequence_buckets\": \"auto\"}" \
+  > "$WORK/buckets.json"
 BENCH=("$BUILD_DIR/client/q8bench/q8bench" --server "$ADDRESS" --request_mix "$WORK/mix.npz" --progress=false)
 
 for pass in $(seq "$PASSES"); do
@@ -64,19 +71,19 @@ for pass in $(seq "$PASSES"); do
       { echo "upload $m failed" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
     echo "$(date +%s.%N) - $start" | bc > "$WORK/$v.$pass.load"
     "${BENCH[@]}" --model "$m" --concurrency 1 --warmup_ms 0 --window_ms "$WINDOW_MS" --max_windows 3 \
-      --json "$WORK/$v.$pass.cold.json" > /dev/null 2>&1
+      --json "$WORK/$v.$pass.cold.json" > "$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; exit 1; }
     for c in 1 16; do
       "${BENCH[@]}" --model "$m" --concurrency "$c" --window_ms "$WINDOW_MS" --json "$WORK/$v.$pass.c$c.json" \
-        > /dev/null 2>&1
+        > "$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; exit 1; }
     done
     curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep "model=\"$m\"" > "$WORK/$v.$pass.metrics" || true
     "${CTL[@]}" unload "$m" > /dev/null 2>&1 || true
   done
 done
 
-/usr/bin/python3 - "$WORK" "$PASSES" "$DISTRIBUTION" <<'PY'
+/usr/bin/python3 - "$WORK" "$PASSES" "$DISTRIBUTION" "$MAX_PLANS" <<'PY'
 import json, re, statistics, sys
-work, passes, dist = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+work, passes, dist, max_plans = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 
 def metric(text, name, kind=None):
     for line in text.splitlines():
@@ -107,7 +114,8 @@ labels = [("load", "upload to READY (ms)"), ("builds", "plan builds"), ("plans",
           ("cold_rps", "cold c1 infer/s"), ("c1_rps", "c1 infer/s"), ("c1_p50", "c1 p50 (us)"),
           ("c1_p99", "c1 p99 (us)"), ("c16_rps", "c16 infer/s"), ("c16_p50", "c16 p50 (us)"),
           ("c16_p99", "c16 p99 (us)")]
-print(f"text encoder fp32, {dist} lengths 4..64 (256-request mix), medians of {passes} passes\n")
+print(f"text encoder fp32, {dist} lengths 4..64 (256-request mix), max_cached_plans {max_plans}, "
+      f"medians of {passes} passes\n")
 print("| measure | one plan per length | length buckets | buckets / exact | per pass (exact; buckets) |")
 print("|---|---|---|---|---|")
 for k, label in labels:

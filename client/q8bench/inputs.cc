@@ -203,7 +203,10 @@ absl::StatusOr<std::vector<inference::ModelInferRequest>> BuildRequests(
   const std::string& path = options.request_mix;
   auto bytes = client::ReadFile(path);
   if (!bytes.ok()) return bytes.status();
-  auto entries = core::ParseNpz(*bytes);
+  // The mix is the user's own file: room for a few thousand requests.
+  core::ZipLimits limits;
+  limits.max_entries = 1 << 16;
+  auto entries = core::ParseNpz(*bytes, limits);
   if (!entries.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", entries.status().message()));
   // Groups in archive order; the key after the first '/' names the input.
   std::vector<std::string> order;

@@ -195,7 +195,8 @@ class Resolver {
     for (int64_t bucket : wanted) {
       absl::StatusOr<std::vector<core::Dims>> dims = OutputDimsAt(bucket);
       if (!dims.ok()) {
-        if (options_.mode == Mode::kOn) {
+        // A listed bucket must fit; the default list is cut to what the model takes.
+        if (options_.mode == Mode::kOn && !options_.buckets.empty()) {
           return Invalid(
               absl::StrCat("bucket ", bucket, ": the model cannot take that length: ", dims.status().message()));
         }

@@ -37,8 +37,9 @@ struct SequenceBucketOptions {
     kOn,    // the config asks for it: a model where it cannot apply fails to load
   };
   Mode mode = Mode::kAuto;
-  // Ascending, distinct; empty: kDefaultSequenceBuckets (auto also drops the
-  // defaults the model's shapes cannot take, e.g. beyond its position table).
+  // Ascending, distinct; a listed bucket the model's shapes cannot take is an
+  // error. Empty: kDefaultSequenceBuckets minus those the model cannot take
+  // (e.g. beyond its position table).
   std::vector<int64_t> buckets;
   // Inputs padded along an axis (name, axis >= 1), all of one length per
   // request. Empty: the mask input and every other integer [batch, sequence]

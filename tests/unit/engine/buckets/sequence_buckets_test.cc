@@ -82,7 +82,7 @@ TEST(SequenceBuckets, PaddedLogitsEqualUnpaddedOnTheTestSet) {
   ASSERT_TRUE(model.ok()) << model.status();
   ASSERT_NE(AsBucketed(*model), nullptr);
   const int64_t builds_before = (*model)->plan_builds();
-  const int64_t rows = 400;
+  const int64_t rows = 200;
   float worst = 0, worst_golden = 0;
   std::vector<bool> lengths(65, false);
   for (int64_t r = 0; r < rows; ++r) {
@@ -195,6 +195,7 @@ TEST(SequenceBuckets, PaddingThatChangesOutputsIsRefused) {
   wrong.mode = Mode::kOn;
   wrong.mask_input = "input_ids";
   wrong.pad_value = 1;
+  wrong.buckets = {8, 16};
   wrong.input_axes = {{"input_ids", 1}, {"attention_mask", 1}};
   auto on = ApplySequenceBuckets(TextEncoder(), nullptr, wrong);
   EXPECT_EQ(on.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -281,6 +282,16 @@ TEST(SequenceBuckets, AModelThatIgnoresTheMaskIsNotBucketed) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->get(), plain.get()) << why;
   EXPECT_TRUE(absl::StrContains(why, "output 'pooled'")) << why;
+}
+
+TEST(SequenceBuckets, OnWithDefaultBucketsKeepsThoseTheModelTakes) {
+  SequenceBucketOptions on;
+  on.mode = Mode::kOn;
+  auto model = ApplySequenceBuckets(TextEncoder(), nullptr, on);
+  ASSERT_TRUE(model.ok()) << model.status();
+  ASSERT_NE(AsBucketed(*model), nullptr);
+  EXPECT_EQ(AsBucketed(*model)->plan().buckets.back(), 64);
+  EXPECT_TRUE(AsBucketed(*model)->plan().reject_longer);
 }
 
 TEST(SequenceBuckets, OffLeavesTheModelAlone) {
