@@ -115,8 +115,16 @@ absl::StatusOr<std::vector<core::Dims>> SequenceBucketedModel::OutputDimsFor(
   return dims;
 }
 
+std::vector<core::Dims> SequenceBucketedModel::ExampleInputDims(int64_t batch) const {
+  std::vector<core::Dims> dims = base_->ExampleInputDims(batch);
+  const BucketPlan::PaddedInput& first = plan_.padded.front();
+  const int64_t bucket = BucketFor(std::min(dims[first.input][first.axis], plan_.buckets.back()));
+  for (const BucketPlan::PaddedInput& p : plan_.padded) dims[p.input][p.axis] = bucket;
+  return dims;
+}
+
 std::vector<std::vector<core::Dims>> SequenceBucketedModel::WarmUpInputDims(int64_t batch) const {
-  std::vector<std::vector<core::Dims>> sets = {base_->ExampleInputDims(batch)};
+  std::vector<std::vector<core::Dims>> sets = {ExampleInputDims(batch)};
   for (int64_t bucket : plan_.buckets) {
     std::vector<core::Dims> dims = sets.front();
     for (const BucketPlan::PaddedInput& p : plan_.padded) dims[p.input][p.axis] = bucket;

@@ -46,7 +46,9 @@ class SequenceBucketedModel final : public CompiledModel {
   absl::Status ValidateInputs(absl::Span<const core::TensorView> inputs) const override;
   std::vector<core::Dims> OutputDims(int64_t batch) const override { return base_->OutputDims(batch); }
   absl::StatusOr<std::vector<core::Dims>> OutputDimsFor(absl::Span<const core::TensorView> inputs) const override;
-  std::vector<core::Dims> ExampleInputDims(int64_t batch) const override { return base_->ExampleInputDims(batch); }
+  // The wrapped model's, with the sequence axes at a bucket (at most the
+  // largest: a longer example would be refused when reject_longer).
+  std::vector<core::Dims> ExampleInputDims(int64_t batch) const override;
   // The example shapes, then one per bucket: every bucket's plan is built
   // before the model is ready, so no request pays a plan build.
   std::vector<std::vector<core::Dims>> WarmUpInputDims(int64_t batch) const override;

@@ -153,6 +153,14 @@ TEST(SequenceBuckets, HostileShapesGetPreciseErrors) {
   auto wrong_type = (*model)->Run({floats.view(), mask7.view()});
   EXPECT_EQ(wrong_type.status().code(), absl::StatusCode::kInvalidArgument);
 
+  // Warm-up shapes stay within the buckets (the example length 32 would be refused).
+  for (const std::vector<core::Dims>& set : (*model)->WarmUpInputDims(1)) {
+    EXPECT_LE(set[0][1], 16);
+    EXPECT_TRUE((*model)
+                    ->ValidateInputs({core::TensorView{core::DataType::kInt64, set[0], ids.data()},
+                                      core::TensorView{core::DataType::kInt64, set[1], ids.data()}})
+                    .ok());
+  }
   // The same model still serves the lengths it takes.
   std::fill_n(mask7.span<int64_t>().data(), 7, 1);
   core::Tensor ids7(core::DataType::kInt64, {1, 7});
