@@ -83,6 +83,12 @@ class CompiledModel {
   // Input dims for a warm-up or example run at `batch`: dynamic axes other
   // than the first at a representative size.
   virtual std::vector<core::Dims> ExampleInputDims(int64_t batch) const;
+  // Input shapes a stream warms up at `batch` (one plan each), the
+  // ExampleInputDims first: a model serving a few fixed shapes (sequence
+  // buckets) builds them all before it is ready.
+  virtual std::vector<std::vector<core::Dims>> WarmUpInputDims(int64_t batch) const {
+    return {ExampleInputDims(batch)};
+  }
   // False when a run needs real input values to be planned (INT64 inputs
   // that set shapes): such models are not warmed up on zeros.
   virtual bool can_warm_up() const { return true; }

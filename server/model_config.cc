@@ -344,6 +344,85 @@ absl::Status ParseDynamicBatching(const Json& b, absl::string_view model_name, D
   return absl::OkStatus();
 }
 
+// "sequence_buckets": "auto" | "off" | false | true | [8, 16, 32] |
+// {"buckets": [...], "input_axes": {"input_ids": 1, ...}, "mask_input": "...", "pad_value": 0}.
+// Every form but "auto" and off asks for buckets (a model that cannot take
+// them fails to load); the engine checks the names and axes against the model.
+absl::Status ParseSequenceBuckets(const Json& j, absl::string_view model_name, engine::SequenceBucketOptions& o) {
+  constexpr absl::string_view kPath = "sequence_buckets";
+  using Mode = engine::SequenceBucketOptions::Mode;
+  o = engine::SequenceBucketOptions{};
+  auto read_buckets = [&](const Json& list, absl::string_view path) -> absl::Status {
+    if (!list.is_array() || list.empty()) {
+      return FieldError(model_name, path, absl::StrCat("must be a non-empty array of lengths, got ", Shown(list)));
+    }
+    if (static_cast<int64_t>(list.size()) > engine::kMaxSequenceBuckets) {
+      return FieldError(model_name, path,
+                        absl::StrCat("lists ", list.size(), " buckets; at most ", engine::kMaxSequenceBuckets,
+                                     " (each is a plan per stream)"));
+    }
+    for (const Json& item : list) {
+      int64_t v = 0;
+      Q8_CONFIG_ASSIGN(v, ReadIntInRange(item, absl::StrCat(path, "[]"), model_name, 1, engine::kMaxSequenceBucket));
+      if (!o.buckets.empty() && v <= o.buckets.back()) {
+        return FieldError(model_name, path, absl::StrCat("must be strictly ascending, got ", Shown(list)));
+      }
+      o.buckets.push_back(v);
+    }
+    return absl::OkStatus();
+  };
+  if (j.is_string()) {
+    const std::string text = j.get<std::string>();
+    if (text == "auto") return absl::OkStatus();
+    if (text == "off") {
+      o.mode = Mode::kOff;
+      return absl::OkStatus();
+    }
+    return FieldError(model_name, kPath,
+                      absl::StrCat("must be \"auto\", \"off\", a boolean, a list of lengths or an "
+                                   "object, got ",
+                                   Shown(j)));
+  }
+  if (j.is_boolean()) {
+    o.mode = j.get<bool>() ? Mode::kOn : Mode::kOff;
+    return absl::OkStatus();
+  }
+  o.mode = Mode::kOn;
+  if (j.is_array()) return read_buckets(j, kPath);
+  if (absl::Status s = CheckObject(j, kPath, model_name, {"buckets", "input_axes", "mask_input", "pad_value"});
+      !s.ok()) {
+    return s;
+  }
+  if (j.contains("buckets")) {
+    if (absl::Status s = read_buckets(j["buckets"], "sequence_buckets.buckets"); !s.ok()) return s;
+  }
+  if (j.contains("mask_input")) {
+    Q8_CONFIG_ASSIGN(o.mask_input, ReadString(j["mask_input"], "sequence_buckets.mask_input", model_name));
+  }
+  if (j.contains("pad_value")) {
+    if (!j["pad_value"].is_number_integer()) {
+      return FieldError(model_name, "sequence_buckets.pad_value",
+                        absl::StrCat("must be an integer, got ", Shown(j["pad_value"])));
+    }
+    o.pad_value = j["pad_value"].get<int64_t>();
+  }
+  if (j.contains("input_axes")) {
+    const Json& axes = j["input_axes"];
+    if (!axes.is_object() || axes.empty()) {
+      return FieldError(
+          model_name, "sequence_buckets.input_axes",
+          absl::StrCat("must be an object like {\"input_ids\": 1, \"attention_mask\": 1}, got ", Shown(axes)));
+    }
+    for (const auto& [name, axis] : axes.items()) {
+      int64_t v = 0;
+      Q8_CONFIG_ASSIGN(
+          v, ReadIntInRange(axis, absl::StrCat("sequence_buckets.input_axes.", core::Quote(name)), model_name, 1, 64));
+      o.input_axes.emplace_back(name, v);
+    }
+  }
+  return absl::OkStatus();
+}
+
 #undef Q8_CONFIG_ASSIGN
 
 }  // namespace
@@ -404,6 +483,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json, absl::strin
       if (absl::Status s = ParseExecution(value, model_name, config.execution); !s.ok()) return s;
     } else if (key == "dynamic_batching") {
       if (absl::Status s = ParseDynamicBatching(value, model_name, config.execution.batching); !s.ok()) return s;
+    } else if (key == "sequence_buckets") {
+      if (absl::Status s = ParseSequenceBuckets(value, model_name, config.sequence_buckets); !s.ok()) return s;
     } else if (key == "shadow_fraction") {
       auto v = ReadNumber(value, key, model_name);
       if (!v.ok()) return v.status();

@@ -22,6 +22,13 @@
 //       "eager": true                   // false: always wait out the delay
 //     },
 //     "shadow_fraction": 0.01,          // in [0, 1]; default: the server's --shadow_fraction
+//     "sequence_buckets": "auto",       // auto | off | false | true | [8, 16, 32] | {"buckets": [8, 16, 32],
+//                                       //   "input_axes": {"input_ids": 1, "attention_mask": 1},
+//                                       //   "mask_input": "attention_mask", "pad_value": 0}: pad a request's
+//                                       // sequence inputs to the next bucket (mask with 0) and slice outputs
+//                                       // back, so a few plans serve every length; auto = on for an
+//                                       // ids+mask model where padding provably changes nothing
+//                                       // (engine/buckets/sequence_buckets.h, server/README.md)
 //     "quantization": {                 // every key optional; defaults shown
 //       "mode": "auto",                 // auto | static | dynamic | none; auto: static with calibration
 //                                       // data, else served at once and calibrated on live traffic
@@ -62,6 +69,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/buckets/sequence_buckets.h"
 #include "engine/compiler.h"
 #include "engine/quant/quantization_options.h"
 #include "server/execution/execution_config.h"
@@ -92,6 +100,8 @@ struct ModelConfig {
   // Share of successful requests of an int8 version re-run through its fp32
   // reference (shadow evaluation); unset: the server's --shadow_fraction.
   std::optional<double> shadow_fraction;
+  // "sequence_buckets" (default auto): plans per length bucket, not per length.
+  engine::SequenceBucketOptions sequence_buckets;
 };
 
 // Largest max_batch_size a config (or --max_batch_size) may ask for: every

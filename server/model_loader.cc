@@ -216,6 +216,23 @@ absl::StatusOr<LoadSlot> ModelLoader::AcquireLoadSlot() {
 absl::Status ModelLoader::StartServing(absl::string_view name, int64_t version, const ModelConfig& config,
                                        std::chrono::steady_clock::time_point start, ServedModel& served) const {
   if (served.executor != nullptr || served.model == nullptr) return absl::OkStatus();
+  // Sequence buckets wrap what ModelInfer runs (the fp32 reference checks
+  // that padding is invisible), before the streams warm every bucket's plan.
+  // The reference (shadow evaluation) is bucketed alike, so sampled shadow
+  // runs do not build one plan per length either; an fp32 version stays its
+  // own reference.
+  std::string buckets;
+  const std::shared_ptr<const engine::CompiledModel> unbucketed = served.model;
+  const bool own_reference = served.fp32_model == served.model;
+  Q8_ASSIGN_OR_RETURN(served.model, engine::ApplySequenceBuckets(served.model, served.fp32_model.get(),
+                                                                 config.sequence_buckets, &buckets));
+  if (own_reference) {
+    served.fp32_model = served.model;
+  } else if (served.model != unbucketed && served.fp32_model != nullptr) {
+    Q8_ASSIGN_OR_RETURN(served.fp32_model, engine::ApplySequenceBuckets(served.fp32_model, served.fp32_model.get(),
+                                                                        config.sequence_buckets));
+  }
+  if (!buckets.empty()) Q8_LOG(Info, VersionContext(name, version), ": ", buckets);
   ExecutorOptions options;
   options.layout = Layout(config);
   const StreamLayout asked = ResolveStreams(config.execution, options_.default_preset, options_.cpus);

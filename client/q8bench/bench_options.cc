@@ -77,6 +77,10 @@ absl::Status Validate(const BenchOptions& o) {
   if (o.max_windows < 3) return absl::InvalidArgumentError("--max_windows must be >= 3 (stability needs 3)");
   if (o.max_outstanding < 1) return absl::InvalidArgumentError("--max_outstanding must be >= 1");
   if (o.timeout <= absl::ZeroDuration()) return absl::InvalidArgumentError("--timeout_ms must be > 0");
+  if (!o.request_mix.empty() && (!o.input_data.empty() || !o.shapes.empty() || o.batch_size != 1)) {
+    return absl::InvalidArgumentError(
+        "--request_mix gives every request's inputs and shapes: drop --input_data, --shape and --batch_size");
+  }
   if (o.mode == LoadMode::kConcurrency) {
     for (double level : o.levels) {
       if (level > 4096) return absl::InvalidArgumentError("concurrency above 4096");

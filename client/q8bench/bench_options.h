@@ -38,6 +38,10 @@ struct BenchOptions {
   std::vector<std::string> input_data;
   // Shapes for inputs whose non-batch dims are dynamic: "TENSOR:D1,D2,...".
   std::vector<std::string> shapes;
+  // A mix of requests instead: an .npz whose keys are "GROUP/TENSOR" (one
+  // request per group, e.g. one per sequence length), sent in turn in archive
+  // order. Replaces input_data, shapes and batch_size (the arrays' own shapes).
+  std::string request_mix;
   uint32_t seed = 1;
   std::string csv_path;   // "-" = stdout
   std::string json_path;  // "-" = stdout

@@ -10,10 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/q8ctl/file_util.h"
 #include "client/q8ctl/options.h"
 #include "client/q8ctl/requests.h"
 #include "core/dtype.h"
 #include "core/npy.h"
+#include "core/npz.h"
 #include "core/shape.h"
 
 namespace q8::bench {
@@ -187,6 +189,62 @@ absl::StatusOr<inference::ModelInferRequest> BuildRequest(const inference::Model
     named.push_back({input.name(), tensors.back().view()});
   }
   return client::BuildInferRequest(options.model, options.version, named, client::ContentMode::kRaw);
+}
+
+absl::StatusOr<std::vector<inference::ModelInferRequest>> BuildRequests(
+    const inference::ModelMetadataResponse& metadata, const BenchOptions& options) {
+  std::vector<inference::ModelInferRequest> requests;
+  if (options.request_mix.empty()) {
+    auto one = BuildRequest(metadata, options);
+    if (!one.ok()) return one.status();
+    requests.push_back(*std::move(one));
+    return requests;
+  }
+  const std::string& path = options.request_mix;
+  auto bytes = client::ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  // The mix is the user's own file: room for a few thousand requests.
+  core::ZipLimits limits;
+  limits.max_entries = 1 << 16;
+  auto entries = core::ParseNpz(*bytes, limits);
+  if (!entries.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", entries.status().message()));
+  // Groups in archive order; the key after the first '/' names the input.
+  std::vector<std::string> order;
+  std::map<std::string, std::map<std::string, const core::Tensor*>> groups;
+  for (const core::NamedTensor& e : *entries) {
+    const size_t slash = e.name.find('/');
+    const std::string group = slash == std::string::npos ? "" : e.name.substr(0, slash);
+    const std::string tensor = slash == std::string::npos ? e.name : e.name.substr(slash + 1);
+    bool known = false;
+    for (const auto& in : metadata.inputs()) known = known || in.name() == tensor;
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": key '", e.name, "': model '", options.model, "' has no input '", tensor, "'"));
+    }
+    if (groups.find(group) == groups.end()) order.push_back(group);
+    groups[group][tensor] = &e.tensor;
+  }
+  if (order.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no arrays"));
+  for (const std::string& group : order) {
+    std::vector<client::NamedInput> named;
+    for (const auto& input : metadata.inputs()) {
+      auto it = groups[group].find(input.name());
+      if (it == groups[group].end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": group '", group, "' has no array for input '", input.name(), "'"));
+      }
+      if (core::OipName(it->second->dtype()) != input.datatype()) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": '", group, "/", input.name(), "' is ",
+                                                       core::OipName(it->second->dtype()), ", the model wants ",
+                                                       input.datatype()));
+      }
+      named.push_back({input.name(), it->second->view()});
+    }
+    auto request = client::BuildInferRequest(options.model, options.version, named, client::ContentMode::kRaw);
+    if (!request.ok()) return request.status();
+    requests.push_back(*std::move(request));
+  }
+  return requests;
 }
 
 }  // namespace q8::bench

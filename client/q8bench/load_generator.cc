@@ -32,12 +32,14 @@ struct LoadGenerator::Call {
   std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
 };
 
-LoadGenerator::LoadGenerator(std::shared_ptr<grpc::Channel> channel, const std::string& request,
+LoadGenerator::LoadGenerator(std::shared_ptr<grpc::Channel> channel, std::vector<std::string> requests,
                              absl::Duration timeout)
-    : stub_(std::move(channel)), request_bytes_(request), timeout_(timeout) {
-  // The slice points at request_bytes_ (no copy per call; the buffer outlives every call).
-  grpc::Slice slice(request_bytes_.data(), request_bytes_.size(), grpc::Slice::STATIC_SLICE);
-  request_ = grpc::ByteBuffer(&slice, 1);
+    : stub_(std::move(channel)), request_bytes_(std::move(requests)), timeout_(timeout) {
+  // Slices point at request_bytes_ (no copy per call; the buffers outlive every call).
+  for (const std::string& bytes : request_bytes_) {
+    grpc::Slice slice(bytes.data(), bytes.size(), grpc::Slice::STATIC_SLICE);
+    requests_.emplace_back(&slice, 1);
+  }
 }
 
 LoadGenerator::~LoadGenerator() {
@@ -76,7 +78,8 @@ void LoadGenerator::Issue(int64_t now_ns) {
   auto* call = new Call;
   call->start_ns = now_ns;
   call->context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout_));
-  call->reader = stub_.PrepareUnaryCall(&call->context, kInferMethod, request_, &cq_);
+  call->reader = stub_.PrepareUnaryCall(&call->context, kInferMethod, requests_[next_request_], &cq_);
+  next_request_ = (next_request_ + 1) % requests_.size();
   call->reader->StartCall();
   call->reader->Finish(&call->response, &call->status, call);
   ++in_flight_;

@@ -43,8 +43,8 @@ struct LoadLevel {
 
 class LoadGenerator {
  public:
-  // `request` is the serialized inference.ModelInferRequest.
-  LoadGenerator(std::shared_ptr<grpc::Channel> channel, const std::string& request, absl::Duration timeout);
+  // `requests`: serialized inference.ModelInferRequests (at least one), sent in turn.
+  LoadGenerator(std::shared_ptr<grpc::Channel> channel, std::vector<std::string> requests, absl::Duration timeout);
   ~LoadGenerator();
   LoadGenerator(const LoadGenerator&) = delete;
 
@@ -70,8 +70,9 @@ class LoadGenerator {
   void Complete(Call* call, bool ok);
 
   grpc::GenericStub stub_;
-  grpc::ByteBuffer request_;
-  std::string request_bytes_;  // backs request_'s slice
+  std::vector<std::string> request_bytes_;  // back requests_' slices
+  std::vector<grpc::ByteBuffer> requests_;
+  size_t next_request_ = 0;  // loop thread only
   absl::Duration timeout_;
   grpc::CompletionQueue cq_;
   std::thread thread_;

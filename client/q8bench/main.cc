@@ -40,6 +40,9 @@ ABSL_FLAG(int64_t, timeout_ms, 30000, "deadline of every request");
 ABSL_FLAG(std::vector<std::string>, input_data, {},
           "inputs from .npy instead of random data: PATH.npy or TENSOR=PATH.npy[,...]; rows repeat to fill a batch");
 ABSL_FLAG(std::vector<std::string>, shape, {}, "shapes of dynamic non-batch dims: TENSOR:D1,D2[,...] (repeatable)");
+ABSL_FLAG(std::string, request_mix, "",
+          "send a mix of requests: an .npz with keys GROUP/TENSOR, one request per group (e.g. per sequence "
+          "length), in turn; replaces --input_data, --shape and --batch_size");
 ABSL_FLAG(int64_t, seed, 1, "random input data and Poisson arrivals");
 ABSL_FLAG(std::string, csv, "", "write one CSV row per level to this file (- = stdout)");
 ABSL_FLAG(std::string, json, "", "write the run as JSON to this file (- = stdout)");
@@ -96,6 +99,7 @@ absl::StatusOr<BenchOptions> OptionsFromFlags(const std::vector<char*>& position
   o.timeout = absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms));
   o.input_data = absl::GetFlag(FLAGS_input_data);
   o.shapes = absl::GetFlag(FLAGS_shape);
+  o.request_mix = absl::GetFlag(FLAGS_request_mix);
   o.seed = static_cast<uint32_t>(absl::GetFlag(FLAGS_seed));
   o.csv_path = absl::GetFlag(FLAGS_csv);
   o.json_path = absl::GetFlag(FLAGS_json);
@@ -133,16 +137,18 @@ int main(int argc, char** argv) {
       q8::client::Client::Connect({.server = options->server, .timeout = options->timeout, .security = *security});
   auto metadata = client->ModelMetadata(options->model, options->version);
   if (!metadata.ok()) return Fail(1, metadata.status().ToString());
-  auto request = q8::bench::BuildRequest(*metadata, *options);
-  if (!request.ok()) return Fail(1, request.status().ToString());
+  auto requests = q8::bench::BuildRequests(*metadata, *options);
+  if (!requests.ok()) return Fail(1, requests.status().ToString());
   // One request first: a model that refuses the input fails here with the
   // server's message instead of as a flood of errors.
-  auto probe = client->ModelInfer(*request);
+  auto probe = client->ModelInfer(requests->front());
   if (!probe.ok()) return Fail(1, absl::StrCat("the first request failed: ", probe.status().ToString()));
   std::string version = options->version.empty() ? probe->model_version() : options->version;
 
-  q8::bench::LoadGenerator generator(q8::client::CreateChannel(options->server, *security),
-                                     request->SerializeAsString(), options->timeout);
+  std::vector<std::string> serialized;
+  for (const auto& r : *requests) serialized.push_back(r.SerializeAsString());
+  q8::bench::LoadGenerator generator(q8::client::CreateChannel(options->server, *security), std::move(serialized),
+                                     options->timeout);
   q8::bench::Runner runner(*options, *client, generator, version);
   auto run = runner.Run();
   if (!run.ok()) return Fail(1, run.status().ToString());

@@ -3,12 +3,14 @@
 #include "server/execution/model_executor.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/logging.h"
+#include "core/shape.h"
 #include "engine/threading.h"
 #include "server/execution/batch_assembler.h"
 #include "server/execution/completion_wait.h"
@@ -271,23 +273,31 @@ absl::StatusOr<double> ModelExecutor::WarmUp(const engine::CompiledModel& model,
   const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());
   double best_run = 0;
   for (int64_t b : sizes) {
-    std::vector<core::Tensor> inputs;
-    std::vector<core::TensorView> views;
-    const std::vector<core::Dims> dims = model.ExampleInputDims(b);
-    for (size_t i = 0; i < dims.size(); ++i) {
-      inputs.emplace_back(model.inputs()[i].dtype, dims[i]);
-      views.push_back(inputs.back().view());
-    }
-    // The first run builds the plan; the next ones show what a request costs.
-    const int runs = b == smallest ? 1 + std::max(1, timed_runs) : 1;
-    for (int run = 0; run < runs; ++run) {
-      const absl::Time start = absl::Now();
-      auto out = model.Run(views);
-      if (!out.ok()) {
-        return absl::Status(out.status().code(), absl::StrCat("warm-up at batch ", b, ": ", out.status().message()));
+    // The first shape set is the example one (timed); further sets are
+    // shapes the model serves from their own plans (sequence buckets).
+    const std::vector<std::vector<core::Dims>> sets = model.WarmUpInputDims(b);
+    for (size_t set = 0; set < sets.size(); ++set) {
+      std::vector<core::Tensor> inputs;
+      std::vector<core::TensorView> views;
+      const std::vector<core::Dims>& dims = sets[set];
+      for (size_t i = 0; i < dims.size(); ++i) {
+        inputs.emplace_back(model.inputs()[i].dtype, dims[i]);
+        views.push_back(inputs.back().view());
       }
-      const double seconds = SecondsBetween(start, absl::Now());
-      if (b == smallest && run > 0) best_run = run == 1 ? seconds : std::min(best_run, seconds);
+      // The first run builds the plan; the next ones show what a request costs.
+      const bool timed = b == smallest && set == 0;
+      const int runs = timed ? 1 + std::max(1, timed_runs) : 1;
+      for (int run = 0; run < runs; ++run) {
+        const absl::Time start = absl::Now();
+        auto out = model.Run(views);
+        if (!out.ok()) {
+          const std::string shape = set == 0 ? "" : absl::StrCat(" shape ", core::DimsToString(dims.front()));
+          return absl::Status(out.status().code(),
+                              absl::StrCat("warm-up at batch ", b, shape, ": ", out.status().message()));
+        }
+        const double seconds = SecondsBetween(start, absl::Now());
+        if (timed && run > 0) best_run = run == 1 ? seconds : std::min(best_run, seconds);
+      }
     }
   }
   return best_run;

@@ -8,6 +8,10 @@
 // transformer_models_test). Sequences travel padded to 24 and trimmed to
 // their own length (the sequence axis is dynamic); a mask whose shape does
 // not match the ids is INVALID_ARGUMENT and the model keeps serving.
+// Sequence buckets (the default for this ids+mask model): every length is
+// served from the bucket plans built before READY, with the logits of
+// one-plan-per-length serving (max |diff| <= 1e-4); configured buckets refuse
+// longer requests and lengths the model cannot take, naming them.
 #include <cmath>
 
 #include "core/npy.h"
@@ -20,6 +24,8 @@ namespace {
 
 constexpr int kClasses = 2;
 constexpr char kDynamicConfig[] = R"({"quantization":{"mode":"dynamic"}})";
+constexpr char kExactConfig[] = R"({"quantization":{"mode":"none"},"sequence_buckets":"off"})";
+constexpr char kSmallBucketsConfig[] = R"({"quantization":{"mode":"none"},"sequence_buckets":[8,16]})";
 
 core::Tensor Load(const std::string& name) {
   auto t = core::ReadNpyFile(std::string(Q8_TEST_DATA_DIR) + "/" + name);
@@ -56,6 +62,20 @@ class TextEncoderServingTest : public SharedServerSuite<TextEncoderServingTest> 
     ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.Log();
     s = UploadModel(*server.Stub(), "text_int8", onnx, kDynamicConfig);
     ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.Log();
+    s = UploadModel(*server.Stub(), "text_exact", onnx, kExactConfig);
+    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.Log();
+    s = UploadModel(*server.Stub(), "text_small_buckets", onnx, kSmallBucketsConfig);
+    ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << server.Log();
+  }
+
+ protected:
+  uint64_t PlanBuilds(const std::string& model) {
+    grpc::ClientContext ctx;
+    inference::ModelStatisticsRequest req;
+    req.set_name(model);
+    inference::ModelStatisticsResponse resp;
+    EXPECT_TRUE(stub_->ModelStatistics(&ctx, req, &resp).ok());
+    return resp.model_stats_size() == 1 ? resp.model_stats(0).plan_builds() : 0;
   }
 };
 
@@ -108,6 +128,50 @@ TEST_F(TextEncoderServingTest, MaskShorterThanIdsIsInvalidArgument) {
   grpc::Status s = Infer(*stub_, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   ASSERT_TRUE(Infer(*stub_, Request("text_fp32", ids, mask, 0, 1, 12), &resp).ok());
+}
+
+TEST_F(TextEncoderServingTest, BucketsServeEveryLengthWithoutBuildingPlans) {
+  const core::Tensor ids = Load("text_test_ids.npy"), mask = Load("text_test_mask.npy");
+  const uint64_t bucketed_before = PlanBuilds("text_fp32");
+  const uint64_t exact_before = PlanBuilds("text_exact");
+  // Lengths 4..24 of the first sequences (shorter cuts keep [CLS] and the
+  // first tokens; the mask stays 1 where the tokens are real).
+  for (int64_t len = 4; len <= 24; ++len) {
+    inference::ModelInferResponse bucketed, exact;
+    ASSERT_TRUE(Infer(*stub_, Request("text_fp32", ids, mask, len, 1, len), &bucketed).ok()) << len;
+    ASSERT_TRUE(Infer(*stub_, Request("text_exact", ids, mask, len, 1, len), &exact).ok()) << len;
+    ASSERT_EQ(bucketed.outputs(0).shape_size(), 2);
+    EXPECT_EQ(bucketed.outputs(0).shape(1), kClasses);
+    for (int k = 0; k < kClasses; ++k) {
+      EXPECT_NEAR(bucketed.outputs(0).contents().fp32_contents(k), exact.outputs(0).contents().fp32_contents(k), 1e-4f)
+          << "length " << len;
+    }
+  }
+  // Every bucket's plan was built at warm-up: requests build none.
+  EXPECT_EQ(PlanBuilds("text_fp32"), bucketed_before);
+  EXPECT_GE(PlanBuilds("text_exact") - exact_before, 20u);
+}
+
+TEST_F(TextEncoderServingTest, ConfiguredBucketsRefuseLongerRequestsAndKeepServing) {
+  const core::Tensor ids = Load("text_test_ids.npy"), mask = Load("text_test_mask.npy");
+  inference::ModelInferResponse resp;
+  grpc::Status s = Infer(*stub_, Request("text_small_buckets", ids, mask, 0, 1, 20), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("exceeds the largest sequence bucket 16"), std::string::npos) << s.error_message();
+  ASSERT_TRUE(Infer(*stub_, Request("text_small_buckets", ids, mask, 0, 1, 12), &resp).ok());
+}
+
+TEST_F(TextEncoderServingTest, BucketsTheModelCannotTakeFailTheUpload) {
+  const std::string onnx = ReadFileOrDie(std::string(Q8_TEST_DATA_DIR) + "/text_encoder.onnx");
+  // 128 positions: the model's position table has 64 rows.
+  grpc::Status s =
+      UploadModel(*stub_, "text_bad_buckets", onnx, R"({"quantization":{"mode":"none"},"sequence_buckets":[16,128]})");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("bucket 128"), std::string::npos) << s.error_message();
+  s = UploadModel(*stub_, "text_bad_buckets", onnx, R"({"sequence_buckets":{"buckets":[16],"mask_input":"nope"}})");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  s = UploadModel(*stub_, "text_bad_buckets", onnx, R"({"sequence_buckets":[32,16]})");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
 }
 
 }  // namespace

@@ -1,9 +1,14 @@
 // q8bench_lib without a server: load-level ranges, option checks,
-// percentiles, server counter deltas and the stability rule.
+// percentiles, server counter deltas, the stability rule and the request mix.
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "client/q8bench/bench_options.h"
+#include "client/q8bench/inputs.h"
 #include "client/q8bench/stats.h"
+#include "core/npz.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -55,6 +60,66 @@ TEST(Q8benchOptionsTest, ValidateNamesTheFlag) {
   bad = o;
   bad.stability_percent = 0;
   EXPECT_THAT(Validate(bad).message(), HasSubstr("--stability_percent"));
+}
+
+// Metadata of a [batch, sequence] ids + mask model.
+inference::ModelMetadataResponse TokenModelMetadata() {
+  inference::ModelMetadataResponse m;
+  m.set_name("text");
+  for (const char* name : {"input_ids", "attention_mask"}) {
+    auto* in = m.add_inputs();
+    in->set_name(name);
+    in->set_datatype("INT64");
+    in->add_shape(-1);
+    in->add_shape(-1);
+  }
+  return m;
+}
+
+std::string WriteMix(const std::vector<std::pair<std::string, core::TensorView>>& arrays, const std::string& name) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << core::SerializeNpz(arrays);
+  return path;
+}
+
+TEST(Q8benchRequestMixTest, OneRequestPerGroupInArchiveOrder) {
+  core::Tensor ids5(core::DataType::kInt64, {1, 5}), mask5(core::DataType::kInt64, {1, 5});
+  core::Tensor ids9(core::DataType::kInt64, {2, 9}), mask9(core::DataType::kInt64, {2, 9});
+  BenchOptions o;
+  o.model = "text";
+  o.levels = {1};
+  o.request_mix = WriteMix({{"b/input_ids", ids9.view()},
+                            {"b/attention_mask", mask9.view()},
+                            {"a/attention_mask", mask5.view()},
+                            {"a/input_ids", ids5.view()}},
+                           "mix_ok.npz");
+  EXPECT_TRUE(Validate(o).ok());
+  auto requests = BuildRequests(TokenModelMetadata(), o);
+  ASSERT_TRUE(requests.ok()) << requests.status();
+  ASSERT_EQ(requests->size(), 2u);
+  // Group "b" first; inputs in the model's order whatever the archive's.
+  EXPECT_EQ((*requests)[0].inputs(0).name(), "input_ids");
+  EXPECT_THAT((*requests)[0].inputs(0).shape(), ElementsAre(2, 9));
+  EXPECT_EQ((*requests)[1].inputs(1).name(), "attention_mask");
+  EXPECT_THAT((*requests)[1].inputs(1).shape(), ElementsAre(1, 5));
+  EXPECT_EQ((*requests)[1].raw_input_contents(0).size(), 5u * sizeof(int64_t));
+}
+
+TEST(Q8benchRequestMixTest, RefusesWhatDoesNotFitTheModel) {
+  core::Tensor ids(core::DataType::kInt64, {1, 5}), floats(core::DataType::kFloat32, {1, 5});
+  BenchOptions o;
+  o.model = "text";
+  o.levels = {1};
+  o.request_mix = WriteMix({{"a/input_ids", ids.view()}}, "mix_missing.npz");
+  EXPECT_THAT(BuildRequests(TokenModelMetadata(), o).status().message(),
+              HasSubstr("group 'a' has no array for input 'attention_mask'"));
+  o.request_mix = WriteMix({{"a/input_ids", ids.view()}, {"a/token_type_ids", ids.view()}}, "mix_extra.npz");
+  EXPECT_THAT(BuildRequests(TokenModelMetadata(), o).status().message(), HasSubstr("no input 'token_type_ids'"));
+  o.request_mix = WriteMix({{"a/input_ids", floats.view()}, {"a/attention_mask", ids.view()}}, "mix_type.npz");
+  EXPECT_THAT(BuildRequests(TokenModelMetadata(), o).status().message(), HasSubstr("is FP32, the model wants INT64"));
+  BenchOptions both = o;
+  both.input_data = {"x.npy"};
+  EXPECT_THAT(Validate(both).message(), HasSubstr("--request_mix"));
 }
 
 TEST(Q8benchStatsTest, NearestRankPercentilesOverSuccessesOnly) {

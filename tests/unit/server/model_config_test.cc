@@ -135,6 +135,42 @@ TEST(ModelConfigTest, MaxBatchSizeIsCapped) {
   EXPECT_THAT(ConfigError(R"({"max_batch_size":65536})"), HasSubstr("must be in [1, 1024]"));
 }
 
+TEST(ModelConfigTest, SequenceBucketsForms) {
+  using Mode = engine::SequenceBucketOptions::Mode;
+  EXPECT_EQ(ParseModelConfig("{}", "m", Defaults())->sequence_buckets.mode, Mode::kAuto);
+  EXPECT_EQ(ParseModelConfig(R"({"sequence_buckets":"auto"})", "m", Defaults())->sequence_buckets.mode, Mode::kAuto);
+  EXPECT_EQ(ParseModelConfig(R"({"sequence_buckets":"off"})", "m", Defaults())->sequence_buckets.mode, Mode::kOff);
+  EXPECT_EQ(ParseModelConfig(R"({"sequence_buckets":false})", "m", Defaults())->sequence_buckets.mode, Mode::kOff);
+  EXPECT_EQ(ParseModelConfig(R"({"sequence_buckets":true})", "m", Defaults())->sequence_buckets.mode, Mode::kOn);
+  auto list = ParseModelConfig(R"({"sequence_buckets":[16,32,64]})", "m", Defaults());
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->sequence_buckets.mode, Mode::kOn);
+  EXPECT_EQ(list->sequence_buckets.buckets, (std::vector<int64_t>{16, 32, 64}));
+  auto full = ParseModelConfig(R"({"sequence_buckets":{"buckets":[8,128],"mask_input":"attention_mask",
+      "pad_value":3,"input_axes":{"input_ids":1,"attention_mask":1}}})",
+                               "m", Defaults());
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->sequence_buckets.mask_input, "attention_mask");
+  EXPECT_EQ(full->sequence_buckets.pad_value, 3);
+  EXPECT_EQ(full->sequence_buckets.input_axes.size(), 2u);
+}
+
+TEST(ModelConfigTest, SequenceBucketsRejectsMalformed) {
+  EXPECT_THAT(ConfigError(R"({"sequence_buckets":"sometimes"})"), HasSubstr("'sequence_buckets' must be"));
+  EXPECT_THAT(ConfigError(R"({"sequence_buckets":[]})"), HasSubstr("non-empty array"));
+  EXPECT_THAT(ConfigError(R"({"sequence_buckets":[32,16]})"), HasSubstr("strictly ascending"));
+  EXPECT_THAT(ConfigError(R"({"sequence_buckets":[0,16]})"), HasSubstr("must be in [1, 1048576]"));
+  EXPECT_THAT(ConfigError(R"({"sequence_buckets":[1.5]})"), HasSubstr("must be an integer"));
+  EXPECT_THAT(ConfigError(R"({"sequence_buckets":{"bucket":[8]}})"),
+              HasSubstr("unknown key 'sequence_buckets.bucket'"));
+  EXPECT_THAT(ConfigError(R"({"sequence_buckets":{"pad_value":"0"}})"), HasSubstr("'sequence_buckets.pad_value'"));
+  EXPECT_THAT(ConfigError(R"({"sequence_buckets":{"input_axes":{"ids":0}}})"),
+              HasSubstr("'sequence_buckets.input_axes.ids' must be in [1, 64]"));
+  std::string many = R"({"sequence_buckets":[)";
+  for (int i = 1; i <= 33; ++i) many += std::to_string(i) + (i < 33 ? "," : "]}");
+  EXPECT_THAT(ConfigError(many), HasSubstr("at most 32"));
+}
+
 TEST(ModelConfigTest, MaxCachedPlansReachesTheEngineAndIsBounded) {
   EXPECT_EQ(ToCompileOptions(*ParseModelConfig("{}", "m", Defaults())).max_cached_plans, 64);
   auto c = ParseModelConfig(R"({"max_cached_plans":3})", "m", Defaults());
