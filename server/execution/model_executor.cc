@@ -96,11 +96,7 @@ absl::StatusOr<std::shared_ptr<ModelExecutor>> ModelExecutor::Create(std::shared
   e.mu_.Await(absl::Condition(
       +[](int* warming) { return *warming == 0; }, &e.warming_));
   if (!e.warmup_status_.ok()) return e.warmup_status_;  // the destructor joins the streams
-  // Only single-threaded runs go inline: a multi-threaded run on a request
-  // thread would give that thread an OpenMP team of its own for good, and
-  // teams beyond the CPU budget make libgomp throttle every stream's
-  // spin-wait (kernels/threading.h); such runs stay on the stream's team.
-  e.inline_ = e.warm_run_seconds_ <= e.options_.inline_max_seconds && e.options_.layout.threads_per_stream == 1;
+  e.inline_ = e.warm_run_seconds_ <= e.options_.inline_max_seconds;
   return executor;
 }
 

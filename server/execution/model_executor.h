@@ -15,7 +15,7 @@
 // thread waits for a stream. Execute() is the blocking form.
 //
 // At most `streams` executions run at once. For a small model (warm-up run
-// under `inline_max_seconds`) on single-threaded streams, a request that finds a stream free, nobody
+// under `inline_max_seconds`), a request that finds a stream free, nobody
 // queued and (eager batching) nobody on the way runs on the submitting thread,
 // set to the stream thread count: no hand-over to a stream thread and back,
 // which costs two thread wake-ups (tens of microseconds on a loaded host, as

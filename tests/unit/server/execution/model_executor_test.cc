@@ -319,32 +319,6 @@ TEST_F(ModelExecutorTest, SmallModelsRunInlineLargeOnesOnTheirStreams) {
   }
 }
 
-// Multi-threaded streams never run inline, however small the model: the run
-// would leave the request thread an OpenMP team of its own (teams beyond the
-// CPUs make libgomp throttle every stream's spin-wait).
-TEST_F(ModelExecutorTest, MultiThreadedStreamsNeverRunInline) {
-  ExecutorOptions o = Options(1, 2, false);
-  o.inline_max_seconds = 1.0;
-  auto executor = ModelExecutor::Create(shared_model(), o);
-  ASSERT_TRUE(executor.ok()) << executor.status();
-  EXPECT_FALSE((*executor)->runs_inline());
-  auto r = MakeRequest(4, 1);
-  std::thread::id ran_on;
-  absl::Notification finished;
-  struct Seen {
-    std::thread::id* ran_on;
-    absl::Notification* finished;
-  } seen{&ran_on, &finished};
-  (*executor)->Submit(r->request, [s = &seen](const absl::Status& status, const ExecutionTiming&) {
-    EXPECT_TRUE(status.ok()) << status;
-    *s->ran_on = std::this_thread::get_id();
-    s->finished->Notify();
-  });
-  ASSERT_TRUE(finished.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  EXPECT_NE(ran_on, std::this_thread::get_id());
-  ExpectClose(r->output, Alone(4, 1));
-}
-
 int ProcessThreads() {
   std::ifstream status("/proc/self/status");
   std::string line;
