@@ -6,7 +6,11 @@
 # just after). Instruction counts do not depend on how busy the machine is,
 # so two builds compare on a shared host where CPU time is noisy.
 #
-#   bench/request_instructions.sh [--concurrency C] [--window_ms MS] [--preset P] [--top N]
+#   bench/request_instructions.sh [--concurrency C] [--window_ms MS] [--preset P] [--top N] [--metrics]
+#
+# --metrics serves with the Prometheus endpoint on (an ephemeral port), as
+# q8serve does by default, so the per-request metrics record is counted too;
+# without it the server runs with --metrics_port=-1.
 #
 # Prints the server's instructions per request (all threads: gRPC, streams,
 # oneDNN) and, with --top N, the N functions with the most self cost per
@@ -17,13 +21,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-CONCURRENCY=16 WINDOW_MS=4000 PRESET=throughput TOP=0
+CONCURRENCY=16 WINDOW_MS=4000 PRESET=throughput TOP=0 METRICS_PORT=-1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --concurrency) CONCURRENCY=$2; shift 2 ;;
     --window_ms) WINDOW_MS=$2; shift 2 ;;
     --preset) PRESET=$2; shift 2 ;;
     --top) TOP=$2; shift 2 ;;
+    --metrics) METRICS_PORT=0; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +45,7 @@ cleanup() {
 trap cleanup EXIT
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ADDRESS=127.0.0.1:$PORT
-SERVER_ARGS=(--model_repository "$WORK/repo" --grpc_address "$ADDRESS" --metrics_port=-1 --cpus 2 --shadow_fraction=0)
+SERVER_ARGS=(--model_repository "$WORK/repo" --grpc_address "$ADDRESS" --metrics_port="$METRICS_PORT" --cpus 2 --shadow_fraction=0)
 CTL=("$BUILD_DIR/client/q8ctl/q8ctl" --server "$ADDRESS")
 wait_healthy() {
   for _ in $(seq 600); do "${CTL[@]}" --timeout_seconds 5 health > /dev/null 2>&1 && return 0; sleep 0.5; done
@@ -58,7 +63,10 @@ echo "{\"execution\":{\"preset\":\"$PRESET\"}}" > "$WORK/config.json"
   --max_drop 0.02 > /dev/null 2>&1 || { echo "upload failed" >&2; cat "$WORK/server.log" >&2; exit 1; }
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
+# q8serve re-executes itself to set its OpenMP wait policy unless
+# GOMP_SPINCOUNT is set (server/omp_wait_policy.cc); under valgrind that
+# exec would leave the tool, so set the server's value here.
+GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-100} valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
   "$BUILD_DIR/server/q8serve" "${SERVER_ARGS[@]}" > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 wait_healthy

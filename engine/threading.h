@@ -10,13 +10,21 @@ namespace q8::engine {
 
 inline int IntraOpThreads() { return kernels::IntraOpThreads(); }
 inline void SetIntraOpThreads(int n) { kernels::SetIntraOpThreads(n); }
+inline void ReleaseIntraOpTeam() { kernels::ReleaseIntraOpTeam(); }
 
 // Sets this thread's count for a scope (e.g. a load that should build its
 // warm-up plans, and measure, at the thread count the model will serve with).
+// Such scopes run on threads that are not execution streams (the main
+// thread, an RPC thread, a calibration thread): on leaving, the OpenMP team
+// the scope may have started is ended, so idle teams do not accumulate and
+// make libgomp throttle the streams' spin-waiting (kernels/threading.h).
 class ScopedIntraOpThreads {
  public:
   explicit ScopedIntraOpThreads(int n) : saved_(IntraOpThreads()) { SetIntraOpThreads(n); }
-  ~ScopedIntraOpThreads() { SetIntraOpThreads(saved_); }
+  ~ScopedIntraOpThreads() {
+    if (IntraOpThreads() > 1) ReleaseIntraOpTeam();
+    SetIntraOpThreads(saved_);
+  }
   ScopedIntraOpThreads(const ScopedIntraOpThreads&) = delete;
   ScopedIntraOpThreads& operator=(const ScopedIntraOpThreads&) = delete;
 

@@ -105,10 +105,7 @@ void InferCall::Complete(absl::Status status, const ExecutionTiming& timing) {
   ModelStats::Request record{.ok = status.ok(), .input_ns = input_ns_};
   if (status.ok()) {
     const auto output_start = SteadyClock::now();
-    if (metrics != nullptr) {
-      metrics->SetQueueDepth(handle.served.executor->queue_depth());
-      metrics->MaybeShadow(inputs.tensors, scratch_->outputs.views());
-    }
+    if (metrics != nullptr) metrics->MaybeShadow(inputs.tensors, scratch_->outputs.views());
     scratch_->outputs.Finish();
     response_->set_model_name(handle.name);
     const absl::AlphaNum version(handle.version);  // formatted on the stack

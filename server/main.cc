@@ -22,6 +22,7 @@
 #include "core/logging.h"
 #include "server/execution/cpu_budget.h"
 #include "server/health_probe.h"
+#include "server/omp_wait_policy.h"
 #include "server/server.h"
 #include "server/server_options.h"
 
@@ -132,6 +133,7 @@ absl::StatusOr<q8::server::ServerOptions> OptionsFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  q8::server::ApplyOmpWaitPolicy(argv);  // may re-execute this binary: before anything else
   absl::SetProgramUsageMessage("q8serve --model_repository=DIR [--grpc_address=0.0.0.0:8001] [flags]");
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_verbose)) q8::core::SetMinLogLevel(q8::core::LogLevel::kDebug);

@@ -3,20 +3,12 @@
 
 #include <algorithm>
 
+#include "core/thread_shard.h"
+
 namespace q8::server {
-namespace {
-
-// Each thread records into its own shard (threads beyond kShards share).
-int ThisThreadShard(int shards) {
-  static std::atomic<int> next{0};
-  thread_local const int shard = next.fetch_add(1, std::memory_order_relaxed);
-  return shard % shards;
-}
-
-}  // namespace
 
 void ModelStats::Record(const Request& r) {
-  Shard& s = shards_[ThisThreadShard(kShards)];
+  Shard& s = shards_[core::ThisThreadShard(kShards)];
   constexpr auto kRelaxed = std::memory_order_relaxed;
   s.compute_input_ns.fetch_add(r.input_ns, kRelaxed);
   if (!r.ok) {

@@ -10,6 +10,11 @@ metrics::ModelDescription DescribeForMetrics(const std::string& name, int64_t ve
   d.served = served.model;
   d.load_seconds = served.load_seconds;
   if (served.model != nullptr) d.isa = served.model->report().isa;
+  // Weak: the metrics never keep a version's streams alive.
+  d.queue_depth = [executor = std::weak_ptr<ModelExecutor>(served.executor)]() -> int64_t {
+    const std::shared_ptr<ModelExecutor> e = executor.lock();
+    return e != nullptr ? e->queue_depth() : 0;
+  };
   // Captures keep only what the state needs (never the models).
   d.serving_state = [live = served.live, label = ServingStatusLabel(served)] {
     return live != nullptr ? live->StateLabel() : label;

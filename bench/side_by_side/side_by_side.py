@@ -63,6 +63,15 @@ def thread_env(threads):
     return env
 
 
+def engine_env(threads):
+    """The in-process engine waits the way q8serve does (server/omp_wait_policy.cc:
+    GOMP_SPINCOUNT=100 unless set), so compute in-process and served compare."""
+    env = thread_env(threads)
+    if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:
+        env["GOMP_SPINCOUNT"] = "100"
+    return env
+
+
 def dims(model):
     return DIMS.get(model, [3, 224, 224])
 
@@ -200,7 +209,7 @@ class Bench:
         run([os.path.join(self.bin, "bench", "engine_bench"), "--models", f"{self.models_dir}:{m}",
              "--artifact_dir", self.artifacts, "--batches", ",".join(map(str, self.a.batches)),
              "--rounds", str(self.a.rounds), "--window_seconds", str(self.a.window), "--json", path],
-            env=thread_env(t))
+            env=engine_env(t))
         with open(path) as f:
             for r in json_lines(f.read()):
                 self.record(t, m, r["batch"], "q8_fp32", r["fp32_ms"])

@@ -135,21 +135,7 @@ ModelMetrics::ModelMetrics(ModelDescription description, ShadowEvaluator* shadow
       shadow_(shadow),
       shadowed_(!description_.precision.empty() && description_.precision != "fp32" &&
                 !description_.reference.expired()),
-      request_duration_(LatencyBuckets()),
-      queue_duration_(LatencyBuckets()),
-      compute_duration_(LatencyBuckets()),
-      batch_size_(BatchSizeBuckets()),
       shadow_relative_error_(RelativeErrorBuckets()) {}
-
-void ModelMetrics::RecordRequest(absl::StatusCode code, const RequestTiming& timing) {
-  requests_[Index(code)].Increment();
-  if (code != absl::StatusCode::kOk) return;
-  inference_count_.Increment(static_cast<double>(timing.batch_size));
-  request_duration_.Observe(timing.total_s);
-  queue_duration_.Observe(timing.queue_s);
-  compute_duration_.Observe(timing.compute_s);
-  if (timing.executed_batch > 0) batch_size_.Observe(static_cast<double>(timing.executed_batch));
-}
 
 bool ModelMetrics::SampleForShadow() {
   const double f = description_.shadow_fraction;
@@ -178,17 +164,21 @@ void ModelMetrics::AppendTo(std::vector<MetricFamily>& f) const {
     f[i].metric.push_back(WithLabels(std::move(m), d, extra));
   };
   for (int code = 0; code < kCodes; ++code) {
-    const prometheus::Counter& c = requests_[code];
-    if (code != 0 && c.Value() == 0) continue;
-    add(kRequests, c.Collect(), {{"status", StatusLabel(static_cast<absl::StatusCode>(code))}});
+    const uint64_t n = counters_.requests(code);
+    if (code != 0 && n == 0) continue;
+    ClientMetric requests;
+    requests.counter.value = static_cast<double>(n);
+    add(kRequests, std::move(requests), {{"status", StatusLabel(static_cast<absl::StatusCode>(code))}});
   }
-  add(kInferenceCount, inference_count_.Collect());
-  add(kRequestDuration, request_duration_.Collect());
-  add(kQueueDuration, queue_duration_.Collect());
-  add(kComputeDuration, compute_duration_.Collect());
-  add(kBatchSize, batch_size_.Collect());
-  add(kInflight, inflight_.Collect());
-  add(kQueueDepth, queue_depth_.Collect());
+  ClientMetric inferences;
+  inferences.counter.value = static_cast<double>(counters_.inference_count());
+  add(kInferenceCount, std::move(inferences));
+  add(kRequestDuration, counters_.DurationHistogram(RequestCounters::kRequest));
+  add(kQueueDuration, counters_.DurationHistogram(RequestCounters::kQueue));
+  add(kComputeDuration, counters_.DurationHistogram(RequestCounters::kCompute));
+  add(kBatchSize, counters_.BatchHistogram());
+  add(kInflight, GaugeValue(static_cast<double>(counters_.inflight())));
+  add(kQueueDepth, GaugeValue(d.queue_depth ? static_cast<double>(d.queue_depth()) : 0));
 
   // Memory changes as workspaces are allocated: read it now.
   engine::MemoryStats memory;

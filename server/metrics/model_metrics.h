@@ -16,11 +16,14 @@
 // Status series other than "ok" appear once that code has been seen, so a
 // model does not export 16 always-zero error series.
 //
-// Thread safety: the request-path methods are lock-free or take only the
-// histogram's own short lock; AppendTo() may run concurrently with them.
+// The per-request series are one lock-free record per request
+// (RequestCounters: per-thread shards summed at scrape); prometheus-cpp's own
+// metric objects remain for what changes rarely (shadow outcomes).
+//
+// Thread safety: the request-path methods are lock-free; AppendTo() may run
+// concurrently with them.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -36,9 +39,9 @@
 #include "core/tensor.h"
 #include "engine/compiled_model.h"
 #include "prometheus/counter.h"
-#include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/metric_family.h"
+#include "server/metrics/request_counters.h"
 
 namespace q8::server::metrics {
 
@@ -87,16 +90,9 @@ struct ModelDescription {
   // q8serve_model_live_calibration_samples. Unset: not exported.
   std::function<std::string()> serving_state;
   std::function<std::pair<int64_t, int64_t>()> live_samples;
-};
-
-// Timings of one request, in seconds. queue_s is 0 until requests are queued
-// (a batcher), batch_size the batch elements of the execution.
-struct RequestTiming {
-  double total_s = 0;
-  double queue_s = 0;
-  double compute_s = 0;
-  int64_t batch_size = 0;      // this request's elements
-  int64_t executed_batch = 0;  // the execution's elements; 0: another request of it records it
+  // Read at scrape time for q8serve_inference_queue_depth (requests waiting
+  // for an execution stream). Unset: 0.
+  std::function<int64_t()> queue_depth;
 };
 
 // Result of comparing one shadowed request (see ShadowEvaluator::Compare).
@@ -121,10 +117,10 @@ class ModelMetrics : public std::enable_shared_from_this<ModelMetrics> {
   class Inflight {
    public:
     explicit Inflight(ModelMetrics* metrics) : metrics_(metrics) {
-      if (metrics_ != nullptr) metrics_->inflight_.Increment();
+      if (metrics_ != nullptr) metrics_->counters_.AddInflight(1);
     }
     ~Inflight() {
-      if (metrics_ != nullptr) metrics_->inflight_.Decrement();
+      if (metrics_ != nullptr) metrics_->counters_.AddInflight(-1);
     }
     Inflight(const Inflight&) = delete;
     Inflight& operator=(const Inflight&) = delete;
@@ -135,9 +131,7 @@ class ModelMetrics : public std::enable_shared_from_this<ModelMetrics> {
   // Counts a finished request under its status ("ok" or the gRPC code name).
   // Successful requests also feed the duration and batch histograms and
   // q8serve_inference_count_total; failed ones only the status counter.
-  void RecordRequest(absl::StatusCode code, const RequestTiming& timing);
-  // For a queueing front end (batcher): requests waiting for this version.
-  void SetQueueDepth(int64_t depth) { queue_depth_.Set(static_cast<double>(depth)); }
+  void RecordRequest(absl::StatusCode code, const RequestTiming& timing) { counters_.Record(Index(code), timing); }
 
   // Deterministic sampling for shadow evaluation: the n-th call (n = 0, 1, ...)
   // is sampled iff floor((n+1)·f) > floor(n·f). Over any run of calls exactly
@@ -158,11 +152,11 @@ class ModelMetrics : public std::enable_shared_from_this<ModelMetrics> {
   void AppendTo(std::vector<prometheus::MetricFamily>& families) const;
 
   // Values for tests and the ModelStatistics cross-check.
-  double requests(absl::StatusCode code) const { return requests_[Index(code)].Value(); }
-  double inflight() const { return inflight_.Value(); }
+  double requests(absl::StatusCode code) const { return static_cast<double>(counters_.requests(Index(code))); }
+  double inflight() const { return static_cast<double>(counters_.inflight()); }
 
  private:
-  static constexpr int kCodes = 17;  // absl::StatusCode 0..16 == gRPC codes
+  static constexpr int kCodes = RequestCounters::kCodes;
   static int Index(absl::StatusCode code) {
     const int i = static_cast<int>(code);
     return i >= 0 && i < kCodes ? i : static_cast<int>(absl::StatusCode::kUnknown);
@@ -172,14 +166,7 @@ class ModelMetrics : public std::enable_shared_from_this<ModelMetrics> {
   ShadowEvaluator* const shadow_;
   const bool shadowed_;  // int8 version with a reference: exports shadow series
 
-  std::array<prometheus::Counter, kCodes> requests_;
-  prometheus::Counter inference_count_;
-  prometheus::Histogram request_duration_;
-  prometheus::Histogram queue_duration_;
-  prometheus::Histogram compute_duration_;
-  prometheus::Histogram batch_size_;
-  prometheus::Gauge inflight_;
-  prometheus::Gauge queue_depth_;
+  RequestCounters counters_;
 
   std::atomic<uint64_t> shadow_seen_{0};
   prometheus::Counter shadow_comparisons_;

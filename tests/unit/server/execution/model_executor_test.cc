@@ -319,6 +319,36 @@ TEST_F(ModelExecutorTest, SmallModelsRunInlineLargeOnesOnTheirStreams) {
   }
 }
 
+int ProcessThreads() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+// A thread that ran a multi-threaded scope (a model load) keeps no OpenMP
+// worker threads once the scope ends, so only streams hold teams.
+TEST_F(ModelExecutorTest, IntraOpScopeLeavesNoTeamBehind) {
+  const int before = ProcessThreads();
+  int during = 0;
+  int after = 0;
+  std::thread loader([&] {
+    {
+      engine::ScopedIntraOpThreads two(2);
+      auto r = MakeRequest(0, 8);
+      auto out = model().Run(absl::MakeConstSpan(&r->input, 1));  // parallel regions at 2 threads
+      ASSERT_TRUE(out.ok()) << out.status();
+      during = ProcessThreads();
+    }
+    after = ProcessThreads();
+  });
+  loader.join();
+  EXPECT_EQ(during, before + 2);  // the loader and its OpenMP worker
+  EXPECT_EQ(after, before + 1);   // the loader alone
+}
+
 // Regression: a completion on a stream thread that drops the last reference
 // (the model was unloaded while the request was queued) must not make the
 // stream join itself; the executor is destroyed elsewhere and releases the model.

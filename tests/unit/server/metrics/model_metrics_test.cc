@@ -176,8 +176,17 @@ TEST(ModelMetricsTest, InflightGaugeFollowsGuards) {
   }
   EXPECT_EQ(m.inflight(), 0);
   ModelMetrics::Inflight disabled(nullptr);  // metrics off: a no-op
-  m.SetQueueDepth(3);
+}
+
+TEST(ModelMetricsTest, QueueDepthIsReadAtScrape) {
+  auto model = Fake();
+  int64_t depth = 3;
+  ModelDescription d = Fp32("m", 1, model);
+  d.queue_depth = [&depth] { return depth; };
+  ModelMetrics m(d, nullptr);
   EXPECT_EQ(Sample(ScrapeModels({&m}), Series("q8serve_inference_queue_depth", "m", 1)), 3);
+  depth = 0;
+  EXPECT_EQ(Sample(ScrapeModels({&m}), Series("q8serve_inference_queue_depth", "m", 1)), 0);
 }
 
 TEST(ModelMetricsTest, QuantizedVersionExportsReportAndShadowSeries) {

@@ -34,8 +34,8 @@ double NowSeconds() {
 
 TEST(ProcessCollectorTest, ValuesAgreeWithProc) {
   const ProcessStats s = ReadProcessStats();
-  ASSERT_TRUE(s.cpu_seconds && s.resident_bytes && s.virtual_bytes && s.open_fds && s.max_fds &&
-              s.start_time_seconds && s.threads);
+  ASSERT_TRUE(s.cpu_seconds && s.resident_bytes && s.virtual_bytes && s.open_fds && s.max_fds && s.start_time_seconds &&
+              s.threads);
   EXPECT_GE(*s.cpu_seconds, 0);
   EXPECT_EQ(*s.threads, StatusField("Threads"));
   const double rss_kb = StatusField("VmRSS");

@@ -23,7 +23,7 @@ TEST(ShadowCompareTest, Top1AgreementAndRelativeErrorPerSample) {
   EXPECT_EQ(r.compared, 2);
   EXPECT_EQ(r.agreed, 1);  // sample 0: class 2 both; sample 1: 0 vs 2
   ASSERT_EQ(r.relative_errors.size(), 2u);
-  EXPECT_NEAR(r.relative_errors[0], 1.0 / std::sqrt(21.0), 1e-9);        // |(0,0,-1)| / |(1,2,4)|
+  EXPECT_NEAR(r.relative_errors[0], 1.0 / std::sqrt(21.0), 1e-9);             // |(0,0,-1)| / |(1,2,4)|
   EXPECT_NEAR(r.relative_errors[1], std::sqrt(8.0) / std::sqrt(14.0), 1e-9);  // |(2,0,-2)| / |(1,2,3)|
 }
 

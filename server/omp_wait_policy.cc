@@ -1,0 +1,41 @@
+// The q8serve executable's OpenMP wait policy.
+//
+// libgomp decides how long a thread waiting at a barrier or for the next
+// parallel region spins before it sleeps in a futex from GOMP_SPINCOUNT /
+// OMP_WAIT_POLICY, read once by its constructor. Its default spins ~300 000
+// times (milliseconds), but only while the process holds no more OpenMP
+// threads than CPUs; past that it spins 100 times. So the server's waiting
+// depended on how many teams happened to exist (one per multi-threaded
+// stream of every model, plus the loader's), and engine_bench (one team)
+// spun where the server slept. Measured (BENCHMARKS.md, "Served vs
+// in-process"): on a contended host long spinning is ruinous -- a waiting
+// thread burns the CPU its preempted partner needs (MobileNetV2 at 2
+// threads: 3-6 ms per run with 100 spins, 120-1200 ms with the default) --
+// while on a quiet host it saves a thread wake-up per parallel region. A
+// server shares its CPUs with its RPC threads at least, so q8serve waits the
+// short way, always: GOMP_SPINCOUNT=100 unless the operator chose.
+//
+// How: the variable must be in the environment before libgomp's constructor
+// runs, which is before main() (and glibc resets the environment after an
+// ELF pre-init hook could set it), so main() re-executes the binary once.
+#include "server/omp_wait_policy.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace q8::server {
+
+void ApplyOmpWaitPolicy(char** argv) {
+  if (std::getenv("GOMP_SPINCOUNT") != nullptr || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (setenv("GOMP_SPINCOUNT", "100", /*overwrite=*/0) != 0) return;
+  execv("/proc/self/exe", argv);
+  // Only on failure (e.g. no /proc): run on with libgomp's default.
+  std::fprintf(stderr, "q8serve: could not re-execute to set GOMP_SPINCOUNT=100 (%s); using libgomp's default\n",
+               std::strerror(errno));
+}
+
+}  // namespace q8::server
