@@ -129,10 +129,15 @@ for stage in "${stages[@]}"; do
           "$TSAN_BUILD_DIR/$t" --gtest_brief=1 || rc=1
       done
       ;;
-    build)
-      timed "asan build (fuzzers and tests)" \
-        asan_build "${FUZZERS[@]}" "${ASAN_TESTS[@]}" "${REPLAY_ONLY_FUZZERS[@]}" || rc=1
-      timed "tsan build (with Abseil)" tsan_build || rc=1
+    build)  # what the stages of $Q8_SANITIZER_STAGES will need
+      planned=" ${Q8_SANITIZER_STAGES:-fuzz asan tsan} "
+      if [[ "$planned" == *" asan "* ]]; then
+        timed "asan build (fuzzers and tests)" \
+          asan_build "${FUZZERS[@]}" "${ASAN_TESTS[@]}" "${REPLAY_ONLY_FUZZERS[@]}" || rc=1
+      elif [[ "$planned" == *" fuzz "* ]]; then
+        timed "asan build (fuzzers)" asan_build "${FUZZERS[@]}" || rc=1
+      fi
+      if [[ "$planned" == *" tsan "* ]]; then timed "tsan build (with Abseil)" tsan_build || rc=1; fi
       ;;
     *) echo "unknown stage '$stage' (build|asan|tsan|fuzz)"; exit 2 ;;
   esac
