@@ -1,6 +1,8 @@
 // Compile(): import -> validate -> passes -> lower -> metadata -> warm-up.
 #include "engine/compiler.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
@@ -41,8 +43,32 @@ bool HasShapeValueInputs(const Graph& g) {
   return false;
 }
 
+bool HasDynamicNonBatchAxis(const Graph& g) {
+  for (const GraphInput& in : g.inputs()) {
+    for (size_t d = 1; d < in.dims.size(); ++d) {
+      if (in.dims[d] == core::kDynamicDim) return true;
+    }
+  }
+  return false;
+}
+
+// The representative size for dynamic non-batch axes: kRepresentativeSize if
+// the graph's shapes hold there, else the largest smaller candidate where
+// they do (a table of 20 positions refuses 32 tokens, not the model). When
+// none does, the error at kRepresentativeSize.
+absl::StatusOr<int64_t> ChooseRepresentativeSize(const Graph& g, int64_t opset, bool specialize) {
+  auto at_default = RepresentativeValueDims(g, opset, specialize, 1, kRepresentativeSize);
+  if (at_default.ok()) return kRepresentativeSize;
+  if (!HasDynamicNonBatchAxis(g) || !absl::IsInvalidArgument(at_default.status())) return at_default.status();
+  for (int64_t size : {24, 16, 12, 8, 6, 4, 3, 2, 1}) {
+    if (RepresentativeValueDims(g, opset, specialize, 1, size).ok()) return size;
+  }
+  return at_default.status();
+}
+
 // Public dims: infer at two representative shapes (batch 1 and 2, other
-// dynamic axes kRepresentativeSize and 1.5x it); dims that change are dynamic.
+// dynamic axes at the representative size and 1.5x it, or half of it where
+// the model caps them); dims that change are dynamic.
 // Outputs shaped by input values cannot be known: rank 1, dynamic.
 absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opset, bool batchable, bool specialize) {
   std::vector<TensorInfo> infos;
@@ -53,11 +79,16 @@ absl::StatusOr<std::vector<TensorInfo>> OutputInfos(const Graph& g, int64_t opse
     }
     return infos;
   }
-  Q8_ASSIGN_OR_RETURN(auto d1, RepresentativeValueDims(g, opset, specialize, 1, kRepresentativeSize));
+  const int64_t size = g.inputs().empty() ? kRepresentativeSize : g.inputs()[0].representative_size;
+  Q8_ASSIGN_OR_RETURN(auto d1, RepresentativeValueDims(g, opset, specialize, 1, size));
   std::vector<core::Dims> d2 = d1;
   if (batchable || specialize) {
-    Q8_ASSIGN_OR_RETURN(d2, RepresentativeValueDims(g, opset, specialize, batchable ? 2 : 1,
-                                                    kRepresentativeSize + kRepresentativeSize / 2));
+    const int64_t batch = batchable ? 2 : 1;
+    auto larger = RepresentativeValueDims(g, opset, specialize, batch, size + std::max<int64_t>(1, size / 2));
+    if (!larger.ok() && size > 1) {
+      larger = RepresentativeValueDims(g, opset, specialize, batch, size / 2);
+    }
+    Q8_ASSIGN_OR_RETURN(d2, std::move(larger));
   }
   for (const GraphOutput& o : g.outputs()) {
     // Programs write FP32 outputs; the model converts to the declared type at the edge.
@@ -141,8 +172,9 @@ absl::StatusOr<PreparedGraph> PrepareGraph(absl::string_view onnx_bytes, const C
       Q8_RETURN_IF_ERROR(ResolveOps(*graph).status());
     }
   } else {
-    Q8_RETURN_IF_ERROR(
-        RepresentativeValueDims(*graph, prepared.opset, NeedsSpecialization(*graph), 1, kRepresentativeSize).status());
+    Q8_ASSIGN_OR_RETURN(const int64_t size,
+                        ChooseRepresentativeSize(*graph, prepared.opset, NeedsSpecialization(*graph)));
+    for (GraphInput& in : graph->inputs()) in.representative_size = size;
   }
   prepared.graph = std::move(graph);
   return prepared;

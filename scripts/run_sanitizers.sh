@@ -12,8 +12,11 @@
 # corpora; ctest (unit + integration + corpus replay) under ASan+UBSan; the
 # executor / registry / loader / server tests under TSan with one OpenMP thread
 # (libgomp is not TSan-instrumented).
-# Usage: scripts/run_sanitizers.sh [asan|tsan|fuzz ...]
-#        (default: $Q8_SANITIZER_STAGES, else "fuzz asan tsan": what CI runs)
+# Usage: scripts/run_sanitizers.sh [build|asan|tsan|fuzz ...]
+#        (default: $Q8_SANITIZER_STAGES, else "fuzz asan tsan": what CI runs;
+#        "build" only builds what the three need: scripts/run_tests.sh runs it
+#        at low priority beside the Release ctest, which leaves a core idle
+#        for much of its run, so the stages then find their builds done)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stages=("$@")
@@ -126,7 +129,17 @@ for stage in "${stages[@]}"; do
           "$TSAN_BUILD_DIR/$t" --gtest_brief=1 || rc=1
       done
       ;;
-    *) echo "unknown stage '$stage' (asan|tsan|fuzz)"; exit 2 ;;
+    build)  # what the stages of $Q8_SANITIZER_STAGES will need
+      planned=" ${Q8_SANITIZER_STAGES:-fuzz asan tsan} "
+      if [[ "$planned" == *" asan "* ]]; then
+        timed "asan build (fuzzers and tests)" \
+          asan_build "${FUZZERS[@]}" "${ASAN_TESTS[@]}" "${REPLAY_ONLY_FUZZERS[@]}" || rc=1
+      elif [[ "$planned" == *" fuzz "* ]]; then
+        timed "asan build (fuzzers)" asan_build "${FUZZERS[@]}" || rc=1
+      fi
+      if [[ "$planned" == *" tsan "* ]]; then timed "tsan build (with Abseil)" tsan_build || rc=1; fi
+      ;;
+    *) echo "unknown stage '$stage' (build|asan|tsan|fuzz)"; exit 2 ;;
   esac
 done
 exit $rc

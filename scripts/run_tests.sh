@@ -9,36 +9,80 @@
 # suites under ASan+UBSan, the executor/registry/server tests under TSan;
 # Q8_SANITIZER_STAGES picks a subset of "fuzz asan tsan"; Q8_SANITIZERS=0
 # skips them, Q8_SANITIZERS=1 forces them with args).
+#
+# Order and overlap (CI's budget is 40 min on 2 cores): the Release build
+# first; then ctest in the foreground while two jobs run beside it: the
+# container stage (its compile is ccache hits on this build's objects, the
+# rest is mostly debootstrap and apt downloads, so it waits on the network
+# rather than the cores) and, at the lowest CPU priority, the sanitizer
+# builds (ctest leaves a core idle for much of its run: the model-zoo chain
+# is one long serial test). The sanitizer stages then run on finished builds.
+# Background output goes to log files, printed whole when each job is
+# collected; the last lines of the run are a per-stage summary and the tail
+# of every failed stage's log (CI shows only the end of the output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Each stage's wall time goes to the log, so CI's budget (40 min) can be
-# tracked stage by stage.
+LOG_DIR=${Q8_TEST_LOG_DIR:-$(mktemp -d /tmp/q8-run-tests.XXXXXX)}
+mkdir -p "$LOG_DIR"
+summary=()
+failed_logs=()
 stage_start=$SECONDS
-stage_done() { echo "[run_tests] $1: $((SECONDS - stage_start)) s"; stage_start=$SECONDS; }
+stage_done() {
+  local line="$1: $((SECONDS - stage_start)) s"
+  echo "[run_tests] $line"
+  summary+=("$line")
+  stage_start=$SECONDS
+}
 scripts/install_deps.sh
 stage_done "install_deps"
 scripts/build.sh
 stage_done "build"
+
 container=${Q8_CONTAINER_SMOKE:-$(( $# == 0 ))}
-container_rc=0
+sanitizers=${Q8_SANITIZERS:-$(( $# == 0 ))}
+container_pid=""
+prebuild_pid=""
 if [[ "$container" == 1 ]]; then
-  # Before ctest so the two do not compete for the cores.
-  deploy/container/build_and_smoke.sh || container_rc=$?
-  stage_done "container build and smoke test"
+  nice -n 5 deploy/container/build_and_smoke.sh >"$LOG_DIR/container.log" 2>&1 &
+  container_pid=$!
 fi
+if [[ "$sanitizers" == 1 ]]; then
+  nice -n 19 scripts/run_sanitizers.sh build >"$LOG_DIR/sanitizer-build.log" 2>&1 &
+  prebuild_pid=$!
+fi
+
 cd "${BUILD_DIR:-build}"
 ctest_rc=0
-ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@" || ctest_rc=$?
+ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@" 2>&1 | tee "$LOG_DIR/ctest.log" || ctest_rc=$?
 cd - >/dev/null
-stage_done "ctest"
-sanitizers=${Q8_SANITIZERS:-$(( $# == 0 ))}
+((ctest_rc)) && failed_logs+=("ctest:$LOG_DIR/ctest.log")
+stage_done "ctest (container stage and sanitizer builds beside it)"
+
+container_rc=0
+if [[ -n "$container_pid" ]]; then
+  wait "$container_pid" || container_rc=$?
+  echo "[run_tests] container stage output:"
+  cat "$LOG_DIR/container.log"
+  ((container_rc)) && failed_logs+=("container smoke test (exit $container_rc):$LOG_DIR/container.log")
+  stage_done "waiting for the container stage"
+fi
+
 sanitizers_rc=0
-if [[ "$sanitizers" == 1 ]]; then
-  scripts/run_sanitizers.sh || sanitizers_rc=$?
+if [[ -n "$prebuild_pid" ]]; then
+  # A failed build is reported again, with its errors, by the stage that
+  # needs it below; only its timings are of interest here.
+  wait "$prebuild_pid" || true
+  grep '^\[sanitizers\]' "$LOG_DIR/sanitizer-build.log" || true
+  stage_done "waiting for the sanitizer builds"
+  scripts/run_sanitizers.sh 2>&1 | tee "$LOG_DIR/sanitizers.log" || sanitizers_rc=$?
+  ((sanitizers_rc)) && failed_logs+=("sanitizer/fuzz stages (exit $sanitizers_rc):$LOG_DIR/sanitizers.log")
   stage_done "sanitizer and fuzz stages"
-  if ((sanitizers_rc)); then echo "sanitizer/fuzz stages FAILED (exit $sanitizers_rc)"; fi
 fi
-if [[ "$container" == 1 ]]; then
-  if ((container_rc)); then echo "container smoke test FAILED (exit $container_rc; output above ctest's)"; fi
-fi
+
+echo "[run_tests] summary (logs in $LOG_DIR):"
+for line in "${summary[@]}"; do echo "[run_tests]   $line"; done
+for entry in "${failed_logs[@]}"; do
+  echo "[run_tests] FAILED: ${entry%%:/*}; last lines of ${entry#*:}:"
+  tail -n 40 "${entry#*:}"
+done
 exit $(( ctest_rc || container_rc || sanitizers_rc ))

@@ -66,9 +66,20 @@ cache_args=()
 if host_cache=$(ccache -k cache_dir 2>/dev/null) && [[ -d "$host_cache" ]]; then
   cache_args=(-v "$host_cache:/host-ccache" --build-arg CCACHE_DIR_ARG=/host-ccache --build-arg "SRC_DIR=$PWD")
 fi
-podman build --format docker --isolation=chroot --network=host --build-arg "BASE_IMAGE=$BASE" "${cache_args[@]}" \
-  -t "$IMAGE" -f Dockerfile . \
-  >"$CACHE/build.log" 2>&1 || { tail -40 "$CACHE/build.log"; fail "podman build (log: $CACHE/build.log)"; }
+image_build() {
+  podman build --format docker --isolation=chroot --network=host --build-arg "BASE_IMAGE=$BASE" "$@" \
+    -t "$IMAGE" -f Dockerfile . >"$CACHE/build.log" 2>&1
+}
+# One retry, cold and without the host cache: a failed download in the
+# dependency layer or a host cache the build cannot use should cost time,
+# not the stage (the first attempt's log is kept and its tail printed).
+if ! image_build "${cache_args[@]}"; then
+  mv "$CACHE/build.log" "$CACHE/build.first-attempt.log"
+  log "podman build failed; its last lines ($CACHE/build.first-attempt.log):"
+  tail -40 "$CACHE/build.first-attempt.log"
+  log "retrying once without the host's ccache"
+  image_build || { tail -40 "$CACHE/build.log"; fail "podman build (log: $CACHE/build.log)"; }
+fi
 build_seconds=$(( $(date +%s) - start ))
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 log "image built in ${build_seconds} s; runtime image size $((size / 1000000)) MB ($size bytes)"

@@ -53,9 +53,18 @@ struct Node {
   std::string Describe() const;
 };
 
+// The size a dynamic axis other than the batch axis takes when no request
+// says otherwise (load-time checks, metadata, warm-up), unless the model only
+// accepts smaller ones (GraphInput::representative_size).
+inline constexpr int64_t kRepresentativeSize = 32;
+
 struct GraphInput {
   ValueId value;
   core::Dims dims;  // kDynamicDim for the batch dimension
+  // kRepresentativeSize, or the largest smaller size the model accepts
+  // (a text model's position table caps its sequence axis): set when the
+  // graph is prepared, used wherever a dynamic non-batch axis needs a size.
+  int64_t representative_size = kRepresentativeSize;
   // What callers send (the model's declared type). The value's own dtype is
   // what the kernels read; where they differ, the model converts once at the
   // edge (engine/ops/edge_types.h decides).

@@ -36,7 +36,7 @@ absl::StatusOr<std::vector<const OpDef*>> ResolveOps(const Graph& graph) {
 core::Dims RepresentativeDims(const GraphInput& in, int64_t batch, int64_t other) {
   core::Dims dims = in.dims;
   for (size_t d = 0; d < dims.size(); ++d) {
-    if (dims[d] == core::kDynamicDim) dims[d] = d == 0 ? batch : other;
+    if (dims[d] == core::kDynamicDim) dims[d] = d == 0 ? batch : (other > 0 ? other : in.representative_size);
   }
   return dims;
 }

@@ -11,13 +11,9 @@
 
 namespace q8::engine {
 
-// The size given to a dynamic axis other than the batch axis when no request
-// says otherwise: load-time checks, metadata and warm-up use it.
-inline constexpr int64_t kRepresentativeSize = 32;
-
 // `in`'s dims with a dynamic first axis set to `batch` and any other dynamic
-// axis to kRepresentativeSize.
-core::Dims RepresentativeDims(const GraphInput& in, int64_t batch, int64_t other = kRepresentativeSize);
+// axis to `other`, or to in.representative_size when `other` is 0.
+core::Dims RepresentativeDims(const GraphInput& in, int64_t batch, int64_t other = 0);
 
 // Dims for every ValueId (empty for values no live node touches), the graph
 // inputs at RepresentativeDims(batch) or at `input_dims`.

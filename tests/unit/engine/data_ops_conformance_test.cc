@@ -10,15 +10,12 @@
 // Each mode keeps a list of cases expected to fail, with the reason; the test
 // fails when an unlisted case fails and when a listed case passes. The
 // runtime mode also runs the Conv and ConvTranspose cases (weights as inputs).
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +25,7 @@
 #include "engine/import/onnx_importer.h"
 #include "engine/passes/constant_eval.h"
 #include "onnx/onnx_pb.h"
+#include "tests/testing/onnx_node_cases.h"
 
 namespace q8::engine {
 namespace {
@@ -70,13 +68,6 @@ const std::map<std::string, std::string>& RuntimeFailures() {
   return *failures;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Ops whose cases the runtime mode adds: they pass weights as graph inputs,
 // which that mode turns into initializers.
 const std::set<std::string>& RuntimeOnlyOps() {
@@ -85,23 +76,9 @@ const std::set<std::string>& RuntimeOnlyOps() {
 }
 
 std::vector<std::string> Cases(bool runtime) {
-  std::vector<std::string> names;
-  DIR* dir = opendir(kNodeDir);
-  if (dir == nullptr) return names;
-  while (dirent* e = readdir(dir)) {
-    const std::string name = e->d_name;
-    if (!absl::StartsWith(name, "test_")) continue;
-    onnx::ModelProto m;
-    if (!m.ParseFromString(ReadFile(absl::StrCat(kNodeDir, "/", name, "/model.onnx")))) continue;
-    bool mine = m.graph().node_size() > 0;
-    for (const auto& n : m.graph().node()) {
-      mine = mine && (DataOps().count(n.op_type()) > 0 || (runtime && RuntimeOnlyOps().count(n.op_type()) > 0));
-    }
-    if (mine) names.push_back(name);
-  }
-  closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
+  return q8::testing::NodeCasesWhere(kNodeDir, [runtime](const std::string& op) {
+    return DataOps().count(op) > 0 || (runtime && RuntimeOnlyOps().count(op) > 0);
+  });
 }
 
 struct Case {
@@ -113,7 +90,7 @@ struct Case {
 Case LoadCase(const std::string& name) {
   Case c;
   const std::string dir = absl::StrCat(kNodeDir, "/", name);
-  c.model.ParseFromString(ReadFile(dir + "/model.onnx"));
+  c.model.ParseFromString(q8::testing::ReadFileBytes(dir + "/model.onnx"));
   std::set<std::string> inits;
   for (const auto& i : c.model.graph().initializer()) inits.insert(i.name());
   for (const auto& in : c.model.graph().input()) {
@@ -129,14 +106,14 @@ Case LoadCase(const std::string& name) {
   };
   for (size_t k = 0; k < c.input_names.size(); ++k) {
     onnx::TensorProto& t = c.inputs.emplace_back();
-    t.ParseFromString(ReadFile(absl::StrCat(dir, "/test_data_set_0/input_", k, ".pb")));
+    t.ParseFromString(q8::testing::ReadFileBytes(absl::StrCat(dir, "/test_data_set_0/input_", k, ".pb")));
     for (const auto& in : c.model.graph().input()) {
       if (in.name() == c.input_names[k]) bind(t, in);
     }
   }
   for (int k = 0; k < c.model.graph().output_size(); ++k) {
     onnx::TensorProto& t = c.outputs.emplace_back();
-    t.ParseFromString(ReadFile(absl::StrCat(dir, "/test_data_set_0/output_", k, ".pb")));
+    t.ParseFromString(q8::testing::ReadFileBytes(absl::StrCat(dir, "/test_data_set_0/output_", k, ".pb")));
     bind(t, c.model.graph().output(k));
   }
   return c;

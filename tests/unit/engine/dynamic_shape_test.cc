@@ -346,5 +346,48 @@ TEST(DynamicShapeTest, KeyPaddingMaskExpandedToHeads) {
   }
 }
 
+// A learned position table of `cap` rows, sliced to the sequence length and
+// added to the tokens: the shape check at load must not require more
+// positions than the table has (regression: a 20-row table was refused at
+// the representative size 32, a 40-row one at 48).
+OnnxBuilder PositionTableModel(int64_t cap, std::vector<float>* table) {
+  OnnxBuilder b;
+  constexpr int64_t kDim = 8;
+  *table = Random(cap * kDim, 11);
+  b.Input("x", {-1, -1, kDim}).Output("y");
+  b.FloatInitializer("pos", {cap, kDim}, *table);
+  b.Int64Initializer("one", {}, {1});
+  b.Int64Initializer("zero", {1}, {0});
+  b.Node("Shape", {"x"}, {"shape"});
+  auto& gather = b.Node("Gather", {"shape", "one"}, {"len"});
+  OnnxBuilder::AttrInt(gather, "axis", 0);
+  b.Node("Unsqueeze", {"len", "zero"}, {"end"});
+  b.Node("Slice", {"pos", "zero", "end", "zero"}, {"rows"});
+  b.Node("Add", {"x", "rows"}, {"y"});
+  return b;
+}
+
+TEST(DynamicShapeTest, PositionTableShorterThanTheRepresentativeSizesLoadsAndServesUpToItsLength) {
+  for (int64_t cap : {20, 40}) {
+    std::vector<float> table;
+    auto m = CompileOrDie(PositionTableModel(cap, &table));
+    ASSERT_NE(m, nullptr) << "cap " << cap;
+    EXPECT_EQ(m->outputs()[0].dims, (core::Dims{-1, -1, 8})) << "cap " << cap;
+    for (int64_t len : {int64_t{3}, cap}) {
+      const std::vector<float> x = Random(2 * len * 8, static_cast<uint32_t>(len));
+      const core::Tensor in = core::Tensor::FromFloats({2, len, 8}, x);
+      auto out = m->Run({in.view()});
+      ASSERT_TRUE(out.ok()) << out.status();
+      std::vector<float> want(x.size());
+      for (size_t i = 0; i < x.size(); ++i) want[i] = x[i] + table[i % static_cast<size_t>(len * 8)];
+      ExpectNear((*out)[0].span<float>(), want, absl::StrCat("cap ", cap, " length ", len));
+    }
+    const core::Tensor too_long = core::Tensor::FromFloats({1, cap + 1, 8}, Random((cap + 1) * 8, 5));
+    auto out = m->Run({too_long.view()});
+    ASSERT_FALSE(out.ok()) << "cap " << cap;
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << out.status();
+  }
+}
+
 }  // namespace
 }  // namespace q8::engine

@@ -9,15 +9,12 @@
 // four GRU cases): oneDNN 2.6.3 has only its "ref" RNN driver for that cell
 // (GEMMs still on its jit sgemm; see OPERATORS.md).
 // The test fails when an unlisted case fails and when a listed case passes.
-#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/compiler.h"
 #include "onnx/onnx_pb.h"
+#include "tests/testing/onnx_node_cases.h"
 
 namespace q8::engine {
 namespace {
@@ -38,30 +36,9 @@ const std::map<std::string, std::string>& ExpectedFailures() {
   return *failures;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::string> Cases() {
   static const std::set<std::string> ops = {"LSTM", "GRU", "RNN", "Resize", "Upsample"};
-  std::vector<std::string> names;
-  DIR* dir = opendir(kNodeDir);
-  if (dir == nullptr) return names;
-  while (dirent* e = readdir(dir)) {
-    const std::string name = e->d_name;
-    if (!absl::StartsWith(name, "test_")) continue;
-    onnx::ModelProto m;
-    if (!m.ParseFromString(ReadFile(absl::StrCat(kNodeDir, "/", name, "/model.onnx")))) continue;
-    bool mine = m.graph().node_size() > 0;
-    for (const auto& n : m.graph().node()) mine = mine && ops.count(n.op_type()) > 0;
-    if (mine) names.push_back(name);
-  }
-  closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
+  return q8::testing::NodeCasesWhere(kNodeDir, [](const std::string& op) { return ops.count(op) > 0; });
 }
 
 std::vector<float> Floats(const onnx::TensorProto& t) {
@@ -79,7 +56,7 @@ core::Dims DimsOf(const onnx::TensorProto& t) { return {t.dims().begin(), t.dims
 std::string RunCase(const std::string& name) {
   const std::string dir = absl::StrCat(kNodeDir, "/", name);
   onnx::ModelProto model;
-  model.ParseFromString(ReadFile(dir + "/model.onnx"));
+  model.ParseFromString(q8::testing::ReadFileBytes(dir + "/model.onnx"));
   onnx::GraphProto& g = *model.mutable_graph();
   std::set<std::string> inits;
   for (const auto& i : g.initializer()) inits.insert(i.name());
@@ -89,7 +66,7 @@ std::string RunCase(const std::string& name) {
   for (const auto& in : g.input()) {
     if (inits.count(in.name())) continue;
     onnx::TensorProto t;
-    t.ParseFromString(ReadFile(absl::StrCat(dir, "/test_data_set_0/input_", k++, ".pb")));
+    t.ParseFromString(q8::testing::ReadFileBytes(absl::StrCat(dir, "/test_data_set_0/input_", k++, ".pb")));
     if (kept.empty()) {
       kept.push_back(in);
       x = core::Tensor::FromFloats(DimsOf(t), Floats(t));
@@ -112,7 +89,7 @@ std::string RunCase(const std::string& name) {
   if (!outs.ok()) return absl::StrCat("run: ", outs.status().message());
   for (int o = 0; o < g.output_size(); ++o) {
     onnx::TensorProto t;
-    t.ParseFromString(ReadFile(absl::StrCat(dir, "/test_data_set_0/output_", o, ".pb")));
+    t.ParseFromString(q8::testing::ReadFileBytes(absl::StrCat(dir, "/test_data_set_0/output_", o, ".pb")));
     const std::vector<float> want = Floats(t);
     const core::Tensor& got = (*outs)[o];
     if (got.dims() != DimsOf(t)) {
