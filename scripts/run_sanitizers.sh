@@ -53,6 +53,9 @@ ci_asan_tests+=" client_test integration_test crash_test conformance_test confor
 # fallback_ladder_test also backs the plain ctest entry fallback_ladder_no_bf16_isa,
 # which would be "Not Run" (a failure) if the executable were not built here.
 ci_asan_tests+=" fallback_ladder_test"
+# Padding and slicing of request tensors (sequence-length buckets) read and
+# write client-sized buffers: checked under ASan too.
+ci_asan_tests+=" sequence_buckets_test"
 read -r -a ASAN_TESTS <<< "${ASAN_TESTS:-$ci_asan_tests}"
 # model_zoo_test (ctest torchvision_model_zoo, fixture export_torchvision_zoo)
 # is not in the set and its ctest names match the exclusion: full-size models.
