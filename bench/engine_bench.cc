@@ -5,7 +5,8 @@
 //
 // Usage: engine_bench --models DIR:NAME[,...] [--batches 1,16] [--rounds 5]
 //   NAME.onnx is read from DIR; calibration uses 32 seeded N(0,1) samples
-//   (or DIR/NAME_calibration.npy when present). Timed inputs are seeded
+//   (or DIR/NAME_calibration.npy when present, or DIR/NAME_calibration.npz:
+//   one array per graph input, the upload's multi-input form). Timed inputs are seeded
 //   N(0,1) for input 0, or, when DIR/NAME_input0.npy exists, the first
 //   `batch` rows (cycled) of DIR/NAME_input<k>.npy for every input k (token
 //   ids and masks of a text model). A model static int8 cannot take
@@ -41,8 +42,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/npy.h"
+#include "core/npz.h"
 #include "engine/export/qdq_exporter.h"
 #include "engine/quantize.h"
 #include "kernels/program.h"
@@ -232,6 +235,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: %s\n", parts[1].c_str(), std::string(fp32.status().message()).c_str());
       return 1;
     }
+    std::fprintf(stderr, "%s: passes %s\n", parts[1].c_str(),
+                 absl::StrJoin((*fp32)->report().passes_applied, ", ").c_str());
     const std::string cache = absl::GetFlag(FLAGS_artifact_dir);
     const std::string artifact_path = cache + "/" + parts[1] + ".q8artifact";
     const std::string report_path = cache + "/" + parts[1] + ".report.json";
@@ -242,7 +247,18 @@ int main(int argc, char** argv) {
     if (!q.ok()) {
       q8::engine::CalibrationData data;
       auto calib = q8::core::ReadNpyFile(base + "_calibration.npy");
-      data.inputs = calib.ok() ? std::move(*calib) : Normal(q8::core::WithBatch((*fp32)->inputs()[0].dims, 32), 11);
+      if (std::filesystem::exists(base + "_calibration.npz")) {
+        auto arrays = q8::core::ParseNpz(ReadFile(base + "_calibration.npz"));
+        auto from_npz = arrays.ok() ? q8::engine::CalibrationFromNpz(std::move(*arrays))
+                                    : absl::StatusOr<q8::engine::CalibrationData>(arrays.status());
+        if (!from_npz.ok()) {
+          std::fprintf(stderr, "%s: %s\n", parts[1].c_str(), std::string(from_npz.status().message()).c_str());
+          return 1;
+        }
+        data = std::move(*from_npz);
+      } else {
+        data.inputs = calib.ok() ? std::move(*calib) : Normal(q8::core::WithBatch((*fp32)->inputs()[0].dims, 32), 11);
+      }
       q8::engine::QuantizationOptions options;
       options.eval_fraction = 0;
       options.max_drop = 1.0;  // speed only: no fallback

@@ -46,35 +46,6 @@ int64_t OutExtent(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64
   return (in + pb + pe - ((k - 1) * dilation + 1)) / stride + 1;
 }
 
-bool SameStorage(const ValueSpec& a, const ValueSpec& b) {
-  if (a.storage != b.storage) return false;
-  return a.storage == Storage::kArena ? a.offset == b.offset : a.slot == b.slot;
-}
-
-// The residual input of an accumulating conv: same dims, layout, storage and
-// element size as the output (oneDNN reads it from dst).
-absl::StatusOr<SumPostOp> ResidualSum(const KernelRequest& r, bool int8) {
-  const ValueSpec& res = *r.inputs[1];
-  const ValueSpec& dst = *r.outputs[0];
-  if (res.dims != dst.dims || res.layout != dst.layout || !SameStorage(res, dst)) {
-    return Invalid(r, "accumulate: input 1 must have the output's dims and layout and share its storage");
-  }
-  if (core::SizeOf(res.dtype) != core::SizeOf(dst.dtype) || IsInt8(res.dtype) != IsInt8(dst.dtype)) {
-    return Invalid(r, "accumulate: the residual and the output must both be float of one type or both int8");
-  }
-  if (!int8 && res.dtype != dst.dtype)
-    return Invalid(r, "accumulate: a float conv needs a residual of its output's type");
-  SumPostOp sum;
-  if (IsInt8(res.dtype)) {
-    if (!ValidScale(res.scale)) return Invalid(r, "accumulate: residual scale must be finite and > 0");
-    sum.residual_scale = res.scale;
-    if (res.dtype != dst.dtype) {
-      Q8_ASSIGN_OR_RETURN(sum.data_type, ToDnnl(res.dtype));
-    }
-  }
-  return sum;
-}
-
 // Static int8 convs with few output channels run faster on jit_int8 than on
 // brgconv, which oneDNN 2.6.3 lists first: 1 thread, VNNI, u8 NHWC in and out,
 // per-OC scales + ReLU, 3x3 stride 1 (bench/probe of issue #17, quiet host):
@@ -190,7 +161,7 @@ KernelOr Create(const ConvParams& p, const KernelRequest& r) {
   }
   std::optional<SumPostOp> sum;
   if (p.accumulate) {
-    Q8_ASSIGN_OR_RETURN(sum, ResidualSum(r, int8));
+    Q8_ASSIGN_OR_RETURN(sum, ResidualSum(r, 1, int8));
   }
   if (p.dynamic) return CreateDynamicConv(p, r, w, p.accumulate);
 

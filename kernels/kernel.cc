@@ -1,9 +1,11 @@
-// Owns the generic Kernel (primitive + operand descs + constants) and the
-// message helpers every op file uses.
+// Owns the generic Kernel (primitive + operand descs + constants), the
+// message helpers every op file uses and the fused-residual check of the
+// accumulating kernels (conv, matmul).
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/status_macros.h"
 #include "kernels/internal/dnnl_kernel.h"
 #include "kernels/internal/dnnl_utils.h"
 
@@ -62,6 +64,38 @@ absl::Status ExpectArity(const KernelRequest& request, size_t inputs, size_t out
   if (request.inputs.size() == inputs && request.outputs.size() == outputs) return absl::OkStatus();
   return Invalid(request, absl::StrCat("expected ", inputs, " input(s) and ", outputs, " output(s), got ",
                                        request.inputs.size(), " and ", request.outputs.size()));
+}
+
+namespace {
+
+bool SameStorage(const ValueSpec& a, const ValueSpec& b) {
+  if (a.storage != b.storage) return false;
+  return a.storage == Storage::kArena ? a.offset == b.offset : a.slot == b.slot;
+}
+
+}  // namespace
+
+absl::StatusOr<SumPostOp> ResidualSum(const KernelRequest& r, size_t input, bool int8) {
+  const ValueSpec& res = *r.inputs[input];
+  const ValueSpec& dst = *r.outputs[0];
+  if (res.dims != dst.dims || res.layout != dst.layout || !SameStorage(res, dst)) {
+    return Invalid(
+        r, absl::StrCat("accumulate: input ", input, " must have the output's dims and layout and share its storage"));
+  }
+  if (core::SizeOf(res.dtype) != core::SizeOf(dst.dtype) || IsInt8(res.dtype) != IsInt8(dst.dtype)) {
+    return Invalid(r, "accumulate: the residual and the output must both be float of one type or both int8");
+  }
+  if (!int8 && res.dtype != dst.dtype)
+    return Invalid(r, "accumulate: a float step needs a residual of its output's type");
+  SumPostOp sum;
+  if (IsInt8(res.dtype)) {
+    if (!ValidScale(res.scale)) return Invalid(r, "accumulate: residual scale must be finite and > 0");
+    sum.residual_scale = res.scale;
+    if (res.dtype != dst.dtype) {
+      Q8_ASSIGN_OR_RETURN(sum.data_type, ToDnnl(res.dtype));
+    }
+  }
+  return sum;
 }
 
 }  // namespace q8::kernels::internal

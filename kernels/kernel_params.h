@@ -111,6 +111,10 @@ struct MatMulParams {
   ConstTensorPtr bias;      // f32 [N] (real units) or null
   float alpha = 1.0f;
   bool dynamic = false;
+  // Residual add fused (see ConvParams::accumulate): constant weights only;
+  // input 1 holds the residual and shares the output's storage. Static int8
+  // and bf16 write it as f32 (the residual stream of a transformer stays f32).
+  bool accumulate = false;
   std::vector<Activation> post_ops;
 };
 

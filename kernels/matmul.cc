@@ -7,6 +7,9 @@
 //
 // int8 (A u8/s8, static scales): constant B is `qweights` (s8 [K,N], per-N
 // scales, output-scale mask 1<<(ndims-1)); a runtime B must be s8 (one scale).
+// `accumulate`: input 1 is the f32 residual in the output's bytes, added by
+// oneDNN's sum post-op before the activations (f32, bf16, int8 and dynamic
+// alike; the output is then f32).
 // Output scales alpha*s_a*s_w[n]/s_y (f32 Y: without 1/s_y), bias in the
 // accumulator domain b[n]/(alpha*s_a*s_w[n]). `dynamic` lives in
 // matmul_dynamic.cc.
@@ -15,6 +18,7 @@
 // bf16 layout the implementation chose (format_tag::any: AMX on AMX hosts);
 // a runtime B must be bf16. Bias f32, Y f32 or bf16, post-ops as for f32.
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -42,7 +46,8 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   // Constant B: its tensor, or only its weights_id once the engine dropped it.
   const ConstTensorPtr& b_tensor = quantized_b ? p.qweights.values : p.weights;
   const bool constant_b = b_tensor != nullptr || p.weights_id != 0;
-  Q8_RETURN_IF_ERROR(ExpectArity(r, constant_b ? 1 : 2, 1));
+  if (p.accumulate && !constant_b) return Invalid(r, "accumulate needs constant weights");
+  Q8_RETURN_IF_ERROR(ExpectArity(r, constant_b ? 1 + (p.accumulate ? 1 : 0) : 2, 1));
   for (const auto* v : r.inputs) {
     if (v->layout != Layout::kPlain || v->dims.size() < 2)
       return Invalid(r, "MatMul operands must be plain, rank >= 2");
@@ -50,6 +55,11 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   const ValueSpec& a = *r.inputs[0];
   const ValueSpec& y = *r.outputs[0];
   if (y.layout != Layout::kPlain) return Invalid(r, "MatMul output must be plain");
+  std::optional<SumPostOp> sum;
+  if (p.accumulate) {
+    if (y.dtype != core::DataType::kFloat32) return Invalid(r, "accumulate: the output must be f32");
+    Q8_ASSIGN_OR_RETURN(sum, ResidualSum(r, 1, false));
+  }
   if (!quantized_b && p.qweights.values != nullptr) return Invalid(r, "qweights need an int8 input or `dynamic`");
   if (!int8 && !bf16 && a.dtype != core::DataType::kFloat32) return Invalid(r, "input 0 must be f32, bf16, u8 or s8");
   if (bf16 && p.dynamic) return Invalid(r, "dynamic MatMul needs an f32 input");
@@ -145,7 +155,7 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   } else if (int8) {
     acc_scale[0] = p.alpha * a.scale * r.inputs[1]->scale;
   }
-  const QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(y));
+  const QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(y), sum);
   std::vector<float> oscale = acc_scale;
   for (float& s : oscale) s *= post.output_factor;
   if (mask != 0 || oscale[0] != 1.0f) attr.set_output_scales(mask, oscale);
@@ -154,6 +164,7 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
 
   ArgMap constants;
   std::vector<Operand> inputs{{DNNL_ARG_SRC, a_md}};
+  if (p.accumulate) inputs.push_back({kArgNone, y_md});  // read by the sum post-op from dst
   if (constant_b) {
     Q8_ASSIGN_OR_RETURN(
         constants[DNNL_ARG_WEIGHTS],

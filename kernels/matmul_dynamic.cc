@@ -8,6 +8,9 @@
 //   3. run the matching brgemm int8 matmul (two primitives built at creation,
 //      u8 and s8 src), dst f32 with static output scales alpha * s_w[n];
 //   4. fused epilogue over Y: y = s_a * y + bias[n], then the activations.
+//      With `accumulate` (a fused residual, already in Y's bytes) the
+//      primitive writes into the scratchpad instead and the epilogue adds:
+//      y = y + s_a * t + bias[n], then the activations.
 // No allocation per Run: the quantized A lives in the workspace scratchpad,
 // after the primitives' own scratchpad. Both primitives share one weights
 // copy when their layouts agree (the s8 one may append compensation).
@@ -56,6 +59,7 @@ class DynamicMatMul final : public Kernel {
   struct Shape {
     int64_t rows = 0, k = 0, n = 0;
     int64_t quantized_offset = 0;  // of quantized A in the scratchpad
+    int64_t result_offset = -1;    // of the f32 product when accumulating, else -1
   };
 
   DynamicMatMul(Variant s8, Variant u8, const dnnl::primitive_desc_base& pd, std::vector<Operand> inputs,
@@ -68,7 +72,9 @@ class DynamicMatMul final : public Kernel {
         bias_(std::move(bias)),
         activations_(std::move(activations)) {
     set_impl(std::move(impl));
-    set_scratchpad_desc(PlainDesc({shape_.quantized_offset + shape_.rows * shape_.k}, dt::u8));
+    const int64_t end = shape_.result_offset >= 0 ? shape_.result_offset + shape_.rows * shape_.n * 4
+                                                  : shape_.quantized_offset + shape_.rows * shape_.k;
+    set_scratchpad_desc(PlainDesc({end}, dt::u8));
   }
 
   // extra = {A (f32, caller/arena), Y, scratchpad, then the memories the
@@ -81,7 +87,9 @@ class DynamicMatMul final : public Kernel {
     auto bind = [&](const Variant& v, std::vector<dnnl_exec_arg_t>& c_args) {
       ArgMap args = v.constants;
       args[DNNL_ARG_SRC] = dnnl::memory(v.src, CpuEngine(), base + shape_.quantized_offset);
-      args[DNNL_ARG_DST] = outputs[0];
+      args[DNNL_ARG_DST] = shape_.result_offset < 0 ? outputs[0]
+                                                    : dnnl::memory(PlainDesc({shape_.rows, shape_.n}, dt::f32),
+                                                                   CpuEngine(), base + shape_.result_offset);
       if (v.scratchpad.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(v.scratchpad, CpuEngine(), base);
       for (const auto& [arg, memory] : args) {
         c_args.push_back({arg, memory.get()});
@@ -115,16 +123,28 @@ class DynamicMatMul final : public Kernel {
     const Variant& v = use_u8 ? u8_ : s8_;
     ExecuteC(v.primitive, stream, use_u8 ? args.c_args_alt : args.c_args);
     stream.wait();
-    Epilogue(y, scale);
+    const float* product = shape_.result_offset < 0
+                               ? nullptr
+                               : reinterpret_cast<const float*>(static_cast<char*>(args.extra[2].get_data_handle()) +
+                                                                shape_.result_offset);
+    Epilogue(y, scale, product);
   }
 
  private:
-  void Epilogue(float* y, float scale) const {
+  // `product`: the unscaled matmul result when it is not in y (accumulate).
+  void Epilogue(float* y, float scale, const float* product) const {
     const int64_t n = shape_.n;
     const float* bias = bias_ ? static_cast<const float*>(bias_.get_data_handle()) : nullptr;
     for (int64_t i = 0; i < shape_.rows; ++i) {
       float* row = y + i * n;
-      if (bias != nullptr) {
+      if (product != nullptr) {
+        const float* t = product + i * n;
+        if (bias != nullptr) {
+          for (int64_t j = 0; j < n; ++j) row[j] += t[j] * scale + bias[j];
+        } else {
+          for (int64_t j = 0; j < n; ++j) row[j] += t[j] * scale;
+        }
+      } else if (bias != nullptr) {
         for (int64_t j = 0; j < n; ++j) row[j] = row[j] * scale + bias[j];
       } else {
         for (int64_t j = 0; j < n; ++j) row[j] *= scale;
@@ -191,11 +211,14 @@ KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, cons
   DynamicMatMul::Shape shape{rows, k, n, 0};
   const int64_t primitive_scratch = std::max<int64_t>(s8.first.scratchpad.get_size(), u8.first.scratchpad.get_size());
   shape.quantized_offset = (primitive_scratch + 63) / 64 * 64;
+  if (p.accumulate) shape.result_offset = (shape.quantized_offset + rows * k + 63) / 64 * 64;
   std::string impl = absl::StrCat("dynamic_quant+", s8.second.impl_info_str());
   if (u8.second.impl_info_str() != s8.second.impl_info_str()) absl::StrAppend(&impl, "|", u8.second.impl_info_str());
-  return std::make_unique<DynamicMatMul>(
-      std::move(s8.first), std::move(u8.first), s8.second, std::vector<Operand>{{DNNL_ARG_SRC, a_md}},
-      std::vector<Operand>{{DNNL_ARG_DST, y_md}}, shape, std::move(bias), p.post_ops, std::move(impl));
+  std::vector<Operand> inputs{{DNNL_ARG_SRC, a_md}};
+  if (p.accumulate) inputs.push_back({kArgNone, y_md});  // the residual, in Y's bytes
+  return std::make_unique<DynamicMatMul>(std::move(s8.first), std::move(u8.first), s8.second, std::move(inputs),
+                                         std::vector<Operand>{{DNNL_ARG_DST, y_md}}, shape, std::move(bias), p.post_ops,
+                                         std::move(impl));
 }
 
 }  // namespace q8::kernels::internal

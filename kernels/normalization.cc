@@ -1,6 +1,7 @@
 // Owns the normalization kernels that compute their statistics per run:
 // LayerNormalization (oneDNN layer_normalization over the input viewed as
-// [rows, normalized extent]), InstanceNormalization (oneDNN
+// [rows, normalized extent]; with a u8/s8 output our own kernel in
+// layer_norm_quantize.cc), InstanceNormalization (oneDNN
 // batch_normalization over [N, C, ...] viewed as [1, N*C, spatial], which makes
 // every (n, c) its own channel; scale/shift are repeated N times when the
 // step is built, or per Run into the scratchpad when a request sends them,
@@ -40,7 +41,10 @@ dnnl::memory OwnedVector(const std::vector<float>& values) {
 
 KernelOr Create(const LayerNormParams& p, const KernelRequest& r) {
   Q8_RETURN_IF_ERROR(ExpectArity(r, 1, 1));
-  Q8_RETURN_IF_ERROR(SameF32(r, true));
+  const bool int8_out = IsInt8(r.outputs[0]->dtype);
+  if (!int8_out) {
+    Q8_RETURN_IF_ERROR(SameF32(r, true));
+  }
   const core::Dims& dims = r.inputs[0]->dims;
   if (p.axis < 0 || p.axis >= static_cast<int>(dims.size())) return Invalid(r, "axis out of range");
   int64_t rows = 1, cols = 1;
@@ -51,6 +55,7 @@ KernelOr Create(const LayerNormParams& p, const KernelRequest& r) {
   if (p.scale == nullptr || !check(p.scale) || (p.bias != nullptr && !check(p.bias))) {
     return Invalid(r, absl::StrCat("scale and bias must be f32 with ", cols, " elements"));
   }
+  if (int8_out) return CreateQuantizingLayerNorm(p, r, rows, cols);  // layer_norm_quantize.cc
   const dnnl::memory::desc md = PlainDesc({rows, cols}, dt::f32);
   auto flags = dnnl::normalization_flags::use_scale;
   if (p.bias != nullptr) flags |= dnnl::normalization_flags::use_shift;

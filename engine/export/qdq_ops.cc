@@ -188,8 +188,9 @@ absl::Status QdqEmitter::EmitFloatOp(int index, const std::vector<std::string>& 
     return absl::UnimplementedError(
         absl::StrCat(n.Describe(), ": no opset-17 QDQ export for the opset < 13 ", n.op_type, " (2-D coercion) yet"));
   }
-  if (op == "MatMul" && args.size() == 3) {  // bias fused by fuse_matmul_bias
-    tail.push_back({"Add", {ins[2]}});
+  if (op == "MatMul" && args.size() > 2) {  // bias (fuse_matmul_bias), residual (fuse_residual_add)
+    if (!ins[2].empty()) tail.push_back({"Add", {ins[2]}});
+    if (n.accumulate) tail.push_back({"Add", {ins[3]}});
     args.resize(2);
   } else if (op == "Conv") {
     args.resize(3);  // input 3 is the fused residual
@@ -258,6 +259,7 @@ absl::Status QdqEmitter::EmitLayer(int index, const LayerQuant& lq, const std::v
     const float alpha = std::get<kernels::MatMulParams>(params).alpha;
     if (alpha != 1.0f) tail.push_back({"Mul", {w_.FloatScalar(absl::StrCat(n.name, "_alpha"), alpha)}});
     if (!b.empty()) tail.push_back({"Add", {b}});
+    if (n.accumulate) tail.push_back({"Add", {ins[3]}});
   }
   std::vector<TailOp> acts = ActivationTail(n);
   tail.insert(tail.end(), acts.begin(), acts.end());

@@ -166,6 +166,11 @@ absl::StatusOr<Lowering> LowerMatMul(const OpContext& ctx) {
     }
     p.bias = ctx.shared_constant(2);
   }
+  if (ctx.node.accumulate) {  // a residual fused by fuse_residual_add (input 3)
+    if (p.weights == nullptr || !ctx.has_input(3)) return ctx.Error("a fused residual needs constant weights");
+    p.accumulate = true;
+    l.runtime_inputs.push_back(3);
+  }
   l.params = std::move(p);
   return l;
 }

@@ -56,6 +56,14 @@ struct Lowering {
   // One step computes every present output of the node, in node order, all
   // plain f32 (LSTM's Y, Y_h, Y_c).
   bool one_step = false;
+
+  // A Conv or MatMul that adds a fused residual (its runtime input 1) into
+  // its output's bytes (fuse_residual_add).
+  bool accumulates() const {
+    if (const auto* c = std::get_if<kernels::ConvParams>(&params)) return c->accumulate;
+    if (const auto* m = std::get_if<kernels::MatMulParams>(&params)) return m->accumulate;
+    return false;
+  }
 };
 
 // Element types as a bit set (bit = DataType value), for signature rows.

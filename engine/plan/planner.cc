@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -159,6 +160,25 @@ class Planner {
     return true;
   }
 
+  // The int8 form in which every reader of `v` reads it, when they all
+  // agree and each is a plain one-output kernel step; nullopt otherwise.
+  std::optional<ValuePrecision> SoleInt8Reading(ValueId v) const {
+    if (g_.IsGraphOutput(v)) return std::nullopt;
+    std::optional<ValuePrecision> common;
+    for (int c : g_.Consumers(v)) {
+      const Lowering& cl = lg_.lowerings[c];
+      if (cl.kind != Lowering::Kind::kKernel || cl.one_step || !cl.more_outputs.empty()) return std::nullopt;
+      const Node& cn = g_.nodes()[c];
+      for (size_t pos = 0; pos < cl.runtime_inputs.size(); ++pos) {
+        if (cn.inputs[cl.runtime_inputs[pos]] != v) continue;
+        const ValuePrecision& p = lg_.precision[c].inputs[pos];
+        if (!p.is_int8() || (common.has_value() && !(*common == p))) return std::nullopt;
+        common = p;
+      }
+    }
+    return common;
+  }
+
   absl::Status PlanNode(int index) {
     const Node& n = g_.nodes()[index];
     const Lowering* lowered = &lg_.lowerings[index];
@@ -230,6 +250,15 @@ class Planner {
 
     const core::Dims& out_dims = dims_[out_v];
     Form out{Layout::kPlain, precision.output.dtype, precision.output.scale};
+    // LayerNorm + quantize: a LayerNorm whose readers all read its output as
+    // int8 in one scale writes that int8 itself (kernels' quantizing
+    // LayerNorm) instead of f32 plus a Reorder. The same numbers, one pass.
+    if (std::holds_alternative<kernels::LayerNormParams>(l.params) && out.dtype == DataType::kFloat32) {
+      if (std::optional<ValuePrecision> q = SoleInt8Reading(out_v)) {
+        out.dtype = q->dtype;
+        out.scale = q->scale;
+      }
+    }
     if (policy == LayoutPolicy::kChannelsLast && out_dims.size() == 4) out.layout = Layout::kNhwc;
     if (policy == LayoutPolicy::kFollowInput && out_dims.size() == 4) out.layout = values_[in_values[0]].layout;
 
@@ -245,9 +274,8 @@ class Planner {
       in_values[1] = NewView(b, core::PadLeft(values_[b].dims, out_dims.size()), FormOf(b));
     }
     int out_buffer;
-    const auto* conv = std::get_if<kernels::ConvParams>(&l.params);
-    if (conv != nullptr && conv->accumulate) {
-      // The conv adds into the residual's bytes; copy the residual first
+    if (l.accumulates()) {
+      // The step adds into the residual's bytes; copy the residual first
       // (in the output's layout, its own precision) when those bytes are
       // still needed elsewhere.
       if (!CanAccumulateInPlace(index, in_values[0], in_values[1], out)) {

@@ -37,6 +37,15 @@ bool IsBf16Layer(const QuantSpec* quant, const Lowering& l, int node, bool cpu_b
 
 ValuePrecision Of(const ValueQuant& q) { return {q.dtype, q.scale}; }
 
+// A MatMul with a fused residual (node input 3) adds it in f32 and stores
+// f32, as the separate Add did: a transformer's residual stream stays f32
+// (quantizing it would cost accuracy and a dequantize before each LayerNorm).
+constexpr size_t kResidualInput = 3;
+bool ResidualStaysF32(const Lowering& l) {
+  const auto* mm = std::get_if<kernels::MatMulParams>(&l.params);
+  return mm != nullptr && mm->accumulate;
+}
+
 }  // namespace
 
 std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Lowering>& lowerings,
@@ -63,8 +72,10 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
   for (size_t i = 0; i < nodes.size(); ++i) {
     const bool int8_layer = IsStaticInt8Layer(quant, static_cast<int>(i)) && !HasRuntimeWeights(lowerings[i]);
     if (nodes[i].removed || (!int8_layer && !transparent(i))) continue;
-    for (ValueId in : nodes[i].inputs) {
-      if (in != kNoValue) int8_reader[in] = true;
+    const bool f32_residual = ResidualStaysF32(lowerings[i]);
+    for (size_t k = 0; k < nodes[i].inputs.size(); ++k) {
+      const ValueId in = nodes[i].inputs[k];
+      if (in != kNoValue && !(f32_residual && k == kResidualInput)) int8_reader[in] = true;
     }
   }
 
@@ -85,10 +96,9 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
     if (bf16_layer[i]) {
       np.inputs.assign(ins.size(), ValuePrecision{core::DataType::kBFloat16});
       const ValueId out_v = n.outputs[0];
-      const bool bf16_out =
-          bf16_reads[out_v] == reads[out_v] && !g.IsGraphOutput(out_v) && !(conv != nullptr && conv->accumulate);
+      const bool bf16_out = bf16_reads[out_v] == reads[out_v] && !g.IsGraphOutput(out_v) && !l.accumulates();
       np.output = {bf16_out ? core::DataType::kBFloat16 : core::DataType::kFloat32};
-      if (conv != nullptr && conv->accumulate && np.inputs.size() > 1) np.inputs[1] = np.output;
+      if (l.accumulates() && np.inputs.size() > 1) np.inputs[1] = np.output;
       stored[out_v] = np.output;
       continue;
     }
@@ -112,6 +122,10 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
     if (conv != nullptr && conv->accumulate && np.inputs.size() > 1 &&
         core::SizeOf(np.inputs[1].dtype) != core::SizeOf(np.output.dtype)) {
       np.inputs[1] = np.output;
+    }
+    if (ResidualStaysF32(l) && np.inputs.size() > 1) {
+      np.inputs[1] = {};
+      np.output = {};
     }
     stored[out_v] = np.output;
   }

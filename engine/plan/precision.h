@@ -30,6 +30,8 @@
 // An accumulating conv reads its residual in the residual's precision when
 // that has the output's element size (it adds into those bytes), else in
 // the output's.
+// An accumulating MatMul (a transformer's residual add) reads its residual
+// and stores its output f32 at any precision of its inputs.
 #pragma once
 
 #include <vector>

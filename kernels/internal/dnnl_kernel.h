@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/tensor.h"
+#include "kernels/internal/dnnl_utils.h"
 #include "kernels/program.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -154,6 +155,9 @@ KernelOr Create(const ResizeParams& p, const KernelRequest& r);
 KernelOr Create(const GridSampleParams& p, const KernelRequest& r);
 // MatMulParams::dynamic (matmul_dynamic.cc); `b_dims` is [K, N].
 KernelOr CreateDynamicMatMul(const MatMulParams& p, const KernelRequest& r, const core::Dims& b_dims);
+// LayerNormalization with a u8/s8 output (layer_norm_quantize.cc), after
+// normalization.cc validated arity, axis and scale/bias as [rows, cols].
+KernelOr CreateQuantizingLayerNorm(const LayerNormParams& p, const KernelRequest& r, int64_t rows, int64_t cols);
 // ConvParams::dynamic (conv_dynamic.cc), after conv.cc validated the step;
 // `w_dims` are the weights' [OC, IC/g, KH, KW].
 KernelOr CreateDynamicConv(const ConvParams& p, const KernelRequest& r, const core::Dims& w_dims, bool accumulate);
@@ -167,5 +171,10 @@ std::string StepContext(const KernelRequest& request);
 absl::Status ExpectArity(const KernelRequest& request, size_t inputs, size_t outputs);
 // INVALID_ARGUMENT "<context>: <what>".
 absl::Status Invalid(const KernelRequest& request, absl::string_view what);
+// The residual input `input` of an accumulating step (ConvParams /
+// MatMulParams::accumulate): same dims, layout, storage and element size as
+// the output, which oneDNN's sum post-op reads it from; both float of one
+// type (float `int8` false) or both int8 with a valid residual scale.
+absl::StatusOr<SumPostOp> ResidualSum(const KernelRequest& request, size_t input, bool int8);
 
 }  // namespace q8::kernels::internal

@@ -1,5 +1,5 @@
 // The pattern fusions of item 4 (fuse_layer_norm, fuse_gelu_swish,
-// fuse_matmul_bias): each model is compiled with the pass disabled and with
+// fuse_matmul_bias, and fuse_residual_add on MatMul): each model is compiled with the pass disabled and with
 // the full pipeline; the outputs must agree within 1e-4 (max abs, outputs
 // O(1)), the pass must have fired (CompileReport::passes_applied) and the
 // fused op must be what runs (the plan's primitives). Negative cases: an
@@ -243,6 +243,19 @@ TEST(FusionTest, MatMulBiasGeluBecomesOneMatMul) {
   b.Node("Mul", {"h", "c"}, {"g"});
   b.Node("Mul", {"g", "half"}, {"y"});
   ExpectFused(b.Serialize(), RandomInput({2, 6, 32}), "fuse_activation", "MatMul", "Gelu");
+}
+
+// A transformer's `x + Linear(h)`: the residual Add becomes the MatMul's
+// sum post-op (fuse_residual_add), bias fused as well; no Add step is left.
+TEST(FusionTest, MatMulBiasResidualAddBecomesOneMatMul) {
+  OnnxBuilder b;
+  b.Input("x", {-1, 6, 32}).Output("y");
+  b.RandomInitializer("w", {32, 32}).RandomInitializer("bias", {32});
+  b.Node("Relu", {"x"}, {"h"});
+  b.Node("MatMul", {"h", "w"}, {"m"});
+  b.Node("Add", {"bias", "m"}, {"mb"});
+  b.Node("Add", {"x", "mb"}, {"y"});
+  ExpectFused(b.Serialize(), RandomInput({2, 6, 32}), "fuse_residual_add", "MatMul", "Add");
 }
 
 TEST(FusionTest, MatMulAddOfAFullTensorStaysUnfused) {

@@ -190,11 +190,19 @@ TEST_P(TinyVitStaticTest, Int8WithinHalfAPointOfFp32OnTheFullTestSet) {
   auto prims = result->model->Primitives(1);
   ASSERT_TRUE(prims.ok()) << prims.status();
   // GELU runs as the first FFN MatMul's post-op; and no step of the int8
-  // model is a oneDNN reference kernel (the token mean-pool once was).
+  // model is a oneDNN reference kernel (the token mean-pool once was). The
+  // residual adds are MatMul sum post-ops (the one Add step left adds the
+  // position embedding) and the four block LayerNorms write int8 for their
+  // MatMuls themselves.
+  int quantizing_layer_norms = 0, adds = 0;
   for (const PrimitiveInfo& p : *prims) {
     EXPECT_NE(p.op, "Gelu") << p.node;
+    adds += p.op == "Add";
     EXPECT_EQ(p.impl.find("ref"), std::string::npos) << p.node << " (" << p.op << ") runs " << p.impl;
+    quantizing_layer_norms += p.impl == "q8:cpp:layer_norm_quantize";
   }
+  EXPECT_EQ(quantizing_layer_norms, 4);
+  EXPECT_EQ(adds, 1);
   ExpectEveryMatMulInt8(result->report, "int8", 2);
 }
 
