@@ -17,6 +17,10 @@ struct LayerReport {
   std::string precision;    // "int8", "int8-dynamic", "bf16" or "fp32"
   std::string input_dtype;  // "UINT8"/"INT8"/"BF16"/"FP32"
   float input_scale = 0;
+  // How the int8 input is stored: "symmetric" (zero point 0) or "asymmetric"
+  // (u8 with input_zero_point); empty when the layer does not read int8.
+  std::string input_scheme;
+  int32_t input_zero_point = 0;
   float output_scale = 0;  // 0 when the layer writes f32
   float weight_scale_min = 0, weight_scale_max = 0;
   double sqnr_db = 0;  // of this layer's output vs fp32 on evaluation samples
@@ -97,6 +101,7 @@ struct QuantizationReport {
   std::vector<std::string> smoothing_skipped;
   std::vector<std::pair<double, double>> smoothing_search;  // (alpha, dB)
   std::string equalization = "off";                         // the setting: auto | on | off
+  std::string activations = "symmetric";                    // the setting: symmetric | asymmetric | auto
   bool equalized = false;                                   // whether it was applied
   int64_t equalization_sweeps = 0;
   std::vector<EqualizedPairReport> equalized_pairs;
