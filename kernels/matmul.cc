@@ -156,10 +156,7 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   } else if (int8) {
     acc_scale[0] = p.alpha * a.scale * r.inputs[1]->scale;
   }
-  QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(y));
-  if (y.zero_point != 0) {
-    post.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f, static_cast<float>(y.zero_point));
-  }
+  const QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(y), std::nullopt, y.zero_point);
   std::vector<float> oscale = acc_scale;
   for (float& s : oscale) s *= post.output_factor;
   if (mask != 0 || oscale[0] != 1.0f) attr.set_output_scales(mask, oscale);

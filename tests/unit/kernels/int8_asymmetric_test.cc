@@ -78,6 +78,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AsymCase{"zp200_f32_nobias_3d", {2, 5, 32}, 24, 200, DT::kFloat32, 0, false, {}},
                       AsymCase{"zp9_s8_bias", {7, 96}, 33, 9, DT::kInt8, 0, true, {}},
                       AsymCase{"zp12_gelu_u8zp_out", {2, 9, 64}, 40, 12, DT::kUInt8, 6, true, {kGelu}},
+                      AsymCase{"zp12_gelu_f32", {2, 9, 64}, 40, 12, DT::kFloat32, 0, true, {kGelu}},
+                      AsymCase{"zp0_gelu_u8zp_out", {2, 9, 64}, 40, 0, DT::kUInt8, 6, true, {kGelu}},
                       AsymCase{"zp128_u8zp_out", {5, 40}, 24, 128, DT::kUInt8, 100, true, {}}),
     [](const ::testing::TestParamInfo<AsymCase>& info) { return info.param.name; });
 
