@@ -215,9 +215,13 @@ TEST_P(TinyVitStaticTest, Int8WithinHalfAPointOfFp32OnTheFullTestSet) {
   EXPECT_LE(c.drop(), 0.005);
   EXPECT_GE(double(c.fp32) / c.n, 0.85);
   EXPECT_TRUE(result->report.fallback_layers.empty());
-  if (vc.activations == ActivationScheme::kSymmetric) EXPECT_EQ(asymmetric, 0);
+  if (vc.activations == ActivationScheme::kSymmetric) {
+    EXPECT_EQ(asymmetric, 0);
+  }
   // Auto: at least the FFN down projection of each block (its input is a GELU output).
-  if (vc.activations != ActivationScheme::kSymmetric) EXPECT_GE(asymmetric, 2);
+  if (vc.activations != ActivationScheme::kSymmetric) {
+    EXPECT_GE(asymmetric, 2);
+  }
   auto prims = result->model->Primitives(1);
   ASSERT_TRUE(prims.ok()) << prims.status();
   // GELU runs as the first FFN MatMul's post-op; and no step of the int8
@@ -284,8 +288,12 @@ TEST(TextEncoderStaticTest, StaticAndSmoothQuantWithinHalfAPointOfFp32) {
         "(smoothed tensors %zu, upload-check output SQNR %.2f dB)\n",
         smooth ? " + SmoothQuant" : "", ToString(v.activations).c_str(), asymmetric, double(c.fp32) / c.n,
         double(c.int8) / c.n, double(c.agree) / c.n, result->report.smoothing.size(), result->report.output_sqnr_db);
-    if (v.activations == ActivationScheme::kSymmetric) EXPECT_EQ(asymmetric, 0);
-    if (v.activations != ActivationScheme::kSymmetric) EXPECT_GE(asymmetric, 2);
+    if (v.activations == ActivationScheme::kSymmetric) {
+      EXPECT_EQ(asymmetric, 0);
+    }
+    if (v.activations != ActivationScheme::kSymmetric) {
+      EXPECT_GE(asymmetric, 2);
+    }
     EXPECT_EQ(result->report.mode, "static");
     EXPECT_LE(c.drop(), 0.005);
     if (smooth) {
