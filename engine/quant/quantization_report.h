@@ -17,10 +17,6 @@ struct LayerReport {
   std::string precision;    // "int8", "int8-dynamic", "bf16" or "fp32"
   std::string input_dtype;  // "UINT8"/"INT8"/"BF16"/"FP32"
   float input_scale = 0;
-  // How the int8 input is stored: "symmetric" (zero point 0) or "asymmetric"
-  // (u8 with input_zero_point); empty when the layer does not read int8.
-  std::string input_scheme;
-  int32_t input_zero_point = 0;
   float output_scale = 0;  // 0 when the layer writes f32
   float weight_scale_min = 0, weight_scale_max = 0;
   double sqnr_db = 0;  // of this layer's output vs fp32 on evaluation samples
@@ -31,6 +27,11 @@ struct LayerReport {
   // 2.10 pt, 95 % bounds 1.20..3.40 pt, 300 samples)". Last, so positional
   // initializers of the fields above stay valid.
   std::string reason;
+  // How the int8 input is stored: "symmetric" (zero point 0) or "asymmetric"
+  // (u8 with input_zero_point); empty when the layer does not read int8.
+  // After `reason` for the same reason.
+  std::string input_scheme;
+  int32_t input_zero_point = 0;
 };
 
 // One activation SmoothQuant rescaled: the matmuls reading it, the node the
