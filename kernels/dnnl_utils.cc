@@ -152,7 +152,7 @@ bool ValidScale(float scale) { return std::isfinite(scale) && scale > 0.0f; }
 bool SameScale(float a, float b) { return std::fabs(a - b) <= 1e-6f * std::max(std::fabs(a), std::fabs(b)); }
 
 QuantizedPostOps MakeQuantizedPostOps(absl::Span<const Activation> activations, float dst_scale,
-                                      const std::optional<SumPostOp>& sum) {
+                                      const std::optional<SumPostOp>& sum, int32_t dst_zero_point) {
   bool homogeneous = true;
   for (const Activation& a : activations) homogeneous &= IsPositivelyHomogeneous(a);
   const float inv = 1.0f / dst_scale;
@@ -172,9 +172,15 @@ QuantizedPostOps MakeQuantizedPostOps(absl::Span<const Activation> activations, 
         s.alpha *= inv;
         s.beta *= inv;
       }
-      const float scale = !homogeneous && last ? inv : 1.0f;
+      const float scale = !homogeneous && last && dst_zero_point == 0 ? inv : 1.0f;
       out.ops.append_eltwise(scale, s.algorithm, s.alpha, s.beta);
     }
+  }
+  // The zero point comes after the 1/dst_scale: one linear post-op that
+  // applies both (where the chain runs in real units) or only the shift.
+  if (dst_zero_point != 0) {
+    out.ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, homogeneous ? 1.0f : inv,
+                           static_cast<float>(dst_zero_point));
   }
   return out;
 }

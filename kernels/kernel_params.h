@@ -60,7 +60,14 @@ struct Activation {
 struct QuantizedWeights {
   ConstTensorPtr values;      // s8, same dims as the float weights would have
   std::vector<float> scales;  // one per output channel (OC for conv, N for matmul)
+  // MatMul only: sum over K of each column of `values` (MatMulColumnSums),
+  // needed when input 0 has a zero point (folded into the bias). Kept here
+  // because the engine drops `values` once the first plan cached them.
+  std::vector<int32_t> column_sums;
 };
+
+// Per column n of an s8 [K, N] tensor: sum over k of values[k, n].
+std::vector<int32_t> MatMulColumnSums(const core::Tensor& s8_kn);
 
 // How the int8 kernels learn about quantization: every int8 value carries
 // its scale in its ValueSpec (real = scale * q, zero point 0; u8 for

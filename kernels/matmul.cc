@@ -14,6 +14,14 @@
 // accumulator domain b[n]/(alpha*s_a*s_w[n]). `dynamic` lives in
 // matmul_dynamic.cc.
 //
+// Asymmetric activations: a u8 A with zero point z_a (constant B only) runs
+// the plain u8 x s8 kernel; since sum_k (q_a - z_a) w = sum_k q_a w - z_a *
+// colsum[n], the accumulator-domain bias gets -z_a * qweights.column_sums[n]
+// and no runtime src zero point is needed (BENCHMARKS.md, "Asymmetric
+// activations": the attribute costs up to 11 % at small shapes, the fold
+// nothing). A u8 Y with zero point z_y gets one last linear post-op (+z_y)
+// before rounding.
+//
 // bf16 (A bf16): constant B is the f32 `weights`, reordered once into the
 // bf16 layout the implementation chose (format_tag::any: AMX on AMX hosts);
 // a runtime B must be bf16. Bias f32, Y f32 or bf16, post-ops as for f32.
@@ -122,6 +130,9 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
       if (!ValidScale(s)) return Invalid(r, "qweights.scales must be finite and > 0");
     }
     if (!constant_b && !ValidScale(r.inputs[1]->scale)) return Invalid(r, "input 1 scale must be finite and > 0");
+    if (a.zero_point != 0 && (!constant_b || p.qweights.column_sums.size() != static_cast<size_t>(n))) {
+      return Invalid(r, absl::StrCat("an input zero point needs constant qweights with ", n, " column sums"));
+    }
   }
 
   Q8_ASSIGN_OR_RETURN(auto a_dt, ToDnnl(a.dtype));
@@ -134,7 +145,7 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
     a_md = PlainDesc({rows, k}, a_dt);
     y_md = PlainDesc({rows, n}, y_dt);
     b_md = dnnl::memory::desc({k, n}, b_dt, dnnl::memory::format_tag::any);
-    if (p.bias != nullptr) bias_md = PlainDesc({1, n}, dt::f32);
+    if (p.bias != nullptr || a.zero_point != 0) bias_md = PlainDesc({1, n}, dt::f32);
   } else {
     a_md = PlainDesc(ad, a_dt);
     b_md = PlainDesc(bd, b_dt);
@@ -155,7 +166,7 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   } else if (int8) {
     acc_scale[0] = p.alpha * a.scale * r.inputs[1]->scale;
   }
-  const QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(y), sum);
+  const QuantizedPostOps post = MakeQuantizedPostOps(p.post_ops, RealScale(y), sum, y.zero_point);
   std::vector<float> oscale = acc_scale;
   for (float& s : oscale) s *= post.output_factor;
   if (mask != 0 || oscale[0] != 1.0f) attr.set_output_scales(mask, oscale);
@@ -172,7 +183,16 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
   } else {
     inputs.push_back({DNNL_ARG_WEIGHTS, b_md});
   }
-  if (p.bias != nullptr) {
+  if (a.zero_point != 0) {
+    // The fold (see the top): built in the accumulator domain, so no scales.
+    auto folded = std::make_shared<core::Tensor>(core::DataType::kFloat32, core::Dims{1, n});
+    auto f = folded->span<float>();
+    for (int64_t j = 0; j < n; ++j) {
+      const double b = p.bias != nullptr ? p.bias->span<float>()[j] / static_cast<double>(acc_scale[j]) : 0.0;
+      f[j] = static_cast<float>(b - static_cast<double>(a.zero_point) * p.qweights.column_sums[j]);
+    }
+    Q8_ASSIGN_OR_RETURN(constants[DNNL_ARG_BIAS], r.weights.Get({folded, 0, bias_md, pd.bias_desc(), 0, {}}));
+  } else if (p.bias != nullptr) {
     std::vector<float> bias_scale;
     for (float s : acc_scale) bias_scale.push_back(1.0f / s);
     const int bias_mask = bias_scale.size() > 1 ? 1 << (bias_md.dims().size() - 1) : 0;
@@ -184,3 +204,17 @@ KernelOr Create(const MatMulParams& p, const KernelRequest& r) {
 }
 
 }  // namespace q8::kernels::internal
+
+namespace q8::kernels {
+
+std::vector<int32_t> MatMulColumnSums(const core::Tensor& s8_kn) {
+  const int64_t k = s8_kn.dims()[0], n = s8_kn.dims()[1];
+  std::vector<int32_t> sums(n, 0);
+  auto q = s8_kn.span<int8_t>();
+  for (int64_t i = 0; i < k; ++i) {
+    for (int64_t j = 0; j < n; ++j) sums[j] += q[i * n + j];
+  }
+  return sums;
+}
+
+}  // namespace q8::kernels

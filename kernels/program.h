@@ -37,7 +37,7 @@ enum class Storage : uint8_t {
 
 struct ValueSpec {
   core::DataType dtype = core::DataType::kFloat32;  // f32, bf16, u8 or s8
-  float scale = 1.0f;                               // u8/s8 only: real value = scale * q (zero point 0)
+  float scale = 1.0f;                               // u8/s8 only: real value = scale * (q - zero_point)
   core::Dims dims;                                  // static, logical (ONNX) order
   Layout layout = Layout::kPlain;
   Storage storage = Storage::kArena;
@@ -45,6 +45,10 @@ struct ValueSpec {
   int slot = 0;        // kInput / kOutput only
   // Several ValueSpecs may share storage (same offset or slot): that is how
   // Reshape/Flatten become free aliases.
+  // u8 only, in [0, 255]: an asymmetric activation (engine/quant/quant_spec.h).
+  // Only MatMul (input 0 and output), Reorder and Transpose accept a non-zero
+  // one. Last, so positional initializers of the fields above stay valid.
+  int32_t zero_point = 0;
 };
 
 struct StepSpec {

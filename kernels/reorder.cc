@@ -3,8 +3,10 @@
 // plain <-> NHWC conversions at graph boundaries) and Transpose (a reorder
 // whose source is the input described with permuted strides, so no separate
 // transpose code exists). Both convert between f32, bf16, u8 and s8 on the way:
-// dst = src * (s_in / s_out) with f32's scale taken as 1 (quantize,
-// dequantize, requantize), rounded to nearest-even and saturated.
+// dst = (src - z_in) * (s_in / s_out) + z_out with f32's scale taken as 1
+// and zero points 0 but for asymmetric u8 (quantize, dequantize, requantize),
+// rounded to nearest-even and saturated. Zero points are oneDNN's common
+// src/dst zero point attributes, which 2.6's jit:uni reorder implements.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -25,10 +27,14 @@ absl::Status CheckTypes(const KernelRequest& r) {
   return absl::OkStatus();
 }
 
-KernelOr MakeReorder(const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md, float scale) {
+KernelOr MakeReorder(const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md, const ValueSpec& in,
+                     const ValueSpec& out) {
   const dnnl::engine& engine = CpuEngine();
   dnnl::primitive_attr attr = MakeAttr();
+  const float scale = RealScale(in) / RealScale(out);
   if (scale != 1.0f) attr.set_output_scales(0, {scale});
+  if (in.zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {in.zero_point});
+  if (out.zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {out.zero_point});
   dnnl::reorder::primitive_desc pd(engine, src_md, engine, dst_md, attr);
   return std::make_unique<Kernel>(dnnl::reorder(pd), pd, std::vector<Operand>{{DNNL_ARG_FROM, src_md}},
                                   std::vector<Operand>{{DNNL_ARG_TO, dst_md}});
@@ -42,7 +48,7 @@ KernelOr Create(const ReorderParams&, const KernelRequest& r) {
   Q8_RETURN_IF_ERROR(CheckTypes(r));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc src_md, DescOf(*r.inputs[0]));
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(*r.outputs[0]));
-  return MakeReorder(src_md, dst_md, RealScale(*r.inputs[0]) / RealScale(*r.outputs[0]));
+  return MakeReorder(src_md, dst_md, *r.inputs[0], *r.outputs[0]);
 }
 
 KernelOr Create(const TransposeParams& p, const KernelRequest& r) {
@@ -70,7 +76,7 @@ KernelOr Create(const TransposeParams& p, const KernelRequest& r) {
   Q8_ASSIGN_OR_RETURN(auto dt, ToDnnl(in.dtype));
   const dnnl::memory::desc view(expected, dt, view_strides);
   Q8_ASSIGN_OR_RETURN(dnnl::memory::desc dst_md, DescOf(out));
-  return MakeReorder(view, dst_md, RealScale(in) / RealScale(out));
+  return MakeReorder(view, dst_md, in, out);
 }
 
 }  // namespace q8::kernels::internal

@@ -153,9 +153,9 @@ absl::Status ParseSmoothQuant(const Json& j, absl::string_view model_name, engin
 
 absl::Status ParseQuantization(const Json& q, absl::string_view model_name, ModelConfig& config) {
   engine::QuantizationOptions& o = config.quantization;
-  if (absl::Status s = CheckObject(
-          q, "quantization", model_name,
-          {"mode", "calibration", "per_channel", "accuracy", "live", "smoothquant", "equalization", "fallback"});
+  if (absl::Status s = CheckObject(q, "quantization", model_name,
+                                   {"mode", "calibration", "per_channel", "accuracy", "live", "smoothquant",
+                                    "equalization", "fallback", "activations"});
       !s.ok()) {
     return s;
   }
@@ -195,6 +195,10 @@ absl::Status ParseQuantization(const Json& q, absl::string_view model_name, Mode
   if (q.contains("fallback")) {
     Q8_CONFIG_ASSIGN(o.fallback,
                      ReadEnum(q["fallback"], "quantization.fallback", model_name, &engine::ParseFallbackPrecision));
+  }
+  if (q.contains("activations")) {
+    Q8_CONFIG_ASSIGN(o.activations, ReadEnum(q["activations"], "quantization.activations", model_name,
+                                             &engine::ParseActivationScheme));
   }
   if (q.contains("per_channel")) {
     const Json& pc = q["per_channel"];

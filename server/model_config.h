@@ -45,6 +45,9 @@
 //       "equalization": "auto",         // true | false | "auto": cross-layer equalization of conv pairs
 //                                       // before calibration; auto = with per_channel false and a
 //                                       // depthwise conv pair only
+//       "activations": "symmetric",     // symmetric | asymmetric | auto: static activations that change sign as
+//                                       // s8, or u8 + zero point where only int8 MatMul/Gemm read them; auto:
+//                                       // asymmetric where the calibrated range is skewed (>= 1 dB SQNR gain)
 //       "fallback": "auto",             // auto | bf16 | fp32: where layers that fail the accuracy check go;
 //                                       // auto: bf16 where the CPU has it, fp32 if bf16 still fails
 //       "accuracy": {

@@ -92,6 +92,15 @@ void AppendEqualization(const Json& r, std::string* out) {
   AppendTable(rows, out);
 }
 
+// A layer's int8 input: "s8 sym", "u8 sym", "u8 asym zp 12"; "-" when it reads float.
+std::string InputScheme(const Json& l) {
+  const std::string scheme = Str(l, "input_scheme");
+  if (scheme.empty()) return "-";
+  const std::string type = Str(l, "input_dtype") == "UINT8" ? "u8" : "s8";
+  if (scheme != "asymmetric") return absl::StrCat(type, " sym");
+  return absl::StrCat(type, " asym zp ", static_cast<int64_t>(Num(l, "input_zero_point")));
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
@@ -112,18 +121,23 @@ absl::StatusOr<std::string> FormatReport(const std::string& report_json) {
   // Layers.
   auto layers = r.find("layers");
   if (layers != r.end() && layers->is_array() && !layers->empty()) {
-    std::vector<std::vector<std::string>> rows = {{"LAYER", "OP", "PRECISION", "SQNR dB", "WHY"}};
+    std::vector<std::vector<std::string>> rows = {{"LAYER", "OP", "PRECISION", "INPUT", "SQNR dB", "WHY"}};
     for (const Json& l : *layers) {
       const std::string precision = Str(l, "precision");
       const bool has_sqnr = checked && precision != "fp32";
       // The reason repeats the precision as its prefix ("bf16: ..."): shown once.
       std::string why = Str(l, "reason");
       if (absl::StartsWith(why, precision + ": ")) why = why.substr(precision.size() + 2);
-      rows.push_back({Str(l, "node"), Str(l, "op"), precision,
+      rows.push_back({Str(l, "node"), Str(l, "op"), precision, InputScheme(l),
                       has_sqnr ? absl::StrFormat("%.1f", Num(l, "sqnr_db")) : "-", why.empty() ? "-" : why});
     }
     absl::StrAppend(&out, "layers:\n");
     AppendTable(rows, &out);
+    if (const std::string setting = Str(r, "activations"); !setting.empty()) {
+      int64_t asymmetric = 0;
+      for (const Json& l : *layers) asymmetric += Str(l, "input_scheme") == "asymmetric" ? 1 : 0;
+      absl::StrAppend(&out, "activations: ", setting, " (", asymmetric, " layers read asymmetric u8)\n");
+    }
   }
 
   // SmoothQuant: per smoothed activation, alpha and its range over channels.

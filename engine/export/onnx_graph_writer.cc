@@ -48,13 +48,19 @@ onnx::NodeProto& OnnxGraphWriter::Node(const std::string& op_type, const std::st
   return *n;
 }
 
-void OnnxGraphWriter::QuantDequant(const std::string& x, core::DataType dtype, float scale, const std::string& out) {
-  auto [it, inserted] = zero_points_.try_emplace(dtype);
+void OnnxGraphWriter::QuantDequant(const std::string& x, core::DataType dtype, float scale, int32_t zero_point,
+                                   const std::string& out) {
+  auto [it, inserted] = zero_points_.try_emplace({dtype, zero_point});
   if (inserted) {
     // A zero point of type UINT8 makes ONNX saturate to [0, 255], INT8 to
     // [-128, 127]: the same ranges oneDNN saturates u8/s8 values to.
     core::Tensor zp(dtype, core::Dims{});  // zero-initialised
-    it->second = Initializer(dtype == core::DataType::kUInt8 ? "zero_point_u8" : "zero_point_s8", zp);
+    std::string name = dtype == core::DataType::kUInt8 ? "zero_point_u8" : "zero_point_s8";
+    if (zero_point != 0) {
+      zp.span<uint8_t>()[0] = static_cast<uint8_t>(zero_point);  // asymmetric: u8 only
+      absl::StrAppend(&name, "_", zero_point);
+    }
+    it->second = Initializer(name, zp);
   }
   const std::string s = FloatScalar(absl::StrCat(x, "_scale"), scale);
   const std::string q = Fresh(absl::StrCat(x, "_quantized"));

@@ -36,9 +36,11 @@ class OnnxGraphWriter {
                         std::vector<std::string> outputs);
 
   // x -> QuantizeLinear(scale, zp) -> DequantizeLinear -> `out` (per tensor).
-  // `dtype` is kUInt8 or kInt8. Each pair gets its own scale initializer
-  // (named after x); the two zero points are shared.
-  void QuantDequant(const std::string& x, core::DataType dtype, float scale, const std::string& out);
+  // `dtype` is kUInt8 or kInt8; `zero_point` non-zero for asymmetric u8
+  // only. Each pair gets its own scale initializer (named after x); zero
+  // point initializers are shared per (dtype, value).
+  void QuantDequant(const std::string& x, core::DataType dtype, float scale, int32_t zero_point,
+                    const std::string& out);
 
   // DequantizeLinear of a constant s8 tensor with one scale per slice of
   // `axis` (zero points 0); returns the float output's name.
@@ -50,7 +52,7 @@ class OnnxGraphWriter {
  private:
   onnx::GraphProto* graph_;
   std::set<std::string> used_;
-  std::map<core::DataType, std::string> zero_points_;
+  std::map<std::pair<core::DataType, int32_t>, std::string> zero_points_;
 };
 
 }  // namespace q8::engine

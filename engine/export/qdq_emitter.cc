@@ -46,11 +46,11 @@ std::string QdqEmitter::OutputName(ValueId v, const std::string& suffix) {
 
 std::string QdqEmitter::Read(ValueId v, const ValuePrecision& p) {
   if (!p.is_int8() || p == stored_[v]) return real_[v];
-  auto key = std::make_tuple(v, p.dtype, p.scale);
+  auto key = std::make_tuple(v, p.dtype, p.scale, p.zero_point);
   auto it = requantized_.find(key);
   if (it != requantized_.end()) return it->second;
   const std::string out = w_.Fresh(absl::StrCat(real_[v], "_", p.dtype == core::DataType::kUInt8 ? "u8" : "s8"));
-  w_.QuantDequant(real_[v], p.dtype, p.scale, out);
+  w_.QuantDequant(real_[v], p.dtype, p.scale, p.zero_point, out);
   requantized_[key] = out;
   return out;
 }
@@ -109,7 +109,7 @@ absl::Status QdqEmitter::EmitNode(int index) {
   stored_[out_v] = out_p;
   if (out_p.is_int8()) {
     real_[out_v] = OutputName(out_v, "_dequantized");
-    w_.QuantDequant(raw, out_p.dtype, out_p.scale, real_[out_v]);
+    w_.QuantDequant(raw, out_p.dtype, out_p.scale, out_p.zero_point, real_[out_v]);
   } else {
     real_[out_v] = raw;
   }

@@ -80,7 +80,7 @@ class QdqEmitter {
   std::vector<ValuePrecision> stored_;                     // per value: how the engine stores it
   std::multimap<ValueId, std::string> unclaimed_outputs_;  // graph output names not yet produced
   std::map<ValueId, std::string> constants_;
-  std::map<std::tuple<ValueId, core::DataType, float>, std::string> requantized_;
+  std::map<std::tuple<ValueId, core::DataType, float, int32_t>, std::string> requantized_;
 };
 
 }  // namespace q8::engine

@@ -56,7 +56,9 @@ absl::StatusOr<std::string> ExportQdqOnnx(absl::string_view float_onnx_bytes, ab
   }
   return ExportQdqGraph(prepared, &parsed.spec,
                         absl::StrCat("q8serve optimized graph, quantization mode ", ToString(parsed.mode),
-                                     "; int8 storage as QuantizeLinear/DequantizeLinear (zero point 0)", bf16_note));
+                                     "; int8 storage as QuantizeLinear/DequantizeLinear (zero point 0, "
+                                     "or a UINT8 zero point for asymmetric activations)",
+                                     bf16_note));
 }
 
 absl::StatusOr<std::string> ExportQdqGraph(const PreparedGraph& prepared, const QuantSpec* spec,

@@ -36,6 +36,7 @@ struct PlanValue {
   Layout layout = Layout::kPlain;
   DataType dtype = DataType::kFloat32;
   float scale = 1.0f;
+  int32_t zero_point = 0;
   int buffer = -1;
   std::string name;
 };
@@ -47,6 +48,7 @@ struct Form {
   Layout layout;
   DataType dtype;
   float scale;
+  int32_t zero_point = 0;  // asymmetric u8 only
 };
 
 class Planner {
@@ -90,7 +92,8 @@ class Planner {
     return static_cast<int>(buffers_.size() - 1);
   }
   int NewValue(ValueId graph_value, Form form, int buffer, std::string name) {
-    values_.push_back({dims_[graph_value], form.layout, form.dtype, form.scale, buffer, std::move(name)});
+    values_.push_back(
+        {dims_[graph_value], form.layout, form.dtype, form.scale, form.zero_point, buffer, std::move(name)});
     if (graph_value != kNoValue) buffers_[buffer].graph_values.push_back(graph_value);
     return static_cast<int>(values_.size() - 1);
   }
@@ -100,6 +103,7 @@ class Planner {
     v.layout = form.layout;
     v.dtype = form.dtype;
     v.scale = form.scale;
+    v.zero_point = form.zero_point;
     values_.push_back(std::move(v));
     return static_cast<int>(values_.size() - 1);
   }
@@ -122,19 +126,23 @@ class Planner {
     AddStep({absl::StrCat(name, ":constant"), "Cast", std::move(write), {}, {out}});
     return out;
   }
-  Form FormOf(int value) const { return {values_[value].layout, values_[value].dtype, values_[value].scale}; }
+  Form FormOf(int value) const {
+    const PlanValue& v = values_[value];
+    return {v.layout, v.dtype, v.scale, v.zero_point};
+  }
 
   // The plan value holding graph value `v` in `want`, adding a Reorder (once) if needed.
   int InForm(ValueId v, Form want) {
     const int cur = current_[v];
     const PlanValue& c = values_[cur];
-    if (c.layout == want.layout && c.dtype == want.dtype && (c.dtype == DataType::kFloat32 || c.scale == want.scale)) {
+    const bool same_grid = c.scale == want.scale && c.zero_point == want.zero_point;
+    if (c.layout == want.layout && c.dtype == want.dtype && (c.dtype == DataType::kFloat32 || same_grid)) {
       return cur;
     }
-    auto key = std::make_tuple(v, want.layout, want.dtype, want.scale);
+    auto key = std::make_tuple(v, want.layout, want.dtype, want.scale, want.zero_point);
     if (auto it = converted_.find(key); it != converted_.end()) return it->second;
     int out;
-    if (c.dtype == want.dtype && c.scale == want.scale && SameBytes(c.dims)) {
+    if (c.dtype == want.dtype && same_grid && SameBytes(c.dims)) {
       out = NewView(cur, c.dims, want);
     } else {
       const std::string name =
@@ -245,16 +253,17 @@ class Planner {
     std::vector<int> in_values;
     for (size_t pos = 0; pos < ins.size(); ++pos) {
       const ValuePrecision& p = precision.inputs[pos];
-      in_values.push_back(InForm(ins[pos], {layout_for(ins[pos], pos), p.dtype, p.scale}));
+      in_values.push_back(InForm(ins[pos], {layout_for(ins[pos], pos), p.dtype, p.scale, p.zero_point}));
     }
 
     const core::Dims& out_dims = dims_[out_v];
-    Form out{Layout::kPlain, precision.output.dtype, precision.output.scale};
+    Form out{Layout::kPlain, precision.output.dtype, precision.output.scale, precision.output.zero_point};
     // LayerNorm + quantize: a LayerNorm whose readers all read its output as
     // int8 in one scale writes that int8 itself (kernels' quantizing
     // LayerNorm) instead of f32 plus a Reorder. The same numbers, one pass.
+    // Symmetric readings only: the quantizing LayerNorm has no zero point.
     if (std::holds_alternative<kernels::LayerNormParams>(l.params) && out.dtype == DataType::kFloat32) {
-      if (std::optional<ValuePrecision> q = SoleInt8Reading(out_v)) {
+      if (std::optional<ValuePrecision> q = SoleInt8Reading(out_v); q.has_value() && q->zero_point == 0) {
         out.dtype = q->dtype;
         out.scale = q->scale;
       }
@@ -279,7 +288,8 @@ class Planner {
       // (in the output's layout, its own precision) when those bytes are
       // still needed elsewhere.
       if (!CanAccumulateInPlace(index, in_values[0], in_values[1], out)) {
-        const Form res{out.layout, values_[in_values[1]].dtype, values_[in_values[1]].scale};
+        const Form res{out.layout, values_[in_values[1]].dtype, values_[in_values[1]].scale,
+                       values_[in_values[1]].zero_point};
         in_values[1] = InForm(ins[1], res);
         if (!CanAccumulateInPlace(index, in_values[0], in_values[1], out)) {
           const int copy =
@@ -385,6 +395,7 @@ class Planner {
       kernels::ValueSpec s;
       s.dtype = v.dtype;
       s.scale = v.scale;
+      s.zero_point = v.zero_point;
       s.dims = v.dims;
       s.layout = v.layout;
       s.storage = b.storage;
@@ -404,7 +415,7 @@ class Planner {
   std::vector<core::Dims> dims_;
   std::vector<int> last_consumer_;
   std::vector<int> current_;  // graph value -> plan value holding it
-  std::map<std::tuple<ValueId, Layout, DataType, float>, int> converted_;
+  std::map<std::tuple<ValueId, Layout, DataType, float, int32_t>, int> converted_;
   std::vector<PlanValue> values_;
   std::vector<Buffer> buffers_;
   std::vector<kernels::StepSpec> steps_;
@@ -412,7 +423,9 @@ class Planner {
 };
 
 // Swaps an int8 layer's float weights for the quantizer's.
-void ApplyLayerQuant(const LayerQuant& q, uint64_t id, kernels::KernelParams& params) {
+// A MatMul whose input is asymmetric also gets its weights' column sums (the
+// kernel folds the zero point into the bias with them).
+void ApplyLayerQuant(const LayerQuant& q, uint64_t id, bool asymmetric_input, kernels::KernelParams& params) {
   auto apply = [&](auto& p) {
     p.weights = nullptr;
     p.qweights = {q.qweights, q.weight_scales};
@@ -426,6 +439,7 @@ void ApplyLayerQuant(const LayerQuant& q, uint64_t id, kernels::KernelParams& pa
   if (auto* mm = std::get_if<kernels::MatMulParams>(&params)) {
     apply(*mm);
     mm->dynamic = q.dynamic;
+    if (asymmetric_input && q.qweights != nullptr) mm->qweights.column_sums = kernels::MatMulColumnSums(*q.qweights);
   }
 }
 
@@ -462,7 +476,9 @@ absl::StatusOr<LoweredGraph> LowerGraph(const Graph& graph, int64_t opset, const
         l.params);
     if (quant != nullptr) {
       if (auto it = quant->layers.find(static_cast<int>(i)); it != quant->layers.end()) {
-        ApplyLayerQuant(it->second, weights_id, l.params);
+        const Node& n = graph.nodes()[i];
+        auto in = l.runtime_inputs.empty() ? quant->values.end() : quant->values.find(n.inputs[l.runtime_inputs[0]]);
+        ApplyLayerQuant(it->second, weights_id, in != quant->values.end() && in->second.asymmetric(), l.params);
       }
     }
     lg.lowerings.push_back(std::move(l));

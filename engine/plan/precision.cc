@@ -35,7 +35,12 @@ bool IsBf16Layer(const QuantSpec* quant, const Lowering& l, int node, bool cpu_b
   return mm != nullptr && mm->weights != nullptr && !mm->dynamic;
 }
 
-ValuePrecision Of(const ValueQuant& q) { return {q.dtype, q.scale}; }
+ValuePrecision Of(const ValueQuant& q) { return {q.dtype, q.scale, q.zero_point}; }
+
+bool IsMatMul(const Lowering& l) { return std::holds_alternative<kernels::MatMulParams>(l.params); }
+
+// Whether int8 layer `l` can read or write asymmetric `q` (precision.h).
+bool TakesZeroPoint(const Lowering& l, const ValueQuant* q) { return q == nullptr || !q->asymmetric() || IsMatMul(l); }
 
 // A MatMul with a fused residual (node input 3) adds it in f32 and stores
 // f32, as the separate Add did: a transformer's residual stream stays f32
@@ -89,9 +94,9 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
     std::vector<ValueId> ins;
     for (int k : l.runtime_inputs) ins.push_back(n.inputs[k]);
     const ValuePrecision first = stored[ins[0]];
-    const bool int8_layer =
-        IsStaticInt8Layer(quant, static_cast<int>(i)) && !HasRuntimeWeights(l) && QuantOf(quant, ins[0]) != nullptr;
-    const bool passthrough = transparent(i) && first.is_int8();
+    const bool int8_layer = IsStaticInt8Layer(quant, static_cast<int>(i)) && !HasRuntimeWeights(l) &&
+                            QuantOf(quant, ins[0]) != nullptr && TakesZeroPoint(l, QuantOf(quant, ins[0]));
+    const bool passthrough = transparent(i) && first.is_int8() && first.zero_point == 0;
     const auto* conv = std::get_if<kernels::ConvParams>(&l.params);
     if (bf16_layer[i]) {
       np.inputs.assign(ins.size(), ValuePrecision{core::DataType::kBFloat16});
@@ -116,7 +121,8 @@ std::vector<NodePrecision> AssignPrecision(const Graph& g, const std::vector<Low
     const ValueQuant* out_q = QuantOf(quant, out_v);
     if (passthrough) {
       np.output = first;
-    } else if (int8_layer && out_q != nullptr && int8_reader[out_v] && !g.IsGraphOutput(out_v)) {
+    } else if (int8_layer && out_q != nullptr && int8_reader[out_v] && !g.IsGraphOutput(out_v) &&
+               TakesZeroPoint(l, out_q)) {
       np.output = Of(*out_q);
     }
     if (conv != nullptr && conv->accumulate && np.inputs.size() > 1 &&

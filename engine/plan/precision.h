@@ -24,7 +24,14 @@
 //    f32: f32 is what every other consumer reads, so the conversion happens
 //    once, inside the primitive, instead of as a separate Reorder;
 //  - transparent ops (KeepsInputScale, aliases) read and store whatever
-//    precision their first input is stored in;
+//    precision their first input is stored in, unless it is asymmetric (a
+//    zero point: Relu and padding would treat q = 0 as real 0): then f32;
+//  - asymmetric int8 (a zero point) is read only by int8 MatMul/Gemm layers
+//    (the kernel folds it into the bias) and stored only by them or by a
+//    quantizing Reorder: another int8 layer reading an asymmetric input runs
+//    f32, and one whose output is asymmetric stores f32 (the quantizer never
+//    lists such a layout; this keeps a hand-edited artifact from reaching a
+//    kernel that cannot take a zero point);
 //  - everything else reads and stores f32 (further outputs, e.g. Split's,
 //    are always f32).
 // An accumulating conv reads its residual in the residual's precision when
@@ -43,13 +50,16 @@
 
 namespace q8::engine {
 
-// f32 or bf16 (scale unused), or int8 with real = scale * q.
+// f32 or bf16 (scale unused), or int8 with real = scale * (q - zero_point).
 struct ValuePrecision {
   core::DataType dtype = core::DataType::kFloat32;
   float scale = 1.0f;
+  int32_t zero_point = 0;  // asymmetric u8 only
 
   bool is_int8() const { return dtype == core::DataType::kUInt8 || dtype == core::DataType::kInt8; }
-  bool operator==(const ValuePrecision& o) const { return dtype == o.dtype && (!is_int8() || scale == o.scale); }
+  bool operator==(const ValuePrecision& o) const {
+    return dtype == o.dtype && (!is_int8() || (scale == o.scale && zero_point == o.zero_point));
+  }
 };
 
 struct NodePrecision {

@@ -46,7 +46,9 @@ std::string SerializeArtifact(const Graph& graph, const QuantSpec& spec, const Q
   if (spec.equalized) j["equalized"] = true;
   json values = json::array();
   for (const auto& [v, q] : spec.values) {
-    values.push_back({{"name", graph.value(v).name}, {"dtype", core::OipName(q.dtype)}, {"scale", q.scale}});
+    json value = {{"name", graph.value(v).name}, {"dtype", core::OipName(q.dtype)}, {"scale", q.scale}};
+    if (q.asymmetric()) value["zero_point"] = q.zero_point;  // absent = 0: older artifacts read unchanged
+    values.push_back(std::move(value));
   }
   j["values"] = std::move(values);
   json layers = json::array();
@@ -111,7 +113,12 @@ absl::StatusOr<ParsedArtifact> ParseArtifact(const LoweredGraph& fp32, const std
         return absl::DataLossError(absl::StrCat("quantization artifact names tensor '", v.at("name").get<std::string>(),
                                                 "', which the model does not have"));
       }
-      parsed.spec.values[it->second] = {*dtype, v.at("scale").get<float>()};
+      const int32_t zero_point = v.value("zero_point", 0);
+      if (zero_point != 0 && (*dtype != core::DataType::kUInt8 || zero_point < 0 || zero_point > 255)) {
+        return absl::DataLossError(absl::StrCat("quantization artifact tensor '", v.at("name").get<std::string>(),
+                                                "' has zero point ", zero_point, " (only UINT8 in [0, 255])"));
+      }
+      parsed.spec.values[it->second] = {*dtype, v.at("scale").get<float>(), zero_point};
     }
     for (const json& l : j.at("layers")) {
       const int index = l.at("index").get<int>();

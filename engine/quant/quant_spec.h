@@ -17,10 +17,18 @@
 
 namespace q8::engine {
 
+// How a value is stored in int8: symmetric (zero point 0; u8 for
+// non-negative tensors, s8 otherwise) or asymmetric (u8 with a zero point,
+// chosen by the quantizer for a skewed tensor that only int8 MatMul/Gemm
+// layers read: quantizer.h, ChooseActivationScheme).
 struct ValueQuant {
-  core::DataType dtype = core::DataType::kInt8;  // kUInt8 (non-negative) or kInt8
-  float scale = 1.0f;                            // real = scale * q
-  bool operator==(const ValueQuant& o) const { return dtype == o.dtype && scale == o.scale; }
+  core::DataType dtype = core::DataType::kInt8;  // kUInt8 or kInt8
+  float scale = 1.0f;                            // real = scale * (q - zero_point)
+  int32_t zero_point = 0;                        // kUInt8 only, in [0, 255]
+  bool asymmetric() const { return zero_point != 0; }
+  bool operator==(const ValueQuant& o) const {
+    return dtype == o.dtype && scale == o.scale && zero_point == o.zero_point;
+  }
 };
 
 // A Conv, Gemm or MatMul running in int8.

@@ -41,6 +41,11 @@ constexpr std::array<std::pair<AccuracyMetric, const char*>, 2> kMetrics = {
 constexpr std::array<std::pair<FallbackPrecision, const char*>, 3> kFallbacks = {
     {{FallbackPrecision::kAuto, "auto"}, {FallbackPrecision::kBf16, "bf16"}, {FallbackPrecision::kFp32, "fp32"}}};
 
+constexpr std::array<std::pair<ActivationScheme, const char*>, 3> kActivationSchemes = {
+    {{ActivationScheme::kSymmetric, "symmetric"},
+     {ActivationScheme::kAsymmetric, "asymmetric"},
+     {ActivationScheme::kAuto, "auto"}}};
+
 constexpr std::array<std::pair<Equalization, const char*>, 3> kEqualizations = {
     {{Equalization::kAuto, "auto"}, {Equalization::kOn, "on"}, {Equalization::kOff, "off"}}};
 
@@ -51,6 +56,7 @@ std::string ToString(QuantMode m) { return Name(kModes, m); }
 std::string ToString(CalibrationMethod m) { return Name(kMethods, m); }
 std::string ToString(AccuracyMetric m) { return Name(kMetrics, m); }
 std::string ToString(FallbackPrecision f) { return Name(kFallbacks, f); }
+std::string ToString(ActivationScheme a) { return Name(kActivationSchemes, a); }
 absl::StatusOr<QuantMode> ParseQuantMode(const std::string& s) { return Parse(kModes, s, "quantization mode"); }
 absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(const std::string& s) {
   return Parse(kMethods, s, "calibration method");
@@ -60,6 +66,10 @@ absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s) {
 }
 absl::StatusOr<FallbackPrecision> ParseFallbackPrecision(const std::string& s) {
   return Parse(kFallbacks, s, "fallback precision");
+}
+
+absl::StatusOr<ActivationScheme> ParseActivationScheme(const std::string& s) {
+  return Parse(kActivationSchemes, s, "activation scheme");
 }
 
 absl::Status ValidateOptions(const QuantizationOptions& o) {
@@ -90,6 +100,10 @@ absl::Status ValidateOptions(const QuantizationOptions& o) {
   }
   if (o.bf16_min_macs && *o.bf16_min_macs < 0) {
     return absl::InvalidArgumentError(absl::StrCat("bf16_min_macs must be >= 0, got ", *o.bf16_min_macs));
+  }
+  if (ToString(o.activations) == "?") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("activations must be symmetric, asymmetric or auto, got value ", static_cast<int>(o.activations)));
   }
   if (o.max_samples < 1) {
     return absl::InvalidArgumentError(absl::StrCat("calibration.max_samples must be >= 1, got ", o.max_samples));

@@ -35,6 +35,12 @@ struct SmoothQuantOptions {
 // fp32 directly for smaller layers and on other CPUs. kBf16: bf16 and no further (a layer still failing stays bf16
 // and the report names it as blocking). kFp32: straight to fp32.
 enum class FallbackPrecision { kAuto, kBf16, kFp32 };
+// How static activations that change sign are stored (quantizer.h,
+// ChooseActivationScheme): kSymmetric s8 (zero point 0); kAsymmetric u8 with
+// a zero point wherever the tensor qualifies (read only by int8 MatMul/Gemm,
+// its own scale); kAuto asymmetric only where the calibrated range is skewed
+// enough to gain at least kMinAsymmetricGainDb of SQNR.
+enum class ActivationScheme { kSymmetric, kAsymmetric, kAuto };
 
 struct QuantizationOptions {
   QuantMode mode = QuantMode::kStatic;
@@ -56,6 +62,7 @@ struct QuantizationOptions {
   // rather than bf16. Unset: the measured kBf16MinMacs (bf16_speed.h). Not a
   // config field; tests set it to put a layer on either side of the rule.
   std::optional<int64_t> bf16_min_macs;
+  ActivationScheme activations = ActivationScheme::kSymmetric;  // static mode only
 };
 
 absl::Status ValidateOptions(const QuantizationOptions& options);
@@ -66,9 +73,11 @@ std::string ToString(CalibrationMethod m);
 std::string ToString(AccuracyMetric m);
 std::string ToString(Equalization e);  // "auto", "on", "off"
 std::string ToString(FallbackPrecision f);
+std::string ToString(ActivationScheme a);  // "symmetric", "asymmetric", "auto"
 absl::StatusOr<QuantMode> ParseQuantMode(const std::string& s);
 absl::StatusOr<CalibrationMethod> ParseCalibrationMethod(const std::string& s);
 absl::StatusOr<AccuracyMetric> ParseAccuracyMetric(const std::string& s);
 absl::StatusOr<FallbackPrecision> ParseFallbackPrecision(const std::string& s);
+absl::StatusOr<ActivationScheme> ParseActivationScheme(const std::string& s);
 
 }  // namespace q8::engine

@@ -12,8 +12,8 @@ using nlohmann::json;
 // The X-macro field lists are tables: kept as written.
 // clang-format off
 #define Q8_REPORT_LAYER_FIELDS(X) \
-  X(node) X(op) X(precision) X(reason) X(input_dtype) X(input_scale) X(output_scale) X(weight_scale_min) \
-  X(weight_scale_max) X(sqnr_db) X(sensitivity_db)
+  X(node) X(op) X(precision) X(reason) X(input_dtype) X(input_scale) X(input_scheme) X(input_zero_point) \
+  X(output_scale) X(weight_scale_min) X(weight_scale_max) X(sqnr_db) X(sensitivity_db)
 #define Q8_REPORT_FIELDS(X) \
   X(mode) X(method) X(metric) X(max_drop) X(target_met) X(calibration_samples) X(eval_samples) \
   X(has_labels) X(fp32_top1) X(int8_top1) X(agreement) X(drop) X(output_sqnr_db) X(fallback_layers) \
@@ -22,7 +22,7 @@ using nlohmann::json;
   X(confidence) X(drop_low) X(drop_high) X(drop_p_value) X(drop_worse) X(drop_better) \
   X(more_samples_needed) X(smoothing_skipped) X(smoothing_search) X(equalization) X(equalized) \
   X(equalization_sweeps) X(fallback) X(fallback_resolved) X(bf16_layers) X(precision) X(precision_layers) \
-  X(precision_weight_bytes)
+  X(precision_weight_bytes) X(activations)
 #define Q8_REPORT_SMOOTHING_FIELDS(X) \
   X(tensor) X(folded_into) X(matmuls) X(alpha) X(absmax_before) X(absmax_after) X(median_before) X(median_after)
 #define Q8_REPORT_PAIR_FIELDS(X) \

@@ -28,6 +28,11 @@ struct LayerReport {
   // 2.10 pt, 95 % bounds 1.20..3.40 pt, 300 samples)". Last, so positional
   // initializers of the fields above stay valid.
   std::string reason;
+  // How the int8 input is stored: "symmetric" (zero point 0) or "asymmetric"
+  // (u8 with input_zero_point); empty when the layer does not read int8.
+  // After `reason` for the same reason.
+  std::string input_scheme;
+  int32_t input_zero_point = 0;
 };
 
 // One activation SmoothQuant rescaled: the matmuls reading it, the node the
@@ -113,6 +118,7 @@ struct QuantizationReport {
   std::vector<std::string> smoothing_skipped;
   std::vector<std::pair<double, double>> smoothing_search;  // (alpha, dB)
   std::string equalization = "off";                         // the setting: auto | on | off
+  std::string activations = "symmetric";                    // the setting: symmetric | asymmetric | auto
   bool equalized = false;                                   // whether it was applied
   int64_t equalization_sweeps = 0;
   std::vector<EqualizedPairReport> equalized_pairs;

@@ -162,7 +162,11 @@ void FillLayerReports(const Graph& g, const LoweredGraph& fp32, const QuantSpec&
       l.reason = absl::StrCat(l.precision, report.eval_samples > 0 ? ": passed the accuracy check" : "");
     }
     l.input_dtype = std::string(core::OipName(np.inputs[0].dtype));
-    if (np.inputs[0].is_int8()) l.input_scale = np.inputs[0].scale;
+    if (np.inputs[0].is_int8()) {
+      l.input_scale = np.inputs[0].scale;
+      l.input_zero_point = np.inputs[0].zero_point;
+      l.input_scheme = l.input_zero_point != 0 ? "asymmetric" : "symmetric";
+    }
     if (np.output.is_int8()) l.output_scale = np.output.scale;
     if (auto lq = spec.layers.find(i); lq != spec.layers.end()) {
       l.weight_scale_min = *std::min_element(lq->second.weight_scales.begin(), lq->second.weight_scales.end());
@@ -345,6 +349,7 @@ static absl::StatusOr<QuantizationResult> QuantizeUnguarded(absl::string_view on
   // flipped prediction in a small evaluation set is not (issue #13 item 5).
   std::map<int, std::string> reasons;  // layer -> why it left int8
   report.fallback = ToString(options.fallback);
+  report.activations = ToString(options.activations);
   report.fallback_resolved = Bf16Rung(options.fallback) ? "bf16" : "fp32";
   if (eval && best.test.exceeds && options.mode != QuantMode::kNone) {
     // Rank int8 layers by the noise they add and return them to fp32 one at a time.

@@ -34,7 +34,50 @@ const kernels::ConstTensorPtr* FloatWeights(const Lowering& l) {
   return nullptr;
 }
 
+// Values that may be stored asymmetric (quantizer.h): every reader a
+// quantizable MatMul/Gemm reading it as its activation, no Conv writing it,
+// and a scale group of their own.
+std::vector<bool> AsymmetricCandidates(const LoweredGraph& fp32, ScaleGroups& groups) {
+  const Graph& g = *fp32.graph;
+  std::vector<bool> ok(g.num_values(), true), read(g.num_values(), false);
+  std::vector<bool> matmul_layer(g.nodes().size(), false);
+  for (int i : QuantizableLayers(fp32)) {
+    matmul_layer[i] = std::holds_alternative<kernels::MatMulParams>(fp32.lowerings[i].params);
+  }
+  std::vector<int> group_size(g.num_values(), 0);
+  for (int v = 0; v < static_cast<int>(g.num_values()); ++v) ++group_size[groups.Find(v)];
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    const Node& n = g.nodes()[i];
+    const Lowering& l = fp32.lowerings[i];
+    if (n.removed) continue;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const ValueId v = n.inputs[k];
+      if (v == kNoValue) continue;
+      read[v] = true;
+      const bool activation = !l.runtime_inputs.empty() && static_cast<int>(k) == l.runtime_inputs[0];
+      if (!matmul_layer[i] || !activation) ok[v] = false;
+    }
+    if (std::holds_alternative<kernels::ConvParams>(l.params)) {
+      for (ValueId out : n.outputs) ok[out] = false;
+    }
+  }
+  for (int v = 0; v < static_cast<int>(g.num_values()); ++v) {
+    ok[v] = ok[v] && read[v] && group_size[groups.Find(v)] == 1;
+  }
+  return ok;
+}
+
 }  // namespace
+
+std::optional<ActivationChoice> AsymmetricGrid(float min, float max, float t) {
+  const float lo = std::max(min, -t), hi = std::min(max, t);
+  if (!(lo < 0.0f && hi > 0.0f && t > 0.0f)) return std::nullopt;
+  ActivationChoice c;
+  c.scale = (hi - lo) / 255.0f;
+  c.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / c.scale), 0.0f, 255.0f));
+  c.gain_db = 20.0 * std::log10((static_cast<double>(t) / 127.0) / c.scale);
+  return c;
+}
 
 QuantizedTensor QuantizeWeights(const core::Tensor& w, int axis, bool per_channel) {
   const core::Dims& d = w.dims();
@@ -184,12 +227,20 @@ absl::StatusOr<QuantSpec> BuildQuantSpec(const LoweredGraph& fp32, const std::ma
           is_input[v] ? std::max(std::abs(s.min), std::abs(s.max)) : Threshold(s, options, non_negative[root]);
       t = std::max(t, member);
     }
+    const std::vector<bool> asymmetric_ok = options.activations == ActivationScheme::kSymmetric
+                                                ? std::vector<bool>(g.num_values(), false)
+                                                : AsymmetricCandidates(fp32, groups);
     for (const auto& [v, s] : stats) {
       if (!std::isfinite(s.min) || !std::isfinite(s.max)) continue;
       const int root = groups.Find(v);
       const bool u8 = non_negative[root];
       const float t = threshold[root];
       spec.values[v] = {u8 ? core::DataType::kUInt8 : core::DataType::kInt8, t > 0 ? t / (u8 ? 255.0f : 127.0f) : 1.0f};
+      if (u8 || !asymmetric_ok[v]) continue;
+      const std::optional<ActivationChoice> asym = AsymmetricGrid(s.min, s.max, t);
+      if (asym && (options.activations == ActivationScheme::kAsymmetric || asym->gain_db >= kMinAsymmetricGainDb)) {
+        spec.values[v] = {core::DataType::kUInt8, asym->scale, asym->zero_point};
+      }
     }
   }
 

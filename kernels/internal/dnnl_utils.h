@@ -80,13 +80,15 @@ struct SumPostOp {
 // the output scales (output_factor = 1/dst_scale), clip bounds and the sum
 // scale are divided by dst_scale. Otherwise (sigmoid) the chain runs in real
 // units (output_factor = 1) and the last eltwise post-op carries 1/dst_scale
-// as its scale. The sum, if any, comes first.
+// as its scale. The sum, if any, comes first. A non-zero `dst_zero_point`
+// (asymmetric u8 dst) adds a last linear post-op: x * (1/dst_scale when the
+// chain ran in real units, else 1) + dst_zero_point.
 struct QuantizedPostOps {
   dnnl::post_ops ops;
   float output_factor = 1.0f;
 };
 QuantizedPostOps MakeQuantizedPostOps(absl::Span<const Activation> activations, float dst_scale,
-                                      const std::optional<SumPostOp>& sum = std::nullopt);
+                                      const std::optional<SumPostOp>& sum = std::nullopt, int32_t dst_zero_point = 0);
 
 // Every primitive we build uses a user scratchpad so that one primitive can
 // run concurrently from several Workspaces (the library-owned scratchpad is

@@ -135,5 +135,45 @@ TEST(ImplTest, Bf16PrimitivesAreNotReference) {
   }
 }
 
+// Asymmetric activations (engine/quant/quantizer.h): the quantizing reorder
+// f32 -> u8 with a zero point, the FFN pair (up projection with GELU writing
+// u8 with a zero point, down projection reading it, its zero point folded
+// into the bias) and the dequantizing reorder, at a BERT-base FFN shape.
+TEST(ImplTest, AsymmetricInt8PrimitivesAreNotReference) {
+  using DT = core::DataType;
+  SpecBuilder s;
+  const core::Dims seq{1, 128, 768}, wide{1, 128, 3072};
+  const int x = s.Input(seq), xq = s.Arena(seq, Layout::kPlain, DT::kUInt8, 0.03f);
+  const int h = s.Arena(wide, Layout::kPlain, DT::kUInt8, 0.02f), y = s.Arena(seq, Layout::kPlain, DT::kUInt8, 0.04f);
+  s.spec().values[xq].zero_point = 120;
+  s.spec().values[h].zero_point = 9;
+  s.spec().values[y].zero_point = 130;
+  auto quantized = [](core::Dims dims, uint32_t seed) {
+    auto w = std::make_shared<core::Tensor>(DT::kInt8, dims);
+    const std::vector<float> r = Random(w->num_elements(), seed, -127.0f, 127.0f);
+    for (int64_t i = 0; i < w->num_elements(); ++i) w->span<int8_t>()[i] = static_cast<int8_t>(r[i]);
+    QuantizedWeights q{w, std::vector<float>(dims[1], 0.01f), MatMulColumnSums(*w)};
+    return q;
+  };
+  MatMulParams up, down;
+  up.qweights = quantized({768, 3072}, 11);
+  up.bias = Constant(RandomTensor({3072}, 12));
+  up.post_ops = {{Activation::Kind::kGeluErf}};
+  down.qweights = quantized({3072, 768}, 13);
+  down.bias = Constant(RandomTensor({768}, 14));
+  s.Step("Quantize", ReorderParams{}, {x}, {xq});
+  s.Step("FfnUp", up, {xq}, {h});
+  s.Step("FfnDown", down, {h}, {y});
+  s.Step("Dequantize", ReorderParams{}, {y}, {s.Output(seq)});
+
+  WeightCache cache;
+  auto program = Program::Create(s.Build(), cache);
+  ASSERT_TRUE(program.ok()) << program.status();
+  for (const StepInfo& step : (*program)->steps()) {
+    std::printf("  %-22s %s\n", step.op.c_str(), step.impl.c_str());
+    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
+  }
+}
+
 }  // namespace
 }  // namespace q8::kernels::testing

@@ -144,6 +144,7 @@ void Activate(const std::vector<Activation>& ops, std::vector<double>& v) {
       if (a.kind == Activation::Kind::kRelu) x = std::max(x, 0.0);
       if (a.kind == Activation::Kind::kClip) x = std::clamp(x, static_cast<double>(a.lo), static_cast<double>(a.hi));
       if (a.kind == Activation::Kind::kSigmoid) x = 1.0 / (1.0 + std::exp(-x));
+      if (a.kind == Activation::Kind::kGeluErf) x = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     }
   }
 }
@@ -169,8 +170,8 @@ float ScaleFor(const std::vector<double>& real, DT dtype, double fill) {
     double tol = dtype == DT::kFloat32 ? 1e-4 * (1 + std::fabs(ref[i])) : 1.0;
     if (!extra.empty()) tol += extra[i];
     if (!(std::fabs(got[i] - ref[i]) <= tol)) {
-      return ::testing::AssertionFailure() << "element " << i << ": got " << got[i] << ", reference " << ref[i]
-                                           << " (tolerance " << tol << ")";
+      return ::testing::AssertionFailure()
+             << "element " << i << ": got " << got[i] << ", reference " << ref[i] << " (tolerance " << tol << ")";
     }
     off_by_one += dtype != DT::kFloat32 && got[i] != ref[i];
   }

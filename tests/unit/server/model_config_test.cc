@@ -310,6 +310,26 @@ TEST(ModelConfigTest, ParsesFallbackPrecision) {
   }
 }
 
+TEST(ModelConfigTest, ParsesActivationScheme) {
+  EXPECT_EQ(ModelConfig().quantization.activations, engine::ActivationScheme::kSymmetric);
+  for (auto [text, want] : {std::pair{"symmetric", engine::ActivationScheme::kSymmetric},
+                            std::pair{"asymmetric", engine::ActivationScheme::kAsymmetric},
+                            std::pair{"auto", engine::ActivationScheme::kAuto}}) {
+    auto c = ParseModelConfig(absl::StrCat(R"({"quantization":{"activations":")", text, R"("}})"), "m", ModelConfig());
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->quantization.activations, want) << text;
+  }
+  EXPECT_THAT(ConfigError(R"({"quantization":{"activations":"asym"}})"),
+              HasSubstr("'quantization.activations' is invalid: unknown activation scheme 'asym'; expected one of: "
+                        "symmetric, asymmetric, auto"));
+  EXPECT_THAT(ConfigError(R"({"quantization":{"activations":true}})"),
+              HasSubstr("'quantization.activations' must be a string"));
+  engine::QuantizationOptions o;
+  o.activations = static_cast<engine::ActivationScheme>(9);
+  EXPECT_EQ(engine::ValidateOptions(o).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(engine::ValidateOptions(o).message()), HasSubstr("activations"));
+}
+
 TEST(ModelConfigTest, QuantizationErrorsNameTheField) {
   EXPECT_THAT(ConfigError(R"({"quantization":"static"})"), HasSubstr("'quantization' must be a JSON object"));
   EXPECT_THAT(ConfigError(R"({"quantization":{"mode":"int4"}})"),
