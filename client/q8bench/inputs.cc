@@ -61,8 +61,8 @@ absl::StatusOr<core::Dims> RequestShape(const inference::ModelMetadataResponse::
     }
     for (size_t i = 0; i < rest.size(); ++i) {
       if (rest[i] != -1 && rest[i] != it->second[i]) {
-        return absl::InvalidArgumentError(absl::StrCat("--shape for '", input.name(), "' conflicts with the model's ",
-                                                       core::DimsToString(model)));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--shape for '", input.name(), "' conflicts with the model's ", core::DimsToString(model)));
       }
     }
     rest = it->second;
@@ -92,20 +92,42 @@ absl::Status FillRandom(core::Tensor& t, std::mt19937& rng) {
   std::uniform_int_distribution<int> small(0, 99);
   std::uniform_int_distribution<int> bit(0, 1);
   switch (t.dtype()) {
-    case DataType::kFloat32: FillWith<float>(t, real, rng); break;
-    case DataType::kFloat64: FillWith<double>(t, real, rng); break;
-    case DataType::kBool: FillWith<bool>(t, bit, rng); break;
-    case DataType::kUInt8: FillWith<uint8_t>(t, small, rng); break;
-    case DataType::kUInt16: FillWith<uint16_t>(t, small, rng); break;
-    case DataType::kUInt32: FillWith<uint32_t>(t, small, rng); break;
-    case DataType::kUInt64: FillWith<uint64_t>(t, small, rng); break;
-    case DataType::kInt8: FillWith<int8_t>(t, small, rng); break;
-    case DataType::kInt16: FillWith<int16_t>(t, small, rng); break;
-    case DataType::kInt32: FillWith<int32_t>(t, small, rng); break;
-    case DataType::kInt64: FillWith<int64_t>(t, small, rng); break;
+    case DataType::kFloat32:
+      FillWith<float>(t, real, rng);
+      break;
+    case DataType::kFloat64:
+      FillWith<double>(t, real, rng);
+      break;
+    case DataType::kBool:
+      FillWith<bool>(t, bit, rng);
+      break;
+    case DataType::kUInt8:
+      FillWith<uint8_t>(t, small, rng);
+      break;
+    case DataType::kUInt16:
+      FillWith<uint16_t>(t, small, rng);
+      break;
+    case DataType::kUInt32:
+      FillWith<uint32_t>(t, small, rng);
+      break;
+    case DataType::kUInt64:
+      FillWith<uint64_t>(t, small, rng);
+      break;
+    case DataType::kInt8:
+      FillWith<int8_t>(t, small, rng);
+      break;
+    case DataType::kInt16:
+      FillWith<int16_t>(t, small, rng);
+      break;
+    case DataType::kInt32:
+      FillWith<int32_t>(t, small, rng);
+      break;
+    case DataType::kInt64:
+      FillWith<int64_t>(t, small, rng);
+      break;
     default:
-      return absl::UnimplementedError(absl::StrCat("no random data for ", core::OipName(t.dtype()),
-                                                   "; pass --input_data"));
+      return absl::UnimplementedError(
+          absl::StrCat("no random data for ", core::OipName(t.dtype()), "; pass --input_data"));
   }
   return absl::OkStatus();
 }
@@ -116,17 +138,16 @@ absl::StatusOr<core::Tensor> FromNpy(const std::string& path, DataType dtype, co
   absl::StatusOr<core::Tensor> file = core::ReadNpyFile(path);
   if (!file.ok()) return absl::Status(file.status().code(), absl::StrCat(path, ": ", file.status().message()));
   if (file->dtype() != dtype) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": dtype ", core::OipName(file->dtype()),
-                                                   ", the model wants ", core::OipName(dtype)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": dtype ", core::OipName(file->dtype()), ", the model wants ", core::OipName(dtype)));
   }
   const core::Dims& fd = file->dims();
   const core::Dims sample(dims.begin() + (batched ? 1 : 0), dims.end());
   const bool one_sample = fd == sample;
-  const bool rows = batched && fd.size() == dims.size() && fd[0] >= 1 &&
-                    core::Dims(fd.begin() + 1, fd.end()) == sample;
+  const bool rows = batched && fd.size() == dims.size() && fd[0] >= 1 && core::Dims(fd.begin() + 1, fd.end()) == sample;
   if (!one_sample && !rows && fd != dims) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": shape ", core::DimsToString(fd), " does not fit ",
-                                                   core::DimsToString(dims)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": shape ", core::DimsToString(fd), " does not fit ", core::DimsToString(dims)));
   }
   core::Tensor out(dtype, dims);
   const int64_t n_rows = one_sample || !batched ? 1 : fd[0];
@@ -171,8 +192,8 @@ absl::StatusOr<inference::ModelInferRequest> BuildRequest(const inference::Model
   for (const auto& input : metadata.inputs()) {
     std::optional<DataType> dtype = core::FromOipName(input.datatype());
     if (!dtype) {
-      return absl::UnimplementedError(absl::StrCat("input '", input.name(), "': datatype ", input.datatype(),
-                                                   " is not supported by q8bench"));
+      return absl::UnimplementedError(
+          absl::StrCat("input '", input.name(), "': datatype ", input.datatype(), " is not supported by q8bench"));
     }
     auto dims = RequestShape(input, options, *shapes);
     if (!dims.ok()) return dims.status();

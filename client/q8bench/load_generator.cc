@@ -1,11 +1,11 @@
 // Async issuing loop of q8bench (see load_generator.h).
 #include "client/q8bench/load_generator.h"
 
-#include <chrono>
-#include <random>
-
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/slice.h>
+
+#include <chrono>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "client/q8ctl/grpc_status.h"
@@ -134,9 +134,13 @@ void LoadGenerator::Loop(LoadLevel level) {
     bool ok = false;
     const auto deadline = std::chrono::system_clock::now() + std::chrono::nanoseconds(std::max<int64_t>(wake - now, 0));
     switch (cq_.AsyncNext(&tag, &ok, deadline)) {
-      case grpc::CompletionQueue::GOT_EVENT: Complete(static_cast<Call*>(tag), ok); break;
-      case grpc::CompletionQueue::TIMEOUT: break;
-      case grpc::CompletionQueue::SHUTDOWN: return;
+      case grpc::CompletionQueue::GOT_EVENT:
+        Complete(static_cast<Call*>(tag), ok);
+        break;
+      case grpc::CompletionQueue::TIMEOUT:
+        break;
+      case grpc::CompletionQueue::SHUTDOWN:
+        return;
     }
   }
 }

@@ -22,7 +22,7 @@ TEST(Q8benchRangeTest, ExpandsMultiplyAndAddSteps) {
   EXPECT_THAT(*ParseRange("1:16:x2", true), ElementsAre(1, 2, 4, 8, 16));
   EXPECT_THAT(*ParseRange("1:12:x2", true), ElementsAre(1, 2, 4, 8, 12));  // END is always the last level
   EXPECT_THAT(*ParseRange("2:8:+3", true), ElementsAre(2, 5, 8));
-  EXPECT_THAT(*ParseRange("1:4", true), ElementsAre(1, 2, 4));  // default x2
+  EXPECT_THAT(*ParseRange("1:4", true), ElementsAre(1, 2, 4));       // default x2
   EXPECT_THAT(*ParseRange("1:3:x1.5", true), ElementsAre(1, 2, 3));  // integers: rounded, strictly increasing
   EXPECT_THAT(*ParseRange("7", true), ElementsAre(7));
   EXPECT_THAT(*ParseRange("50:200:+75", false), ElementsAre(50, 125, 200));
@@ -125,7 +125,7 @@ TEST(Q8benchRequestMixTest, RefusesWhatDoesNotFitTheModel) {
 TEST(Q8benchStatsTest, NearestRankPercentilesOverSuccessesOnly) {
   std::vector<Completion> c;
   for (int i = 1; i <= 100; ++i) c.push_back({0, i * 1000, true});  // 1..100 us
-  c.push_back({0, 999'000'000, false});                              // a failure is not a latency
+  c.push_back({0, 999'000'000, false});                             // a failure is not a latency
   LatencySummary s = Summarize(c);
   EXPECT_EQ(s.count, 100);
   EXPECT_DOUBLE_EQ(s.p50_us, 50);
