@@ -21,6 +21,18 @@ ConvParams MakeConv(int64_t ic, int64_t oc, int64_t k, int64_t groups) {
   return p;
 }
 
+// Builds the program and fails for every step whose implementation is a
+// oneDNN reference kernel; prints each step's implementation.
+void ExpectNoReferenceSteps(SpecBuilder& s) {
+  WeightCache cache;
+  auto program = Program::Create(s.Build(), cache);
+  ASSERT_TRUE(program.ok()) << program.status();
+  for (const StepInfo& step : (*program)->steps()) {
+    std::printf("  %-22s %s\n", step.op.c_str(), step.impl.c_str());
+    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
+  }
+}
+
 TEST(ImplTest, TypicalPrimitivesAreNotReference) {
   SpecBuilder s;
   const core::Dims x{1, 64, 28, 28};
@@ -47,14 +59,8 @@ TEST(ImplTest, TypicalPrimitivesAreNotReference) {
   s.Step("MatMul", fc, {flat}, {logits});
   s.Step("Softmax", SoftmaxParams{1}, {logits}, {s.Output({1, 1000})});
 
-  WeightCache cache;
-  auto program = Program::Create(s.Build(), cache);
-  ASSERT_TRUE(program.ok()) << program.status();
   std::printf("isa %s, oneDNN %s\n", CpuIsa().c_str(), DnnlVersion().c_str());
-  for (const StepInfo& step : (*program)->steps()) {
-    std::printf("  %-18s %s\n", step.op.c_str(), step.impl.c_str());
-    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
-  }
+  ExpectNoReferenceSteps(s);
 }
 
 // The primitives the issue-12 ops and fusions lower to, at transformer- and
@@ -88,13 +94,7 @@ TEST(ImplTest, NewOpPrimitivesAreNotReference) {
   s.Step("InstanceNormalization", inp, {y}, {in});
   s.Step("Out", ReorderParams{}, {mean}, {s.Output({4, 128})});
 
-  WeightCache cache;
-  auto program = Program::Create(s.Build(), cache);
-  ASSERT_TRUE(program.ok()) << program.status();
-  for (const StepInfo& step : (*program)->steps()) {
-    std::printf("  %-22s %s\n", step.op.c_str(), step.impl.c_str());
-    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
-  }
+  ExpectNoReferenceSteps(s);
 }
 
 // The bf16 rung (engine/plan/precision.h): convs (3x3, 1x1, depthwise) and
@@ -126,13 +126,7 @@ TEST(ImplTest, Bf16PrimitivesAreNotReference) {
   s.Step("MatMul", fc, {ab}, {y});
   s.Step("Out", ReorderParams{}, {y}, {s.Output({4, 128, 512})});
 
-  WeightCache cache;
-  auto program = Program::Create(s.Build(), cache);
-  ASSERT_TRUE(program.ok()) << program.status();
-  for (const StepInfo& step : (*program)->steps()) {
-    std::printf("  %-22s %s\n", step.op.c_str(), step.impl.c_str());
-    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
-  }
+  ExpectNoReferenceSteps(s);
 }
 
 // Asymmetric activations (engine/quant/quantizer.h): the quantizing reorder
@@ -166,13 +160,7 @@ TEST(ImplTest, AsymmetricInt8PrimitivesAreNotReference) {
   s.Step("FfnDown", down, {h}, {y});
   s.Step("Dequantize", ReorderParams{}, {y}, {s.Output(seq)});
 
-  WeightCache cache;
-  auto program = Program::Create(s.Build(), cache);
-  ASSERT_TRUE(program.ok()) << program.status();
-  for (const StepInfo& step : (*program)->steps()) {
-    std::printf("  %-22s %s\n", step.op.c_str(), step.impl.c_str());
-    EXPECT_FALSE(absl::StrContains(step.impl, "ref")) << step.name << " uses " << step.impl;
-  }
+  ExpectNoReferenceSteps(s);
 }
 
 }  // namespace
