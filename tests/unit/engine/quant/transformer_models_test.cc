@@ -238,7 +238,9 @@ TEST_P(TinyVitStaticTest, Int8WithinHalfAPointOfFp32OnTheFullTestSet) {
     EXPECT_EQ(p.impl.find("ref"), std::string::npos) << p.node << " (" << p.op << ") runs " << p.impl;
     quantizing_layer_norms += p.impl == "q8:cpp:layer_norm_quantize";
   }
-  if (vc.activations == ActivationScheme::kSymmetric) EXPECT_EQ(quantizing_layer_norms, 4);
+  if (vc.activations == ActivationScheme::kSymmetric) {
+    EXPECT_EQ(quantizing_layer_norms, 4);
+  }
   EXPECT_EQ(adds, 1);
   ExpectEveryMatMulInt8(result->report, "int8", 2);
 }
