@@ -18,11 +18,15 @@
 // How: the variable must be in the environment before libgomp's constructor
 // runs, which is before main() (and glibc resets the environment after an
 // ELF pre-init hook could set it), so main() re-executes the binary once.
+// By its real path, not /proc/self/exe: the kernel names a process after the
+// file it executes, and "exe" in ps, top and pkill would hide the server
+// (the container smoke test finds q8serve by that name).
 #include "server/omp_wait_policy.h"
 
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -32,7 +36,12 @@ namespace q8::server {
 void ApplyOmpWaitPolicy(char** argv) {
   if (std::getenv("GOMP_SPINCOUNT") != nullptr || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   if (setenv("GOMP_SPINCOUNT", "100", /*overwrite=*/0) != 0) return;
-  execv("/proc/self/exe", argv);
+  char path[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  // A binary replaced on disk since it started reads as "... (deleted)":
+  // only /proc/self/exe still reaches this one.
+  if (n > 0) path[n] = '\0';
+  execv(n > 0 && access(path, X_OK) == 0 ? path : "/proc/self/exe", argv);
   // Only on failure (e.g. no /proc): run on with libgomp's default.
   std::fprintf(stderr, "q8serve: could not re-execute to set GOMP_SPINCOUNT=100 (%s); using libgomp's default\n",
                std::strerror(errno));

@@ -1,7 +1,8 @@
 // ApplyOmpWaitPolicy: q8serve re-executes itself with GOMP_SPINCOUNT=100
 // unless the operator chose a wait policy. Checked in forked children: one
 // re-executes this test binary into the probe below, which reports the
-// environment it started with (what libgomp's constructor read).
+// environment it started with (what libgomp's constructor read) and the
+// name the kernel gave it (ps, top and pkill must still see the server's).
 #include "server/omp_wait_policy.h"
 
 #include <sys/wait.h>
@@ -20,10 +21,17 @@ namespace {
 
 constexpr char kProbeOut[] = "Q8_WAIT_POLICY_PROBE_OUT";
 
+std::string ProcessName() {
+  std::ifstream comm("/proc/self/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
 void WriteSpinCount(const char* path) {
   std::ofstream out(path);
   const char* v = std::getenv("GOMP_SPINCOUNT");
-  out << (v != nullptr ? v : "unset");
+  out << (v != nullptr ? v : "unset") << " " << ProcessName();
 }
 
 // Runs only inside a re-executed child (the variable is set there).
@@ -64,8 +72,8 @@ std::string SpinCountSeenByServer(const char* preset) {
 }
 
 TEST(OmpWaitPolicyTest, ServerStartsWithShortSpinUnlessOperatorChose) {
-  EXPECT_EQ(SpinCountSeenByServer(nullptr), "100");
-  EXPECT_EQ(SpinCountSeenByServer("5000"), "5000");
+  EXPECT_EQ(SpinCountSeenByServer(nullptr), "100 " + ProcessName());
+  EXPECT_EQ(SpinCountSeenByServer("5000"), "5000 " + ProcessName());
 }
 
 }  // namespace
