@@ -331,12 +331,18 @@ TEST_F(ServingTest, ConcurrentUploadsOfSameName) {
     if (s.ok()) {
       ++ok;
     } else {
-      EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+      // An upload takes a load slot before its name is checked (the slot
+      // bounds what receiving the files costs), so a duplicate that has
+      // not yet been refused can hold the second slot for a moment and a
+      // third upload is refused by the limit instead (seen under ASan).
+      // Both are retryable refusals; neither may replace the winner.
+      EXPECT_THAT(s.error_code(), ::testing::AnyOf(grpc::StatusCode::ABORTED, grpc::StatusCode::RESOURCE_EXHAUSTED))
+          << s.error_message();
       EXPECT_THAT(s.error_message(), HasSubstr("already in progress"));
       ++aborted;
     }
   }
-  std::cout << "concurrent uploads: " << ok << " OK, " << aborted << " ABORTED\n";
+  std::cout << "concurrent uploads: " << ok << " OK, " << aborted << " refused\n";
   EXPECT_GE(ok, 1);
   auto req = ImageRequest("race", TestImages(), 0, 1, true);
   inference::ModelInferResponse resp;
