@@ -35,6 +35,18 @@ ModelDescription Fp32(const std::string& name, int64_t version, const std::share
   return d;
 }
 
+// A statically quantized version with its fp32 reference alive, so it is
+// shadowed; the caller keeps both models alive (metrics never do).
+ModelDescription Quantized(const std::string& name, int64_t version, const std::string& precision,
+                           const std::shared_ptr<const engine::CompiledModel>& served,
+                           const std::shared_ptr<const engine::CompiledModel>& reference) {
+  ModelDescription d = Fp32(name, version, served);
+  d.precision = precision;
+  d.quantization_mode = "static";
+  d.reference = reference;
+  return d;
+}
+
 std::string Series(const std::string& name, const std::string& model, int64_t version, const std::string& extra = "") {
   return name + "{model=\"" + model + "\",version=\"" + std::to_string(version) + "\"" +
          (extra.empty() ? "" : "," + extra) + "}";
@@ -192,10 +204,7 @@ TEST(ModelMetricsTest, QueueDepthIsReadAtScrape) {
 TEST(ModelMetricsTest, QuantizedVersionExportsReportAndShadowSeries) {
   auto served = Fake();
   auto reference = Fake();
-  ModelDescription d = Fp32("q", 3, served);
-  d.precision = "int8";
-  d.quantization_mode = "static";
-  d.reference = reference;
+  ModelDescription d = Quantized("q", 3, "int8", served, reference);
   d.weight_bytes_fp32 = 4000;
   d.weight_bytes_int8 = 1000;
   d.accuracy = {{"fp32", "top1", 0.9}, {"int8", "top1", 0.89}, {"int8", "agreement", 0.98}};
@@ -227,10 +236,7 @@ TEST(ModelMetricsTest, QuantizedVersionExportsReportAndShadowSeries) {
 TEST(ModelMetricsTest, MixedVersionExportsPerPrecisionLayersAndWeights) {
   auto served = Fake();
   auto reference = Fake();
-  ModelDescription d = Fp32("x", 2, served);
-  d.precision = "mixed";
-  d.quantization_mode = "static";
-  d.reference = reference;
+  ModelDescription d = Quantized("x", 2, "mixed", served, reference);
   d.weight_bytes_fp32 = 400;
   d.weight_bytes_int8 = 100;
   d.precision_layers = {{"int8", 5}, {"bf16", 1}, {"fp32", 2}};
@@ -255,9 +261,8 @@ TEST(ModelMetricsTest, MixedVersionExportsPerPrecisionLayersAndWeights) {
 TEST(ModelMetricsTest, ShadowResultsAreRecorded) {
   auto served = Fake();
   auto reference = Fake();
-  ModelDescription d = Fp32("q", 3, served);
-  d.precision = "int8";
-  d.reference = reference;  // shadow series exist only for int8 versions with a reference
+  // Shadow series exist only for quantized versions with a reference.
+  ModelDescription d = Quantized("q", 3, "int8", served, reference);
   ModelMetrics m(d, nullptr);
   m.RecordShadow({/*compared=*/3, /*agreed=*/2, {0.01, 0.2, 0.05}});
   m.RecordShadow({/*compared=*/1, /*agreed=*/0, {0.5}});
@@ -279,9 +284,7 @@ TEST(ModelMetricsTest, MemoryIsReadAtScrapeAndDisappearsWithTheModel) {
 TEST(ModelMetricsTest, ShadowSamplingIsDeterministicAndExact) {
   auto served = Fake();
   auto reference = Fake();
-  ModelDescription d = Fp32("q", 1, served);
-  d.precision = "int8";
-  d.reference = reference;
+  ModelDescription d = Quantized("q", 1, "int8", served, reference);
   d.shadow_fraction = 0.25;
   ModelMetrics quarter(d, nullptr);
   std::vector<int> sampled;
