@@ -17,6 +17,25 @@ bool AnyInt8(const engine::QuantizationReport& report) {
   return false;
 }
 
+// The served model in one word: the precision stage's label over weighted
+// layers ("int8", "bf16", "fp32" or "mixed"); reports written before the
+// label existed say int8 when any layer runs it.
+std::string PrecisionOf(const engine::QuantizationReport& report) {
+  if (!report.precision.empty()) return report.precision;
+  return AnyInt8(report) ? "int8" : "fp32";
+}
+
+// "int8 7, bf16 2, fp32 1": weighted layers per precision, for a mixed model.
+std::string LayerCounts(const engine::QuantizationReport& report) {
+  std::string out;
+  for (const char* precision : {"int8", "bf16", "fp32"}) {
+    const auto it = report.precision_layers.find(precision);
+    if (it == report.precision_layers.end() || it->second == 0) continue;
+    absl::StrAppend(&out, out.empty() ? "" : ", ", precision, " ", it->second);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string PlatformOf(const ServedModel& served) {
@@ -25,11 +44,15 @@ std::string PlatformOf(const ServedModel& served) {
 
 std::string QuantizationSummary(const engine::QuantizationReport& report) {
   if (report.mode == "none") return "fp32 (quantization mode none)";
+  const std::string precision = PrecisionOf(report);
+  const std::string counts = precision == "mixed" ? LayerCounts(report) : "";
   if (!AnyInt8(report)) {
-    return absl::StrCat("fp32 (", report.mode, ": ",
-                        report.layers.empty() ? "no quantizable layer" : "every layer fell back", ")");
+    return absl::StrCat(precision, " (", report.mode, ": ",
+                        report.layers.empty() ? "no quantizable layer" : "every layer fell back",
+                        counts.empty() ? "" : "; ", counts, ")");
   }
-  std::string out = absl::StrCat("int8 ", report.mode);
+  std::string out = absl::StrCat(precision, " ", report.mode);
+  if (!counts.empty()) absl::StrAppend(&out, " (", counts, ")");
   if (report.eval_samples == 0) return absl::StrCat(out, ", accuracy not checked");
   if (report.target_met) return absl::StrCat(out, ", target met");
   return absl::StrCat(out, ", target missed (", report.metric, " drop ", report.drop, " > ", report.max_drop, ")");
@@ -39,7 +62,7 @@ std::shared_ptr<const QuantizationInfo> MakeQuantizationInfo(engine::Quantizatio
                                                              std::string artifact) {
   auto info = std::make_shared<QuantizationInfo>();
   info->int8 = AnyInt8(report);
-  info->precision = !report.precision.empty() ? report.precision : info->int8 ? "int8" : "fp32";
+  info->precision = PrecisionOf(report);
   info->summary = QuantizationSummary(report);
   // The server's own entry; the engine's parser ignores it.
   const nlohmann::json j = nlohmann::json::parse(report_json, nullptr, /*allow_exceptions=*/false);
@@ -63,7 +86,7 @@ std::string ServingStatus(const ServedModel& served) {
   const QuantizationInfo* q = served.quantization.get();
   if (q == nullptr) return "fp32 (quantization mode none)";
   if (q->live_samples > 0) {
-    std::string out = absl::StrCat(q->int8 ? "int8" : "fp32", " (calibrated on ", q->live_samples, " live samples at ",
+    std::string out = absl::StrCat(q->precision, " (calibrated on ", q->live_samples, " live samples at ",
                                    q->live_calibrated_at, ")");
     if (q->int8 && !q->report.target_met) absl::StrAppend(&out, ", ", q->summary);
     return out;

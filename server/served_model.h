@@ -79,7 +79,8 @@ std::string PlatformOf(const ServedModel& served);
 std::shared_ptr<const QuantizationInfo> MakeQuantizationInfo(engine::QuantizationReport report, std::string report_json,
                                                              std::string artifact);
 // "int8 static, target met", "int8 static, target missed (drop 0.031 > 0.01)",
-// "int8 dynamic, accuracy not checked", "fp32 (every layer fell back)".
+// "int8 dynamic, accuracy not checked", "mixed static (int8 7, bf16 2, fp32 1),
+// target met", "fp32 (static: every layer fell back)".
 std::string QuantizationSummary(const engine::QuantizationReport& report);
 uint64_t Fingerprint(absl::string_view bytes);
 

@@ -101,6 +101,29 @@ TEST(ModelRegistryTest, KeepsFp32ReferenceAndQuantizationSummary) {
   EXPECT_EQ(QuantizationSummary(report), "fp32 (static: every layer fell back)");
 }
 
+// A model the precision ladder left partly int8 says so, with its layer
+// counts, in the summary that the upload reply, RepositoryIndex and the
+// metrics' reason show (it said "int8 static" before).
+TEST(ModelRegistryTest, QuantizationSummaryNamesAMixedModelAndItsLayers) {
+  engine::QuantizationReport report;
+  report.mode = "static";
+  report.eval_samples = 60;
+  report.layers = {{"c1", "Conv", "int8"}, {"c2", "Conv", "bf16"}, {"fc", "Gemm", "fp32"}};
+  report.precision = "mixed";
+  report.precision_layers = {{"int8", 1}, {"bf16", 1}, {"fp32", 1}};
+  EXPECT_EQ(QuantizationSummary(report), "mixed static (int8 1, bf16 1, fp32 1), target met");
+  EXPECT_EQ(MakeQuantizationInfo(report, "{}", "a")->precision, "mixed");
+
+  report.layers[0].precision = "bf16";
+  report.precision_layers = {{"int8", 0}, {"bf16", 2}, {"fp32", 1}};
+  EXPECT_EQ(QuantizationSummary(report), "mixed (static: every layer fell back; bf16 2, fp32 1)");
+
+  report.layers[2].precision = "bf16";
+  report.precision = "bf16";
+  report.precision_layers = {{"bf16", 3}};
+  EXPECT_EQ(QuantizationSummary(report), "bf16 (static: every layer fell back)");
+}
+
 // ---- Metrics lifecycle: series exist exactly while a version is READY ----
 
 std::unique_ptr<metrics::MetricsRegistry> NoEndpointMetrics() {
