@@ -19,7 +19,9 @@
 # is one long serial test). The sanitizer stages then run on finished builds.
 # Background output goes to log files, printed whole when each job is
 # collected; the last lines of the run are a per-stage summary and the tail
-# of every failed stage's log (CI shows only the end of the output).
+# of every failed stage's log (CI shows only the end of the output). A failed
+# container stage is run once more in the foreground (its first log's tail
+# is still printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOG_DIR=${Q8_TEST_LOG_DIR:-$(mktemp -d /tmp/q8-run-tests.XXXXXX)}
@@ -63,8 +65,20 @@ if [[ -n "$container_pid" ]]; then
   wait "$container_pid" || container_rc=$?
   echo "[run_tests] container stage output:"
   cat "$LOG_DIR/container.log"
-  ((container_rc)) && failed_logs+=("container smoke test (exit $container_rc):$LOG_DIR/container.log")
   stage_done "waiting for the container stage"
+  if ((container_rc)); then
+    # One more try in the foreground: the stage depends on a Debian mirror
+    # and podman, and a download that failed once should cost minutes, not
+    # the run. The first attempt's tail is printed at the end either way.
+    mv "$LOG_DIR/container.log" "$LOG_DIR/container.first-attempt.log"
+    failed_logs+=("container smoke test, first attempt (exit $container_rc):$LOG_DIR/container.first-attempt.log")
+    echo "[run_tests] container stage failed (exit $container_rc); trying it once more"
+    container_rc=0
+    deploy/container/build_and_smoke.sh >"$LOG_DIR/container.log" 2>&1 || container_rc=$?
+    cat "$LOG_DIR/container.log"
+    ((container_rc)) && failed_logs+=("container smoke test (exit $container_rc):$LOG_DIR/container.log")
+    stage_done "container stage, second attempt (exit $container_rc)"
+  fi
 fi
 
 sanitizers_rc=0

@@ -70,15 +70,18 @@ image_build() {
   podman build --format docker --isolation=chroot --network=host --build-arg "BASE_IMAGE=$BASE" "$@" \
     -t "$IMAGE" -f Dockerfile . >"$CACHE/build.log" 2>&1
 }
-# One retry, cold and without the host cache: a failed download in the
-# dependency layer or a host cache the build cannot use should cost time,
-# not the stage (the first attempt's log is kept and its tail printed).
+# One retry, cold: without podman's layer cache and without the host's
+# ccache. A failed download in the dependency layer or a host cache the build
+# cannot use should cost time, not the stage (the first attempt's log is kept
+# and its tail printed). Podman 4.3 also reuses cached WORKDIR/COPY layers
+# across a different SRC_DIR build argument (a checkout at another path on
+# the same machine), after which RUN cannot find scripts/install_deps.sh.
 if ! image_build "${cache_args[@]}"; then
   mv "$CACHE/build.log" "$CACHE/build.first-attempt.log"
   log "podman build failed; its last lines ($CACHE/build.first-attempt.log):"
   tail -40 "$CACHE/build.first-attempt.log"
-  log "retrying once without the host's ccache"
-  image_build || { tail -40 "$CACHE/build.log"; fail "podman build (log: $CACHE/build.log)"; }
+  log "retrying once without podman's layer cache and the host's ccache"
+  image_build --no-cache || { tail -40 "$CACHE/build.log"; fail "podman build (log: $CACHE/build.log)"; }
 fi
 build_seconds=$(( $(date +%s) - start ))
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
