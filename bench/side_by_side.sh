@@ -10,7 +10,7 @@
 # and ONNX Runtime's int8 QDQ time over the served p50 (issue #14 item 5).
 #
 #   bench/side_by_side.sh [--quick] [--passes N] [--models a,b] [--threads 1,2] [--batches 1,16]
-#                         [--runners q8_engine,q8_grpc,ort_fp32,ort_qdq,torch_fp32,torch_int8]
+#                         [--runners q8_engine,q8_grpc,grpc_floor,ort_fp32,ort_qdq,torch_fp32,torch_int8]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -18,7 +18,7 @@ ORT_VERSION=1.30.0
 ORT_DIR=${ORT_DIR:-$BUILD_DIR/side_by_side/npm}
 
 [[ -f "$BUILD_DIR/build.ninja" ]] || scripts/build.sh
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target engine_bench q8serve q8ctl q8bench
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target engine_bench q8serve q8ctl q8bench grpc_echo
 
 MODELS_DIR=$BUILD_DIR/torchvision
 [[ -f "$MODELS_DIR/resnet50.onnx" && -f "$MODELS_DIR/mobilenet_v2.onnx" && -f "$MODELS_DIR/resnet18.onnx" ]] ||

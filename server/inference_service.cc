@@ -12,7 +12,7 @@
 #include "server/execution/completion_wait.h"
 #include "server/grpc_status.h"
 #include "server/infer_call.h"
-#include "server/infer_reactor.h"
+#include "server/infer_slot.h"
 #include "server/tensor_codec.h"
 
 #ifndef Q8SERVE_VERSION
@@ -158,23 +158,12 @@ absl::Status InferenceService::Metadata(const inference::ModelMetadataRequest& r
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerContext* context,
-                                                       const inference::ModelInferRequest* request,
-                                                       inference::ModelInferResponse* response) {
-  if (absl::Status denied = guard_->Authorize(*context, security::rpc::kModelInfer); !denied.ok()) {
-    grpc::ServerUnaryReactor* refused = context->DefaultReactor();
-    refused->Finish(ToGrpcStatus(denied));
-    return refused;
+void InferenceService::Serve(InferSlot* slot, InferCall::Finish finish) {
+  if (absl::Status denied = guard_->Authorize(*slot->context, security::rpc::kModelInfer); !denied.ok()) {
+    finish(denied);
+    return;
   }
-  // The messages are those of an InferSlot: the pool registered in the
-  // constructor allocated them (server/infer_reactor.h).
-  auto* slot = static_cast<InferSlot*>(context->GetRpcAllocatorState());
-  if (slot == nullptr || slot->request() != request || slot->response() != response) {
-    grpc::ServerUnaryReactor* broken = context->DefaultReactor();
-    broken->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "ModelInfer without its message pool"));
-    return broken;
-  }
-  return slot->Start(registry_, state_, max_request_bytes_, context->deadline());
+  slot->Start(registry_, state_, max_request_bytes_, slot->context->deadline(), std::move(finish));
 }
 
 absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest& request,
@@ -182,7 +171,7 @@ absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest&
   static absl::Mutex mu(absl::kConstInit);  // outlives every waiter (see CompletionWait)
   // The RPC's own path minus the transport: a pooled slot, the request
   // copied in (as gRPC parses it), the response swapped out.
-  InferSlot* slot = infer_pool_.AllocateMessages();
+  InferSlot* slot = infer_pool_.Allocate();
   slot->request()->CopyFrom(request);
   absl::Status result;
   CompletionWait wait(&mu);

@@ -7,17 +7,19 @@
 // Lifecycle phases and the in-flight count live in ServingState (shared with
 // ModelService); see serving_state.h.
 //
-// Thread safety: every RPC may run concurrently. ModelInfer uses gRPC's
-// callback API so a request waiting for an execution stream holds no thread,
-// with its messages and per-call state recycled (server/infer_reactor.h);
-// the other RPCs are cheap and stay on the sync pool.
+// Thread safety: every RPC may run concurrently. ModelInfer is asynchronous
+// (gRPC's completion-queue API, driven by server/infer_queues.h) so a request
+// waiting for an execution stream holds no thread, with its messages and
+// per-call state recycled (server/infer_slot.h); the other RPCs are cheap
+// and stay on the sync pool.
 #pragma once
 
 #include <cstdint>
 
 #include "absl/status/status.h"
 #include "inference.grpc.pb.h"
-#include "server/infer_reactor.h"
+#include "server/infer_call.h"
+#include "server/infer_slot.h"
 #include "server/model_loader.h"
 #include "server/model_registry.h"
 #include "server/security/rpc_guard.h"
@@ -35,7 +37,7 @@ inline constexpr char kServerName[] = "q8serve";
 void FillModelProperties(const ModelHandle& handle, google::protobuf::Map<std::string, std::string>* properties);
 
 class InferenceService final
-    : public inference::GRPCInferenceService::WithCallbackMethod_ModelInfer<inference::GRPCInferenceService::Service> {
+    : public inference::GRPCInferenceService::WithAsyncMethod_ModelInfer<inference::GRPCInferenceService::Service> {
  public:
   // `guard`: checked first by every RPC (server/security/rpc_guard.h).
   InferenceService(ModelRegistry* registry, ModelLoader* loader, ServingState* state, int64_t max_upload_bytes,
@@ -45,9 +47,7 @@ class InferenceService final
         state_(state),
         max_upload_bytes_(max_upload_bytes),
         max_request_bytes_(max_request_bytes),
-        guard_(guard) {
-    SetMessageAllocatorFor_ModelInfer(&infer_pool_);
-  }
+        guard_(guard) {}
 
   grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
                           inference::ServerLiveResponse* response) override;
@@ -59,11 +59,12 @@ class InferenceService final
                               inference::ServerMetadataResponse* response) override;
   grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
                              inference::ModelMetadataResponse* response) override;
-  // Callback API: returns at once; the response is sent when the model has
-  // run, from whichever thread ran it (server/infer_call.h).
-  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
-                                       const inference::ModelInferRequest* request,
-                                       inference::ModelInferResponse* response) override;
+  // ModelInfer arrived over gRPC in `slot` (server/infer_queues.h): checks
+  // the caller's token and starts the call; returns at once. `finish` sends
+  // the response, from whichever thread ran the model (server/infer_call.h).
+  void Serve(InferSlot* slot, InferCall::Finish finish);
+  // ModelInfer's recycled slots (server/infer_slot.h).
+  InferPool* infer_pool() { return &infer_pool_; }
   // The same for in-process callers (benchmarks, the request path's
   // allocation test): blocks until done. Reusing `response` across calls
   // keeps its buffers (it is swapped with a pooled one).

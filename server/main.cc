@@ -42,6 +42,8 @@ ABSL_FLAG(std::string, execution_preset, "auto",
           "latency (one stream using every CPU) or throughput (one single-threaded stream per CPU)");
 ABSL_FLAG(int, cpus, 0,
           "CPUs the presets divide among streams; 0 = detect (CPU affinity, capped by the container's CPU limit)");
+ABSL_FLAG(int, infer_threads, 0,
+          "threads that receive ModelInfer calls, run small models inline and send responses; 0 = one");
 ABSL_FLAG(int32_t, metrics_port, 8002,
           "Prometheus metrics port (path /metrics, all interfaces); 0 picks a free port, -1 disables metrics");
 ABSL_FLAG(double, shadow_fraction, 0.01,
@@ -110,6 +112,7 @@ absl::StatusOr<q8::server::ServerOptions> OptionsFromFlags() {
   if (!preset.ok()) return preset.status();
   o.execution_preset = *preset;
   o.cpus = absl::GetFlag(FLAGS_cpus);
+  o.infer_threads = absl::GetFlag(FLAGS_infer_threads);
   o.repository_poll_seconds = absl::GetFlag(FLAGS_repository_poll_seconds);
   o.max_connection_age_seconds = absl::GetFlag(FLAGS_max_connection_age_seconds);
   o.max_connection_age_grace_seconds = absl::GetFlag(FLAGS_max_connection_age_grace_seconds);

@@ -36,6 +36,7 @@ Server::Server(const ServerOptions& options, EngineFns engine, std::unique_ptr<m
       metrics_(std::move(metrics)),
       registry_(metrics_.get()),
       guard_(std::move(guard)) {
+  health_ = std::make_unique<HealthService>();
   LoaderOptions loader_options;
   loader_options.engine = std::move(engine);
   loader_options.default_config.max_batch_size = options.default_max_batch_size;
@@ -62,6 +63,9 @@ Server::~Server() {
     grpc_server_->Shutdown(std::chrono::system_clock::now());
     grpc_server_->Wait();
   }
+  // After gRPC's shutdown (which cancels and ends every call), before the
+  // server and the service they point into go away.
+  if (infer_queues_ != nullptr) infer_queues_->Shutdown();
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, EngineFns engine) {
@@ -75,6 +79,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   Q8_RETURN_IF_ERROR(ValidateResourceLimits(options.limits));
   core::SetMaxTensorBytes(options.limits.max_tensor_bytes);
   if (options.cpus < 0) return absl::InvalidArgumentError(absl::StrCat("cpus must be >= 0, got ", options.cpus));
+  if (options.infer_threads < 0 || options.infer_threads > 256) {
+    return absl::InvalidArgumentError(absl::StrCat("infer_threads must be in [0, 256], got ", options.infer_threads));
+  }
   if (!(options.repository_poll_seconds >= 0) || !(options.max_connection_age_seconds >= 0) ||
       !(options.max_connection_age_grace_seconds >= 0)) {
     return absl::InvalidArgumentError(
@@ -98,12 +105,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   std::unique_ptr<Server> server(new Server(options, std::move(engine), std::move(metrics), std::move(guard)));
   Q8_RETURN_IF_ERROR(server->repository_.Init());
 
-  EnableHealthService();
   if (options.enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.grpc_address, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->model_service_.get());
+  builder.RegisterService(server->health_.get());
   builder.SetMaxReceiveMessageSize(
       ReceiveLimitFor(std::max(options.max_upload_bytes, options.limits.max_request_bytes)));
   builder.SetMaxSendMessageSize(INT_MAX);
@@ -118,13 +125,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
                                MillisArg(options.max_connection_age_grace_seconds));
   }
+  server->infer_queues_ = std::make_unique<InferQueues>(server->service_.get(), server->service_->infer_pool(),
+                                                        &builder, std::max(1, options.infer_threads));
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
     server->grpc_server_.reset();
+    server->infer_queues_.reset();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.grpc_address));
   }
-  server->health_ = std::make_unique<HealthReporter>(server->grpc_server_->GetHealthCheckService());
-  server->health_->SetServerReady(false);
+  server->infer_queues_->Start();
   Q8_LOG(Info, "q8serve listening on ", options.grpc_address, " (port ", server->port_, "), repository ",
          options.model_repository, options.security.tls.enabled() ? ", TLS" : ", plaintext",
          options.security.tls.client_ca_file.empty() ? "" : " (client certificates required)",
@@ -182,6 +191,7 @@ void Server::Shutdown(absl::Duration grace) {
   const bool idle = state_.WaitIdle(grace);
   Q8_LOG(Info, idle ? "no calls in flight; stopping" : "grace period over; cancelling remaining calls");
   grpc_server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(100))));
+  infer_queues_->Shutdown();
 }
 
 void Server::Wait() { grpc_server_->Wait(); }

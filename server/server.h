@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/health.h"
+#include "server/infer_queues.h"
 #include "server/inference_service.h"
 #include "server/metrics/metrics_registry.h"
 #include "server/model_loader.h"
@@ -64,11 +65,14 @@ class Server {
   ModelRegistry registry_;
   ServingState state_;
   std::unique_ptr<security::RpcGuard> guard_;  // before the services, which check it
-  std::unique_ptr<HealthReporter> health_;
+  // grpc.health.v1; before the loader, which reports model readiness to it.
+  std::unique_ptr<HealthService> health_;
   std::unique_ptr<ModelLoader> loader_;
   std::unique_ptr<InferenceService> service_;
   std::unique_ptr<ModelService> model_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  // ModelInfer's completion queues and threads; shut down after grpc_server_.
+  std::unique_ptr<InferQueues> infer_queues_;
   int port_ = 0;
   // With --repository_poll_seconds; last, so it stops before what it uses goes away.
   std::unique_ptr<RepositoryPoller> poller_;

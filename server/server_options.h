@@ -30,6 +30,10 @@ struct ServerOptions {
   // section, over `cpus` CPUs (0: the affinity mask / container CPU limit).
   ExecutionPreset execution_preset = ExecutionPreset::kAuto;
   int cpus = 0;
+  // Threads (each with its own gRPC completion queue) that receive ModelInfer
+  // calls, run small models inline and send responses; 0 = one
+  // (server/infer_queues.h; BENCHMARKS.md, "ModelInfer on completion queues").
+  int infer_threads = 0;
   // Replicas sharing one repository: every this many seconds, adopt what
   // others wrote (new/changed quantized versions, unloads, deletions).
   // 0 = off. See server/repository_poller.h.

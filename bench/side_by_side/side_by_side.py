@@ -7,7 +7,13 @@ onnxruntime-node first). For every thread count, model and batch size it times
   q8 gRPC int8        q8serve over gRPC, concurrency 1      (q8bench, p50)
   ORT fp32 / ORT QDQ  onnxruntime-node, CPU EP, on the float model and on
                       q8serve's own QDQ export of its int8 model
+  ORT QDQ (ORT-style) onnxruntime-node on the QDQ model ONNX Runtime's own
+                      quantize_static would write (ort_style_qdq.py: MinMax
+                      calibration by ORT on the same file, asymmetric int8
+                      activations, symmetric per-channel weights)
   torch fp32 / int8   Debian python3-torch; int8 = FX static PTQ, 'onednn'
+  gRPC floor          bench/grpc_echo: a gRPC round trip that does no work,
+                      same message sizes, same threading as q8serve/q8bench
 
 Every runner gets the same intra-op thread count (OMP_NUM_THREADS for all,
 plus ORT intraOpNumThreads and torch.set_num_threads), the same model and
@@ -40,7 +46,9 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 DIMS = {"fashion_cnn": [1, 28, 28]}  # default: [3, 224, 224]
 LABELS = {"fashion_cnn": "Fashion CNN", "resnet18": "ResNet-18", "resnet50": "ResNet-50",
           "mobilenet_v2": "MobileNetV2"}
-RUNNERS = ["q8_engine", "q8_grpc", "ort_fp32", "ort_qdq", "torch_fp32", "torch_int8"]
+RUNNERS = ["q8_engine", "q8_grpc", "grpc_floor", "ort_fp32", "ort_qdq", "ort_qdq_ort", "torch_fp32", "torch_int8"]
+# Output values per sample, for the echo's response size (classifiers).
+OUTPUTS = {"fashion_cnn": 10}  # default: 1000
 
 
 def log(msg):
@@ -129,6 +137,15 @@ class Bench:
             cells = [c.strip() for c in line.strip("|").split("|")]
             if len(cells) == 6 and cells[0] in self.a.models:
                 self.rough_ms[(cells[0], int(cells[1]))] = float(cells[3])
+        for m in self.a.models if "ort_qdq_ort" in self.a.runners else []:
+            dst = os.path.join(self.artifacts, f"{m}_ort_style_qdq.onnx")
+            if not os.path.exists(dst):
+                log(f"ORT-style QDQ of {m} (MinMax calibration by ONNX Runtime)")
+                env = dict(os.environ, NODE_PATH=os.path.join(self.a.ort_dir, "node_modules"))
+                out = run([sys.executable, os.path.join(HERE, "ort_style_qdq.py"),
+                           os.path.join(self.models_dir, f"{m}.onnx"),
+                           os.path.join(self.models_dir, f"{m}_calibration.npy"), dst], env=env)
+                log(f"{m}: {out.strip()}")
         for m in self.a.models if any(r.startswith("torch") for r in self.a.runners) else []:
             if not all(os.path.exists(os.path.join(self.work, f"{m}_torch_{t}")) for t in
                        ("fp32.pt", "int8.pt", "prepare.json")):
@@ -239,9 +256,20 @@ class Bench:
                         "server_compute_output_us"):
                 self.record(t, m, b, "q8_grpc_" + key, [level[key] / 1000.0])
 
+    def run_floor(self, t, m):
+        """The gRPC round trip with this model's request and response sizes and
+        no work: what any gRPC server adds on this machine right now."""
+        for b in self.a.batches:
+            in_bytes = 4 * b * int(np.prod(dims(m)))
+            out = run([os.path.join(self.bin, "bench", "grpc_echo"), "--request_bytes", str(in_bytes),
+                       "--response_bytes", str(4 * b * OUTPUTS.get(m, 1000)), "--seconds",
+                       str(max(1.0, self.a.window * self.a.rounds))], env=thread_env(1))
+            self.record(t, m, b, "grpc_floor", [json_lines(out)[0]["p50_us"] / 1000.0])
+
     def run_ort(self, t, m, which):
-        model = os.path.join(self.models_dir, f"{m}.onnx") if which == "ort_fp32" else \
-            os.path.join(self.artifacts, f"{m}_int8_qdq.onnx")
+        model = {"ort_fp32": os.path.join(self.models_dir, f"{m}.onnx"),
+                 "ort_qdq": os.path.join(self.artifacts, f"{m}_int8_qdq.onnx"),
+                 "ort_qdq_ort": os.path.join(self.artifacts, f"{m}_ort_style_qdq.onnx")}[which]
         env = thread_env(t)
         env["NODE_PATH"] = os.path.join(self.a.ort_dir, "node_modules")
         out = run(["node", os.path.join(HERE, "ort_runner.js"), model, ",".join(map(str, dims(m))), str(t),
@@ -274,6 +302,8 @@ class Bench:
                                 self.run_engine(t, m)
                             elif runner == "q8_grpc":
                                 self.run_grpc(t, m)
+                            elif runner == "grpc_floor":
+                                self.run_floor(t, m)
                             elif runner.startswith("ort"):
                                 self.run_ort(t, m, runner)
                             else:
@@ -344,10 +374,14 @@ class Bench:
         # Served vs in-process: the server's own compute time (ModelStatistics,
         # per request) and the client's p50 against the in-process int8 run,
         # and the served p50 against ONNX Runtime's in-process int8 QDQ run.
+        # "added" = served p50 - in-process; the gRPC floor is the part of it
+        # any gRPC server pays on this machine (bench/grpc_echo, same sizes).
         lines += ["#### Served vs in-process (int8)", "",
                   "| threads | model | batch | in-process ms | server compute ms (ModelStatistics) | "
-                  "compute / in-process | served p50 ms | served / in-process | ORT int8 QDQ ms | "
-                  "ORT QDQ / served |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "compute / in-process | served p50 ms | served / in-process | added by serving µs | "
+                  "gRPC floor p50 µs | added - floor µs | ORT int8 QDQ ms | ORT QDQ / served | "
+                  "ORT int8, ORT-style QDQ ms | ORT-style / served |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in self.a.threads:
             for m in self.a.models:
                 for b in self.a.batches:
@@ -355,10 +389,14 @@ class Bench:
                     c = self.med(t, m, b, "q8_grpc_server_compute_infer_us")
                     g = self.med(t, m, b, "q8_grpc")
                     o = self.med(t, m, b, "ort_qdq")
+                    f = self.med(t, m, b, "grpc_floor")
+                    os_ = self.med(t, m, b, "ort_qdq_ort")
                     fmt = lambda v: "n/a" if v != v else f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
                     ratio = lambda x, y: "n/a" if x != x or y != y else f"{x / y:.3f}"
+                    us = lambda v: "n/a" if v != v else f"{v * 1000:.0f}"
                     lines.append(f"| {t} | {LABELS.get(m, m)} | {b} | {fmt(q)} | {fmt(c)} | {ratio(c, q)} | {fmt(g)} | "
-                                 f"{ratio(g, q)} | {fmt(o)} | {ratio(o, g)} |")
+                                 f"{ratio(g, q)} | {us(g - q)} | {us(f)} | {us(g - q - f)} | {fmt(o)} | "
+                                 f"{ratio(o, g)} | {fmt(os_)} | {ratio(os_, g)} |")
         lines.append("")
         same = ", ".join(f"{LABELS.get(m, m)} {'yes' if v else 'NO'}" for m, v in self.same_quantization.items())
         for (m, b, r, t), e in sorted(self.errors.items()):

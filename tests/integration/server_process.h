@@ -52,6 +52,7 @@ class ServerProcess {
   // Waits for exit; same return convention as Stop().
   int WaitForExit(double timeout_seconds);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   // The log goes to <repository><suffix>; servers sharing a repository need
   // different suffixes. Call before Start().
   void set_log_suffix(std::string suffix) { log_suffix_ = std::move(suffix); }

@@ -4,6 +4,10 @@
 // serves afterwards).
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -95,6 +99,27 @@ TEST_F(ServingTest, ReadinessAndHealth) {
   ASSERT_TRUE(server_->HealthCheck(kCnn, &status).ok());
   EXPECT_EQ(status, Health::SERVING);
   EXPECT_EQ(server_->HealthCheck("nope", &status).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// ModelInfer is received, run (small model) and answered by q8serve's own
+// completion-queue thread; no gRPC callback service runs, because its two
+// "nexting" threads would poll every connection and hand each request's
+// events across threads (server/infer_queues.h, server/health.h).
+TEST_F(ServingTest, ModelInferRunsOnItsOwnThreadWithoutCallbackPollers) {
+  for (int i = 0; i < 20; ++i) ExpectStillServes();
+  std::map<std::string, int> threads;
+  const std::string tasks = "/proc/" + std::to_string(server_->pid()) + "/task";
+  for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(entry.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    ++threads[name];
+  }
+  EXPECT_EQ(threads["q8_infer_rpc"], 1);  // --infer_threads default
+  EXPECT_EQ(threads.count("nexting_thread"), 0u);
+  Health::ServingStatus status{};
+  ASSERT_TRUE(server_->HealthCheck("", &status).ok());  // health is still served (sync)
+  EXPECT_EQ(status, Health::SERVING);
 }
 
 TEST_F(ServingTest, ServerAndModelMetadata) {

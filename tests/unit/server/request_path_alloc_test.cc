@@ -18,7 +18,7 @@
 
 #include "engine/quantize.h"
 #include "server/execution/model_executor.h"
-#include "server/infer_reactor.h"
+#include "server/infer_slot.h"
 #include "server/inference_service.h"
 #include "server/model_registry.h"
 #include "server/serving_state.h"
@@ -126,12 +126,12 @@ INSTANTIATE_TEST_SUITE_P(InlineAndStream, RequestPathAllocTest, ::testing::Bool(
 
 TEST(InferPoolTest, RecyclesClearedSlotsAndFreesLargeOnes) {
   InferPool pool;
-  InferSlot* a = pool.AllocateMessages();
+  InferSlot* a = pool.Allocate();
   a->request()->add_raw_input_contents(std::string(1000, 'x'));
   a->response()->set_model_name("m");
   a->Release();
   EXPECT_EQ(pool.free_slots(), 1u);
-  InferSlot* b = pool.AllocateMessages();
+  InferSlot* b = pool.Allocate();
   EXPECT_EQ(b, a);  // recycled, and cleared for the next call
   EXPECT_EQ(b->request()->raw_input_contents_size(), 0);
   EXPECT_TRUE(b->response()->model_name().empty());
@@ -142,7 +142,7 @@ TEST(InferPoolTest, RecyclesClearedSlotsAndFreesLargeOnes) {
   EXPECT_EQ(pool.free_slots(), 0u);
   // At most kMaxFreeSlots wait in the pool.
   std::vector<InferSlot*> many;
-  for (size_t i = 0; i < InferPool::kMaxFreeSlots + 5; ++i) many.push_back(pool.AllocateMessages());
+  for (size_t i = 0; i < InferPool::kMaxFreeSlots + 5; ++i) many.push_back(pool.Allocate());
   for (InferSlot* slot : many) slot->Release();
   EXPECT_EQ(pool.free_slots(), InferPool::kMaxFreeSlots);
 }

@@ -1,37 +1,20 @@
-// ModelInfer's reactor and the pool that recycles its calls.
-#include "server/infer_reactor.h"
+// InferSlot and InferPool (server/infer_slot.h).
+#include "server/infer_slot.h"
 
 #include <algorithm>
 #include <utility>
 
-#include "server/grpc_status.h"
-
 namespace q8::server {
 
-void InferReactor::FinishWith(const absl::Status& status) {
-  if (finish_) {
-    finish_(status);
-    return;
-  }
-  Finish(ToGrpcStatus(status));
-}
-
-InferSlot::InferSlot(InferPool* pool) : pool_(pool) {
-  set_request(&request_);
-  set_response(&response_);
-}
-
-grpc::ServerUnaryReactor* InferSlot::Start(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
-                                           std::chrono::system_clock::time_point deadline, InferCall::Finish finish) {
-  InferReactor& reactor = reactor_.emplace(registry, state, max_request_bytes, deadline, &request_, &response_,
-                                           &scratch_, std::move(finish));
-  reactor.Start();
-  return &reactor;
+void InferSlot::Start(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
+                      std::chrono::system_clock::time_point deadline, InferCall::Finish finish) {
+  call_.emplace(registry, state, max_request_bytes, &request_, &response_, deadline, &scratch_, std::move(finish))
+      .Start();
 }
 
 void InferSlot::Release() { pool_->Recycle(this); }
 
-InferSlot* InferPool::AllocateMessages() {
+InferSlot* InferPool::Allocate() {
   {
     absl::MutexLock lock(&mu_);
     if (!free_.empty()) {
@@ -45,7 +28,9 @@ InferSlot* InferPool::AllocateMessages() {
 
 void InferPool::Recycle(InferSlot* slot) {
   std::unique_ptr<InferSlot> owned(slot);
-  owned->reactor_.reset();    // ends the call: in-flight count, metrics gauge
+  owned->call_.reset();  // ends the call: in-flight count, metrics gauge
+  owned->responder.reset();
+  owned->context.reset();
   owned->scratch_.Release();  // the model may be unloaded while the slot waits
   // Cleared messages keep the storage of their largest contents so far.
   owned->largest_bytes_ =

@@ -1,0 +1,57 @@
+// InferQueues: ModelInfer over gRPC's completion-queue API, driven by
+// q8serve's own threads.
+//
+// Each thread owns one completion queue and keeps kRequestedPerQueue calls
+// requested on it. When a call arrives, the same thread reads it, decodes it,
+// runs a small model inline (ModelExecutor) and sends the response; a call
+// queued behind a busy stream is finished by the stream thread that ran it,
+// and its completion comes back to the queue's thread only to recycle the
+// slot. This replaced gRPC's callback API, whose two fixed "nexting" threads
+// pass every event of a call from the thread that polled it to the one that
+// runs it: ~5 context switches per request at concurrency 1, against ~1 here
+// (BENCHMARKS.md, "ModelInfer on completion queues").
+//
+// Lifecycle: construct before grpc::ServerBuilder::BuildAndStart (it adds the
+// queues), Start() after it, Shutdown() after grpc::Server::Shutdown has
+// returned (the threads drain their queues and exit). The other RPCs stay on
+// gRPC's synchronous pool.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "server/infer_slot.h"
+#include "server/inference_service.h"
+
+namespace q8::server {
+
+class InferQueues {
+ public:
+  // Calls each queue keeps requested, so that a burst of arrivals is matched
+  // without waiting for the thread to post the next request.
+  static constexpr int kRequestedPerQueue = 8;
+
+  // `threads` >= 1 queues and threads serve ModelInfer for `service`.
+  InferQueues(InferenceService* service, InferPool* pool, grpc::ServerBuilder* builder, int threads);
+  ~InferQueues();  // Shutdown()
+  InferQueues(const InferQueues&) = delete;
+  InferQueues& operator=(const InferQueues&) = delete;
+
+  void Start();
+  // Idempotent.
+  void Shutdown();
+
+ private:
+  void Request(grpc::ServerCompletionQueue* queue);
+  void Run(grpc::ServerCompletionQueue* queue);
+
+  InferenceService* const service_;
+  InferPool* const pool_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::thread> threads_;
+  bool shut_down_ = false;
+};
+
+}  // namespace q8::server
