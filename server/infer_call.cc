@@ -44,7 +44,7 @@ InferCall::InferCall(ModelRegistry* registry, ServingState* state, int64_t max_r
       start_(SteadyClock::now()),
       in_flight_(state) {}
 
-void InferCall::Start() {
+void InferCall::Start(bool may_run_inline) {
   absl::Status status = Prepare();
   if (!status.ok()) {
     arrival_.reset();  // eager batching must not wait for a request that failed to decode
@@ -54,7 +54,8 @@ void InferCall::Start() {
   const ExecutionRequest execution{scratch_->inputs.tensors, scratch_->outputs.views(), scratch_->inputs.batch,
                                    deadline_};
   scratch_->handle.served.executor->Submit(
-      execution, [this](const absl::Status& s, const ExecutionTiming& timing) { Complete(s, timing); }, &*arrival_);
+      execution, [this](const absl::Status& s, const ExecutionTiming& timing) { Complete(s, timing); }, &*arrival_,
+      may_run_inline);
 }
 
 absl::Status InferCall::Prepare() {

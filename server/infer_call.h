@@ -58,7 +58,8 @@ class InferCall {
   InferCall(const InferCall&) = delete;
   InferCall& operator=(const InferCall&) = delete;
 
-  void Start();
+  // `may_run_inline`: see ModelExecutor::Submit.
+  void Start(bool may_run_inline = true);
 
  private:
   absl::Status Prepare();

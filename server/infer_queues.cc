@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "server/grpc_status.h"
 
@@ -50,20 +51,44 @@ void InferQueues::Request(grpc::ServerCompletionQueue* queue) {
 }
 
 void InferQueues::Run(grpc::ServerCompletionQueue* queue) {
+  struct Event {
+    InferSlot* slot;
+    bool ok;
+  };
+  std::vector<Event> events;
+  events.reserve(kMaxEventsPerRound);
   void* tag;
   bool ok;
   while (queue->Next(&tag, &ok)) {
-    auto* slot = static_cast<InferSlot*>(tag);
-    if (slot->rpc_stage == InferSlot::RpcStage::kFinishing || !ok) {
-      slot->Release();  // response sent (or the call failed), or the server is shutting down
-      continue;
+    // Take whatever else is ready without blocking: when several calls
+    // arrived together, all but the last go to the model's streams (other
+    // CPUs) and only the last may run on this thread.
+    events.clear();
+    events.push_back({static_cast<InferSlot*>(tag), ok});
+    while (events.size() < kMaxEventsPerRound &&
+           queue->AsyncNext(&tag, &ok, gpr_time_0(GPR_CLOCK_MONOTONIC)) == grpc::CompletionQueue::GOT_EVENT) {
+      events.push_back({static_cast<InferSlot*>(tag), ok});
     }
-    Request(queue);  // keep kRequestedPerQueue calls requested
-    slot->rpc_stage = InferSlot::RpcStage::kFinishing;
-    service_->Serve(slot, [slot](const absl::Status& status) {
-      // Finish sends the message only with an OK status.
-      slot->responder->Finish(*slot->response(), ToGrpcStatus(status), slot);
-    });
+    size_t last_call = events.size();
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (events[i].ok && events[i].slot->rpc_stage == InferSlot::RpcStage::kWaitingForCall) last_call = i;
+    }
+    for (size_t i = 0; i < events.size(); ++i) {
+      InferSlot* slot = events[i].slot;
+      if (slot->rpc_stage == InferSlot::RpcStage::kFinishing || !events[i].ok) {
+        slot->Release();  // response sent (or the call failed), or the server is shutting down
+        continue;
+      }
+      Request(queue);  // keep kRequestedPerQueue calls requested
+      slot->rpc_stage = InferSlot::RpcStage::kFinishing;
+      service_->Serve(
+          slot,
+          [slot](const absl::Status& status) {
+            // Finish sends the message only with an OK status.
+            slot->responder->Finish(*slot->response(), ToGrpcStatus(status), slot);
+          },
+          /*may_run_inline=*/i == last_call);
+    }
   }
 }
 

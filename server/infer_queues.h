@@ -2,14 +2,14 @@
 // q8serve's own threads.
 //
 // Each thread owns one completion queue and keeps kRequestedPerQueue calls
-// requested on it. When a call arrives, the same thread reads it, decodes it,
-// runs a small model inline (ModelExecutor) and sends the response; a call
-// queued behind a busy stream is finished by the stream thread that ran it,
-// and its completion comes back to the queue's thread only to recycle the
-// slot. This replaced gRPC's callback API, whose two fixed "nexting" threads
-// pass every event of a call from the thread that polled it to the one that
-// runs it: ~5 context switches per request at concurrency 1, against ~1 here
-// (BENCHMARKS.md, "ModelInfer on completion queues").
+// requested on it. When a call arrives alone, the same thread decodes it,
+// runs a small model inline (ModelExecutor) and sends the response: no
+// thread hand-off. When several are ready at once, all but the last go to the
+// model's execution streams, so a loaded server computes on every CPU while
+// this thread keeps reading; the stream thread that ran a call sends its
+// response, and the completion comes back here only to recycle the slot. This replaced gRPC's callback API, whose two
+// fixed "nexting" threads pass every event of a call from the thread that polled it to the one that runs it: ~5 context
+// switches per request at concurrency 1, against ~1 here (BENCHMARKS.md, "ModelInfer on completion queues").
 //
 // Lifecycle: construct before grpc::ServerBuilder::BuildAndStart (it adds the
 // queues), Start() after it, Shutdown() after grpc::Server::Shutdown has
@@ -17,6 +17,7 @@
 // gRPC's synchronous pool.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -32,6 +33,8 @@ class InferQueues {
   // Calls each queue keeps requested, so that a burst of arrivals is matched
   // without waiting for the thread to post the next request.
   static constexpr int kRequestedPerQueue = 8;
+  // Most events one thread takes off its queue before acting on them.
+  static constexpr size_t kMaxEventsPerRound = 32;
 
   // `threads` >= 1 queues and threads serve ModelInfer for `service`.
   InferQueues(InferenceService* service, InferPool* pool, grpc::ServerBuilder* builder, int threads);

@@ -7,9 +7,9 @@
 namespace q8::server {
 
 void InferSlot::Start(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
-                      std::chrono::system_clock::time_point deadline, InferCall::Finish finish) {
+                      std::chrono::system_clock::time_point deadline, InferCall::Finish finish, bool may_run_inline) {
   call_.emplace(registry, state, max_request_bytes, &request_, &response_, deadline, &scratch_, std::move(finish))
-      .Start();
+      .Start(may_run_inline);
 }
 
 void InferSlot::Release() { pool_->Recycle(this); }

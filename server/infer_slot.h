@@ -46,9 +46,10 @@ class InferSlot final {
   inference::ModelInferResponse* response() { return &response_; }
 
   // Starts the call on this slot's messages; `finish` is called once, on the
-  // thread that completed it (see InferCall).
+  // thread that completed it (see InferCall; `may_run_inline`: see
+  // ModelExecutor::Submit).
   void Start(ModelRegistry* registry, ServingState* state, int64_t max_request_bytes,
-             std::chrono::system_clock::time_point deadline, InferCall::Finish finish);
+             std::chrono::system_clock::time_point deadline, InferCall::Finish finish, bool may_run_inline = true);
   // The call is over (its response sent, or abandoned): back to the pool.
   void Release();
 

@@ -158,12 +158,12 @@ absl::Status InferenceService::Metadata(const inference::ModelMetadataRequest& r
   return absl::OkStatus();
 }
 
-void InferenceService::Serve(InferSlot* slot, InferCall::Finish finish) {
+void InferenceService::Serve(InferSlot* slot, InferCall::Finish finish, bool may_run_inline) {
   if (absl::Status denied = guard_->Authorize(*slot->context, security::rpc::kModelInfer); !denied.ok()) {
     finish(denied);
     return;
   }
-  slot->Start(registry_, state_, max_request_bytes_, slot->context->deadline(), std::move(finish));
+  slot->Start(registry_, state_, max_request_bytes_, slot->context->deadline(), std::move(finish), may_run_inline);
 }
 
 absl::Status InferenceService::InferBlocking(const inference::ModelInferRequest& request,

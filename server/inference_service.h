@@ -62,7 +62,8 @@ class InferenceService final
   // ModelInfer arrived over gRPC in `slot` (server/infer_queues.h): checks
   // the caller's token and starts the call; returns at once. `finish` sends
   // the response, from whichever thread ran the model (server/infer_call.h).
-  void Serve(InferSlot* slot, InferCall::Finish finish);
+  // `may_run_inline`: see ModelExecutor::Submit.
+  void Serve(InferSlot* slot, InferCall::Finish finish, bool may_run_inline);
   // ModelInfer's recycled slots (server/infer_slot.h).
   InferPool* infer_pool() { return &infer_pool_; }
   // The same for in-process callers (benchmarks, the request path's

@@ -142,7 +142,7 @@ ModelExecutor::Arrival::~Arrival() {
   --executor_->arriving_;
 }
 
-void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* arrival) {
+void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* arrival, bool may_run_inline) {
   const absl::Time enqueued = absl::Now();
   bool refused = false;
   bool full = false;
@@ -156,7 +156,8 @@ void ModelExecutor::Submit(const ExecutionRequest& request, Done done, Arrival* 
     // Eager batching with nobody queued or on the way would run this request
     // alone at once anyway: same as no batching.
     const bool could_merge = can_merge_ && (!options_.batching.eager || arriving_ > 0);
-    if (!refused && (!inline_ || could_merge || !queue_.empty() || running_ >= options_.layout.streams)) {
+    if (!refused &&
+        (!inline_ || !may_run_inline || could_merge || !queue_.empty() || running_ >= options_.layout.streams)) {
       if (options_.max_queue_size > 0 && static_cast<int64_t>(queue_.size()) >= options_.max_queue_size) {
         full = true;
       } else {

@@ -103,8 +103,10 @@ class ModelExecutor {
 
   // Runs `request` now on this thread or queues it (see the header comment).
   // The tensors behind its views must stay valid until `done`. `arrival`
-  // (optional) is the request's own, ended as it is queued.
-  void Submit(const ExecutionRequest& request, Done done, Arrival* arrival = nullptr);
+  // (optional) is the request's own, ended as it is queued. `may_run_inline`
+  // false: queue it even if it could run here (the caller has more requests
+  // in hand, which the streams can run meanwhile on other CPUs).
+  void Submit(const ExecutionRequest& request, Done done, Arrival* arrival = nullptr, bool may_run_inline = true);
 
   // Blocks until the request ran (or its deadline passed before it could).
   absl::Status Execute(const ExecutionRequest& request, ExecutionTiming* timing, Arrival* arrival = nullptr);

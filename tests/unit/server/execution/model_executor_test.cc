@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -293,9 +294,11 @@ TEST_F(ModelExecutorTest, SubmitQueuesWithoutBlockingAndCompletesOnTheStream) {
 }
 
 // A small model runs on the submitting thread when a stream is free; with
-// inline execution off (as for a model whose run exceeds the limit), on a stream.
+// inline execution off (as for a model whose run exceeds the limit), or when
+// the submitter asks (it holds more requests: server/infer_queues.h), on a
+// stream.
 TEST_F(ModelExecutorTest, SmallModelsRunInlineLargeOnesOnTheirStreams) {
-  for (double limit : {1.0, 0.0}) {
+  for (auto [limit, may_run_inline] : {std::pair{1.0, true}, std::pair{0.0, true}, std::pair{1.0, false}}) {
     ExecutorOptions o = Options(1, 1, false);
     o.inline_max_seconds = limit;
     auto executor = ModelExecutor::Create(shared_model(), o);
@@ -308,13 +311,17 @@ TEST_F(ModelExecutorTest, SmallModelsRunInlineLargeOnesOnTheirStreams) {
       std::thread::id* ran_on;
       absl::Notification* finished;
     } seen{&ran_on, &finished};
-    (*executor)->Submit(r->request, [s = &seen](const absl::Status& status, const ExecutionTiming&) {
-      EXPECT_TRUE(status.ok()) << status;
-      *s->ran_on = std::this_thread::get_id();
-      s->finished->Notify();
-    });
+    (*executor)->Submit(
+        r->request,
+        [s = &seen](const absl::Status& status, const ExecutionTiming&) {
+          EXPECT_TRUE(status.ok()) << status;
+          *s->ran_on = std::this_thread::get_id();
+          s->finished->Notify();
+        },
+        nullptr, may_run_inline);
     ASSERT_TRUE(finished.WaitForNotificationWithTimeout(absl::Seconds(30)));
-    EXPECT_EQ(ran_on == std::this_thread::get_id(), limit > 0) << "inline limit " << limit;
+    EXPECT_EQ(ran_on == std::this_thread::get_id(), limit > 0 && may_run_inline)
+        << "inline limit " << limit << ", may_run_inline " << may_run_inline;
     ExpectClose(r->output, Alone(4, 1));
   }
 }
