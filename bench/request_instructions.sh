@@ -66,7 +66,7 @@ kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 # q8serve re-executes itself to set its OpenMP wait policy unless
 # GOMP_SPINCOUNT is set (server/omp_wait_policy.cc); under valgrind that
 # exec would leave the tool, so set the server's value here.
-GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-100} valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
+GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-1000} valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
   "$BUILD_DIR/server/q8serve" "${SERVER_ARGS[@]}" > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 wait_healthy

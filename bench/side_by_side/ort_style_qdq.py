@@ -24,7 +24,9 @@ ONNX Runtime then fuses DequantizeLinear -> op -> QuantizeLinear into
 QLinearConv, QLinearAdd, ... at session creation.
 
 Usage (needs NODE_PATH reaching onnxruntime-node):
-  /usr/bin/python3 ort_style_qdq.py FLOAT.onnx CALIB.npy OUT.onnx
+  /usr/bin/python3 ort_style_qdq.py FLOAT.onnx CALIB.npy OUT.onnx [--uint8]
+--uint8: activations as uint8 (QuantType.QUInt8, the U8S8 form ONNX Runtime's
+documentation recommends for speed on x86-64) instead of the default int8.
 Prints one JSON line: {"quantized_tensors", "removed_activations",
 "top1_agreement"} (top-1 of the QDQ model vs the float model on the
 calibration rows, both run by ONNX Runtime).
@@ -70,14 +72,18 @@ def calibrate(model, calib, work):
     return {k: (min(v[0], 0.0), max(v[1], 0.0)) for k, v in result["ranges"].items()}, result["top1"]
 
 
-def activation_params(lo, hi):
-    scale = (hi - lo) / 255.0 if hi > lo else 1.0
-    zero = int(np.clip(round(-128 - lo / scale), -128, 127))
-    return np.float32(scale), np.int8(zero)
+def activation_params(lo, hi, unsigned):
+    """ONNX Runtime's asymmetric parameters: [lo, hi] onto [-128, 127] (int8)
+    or [0, 255] (uint8)."""
+    qmin, qmax, dtype = (0, 255, np.uint8) if unsigned else (-128, 127, np.int8)
+    scale = (hi - lo) / (qmax - qmin) if hi > lo else 1.0
+    zero = int(np.clip(round(qmin - lo / scale), qmin, qmax))
+    return np.float32(scale), dtype(zero)
 
 
 def main():
     src, calib, out = sys.argv[1:4]
+    unsigned = "--uint8" in sys.argv[4:]
     model = onnx.load(src)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
@@ -125,7 +131,7 @@ def main():
         for t in acts + list(node.output[:1]):
             if t not in params:
                 to_quantize.append(t)
-                params[t] = activation_params(*ranges[t])
+                params[t] = activation_params(*ranges[t], unsigned)
         if node.op_type in SAME_AS_INPUT:
             params[node.output[0]] = params[node.input[0]]
 
@@ -135,7 +141,7 @@ def main():
         scale, zero = params[t]
         s_name, z_name = f"{t}_scale", f"{t}_zero_point"
         new_inits += [numpy_helper.from_array(np.array(scale, np.float32), s_name),
-                      numpy_helper.from_array(np.array(zero, np.int8), z_name)]
+                      numpy_helper.from_array(np.array(zero), z_name)]
         src_name = t
         if t in outputs:  # the graph output keeps its name: the producer's tensor is renamed
             src_name = f"{t}_QuantizeLinear_Input"

@@ -10,7 +10,9 @@ onnxruntime-node first). For every thread count, model and batch size it times
   ORT QDQ (ORT-style) onnxruntime-node on the QDQ model ONNX Runtime's own
                       quantize_static would write (ort_style_qdq.py: MinMax
                       calibration by ORT on the same file, asymmetric int8
-                      activations, symmetric per-channel weights)
+                      activations, symmetric per-channel weights);
+                      _u8: the same with uint8 activations (U8S8, the form
+                      ONNX Runtime documents as its fast one on x86-64)
   torch fp32 / int8   Debian python3-torch; int8 = FX static PTQ, 'onednn'
   gRPC floor          bench/grpc_echo: a gRPC round trip that does no work,
                       same message sizes, same threading as q8serve/q8bench
@@ -46,7 +48,7 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 DIMS = {"fashion_cnn": [1, 28, 28]}  # default: [3, 224, 224]
 LABELS = {"fashion_cnn": "Fashion CNN", "resnet18": "ResNet-18", "resnet50": "ResNet-50",
           "mobilenet_v2": "MobileNetV2"}
-RUNNERS = ["q8_engine", "q8_grpc", "grpc_floor", "ort_fp32", "ort_qdq", "ort_qdq_ort", "torch_fp32", "torch_int8"]
+RUNNERS = ["q8_engine", "q8_grpc", "grpc_floor", "ort_fp32", "ort_qdq", "ort_qdq_ort", "ort_qdq_ort_u8", "torch_fp32", "torch_int8"]
 # Output values per sample, for the echo's response size (classifiers).
 OUTPUTS = {"fashion_cnn": 10}  # default: 1000
 
@@ -73,10 +75,12 @@ def thread_env(threads):
 
 def engine_env(threads):
     """The in-process engine waits the way q8serve does (server/omp_wait_policy.cc:
-    GOMP_SPINCOUNT=100 unless set), so compute in-process and served compare."""
+    GOMP_SPINCOUNT=1000, OMP_WAIT_POLICY=active unless set), so compute in-process and
+    served compare."""
     env = thread_env(threads)
     if "GOMP_SPINCOUNT" not in env and "OMP_WAIT_POLICY" not in env:
-        env["GOMP_SPINCOUNT"] = "100"
+        env["GOMP_SPINCOUNT"] = "1000"
+        env["OMP_WAIT_POLICY"] = "active"
     return env
 
 
@@ -137,14 +141,16 @@ class Bench:
             cells = [c.strip() for c in line.strip("|").split("|")]
             if len(cells) == 6 and cells[0] in self.a.models:
                 self.rough_ms[(cells[0], int(cells[1]))] = float(cells[3])
-        for m in self.a.models if "ort_qdq_ort" in self.a.runners else []:
-            dst = os.path.join(self.artifacts, f"{m}_ort_style_qdq.onnx")
-            if not os.path.exists(dst):
-                log(f"ORT-style QDQ of {m} (MinMax calibration by ONNX Runtime)")
+        for m in self.a.models:
+            for runner, suffix, flags in (("ort_qdq_ort", "", []), ("ort_qdq_ort_u8", "_u8", ["--uint8"])):
+                dst = os.path.join(self.artifacts, f"{m}_ort_style_qdq{suffix}.onnx")
+                if runner not in self.a.runners or os.path.exists(dst):
+                    continue
+                log(f"ORT-style QDQ{suffix} of {m} (MinMax calibration by ONNX Runtime)")
                 env = dict(os.environ, NODE_PATH=os.path.join(self.a.ort_dir, "node_modules"))
                 out = run([sys.executable, os.path.join(HERE, "ort_style_qdq.py"),
                            os.path.join(self.models_dir, f"{m}.onnx"),
-                           os.path.join(self.models_dir, f"{m}_calibration.npy"), dst], env=env)
+                           os.path.join(self.models_dir, f"{m}_calibration.npy"), dst] + flags, env=env)
                 log(f"{m}: {out.strip()}")
         for m in self.a.models if any(r.startswith("torch") for r in self.a.runners) else []:
             if not all(os.path.exists(os.path.join(self.work, f"{m}_torch_{t}")) for t in
@@ -269,7 +275,8 @@ class Bench:
     def run_ort(self, t, m, which):
         model = {"ort_fp32": os.path.join(self.models_dir, f"{m}.onnx"),
                  "ort_qdq": os.path.join(self.artifacts, f"{m}_int8_qdq.onnx"),
-                 "ort_qdq_ort": os.path.join(self.artifacts, f"{m}_ort_style_qdq.onnx")}[which]
+                 "ort_qdq_ort": os.path.join(self.artifacts, f"{m}_ort_style_qdq.onnx"),
+                 "ort_qdq_ort_u8": os.path.join(self.artifacts, f"{m}_ort_style_qdq_u8.onnx")}[which]
         env = thread_env(t)
         env["NODE_PATH"] = os.path.join(self.a.ort_dir, "node_modules")
         out = run(["node", os.path.join(HERE, "ort_runner.js"), model, ",".join(map(str, dims(m))), str(t),
@@ -380,8 +387,8 @@ class Bench:
                   "| threads | model | batch | in-process ms | server compute ms (ModelStatistics) | "
                   "compute / in-process | served p50 ms | served / in-process | added by serving µs | "
                   "gRPC floor p50 µs | added - floor µs | ORT int8 QDQ ms | ORT QDQ / served | "
-                  "ORT int8, ORT-style QDQ ms | ORT-style / served |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "ORT int8, ORT-style QDQ ms | ORT-style / served | ORT, ORT-style U8S8 ms | U8S8 / served |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in self.a.threads:
             for m in self.a.models:
                 for b in self.a.batches:
@@ -391,12 +398,13 @@ class Bench:
                     o = self.med(t, m, b, "ort_qdq")
                     f = self.med(t, m, b, "grpc_floor")
                     os_ = self.med(t, m, b, "ort_qdq_ort")
+                    u8 = self.med(t, m, b, "ort_qdq_ort_u8")
                     fmt = lambda v: "n/a" if v != v else f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
                     ratio = lambda x, y: "n/a" if x != x or y != y else f"{x / y:.3f}"
                     us = lambda v: "n/a" if v != v else f"{v * 1000:.0f}"
                     lines.append(f"| {t} | {LABELS.get(m, m)} | {b} | {fmt(q)} | {fmt(c)} | {ratio(c, q)} | {fmt(g)} | "
                                  f"{ratio(g, q)} | {us(g - q)} | {us(f)} | {us(g - q - f)} | {fmt(o)} | "
-                                 f"{ratio(o, g)} | {fmt(os_)} | {ratio(os_, g)} |")
+                                 f"{ratio(o, g)} | {fmt(os_)} | {ratio(os_, g)} | {fmt(u8)} | {ratio(u8, g)} |")
         lines.append("")
         same = ", ".join(f"{LABELS.get(m, m)} {'yes' if v else 'NO'}" for m, v in self.same_quantization.items())
         for (m, b, r, t), e in sorted(self.errors.items()):
