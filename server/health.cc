@@ -12,9 +12,9 @@ HealthService::HealthService() { serving_[""] = false; }
 void HealthService::Set(const std::string& name, bool serving) {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return;
-  bool& entry = serving_[name];
-  if (entry != serving || changes_ == 0) ++changes_;
-  entry = serving;
+  auto [it, added] = serving_.try_emplace(name, serving);
+  if (added || it->second != serving) ++changes_;  // wakes the watchers
+  it->second = serving;
 }
 
 void HealthService::Shutdown() {

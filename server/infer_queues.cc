@@ -29,18 +29,18 @@ void InferQueues::Start() {
 }
 
 void InferQueues::Shutdown() {
-  if (shut_down_) return;
-  shut_down_ = true;
-  for (auto& queue : queues_) queue->Shutdown();
-  for (std::thread& t : threads_) t.join();
-  // Without Start() no thread drained the queues; gRPC requires it.
-  if (threads_.empty()) {
-    for (auto& queue : queues_) {
-      void* tag;
-      bool ok;
-      while (queue->Next(&tag, &ok)) static_cast<InferSlot*>(tag)->Release();
+  std::call_once(shut_down_, [this] {
+    for (auto& queue : queues_) queue->Shutdown();
+    for (std::thread& t : threads_) t.join();
+    // Without Start() no thread drained the queues; gRPC requires it.
+    if (threads_.empty()) {
+      for (auto& queue : queues_) {
+        void* tag;
+        bool ok;
+        while (queue->Next(&tag, &ok)) static_cast<InferSlot*>(tag)->Release();
+      }
     }
-  }
+  });
 }
 
 void InferQueues::Request(grpc::ServerCompletionQueue* queue) {

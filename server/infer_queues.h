@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -43,7 +44,8 @@ class InferQueues {
   InferQueues& operator=(const InferQueues&) = delete;
 
   void Start();
-  // Idempotent.
+  // Idempotent and safe from any thread; concurrent callers return when the
+  // threads have exited.
   void Shutdown();
 
  private:
@@ -54,7 +56,7 @@ class InferQueues {
   InferPool* const pool_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> threads_;
-  bool shut_down_ = false;
+  std::once_flag shut_down_;
 };
 
 }  // namespace q8::server

@@ -94,6 +94,12 @@ TEST_F(HealthServiceTest, WatchSendsTheStatusThenEveryChange) {
   EXPECT_EQ(server->Next(), HealthCheckResponse::SERVING);
   service_.SetModelReady("fashion", true);
   EXPECT_EQ(model->Next(), HealthCheckResponse::SERVING);
+  // A name that first appears as not serving (a failed load) is news too.
+  auto failed = Watch("broken");
+  EXPECT_EQ(failed->Next(), HealthCheckResponse::SERVICE_UNKNOWN);
+  service_.SetModelReady("broken", false);
+  EXPECT_EQ(failed->Next(), HealthCheckResponse::NOT_SERVING);
+  failed->context.TryCancel();
   service_.Shutdown();
   EXPECT_EQ(server->Next(), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(model->Next(), HealthCheckResponse::NOT_SERVING);
