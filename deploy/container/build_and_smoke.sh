@@ -37,8 +37,9 @@ if ((${#missing[@]})); then
 fi
 
 # ---- 2. base image: debootstrap once, cache the rootfs tarball ----
+# The build logs live in $CACHE too, also when the base image already exists.
+mkdir -p "$CACHE"
 if ! podman image exists "$BASE"; then
-  mkdir -p "$CACHE"
   if [[ ! -s "$CACHE/bookworm-minbase.tar" ]]; then
     log "debootstrapping a minbase bookworm into $CACHE (once)"
     rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
