@@ -56,6 +56,8 @@ ci_asan_tests+=" fallback_ladder_test"
 # Padding and slicing of request tensors (sequence-length buckets) read and
 # write client-sized buffers: checked under ASan too.
 ci_asan_tests+=" sequence_buckets_test"
+# The health service over a real gRPC server (not under TSan: uninstrumented libgrpc).
+ci_asan_tests+=" health_test"
 read -r -a ASAN_TESTS <<< "${ASAN_TESTS:-$ci_asan_tests}"
 # model_zoo_test (ctest torchvision_model_zoo, fixture export_torchvision_zoo)
 # is not in the set and its ctest names match the exclusion: full-size models.
