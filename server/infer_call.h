@@ -7,7 +7,7 @@
 // finishes the response and calls `finish`, which may delete the call.
 // Everything the execution reads (handle, decoded views, output buffers)
 // lives in the call's InferScratch until then; the gRPC path recycles one
-// scratch per pooled call (server/infer_reactor.h), so its vectors and
+// scratch per pooled call (server/infer_slot.h), so its vectors and
 // strings are reused instead of allocated per request.
 #pragma once
 

@@ -4,12 +4,15 @@
 // Each thread owns one completion queue and keeps kRequestedPerQueue calls
 // requested on it. When a call arrives alone, the same thread decodes it,
 // runs a small model inline (ModelExecutor) and sends the response: no
-// thread hand-off. When several are ready at once, all but the last go to the
-// model's execution streams, so a loaded server computes on every CPU while
-// this thread keeps reading; the stream thread that ran a call sends its
-// response, and the completion comes back here only to recycle the slot. This replaced gRPC's callback API, whose two
-// fixed "nexting" threads pass every event of a call from the thread that polled it to the one that runs it: ~5 context
-// switches per request at concurrency 1, against ~1 here (BENCHMARKS.md, "ModelInfer on completion queues").
+// thread hand-off. When several are ready at once, all but the last go to
+// the model's execution streams, so a loaded server computes on every CPU
+// while this thread keeps reading; the stream thread that ran a call sends
+// its response, and the completion comes back here only to recycle the slot.
+//
+// This replaced gRPC's callback API, whose two fixed "nexting" threads pass
+// every event of a call from the thread that polled it to the one that runs
+// it: ~3.3 context switches per request at concurrency 1, against ~1.1 here
+// (BENCHMARKS.md, "ModelInfer on completion queues").
 //
 // Lifecycle: construct before grpc::ServerBuilder::BuildAndStart (it adds the
 // queues), Start() after it, Shutdown() after grpc::Server::Shutdown has

@@ -14,7 +14,7 @@
 // Outputs the client did not request are written to scratch tensors.
 //
 // The request path reuses one DecodedInputs and one OutputEncoder per pooled
-// call (server/infer_reactor.h): DecodeInputsInto and PrepareInto refill
+// call (server/infer_slot.h): DecodeInputsInto and PrepareInto refill
 // them in place, so a steady stream of same-shaped raw requests allocates
 // nothing here.
 //
