@@ -54,8 +54,8 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context, const grpc::heal
     ++watches_;
     seen = changes_ - 1;  // differs from changes_: the first status is always sent
   }
+  // Never a status StatusOf returns, so the first one is always sent.
   ServingStatus sent = HealthCheckResponse::UNKNOWN;
-  bool first = true;
   while (!context->IsCancelled()) {
     ServingStatus now;
     {
@@ -65,12 +65,11 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context, const grpc::heal
       seen = changes_;
       now = StatusOf(request->service());
     }
-    if (!first && now == sent) continue;
+    if (now == sent) continue;
     HealthCheckResponse response;
     response.set_status(now);
     if (!writer->Write(response)) break;  // the client went away
     sent = now;
-    first = false;
   }
   absl::MutexLock lock(&mu_);
   --watches_;
