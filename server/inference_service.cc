@@ -250,9 +250,10 @@ grpc::Status InferenceService::RepositoryModelLoad(grpc::ServerContext* context,
   ServingState::Call scope(state_);
   absl::Status status = [&]() -> absl::Status {
     Q8_RETURN_IF_ERROR(state_->CheckCanChangeRepository());
-    Q8_ASSIGN_OR_RETURN(LoadSlot slot, loader_->AcquireLoadSlot());
+    // Before the files are copied out of the request (see BeginLoad).
+    Q8_ASSIGN_OR_RETURN(ModelLoader::LoadTicket ticket, loader_->BeginLoad(request->model_name()));
     Q8_ASSIGN_OR_RETURN(LoadRequest load, ParseLoadRequest(*request, max_upload_bytes_));
-    return loader_->Load(load);
+    return loader_->Load(ticket, load);
   }();
   if (!status.ok()) {
     Q8_LOG(Warning, "RepositoryModelLoad '", core::Quote(request->model_name()), "': ", status.ToString());

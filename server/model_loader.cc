@@ -200,6 +200,13 @@ StreamLayout ModelLoader::Layout(const ModelConfig& config) const {
 
 int ModelLoader::StreamThreads(const ModelConfig& config) const { return Layout(config).threads_per_stream; }
 
+absl::StatusOr<ModelLoader::LoadTicket> ModelLoader::BeginLoad(absl::string_view name) {
+  Q8_RETURN_IF_ERROR(ValidateModelName(name));
+  Q8_ASSIGN_OR_RETURN(ModelRegistry::OperationGuard operation, registry_->BeginOperation(name, "load"));
+  Q8_ASSIGN_OR_RETURN(LoadSlot slot, AcquireLoadSlot());
+  return LoadTicket{std::move(operation), std::move(slot)};
+}
+
 absl::StatusOr<LoadSlot> ModelLoader::AcquireLoadSlot() {
   const int limit = options_.limits.max_concurrent_loads;
   int in_use = loads_in_use_.load();
@@ -522,10 +529,23 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
 
 absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn& progress,
                                std::map<int64_t, ServedModel>* published) {
-  const std::string& name = request.name;
-  Q8_RETURN_IF_ERROR(ValidateModelName(name));
-  Q8_ASSIGN_OR_RETURN(ModelRegistry::OperationGuard guard, registry_->BeginOperation(name, "load"));
+  Q8_RETURN_IF_ERROR(ValidateModelName(request.name));
+  Q8_ASSIGN_OR_RETURN(ModelRegistry::OperationGuard guard, registry_->BeginOperation(request.name, "load"));
+  return LoadHeld(request, progress, published);
+}
 
+absl::Status ModelLoader::Load(const LoadTicket& ticket, const LoadRequest& request, const LoadProgressFn& progress,
+                               std::map<int64_t, ServedModel>* published) {
+  if (ticket.operation.name() != request.name) {
+    return absl::InternalError(
+        absl::StrCat("load of model '", request.name, "' under the ticket of '", ticket.operation.name(), "'"));
+  }
+  return LoadHeld(request, progress, published);
+}
+
+absl::Status ModelLoader::LoadHeld(const LoadRequest& request, const LoadProgressFn& progress,
+                                   std::map<int64_t, ServedModel>* published) {
+  const std::string& name = request.name;
   auto scanned = repository_->ScanModel(name);
   if (!scanned.ok() && !absl::IsNotFound(scanned.status())) return scanned.status();
   if (!scanned.ok() && request.files.empty()) {

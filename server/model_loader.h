@@ -179,11 +179,28 @@ class ModelLoader {
   // Stops live calibration first (its jobs use the loader).
   ~ModelLoader() { calibrator_.Stop(); }
 
+  // What a client load (Upload, RepositoryModelLoad) holds from before its
+  // files arrive until it is published, taken in this order: the model's name
+  // (ABORTED while another operation on it runs) and one of
+  // --max_concurrent_loads slots (RESOURCE_EXHAUSTED when all are taken; the
+  // slots bound the uploads held in memory). Name first, so a duplicate upload
+  // is refused before it can cost another model's upload a slot. Startup and
+  // repository sync take no slot: they run one model at a time on their own
+  // thread.
+  struct LoadTicket {
+    ModelRegistry::OperationGuard operation;
+    LoadSlot slot;
+  };
+  absl::StatusOr<LoadTicket> BeginLoad(absl::string_view name);
+
   // Upload (files given) or reload from the repository (no files). All or
   // nothing: every version must build before anything is written.
   // `progress` sees the engine's quantization stages; `published`, if not
   // null, receives what was published on success.
   absl::Status Load(const LoadRequest& request, const LoadProgressFn& progress = nullptr,
+                    std::map<int64_t, ServedModel>* published = nullptr);
+  // The same under a ticket from BeginLoad for `request.name`.
+  absl::Status Load(const LoadTicket& ticket, const LoadRequest& request, const LoadProgressFn& progress = nullptr,
                     std::map<int64_t, ServedModel>* published = nullptr);
   // Unloads from memory and marks the model unloaded on disk (files kept).
   absl::Status Unload(absl::string_view name);
@@ -208,11 +225,6 @@ class ModelLoader {
   // published).
   absl::Status SyncFromRepository(absl::string_view name, bool config_changed);
 
-  // A client upload/quantization slot, or RESOURCE_EXHAUSTED naming
-  // --max_concurrent_loads when all are taken (take it before receiving
-  // files, so uploads in memory stay bounded). Startup and repository sync
-  // do not take one: they run one model at a time on their own thread.
-  absl::StatusOr<LoadSlot> AcquireLoadSlot();
   // The execution layout for `config`: preset over the CPUs, clamped to
   // --max_threads_per_cpu x CPUs threads.
   StreamLayout Layout(const ModelConfig& config) const;
@@ -223,6 +235,11 @@ class ModelLoader {
   bool WaitLiveCalibrationIdle(absl::Duration timeout) const { return calibrator_.WaitUntilIdle(timeout); }
 
  private:
+  absl::StatusOr<LoadSlot> AcquireLoadSlot();
+  // Load's body, with the operation on `request.name` already held.
+  absl::Status LoadHeld(const LoadRequest& request, const LoadProgressFn& progress,
+                        std::map<int64_t, ServedModel>* published);
+
   // Where the versions an operation wants come from; decides the failure
   // rules of Reconcile (see model_loader.cc).
   enum class DesiredSource { kUpload, kStartup, kReplica, kLiveCalibration };

@@ -51,8 +51,8 @@ absl::Status ModelService::DoUpload(grpc::ServerContext* context,
   Q8_ASSIGN_OR_RETURN(UploadAssembler upload, UploadAssembler::Start(message.header(), max_upload_bytes_));
   const std::string& name = upload.name();
   const int64_t version = upload.version();
-  // Held until the upload is built and published: bounds the uploads in memory.
-  Q8_ASSIGN_OR_RETURN(LoadSlot slot, loader_->AcquireLoadSlot());
+  // Held until the upload is built and published (see BeginLoad).
+  Q8_ASSIGN_OR_RETURN(ModelLoader::LoadTicket ticket, loader_->BeginLoad(name));
 
   // Receive. The running total is checked on every chunk, so an oversized
   // upload stops as soon as it crosses the limit.
@@ -84,7 +84,7 @@ absl::Status ModelService::DoUpload(grpc::ServerContext* context,
     stream->Write(event);
   };
   std::map<int64_t, ServedModel> published;
-  Q8_RETURN_IF_ERROR(loader_->Load(request, progress, &published));
+  Q8_RETURN_IF_ERROR(loader_->Load(ticket, request, progress, &published));
 
   const ServedModel& served = published.at(version);
   pb::UploadEvent event;

@@ -133,9 +133,6 @@ TEST_F(LimitsTest, OversizeInferRequestIsRefusedBeforeDecoding) {
   ExpectStillServes();
 }
 
-// --max_concurrent_loads=1: while a streamed upload holds the only slot,
-// another upload (either RPC) is RESOURCE_EXHAUSTED with retry advice; the
-// first completes, and the slot is free again afterwards.
 // --max_tensor_bytes: a model with one initializer over it is refused with
 // INVALID_ARGUMENT naming the flag (before the weight is copied anywhere);
 // one just under it loads.
@@ -156,6 +153,10 @@ TEST_F(LimitsTest, InitializerOverTheTensorLimitIsRefused) {
   ExpectStillServes();
 }
 
+// --max_concurrent_loads=1: while a streamed upload holds the only slot,
+// another model's upload is RESOURCE_EXHAUSTED with retry advice
+// and a second upload of the same name ABORTED (either RPC); the
+// first completes, and the slot is free again afterwards.
 TEST_F(LimitsTest, ConcurrentUploadsBeyondTheLimitAreRefused) {
   auto model_stub = server_->ModelStub();
   grpc::ClientContext ctx;
@@ -180,6 +181,29 @@ TEST_F(LimitsTest, ConcurrentUploadsBeyondTheLimitAreRefused) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("1 uploads/quantizations are already in progress "
                                            "(--max_concurrent_loads=1); retry in a few seconds"));
+  ExpectStillServes();
+
+  // A second upload of the held name is refused for the name, not the slot:
+  // the name is checked before a slot is taken, so a duplicate never holds
+  // a slot another model's upload could have used (before, both RPCs here
+  // got RESOURCE_EXHAUSTED, and with free slots a duplicate held one while
+  // its files arrived). Both RPCs: RepositoryModelLoad and a streamed Upload.
+  s = UploadModel(*stub_, "held_upload", CnnBytes());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("model 'held_upload': a load of this model is already in progress"));
+  {
+    grpc::ClientContext dup_ctx;
+    dup_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    auto dup = model_stub->Upload(&dup_ctx);
+    dup->Write(header);  // may fail once the server has answered; Finish says why
+    dup->WritesDone();
+    pb::UploadEvent ignored;
+    while (dup->Read(&ignored)) {
+    }
+    s = dup->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("a load of this model is already in progress"));
+  }
   ExpectStillServes();
 
   chunk.mutable_chunk()->set_data(CnnBytes().substr(half));

@@ -432,19 +432,32 @@ TEST_F(LoaderTest, MemoryBudgetAtStartupMarksTheRestUnavailable) {
 }
 
 // --max_concurrent_loads: slots are counted, refused with RESOURCE_EXHAUSTED
-// naming the flag, and freed when the holder goes away.
-TEST_F(LoaderTest, LoadSlotsAreBoundedAndReleased) {
+// naming the flag, and freed when the holder goes away. The name is taken
+// first: a second load of a held name is ABORTED without touching a slot, and
+// a load refused for want of a slot leaves its name free.
+TEST_F(LoaderTest, LoadTicketsTakeTheNameThenABoundedSlot) {
   MakeLoader(testing::FakeCompile, engine::QuantMode::kNone, nullptr,
              [](LoaderOptions& o) { o.limits.max_concurrent_loads = 2; });
-  auto first = loader_->AcquireLoadSlot();
-  auto second = loader_->AcquireLoadSlot();
-  ASSERT_TRUE(first.ok() && second.ok());
-  auto third = loader_->AcquireLoadSlot();
+  auto first = loader_->BeginLoad("a");
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto duplicate = loader_->BeginLoad("a");
+  EXPECT_EQ(duplicate.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(duplicate.status().message()),
+              HasSubstr("model 'a': a load of this model is already in progress"));
+  auto second = loader_->BeginLoad("b");  // the duplicate took no slot
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto third = loader_->BeginLoad("c");
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(third.status().message()),
               HasSubstr("2 uploads/quantizations are already in progress (--max_concurrent_loads=2); retry"));
-  { LoadSlot moved = *std::move(first); }  // released
-  EXPECT_TRUE(loader_->AcquireLoadSlot().ok());
+  EXPECT_EQ(loader_->BeginLoad("bad/name").status().code(), absl::StatusCode::kInvalidArgument);
+  { ModelLoader::LoadTicket released = *std::move(first); }
+  auto again = loader_->BeginLoad("c");  // "c" was not left held by its refusal
+  ASSERT_TRUE(again.ok()) << again.status();
+  // A ticket serves only its own name.
+  absl::Status wrong = loader_->Load(*again, Upload("b", 1, "good"));
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(loader_->Load(*again, Upload("c", 1, "good")).ok());
 }
 
 // A layout beyond --max_threads_per_cpu x CPUs is clamped (32 x 32 on 2 CPUs
