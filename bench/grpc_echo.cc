@@ -4,9 +4,13 @@
 // client: one thread on one completion queue, like q8bench). "p50 added by
 // serving" minus this floor is what q8serve itself adds (BENCHMARKS.md).
 //
-// Forks: the child serves, the parent times --seconds of round trips at
-// concurrency 1 and prints one JSON line {p50_us, p90_us, p99_us, requests}.
-//   grpc_echo [--request_bytes 3136] [--response_bytes 40] [--seconds 3] [--warmup_seconds 0.5]
+// Forks: the child serves, the parent keeps --concurrency calls in flight for
+// --seconds and prints one JSON line {p50_us, p90_us, p99_us, requests,
+// server_cpu_us_per_request}. The last is the floor under q8serve's server
+// CPU per request (bench/request_cpu.sh): the child's utime + stime over the
+// timed window, divided by the calls answered in it.
+//   grpc_echo [--request_bytes 3136] [--response_bytes 40] [--concurrency 1]
+//             [--seconds 3] [--warmup_seconds 0.5]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -17,6 +21,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +35,7 @@
 
 ABSL_FLAG(int64_t, request_bytes, 3136, "request message size (Fashion CNN batch 1: 1x28x28 fp32)");
 ABSL_FLAG(int64_t, response_bytes, 40, "response message size (Fashion CNN batch 1: 10 fp32 logits)");
+ABSL_FLAG(int, concurrency, 1, "calls kept in flight (q8bench's --concurrency)");
 ABSL_FLAG(double, seconds, 3, "timed round trips for this long");
 ABSL_FLAG(double, warmup_seconds, 0.5, "untimed round trips first");
 
@@ -80,6 +87,22 @@ grpc::ByteBuffer Bytes(int64_t n) {
   _exit(0);
 }
 
+// utime + stime of a process, in clock ticks (fields 14 and 15 of
+// /proc/PID/stat; the command name before them may hold spaces, hence ')').
+int64_t CpuTicks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  int64_t utime = 0, stime = 0;
+  // After ") ": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15).
+  if (std::sscanf(stat.c_str() + paren + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) !=
+      2) {
+    return 0;
+  }
+  return utime + stime;
+}
+
 // A port the kernel just handed out and released (the child binds it next).
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -114,33 +137,64 @@ int main(int argc, char** argv) {
   grpc::CompletionQueue cq;
   const grpc::ByteBuffer request = Bytes(absl::GetFlag(FLAGS_request_bytes));
   using Clock = std::chrono::steady_clock;
+  struct Call {
+    grpc::ClientContext context;
+    grpc::ByteBuffer response;
+    grpc::Status status;
+    std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
+    Clock::time_point start;
+  };
+  auto start_call = [&] {
+    auto* call = new Call;
+    call->start = Clock::now();
+    call->reader = stub.PrepareUnaryCall(&call->context, "/q8.bench.Echo/Echo", request, &cq);
+    call->reader->StartCall();
+    call->reader->Finish(&call->response, &call->status, call);
+  };
   std::vector<double> micros;
   const auto warm_end = Clock::now() + std::chrono::duration<double>(absl::GetFlag(FLAGS_warmup_seconds));
   const auto end = warm_end + std::chrono::duration<double>(absl::GetFlag(FLAGS_seconds));
+  const int concurrency = std::max(1, absl::GetFlag(FLAGS_concurrency));
+  for (int i = 0; i < concurrency; ++i) start_call();
   int status = 0;
-  for (auto now = Clock::now(); now < end; now = Clock::now()) {
-    grpc::ClientContext context;
-    grpc::ByteBuffer response;
-    grpc::Status s;
-    auto call = stub.PrepareUnaryCall(&context, "/q8.bench.Echo/Echo", request, &cq);
-    call->StartCall();
-    call->Finish(&response, &s, nullptr);
-    void* tag;
-    bool ok;
-    cq.Next(&tag, &ok);
-    if (!s.ok()) {
-      std::fprintf(stderr, "grpc_echo: %s\n", s.error_message().c_str());
+  int in_flight = concurrency;
+  bool timing = false;
+  int64_t cpu_ticks_at_start = 0;
+  int64_t answered = 0;
+  void* tag;
+  bool ok;
+  while (in_flight > 0 && cq.Next(&tag, &ok)) {
+    std::unique_ptr<Call> call(static_cast<Call*>(tag));
+    --in_flight;
+    const auto now = Clock::now();
+    if (!call->status.ok()) {
+      std::fprintf(stderr, "grpc_echo: %s\n", call->status.error_message().c_str());
       status = 1;
-      break;
+      continue;  // drain the others
     }
-    if (now >= warm_end) micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - now).count());
+    if (!timing && now >= warm_end) {
+      timing = true;
+      cpu_ticks_at_start = CpuTicks(child);
+    }
+    if (timing && call->start >= warm_end) {
+      micros.push_back(std::chrono::duration<double, std::micro>(now - call->start).count());
+    }
+    if (timing) ++answered;
+    if (status == 0 && now < end) {
+      start_call();
+      ++in_flight;
+    }
   }
+  const int64_t cpu_ticks = CpuTicks(child) - cpu_ticks_at_start;
   kill(child, SIGTERM);
   waitpid(child, nullptr, 0);
   if (micros.empty()) return status == 0 ? 1 : status;
   std::sort(micros.begin(), micros.end());
   auto at = [&](double q) { return micros[std::min(micros.size() - 1, static_cast<size_t>(q * micros.size()))]; };
-  std::printf("{\"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, \"requests\": %zu}\n", at(0.5), at(0.9), at(0.99),
-              micros.size());
+  const double cpu_us = 1e6 * static_cast<double>(cpu_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::printf(
+      "{\"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, \"requests\": %zu, \"server_cpu_us_per_request\": "
+      "%.1f}\n",
+      at(0.5), at(0.9), at(0.99), micros.size(), answered > 0 ? cpu_us / static_cast<double>(answered) : 0.0);
   return status;
 }
