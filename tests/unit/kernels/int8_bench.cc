@@ -463,8 +463,9 @@ void AttentionBench(int64_t b, int64_t h, int64_t s, int64_t d) {
   AttentionMatMulBench("attn.V", b, h, s, s, d, DT::kUInt8);
 }
 
-void ZeroPointBench(int rounds);  // zero_point_bench.cc
-void Bf16SizeBench(int rounds);   // bf16_size_bench.cc
+void ZeroPointBench(int rounds);   // zero_point_bench.cc
+void Bf16SizeBench(int rounds);    // bf16_size_bench.cc
+int ConvCeilingBench(int rounds);  // conv_ceiling_bench.cc
 
 }  // namespace q8::kernels::testing
 
@@ -498,6 +499,12 @@ int main(int argc, char** argv) {
     std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
     Bf16SizeBench(argc > 2 ? std::atoi(argv[2]) : 7);
     return 0;
+  }
+  // "conv_ceiling [rounds]": every oneDNN int8 implementation of each
+  // ResNet-50 convolution, and int8 Winograd, summed over the network.
+  if (argc > 1 && std::string(argv[1]) == "conv_ceiling") {
+    std::printf("isa %s, oneDNN %s\n", q8::kernels::CpuIsa().c_str(), q8::kernels::DnnlVersion().c_str());
+    return ConvCeilingBench(argc > 2 ? std::atoi(argv[2]) : 5);
   }
   // "dynamic_conv [mb...]": only the dynamic conv table.
   if (argc > 1 && std::string(argv[1]) == "dynamic_conv") {

@@ -1,13 +1,12 @@
-// conv_ceiling: how fast can ResNet-50's int8 convolutions run on this CPU
+// `kernels_int8_bench conv_ceiling [rounds]`: how fast can ResNet-50's int8
+// convolutions run on this CPU
 // with oneDNN, whichever implementation q8serve picked? For each distinct
 // convolution of ResNet-50 (batch 1, 224x224), it times every non-reference
 // oneDNN implementation (u8 activations, s8 weights, per-channel scales, ReLU,
 // as q8serve builds them) and, for 3x3 stride-1 layers, the int8 Winograd
 // algorithm with its error against direct convolution. The sums bound what any
 // plan built on oneDNN's direct int8 convolution can reach (BENCHMARKS.md,
-// issue #14's 1.3x-over-ONNX-Runtime target). Lives in kernels/ because it is
-// the only layer allowed to touch oneDNN. Threads: OMP_NUM_THREADS.
-//   conv_ceiling [--window_seconds 0.05] [--rounds 5]
+// issue #14's 1.3x-over-ONNX-Runtime target). Threads: OMP_NUM_THREADS.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,14 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "dnnl.hpp"
+#include "oneapi/dnnl/dnnl.hpp"
 
-ABSL_FLAG(double, window_seconds, 0.05, "length of one timed window");
-ABSL_FLAG(int, rounds, 5, "timed windows per implementation (the median is reported)");
-
+namespace q8::kernels::testing {
 namespace {
+
+constexpr double kWindowSeconds = 0.05;
 
 using dnnl::algorithm;
 using dnnl::memory;
@@ -70,13 +67,13 @@ Conv Make(const dnnl::convolution_forward::primitive_desc& pd, const std::vector
   return c;
 }
 
-double MedianMs(Conv& c, dnnl::stream& stream) {
+double MedianMs(Conv& c, dnnl::stream& stream, int rounds) {
   dnnl::convolution_forward prim(c.pd);
   const std::unordered_map<int, memory> args = {
       {DNNL_ARG_SRC, c.src}, {DNNL_ARG_WEIGHTS, c.weights}, {DNNL_ARG_BIAS, c.bias}, {DNNL_ARG_DST, c.dst}};
   using Clock = std::chrono::steady_clock;
   std::vector<double> ms;
-  for (int r = 0; r < absl::GetFlag(FLAGS_rounds); ++r) {
+  for (int r = 0; r < rounds; ++r) {
     int n = 0;
     const auto start = Clock::now();
     double seconds = 0;
@@ -85,7 +82,7 @@ double MedianMs(Conv& c, dnnl::stream& stream) {
       stream.wait();
       ++n;
       seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    } while (seconds < absl::GetFlag(FLAGS_window_seconds));
+    } while (seconds < kWindowSeconds);
     ms.push_back(1e3 * seconds / n);
   }
   std::sort(ms.begin(), ms.end());
@@ -129,8 +126,8 @@ void ForEachImpl(const Layer& l, algorithm alg, Dt dst_type, bool relu, bool all
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+// Median of `rounds` windows per implementation.
+int ConvCeilingBench(int rounds) {
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
   std::mt19937 rng(7);
@@ -155,7 +152,7 @@ int main(int argc, char** argv) {
         const std::string impl = pd.impl_info_str();
         if (impl.find("ref") != std::string::npos) return;
         Conv c = Make(pd, src, weights, engine, stream);
-        const double ms = MedianMs(c, stream);
+        const double ms = MedianMs(c, stream, rounds);
         if (ms < best) best = ms, best_impl = impl;
         if (impl.find("vnni") != std::string::npos && ms > worst) worst = ms, worst_impl = impl;
       });
@@ -170,7 +167,7 @@ int main(int argc, char** argv) {
         double ms = 0;
         ForEachImpl(l, algorithm::convolution_winograd, Dt::u8, true, false, engine, [&](const auto& pd) {
           Conv w = Make(pd, src, weights, engine, stream);
-          ms = MedianMs(w, stream);
+          ms = MedianMs(w, stream, rounds);
         });
         layer_with_wino = std::min(best, ms);
         char ms_text[32];
@@ -211,3 +208,5 @@ int main(int argc, char** argv) {
       wino_total);
   return 0;
 }
+
+}  // namespace q8::kernels::testing
