@@ -11,6 +11,10 @@
 # build within each pass; rows are labelled by build directory. The client
 # (q8bench, q8ctl) is always the first build's.
 #
+# Each pass also runs bench/grpc_echo at the same concurrency: a gRPC server
+# with q8serve's threading that answers without any work, and its CPU per
+# request — the floor under any served model's row.
+#
 #   bench/request_cpu.sh [--passes N] [--concurrency C] [--window_ms MS] [--cpus N] [--presets a,b]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +36,7 @@ for b in "${BUILDS[@]}"; do
   [[ -f "$b/build.ninja" ]] || BUILD_DIR=$b scripts/build.sh
   cmake --build "$b" -j "$(nproc)" --target q8serve q8ctl q8bench >&2
 done
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target grpc_echo >&2
 
 WORK=$(mktemp -d /tmp/q8_request_cpu.XXXXXX)
 SERVER_PIDS=()
@@ -72,6 +77,9 @@ for pass in $(seq "$PASSES"); do
       echo "$(( $(cpu_ticks "${SERVER_PIDS[$i]}") - before ))" > "$WORK/$i.$p.$pass.server"
     done
   done
+  # The Fashion CNN's message sizes: 1x1x28x28 fp32 in, 10 fp32 out.
+  "$BUILD_DIR/bench/grpc_echo" --request_bytes 3136 --response_bytes 40 --concurrency "$CONCURRENCY" \
+    --warmup_seconds 0.2 --seconds "$(( 3 * WINDOW_MS ))e-3" > "$WORK/echo.$pass.json"
 done
 /usr/bin/python3 - "$WORK" "$PASSES" "$CONCURRENCY" "$(getconf CLK_TCK)" "$PRESET_LIST" "${BUILDS[@]}" <<'PY'
 import json, statistics, sys
@@ -95,4 +103,9 @@ for p in presets:
         med = [statistics.median(r[k] for r in rows) for k in range(4)]
         per_pass = " / ".join(f"{r[1]:.1f}" for r in rows)
         print((f"| {b} " if label else "") + f"| {p} | {med[0]:.0f} | {med[1]:.1f} ({per_pass}) | {med[2]:.0f} | {med[3]:.1f} |")
+echo = [json.load(open(f"{work}/echo.{k}.json")) for k in range(1, passes + 1)]
+cpu = [e["server_cpu_us_per_request"] for e in echo]
+per_pass = " / ".join(f"{c:.1f}" for c in cpu)
+print(("| gRPC floor " if label else "") + f"| grpc_echo (no model) | - | {statistics.median(cpu):.1f} ({per_pass}) | "
+      f"{1e6 / statistics.median(cpu):.0f} | - |")
 PY
