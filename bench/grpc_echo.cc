@@ -4,13 +4,19 @@
 // client: one thread on one completion queue, like q8bench). "p50 added by
 // serving" minus this floor is what q8serve itself adds (BENCHMARKS.md).
 //
+// --server_work_us makes the server busy-wait that long before each answer,
+// as a model computing on the serving thread would: on this KVM guest a
+// round trip around 20 ms of work costs ~250 µs more than one around none
+// (the waiting client's idle vCPU is slow to wake), so a served model's
+// floor is measured with its compute time as the work (bench/side_by_side).
+//
 // Forks: the child serves, the parent keeps --concurrency calls in flight for
 // --seconds and prints one JSON line {p50_us, p90_us, p99_us, requests,
 // server_cpu_us_per_request}. The last is the floor under q8serve's server
 // CPU per request (bench/request_cpu.sh): the child's utime + stime over the
 // timed window, divided by the calls answered in it.
 //   grpc_echo [--request_bytes 3136] [--response_bytes 40] [--concurrency 1]
-//             [--seconds 3] [--warmup_seconds 0.5]
+//             [--server_work_us 0] [--seconds 3] [--warmup_seconds 0.5]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -35,6 +41,7 @@
 
 ABSL_FLAG(int64_t, request_bytes, 3136, "request message size (Fashion CNN batch 1: 1x28x28 fp32)");
 ABSL_FLAG(int64_t, response_bytes, 40, "response message size (Fashion CNN batch 1: 10 fp32 logits)");
+ABSL_FLAG(int64_t, server_work_us, 0, "the server busy-waits this long before each answer (a model's compute)");
 ABSL_FLAG(int, concurrency, 1, "calls kept in flight (q8bench's --concurrency)");
 ABSL_FLAG(double, seconds, 3, "timed round trips for this long");
 ABSL_FLAG(double, warmup_seconds, 0.5, "untimed round trips first");
@@ -47,7 +54,7 @@ grpc::ByteBuffer Bytes(int64_t n) {
 }
 
 // One thread, one completion queue; each call: read the request, answer.
-[[noreturn]] void Serve(int port, int64_t response_bytes) {
+[[noreturn]] void Serve(int port, int64_t response_bytes, std::chrono::microseconds work) {
   grpc::AsyncGenericService service;
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials());
@@ -79,6 +86,9 @@ grpc::ByteBuffer Bytes(int64_t n) {
       call->stream.Read(&call->request, call);
     } else if (call->stage == 1 && ok) {
       call->stage = 2;
+      const auto done = std::chrono::steady_clock::now() + work;
+      while (std::chrono::steady_clock::now() < done) {
+      }
       call->stream.WriteAndFinish(call->response, grpc::WriteOptions(), grpc::Status::OK, call);
     } else {
       delete call;
@@ -125,7 +135,9 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const int port = FreePort();
   const pid_t child = fork();
-  if (child == 0) Serve(port, absl::GetFlag(FLAGS_response_bytes));
+  if (child == 0) {
+    Serve(port, absl::GetFlag(FLAGS_response_bytes), std::chrono::microseconds(absl::GetFlag(FLAGS_server_work_us)));
+  }
 
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {

@@ -14,8 +14,9 @@ onnxruntime-node first). For every thread count, model and batch size it times
                       _u8: the same with uint8 activations (U8S8, the form
                       ONNX Runtime documents as its fast one on x86-64)
   torch fp32 / int8   Debian python3-torch; int8 = FX static PTQ, 'onednn'
-  gRPC floor          bench/grpc_echo: a gRPC round trip that does no work,
-                      same message sizes, same threading as q8serve/q8bench
+  gRPC floor          bench/grpc_echo: a gRPC round trip that only waits (busy)
+                      for the model's in-process time, same message sizes, same
+                      threading as q8serve/q8bench; reported without the wait
 
 Every runner gets the same intra-op thread count (OMP_NUM_THREADS for all,
 plus ORT intraOpNumThreads and torch.set_num_threads), the same model and
@@ -263,14 +264,22 @@ class Bench:
                 self.record(t, m, b, "q8_grpc_" + key, [level[key] / 1000.0])
 
     def run_floor(self, t, m):
-        """The gRPC round trip with this model's request and response sizes and
-        no work: what any gRPC server adds on this machine right now."""
+        """The gRPC round trip with this model's request and response sizes
+        around the model's in-process compute time spent busy on the serving
+        thread, minus that time: what any gRPC server that computed as fast as
+        the engine in-process would add on this machine right now (a long
+        wait makes the round trip itself slower here, see bench/grpc_echo.cc)."""
         for b in self.a.batches:
+            work_ms = self.med(t, m, b, "q8_int8")
+            if work_ms != work_ms:  # q8_engine has not run yet in this pass order
+                work_ms = self.rough_ms.get((m, b), 0) / t
             in_bytes = 4 * b * int(np.prod(dims(m)))
             out = run([os.path.join(self.bin, "bench", "grpc_echo"), "--request_bytes", str(in_bytes),
-                       "--response_bytes", str(4 * b * OUTPUTS.get(m, 1000)), "--seconds",
-                       str(max(1.0, self.a.window * self.a.rounds))], env=thread_env(1))
-            self.record(t, m, b, "grpc_floor", [json_lines(out)[0]["p50_us"] / 1000.0])
+                       "--response_bytes", str(4 * b * OUTPUTS.get(m, 1000)),
+                       "--server_work_us", str(int(work_ms * 1000)), "--seconds",
+                       str(max(1.0, self.a.window * self.a.rounds, 30 * work_ms / 1000))], env=thread_env(1))
+            p50_ms = json_lines(out)[0]["p50_us"] / 1000.0
+            self.record(t, m, b, "grpc_floor", [p50_ms - int(work_ms * 1000) / 1000.0])
 
     def run_ort(self, t, m, which):
         model = {"ort_fp32": os.path.join(self.models_dir, f"{m}.onnx"),
@@ -382,7 +391,8 @@ class Bench:
         # per request) and the client's p50 against the in-process int8 run,
         # and the served p50 against ONNX Runtime's in-process int8 QDQ run.
         # "added" = served p50 - in-process; the gRPC floor is the part of it
-        # any gRPC server pays on this machine (bench/grpc_echo, same sizes).
+        # any gRPC server pays on this machine (bench/grpc_echo, same sizes,
+        # busy for the in-process time before answering; that time subtracted).
         lines += ["#### Served vs in-process (int8)", "",
                   "| threads | model | batch | in-process ms | server compute ms (ModelStatistics) | "
                   "compute / in-process | served p50 ms | served / in-process | added by serving µs | "
