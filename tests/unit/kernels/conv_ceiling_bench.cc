@@ -1,8 +1,7 @@
 // `kernels_int8_bench conv_ceiling [rounds]`: how fast can ResNet-50's int8
-// convolutions run on this CPU
-// with oneDNN, whichever implementation q8serve picked? For each distinct
-// convolution of ResNet-50 (batch 1, 224x224), it times every non-reference
-// oneDNN implementation (u8 activations, s8 weights, per-channel scales, ReLU,
+// convolutions run on this CPU with oneDNN, whichever implementation q8serve
+// picked? For each distinct convolution of ResNet-50 (batch 1, 224x224), it
+// times every non-reference oneDNN implementation (u8 activations, s8 weights, per-channel scales, ReLU,
 // as q8serve builds them) and, for 3x3 stride-1 layers, the int8 Winograd
 // algorithm with its error against direct convolution. The sums bound what any
 // plan built on oneDNN's direct int8 convolution can reach (BENCHMARKS.md,
