@@ -27,8 +27,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +36,7 @@
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "server/metrics/process_collector.h"
 
 ABSL_FLAG(int64_t, request_bytes, 3136, "request message size (Fashion CNN batch 1: 1x28x28 fp32)");
 ABSL_FLAG(int64_t, response_bytes, 40, "response message size (Fashion CNN batch 1: 10 fp32 logits)");
@@ -95,22 +94,6 @@ grpc::ByteBuffer Bytes(int64_t n) {
     }
   }
   _exit(0);
-}
-
-// utime + stime of a process, in clock ticks (fields 14 and 15 of
-// /proc/PID/stat; the command name before them may hold spaces, hence ')').
-int64_t CpuTicks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
-  int64_t utime = 0, stime = 0;
-  // After ") ": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15).
-  if (std::sscanf(stat.c_str() + paren + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) !=
-      2) {
-    return 0;
-  }
-  return utime + stime;
 }
 
 // A port the kernel just handed out and released (the child binds it next).
@@ -171,7 +154,7 @@ int main(int argc, char** argv) {
   int status = 0;
   int in_flight = concurrency;
   bool timing = false;
-  int64_t cpu_ticks_at_start = 0;
+  double cpu_seconds_at_start = 0;
   int64_t answered = 0;
   void* tag;
   bool ok;
@@ -186,7 +169,7 @@ int main(int argc, char** argv) {
     }
     if (!timing && now >= warm_end) {
       timing = true;
-      cpu_ticks_at_start = CpuTicks(child);
+      cpu_seconds_at_start = q8::server::metrics::ProcessCpuSeconds(child).value_or(0);
     }
     if (timing && call->start >= warm_end) {
       micros.push_back(std::chrono::duration<double, std::micro>(now - call->start).count());
@@ -197,16 +180,16 @@ int main(int argc, char** argv) {
       ++in_flight;
     }
   }
-  const int64_t cpu_ticks = CpuTicks(child) - cpu_ticks_at_start;
+  const double cpu_seconds = q8::server::metrics::ProcessCpuSeconds(child).value_or(0) - cpu_seconds_at_start;
   kill(child, SIGTERM);
   waitpid(child, nullptr, 0);
   if (micros.empty()) return status == 0 ? 1 : status;
   std::sort(micros.begin(), micros.end());
   auto at = [&](double q) { return micros[std::min(micros.size() - 1, static_cast<size_t>(q * micros.size()))]; };
-  const double cpu_us = 1e6 * static_cast<double>(cpu_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
   std::printf(
       "{\"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, \"requests\": %zu, \"server_cpu_us_per_request\": "
       "%.1f}\n",
-      at(0.5), at(0.9), at(0.99), micros.size(), answered > 0 ? cpu_us / static_cast<double>(answered) : 0.0);
+      at(0.5), at(0.9), at(0.99), micros.size(),
+      answered > 0 ? 1e6 * cpu_seconds / static_cast<double>(answered) : 0.0);
   return status;
 }

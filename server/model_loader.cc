@@ -529,9 +529,8 @@ absl::Status ModelLoader::Reconcile(const std::string& name, const Desired& desi
 
 absl::Status ModelLoader::Load(const LoadRequest& request, const LoadProgressFn& progress,
                                std::map<int64_t, ServedModel>* published) {
-  Q8_RETURN_IF_ERROR(ValidateModelName(request.name));
-  Q8_ASSIGN_OR_RETURN(ModelRegistry::OperationGuard guard, registry_->BeginOperation(request.name, "load"));
-  return LoadHeld(request, progress, published);
+  Q8_ASSIGN_OR_RETURN(LoadTicket ticket, BeginLoad(request.name));
+  return Load(ticket, request, progress, published);
 }
 
 absl::Status ModelLoader::Load(const LoadTicket& ticket, const LoadRequest& request, const LoadProgressFn& progress,
@@ -540,11 +539,6 @@ absl::Status ModelLoader::Load(const LoadTicket& ticket, const LoadRequest& requ
     return absl::InternalError(
         absl::StrCat("load of model '", request.name, "' under the ticket of '", ticket.operation.name(), "'"));
   }
-  return LoadHeld(request, progress, published);
-}
-
-absl::Status ModelLoader::LoadHeld(const LoadRequest& request, const LoadProgressFn& progress,
-                                   std::map<int64_t, ServedModel>* published) {
   const std::string& name = request.name;
   auto scanned = repository_->ScanModel(name);
   if (!scanned.ok() && !absl::IsNotFound(scanned.status())) return scanned.status();

@@ -197,9 +197,11 @@ class ModelLoader {
   // nothing: every version must build before anything is written.
   // `progress` sees the engine's quantization stages; `published`, if not
   // null, receives what was published on success.
+  // Takes its own ticket (BeginLoad), so its refusals are the same.
   absl::Status Load(const LoadRequest& request, const LoadProgressFn& progress = nullptr,
                     std::map<int64_t, ServedModel>* published = nullptr);
-  // The same under a ticket from BeginLoad for `request.name`.
+  // The same under a ticket the caller took for `request.name` (before
+  // receiving the files).
   absl::Status Load(const LoadTicket& ticket, const LoadRequest& request, const LoadProgressFn& progress = nullptr,
                     std::map<int64_t, ServedModel>* published = nullptr);
   // Unloads from memory and marks the model unloaded on disk (files kept).
@@ -236,9 +238,6 @@ class ModelLoader {
 
  private:
   absl::StatusOr<LoadSlot> AcquireLoadSlot();
-  // Load's body, with the operation on `request.name` already held.
-  absl::Status LoadHeld(const LoadRequest& request, const LoadProgressFn& progress,
-                        std::map<int64_t, ServedModel>* published);
 
   // Where the versions an operation wants come from; decides the failure
   // rules of Reconcile (see model_loader.cc).

@@ -273,13 +273,13 @@ class Bench:
             work_ms = self.med(t, m, b, "q8_int8")
             if work_ms != work_ms:  # q8_engine has not run yet in this pass order
                 work_ms = self.rough_ms.get((m, b), 0) / t
+            work_us = int(work_ms * 1000)
             in_bytes = 4 * b * int(np.prod(dims(m)))
             out = run([os.path.join(self.bin, "bench", "grpc_echo"), "--request_bytes", str(in_bytes),
-                       "--response_bytes", str(4 * b * OUTPUTS.get(m, 1000)),
-                       "--server_work_us", str(int(work_ms * 1000)), "--seconds",
-                       str(max(1.0, self.a.window * self.a.rounds, 30 * work_ms / 1000))], env=thread_env(1))
-            p50_ms = json_lines(out)[0]["p50_us"] / 1000.0
-            self.record(t, m, b, "grpc_floor", [p50_ms - int(work_ms * 1000) / 1000.0])
+                       "--response_bytes", str(4 * b * OUTPUTS.get(m, 1000)), "--server_work_us", str(work_us),
+                       "--seconds", str(max(1.0, self.a.window * self.a.rounds, 30 * work_us / 1e6))],
+                      env=thread_env(1))
+            self.record(t, m, b, "grpc_floor", [(json_lines(out)[0]["p50_us"] - work_us) / 1000.0])
 
     def run_ort(self, t, m, which):
         model = {"ort_fp32": os.path.join(self.models_dir, f"{m}.onnx"),

@@ -15,7 +15,7 @@
 namespace q8::server::metrics {
 namespace {
 
-std::optional<std::string> ReadFile(const char* path) {
+std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return std::nullopt;
   std::stringstream ss;
@@ -40,6 +40,12 @@ std::optional<double> Field(const std::vector<std::string>& fields, size_t k) {
   double v = 0;
   if (k >= fields.size() + 1 || !absl::SimpleAtod(fields[k - 1], &v)) return std::nullopt;
   return v;
+}
+
+std::optional<double> CpuSeconds(const std::vector<std::string>& stat_fields, double ticks) {
+  auto utime = Field(stat_fields, 14), stime = Field(stat_fields, 15);
+  if (!utime || !stime || ticks <= 0) return std::nullopt;
+  return (*utime + *stime) / ticks;
 }
 
 std::optional<double> BootTimeSeconds() {
@@ -82,14 +88,19 @@ prometheus::MetricFamily Family(const char* name, prometheus::MetricType type, c
 
 }  // namespace
 
+std::optional<double> ProcessCpuSeconds(int pid) {
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return std::nullopt;
+  return CpuSeconds(StatFields(*stat), static_cast<double>(::sysconf(_SC_CLK_TCK)));
+}
+
 ProcessStats ReadProcessStats() {
   ProcessStats s;
   const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
   if (auto stat = ReadFile("/proc/self/stat")) {
     const std::vector<std::string> f = StatFields(*stat);
-    auto utime = Field(f, 14), stime = Field(f, 15);
-    if (utime && stime && ticks > 0) s.cpu_seconds = (*utime + *stime) / ticks;
+    s.cpu_seconds = CpuSeconds(f, ticks);
     s.threads = Field(f, 20);
     auto start = Field(f, 22);
     auto boot = BootTimeSeconds();

@@ -35,6 +35,10 @@ struct ProcessStats {
 // Reads the calling process' stats now.
 ProcessStats ReadProcessStats();
 
+// utime + stime of process `pid` so far, in seconds (/proc/PID/stat), or
+// nullopt if it cannot be read. bench/grpc_echo reads its server child's.
+std::optional<double> ProcessCpuSeconds(int pid);
+
 class ProcessCollector : public prometheus::Collectable {
  public:
   std::vector<prometheus::MetricFamily> Collect() const override;

@@ -83,6 +83,22 @@ TEST(ProcessCollectorTest, CpuTimeFollowsTheCpuClock) {
   EXPECT_LE(after - before, 0.2 + 0.1 + (CpuClockSeconds() - clock_before - 0.2));
 }
 
+// A process's CPU time by pid (what bench/grpc_echo reads of its server
+// child), here this process's own pid, against the kernel's CPU clock; a pid
+// that does not exist has none. (No fork: server_test also runs under TSan.)
+TEST(ProcessCollectorTest, ReadsCpuTimeByPid) {
+  const std::optional<double> before = ProcessCpuSeconds(::getpid());
+  ASSERT_TRUE(before.has_value());
+  const double clock_before = CpuClockSeconds();
+  volatile double x = 0;
+  while (CpuClockSeconds() < clock_before + 0.2) x = x + 1;
+  const std::optional<double> after = ProcessCpuSeconds(::getpid());
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GE(*after - *before, 0.15);  // /proc counts in 10 ms ticks
+  EXPECT_LE(*after - *before, CpuClockSeconds() - clock_before + 0.1);
+  EXPECT_FALSE(ProcessCpuSeconds(-1).has_value());
+}
+
 TEST(ProcessCollectorTest, ExportsStandardNamesAndTypes) {
   const std::string text = prometheus::TextSerializer().Serialize(ProcessCollector().Collect());
   for (const char* line :
